@@ -1,0 +1,312 @@
+// Package config reads the app's settings from CDK context and validates them.
+//
+// Every setting has a documented default. Values may come from cdk.json (JSON
+// types) or from `cdk synth -c key=value` (always strings), so numbers and lists
+// are accepted in either form. Load reports every problem at once.
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Context keys. They are API: users put them in cdk.json or pass them with -c.
+const (
+	KeyAccount                  = "account"
+	KeyRegion                   = "region"
+	KeyStackPrefix              = "stackPrefix"
+	KeyImageTag                 = "imageTag"
+	KeyImageURI                 = "imageUri"
+	KeyMaxReceiveCount          = "maxReceiveCount"
+	KeyVisibilityTimeoutSeconds = "visibilityTimeoutSeconds"
+	KeyLogRetentionDays         = "logRetentionDays"
+	KeyNatGateways              = "natGateways"
+	KeyDesiredCount             = "desiredCount"
+	KeyEcrMaxImages             = "ecrMaxImages"
+	KeySites                    = "sites"
+)
+
+// Defaults of the settings, documented in the README's configuration table.
+const (
+	DefaultStackPrefix              = "EcsWorker"
+	DefaultMaxReceiveCount          = 5
+	DefaultVisibilityTimeoutSeconds = 60
+	DefaultLogRetentionDays         = 30
+	DefaultNatGateways              = 0
+	DefaultDesiredCount             = 1
+	DefaultEcrMaxImages             = 20
+	DefaultSiteName                 = "onprem"
+	DefaultClusterName              = "ecsAnywhereCluster"
+	DefaultSiteDesiredCount         = 1
+	DefaultRegistrationLimit        = 10
+	DefaultActivationExpiryDays     = 7
+)
+
+// LogRetentionDays lists the retention periods CloudWatch Logs accepts.
+var LogRetentionDays = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+
+// Config is the validated configuration of the whole app.
+type Config struct {
+	// Account and Region pin the stacks to an environment; empty means
+	// environment-agnostic.
+	Account, Region string
+	// StackPrefix starts every stack name: <prefix>-Regional, <prefix>-Anywhere-<site>.
+	StackPrefix string
+	// ImageTag selects the image in the stack's own ECR repository; ImageURI any
+	// image. With neither, the worker's Dockerfile is built as a CDK image asset
+	// at deploy time.
+	ImageTag, ImageURI string
+	// MaxReceiveCount is how often a message is received before it moves to the
+	// dead-letter queue.
+	MaxReceiveCount int
+	// VisibilityTimeoutSeconds is the queue's default visibility timeout.
+	VisibilityTimeoutSeconds int
+	// LogRetentionDays is the retention of the shared log group.
+	LogRetentionDays int
+	// NatGateways is the number of NAT gateways of the regional VPC; with 0 the
+	// Fargate tasks run in public subnets with a public IP and no inbound rule.
+	NatGateways int
+	// DesiredCount is the number of in-region Fargate tasks.
+	DesiredCount int
+	// EcrMaxImages is how many images the ECR lifecycle rule keeps.
+	EcrMaxImages int
+	// Sites are the on-premises locations, one anywhere stack each.
+	Sites []Site
+}
+
+// Site is one on-premises location joined through ECS Anywhere.
+type Site struct {
+	// Name identifies the site in stack names; lowercase letters, digits, '-'.
+	Name string `json:"name"`
+	// ClusterName of the external ECS cluster.
+	ClusterName string `json:"clusterName"`
+	// DesiredCount of EXTERNAL worker tasks.
+	DesiredCount *int `json:"desiredCount"`
+	// RegistrationLimit of the SSM activation (nodes that may join).
+	RegistrationLimit *int `json:"registrationLimit"`
+	// ActivationExpiryDays is how long the activation accepts new nodes.
+	ActivationExpiryDays *int `json:"activationExpiryDays"`
+	// InstanceName is the default name SSM gives a joined node.
+	InstanceName string `json:"instanceName"`
+	// PermissionsBoundary is the ARN of a managed policy set as the instance
+	// role's permissions boundary.
+	PermissionsBoundary string `json:"permissionsBoundary"`
+}
+
+// Keys lists every context key the app reads.
+var Keys = []string{KeyAccount, KeyRegion, KeyStackPrefix, KeyImageTag, KeyImageURI, KeyMaxReceiveCount,
+	KeyVisibilityTimeoutSeconds, KeyLogRetentionDays, KeyNatGateways, KeyDesiredCount, KeyEcrMaxImages, KeySites}
+
+var (
+	accountRe  = regexp.MustCompile(`^[0-9]{12}$`)
+	regionRe   = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]$`)
+	prefixRe   = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,31}$`)
+	tagRe      = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$`)
+	siteRe     = regexp.MustCompile(`^[a-z][a-z0-9-]{0,23}$`)
+	clusterRe  = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
+	instanceRe = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,256}$`)
+	policyRe   = regexp.MustCompile(`^arn:aws[a-z-]*:iam::([0-9]{12}|aws):policy/.+$`)
+)
+
+// Getter returns the context value of a key, or nil when it is not set.
+type Getter func(key string) any
+
+// Load reads and validates every setting. The error joins every problem found.
+func Load(get Getter, keys []string) (Config, error) {
+	l := loader{get: get}
+	c := Config{
+		Account:                  l.str(KeyAccount, "", accountRe, "a 12-digit AWS account id"),
+		Region:                   l.str(KeyRegion, "", regionRe, "an AWS region such as eu-west-1"),
+		StackPrefix:              l.str(KeyStackPrefix, DefaultStackPrefix, prefixRe, "a letter then up to 31 letters, digits or '-'"),
+		ImageTag:                 l.str(KeyImageTag, "", tagRe, "an ECR image tag: letters, digits, '_', '.', '-', at most 128"),
+		ImageURI:                 l.str(KeyImageURI, "", regexp.MustCompile(`^\S+$`), "an image reference without spaces, such as public.ecr.aws/org/worker:1.0"),
+		MaxReceiveCount:          l.intIn(KeyMaxReceiveCount, DefaultMaxReceiveCount, 1, 1000),
+		VisibilityTimeoutSeconds: l.intIn(KeyVisibilityTimeoutSeconds, DefaultVisibilityTimeoutSeconds, 1, 43200),
+		LogRetentionDays:         l.intOneOf(KeyLogRetentionDays, DefaultLogRetentionDays, LogRetentionDays),
+		NatGateways:              l.intIn(KeyNatGateways, DefaultNatGateways, 0, 2),
+		DesiredCount:             l.intIn(KeyDesiredCount, DefaultDesiredCount, 0, 100),
+		EcrMaxImages:             l.intIn(KeyEcrMaxImages, DefaultEcrMaxImages, 1, 10000),
+	}
+	if c.ImageTag != "" && c.ImageURI != "" {
+		l.fail("context keys %q and %q are both set (%q, %q): set at most one of them", KeyImageTag, KeyImageURI, c.ImageTag, c.ImageURI)
+	}
+	c.Sites = l.sites()
+	for _, k := range keys {
+		if !strings.ContainsAny(k, ":@") && !slices.Contains(Keys, k) {
+			l.fail("unknown context key %q: the app reads only %s; fix the spelling or remove it", k, strings.Join(Keys, ", "))
+		}
+	}
+	return c, errors.Join(l.errs...)
+}
+
+// SiteDesiredCount and the other Site accessors return the value or its default.
+func (s Site) SiteDesiredCount() int { return deref(s.DesiredCount, DefaultSiteDesiredCount) }
+func (s Site) SiteRegistrationLimit() int {
+	return deref(s.RegistrationLimit, DefaultRegistrationLimit)
+}
+func (s Site) SiteExpiryDays() int { return deref(s.ActivationExpiryDays, DefaultActivationExpiryDays) }
+
+func deref(p *int, def int) int {
+	if p == nil {
+		return def
+	}
+	return *p
+}
+
+type loader struct {
+	get  Getter
+	errs []error
+}
+
+func (l *loader) fail(format string, args ...any) {
+	l.errs = append(l.errs, fmt.Errorf("config: "+format, args...))
+}
+
+func (l *loader) str(key, def string, re *regexp.Regexp, allowed string) string {
+	v := l.get(key)
+	if v == nil {
+		return def
+	}
+	s, ok := v.(string)
+	if !ok {
+		l.fail("context key %q is %v (%T): must be a string, %s", key, v, v, allowed)
+		return def
+	}
+	if s == "" {
+		return def
+	}
+	if !re.MatchString(s) {
+		l.fail("context key %q is %q: must be %s", key, s, allowed)
+	}
+	return s
+}
+
+// number accepts a JSON number or a string holding a whole number.
+func number(v any) (int, bool) {
+	switch n := v.(type) {
+	case float64:
+		if n != float64(int(n)) {
+			return 0, false
+		}
+		return int(n), true
+	case int:
+		return n, true
+	case string:
+		i, err := strconv.Atoi(strings.TrimSpace(n))
+		return i, err == nil
+	}
+	return 0, false
+}
+
+func (l *loader) intIn(key string, def, lo, hi int) int {
+	return l.intCheck(key, l.get(key), def, lo, hi)
+}
+
+func (l *loader) intCheck(key string, v any, def, lo, hi int) int {
+	if v == nil {
+		return def
+	}
+	n, ok := number(v)
+	if !ok || n < lo || n > hi {
+		l.fail("context key %q is %v: must be a whole number from %d to %d (default %d)", key, v, lo, hi, def)
+		return def
+	}
+	return n
+}
+
+func (l *loader) intOneOf(key string, def int, allowed []int) int {
+	v := l.get(key)
+	if v == nil {
+		return def
+	}
+	n, ok := number(v)
+	if !ok || !slices.Contains(allowed, n) {
+		s := make([]string, len(allowed))
+		for i, a := range allowed {
+			s[i] = strconv.Itoa(a)
+		}
+		l.fail("context key %q is %v: must be one of %s (default %d)", key, v, strings.Join(s, ", "), def)
+		return def
+	}
+	return n
+}
+
+func (l *loader) sites() []Site {
+	v := l.get(KeySites)
+	sites := []Site{{Name: DefaultSiteName}}
+	raw, err := siteJSON(v)
+	if v != nil && err == nil {
+		sites = nil
+		dec := json.NewDecoder(strings.NewReader(string(raw)))
+		dec.DisallowUnknownFields()
+		err = dec.Decode(&sites)
+	}
+	if err != nil {
+		l.fail(`context key %q is %v: must be a list of sites such as [{"name": "factory", "desiredCount": 2}] (%v)`, KeySites, v, err)
+		return nil
+	}
+	if len(sites) == 0 {
+		l.fail("context key %q is an empty list: give at least one site, such as [{\"name\": %q}]", KeySites, DefaultSiteName)
+	}
+	names, clusters := map[string]bool{}, map[string]bool{}
+	for i := range sites {
+		s := &sites[i]
+		key := fmt.Sprintf("%s[%d]", KeySites, i)
+		if !siteRe.MatchString(s.Name) {
+			l.fail("context key %q has name %q: must be a lowercase letter then up to 23 lowercase letters, digits or '-'", key, s.Name)
+		}
+		if names[s.Name] {
+			l.fail("context key %q repeats the site name %q: give every site its own name", key, s.Name)
+		}
+		names[s.Name] = true
+		if s.ClusterName == "" {
+			s.ClusterName = DefaultClusterName
+			if len(sites) > 1 {
+				s.ClusterName = DefaultClusterName + "-" + s.Name
+			}
+		}
+		if !clusterRe.MatchString(s.ClusterName) {
+			l.fail("context key %q has clusterName %q: must be 1 to 255 letters, digits, '-' or '_'", key, s.ClusterName)
+		}
+		if clusters[s.ClusterName] {
+			l.fail("context key %q repeats the clusterName %q: give every site its own cluster", key, s.ClusterName)
+		}
+		clusters[s.ClusterName] = true
+		if s.InstanceName == "" {
+			s.InstanceName = s.Name
+		}
+		if !instanceRe.MatchString(s.InstanceName) {
+			l.fail("context key %q has instanceName %q: must be 1 to 256 letters, digits, '.', '-' or '_'", key, s.InstanceName)
+		}
+		if s.PermissionsBoundary != "" && !policyRe.MatchString(s.PermissionsBoundary) {
+			l.fail("context key %q has permissionsBoundary %q: must be a managed policy ARN such as arn:aws:iam::123456789012:policy/boundary", key, s.PermissionsBoundary)
+		}
+		l.siteInt(key+".desiredCount", s.DesiredCount, 0, 1000)
+		l.siteInt(key+".registrationLimit", s.RegistrationLimit, 1, 1000)
+		l.siteInt(key+".activationExpiryDays", s.ActivationExpiryDays, 1, 30)
+	}
+	return sites
+}
+
+func (l *loader) siteInt(key string, p *int, lo, hi int) {
+	if p != nil && (*p < lo || *p > hi) {
+		l.fail("context key %q is %d: must be a whole number from %d to %d", key, *p, lo, hi)
+	}
+}
+
+// siteJSON turns a context value (a JSON list from cdk.json, or a string from
+// -c sites='[...]') into JSON text.
+func siteJSON(v any) ([]byte, error) {
+	if v == nil {
+		return nil, nil
+	}
+	if s, ok := v.(string); ok {
+		return []byte(s), nil
+	}
+	return json.Marshal(v)
+}

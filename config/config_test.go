@@ -1,0 +1,119 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func getter(m map[string]any) Getter {
+	return func(k string) any { return m[k] }
+}
+
+func keysOf(m map[string]any) []string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	return ks
+}
+
+func load(m map[string]any) (Config, error) { return Load(getter(m), keysOf(m)) }
+
+func TestDefaults(t *testing.T) {
+	c, err := load(map[string]any{"@aws-cdk/core:checkSecretUsage": true, "aws:cdk:enable-path-metadata": true})
+	if err != nil {
+		t.Fatalf("defaults: %v", err)
+	}
+	if c.StackPrefix != "EcsWorker" || c.MaxReceiveCount != 5 || c.LogRetentionDays != 30 || c.NatGateways != 0 || c.DesiredCount != 1 {
+		t.Errorf("unexpected defaults: %+v", c)
+	}
+	if len(c.Sites) != 1 {
+		t.Fatalf("want one default site, got %+v", c.Sites)
+	}
+	s := c.Sites[0]
+	if s.Name != "onprem" || s.ClusterName != "ecsAnywhereCluster" || s.InstanceName != "onprem" ||
+		s.SiteDesiredCount() != 1 || s.SiteRegistrationLimit() != 10 || s.SiteExpiryDays() != 7 {
+		t.Errorf("unexpected default site: %+v", s)
+	}
+}
+
+func TestValuesFromCLIStrings(t *testing.T) {
+	c, err := load(map[string]any{
+		"maxReceiveCount": "3", "logRetentionDays": "90", "natGateways": "1", "imageTag": "v1.2.3",
+		"account": "123456789012", "region": "eu-west-1",
+		"sites": `[{"name":"factory","desiredCount":2},{"name":"pi","registrationLimit":3,"activationExpiryDays":30}]`,
+	})
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	if c.MaxReceiveCount != 3 || c.LogRetentionDays != 90 || c.NatGateways != 1 || c.ImageTag != "v1.2.3" || c.Account != "123456789012" {
+		t.Errorf("values not read: %+v", c)
+	}
+	if got := c.Sites[0]; got.ClusterName != "ecsAnywhereCluster-factory" || got.SiteDesiredCount() != 2 {
+		t.Errorf("site 0: %+v", got)
+	}
+	if got := c.Sites[1]; got.ClusterName != "ecsAnywhereCluster-pi" || got.SiteRegistrationLimit() != 3 || got.SiteExpiryDays() != 30 {
+		t.Errorf("site 1: %+v", got)
+	}
+}
+
+func TestSitesFromCdkJSON(t *testing.T) {
+	c, err := load(map[string]any{"sites": []any{map[string]any{"name": "dc1", "clusterName": "dc1Cluster", "desiredCount": float64(0)}}})
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	if c.Sites[0].ClusterName != "dc1Cluster" || c.Sites[0].SiteDesiredCount() != 0 {
+		t.Errorf("site: %+v", c.Sites[0])
+	}
+}
+
+func TestErrors(t *testing.T) {
+	cases := []struct {
+		name string
+		ctx  map[string]any
+		want []string // every fragment must appear in the error
+	}{
+		{"receive count zero", map[string]any{"maxReceiveCount": 0}, []string{`"maxReceiveCount" is 0`, "from 1 to 1000"}},
+		{"receive count text", map[string]any{"maxReceiveCount": "many"}, []string{`"maxReceiveCount" is many`, "whole number"}},
+		{"receive count fraction", map[string]any{"maxReceiveCount": 2.5}, []string{`"maxReceiveCount" is 2.5`}},
+		{"retention not allowed", map[string]any{"logRetentionDays": 10}, []string{`"logRetentionDays" is 10`, "one of 1, 3, 5, 7, 14, 30"}},
+		{"too many nat", map[string]any{"natGateways": 3}, []string{`"natGateways" is 3`, "from 0 to 2"}},
+		{"visibility zero", map[string]any{"visibilityTimeoutSeconds": "0"}, []string{`"visibilityTimeoutSeconds" is 0`, "from 1 to 43200"}},
+		{"bad account", map[string]any{"account": "12345"}, []string{`"account" is "12345"`, "12-digit"}},
+		{"bad region", map[string]any{"region": "Europe"}, []string{`"region" is "Europe"`, "eu-west-1"}},
+		{"account not string", map[string]any{"account": 123456789012.0}, []string{`"account"`, "must be a string"}},
+		{"bad tag", map[string]any{"imageTag": "v1/latest"}, []string{`"imageTag" is "v1/latest"`, "ECR image tag"}},
+		{"tag and uri", map[string]any{"imageTag": "v1", "imageUri": "nginx:1"}, []string{`"imageTag" and "imageUri" are both set`, "at most one"}},
+		{"bad prefix", map[string]any{"stackPrefix": "1abc"}, []string{`"stackPrefix" is "1abc"`}},
+		{"unknown key", map[string]any{"maxRecieveCount": 3}, []string{`unknown context key "maxRecieveCount"`, "maxReceiveCount"}},
+		{"sites not a list", map[string]any{"sites": "factory"}, []string{`"sites" is factory`, "list of sites"}},
+		{"sites unknown field", map[string]any{"sites": `[{"name":"a","desired":2}]`}, []string{`"sites"`, `unknown field "desired"`}},
+		{"sites empty", map[string]any{"sites": `[]`}, []string{"empty list"}},
+		{"site name", map[string]any{"sites": `[{"name":"Factory 1"}]`}, []string{`"sites[0]" has name "Factory 1"`}},
+		{"site duplicate", map[string]any{"sites": `[{"name":"a"},{"name":"a"}]`}, []string{`"sites[1]" repeats the site name "a"`}},
+		{"site cluster duplicate", map[string]any{"sites": `[{"name":"a","clusterName":"c"},{"name":"b","clusterName":"c"}]`}, []string{`repeats the clusterName "c"`}},
+		{"site limit", map[string]any{"sites": `[{"name":"a","registrationLimit":1001}]`}, []string{`"sites[0].registrationLimit" is 1001`, "from 1 to 1000"}},
+		{"site expiry", map[string]any{"sites": `[{"name":"a","activationExpiryDays":31}]`}, []string{`"sites[0].activationExpiryDays" is 31`, "from 1 to 30"}},
+		{"site boundary", map[string]any{"sites": `[{"name":"a","permissionsBoundary":"boundary"}]`}, []string{`permissionsBoundary "boundary"`, "managed policy ARN"}},
+		{"all problems at once", map[string]any{"maxReceiveCount": 0, "natGateways": 9, "region": "x"},
+			[]string{`"maxReceiveCount"`, `"natGateways"`, `"region"`}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := load(tc.ctx)
+			if err == nil {
+				t.Fatalf("want an error for %v", tc.ctx)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q\ndoes not contain %q", err, w)
+				}
+			}
+			for _, line := range strings.Split(err.Error(), "\n") {
+				if !strings.HasPrefix(line, "config: ") {
+					t.Errorf("every problem is one line starting with \"config: \", got %q", line)
+				}
+			}
+		})
+	}
+}
