@@ -1,0 +1,58 @@
+# Everything runs with the project's pinned Node 24 and aws-cdk CLI first on PATH,
+# so neither the machine's Node nor a global cdk is used.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
+export CDK_DISABLE_CLI_TELEMETRY := true
+export AWS_EC2_METADATA_DISABLED := true
+
+NPM_STAMP := node_modules/.installed
+CDK := cdk
+# Extra arguments for cdk, e.g. make deploy CDK_ARGS="-c imageTag=v1.0.0"
+CDK_ARGS ?=
+# Image tag for make image-push (immutable tags: use a new one per build).
+TAG ?= $(shell git describe --tags --always --dirty 2>/dev/null || date +%Y%m%d%H%M%S)
+
+.PHONY: help tools synth test vet fmt-check golden diff deploy destroy image-push clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --omit=peer --no-audit --no-fund --loglevel=error
+	touch $@
+
+tools: $(NPM_STAMP) ## install the pinned Node 24, aws-cdk CLI, cfn-guard rules and fauxqs
+
+synth: $(NPM_STAMP) ## synthesize every stack into cdk.out/ (no AWS credentials needed)
+	$(CDK) synth --quiet $(CDK_ARGS)
+	@ls cdk.out/*.template.json
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	go vet ./...
+
+test: $(NPM_STAMP) vet ## run every test: config, constructs, golden templates, cdk-nag, cfn-lint, cfn-guard, handler, worker
+	go test -count=1 -timeout 30m ./...
+
+golden: $(NPM_STAMP) ## rewrite the golden templates in test/testdata after a deliberate change
+	go test -count=1 ./test -run TestGolden -update
+
+diff: $(NPM_STAMP) ## compare the stacks with what is deployed
+	$(CDK) diff $(CDK_ARGS)
+
+deploy: $(NPM_STAMP) ## deploy every stack (regional first)
+	$(CDK) deploy --all $(CDK_ARGS)
+
+destroy: $(NPM_STAMP) ## delete every stack (sites first)
+	$(CDK) destroy --all $(CDK_ARGS)
+
+image-push: ## build the multi-arch worker image and push it to the regional ECR repository (needs Docker buildx and AWS credentials)
+	@repo=$$(aws cloudformation describe-stacks --stack-name $${STACK:-EcsWorker-Regional} --query "Stacks[0].Outputs[?OutputKey=='RepositoryUri'].OutputValue" --output text); \
+	registry=$${repo%%/*}; region=$$(echo $$registry | cut -d. -f4); \
+	aws ecr get-login-password --region $$region | docker login --username AWS --password-stdin $$registry; \
+	docker buildx build --platform linux/amd64,linux/arm64 -f worker/Dockerfile -t $$repo:$(TAG) --push . ; \
+	echo "pushed $$repo:$(TAG); deploy it with: make deploy CDK_ARGS='-c imageTag=$(TAG)'"
+
+clean: ## remove build output (not the installed tools)
+	rm -rf cdk.out

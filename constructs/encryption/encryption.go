@@ -1,0 +1,49 @@
+// Package encryption makes the customer-managed KMS keys of the app.
+package encryption
+
+import (
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// logsActions are what CloudWatch Logs needs to encrypt and read a log group
+// with a customer-managed key, spelled out instead of kms:*.
+var logsActions = []string{
+	"kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo",
+	"kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext", "kms:DescribeKey",
+}
+
+// NewKey makes a KMS key with yearly rotation that CloudWatch Logs of this
+// account and region may use for the log groups of this account and region.
+// The key is retained when the stack is deleted, so logs and messages it
+// protects stay readable.
+func NewKey(scope constructs.Construct, id, description string) awskms.Key {
+	key := awskms.NewKey(scope, jsii.String(id), &awskms.KeyProps{
+		Description:       jsii.String(description),
+		EnableKeyRotation: jsii.Bool(true),
+		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
+	})
+	stack := awscdk.Stack_Of(scope)
+	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("AllowCloudWatchLogs"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String(fmt.Sprintf("logs.%s.amazonaws.com", *stack.Region())), nil)},
+		Actions:    jsii.Strings(logsActions...),
+		Resources:  jsii.Strings("*"),
+		Conditions: &map[string]any{
+			"ArnLike": map[string]any{
+				"kms:EncryptionContext:aws:logs:arn": stack.FormatArn(&awscdk.ArnComponents{
+					Service:      jsii.String("logs"),
+					Resource:     jsii.String("log-group"),
+					ResourceName: jsii.String("*"),
+					ArnFormat:    awscdk.ArnFormat_COLON_RESOURCE_NAME,
+				}),
+			},
+		},
+	}), nil)
+	return key
+}

@@ -1,0 +1,113 @@
+// Package externalworker runs the worker on ECS Anywhere nodes: an EXTERNAL
+// task definition made from the same worker spec as the in-region one (bridge
+// network, the node's /data as a host volume, logs to the regional log group
+// with stream prefix "external") and an EXTERNAL service.
+package externalworker
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/ecs-anywhere-stretched/stretched/constructs/workerspec"
+)
+
+// Family of the EXTERNAL task definition, as in the reference.
+const Family = "ecsworker-external"
+
+// StreamPrefix of the on-premises tasks' log streams, as in the reference.
+const StreamPrefix = "external"
+
+// Props configure the on-premises worker.
+type Props struct {
+	// Spec describes the worker; the same value the regional worker uses. Required.
+	Spec *workerspec.Spec
+	// Cluster is the external cluster the nodes join. Required.
+	Cluster awsecs.ICluster
+	// DesiredCount of tasks. Default: 1 (0 is allowed with ZeroTasks).
+	DesiredCount int
+	// ZeroTasks makes DesiredCount 0 meaningful: a service that waits.
+	ZeroTasks bool
+	// HostPath is the node folder mounted at /data. Default: /data.
+	HostPath string
+}
+
+// Worker is the on-premises worker.
+type Worker struct {
+	constructs.Construct
+	service        awsecs.ExternalService
+	taskDefinition awsecs.ExternalTaskDefinition
+}
+
+func (p *Props) validate() error {
+	var errs []error
+	if p.Spec == nil {
+		errs = append(errs, errors.New("externalworker: Spec is nil: pass the worker spec of the regional stack"))
+	}
+	if p.Cluster == nil {
+		errs = append(errs, errors.New("externalworker: Cluster is nil: pass the external ECS cluster"))
+	}
+	if p.DesiredCount == 0 && !p.ZeroTasks {
+		p.DesiredCount = 1
+	}
+	if p.DesiredCount < 0 || p.DesiredCount > 1000 {
+		errs = append(errs, fmt.Errorf("externalworker: DesiredCount is %d: must be from 0 to 1000", p.DesiredCount))
+	}
+	if p.HostPath == "" {
+		p.HostPath = workerspec.DataPath
+	}
+	if p.HostPath[0] != '/' {
+		errs = append(errs, fmt.Errorf("externalworker: HostPath is %q: must be an absolute path on the node, such as /data", p.HostPath))
+	}
+	return errors.Join(errs...)
+}
+
+// New makes the EXTERNAL task definition and service.
+func New(scope constructs.Construct, id string, props Props) (*Worker, error) {
+	if err := props.validate(); err != nil {
+		return nil, err
+	}
+	c := constructs.NewConstruct(scope, jsii.String(id))
+	spec := props.Spec
+	td := awsecs.NewExternalTaskDefinition(c, jsii.String("TaskDefinition"), &awsecs.ExternalTaskDefinitionProps{
+		Family:        jsii.String(Family),
+		NetworkMode:   awsecs.NetworkMode_BRIDGE,
+		TaskRole:      spec.TaskRole(),
+		ExecutionRole: spec.ExecutionRole(),
+		Volumes: &[]*awsecs.Volume{{
+			Name: jsii.String(workerspec.VolumeName),
+			Host: &awsecs.Host{SourcePath: jsii.String(props.HostPath)},
+		}},
+	})
+	// Task-level size, as in the reference (cpu 256, memory 512).
+	cfnTd := td.Node().DefaultChild().(awsecs.CfnTaskDefinition)
+	cfnTd.SetCpu(jsii.String(fmt.Sprint(spec.Cpu())))
+	cfnTd.SetMemory(jsii.String(fmt.Sprint(spec.MemoryMiB())))
+	spec.AddContainer(td, StreamPrefix)
+
+	service := awsecs.NewExternalService(c, jsii.String("Service"), &awsecs.ExternalServiceProps{
+		Cluster:        props.Cluster,
+		TaskDefinition: td,
+		DesiredCount:   jsii.Number(float64(props.DesiredCount)),
+		// Site capacity is fixed: stop an old task before starting its
+		// replacement, so a deployment never needs a spare node.
+		MinHealthyPercent: jsii.Number(0),
+		MaxHealthyPercent: jsii.Number(100),
+		CircuitBreaker:    &awsecs.DeploymentCircuitBreaker{Enable: jsii.Bool(true), Rollback: jsii.Bool(true)},
+	})
+	cfnService := service.Node().DefaultChild().(awsecs.CfnService)
+	cfnService.SetPlacementStrategies(&[]*awsecs.CfnService_PlacementStrategyProperty{{
+		Type:  jsii.String("spread"),
+		Field: jsii.String("instanceId"),
+	}})
+	return &Worker{Construct: c, service: service, taskDefinition: td}, nil
+}
+
+// Service is the EXTERNAL service; autoscaling attaches here.
+func (w *Worker) Service() awsecs.ExternalService { return w.service }
+
+// TaskDefinition is the EXTERNAL task definition.
+func (w *Worker) TaskDefinition() awsecs.ExternalTaskDefinition { return w.taskDefinition }

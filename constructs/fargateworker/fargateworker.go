@@ -1,0 +1,133 @@
+// Package fargateworker runs the worker in the region: a Fargate task
+// definition made from the worker spec, with EFS mounted at /data through an
+// access point, and a service with ECS Exec and a rolling-back circuit breaker.
+package fargateworker
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsefs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/ecs-anywhere-stretched/stretched/constructs/workerspec"
+)
+
+// Family of the in-region task definition, as in the reference.
+const Family = "ecsworker"
+
+// Props configure the in-region worker.
+type Props struct {
+	// Spec describes the worker. Required.
+	Spec *workerspec.Spec
+	// Cluster runs the service; its VPC holds the tasks. Required.
+	Cluster awsecs.ICluster
+	// FileSystem is mounted at /data. Required.
+	FileSystem awsefs.IFileSystem
+	// DesiredCount of tasks. Default: 0 only when set so with ZeroTasks, else 1.
+	DesiredCount int
+	// ZeroTasks makes DesiredCount 0 meaningful (a stopped service).
+	ZeroTasks bool
+	// PublicSubnets places the tasks in public subnets with a public IP (for a
+	// VPC without NAT gateways); otherwise they run in private subnets with
+	// egress. Default: false.
+	PublicSubnets bool
+}
+
+// Worker is the in-region worker.
+type Worker struct {
+	constructs.Construct
+	service     awsecs.FargateService
+	accessPoint awsefs.AccessPoint
+}
+
+func (p *Props) validate() error {
+	var errs []error
+	if p.Spec == nil {
+		errs = append(errs, errors.New("fargateworker: Spec is nil: pass the worker spec"))
+	}
+	if p.Cluster == nil {
+		errs = append(errs, errors.New("fargateworker: Cluster is nil: pass the regional ECS cluster"))
+	}
+	if p.FileSystem == nil {
+		errs = append(errs, errors.New("fargateworker: FileSystem is nil: pass the EFS file system mounted at /data"))
+	}
+	if p.DesiredCount == 0 && !p.ZeroTasks {
+		p.DesiredCount = 1
+	}
+	if p.DesiredCount < 0 || p.DesiredCount > 100 {
+		errs = append(errs, fmt.Errorf("fargateworker: DesiredCount is %d: must be from 0 to 100", p.DesiredCount))
+	}
+	return errors.Join(errs...)
+}
+
+// New makes the access point, task definition and service.
+func New(scope constructs.Construct, id string, props Props) (*Worker, error) {
+	if err := props.validate(); err != nil {
+		return nil, err
+	}
+	c := constructs.NewConstruct(scope, jsii.String(id))
+	spec := props.Spec
+	ap := awsefs.NewAccessPoint(c, jsii.String("AccessPoint"), &awsefs.AccessPointProps{
+		FileSystem: props.FileSystem,
+		Path:       jsii.String("/ecsworker"),
+		PosixUser:  &awsefs.PosixUser{Uid: jsii.String(fmt.Sprint(workerspec.UID)), Gid: jsii.String(fmt.Sprint(workerspec.GID))},
+		CreateAcl: &awsefs.Acl{
+			OwnerUid:    jsii.String(fmt.Sprint(workerspec.UID)),
+			OwnerGid:    jsii.String(fmt.Sprint(workerspec.GID)),
+			Permissions: jsii.String("750"),
+		},
+	})
+	td := awsecs.NewFargateTaskDefinition(c, jsii.String("TaskDefinition"), &awsecs.FargateTaskDefinitionProps{
+		Family:         jsii.String(Family),
+		Cpu:            jsii.Number(float64(spec.Cpu())),
+		MemoryLimitMiB: jsii.Number(float64(spec.MemoryMiB())),
+		TaskRole:       spec.TaskRole(),
+		ExecutionRole:  spec.ExecutionRole(),
+		Volumes: &[]*awsecs.Volume{{
+			Name: jsii.String(workerspec.VolumeName),
+			EfsVolumeConfiguration: &awsecs.EfsVolumeConfiguration{
+				FileSystemId:      props.FileSystem.FileSystemId(),
+				TransitEncryption: jsii.String("ENABLED"),
+				AuthorizationConfig: &awsecs.AuthorizationConfig{
+					AccessPointId: ap.AccessPointId(),
+					Iam:           jsii.String("ENABLED"),
+				},
+			},
+		}},
+	})
+	spec.AddContainer(td, "regional")
+	spec.TaskRole().AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:    jsii.Strings("elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"),
+		Resources:  jsii.Strings(*props.FileSystem.FileSystemArn()),
+		Conditions: &map[string]any{"StringEquals": map[string]any{"elasticfilesystem:AccessPointArn": ap.AccessPointArn()}},
+	}))
+	subnetType := awsec2.SubnetType_PRIVATE_WITH_EGRESS
+	if props.PublicSubnets {
+		subnetType = awsec2.SubnetType_PUBLIC
+	}
+	service := awsecs.NewFargateService(c, jsii.String("Service"), &awsecs.FargateServiceProps{
+		Cluster:              props.Cluster,
+		TaskDefinition:       td,
+		DesiredCount:         jsii.Number(float64(props.DesiredCount)),
+		EnableExecuteCommand: jsii.Bool(true),
+		CircuitBreaker:       &awsecs.DeploymentCircuitBreaker{Enable: jsii.Bool(true), Rollback: jsii.Bool(true)},
+		MinHealthyPercent:    jsii.Number(100),
+		MaxHealthyPercent:    jsii.Number(200),
+		AssignPublicIp:       jsii.Bool(props.PublicSubnets),
+		VpcSubnets:           &awsec2.SubnetSelection{SubnetType: subnetType},
+		PlatformVersion:      awsecs.FargatePlatformVersion_LATEST,
+	})
+	props.FileSystem.Connections().AllowDefaultPortFrom(service, jsii.String("worker tasks mount /data"))
+	return &Worker{Construct: c, service: service, accessPoint: ap}, nil
+}
+
+// Service is the Fargate service; autoscaling attaches here.
+func (w *Worker) Service() awsecs.FargateService { return w.service }
+
+// AccessPoint through which the worker mounts EFS.
+func (w *Worker) AccessPoint() awsefs.AccessPoint { return w.accessPoint }

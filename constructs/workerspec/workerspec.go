@@ -1,0 +1,183 @@
+// Package workerspec is the one description of the worker container that both
+// the in-region Fargate task definition and the EXTERNAL (ECS Anywhere) task
+// definition are made from, so the two cannot drift: same image, environment,
+// roles, log group, size and /data mount.
+package workerspec
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// The worker's fixed contract with its container.
+const (
+	// ContainerName of the worker in every task definition.
+	ContainerName = "worker"
+	// DataPath is where the shared folder is mounted in the container.
+	DataPath = "/data"
+	// VolumeName of the task volume mounted at DataPath (the reference calls it share).
+	VolumeName = "share"
+	// SourceFolder and DestinationFolder are the reference's folders under /data.
+	SourceFolder      = "/data/sourcefolder/"
+	DestinationFolder = "/data/destinationfolder/"
+	// UID and GID the image runs as; the EFS access point and the on-premises
+	// /data folder must let this user write.
+	UID = 1000
+	GID = 1000
+)
+
+// Queue is what the spec needs of the work queue: its URL and a way to let the
+// task role consume it.
+type Queue interface {
+	Queue() awssqs.IQueue
+	GrantConsume(grantee awsiam.IGrantable)
+}
+
+// Props describe the worker container.
+type Props struct {
+	// Image of the worker. Required.
+	Image awsecs.ContainerImage
+	// Queue the worker consumes. Required.
+	Queue Queue
+	// LogGroup both sides write to. Required.
+	LogGroup awslogs.ILogGroup
+	// Cpu units of the task. Default: 256. Allowed: the Fargate sizes 256, 512,
+	// 1024, 2048, 4096.
+	Cpu int
+	// MemoryMiB of the task. Default: 512. Allowed: 512..30720 and valid for Cpu
+	// on Fargate.
+	MemoryMiB int
+	// StopTimeout is how long ECS waits after SIGTERM before SIGKILL; the worker
+	// finishes or releases its messages well within it. Default: 30 s. Allowed: 2..120 s.
+	StopTimeout awscdk.Duration
+}
+
+// Spec is the worker description plus the two roles every task definition of
+// the worker uses.
+type Spec struct {
+	constructs.Construct
+	props         Props
+	taskRole      awsiam.Role
+	executionRole awsiam.Role
+}
+
+var fargateCpu = map[int]bool{256: true, 512: true, 1024: true, 2048: true, 4096: true}
+
+func (p *Props) validate() error {
+	var errs []error
+	if p.Image == nil {
+		errs = append(errs, errors.New("workerspec: Image is nil: pass the worker's container image"))
+	}
+	if p.Queue == nil {
+		errs = append(errs, errors.New("workerspec: Queue is nil: pass the work queue the worker consumes"))
+	}
+	if p.LogGroup == nil {
+		errs = append(errs, errors.New("workerspec: LogGroup is nil: pass the log group both sides write to"))
+	}
+	if p.Cpu == 0 {
+		p.Cpu = 256
+	}
+	if p.MemoryMiB == 0 {
+		p.MemoryMiB = 512
+	}
+	if !fargateCpu[p.Cpu] {
+		errs = append(errs, fmt.Errorf("workerspec: Cpu is %d: must be one of 256, 512, 1024, 2048, 4096", p.Cpu))
+	}
+	if p.MemoryMiB < 512 || p.MemoryMiB > 30720 {
+		errs = append(errs, fmt.Errorf("workerspec: MemoryMiB is %d: must be from 512 to 30720", p.MemoryMiB))
+	}
+	if p.StopTimeout == nil {
+		p.StopTimeout = awscdk.Duration_Seconds(jsii.Number(30))
+	}
+	if s := *p.StopTimeout.ToSeconds(nil); s < 2 || s > 120 {
+		errs = append(errs, fmt.Errorf("workerspec: StopTimeout is %v s: must be from 2 to 120 s", s))
+	}
+	return errors.Join(errs...)
+}
+
+// New makes the spec and its task and execution roles. The task role may
+// consume the queue; the execution role may pull the image and write the logs
+// (granted as task definitions bind the image and log driver).
+func New(scope constructs.Construct, id string, props Props) (*Spec, error) {
+	if err := props.validate(); err != nil {
+		return nil, err
+	}
+	c := constructs.NewConstruct(scope, jsii.String(id))
+	tasks := awsiam.NewServicePrincipal(jsii.String("ecs-tasks.amazonaws.com"), nil)
+	s := &Spec{
+		Construct: c,
+		props:     props,
+		taskRole: awsiam.NewRole(c, jsii.String("TaskRole"), &awsiam.RoleProps{
+			AssumedBy:   tasks,
+			Description: jsii.String("worker tasks, in region and on premises: consume the work queue"),
+		}),
+		executionRole: awsiam.NewRole(c, jsii.String("ExecutionRole"), &awsiam.RoleProps{
+			AssumedBy:   tasks,
+			Description: jsii.String("ECS agent for worker tasks: pull the image, write the logs"),
+		}),
+	}
+	props.Queue.GrantConsume(s.taskRole)
+	return s, nil
+}
+
+// TaskRole is the role the worker runs as, on both sides.
+func (s *Spec) TaskRole() awsiam.IRole { return s.taskRole }
+
+// ExecutionRole is the role the ECS agent uses to start the worker, on both sides.
+func (s *Spec) ExecutionRole() awsiam.IRole { return s.executionRole }
+
+// Cpu units of a worker task.
+func (s *Spec) Cpu() int { return s.props.Cpu }
+
+// MemoryMiB of a worker task.
+func (s *Spec) MemoryMiB() int { return s.props.MemoryMiB }
+
+// LogGroup both sides write to.
+func (s *Spec) LogGroup() awslogs.ILogGroup { return s.props.LogGroup }
+
+// Environment is the reference's environment contract of the worker. The
+// region is the stack's own: the anywhere stacks live in the regional stack's
+// region because they import its exports.
+func (s *Spec) Environment(scope constructs.Construct) map[string]*string {
+	return map[string]*string{
+		"SQS_QUEUE_URL":          s.props.Queue.Queue().QueueUrl(),
+		"EFS_SOURCE_FOLDER":      jsii.String(SourceFolder),
+		"EFS_DESTINATION_FOLDER": jsii.String(DestinationFolder),
+		"AWS_REGION":             awscdk.Stack_Of(scope).Region(),
+	}
+}
+
+// AddContainer adds the worker container to td, logging with the given stream
+// prefix and mounting the task volume named VolumeName at DataPath; the caller
+// adds that volume (EFS in region, a host path on premises).
+func (s *Spec) AddContainer(td awsecs.TaskDefinition, streamPrefix string) awsecs.ContainerDefinition {
+	container := td.AddContainer(jsii.String(ContainerName), &awsecs.ContainerDefinitionOptions{
+		Image:          s.props.Image,
+		Essential:      jsii.Bool(true),
+		Environment:    ptrMap(s.Environment(td)),
+		Cpu:            jsii.Number(float64(s.props.Cpu)),
+		MemoryLimitMiB: jsii.Number(float64(s.props.MemoryMiB)),
+		User:           jsii.String(fmt.Sprintf("%d:%d", UID, GID)),
+		StopTimeout:    s.props.StopTimeout,
+		Logging: awsecs.LogDriver_AwsLogs(&awsecs.AwsLogDriverProps{
+			LogGroup:     s.props.LogGroup,
+			StreamPrefix: jsii.String(streamPrefix),
+		}),
+	})
+	container.AddMountPoints(&awsecs.MountPoint{
+		SourceVolume:  jsii.String(VolumeName),
+		ContainerPath: jsii.String(DataPath),
+		ReadOnly:      jsii.Bool(false),
+	})
+	return container
+}
+
+func ptrMap(m map[string]*string) *map[string]*string { return &m }

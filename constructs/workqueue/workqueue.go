@@ -1,0 +1,100 @@
+// Package workqueue is the SQS work queue of the worker and its dead-letter
+// queue: KMS encrypted, TLS only, with redrive after a bounded number of receives.
+package workqueue
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// ConsumeActions are exactly what a worker needs to consume the queue.
+var ConsumeActions = []string{"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"}
+
+// Props configure the work queue.
+type Props struct {
+	// Key encrypts both queues. Required.
+	Key awskms.IKey
+	// MaxReceiveCount is how many receives a message gets before it moves to the
+	// dead-letter queue. Default: 5. Allowed: 1..1000.
+	MaxReceiveCount int
+	// VisibilityTimeout is the queue's default visibility timeout; the worker
+	// extends it per message while it works. Default: 60 s. Allowed: 1 s..12 h.
+	VisibilityTimeout awscdk.Duration
+}
+
+// WorkQueue is the queue pair.
+type WorkQueue struct {
+	constructs.Construct
+	queue, dlq awssqs.Queue
+	key        awskms.IKey
+}
+
+func (p *Props) validate() error {
+	var errs []error
+	if p.Key == nil {
+		errs = append(errs, errors.New("workqueue: Key is nil: pass the KMS key that encrypts the queues"))
+	}
+	if p.MaxReceiveCount == 0 {
+		p.MaxReceiveCount = 5
+	}
+	if p.MaxReceiveCount < 1 || p.MaxReceiveCount > 1000 {
+		errs = append(errs, fmt.Errorf("workqueue: MaxReceiveCount is %d: must be from 1 to 1000", p.MaxReceiveCount))
+	}
+	if p.VisibilityTimeout == nil {
+		p.VisibilityTimeout = awscdk.Duration_Seconds(jsii.Number(60))
+	}
+	return errors.Join(errs...)
+}
+
+// New makes the work queue and its dead-letter queue.
+func New(scope constructs.Construct, id string, props Props) (*WorkQueue, error) {
+	if err := props.validate(); err != nil {
+		return nil, err
+	}
+	c := constructs.NewConstruct(scope, jsii.String(id))
+	dlq := awssqs.NewQueue(c, jsii.String("DeadLetterQueue"), &awssqs.QueueProps{
+		Encryption:          awssqs.QueueEncryption_KMS,
+		EncryptionMasterKey: props.Key,
+		EnforceSSL:          jsii.Bool(true),
+		RetentionPeriod:     awscdk.Duration_Days(jsii.Number(14)),
+	})
+	queue := awssqs.NewQueue(c, jsii.String("Queue"), &awssqs.QueueProps{
+		Encryption:          awssqs.QueueEncryption_KMS,
+		EncryptionMasterKey: props.Key,
+		EnforceSSL:          jsii.Bool(true),
+		VisibilityTimeout:   props.VisibilityTimeout,
+		RetentionPeriod:     awscdk.Duration_Days(jsii.Number(4)),
+		DeadLetterQueue: &awssqs.DeadLetterQueue{
+			Queue:           dlq,
+			MaxReceiveCount: jsii.Number(float64(props.MaxReceiveCount)),
+		},
+	})
+	return &WorkQueue{Construct: c, queue: queue, dlq: dlq, key: props.Key}, nil
+}
+
+// Queue is the work queue.
+func (w *WorkQueue) Queue() awssqs.IQueue { return w.queue }
+
+// DeadLetterQueue receives what failed MaxReceiveCount times.
+func (w *WorkQueue) DeadLetterQueue() awssqs.IQueue { return w.dlq }
+
+// GrantConsume lets grantee receive, delete, change the visibility of and read
+// the attributes of the work queue's messages, and decrypt them. Nothing else:
+// not sqs:*, not the dead-letter queue.
+func (w *WorkQueue) GrantConsume(grantee awsiam.IGrantable) {
+	grantee.GrantPrincipal().AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings(ConsumeActions...),
+		Resources: jsii.Strings(*w.queue.QueueArn()),
+	}))
+	grantee.GrantPrincipal().AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("kms:Decrypt"),
+		Resources: jsii.Strings(*w.key.KeyArn()),
+	}))
+}

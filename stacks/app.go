@@ -1,0 +1,93 @@
+package stacks
+
+import (
+	"fmt"
+	"path/filepath"
+	"runtime"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/ecs-anywhere-stretched/stretched/config"
+	"github.com/ecs-anywhere-stretched/stretched/constructs/workerspec"
+)
+
+// App is every stack of the app.
+type App struct {
+	Regional *Regional
+	Sites    []*Anywhere
+}
+
+// RegionalStackName and AnywhereStackName are the stack ids; they are API:
+// changing one makes a new stack.
+func RegionalStackName(cfg config.Config) string { return cfg.StackPrefix + "-Regional" }
+
+// AnywhereStackName is the stack id of one site.
+func AnywhereStackName(cfg config.Config, site config.Site) string {
+	return cfg.StackPrefix + "-Anywhere-" + site.Name
+}
+
+// RepoRoot is the repository root, found from this file's location; the
+// worker image is built from it.
+func RepoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..")
+}
+
+// Build makes every stack of cfg in app and applies cdk-nag's AwsSolutions
+// checks to all of them.
+func Build(app awscdk.App, cfg config.Config) (*App, error) {
+	props := &awscdk.StackProps{Env: env(cfg)}
+	image := workerspec.ImageSource{Tag: cfg.ImageTag, URI: cfg.ImageURI, RepoRoot: RepoRoot()}
+	regional, err := NewRegional(app, RegionalStackName(cfg), withDescription(props, "ECS worker, in region: queue, registry, logs, EFS, Fargate worker"), cfg, image)
+	if err != nil {
+		return nil, err
+	}
+	out := &App{Regional: regional}
+	suppressRegional(regional)
+	for _, site := range cfg.Sites {
+		a, err := NewAnywhere(app, AnywhereStackName(cfg, site),
+			withDescription(props, fmt.Sprintf("ECS worker, on premises at site %s: external cluster, activation, EXTERNAL worker", site.Name)), site, regional)
+		if err != nil {
+			return nil, err
+		}
+		suppressAnywhere(a)
+		out.Sites = append(out.Sites, a)
+	}
+	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+	return out, nil
+}
+
+func withDescription(p *awscdk.StackProps, d string) *awscdk.StackProps {
+	c := *p
+	c.Description = jsii.String(d)
+	return &c
+}
+
+// env pins only the fields the user gave: an empty account would make every
+// cross-stack reference look cross-account.
+func env(cfg config.Config) *awscdk.Environment {
+	if cfg.Account == "" && cfg.Region == "" {
+		return nil
+	}
+	e := &awscdk.Environment{}
+	if cfg.Account != "" {
+		e.Account = jsii.String(cfg.Account)
+	}
+	if cfg.Region != "" {
+		e.Region = jsii.String(cfg.Region)
+	}
+	return e
+}
+
+// LoadConfig reads and validates the configuration from the app's context.
+func LoadConfig(app awscdk.App) (config.Config, error) {
+	var keys []string
+	if all, ok := app.Node().GetAllContext(nil).(map[string]any); ok {
+		for k := range all {
+			keys = append(keys, k)
+		}
+	}
+	return config.Load(func(k string) any { return app.Node().TryGetContext(jsii.String(k)) }, keys)
+}

@@ -1,0 +1,159 @@
+// Package stacks wires the constructs into the app's stacks: one regional
+// stack and one anywhere stack per on-premises site.
+package stacks
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecr"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsefs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/ecs-anywhere-stretched/stretched/config"
+	"github.com/ecs-anywhere-stretched/stretched/constructs/encryption"
+	"github.com/ecs-anywhere-stretched/stretched/constructs/fargateworker"
+	"github.com/ecs-anywhere-stretched/stretched/constructs/workerspec"
+	"github.com/ecs-anywhere-stretched/stretched/constructs/workqueue"
+)
+
+// Regional is the in-region half: queue, registry, logs, network, EFS and the
+// Fargate worker. Anywhere stacks take what they need from it.
+type Regional struct {
+	awscdk.Stack
+	Vpc        awsec2.IVpc
+	WorkQueue  *workqueue.WorkQueue
+	Repository awsecr.IRepository
+	LogGroup   awslogs.ILogGroup
+	Spec       *workerspec.Spec
+	Cluster    awsecs.ICluster
+	Worker     *fargateworker.Worker
+}
+
+// NewRegional makes the regional stack.
+func NewRegional(scope constructs.Construct, id string, props *awscdk.StackProps, cfg config.Config, image workerspec.ImageSource) (*Regional, error) {
+	stack := awscdk.NewStack(scope, jsii.String(id), props)
+	r := &Regional{Stack: stack}
+
+	key := encryption.NewKey(stack, "Key", "ecs worker: work queues and logs")
+	wq, err := workqueue.New(stack, "WorkQueue", workqueue.Props{
+		Key:               key,
+		MaxReceiveCount:   cfg.MaxReceiveCount,
+		VisibilityTimeout: awscdk.Duration_Seconds(jsii.Number(float64(cfg.VisibilityTimeoutSeconds))),
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.WorkQueue = wq
+
+	repo := awsecr.NewRepository(stack, jsii.String("Repository"), &awsecr.RepositoryProps{
+		ImageScanOnPush:    jsii.Bool(true),
+		ImageTagMutability: awsecr.TagMutability_IMMUTABLE,
+		Encryption:         awsecr.RepositoryEncryption_KMS(),
+		LifecycleRules: &[]*awsecr.LifecycleRule{
+			{Description: jsii.String("drop untagged images after a day"), TagStatus: awsecr.TagStatus_UNTAGGED, MaxImageAge: awscdk.Duration_Days(jsii.Number(1)), RulePriority: jsii.Number(1)},
+			{Description: jsii.String("keep the newest images"), TagStatus: awsecr.TagStatus_ANY, MaxImageCount: jsii.Number(float64(cfg.EcrMaxImages)), RulePriority: jsii.Number(2)},
+		},
+	})
+	r.Repository = repo
+
+	logGroup := awslogs.NewLogGroup(stack, jsii.String("LogGroup"), &awslogs.LogGroupProps{
+		Retention:     retentionDays[cfg.LogRetentionDays],
+		EncryptionKey: key,
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+	})
+	r.LogGroup = logGroup
+
+	subnets := []*awsec2.SubnetConfiguration{{Name: jsii.String("public"), SubnetType: awsec2.SubnetType_PUBLIC, CidrMask: jsii.Number(24)}}
+	if cfg.NatGateways > 0 {
+		subnets = append(subnets, &awsec2.SubnetConfiguration{Name: jsii.String("private"), SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS, CidrMask: jsii.Number(24)})
+	}
+	flowLogs := awslogs.NewLogGroup(stack, jsii.String("FlowLogs"), &awslogs.LogGroupProps{
+		Retention:     retentionDays[cfg.LogRetentionDays],
+		EncryptionKey: key,
+	})
+	vpc := awsec2.NewVpc(stack, jsii.String("Vpc"), &awsec2.VpcProps{
+		MaxAzs:              jsii.Number(2),
+		NatGateways:         jsii.Number(float64(cfg.NatGateways)),
+		SubnetConfiguration: &subnets,
+		FlowLogs: &map[string]*awsec2.FlowLogOptions{
+			"rejected": {
+				Destination: awsec2.FlowLogDestination_ToCloudWatchLogs(flowLogs, nil),
+				TrafficType: awsec2.FlowLogTrafficType_REJECT,
+			},
+		},
+	})
+	r.Vpc = vpc
+
+	fs := awsefs.NewFileSystem(stack, jsii.String("FileSystem"), &awsefs.FileSystemProps{
+		Vpc:             vpc,
+		Encrypted:       jsii.Bool(true),
+		PerformanceMode: awsefs.PerformanceMode_GENERAL_PURPOSE,
+		ThroughputMode:  awsefs.ThroughputMode_ELASTIC,
+		LifecyclePolicy: awsefs.LifecyclePolicy_AFTER_30_DAYS,
+		RemovalPolicy:   awscdk.RemovalPolicy_RETAIN,
+		VpcSubnets:      &awsec2.SubnetSelection{SubnetType: subnetTypeOf(cfg)},
+	})
+
+	spec, err := workerspec.New(stack, "WorkerSpec", workerspec.Props{
+		Image:    image.ContainerImage(repo),
+		Queue:    wq,
+		LogGroup: logGroup,
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.Spec = spec
+
+	cluster := awsecs.NewCluster(stack, jsii.String("Cluster"), &awsecs.ClusterProps{
+		Vpc:                 vpc,
+		ContainerInsightsV2: awsecs.ContainerInsights_ENABLED,
+	})
+	r.Cluster = cluster
+
+	worker, err := fargateworker.New(stack, "Worker", fargateworker.Props{
+		Spec:          spec,
+		Cluster:       cluster,
+		FileSystem:    fs,
+		DesiredCount:  cfg.DesiredCount,
+		ZeroTasks:     cfg.DesiredCount == 0,
+		PublicSubnets: cfg.NatGateways == 0,
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.Worker = worker
+
+	output(stack, "QueueUrl", wq.Queue().QueueUrl(), "work queue: send file names here")
+	output(stack, "DeadLetterQueueUrl", wq.DeadLetterQueue().QueueUrl(), "messages that failed maxReceiveCount times")
+	output(stack, "RepositoryUri", repo.RepositoryUri(), "push the worker image here (make image-push)")
+	output(stack, "LogGroupName", logGroup.LogGroupName(), "logs of both sides (stream prefixes regional/ and external/)")
+	output(stack, "ClusterName", cluster.ClusterName(), "regional ECS cluster")
+	output(stack, "ServiceName", worker.Service().ServiceName(), "regional Fargate service")
+	return r, nil
+}
+
+func subnetTypeOf(cfg config.Config) awsec2.SubnetType {
+	if cfg.NatGateways == 0 {
+		return awsec2.SubnetType_PUBLIC
+	}
+	return awsec2.SubnetType_PRIVATE_WITH_EGRESS
+}
+
+func output(stack awscdk.Stack, id string, value *string, description string) {
+	awscdk.NewCfnOutput(stack, jsii.String(id), &awscdk.CfnOutputProps{Value: value, Description: jsii.String(description)})
+}
+
+// retentionDays maps the validated config.LogRetentionDays values to CDK's enum.
+var retentionDays = map[int]awslogs.RetentionDays{
+	1: awslogs.RetentionDays_ONE_DAY, 3: awslogs.RetentionDays_THREE_DAYS, 5: awslogs.RetentionDays_FIVE_DAYS,
+	7: awslogs.RetentionDays_ONE_WEEK, 14: awslogs.RetentionDays_TWO_WEEKS, 30: awslogs.RetentionDays_ONE_MONTH,
+	60: awslogs.RetentionDays_TWO_MONTHS, 90: awslogs.RetentionDays_THREE_MONTHS, 120: awslogs.RetentionDays_FOUR_MONTHS,
+	150: awslogs.RetentionDays_FIVE_MONTHS, 180: awslogs.RetentionDays_SIX_MONTHS, 365: awslogs.RetentionDays_ONE_YEAR,
+	400: awslogs.RetentionDays_THIRTEEN_MONTHS, 545: awslogs.RetentionDays_EIGHTEEN_MONTHS, 731: awslogs.RetentionDays_TWO_YEARS,
+	1096: awslogs.RetentionDays_THREE_YEARS, 1827: awslogs.RetentionDays_FIVE_YEARS, 2192: awslogs.RetentionDays_SIX_YEARS,
+	2557: awslogs.RetentionDays_SEVEN_YEARS, 2922: awslogs.RetentionDays_EIGHT_YEARS, 3288: awslogs.RetentionDays_NINE_YEARS,
+	3653: awslogs.RetentionDays_TEN_YEARS,
+}
