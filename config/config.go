@@ -36,7 +36,7 @@ const (
 	DefaultStackPrefix              = "EcsWorker"
 	DefaultMaxReceiveCount          = 5
 	DefaultVisibilityTimeoutSeconds = 60
-	DefaultLogRetentionDays         = 30
+	DefaultLogRetentionDays         = 365
 	DefaultNatGateways              = 0
 	DefaultDesiredCount             = 1
 	DefaultEcrMaxImages             = 20

@@ -24,7 +24,7 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatalf("defaults: %v", err)
 	}
-	if c.StackPrefix != "EcsWorker" || c.MaxReceiveCount != 5 || c.LogRetentionDays != 30 || c.NatGateways != 0 || c.DesiredCount != 1 {
+	if c.StackPrefix != "EcsWorker" || c.MaxReceiveCount != 5 || c.LogRetentionDays != 365 || c.NatGateways != 0 || c.DesiredCount != 1 {
 		t.Errorf("unexpected defaults: %+v", c)
 	}
 	if len(c.Sites) != 1 {

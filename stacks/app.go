@@ -35,8 +35,7 @@ func RepoRoot() string {
 	return filepath.Join(filepath.Dir(file), "..")
 }
 
-// Build makes every stack of cfg in app and applies cdk-nag's AwsSolutions
-// checks to all of them.
+// Build makes every stack of cfg in app.
 func Build(app awscdk.App, cfg config.Config) (*App, error) {
 	props := &awscdk.StackProps{Env: env(cfg)}
 	image := workerspec.ImageSource{Tag: cfg.ImageTag, URI: cfg.ImageURI, RepoRoot: RepoRoot()}
@@ -45,7 +44,6 @@ func Build(app awscdk.App, cfg config.Config) (*App, error) {
 		return nil, err
 	}
 	out := &App{Regional: regional}
-	suppressRegional(regional)
 	for _, site := range cfg.Sites {
 		a, err := NewAnywhere(app, AnywhereStackName(cfg, site),
 			withDescription(props, fmt.Sprintf("ECS worker, on premises at site %s: external cluster, activation, EXTERNAL worker", site.Name)), site, regional)
@@ -55,8 +53,13 @@ func Build(app awscdk.App, cfg config.Config) (*App, error) {
 		suppressAnywhere(a)
 		out.Sites = append(out.Sites, a)
 	}
-	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
 	return out, nil
+}
+
+// Check applies cdk-nag's AwsSolutions checks to every stack of app; their
+// errors fail `cdk synth`.
+func Check(app awscdk.App) {
+	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
 }
 
 func withDescription(p *awscdk.StackProps, d string) *awscdk.StackProps {

@@ -37,7 +37,7 @@ func NewRegional(scope constructs.Construct, id string, props *awscdk.StackProps
 	stack := awscdk.NewStack(scope, jsii.String(id), props)
 	r := &Regional{Stack: stack}
 
-	key := encryption.NewKey(stack, "Key", "ecs worker: work queues and logs")
+	key := encryption.NewKey(stack, "Key", "ecs worker: work queues and logs", awscdk.RemovalPolicy_RETAIN)
 	wq, err := workqueue.New(stack, "WorkQueue", workqueue.Props{
 		Key:               key,
 		MaxReceiveCount:   cfg.MaxReceiveCount,
@@ -66,7 +66,9 @@ func NewRegional(scope constructs.Construct, id string, props *awscdk.StackProps
 	})
 	r.LogGroup = logGroup
 
-	subnets := []*awsec2.SubnetConfiguration{{Name: jsii.String("public"), SubnetType: awsec2.SubnetType_PUBLIC, CidrMask: jsii.Number(24)}}
+	// Public subnets give no address by default: only the tasks that need one
+	// (no NAT gateway) ask ECS for it.
+	subnets := []*awsec2.SubnetConfiguration{{Name: jsii.String("public"), SubnetType: awsec2.SubnetType_PUBLIC, CidrMask: jsii.Number(24), MapPublicIpOnLaunch: jsii.Bool(false)}}
 	if cfg.NatGateways > 0 {
 		subnets = append(subnets, &awsec2.SubnetConfiguration{Name: jsii.String("private"), SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS, CidrMask: jsii.Number(24)})
 	}
@@ -94,6 +96,8 @@ func NewRegional(scope constructs.Construct, id string, props *awscdk.StackProps
 		ThroughputMode:  awsefs.ThroughputMode_ELASTIC,
 		LifecyclePolicy: awsefs.LifecyclePolicy_AFTER_30_DAYS,
 		RemovalPolicy:   awscdk.RemovalPolicy_RETAIN,
+		// AWS Backup's daily plan for /data, kept 35 days.
+		EnableAutomaticBackups: jsii.Bool(true),
 		VpcSubnets:      &awsec2.SubnetSelection{SubnetType: subnetTypeOf(cfg)},
 	})
 

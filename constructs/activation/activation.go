@@ -14,13 +14,15 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/aws-cdk-go/awscdklambdagoalpha/v2"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/ecs-anywhere-stretched/stretched/constructs/encryption"
 )
 
 // ResourceType of the custom resource.
@@ -52,7 +54,7 @@ type Props struct {
 	// Allowed: at most 50; keys 1..128 and values 0..256 characters, keys not
 	// starting with "aws:".
 	Tags map[string]string
-	// LogRetention of the Lambda's log group. Default: one month.
+	// LogRetention of the Lambda's log group. Default: one year.
 	LogRetention awslogs.RetentionDays
 	// HandlerDir is the Go package of the Lambda. Default: lambda/activation of
 	// this repository, found from this file's location.
@@ -103,7 +105,7 @@ func (p *Props) validate() error {
 		}
 	}
 	if p.LogRetention == "" {
-		p.LogRetention = awslogs.RetentionDays_ONE_MONTH
+		p.LogRetention = awslogs.RetentionDays_ONE_YEAR
 	}
 	if p.HandlerDir == "" {
 		_, file, _, ok := runtime.Caller(0)
@@ -132,12 +134,7 @@ func New(scope constructs.Construct, id string, props Props) (*Activation, error
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	stack := awscdk.Stack_Of(c)
 
-	key := awskms.NewKey(c, jsii.String("Key"), &awskms.KeyProps{
-		Description:       jsii.String("ssm activation code and its handler's logs"),
-		EnableKeyRotation: jsii.Bool(true),
-		RemovalPolicy:     awscdk.RemovalPolicy_DESTROY,
-		PendingWindow:     awscdk.Duration_Days(jsii.Number(7)),
-	})
+	key := encryption.NewKey(c, "Key", "ssm activation code and its handler's logs", awscdk.RemovalPolicy_DESTROY)
 	secret := awssecretsmanager.NewSecret(c, jsii.String("Code"), &awssecretsmanager.SecretProps{
 		Description:   jsii.String("ssm activation code of the ECS Anywhere nodes (written by the activation custom resource)"),
 		EncryptionKey: key,
@@ -146,6 +143,7 @@ func New(scope constructs.Construct, id string, props Props) (*Activation, error
 
 	logGroup := awslogs.NewLogGroup(c, jsii.String("HandlerLogs"), &awslogs.LogGroupProps{
 		Retention:     props.LogRetention,
+		EncryptionKey: key,
 		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 	})
 	role := awsiam.NewRole(c, jsii.String("HandlerRole"), &awsiam.RoleProps{
@@ -172,13 +170,6 @@ func New(scope constructs.Construct, id string, props Props) (*Activation, error
 		Actions:   jsii.Strings("secretsmanager:PutSecretValue"),
 		Resources: jsii.Strings(*secret.SecretArn()),
 	}))
-	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:        jsii.String("HandlerWritesCode"),
-		Principals: &[]awsiam.IPrincipal{role},
-		Actions:    jsii.Strings("kms:GenerateDataKey", "kms:Encrypt"),
-		Resources:  jsii.Strings("*"),
-		Conditions: &map[string]any{"StringEquals": map[string]any{"kms:ViaService": fmt.Sprintf("secretsmanager.%s.amazonaws.com", *stack.Region())}},
-	}), nil)
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions:    jsii.Strings("kms:GenerateDataKey", "kms:Encrypt"),
 		Resources:  jsii.Strings(*key.KeyArn()),
@@ -226,9 +217,21 @@ func New(scope constructs.Construct, id string, props Props) (*Activation, error
 		ResourceType: jsii.String(ResourceType),
 		Properties:   &properties,
 	})
-	// The handler must be able to log, pass the role and write the secret before
-	// CloudFormation asks it for anything, and until it has deleted the activation.
-	resource.Node().AddDependency(role, props.InstanceRole)
+	// The handler's permissions must exist before CloudFormation asks it for
+	// anything, and until it has deleted the activation.
+	resource.Node().AddDependency(role.Node().TryFindChild(jsii.String("DefaultPolicy")))
+
+	awscdk.Annotations_Of(c).AcknowledgeWarning(jsii.String("@aws-cdk/aws-lambda-go-alpha:goBuildFlagsSecurityWarning"),
+		jsii.String("the build flags are constants of this construct, not user input"))
+	cdknag.NagSuppressions_AddResourceSuppressions(secret, &[]*cdknag.NagPackSuppression{{
+		Id:     jsii.String("AwsSolutions-SMG4"),
+		Reason: jsii.String("the value is an SSM activation code that only SSM can issue: it changes by making a new activation (the custom resource does), not by a rotation Lambda"),
+	}}, jsii.Bool(false))
+	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
+		Id:        jsii.String("AwsSolutions-IAM5"),
+		AppliesTo: &[]any{jsii.String("Resource::*")},
+		Reason:    jsii.String("ssm:CreateActivation, DeleteActivation, DescribeActivations and AddTagsToResource on activations have no resource-level permissions"),
+	}}, jsii.Bool(true))
 	return &Activation{Construct: c, resource: resource, secret: secret, function: fn}, nil
 }
 

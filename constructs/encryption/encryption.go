@@ -19,15 +19,28 @@ var logsActions = []string{
 }
 
 // NewKey makes a KMS key with yearly rotation that CloudWatch Logs of this
-// account and region may use for the log groups of this account and region.
-// The key is retained when the stack is deleted, so logs and messages it
-// protects stay readable.
-func NewKey(scope constructs.Construct, id, description string) awskms.Key {
+// account and region may use for the log groups of this account and region,
+// and that no one may create grants on except for AWS services. removal says
+// what happens to the key with its stack: RETAIN keeps what it protects
+// readable; DESTROY schedules its deletion after seven days.
+func NewKey(scope constructs.Construct, id, description string, removal awscdk.RemovalPolicy) awskms.Key {
 	key := awskms.NewKey(scope, jsii.String(id), &awskms.KeyProps{
 		Description:       jsii.String(description),
 		EnableKeyRotation: jsii.Bool(true),
-		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
+		RemovalPolicy:     removal,
+		PendingWindow:     awscdk.Duration_Days(jsii.Number(7)),
 	})
+	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("DenyGrantsExceptForAwsServices"),
+		Effect:     awsiam.Effect_DENY,
+		Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
+		Actions:    jsii.Strings("kms:CreateGrant"),
+		Resources:  jsii.Strings("*"),
+		Conditions: &map[string]any{"BoolIfExists": map[string]any{
+			"kms:GrantIsForAWSResource": "false",
+			"aws:PrincipalIsAWSService": "false",
+		}},
+	}), nil)
 	stack := awscdk.Stack_Of(scope)
 	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:        jsii.String("AllowCloudWatchLogs"),

@@ -99,7 +99,9 @@ func New(scope constructs.Construct, id string, props Props) (*Worker, error) {
 		CircuitBreaker:    &awsecs.DeploymentCircuitBreaker{Enable: jsii.Bool(true), Rollback: jsii.Bool(true)},
 	})
 	cfnService := service.Node().DefaultChild().(awsecs.CfnService)
-	cfnService.SetPlacementStrategies(&[]*awsecs.CfnService_PlacementStrategyProperty{{
+	// Spread the tasks over the site's nodes, so one node going down stops
+	// as few tasks as possible.
+	cfnService.SetPlacementStrategies(&[]any{&awsecs.CfnService_PlacementStrategyProperty{
 		Type:  jsii.String("spread"),
 		Field: jsii.String("instanceId"),
 	}})

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 )
 
 // The worker's fixed contract with its container.
@@ -67,6 +68,9 @@ type Spec struct {
 	props         Props
 	taskRole      awsiam.Role
 	executionRole awsiam.Role
+	// executionRoleChecked is set once the execution role's cdk-nag
+	// suppression is recorded.
+	executionRoleChecked bool
 }
 
 var fargateCpu = map[int]bool{256: true, 512: true, 1024: true, 2048: true, 4096: true}
@@ -125,6 +129,11 @@ func New(scope constructs.Construct, id string, props Props) (*Spec, error) {
 		}),
 	}
 	props.Queue.GrantConsume(s.taskRole)
+	cdknag.NagSuppressions_AddResourceSuppressions(s.taskRole, &[]*cdknag.NagPackSuppression{{
+		Id:        jsii.String("AwsSolutions-IAM5"),
+		AppliesTo: &[]any{jsii.String("Resource::*")},
+		Reason:    jsii.String("ECS Exec adds ssmmessages:Create/OpenControlChannel and Create/OpenDataChannel, which have no resource-level permissions"),
+	}}, jsii.Bool(true))
 	return s, nil
 }
 
@@ -172,6 +181,20 @@ func (s *Spec) AddContainer(td awsecs.TaskDefinition, streamPrefix string) awsec
 			StreamPrefix: jsii.String(streamPrefix),
 		}),
 	})
+	cdknag.NagSuppressions_AddResourceSuppressions(td, &[]*cdknag.NagPackSuppression{{
+		Id:     jsii.String("AwsSolutions-ECS2"),
+		Reason: jsii.String("the environment holds only the reference's non-secret contract: queue URL, the two /data folders and the region"),
+	}}, jsii.Bool(false))
+	if !s.executionRoleChecked {
+		// The execution role's policy exists once the first container bound
+		// its image and log driver.
+		cdknag.NagSuppressions_AddResourceSuppressions(s.executionRole, &[]*cdknag.NagPackSuppression{{
+			Id:        jsii.String("AwsSolutions-IAM5"),
+			AppliesTo: &[]any{jsii.String("Resource::*")},
+			Reason:    jsii.String("ecr:GetAuthorizationToken has no resource-level permissions; pulls themselves are limited to the image's repository"),
+		}}, jsii.Bool(true))
+		s.executionRoleChecked = true
+	}
 	container.AddMountPoints(&awsecs.MountPoint{
 		SourceVolume:  jsii.String(VolumeName),
 		ContainerPath: jsii.String(DataPath),

@@ -1,0 +1,228 @@
+package test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+)
+
+func anywhere(t *testing.T) *synthesized {
+	t.Helper()
+	requireSynth(t)
+	return defaults["EcsWorker-Anywhere-onprem"]
+}
+
+func TestExternalClusterAndInstanceRole(t *testing.T) {
+	s := anywhere(t)
+	assertTemplate(t, s, func(tmpl assertions.Template) {
+		tmpl.HasResourceProperties(jsii.String("AWS::ECS::Cluster"), map[string]any{
+			"ClusterName":     "ecsAnywhereCluster",
+			"ClusterSettings": []any{map[string]any{"Name": "containerInsights", "Value": "enabled"}},
+		})
+		tmpl.HasResourceProperties(jsii.String("AWS::IAM::Role"), map[string]any{
+			"AssumeRolePolicyDocument": map[string]any{"Statement": []any{map[string]any{
+				"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": map[string]any{"Service": "ssm.amazonaws.com"},
+			}}},
+		})
+	})
+	role := props(resources(s, "AWS::IAM::Role")[logicalID(t, s, "AWS::IAM::Role", "InstanceRole")])
+	mp := jsonOf(role["ManagedPolicyArns"])
+	for _, want := range []string{"policy/AmazonSSMManagedInstanceCore", "policy/service-role/AmazonEC2ContainerServiceforEC2Role"} {
+		if !strings.Contains(mp, want) {
+			t.Errorf("instance role lacks %s: %s", want, mp)
+		}
+	}
+	if role["PermissionsBoundary"] != nil {
+		t.Errorf("default instance role has a boundary: %v", role["PermissionsBoundary"])
+	}
+	if len(resources(s, "AWS::EC2::VPC")) != 0 || len(resources(s, "AWS::EC2::NatGateway")) != 0 {
+		t.Error("the anywhere stack must not create network resources")
+	}
+	pi := variant["Variant-Anywhere-pi"]
+	piRole := props(resources(pi, "AWS::IAM::Role")[logicalID(t, pi, "AWS::IAM::Role", "InstanceRole")])
+	if piRole["PermissionsBoundary"] != "arn:aws:iam::123456789012:policy/boundary" {
+		t.Errorf("site pi's permissionsBoundary not applied: %v", piRole["PermissionsBoundary"])
+	}
+}
+
+func TestActivationCustomResource(t *testing.T) {
+	s := anywhere(t)
+	act := only(t, s, "Custom::SsmActivation")
+	if act["RegistrationLimit"] != "10" || act["ExpiryDays"] != "7" || act["DefaultInstanceName"] != "onprem" {
+		t.Errorf("activation properties: %s", jsonOf(act))
+	}
+	if !strings.Contains(jsonOf(act["IamRole"]), "InstanceRole") || !strings.Contains(jsonOf(act["SecretArn"]), "ActivationCode") {
+		t.Errorf("activation must name the instance role and the code secret: %s", jsonOf(act))
+	}
+	fn := props(resources(s, "AWS::Lambda::Function")[logicalID(t, s, "AWS::Lambda::Function", "ActivationHandler")])
+	if fn["Runtime"] != "provided.al2023" || jsonOf(fn["Architectures"]) != `["arm64"]` || fn["Handler"] != "bootstrap" {
+		t.Errorf("handler must be a Go binary on provided.al2023 arm64: %s", jsonOf(fn))
+	}
+	secret := only(t, s, "AWS::SecretsManager::Secret")
+	if secret["KmsKeyId"] == nil {
+		t.Errorf("code secret must be KMS encrypted: %s", jsonOf(secret))
+	}
+	factory := only(t, variant["Variant-Anywhere-factory"], "Custom::SsmActivation")
+	if factory["RegistrationLimit"] != "25" || factory["ExpiryDays"] != "30" {
+		t.Errorf("site factory's activation settings not applied: %s", jsonOf(factory))
+	}
+}
+
+func TestActivationHandlerLeastPrivilege(t *testing.T) {
+	s := anywhere(t)
+	var got []string
+	for _, st := range statements(s, "ActivationHandlerRole") {
+		for _, a := range st.actions {
+			got = append(got, a)
+			switch a {
+			case "iam:PassRole":
+				if !strings.Contains(jsonOf(st.resource), "InstanceRole") {
+					t.Errorf("iam:PassRole must be limited to the instance role: %s", jsonOf(st.resource))
+				}
+			case "secretsmanager:PutSecretValue":
+				if !strings.Contains(jsonOf(st.resource), "ActivationCode") {
+					t.Errorf("secret write must be limited to the code secret: %s", jsonOf(st.resource))
+				}
+			}
+		}
+	}
+	slices.Sort(got)
+	want := []string{"iam:PassRole", "kms:Encrypt", "kms:GenerateDataKey", "logs:CreateLogStream", "logs:PutLogEvents",
+		"secretsmanager:PutSecretValue", "ssm:AddTagsToResource", "ssm:CreateActivation", "ssm:DeleteActivation", "ssm:DescribeActivations"}
+	if !slices.Equal(got, want) {
+		t.Errorf("activation handler actions\n got %v\nwant %v", got, want)
+	}
+}
+
+func TestExternalTaskDefinitionFromSameSpec(t *testing.T) {
+	requireSynth(t)
+	r, a := regional(t), anywhere(t)
+	td := only(t, a, "AWS::ECS::TaskDefinition")
+	if jsonOf(td["RequiresCompatibilities"]) != `["EXTERNAL"]` || td["NetworkMode"] != "bridge" ||
+		td["Family"] != "ecsworker-external" || td["Cpu"] != "256" || td["Memory"] != "512" {
+		t.Errorf("external task definition: %s", jsonOf(td))
+	}
+	if got := jsonOf(td["Volumes"]); got != `[{"Host":{"SourcePath":"/data"},"Name":"share"}]` {
+		t.Errorf("external volume %s, want the node's /data as share", got)
+	}
+	for _, k := range []string{"TaskRoleArn", "ExecutionRoleArn"} {
+		if v := jsonOf(td[k]); !strings.Contains(v, "Fn::ImportValue") || !strings.Contains(v, "WorkerSpec") {
+			t.Errorf("%s must be the regional spec's role, got %s", k, v)
+		}
+	}
+	rc, ec := container(t, r), container(t, a)
+	if jsonOf(rc["Image"]) != jsonOf(ec["Image"]) {
+		t.Errorf("images differ:\n regional %s\n external %s", jsonOf(rc["Image"]), jsonOf(ec["Image"]))
+	}
+	for _, k := range []string{"Cpu", "Memory", "User", "StopTimeout", "MountPoints", "Essential"} {
+		if jsonOf(rc[k]) != jsonOf(ec[k]) {
+			t.Errorf("%s differs: regional %s, external %s", k, jsonOf(rc[k]), jsonOf(ec[k]))
+		}
+	}
+	renv, eenv := envOf(rc), envOf(ec)
+	if !slices.Equal(slices.Sorted(mapsKeys(renv)), []string{"AWS_REGION", "EFS_DESTINATION_FOLDER", "EFS_SOURCE_FOLDER", "SQS_QUEUE_URL"}) {
+		t.Errorf("environment contract: %v", renv)
+	}
+	for k, v := range renv {
+		ev := eenv[k]
+		if k == "SQS_QUEUE_URL" {
+			if !strings.Contains(v, `"WorkQueue`) || strings.Contains(v, "DeadLetter") || !strings.Contains(ev, "Fn::ImportValue") {
+				t.Errorf("SQS_QUEUE_URL: regional %s, external %s", v, ev)
+			}
+			continue
+		}
+		if v != ev {
+			t.Errorf("%s differs: regional %s, external %s", k, v, ev)
+		}
+	}
+	rl, el := jsonOf(rc["LogConfiguration"]), jsonOf(ec["LogConfiguration"])
+	if !strings.Contains(rl, `"awslogs-stream-prefix":"regional"`) || !strings.Contains(el, `"awslogs-stream-prefix":"external"`) ||
+		!strings.Contains(el, "Fn::ImportValue") || !strings.Contains(el, "LogGroup") {
+		t.Errorf("both sides log to the one regional group:\n regional %s\n external %s", rl, el)
+	}
+	// By construction: the same Go values, not copies.
+	ext := defaultApp.Sites[0].Worker.TaskDefinition()
+	if *ext.TaskRole().RoleArn() != *defaultApp.Regional.Spec.TaskRole().RoleArn() {
+		t.Error("external task role is not the spec's task role")
+	}
+}
+
+func envOf(c map[string]any) map[string]string {
+	out := map[string]string{}
+	env, _ := c["Environment"].([]any)
+	for _, e := range env {
+		m := e.(map[string]any)
+		out[m["Name"].(string)] = jsonOf(m["Value"])
+	}
+	return out
+}
+
+func mapsKeys(m map[string]string) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+func TestExternalService(t *testing.T) {
+	s := anywhere(t)
+	assertTemplate(t, s, func(tmpl assertions.Template) {
+		tmpl.HasResourceProperties(jsii.String("AWS::ECS::Service"), map[string]any{
+			"LaunchType":   "EXTERNAL",
+			"DesiredCount": 1,
+			"DeploymentConfiguration": assertions.Match_ObjectLike(&map[string]any{
+				"MinimumHealthyPercent": 0,
+				"MaximumPercent":        100,
+			}),
+			"PlacementStrategies": []any{map[string]any{"Type": "spread", "Field": "instanceId"}},
+		})
+	})
+	if got := only(t, variant["Variant-Anywhere-factory"], "AWS::ECS::Service")["DesiredCount"]; got != float64(3) {
+		t.Errorf("site factory desiredCount=3 gives %v", got)
+	}
+}
+
+func TestAnywhereOutputsNeverHoldTheCode(t *testing.T) {
+	s := anywhere(t)
+	outs, _ := s.template["Outputs"].(map[string]any)
+	for _, k := range []string{"ClusterName", "ActivationId", "ActivationExpiry", "ActivationCodeSecretArn", "JoinCommand"} {
+		if _, ok := outs[k]; !ok {
+			t.Errorf("anywhere stack lacks output %s", k)
+		}
+	}
+	join := jsonOf(outs["JoinCommand"])
+	for _, want := range []string{"ecs-anywhere-install-latest.sh", "--cluster", "--activation-id", "--activation-code",
+		"secretsmanager get-secret-value", "--region", "ActivationCode"} {
+		if !strings.Contains(join, want) {
+			t.Errorf("join command lacks %q: %s", want, join)
+		}
+	}
+	// The code exists only in the Lambda and the secret: no template names an
+	// attribute that could carry it.
+	for _, st := range all {
+		if strings.Contains(jsonOf(st.template), `"ActivationCode"]`) || strings.Contains(jsonOf(st.template), "ActivationCode\"}") {
+			t.Errorf("%s references an ActivationCode attribute", st.name)
+		}
+	}
+}
+
+func TestSitesAreSeparateStacks(t *testing.T) {
+	requireSynth(t)
+	names := map[string]string{}
+	for _, name := range []string{"Variant-Anywhere-factory", "Variant-Anywhere-pi"} {
+		s := variant[name]
+		if s == nil {
+			t.Fatalf("missing stack %s", name)
+		}
+		names[name], _ = only(t, s, "AWS::ECS::Cluster")["ClusterName"].(string)
+	}
+	if names["Variant-Anywhere-factory"] != "ecsAnywhereCluster-factory" || names["Variant-Anywhere-pi"] != "piCluster" {
+		t.Errorf("cluster names: %v", names)
+	}
+}

@@ -1,0 +1,190 @@
+package test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/cxapi"
+)
+
+// TestCdkNag fails on any unsuppressed AwsSolutions error or warning, and
+// checks every suppression carries a reason.
+func TestCdkNag(t *testing.T) {
+	requireSynth(t)
+	for _, s := range all {
+		for _, m := range s.messages {
+			if m.Level != cxapi.SynthesisMessageLevel_ERROR && m.Level != cxapi.SynthesisMessageLevel_WARNING {
+				continue
+			}
+			data := fmt.Sprint(derefAny(m.Entry.Data))
+			t.Errorf("%s %s at %s: %s", s.name, m.Level, *m.Id, data)
+		}
+		for id, r := range resourcesAll(s) {
+			md, _ := r["Metadata"].(map[string]any)
+			nag, _ := md["cdk_nag"].(map[string]any)
+			rules, _ := nag["rules_to_suppress"].([]any)
+			for _, rule := range rules {
+				rm, _ := rule.(map[string]any)
+				if reason, _ := rm["reason"].(string); len(reason) < 20 {
+					t.Errorf("%s: suppression of %v on %s has no real reason: %q", s.name, rm["id"], id, reason)
+				}
+			}
+		}
+	}
+}
+
+func derefAny(v any) any {
+	if p, ok := v.(*any); ok && p != nil {
+		return *p
+	}
+	if p, ok := v.(*string); ok && p != nil {
+		return *p
+	}
+	return v
+}
+
+func resourcesAll(s *synthesized) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	res, _ := s.template["Resources"].(map[string]any)
+	for id, r := range res {
+		out[id], _ = r.(map[string]any)
+	}
+	return out
+}
+
+// tool finds a checker, failing under CI (which must have it) and skipping on
+// a developer machine that lacks it.
+func tool(t *testing.T, path, why string) string {
+	t.Helper()
+	if p, err := exec.LookPath(path); err == nil {
+		return p
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s not found: %s", path, why)
+	}
+	t.Skipf("%s not found: %s", path, why)
+	return ""
+}
+
+// TestCfnLint runs cfn-lint over every synthesized template. W3005 (a
+// DependsOn next to a GetAtt that implies it) is ignored: CDK writes that pair
+// for every Lambda function and its role.
+func TestCfnLint(t *testing.T) {
+	requireSynth(t)
+	lint := tool(t, "cfn-lint", "it ships with the machine image (pip install cfn-lint)")
+	var files []string
+	for _, s := range all {
+		files = append(files, s.file)
+	}
+	out, err := exec.Command(lint, append([]string{"--format", "parseable", "--ignore-checks", "W3005", "--"}, files...)...).CombinedOutput()
+	if err != nil {
+		t.Errorf("cfn-lint found problems (%v):\n%s", err, out)
+	}
+}
+
+// guardExceptions are the Control Tower rules a resource of this app fails
+// on purpose, keyed by rule and the resource's logical id prefix; each is
+// explained in the README ("Policy checks"). Any other failure fails the test.
+var guardExceptions = map[string][]string{
+	// ECS Exec's agent needs a writable root filesystem.
+	"ecs_containers_readonly_access_check": {"WorkerTaskDefinition"},
+	// The activation handler calls only public SSM and Secrets Manager
+	// endpoints; CDK's default-security-group handler only the EC2 API.
+	"lambda_inside_vpc_check": {"ActivationHandler", "CustomVpcRestrictDefaultSGCustomResourceProviderHandler"},
+	// Without a NAT gateway (the default) Fargate tasks reach AWS through a
+	// public IP; security groups allow no inbound traffic.
+	"ecs_service_assign_public_ip_disabled_check": {"WorkerService"},
+	// The dead-letter queue is the end of the line: a DLQ of its own would
+	// only move the problem.
+	"sqs_dlq_check": {"WorkQueueDeadLetterQueue"},
+}
+
+// guardFinding is one resource failing one rule.
+type guardFinding struct{ rule, resource string }
+
+var (
+	guardResource = regexp.MustCompile(`^\s*Resource = ([A-Za-z0-9]+) \{`)
+	guardRule     = regexp.MustCompile(`^\s*Rule = ([a-z0-9_]+) \{`)
+)
+
+// guardFindings reads cfn-guard's single-line-summary output: every
+// "Resource = X {" is followed by the failing rule's "Rule = name {".
+func guardFindings(out string) []guardFinding {
+	var found []guardFinding
+	resource := ""
+	for _, line := range strings.Split(out, "\n") {
+		if m := guardResource.FindStringSubmatch(line); m != nil {
+			resource = m[1]
+			continue
+		}
+		if m := guardRule.FindStringSubmatch(line); m != nil && resource != "" {
+			f := guardFinding{rule: m[1], resource: resource}
+			if !slices.Contains(found, f) {
+				found = append(found, f)
+			}
+			resource = ""
+		}
+	}
+	return found
+}
+
+func excepted(f guardFinding) bool {
+	for _, prefix := range guardExceptions[f.rule] {
+		if strings.HasPrefix(f.resource, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestCfnGuard runs cfn-guard with the Control Tower proactive rules over
+// every synthesized template.
+func TestCfnGuard(t *testing.T) {
+	requireSynth(t)
+	pkg := filepath.Join("..", "node_modules", "@cdklabs", "cdk-validator-cfnguard")
+	arch := map[string]string{"amd64": "x86_64", "arm64": "aarch64"}[runtime.GOARCH]
+	guard := tool(t, filepath.Join(pkg, "bin", "ubuntu", arch, "cfn-guard"), "make tools installs @cdklabs/cdk-validator-cfnguard")
+	rules := filepath.Join(pkg, "rules", "control-tower", "cfn-guard")
+	for _, s := range all {
+		cmd := exec.Command(guard, "validate", "--data", s.file, "--rules", rules, "--show-summary", "fail", "--output-format", "single-line-summary")
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		err := cmd.Run()
+		var exit *exec.ExitError
+		if err != nil && !errors.As(err, &exit) {
+			t.Fatalf("run cfn-guard: %v", err)
+		}
+		found := guardFindings(out.String())
+		for _, f := range found {
+			if !excepted(f) {
+				t.Errorf("%s: cfn-guard rule %s fails on %s", s.name, f.rule, f.resource)
+			}
+		}
+		if err != nil && len(found) == 0 {
+			t.Errorf("%s: cfn-guard exited %v without a failing rule we could read:\n%s", s.name, err, out.String())
+		}
+		if err == nil && len(found) > 0 {
+			t.Errorf("%s: cfn-guard passed but we read findings %v", s.name, found)
+		}
+	}
+}
+
+func TestGuardFindingsParser(t *testing.T) {
+	out := "x.json Status = FAIL\nFAILED rules\nct-sqs-pr-1.guard/sqs_dlq_check    FAIL\n---\nResource = WorkQueueDeadLetterQueueF71CA21F {\n  Rule = sqs_dlq_check {\n      Rule = check {\n"
+	got := guardFindings(out)
+	if len(got) != 1 || got[0] != (guardFinding{"sqs_dlq_check", "WorkQueueDeadLetterQueueF71CA21F"}) {
+		t.Fatalf("parsed %v", got)
+	}
+	if !excepted(got[0]) || excepted(guardFinding{"sqs_dlq_check", "WorkQueueQueue"}) {
+		t.Error("exceptions must match by rule and resource")
+	}
+}

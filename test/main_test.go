@@ -1,0 +1,151 @@
+// Package test synthesizes the app once and checks every template: golden
+// snapshots, assertions on the properties users rely on, cdk-nag, cfn-lint and
+// cfn-guard with the Control Tower proactive rules.
+package test
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/cxapi"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/ecs-anywhere-stretched/stretched/config"
+	"github.com/ecs-anywhere-stretched/stretched/stacks"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden templates in testdata/")
+
+// synthesized is one stack of the test app after synthesis.
+type synthesized struct {
+	name     string
+	file     string         // the template file in the cloud assembly
+	template map[string]any // the parsed template
+	messages []*cxapi.SynthesisMessage
+}
+
+var (
+	// defaults are the stacks of the default configuration (golden-tested).
+	defaults = map[string]*synthesized{}
+	// variant are the stacks of a non-default configuration: an image tag, a
+	// NAT gateway, two sites, a permissions boundary.
+	variant = map[string]*synthesized{}
+	// every stack, in synthesis order.
+	all []*synthesized
+	// the apps' stacks, for assertions on construct values.
+	defaultApp, variantApp *stacks.App
+	synthErr               error
+)
+
+const variantPrefix = "Variant"
+
+var variantContext = map[string]any{
+	"imageTag":         "v1.2.3",
+	"natGateways":      1,
+	"maxReceiveCount":  "3",
+	"logRetentionDays": 731,
+	"desiredCount":     2,
+	"sites": `[{"name":"factory","desiredCount":3,"registrationLimit":25,"activationExpiryDays":30},
+	           {"name":"pi","clusterName":"piCluster","permissionsBoundary":"arn:aws:iam::123456789012:policy/boundary"}]`,
+}
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	code := func() int {
+		defer jsii.Close()
+		synthErr = synth()
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+// cdkJSONContext is the context of cdk.json, so tests use the same feature
+// flags as `cdk synth`.
+func cdkJSONContext() (map[string]any, error) {
+	raw, err := os.ReadFile("../cdk.json")
+	if err != nil {
+		return nil, fmt.Errorf("read cdk.json: %w", err)
+	}
+	var doc struct {
+		Context map[string]any `json:"context"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return nil, fmt.Errorf("parse cdk.json: %w", err)
+	}
+	return doc.Context, nil
+}
+
+func synth() error {
+	ctx, err := cdkJSONContext()
+	if err != nil {
+		return err
+	}
+	// Keep annotations (cdk-nag's findings among them) in the cloud assembly
+	// where TestCdkNag reads and reports them, instead of failing synthesis as
+	// `cdk synth` does.
+	ctx["@aws-cdk/core:annotationsInValidationReport"] = false
+	out, err := os.MkdirTemp("", "cdk-test-*")
+	if err != nil {
+		return fmt.Errorf("temp dir: %w", err)
+	}
+	app := awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(out)})
+
+	dcfg, err := config.Load(func(string) any { return nil }, nil)
+	if err != nil {
+		return fmt.Errorf("default config: %w", err)
+	}
+	if defaultApp, err = stacks.Build(app, dcfg); err != nil {
+		return fmt.Errorf("build default stacks: %w", err)
+	}
+	vctx := map[string]any{"stackPrefix": variantPrefix}
+	for k, v := range variantContext {
+		vctx[k] = v
+	}
+	vcfg, err := config.Load(func(k string) any { return vctx[k] }, nil)
+	if err != nil {
+		return fmt.Errorf("variant config: %w", err)
+	}
+	if variantApp, err = stacks.Build(app, vcfg); err != nil {
+		return fmt.Errorf("build variant stacks: %w", err)
+	}
+	stacks.Check(app)
+
+	asm := app.Synth(nil)
+	for _, st := range *asm.Stacks() {
+		s := &synthesized{name: *st.StackName(), file: *st.TemplateFullPath()}
+		raw, err := os.ReadFile(s.file)
+		if err != nil {
+			return fmt.Errorf("read template of %s: %w", s.name, err)
+		}
+		if err := json.Unmarshal(raw, &s.template); err != nil {
+			return fmt.Errorf("parse template of %s: %w", s.name, err)
+		}
+		if msgs := st.Messages(); msgs != nil {
+			s.messages = *msgs
+		}
+		all = append(all, s)
+		if strings.HasPrefix(filepath.Base(s.file), variantPrefix) {
+			variant[s.name] = s
+		} else {
+			defaults[s.name] = s
+		}
+	}
+	return nil
+}
+
+// requireSynth stops a test when synthesis itself failed.
+func requireSynth(t *testing.T) {
+	t.Helper()
+	if synthErr != nil {
+		t.Fatalf("synthesis failed: %v", synthErr)
+	}
+	if len(defaults) != 2 || len(variant) != 3 {
+		t.Fatalf("want 2 default and 3 variant stacks, got %d and %d", len(defaults), len(variant))
+	}
+}
