@@ -98,7 +98,7 @@ func NewRegional(scope constructs.Construct, id string, props *awscdk.StackProps
 		RemovalPolicy:   awscdk.RemovalPolicy_RETAIN,
 		// AWS Backup's daily plan for /data, kept 35 days.
 		EnableAutomaticBackups: jsii.Bool(true),
-		VpcSubnets:      &awsec2.SubnetSelection{SubnetType: subnetTypeOf(cfg)},
+		VpcSubnets:             &awsec2.SubnetSelection{SubnetType: subnetTypeOf(cfg)},
 	})
 
 	spec, err := workerspec.New(stack, "WorkerSpec", workerspec.Props{
