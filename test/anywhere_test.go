@@ -180,7 +180,8 @@ func TestExternalService(t *testing.T) {
 				"MinimumHealthyPercent": 0,
 				"MaximumPercent":        100,
 			}),
-			"PlacementStrategies": []any{map[string]any{"Type": "spread", "Field": "instanceId"}},
+			"PlacementStrategies":  []any{map[string]any{"Type": "spread", "Field": "instanceId"}},
+			"EnableExecuteCommand": true,
 		})
 	})
 	if got := only(t, variant["Variant-Anywhere-factory"], "AWS::ECS::Service")["DesiredCount"]; got != float64(3) {

@@ -94,9 +94,10 @@ func New(scope constructs.Construct, id string, props Props) (*Worker, error) {
 		DesiredCount:   jsii.Number(float64(props.DesiredCount)),
 		// Site capacity is fixed: stop an old task before starting its
 		// replacement, so a deployment never needs a spare node.
-		MinHealthyPercent: jsii.Number(0),
-		MaxHealthyPercent: jsii.Number(100),
-		CircuitBreaker:    &awsecs.DeploymentCircuitBreaker{Enable: jsii.Bool(true), Rollback: jsii.Bool(true)},
+		MinHealthyPercent:    jsii.Number(0),
+		MaxHealthyPercent:    jsii.Number(100),
+		CircuitBreaker:       &awsecs.DeploymentCircuitBreaker{Enable: jsii.Bool(true), Rollback: jsii.Bool(true)},
+		EnableExecuteCommand: jsii.Bool(true),
 	})
 	cfnService := service.Node().DefaultChild().(awsecs.CfnService)
 	// Spread the tasks over the site's nodes, so one node going down stops
