@@ -1,0 +1,40 @@
+package workerspec
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/jsii-runtime-go"
+)
+
+func TestValidate(t *testing.T) {
+	defer jsii.Close()
+	for _, tc := range []struct {
+		name  string
+		props Props
+		want  []string
+	}{
+		{"nothing", Props{}, []string{"Image is nil", "Queue is nil", "LogGroup is nil"}},
+		{"cpu", Props{Cpu: 300}, []string{"Cpu is 300", "256, 512, 1024, 2048, 4096"}},
+		{"memory", Props{MemoryMiB: 256}, []string{"MemoryMiB is 256", "from 512 to 30720"}},
+		{"stop timeout", Props{StopTimeout: awscdk.Duration_Seconds(jsii.Number(121))}, []string{"StopTimeout is 121 s", "from 2 to 120 s"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.props.validate()
+			if err == nil {
+				t.Fatal("want an error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+	p := Props{}
+	_ = p.validate()
+	if p.Cpu != 256 || p.MemoryMiB != 512 || *p.StopTimeout.ToSeconds(nil) != 30 {
+		t.Errorf("documented defaults are 256 cpu, 512 MiB, 30 s: %+v", p)
+	}
+}
