@@ -85,7 +85,8 @@ func NewAnywhere(scope constructs.Construct, id string, props *awscdk.StackProps
 	output(stack, "ActivationId", act.ActivationID(), "SSM activation id (not secret)")
 	output(stack, "ActivationExpiry", act.ExpirationDate(), "after this the activation accepts no new node; redeploy with a changed activation setting to get a new one")
 	output(stack, "ActivationCodeSecretArn", act.Secret().SecretArn(), "Secrets Manager secret holding the activation code")
-	output(stack, "JoinCommand", JoinCommand(stack, cluster.ClusterName(), act), "run on a node, with AWS credentials that may read the code secret")
+	output(stack, "JoinPolicyArn", act.JoinPolicy().ManagedPolicyArn(), "managed policy that may read the code: attach it to whoever runs the join command")
+	output(stack, "JoinCommand", JoinCommand(stack, cluster.ClusterName(), act), "run on a node as root, with AWS credentials that have the join policy")
 	return a, nil
 }
 

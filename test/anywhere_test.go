@@ -192,7 +192,7 @@ func TestExternalService(t *testing.T) {
 func TestAnywhereOutputsNeverHoldTheCode(t *testing.T) {
 	s := anywhere(t)
 	outs, _ := s.template["Outputs"].(map[string]any)
-	for _, k := range []string{"ClusterName", "ActivationId", "ActivationExpiry", "ActivationCodeSecretArn", "JoinCommand"} {
+	for _, k := range []string{"ClusterName", "ActivationId", "ActivationExpiry", "ActivationCodeSecretArn", "JoinPolicyArn", "JoinCommand"} {
 		if _, ok := outs[k]; !ok {
 			t.Errorf("anywhere stack lacks output %s", k)
 		}

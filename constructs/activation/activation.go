@@ -64,9 +64,10 @@ type Props struct {
 // Activation is the activation and the secret that holds its code.
 type Activation struct {
 	constructs.Construct
-	resource awscdk.CustomResource
-	secret   awssecretsmanager.Secret
-	function awslambda.IFunction
+	resource   awscdk.CustomResource
+	secret     awssecretsmanager.Secret
+	function   awslambda.IFunction
+	joinPolicy awsiam.ManagedPolicy
 }
 
 func (p *Props) validate() error {
@@ -232,7 +233,22 @@ func New(scope constructs.Construct, id string, props Props) (*Activation, error
 		AppliesTo: &[]any{jsii.String("Resource::*")},
 		Reason:    jsii.String("ssm:CreateActivation, DeleteActivation, DescribeActivations and AddTagsToResource on activations have no resource-level permissions"),
 	}}, jsii.Bool(true))
-	return &Activation{Construct: c, resource: resource, secret: secret, function: fn}, nil
+	viaSecretsManager := &map[string]any{"StringEquals": map[string]any{"kms:ViaService": fmt.Sprintf("secretsmanager.%s.amazonaws.com", *stack.Region())}}
+	joinPolicy := awsiam.NewManagedPolicy(c, jsii.String("JoinPolicy"), &awsiam.ManagedPolicyProps{
+		Description: jsii.String("read the ssm activation code to join ECS Anywhere nodes; attach to whoever runs the join command"),
+		Statements: &[]awsiam.PolicyStatement{
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Actions:   jsii.Strings("secretsmanager:GetSecretValue"),
+				Resources: jsii.Strings(*secret.SecretArn()),
+			}),
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Actions:    jsii.Strings("kms:Decrypt"),
+				Resources:  jsii.Strings(*key.KeyArn()),
+				Conditions: viaSecretsManager,
+			}),
+		},
+	})
+	return &Activation{Construct: c, resource: resource, secret: secret, function: fn, joinPolicy: joinPolicy}, nil
 }
 
 // ActivationID is the id nodes join with (not a secret).
@@ -247,6 +263,9 @@ func (a *Activation) ExpirationDate() *string {
 
 // Secret holds the activation code; grant read to whoever joins nodes.
 func (a *Activation) Secret() awssecretsmanager.ISecret { return a.secret }
+
+// JoinPolicy may read the code; attach it to the people or roles that join nodes.
+func (a *Activation) JoinPolicy() awsiam.IManagedPolicy { return a.joinPolicy }
 
 // Function is the custom resource's Lambda.
 func (a *Activation) Function() awslambda.IFunction { return a.function }
