@@ -18,6 +18,7 @@ func main() {
 	cfg, err := stacks.LoadConfig(app)
 	if err == nil {
 		_, err = stacks.Build(app, cfg)
+		stacks.Check(app)
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%v\n", err)

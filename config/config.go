@@ -96,6 +96,9 @@ type Site struct {
 	// PermissionsBoundary is the ARN of a managed policy set as the instance
 	// role's permissions boundary.
 	PermissionsBoundary string `json:"permissionsBoundary"`
+	// ActivationSerial is a number to change when the site needs a new
+	// activation with the same settings (expired or full).
+	ActivationSerial *int `json:"activationSerial"`
 }
 
 // Keys lists every context key the app reads.
@@ -150,6 +153,9 @@ func (s Site) SiteRegistrationLimit() int {
 	return deref(s.RegistrationLimit, DefaultRegistrationLimit)
 }
 func (s Site) SiteExpiryDays() int { return deref(s.ActivationExpiryDays, DefaultActivationExpiryDays) }
+
+// SiteActivationSerial returns the activation serial or its default, 1.
+func (s Site) SiteActivationSerial() int { return deref(s.ActivationSerial, 1) }
 
 func deref(p *int, def int) int {
 	if p == nil {
@@ -289,6 +295,7 @@ func (l *loader) sites() []Site {
 		l.siteInt(key+".desiredCount", s.DesiredCount, 0, 1000)
 		l.siteInt(key+".registrationLimit", s.RegistrationLimit, 1, 1000)
 		l.siteInt(key+".activationExpiryDays", s.ActivationExpiryDays, 1, 30)
+		l.siteInt(key+".activationSerial", s.ActivationSerial, 1, 1000000)
 	}
 	return sites
 }

@@ -93,6 +93,7 @@ func TestErrors(t *testing.T) {
 		{"site duplicate", map[string]any{"sites": `[{"name":"a"},{"name":"a"}]`}, []string{`"sites[1]" repeats the site name "a"`}},
 		{"site cluster duplicate", map[string]any{"sites": `[{"name":"a","clusterName":"c"},{"name":"b","clusterName":"c"}]`}, []string{`repeats the clusterName "c"`}},
 		{"site limit", map[string]any{"sites": `[{"name":"a","registrationLimit":1001}]`}, []string{`"sites[0].registrationLimit" is 1001`, "from 1 to 1000"}},
+		{"site serial", map[string]any{"sites": `[{"name":"a","activationSerial":0}]`}, []string{`"sites[0].activationSerial" is 0`}},
 		{"site expiry", map[string]any{"sites": `[{"name":"a","activationExpiryDays":31}]`}, []string{`"sites[0].activationExpiryDays" is 31`, "from 1 to 30"}},
 		{"site boundary", map[string]any{"sites": `[{"name":"a","permissionsBoundary":"boundary"}]`}, []string{`permissionsBoundary "boundary"`, "managed policy ARN"}},
 		{"all problems at once", map[string]any{"maxReceiveCount": 0, "natGateways": 9, "region": "x"},

@@ -60,6 +60,7 @@ func NewAnywhere(scope constructs.Construct, id string, props *awscdk.StackProps
 		InstanceRole:        role,
 		RegistrationLimit:   site.SiteRegistrationLimit(),
 		ExpiryDays:          site.SiteExpiryDays(),
+		Serial:              site.SiteActivationSerial(),
 		DefaultInstanceName: site.InstanceName,
 		Description:         fmt.Sprintf("ECS Anywhere nodes of site %s, cluster %s", site.Name, site.ClusterName),
 		Tags:                map[string]string{"site": site.Name, "cluster": site.ClusterName},
@@ -83,7 +84,7 @@ func NewAnywhere(scope constructs.Construct, id string, props *awscdk.StackProps
 	output(stack, "ClusterName", cluster.ClusterName(), "external ECS cluster the nodes join")
 	output(stack, "ServiceName", worker.Service().ServiceName(), "EXTERNAL worker service")
 	output(stack, "ActivationId", act.ActivationID(), "SSM activation id (not secret)")
-	output(stack, "ActivationExpiry", act.ExpirationDate(), "after this the activation accepts no new node; redeploy with a changed activation setting to get a new one")
+	output(stack, "ActivationExpiry", act.ExpirationDate(), "after this the activation accepts no new node; raise the site's activationSerial and deploy to get a new one")
 	output(stack, "ActivationCodeSecretArn", act.Secret().SecretArn(), "Secrets Manager secret holding the activation code")
 	output(stack, "JoinPolicyArn", act.JoinPolicy().ManagedPolicyArn(), "managed policy that may read the code: attach it to whoever runs the join command")
 	output(stack, "JoinCommand", JoinCommand(stack, cluster.ClusterName(), act), "run on a node as root, with AWS credentials that have the join policy")

@@ -54,6 +54,10 @@ type Props struct {
 	// Allowed: at most 50; keys 1..128 and values 0..256 characters, keys not
 	// starting with "aws:".
 	Tags map[string]string
+	// Serial is part of the activation's properties: changing it makes a new
+	// activation with the same settings (for one that expired or is full).
+	// Default: 1. Allowed: 1..1000000.
+	Serial int
 	// LogRetention of the Lambda's log group. Default: one year.
 	LogRetention awslogs.RetentionDays
 	// HandlerDir is the Go package of the Lambda. Default: lambda/activation of
@@ -104,6 +108,12 @@ func (p *Props) validate() error {
 		if len(p.Tags[k]) > 256 {
 			add("tag %q has a value of %d characters: must be at most 256", k, len(p.Tags[k]))
 		}
+	}
+	if p.Serial == 0 {
+		p.Serial = 1
+	}
+	if p.Serial < 1 || p.Serial > 1000000 {
+		add("Serial is %d: must be from 1 to 1000000", p.Serial)
 	}
 	if p.LogRetention == "" {
 		p.LogRetention = awslogs.RetentionDays_ONE_YEAR
@@ -203,6 +213,7 @@ func New(scope constructs.Construct, id string, props Props) (*Activation, error
 		"RegistrationLimit": fmt.Sprint(props.RegistrationLimit),
 		"ExpiryDays":        fmt.Sprint(props.ExpiryDays),
 		"SecretArn":         secret.SecretArn(),
+		"Serial":            fmt.Sprint(props.Serial),
 	}
 	if props.DefaultInstanceName != "" {
 		properties["DefaultInstanceName"] = props.DefaultInstanceName

@@ -31,6 +31,7 @@ func TestValidate(t *testing.T) {
 		{"description long", Props{InstanceRole: role, Description: long}, []string{"Description is 257 characters"}},
 		{"tag key aws", Props{InstanceRole: role, Tags: map[string]string{"aws:x": "v"}}, []string{`tag key "aws:x"`}},
 		{"tag value long", Props{InstanceRole: role, Tags: map[string]string{"k": long}}, []string{`tag "k" has a value of 257`}},
+		{"serial", Props{InstanceRole: role, Serial: -1}, []string{"Serial is -1"}},
 		{"every problem at once", Props{RegistrationLimit: 5000, ExpiryDays: 99}, []string{"InstanceRole", "RegistrationLimit", "ExpiryDays"}},
 	}
 	for _, tc := range cases {
