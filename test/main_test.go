@@ -59,7 +59,11 @@ func TestMain(m *testing.M) {
 	flag.Parse()
 	code := func() int {
 		defer jsii.Close()
-		synthErr = synth()
+		var out string
+		out, synthErr = synth()
+		if out != "" {
+			defer os.RemoveAll(out)
+		}
 		return m.Run()
 	}()
 	os.Exit(code)
@@ -81,10 +85,12 @@ func cdkJSONContext() (map[string]any, error) {
 	return doc.Context, nil
 }
 
-func synth() error {
+// synth builds both configurations into one app, synthesizes it once into a
+// temporary cloud assembly and returns that folder.
+func synth() (string, error) {
 	ctx, err := cdkJSONContext()
 	if err != nil {
-		return err
+		return "", err
 	}
 	// Keep annotations (cdk-nag's findings among them) in the cloud assembly
 	// where TestCdkNag reads and reports them, instead of failing synthesis as
@@ -92,16 +98,16 @@ func synth() error {
 	ctx["@aws-cdk/core:annotationsInValidationReport"] = false
 	out, err := os.MkdirTemp("", "cdk-test-*")
 	if err != nil {
-		return fmt.Errorf("temp dir: %w", err)
+		return "", fmt.Errorf("temp dir: %w", err)
 	}
 	app := awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(out)})
 
 	dcfg, err := config.Load(func(string) any { return nil }, nil)
 	if err != nil {
-		return fmt.Errorf("default config: %w", err)
+		return out, fmt.Errorf("default config: %w", err)
 	}
 	if defaultApp, err = stacks.Build(app, dcfg); err != nil {
-		return fmt.Errorf("build default stacks: %w", err)
+		return out, fmt.Errorf("build default stacks: %w", err)
 	}
 	vctx := map[string]any{"stackPrefix": variantPrefix}
 	for k, v := range variantContext {
@@ -109,10 +115,10 @@ func synth() error {
 	}
 	vcfg, err := config.Load(func(k string) any { return vctx[k] }, nil)
 	if err != nil {
-		return fmt.Errorf("variant config: %w", err)
+		return out, fmt.Errorf("variant config: %w", err)
 	}
 	if variantApp, err = stacks.Build(app, vcfg); err != nil {
-		return fmt.Errorf("build variant stacks: %w", err)
+		return out, fmt.Errorf("build variant stacks: %w", err)
 	}
 	stacks.Check(app)
 
@@ -121,10 +127,10 @@ func synth() error {
 		s := &synthesized{name: *st.StackName(), file: *st.TemplateFullPath()}
 		raw, err := os.ReadFile(s.file)
 		if err != nil {
-			return fmt.Errorf("read template of %s: %w", s.name, err)
+			return out, fmt.Errorf("read template of %s: %w", s.name, err)
 		}
 		if err := json.Unmarshal(raw, &s.template); err != nil {
-			return fmt.Errorf("parse template of %s: %w", s.name, err)
+			return out, fmt.Errorf("parse template of %s: %w", s.name, err)
 		}
 		if msgs := st.Messages(); msgs != nil {
 			s.messages = *msgs
@@ -136,7 +142,7 @@ func synth() error {
 			defaults[s.name] = s
 		}
 	}
-	return nil
+	return out, nil
 }
 
 // requireSynth stops a test when synthesis itself failed.
