@@ -7,6 +7,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/ecs-anywhere-stretched/stretched/internal/errcheck"
 )
 
 func TestValidate(t *testing.T) {
@@ -46,14 +48,7 @@ func TestValidate(t *testing.T) {
 				}
 				return
 			}
-			if err == nil {
-				t.Fatalf("want an error containing %v", tc.want)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q lacks %q", err, w)
-				}
-			}
+			errcheck.Contains(t, err, tc.want...)
 			if err.Error() != strings.ToLower(err.Error()[:1])+err.Error()[1:] {
 				t.Errorf("messages start lowercase: %q", err)
 			}

@@ -50,11 +50,9 @@ func (p *Props) validate() error {
 	if p.Cluster == nil {
 		errs = append(errs, errors.New("externalworker: Cluster is nil: pass the external ECS cluster"))
 	}
-	if p.DesiredCount == 0 && !p.ZeroTasks {
-		p.DesiredCount = 1
-	}
-	if p.DesiredCount < 0 || p.DesiredCount > 1000 {
-		errs = append(errs, fmt.Errorf("externalworker: DesiredCount is %d: must be from 0 to 1000", p.DesiredCount))
+	var err error
+	if p.DesiredCount, err = workerspec.TaskCount("externalworker", p.DesiredCount, p.ZeroTasks, 1000); err != nil {
+		errs = append(errs, err)
 	}
 	if p.HostPath == "" {
 		p.HostPath = workerspec.DataPath

@@ -56,11 +56,9 @@ func (p *Props) validate() error {
 	if p.FileSystem == nil {
 		errs = append(errs, errors.New("fargateworker: FileSystem is nil: pass the EFS file system mounted at /data"))
 	}
-	if p.DesiredCount == 0 && !p.ZeroTasks {
-		p.DesiredCount = 1
-	}
-	if p.DesiredCount < 0 || p.DesiredCount > 100 {
-		errs = append(errs, fmt.Errorf("fargateworker: DesiredCount is %d: must be from 0 to 100", p.DesiredCount))
+	var err error
+	if p.DesiredCount, err = workerspec.TaskCount("fargateworker", p.DesiredCount, p.ZeroTasks, 100); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -1,17 +1,13 @@
 package fargateworker
 
 import (
-	"strings"
 	"testing"
+
+	"github.com/ecs-anywhere-stretched/stretched/internal/errcheck"
 )
 
 func TestValidate(t *testing.T) {
-	err := (&Props{DesiredCount: 101}).validate()
-	for _, w := range []string{"Spec is nil", "Cluster is nil", "FileSystem is nil", "DesiredCount is 101"} {
-		if err == nil || !strings.Contains(err.Error(), w) {
-			t.Errorf("error %v lacks %q", err, w)
-		}
-	}
+	errcheck.Contains(t, (&Props{DesiredCount: 101}).validate(), "Spec is nil", "Cluster is nil", "FileSystem is nil", "DesiredCount is 101")
 	p := Props{}
 	_ = p.validate()
 	if p.DesiredCount != 1 {

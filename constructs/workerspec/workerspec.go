@@ -203,4 +203,17 @@ func (s *Spec) AddContainer(td awsecs.TaskDefinition, streamPrefix string) awsec
 	return container
 }
 
+// TaskCount applies a worker service's task count default: 1, or 0 when zero
+// is set, since 0 is also Go's "unset". The count must be from 0 to max; the
+// error names the owning package.
+func TaskCount(owner string, n int, zero bool, max int) (int, error) {
+	if n == 0 && !zero {
+		n = 1
+	}
+	if n < 0 || n > max {
+		return n, fmt.Errorf("%s: DesiredCount is %d: must be from 0 to %d", owner, n, max)
+	}
+	return n, nil
+}
+
 func ptrMap(m map[string]*string) *map[string]*string { return &m }

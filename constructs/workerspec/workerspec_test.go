@@ -1,11 +1,12 @@
 package workerspec
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/ecs-anywhere-stretched/stretched/internal/errcheck"
 )
 
 func TestValidate(t *testing.T) {
@@ -21,15 +22,7 @@ func TestValidate(t *testing.T) {
 		{"stop timeout", Props{StopTimeout: awscdk.Duration_Seconds(jsii.Number(121))}, []string{"StopTimeout is 121 s", "from 2 to 120 s"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := tc.props.validate()
-			if err == nil {
-				t.Fatal("want an error")
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q lacks %q", err, w)
-				}
-			}
+			errcheck.Contains(t, tc.props.validate(), tc.want...)
 		})
 	}
 	p := Props{}

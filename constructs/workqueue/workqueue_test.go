@@ -1,8 +1,9 @@
 package workqueue
 
 import (
-	"strings"
 	"testing"
+
+	"github.com/ecs-anywhere-stretched/stretched/internal/errcheck"
 )
 
 func TestValidate(t *testing.T) {
@@ -16,15 +17,7 @@ func TestValidate(t *testing.T) {
 		{"negative", Props{MaxReceiveCount: -4}, []string{"MaxReceiveCount is -4"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := tc.props.validate()
-			if err == nil {
-				t.Fatal("want an error")
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q lacks %q", err, w)
-				}
-			}
+			errcheck.Contains(t, tc.props.validate(), tc.want...)
 		})
 	}
 }
