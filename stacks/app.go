@@ -6,6 +6,7 @@ import (
 	"runtime"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
@@ -35,17 +36,18 @@ func RepoRoot() string {
 	return filepath.Join(filepath.Dir(file), "..")
 }
 
-// Build makes every stack of cfg in app.
-func Build(app awscdk.App, cfg config.Config) (*App, error) {
+// Build makes every stack of cfg in scope: the app, or a pipeline's Stage
+// (CDK Pipelines deploys a Stage per environment).
+func Build(scope constructs.Construct, cfg config.Config) (*App, error) {
 	props := &awscdk.StackProps{Env: env(cfg)}
 	image := workerspec.ImageSource{Tag: cfg.ImageTag, URI: cfg.ImageURI, RepoRoot: RepoRoot()}
-	regional, err := NewRegional(app, RegionalStackName(cfg), withDescription(props, "ECS worker, in region: queue, registry, logs, EFS, Fargate worker"), cfg, image)
+	regional, err := NewRegional(scope, RegionalStackName(cfg), withDescription(props, "ECS worker, in region: queue, registry, logs, EFS, Fargate worker"), cfg, image)
 	if err != nil {
 		return nil, err
 	}
 	out := &App{Regional: regional}
 	for _, site := range cfg.Sites {
-		a, err := NewAnywhere(app, AnywhereStackName(cfg, site),
+		a, err := NewAnywhere(scope, AnywhereStackName(cfg, site),
 			withDescription(props, fmt.Sprintf("ECS worker, on premises at site %s: external cluster, activation, EXTERNAL worker", site.Name)), site, regional)
 		if err != nil {
 			return nil, err
@@ -56,10 +58,10 @@ func Build(app awscdk.App, cfg config.Config) (*App, error) {
 	return out, nil
 }
 
-// Check applies cdk-nag's AwsSolutions checks to every stack of app; their
+// Check applies cdk-nag's AwsSolutions checks to every stack in scope; their
 // errors fail `cdk synth`.
-func Check(app awscdk.App) {
-	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+func Check(scope constructs.Construct) {
+	awscdk.Aspects_Of(scope).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
 }
 
 func withDescription(p *awscdk.StackProps, d string) *awscdk.StackProps {
