@@ -1,0 +1,40 @@
+package sqspeer
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+)
+
+// TestLinkCutAndRestore: through a cut link the peer is unreachable; once
+// restored, its queue and messages are still there.
+func TestLinkCutAndRestore(t *testing.T) {
+	ctx := context.Background()
+	p := StartFauxqs(t)
+	q, dlq, err := p.Queue(ctx, "outage", 3)
+	if err != nil || dlq == "" {
+		t.Fatalf("queue: %v %q", err, dlq)
+	}
+	l := NewLink(t, p)
+	c := Client(l.URL())
+	if _, err := c.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(q), MessageBody: aws.String("001")}); err != nil {
+		t.Fatal(err)
+	}
+	l.Cut()
+	short, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if _, err := c.GetQueueUrl(short, &sqs.GetQueueUrlInput{QueueName: aws.String("outage")}); err == nil {
+		t.Fatal("a cut link still reaches the peer")
+	}
+	l.Restore()
+	out, err := Client(l.URL()).ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(q), WaitTimeSeconds: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Messages) != 1 || aws.ToString(out.Messages[0].Body) != "001" {
+		t.Fatalf("after restore got %v", out.Messages)
+	}
+}

@@ -1,0 +1,307 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+)
+
+// sqsAPI is what the worker calls of SQS; *sqs.Client satisfies it.
+type sqsAPI interface {
+	ReceiveMessage(context.Context, *sqs.ReceiveMessageInput, ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error)
+	DeleteMessageBatch(context.Context, *sqs.DeleteMessageBatchInput, ...func(*sqs.Options)) (*sqs.DeleteMessageBatchOutput, error)
+	ChangeMessageVisibility(context.Context, *sqs.ChangeMessageVisibilityInput, ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error)
+}
+
+// worker consumes the queue: several long-polling receivers feed a bounded
+// number of concurrent file moves, and one deleter acknowledges in batches.
+type worker struct {
+	cfg   config
+	sqs   sqsAPI
+	mover *mover
+	log   *slog.Logger
+	// slots bounds the messages held at once: a receiver asks SQS only for
+	// as many messages as there are free slots.
+	slots     chan struct{}
+	acquiring sync.Mutex
+	acks      chan types.Message
+	inflight  sync.WaitGroup
+	// call bounds every SQS call but ReceiveMessage's long poll.
+	callTimeout time.Duration
+}
+
+func newWorker(cfg config, client sqsAPI, log *slog.Logger) *worker {
+	return &worker{
+		cfg:         cfg,
+		sqs:         client,
+		mover:       newMover(cfg.SourceDir, cfg.DestinationDir),
+		log:         log,
+		slots:       make(chan struct{}, cfg.Concurrency),
+		acks:        make(chan types.Message, cfg.Concurrency),
+		callTimeout: 10 * time.Second,
+	}
+}
+
+// run works until ctx ends, then stops receiving, lets in-flight messages
+// finish for up to the shutdown grace, releases the rest to the queue
+// (visibility 0) and flushes the pending deletes.
+func (w *worker) run(ctx context.Context) error {
+	if err := w.mover.ensureDirs(); err != nil {
+		return err
+	}
+	w.log.Info("worker started", "queueUrl", w.cfg.QueueURL, "source", w.cfg.SourceDir, "destination", w.cfg.DestinationDir,
+		"concurrency", w.cfg.Concurrency, "receivers", w.cfg.Receivers)
+	// Work outlives ctx by the grace period.
+	work, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+	acked := make(chan struct{})
+	go func() { w.deleter(); close(acked) }()
+
+	var receivers sync.WaitGroup
+	for range w.cfg.Receivers {
+		receivers.Add(1)
+		go func() { defer receivers.Done(); w.receive(ctx, work) }()
+	}
+	receivers.Wait()
+	w.log.Info("stopping: no new messages; finishing the ones in flight", "grace", w.cfg.ShutdownGrace.String())
+
+	finished := make(chan struct{})
+	go func() { w.inflight.Wait(); close(finished) }()
+	select {
+	case <-finished:
+	case <-time.After(w.cfg.ShutdownGrace):
+		w.log.Warn("grace period over: releasing unfinished messages to the queue")
+		stopWork()
+		<-finished
+	}
+	close(w.acks)
+	<-acked
+	w.log.Info("worker stopped")
+	return nil
+}
+
+// receive long-polls for as many messages as there are free slots and
+// starts each; errors back off (capped, jittered) and never end the loop.
+func (w *worker) receive(ctx, work context.Context) {
+	failures := 0
+	for {
+		n := w.acquire(ctx)
+		if n == 0 {
+			return
+		}
+		out, err := w.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+			QueueUrl:                    aws.String(w.cfg.QueueURL),
+			MaxNumberOfMessages:         int32(n),
+			WaitTimeSeconds:             int32(w.cfg.WaitTime / time.Second),
+			VisibilityTimeout:           int32(w.cfg.VisibilityTimeout / time.Second),
+			MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameApproximateReceiveCount},
+		})
+		if err != nil {
+			w.release(n)
+			if ctx.Err() != nil {
+				return
+			}
+			failures++
+			wait := backoff(failures)
+			w.log.Warn("receive failed; backing off and retrying", "error", err, "failures", failures, "wait", wait.String())
+			if !sleep(ctx, wait) {
+				return
+			}
+			continue
+		}
+		if failures > 0 {
+			w.log.Info("queue reachable again", "afterFailures", failures)
+			failures = 0
+		}
+		w.release(n - len(out.Messages))
+		for _, m := range out.Messages {
+			w.inflight.Add(1)
+			go w.handle(work, m)
+		}
+	}
+}
+
+// acquire takes a full receive's worth of slots (ten, or the concurrency if
+// lower), waiting for in-flight messages to finish; one receiver acquires at
+// a time, so receivers never hold partial sets and block each other. It
+// returns 0 when ctx ends.
+func (w *worker) acquire(ctx context.Context) int {
+	want := min(10, cap(w.slots))
+	w.acquiring.Lock()
+	defer w.acquiring.Unlock()
+	for n := range want {
+		select {
+		case w.slots <- struct{}{}:
+		case <-ctx.Done():
+			w.release(n)
+			return 0
+		}
+	}
+	return want
+}
+
+func (w *worker) release(n int) {
+	for range n {
+		<-w.slots
+	}
+}
+
+// handle processes one message: check the name, move the file while keeping
+// the message invisible, then queue the delete. A failure leaves the message
+// on the queue, visible again after the retry delay, until SQS moves it to
+// the dead-letter queue.
+func (w *worker) handle(work context.Context, m types.Message) {
+	defer w.inflight.Done()
+	defer w.release(1)
+	name := aws.ToString(m.Body)
+	log := w.log.With("file", name, "messageId", aws.ToString(m.MessageId), "receiveCount", receiveCount(m))
+	log.Info("message received")
+	if err := checkName(name); err != nil {
+		log.Error("refusing message: the body is not a plain file name; it stays on the queue for the dead-letter queue", "error", err)
+		w.setVisibility(m, w.cfg.RetryDelay, log)
+		return
+	}
+	if work.Err() != nil {
+		w.setVisibility(m, 0, log)
+		return
+	}
+	hb, stopHB := context.WithCancel(work)
+	go w.heartbeat(hb, m, log)
+	result, err := w.mover.move(name)
+	stopHB()
+	if err != nil {
+		log.Error("move failed; the message stays on the queue to be retried", "error", err, "retryIn", w.cfg.RetryDelay.String())
+		w.setVisibility(m, w.cfg.RetryDelay, log)
+		return
+	}
+	if result == alreadyDone {
+		log.Info("already processed (redelivery): acknowledging", "to", w.mover.dst)
+	} else {
+		log.Info("file moved", "from", w.mover.src, "to", w.mover.dst)
+	}
+	w.acks <- m
+}
+
+func receiveCount(m types.Message) int {
+	n, _ := strconv.Atoi(m.Attributes[string(types.MessageSystemAttributeNameApproximateReceiveCount)])
+	return n
+}
+
+// heartbeat extends the message's visibility every half timeout while it is
+// being worked on.
+func (w *worker) heartbeat(ctx context.Context, m types.Message, log *slog.Logger) {
+	t := time.NewTicker(w.cfg.VisibilityTimeout / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			w.setVisibility(m, w.cfg.VisibilityTimeout, log)
+			log.Info("still working: visibility extended", "by", w.cfg.VisibilityTimeout.String())
+		}
+	}
+}
+
+func (w *worker) setVisibility(m types.Message, d time.Duration, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), w.callTimeout)
+	defer cancel()
+	if _, err := w.sqs.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
+		QueueUrl: aws.String(w.cfg.QueueURL), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: int32(d / time.Second),
+	}); err != nil {
+		log.Warn("could not change the message's visibility; it returns after its timeout", "error", err)
+	}
+}
+
+// deleter acknowledges processed messages in batches of up to ten, waiting
+// at most DeleteBatchDelay to fill a batch; it ends when acks is closed.
+func (w *worker) deleter() {
+	batch := make([]types.Message, 0, 10)
+	var timer <-chan time.Time
+	for {
+		select {
+		case m, ok := <-w.acks:
+			if !ok {
+				w.flush(batch)
+				return
+			}
+			batch = append(batch, m)
+			if len(batch) == 10 || w.cfg.DeleteBatchDelay == 0 {
+				w.flush(batch)
+				batch, timer = batch[:0], nil
+			} else if timer == nil {
+				timer = time.After(w.cfg.DeleteBatchDelay)
+			}
+		case <-timer:
+			w.flush(batch)
+			batch, timer = batch[:0], nil
+		}
+	}
+}
+
+// flush deletes a batch, retrying the whole call a few times while SQS is
+// unreachable; a message whose delete fails comes back and is recognised as
+// already processed.
+func (w *worker) flush(batch []types.Message) {
+	if len(batch) == 0 {
+		return
+	}
+	// Group commit: one sync of the destination folder makes every rename of
+	// the batch durable before any of its messages is deleted.
+	if err := syncDir(w.mover.dst); err != nil {
+		w.log.Warn("could not sync the destination folder; not deleting, the messages will be redelivered", "error", err, "messages", len(batch))
+		return
+	}
+	entries := make([]types.DeleteMessageBatchRequestEntry, len(batch))
+	for i, m := range batch {
+		entries[i] = types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: m.ReceiptHandle}
+	}
+	var out *sqs.DeleteMessageBatchOutput
+	var err error
+	for attempt := 1; attempt <= 5; attempt++ {
+		ctx, cancel := context.WithTimeout(context.Background(), w.callTimeout)
+		out, err = w.sqs.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(w.cfg.QueueURL), Entries: entries})
+		cancel()
+		if err == nil {
+			break
+		}
+		time.Sleep(backoff(attempt))
+	}
+	if err != nil {
+		w.log.Warn("delete failed; these messages will be redelivered and acknowledged then", "error", err, "messages", len(batch))
+		return
+	}
+	for _, f := range out.Failed {
+		i, _ := strconv.Atoi(aws.ToString(f.Id))
+		w.log.Warn("delete refused; the message will be redelivered and acknowledged then",
+			"file", aws.ToString(batch[i].Body), "code", aws.ToString(f.Code), "reason", aws.ToString(f.Message))
+	}
+	for _, s := range out.Successful {
+		i, _ := strconv.Atoi(aws.ToString(s.Id))
+		w.log.Info("message deleted", "file", aws.ToString(batch[i].Body), "messageId", aws.ToString(batch[i].MessageId))
+	}
+}
+
+// backoff is capped exponential with full jitter: up to 200 ms·2^n, at most 20 s.
+func backoff(failures int) time.Duration {
+	ceiling := min(200*time.Millisecond<<min(failures, 10), 20*time.Second)
+	return ceiling/2 + rand.N(ceiling/2+1)
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
