@@ -176,6 +176,21 @@ func (f *fixture) left(t *testing.T, queue string) []string {
 	return bodies
 }
 
+// assertDrained: every file left the source, and neither the queue nor the
+// dead-letter queue holds a message.
+func (f *fixture) assertDrained(t *testing.T) {
+	t.Helper()
+	if left := list(t, f.src); len(left) != 0 {
+		t.Errorf("source not empty: %v", left)
+	}
+	if left := f.left(t, f.queue); len(left) != 0 {
+		t.Errorf("messages left on the queue: %v", left)
+	}
+	if dead := f.left(t, f.dlq); len(dead) != 0 {
+		t.Errorf("messages in the dead-letter queue: %v", dead)
+	}
+}
+
 func TestAcceptanceScenario(t *testing.T) {
 	f := newFixture(t, 5)
 	files := names(5)
@@ -193,12 +208,7 @@ func TestAcceptanceScenario(t *testing.T) {
 			t.Errorf("log never names file %s", n)
 		}
 	}
-	if left := list(t, f.src); len(left) != 0 {
-		t.Errorf("source not empty: %v", left)
-	}
-	if left := f.left(t, f.queue); len(left) != 0 {
-		t.Errorf("messages left on the queue: %v", left)
-	}
+	f.assertDrained(t)
 }
 
 func TestHostileBodiesMoveNothingAndReachDeadLetterQueue(t *testing.T) {
@@ -288,12 +298,7 @@ func TestSurvivesNetworkOutage(t *testing.T) {
 			t.Errorf("%s processed %d times", n, c)
 		}
 	}
-	if left := list(t, f.src); len(left) != 0 {
-		t.Errorf("source not empty: %v", left)
-	}
-	if dead := f.left(t, f.dlq); len(dead) != 0 {
-		t.Errorf("the outage sent messages to the dead-letter queue: %v", dead)
-	}
+	f.assertDrained(t)
 }
 
 // TestSIGTERMLosesNothing runs the real binary, stops it with SIGTERM in the
