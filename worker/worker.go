@@ -87,7 +87,7 @@ func (w *worker) run(ctx context.Context) error {
 	return nil
 }
 
-// receive long-polls for as many messages as there are free slots and
+// receive long-polls for a full set of free slots (see acquire) and
 // starts each; errors back off (capped, jittered) and never end the loop.
 func (w *worker) receive(ctx, work context.Context) {
 	failures := 0
