@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -27,15 +28,18 @@ import (
 // Region the peer and its clients use.
 const Region = "us-east-1"
 
-// Peer is a running fauxqs on 127.0.0.1.
+// Peer is a running SQS peer on 127.0.0.1: fauxqs (fast) or moto_server
+// (strict: real receipt handles, redrive checks).
 type Peer struct {
-	t      testing.TB
-	node   string
-	script string
-	port   int
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	exited chan struct{}
+	t    testing.TB
+	name string
+	port int
+	// command starts the peer on port; ready tells when it serves.
+	command func(port int) *exec.Cmd
+	ready   func(cmd *exec.Cmd, stdout io.Reader) error
+	mu      sync.Mutex
+	cmd     *exec.Cmd
+	exited  chan struct{}
 }
 
 // unavailable fails under CI, which must run every test, and skips elsewhere.
@@ -74,28 +78,63 @@ func install(t testing.TB) error {
 	return err
 }
 
-// StartFauxqs starts a peer and stops it when the test ends.
+// StartFauxqs starts fauxqs and stops it when the test ends.
 func StartFauxqs(t testing.TB) *Peer {
 	t.Helper()
 	if err := install(t); err != nil {
 		unavailable(t, "%v", err)
 	}
 	r := root()
-	p := &Peer{
-		t:      t,
-		node:   filepath.Join(r, "node_modules", ".bin", "node"),
-		script: filepath.Join(r, "internal", "sqspeer", "fauxqs.mjs"),
+	node := filepath.Join(r, "node_modules", ".bin", "node")
+	script := filepath.Join(r, "internal", "sqspeer", "fauxqs.mjs")
+	if _, err := os.Stat(node); err != nil {
+		unavailable(t, "Node 24 is not installed at %s (run make tools): %v", node, err)
 	}
-	if _, err := os.Stat(p.node); err != nil {
-		unavailable(t, "Node 24 is not installed at %s (run make tools): %v", p.node, err)
+	return launch(t, &Peer{
+		name:    "fauxqs",
+		command: func(port int) *exec.Cmd { return exec.Command(node, script, fmt.Sprint(port)) },
+		ready: func(_ *exec.Cmd, stdout io.Reader) error {
+			sc := bufio.NewScanner(stdout)
+			if sc.Scan() && strings.HasPrefix(sc.Text(), "ready ") {
+				go func() { _, _ = io.Copy(io.Discard, stdout) }()
+				return nil
+			}
+			return errors.New("fauxqs exited before it was ready")
+		},
+	})
+}
+
+// StartMoto starts moto_server (it ships with the machine image's Python
+// tools) and stops it when the test ends.
+func StartMoto(t testing.TB) *Peer {
+	t.Helper()
+	bin, err := exec.LookPath("moto_server")
+	if err != nil {
+		unavailable(t, "moto_server is not on PATH (pip install 'moto[server]'): %v", err)
 	}
+	p := &Peer{name: "moto_server", command: func(port int) *exec.Cmd {
+		return exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
+	}}
+	p.ready = func(_ *exec.Cmd, stdout io.Reader) error {
+		go func() { _, _ = io.Copy(io.Discard, stdout) }()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, err := p.Client().ListQueues(ctx, &sqs.ListQueuesInput{})
+		return err
+	}
+	return launch(t, p)
+}
+
+func launch(t testing.TB, p *Peer) *Peer {
+	t.Helper()
+	p.t = t
 	port, err := freePort()
 	if err != nil {
 		unavailable(t, "no free port on 127.0.0.1: %v", err)
 	}
 	p.port = port
 	if err := p.start(); err != nil {
-		unavailable(t, "%v", err)
+		unavailable(t, "%s: %v", p.name, err)
 	}
 	t.Cleanup(p.Stop)
 	return p
@@ -116,46 +155,36 @@ func (p *Peer) URL() string { return fmt.Sprintf("http://127.0.0.1:%d", p.port) 
 func (p *Peer) start() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	var lastErr error
-	// The port may still be held briefly after a stop.
-	for attempt := 0; attempt < 50; attempt++ {
-		cmd := exec.Command(p.node, p.script, fmt.Sprint(p.port))
-		cmd.Stderr = os.Stderr
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			return fmt.Errorf("fauxqs stdout: %w", err)
-		}
-		if err := cmd.Start(); err != nil {
-			return fmt.Errorf("start %s: %w", p.node, err)
-		}
-		ready := make(chan error, 1)
-		go func() {
-			sc := bufio.NewScanner(out)
-			if sc.Scan() && strings.HasPrefix(sc.Text(), "ready ") {
-				ready <- nil
-				for sc.Scan() {
-				}
-				return
-			}
-			ready <- errors.New("fauxqs exited before it was ready")
-		}()
-		exited := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(exited) }()
-		select {
-		case err = <-ready:
-		case <-time.After(20 * time.Second):
-			err = errors.New("fauxqs not ready within 20 s")
-		}
+	cmd := p.command(p.port)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return fmt.Errorf("%s stdout: %w", p.name, err)
+	}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", p.name, err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := p.ready(cmd, out)
 		if err == nil {
 			p.cmd, p.exited = cmd, exited
 			return nil
 		}
-		_ = cmd.Process.Kill()
-		<-exited
-		lastErr = err
-		time.Sleep(100 * time.Millisecond)
+		select {
+		case <-exited:
+			return fmt.Errorf("%s exited before it was ready: %w", p.name, err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			<-exited
+			return fmt.Errorf("%s not ready within 30 s: %w", p.name, err)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
-	return lastErr
 }
 
 // Stop ends the peer (SIGTERM, then SIGKILL).

@@ -38,3 +38,36 @@ func TestLinkCutAndRestore(t *testing.T) {
 		t.Fatalf("after restore got %v", out.Messages)
 	}
 }
+
+// TestMotoRedrives: moto_server starts, and it moves a message received
+// more than maxReceiveCount times to the dead-letter queue, as SQS does.
+func TestMotoRedrives(t *testing.T) {
+	ctx := context.Background()
+	p := StartMoto(t)
+	q, dlq, err := p.Queue(ctx, "strict", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := p.Client()
+	if _, err := c.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(q), MessageBody: aws.String("001")}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		out, err := c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(q), WaitTimeSeconds: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range out.Messages {
+			if _, err := c.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{QueueUrl: aws.String(q), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	out, err := c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(dlq), WaitTimeSeconds: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Messages) != 1 {
+		t.Fatalf("dead-letter queue holds %d messages, want 1", len(out.Messages))
+	}
+}
