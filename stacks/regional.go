@@ -3,6 +3,8 @@
 package stacks
 
 import (
+	"fmt"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecr"
@@ -36,6 +38,19 @@ type Regional struct {
 func NewRegional(scope constructs.Construct, id string, props *awscdk.StackProps, cfg config.Config, image workerspec.ImageSource) (*Regional, error) {
 	stack := awscdk.NewStack(scope, jsii.String(id), props)
 	r := &Regional{Stack: stack}
+
+	// The region's first two AZs, resolved by CloudFormation (Fn::GetAZs)
+	// whether or not the stack has an account and region. CDK would still look
+	// the AZs up for a stack with both (which needs credentials); answering its
+	// lookup with the same values keeps synth offline.
+	azs := []*string{
+		awscdk.Fn_Select(jsii.Number(0), awscdk.Fn_GetAzs(nil)),
+		awscdk.Fn_Select(jsii.Number(1), awscdk.Fn_GetAzs(nil)),
+	}
+	// (Context can only be set before the stack has children.)
+	if cfg.Account != "" && cfg.Region != "" {
+		stack.Node().SetContext(jsii.String(fmt.Sprintf("availability-zones:account=%s:region=%s", cfg.Account, cfg.Region)), azs)
+	}
 
 	key := encryption.NewKey(stack, "Key", "ecs worker: work queues and logs", awscdk.RemovalPolicy_RETAIN)
 	wq, err := workqueue.New(stack, "WorkQueue", workqueue.Props{
@@ -77,7 +92,7 @@ func NewRegional(scope constructs.Construct, id string, props *awscdk.StackProps
 		EncryptionKey: key,
 	})
 	vpc := awsec2.NewVpc(stack, jsii.String("Vpc"), &awsec2.VpcProps{
-		MaxAzs:              jsii.Number(2),
+		AvailabilityZones:   &azs,
 		NatGateways:         jsii.Number(float64(cfg.NatGateways)),
 		SubnetConfiguration: &subnets,
 		FlowLogs: &map[string]*awsec2.FlowLogOptions{

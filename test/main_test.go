@@ -36,6 +36,10 @@ var (
 	// variant are the stacks of a non-default configuration: an image tag, a
 	// NAT gateway, two sites, a permissions boundary.
 	variant = map[string]*synthesized{}
+	// pinned are the stacks of a configuration with an account and region.
+	pinned = map[string]*synthesized{}
+	// missing lists the context lookups synthesis could not answer offline.
+	missing []string
 	// every stack, in synthesis order.
 	all []*synthesized
 	// the apps' stacks, for assertions on construct values.
@@ -43,7 +47,10 @@ var (
 	synthErr               error
 )
 
-const variantPrefix = "Variant"
+const (
+	variantPrefix = "Variant"
+	pinnedPrefix  = "Pinned"
+)
 
 var variantContext = map[string]any{
 	"imageTag":         "v1.2.3",
@@ -120,6 +127,14 @@ func synth() (string, error) {
 	if variantApp, err = stacks.Build(app, vcfg); err != nil {
 		return out, fmt.Errorf("build variant stacks: %w", err)
 	}
+	pctx := map[string]any{"stackPrefix": pinnedPrefix, "account": "123456789012", "region": "eu-west-1"}
+	pcfg, err := config.Load(func(k string) any { return pctx[k] }, nil)
+	if err != nil {
+		return out, fmt.Errorf("pinned config: %w", err)
+	}
+	if _, err = stacks.Build(app, pcfg); err != nil {
+		return out, fmt.Errorf("build pinned stacks: %w", err)
+	}
 	stacks.Check(app)
 
 	asm := app.Synth(nil)
@@ -136,10 +151,18 @@ func synth() (string, error) {
 			s.messages = *msgs
 		}
 		all = append(all, s)
-		if strings.HasPrefix(filepath.Base(s.file), variantPrefix) {
+		switch base := filepath.Base(s.file); {
+		case strings.HasPrefix(base, variantPrefix):
 			variant[s.name] = s
-		} else {
+		case strings.HasPrefix(base, pinnedPrefix):
+			pinned[s.name] = s
+		default:
 			defaults[s.name] = s
+		}
+	}
+	if m := asm.Manifest().Missing; m != nil {
+		for _, mc := range *m {
+			missing = append(missing, *mc.Key)
 		}
 	}
 	return out, nil
@@ -151,7 +174,7 @@ func requireSynth(t *testing.T) {
 	if synthErr != nil {
 		t.Fatalf("synthesis failed: %v", synthErr)
 	}
-	if len(defaults) != 2 || len(variant) != 3 {
-		t.Fatalf("want 2 default and 3 variant stacks, got %d and %d", len(defaults), len(variant))
+	if len(defaults) != 2 || len(variant) != 3 || len(pinned) != 2 {
+		t.Fatalf("want 2 default, 3 variant and 2 pinned stacks, got %d, %d and %d", len(defaults), len(variant), len(pinned))
 	}
 }

@@ -280,3 +280,16 @@ func TestRegionalOutputs(t *testing.T) {
 		}
 	}
 }
+
+// TestPinnedEnvironmentNeedsNoLookup: with an account and region, synthesis
+// still asks AWS nothing (no credentials, no cdk.context.json).
+func TestPinnedEnvironmentNeedsNoLookup(t *testing.T) {
+	requireSynth(t)
+	if len(missing) != 0 {
+		t.Errorf("synthesis needs context lookups (AWS calls): %v", missing)
+	}
+	s := pinned["Pinned-Regional"]
+	if !strings.Contains(jsonOf(s.template), `"Fn::GetAZs"`) {
+		t.Error("the pinned VPC must take its AZs from CloudFormation")
+	}
+}
