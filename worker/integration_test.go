@@ -304,15 +304,21 @@ func TestSurvivesNetworkOutage(t *testing.T) {
 	f.files(t, files...)
 	link := sqspeer.NewLink(t, f.peer)
 	cfg := f.config()
-	cfg.Concurrency = 2 // slow enough that the outage lands mid-run
+	cfg.Concurrency = 2
 	logs, stop := f.startWith(t, cfg, sqspeer.Client(link.URL()))
-	f.send(t, files...)
+	first, second := files[:30], files[30:]
+	f.send(t, first...)
 	waitFor(t, time.Minute, "some progress", func() bool { return len(list(t, f.dst)) >= 5 })
 	link.Cut()
+	// Work arrives while the site is cut off: it waits in the queue.
+	f.send(t, second...)
 	waitFor(t, time.Minute, "the worker to notice the outage", func() bool {
 		return strings.Contains(logs.String(), "receive failed; backing off")
 	})
 	time.Sleep(2 * time.Second)
+	if n := len(list(t, f.dst)); n >= len(files) {
+		t.Fatalf("%d files processed during the outage; the link was not cut", n)
+	}
 	link.Restore()
 	waitFor(t, 3*time.Minute, "every file processed", func() bool { return len(list(t, f.dst)) == len(files) })
 	waitFor(t, time.Minute, "the queue to be empty", func() bool { return len(f.left(t, f.queue)) == 0 })
