@@ -64,7 +64,7 @@ func (m *mover) move(name string) (outcome, error) {
 		return 0, fmt.Errorf("rename %s to %s: %w", from, to, err)
 	}
 	// The rename is atomic; it is made durable by one sync of the destination
-	// folder before the message is deleted (see worker.flush).
+	// folder before the message is deleted (see worker.commit).
 	return moved, nil
 }
 

@@ -220,45 +220,58 @@ func (w *worker) setVisibility(m types.Message, d time.Duration, log *slog.Logge
 	}
 }
 
-// deleter acknowledges processed messages in batches of up to ten, waiting
-// at most DeleteBatchDelay to fill a batch; it ends when acks is closed.
+// deleter acknowledges processed messages. It gathers what finishes within
+// DeleteBatchDelay (or everything in flight), makes those moves durable with
+// one sync of the destination folder (group commit), then deletes them in
+// batches of ten, concurrently. It ends when acks is closed.
 func (w *worker) deleter() {
-	batch := make([]types.Message, 0, 10)
+	pending := make([]types.Message, 0, cap(w.slots))
 	var timer <-chan time.Time
 	for {
 		select {
 		case m, ok := <-w.acks:
 			if !ok {
-				w.flush(batch)
+				w.commit(pending)
 				return
 			}
-			batch = append(batch, m)
-			if len(batch) == 10 || w.cfg.DeleteBatchDelay == 0 {
-				w.flush(batch)
-				batch, timer = batch[:0], nil
+			pending = append(pending, m)
+			if len(pending) >= cap(w.slots) || w.cfg.DeleteBatchDelay == 0 {
+				w.commit(pending)
+				pending, timer = pending[:0], nil
 			} else if timer == nil {
 				timer = time.After(w.cfg.DeleteBatchDelay)
 			}
 		case <-timer:
-			w.flush(batch)
-			batch, timer = batch[:0], nil
+			w.commit(pending)
+			pending, timer = pending[:0], nil
 		}
 	}
 }
 
-// flush deletes a batch, retrying the whole call a few times while SQS is
-// unreachable; a message whose delete fails comes back and is recognised as
-// already processed.
-func (w *worker) flush(batch []types.Message) {
-	if len(batch) == 0 {
+// commit syncs the destination folder once, so every rename of these
+// messages is durable, then deletes them ten per call. If the sync fails
+// nothing is deleted: the messages come back and are acknowledged then.
+func (w *worker) commit(msgs []types.Message) {
+	if len(msgs) == 0 {
 		return
 	}
-	// Group commit: one sync of the destination folder makes every rename of
-	// the batch durable before any of its messages is deleted.
 	if err := syncDir(w.mover.dst); err != nil {
-		w.log.Warn("could not sync the destination folder; not deleting, the messages will be redelivered", "error", err, "messages", len(batch))
+		w.log.Warn("could not sync the destination folder; not deleting, the messages will be redelivered", "error", err, "messages", len(msgs))
 		return
 	}
+	var wg sync.WaitGroup
+	for start := 0; start < len(msgs); start += 10 {
+		batch := msgs[start:min(start+10, len(msgs))]
+		wg.Add(1)
+		go func() { defer wg.Done(); w.deleteBatch(batch) }()
+	}
+	wg.Wait()
+}
+
+// deleteBatch deletes up to ten messages, retrying the call a few times
+// while SQS is unreachable; a message whose delete fails comes back and is
+// recognised as already processed.
+func (w *worker) deleteBatch(batch []types.Message) {
 	entries := make([]types.DeleteMessageBatchRequestEntry, len(batch))
 	for i, m := range batch {
 		entries[i] = types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: m.ReceiptHandle}
