@@ -128,24 +128,38 @@ func (w *worker) receive(ctx, work context.Context) {
 	}
 }
 
-// acquire takes a full receive's worth of slots (ten, or the concurrency if
-// lower), waiting for in-flight messages to finish; one receiver acquires at
-// a time, so receivers never hold partial sets and block each other. It
-// returns 0 when ctx ends.
+// acquire takes slots for one receive: it waits for the first, then up to
+// fillWait more for a full ten (or the concurrency if lower), since full
+// receives are cheapest, but never leaves free slots idle for long when moves
+// are slow. One receiver acquires at a time, so receivers never split the
+// free slots between them. It returns 0 when ctx ends.
 func (w *worker) acquire(ctx context.Context) int {
 	want := min(10, cap(w.slots))
 	w.acquiring.Lock()
 	defer w.acquiring.Unlock()
-	for n := range want {
+	select {
+	case w.slots <- struct{}{}:
+	case <-ctx.Done():
+		return 0
+	}
+	fill := time.NewTimer(fillWait)
+	defer fill.Stop()
+	n := 1
+	for n < want {
 		select {
 		case w.slots <- struct{}{}:
+			n++
+		case <-fill.C:
+			return n
 		case <-ctx.Done():
-			w.release(n)
-			return 0
+			return n
 		}
 	}
-	return want
+	return n
 }
+
+// fillWait is how long a receive waits for more free slots after the first.
+const fillWait = 50 * time.Millisecond
 
 func (w *worker) release(n int) {
 	for range n {
