@@ -43,17 +43,7 @@ type Worker struct {
 }
 
 func (p *Props) validate() error {
-	var errs []error
-	if p.Spec == nil {
-		errs = append(errs, errors.New("externalworker: Spec is nil: pass the worker spec of the regional stack"))
-	}
-	if p.Cluster == nil {
-		errs = append(errs, errors.New("externalworker: Cluster is nil: pass the external ECS cluster"))
-	}
-	var err error
-	if p.DesiredCount, err = workerspec.TaskCount("externalworker", p.DesiredCount, p.ZeroTasks, 1000); err != nil {
-		errs = append(errs, err)
-	}
+	errs := workerspec.ValidateService("externalworker", p.Spec, p.Cluster, &p.DesiredCount, p.ZeroTasks, 1000)
 	if p.HostPath == "" {
 		p.HostPath = workerspec.DataPath
 	}

@@ -46,19 +46,9 @@ type Worker struct {
 }
 
 func (p *Props) validate() error {
-	var errs []error
-	if p.Spec == nil {
-		errs = append(errs, errors.New("fargateworker: Spec is nil: pass the worker spec"))
-	}
-	if p.Cluster == nil {
-		errs = append(errs, errors.New("fargateworker: Cluster is nil: pass the regional ECS cluster"))
-	}
+	errs := workerspec.ValidateService("fargateworker", p.Spec, p.Cluster, &p.DesiredCount, p.ZeroTasks, 100)
 	if p.FileSystem == nil {
 		errs = append(errs, errors.New("fargateworker: FileSystem is nil: pass the EFS file system mounted at /data"))
-	}
-	var err error
-	if p.DesiredCount, err = workerspec.TaskCount("fargateworker", p.DesiredCount, p.ZeroTasks, 100); err != nil {
-		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

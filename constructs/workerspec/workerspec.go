@@ -203,17 +203,24 @@ func (s *Spec) AddContainer(td awsecs.TaskDefinition, streamPrefix string) awsec
 	return container
 }
 
-// TaskCount applies a worker service's task count default: 1, or 0 when zero
-// is set, since 0 is also Go's "unset". The count must be from 0 to max; the
-// error names the owning package.
-func TaskCount(owner string, n int, zero bool, max int) (int, error) {
-	if n == 0 && !zero {
-		n = 1
+// ValidateService checks what every service of the worker needs: the spec,
+// a cluster, and a task count from 0 to max. It applies the count's default:
+// 1, or 0 when zero is set (0 is also Go's "unset"). Errors name the owner.
+func ValidateService(owner string, spec *Spec, cluster awsecs.ICluster, count *int, zero bool, max int) []error {
+	var errs []error
+	if spec == nil {
+		errs = append(errs, fmt.Errorf("%s: Spec is nil: pass the worker spec of the regional stack", owner))
 	}
-	if n < 0 || n > max {
-		return n, fmt.Errorf("%s: DesiredCount is %d: must be from 0 to %d", owner, n, max)
+	if cluster == nil {
+		errs = append(errs, fmt.Errorf("%s: Cluster is nil: pass the ECS cluster the service runs in", owner))
 	}
-	return n, nil
+	if *count == 0 && !zero {
+		*count = 1
+	}
+	if *count < 0 || *count > max {
+		errs = append(errs, fmt.Errorf("%s: DesiredCount is %d: must be from 0 to %d", owner, *count, max))
+	}
+	return errs
 }
 
 func ptrMap(m map[string]*string) *map[string]*string { return &m }
