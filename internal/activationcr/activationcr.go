@@ -1,0 +1,119 @@
+// Package activationcr answers Custom::SsmActivation: it keeps one current
+// SSM activation for a site, recorded in the site's secret (package ssmact).
+// The physical id never changes after Create, so CloudFormation never sends
+// a Delete for an activation that a renewal or an update already replaced:
+// every request works on the activation the secret names.
+package activationcr
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/aws/aws-lambda-go/cfn"
+
+	"github.com/ecs-anywhere-stretched/stretched/internal/cr"
+	"github.com/ecs-anywhere-stretched/stretched/internal/names"
+	"github.com/ecs-anywhere-stretched/stretched/internal/ssmact"
+)
+
+// Handler answers CloudFormation for one site's activation.
+type Handler struct {
+	M *ssmact.Manager
+}
+
+// Function is the cfn.CustomResourceFunction for cfn.LambdaWrap.
+func (h *Handler) Function(log *slog.Logger) cfn.CustomResourceFunction {
+	return cr.Wrap("activation", log, cr.Margin, h.handle)
+}
+
+// PhysicalID is the resource's id: stable for the life of the site, so
+// CloudFormation never deletes what it thinks is an old activation.
+func PhysicalID(secretArn string) string { return "activation-of:" + secretArn }
+
+func (h *Handler) handle(ctx context.Context, log *slog.Logger, e cfn.Event) (string, map[string]any, error) {
+	m := *h.M
+	m.Log = log
+	switch e.RequestType {
+	case cfn.RequestCreate:
+		s, err := ssmact.ParseSettings(e.ResourceProperties)
+		if err == nil {
+			_, err = m.Replace(ctx, s, nil)
+		}
+		if err != nil {
+			// Not this resource's id: the Delete CloudFormation sends while
+			// rolling back knows there is nothing to delete.
+			return cr.FallbackID(e), nil, err
+		}
+		return PhysicalID(s.SecretArn), data(s.SecretArn), nil
+	case cfn.RequestUpdate:
+		s, err := ssmact.ParseSettings(e.ResourceProperties)
+		if err != nil {
+			return e.PhysicalResourceID, nil, err
+		}
+		cur, found, err := current(ctx, &m, s.SecretArn, e.PhysicalResourceID)
+		if err != nil {
+			return e.PhysicalResourceID, nil, err
+		}
+		if !ssmact.Changed(e.OldResourceProperties, e.ResourceProperties) && found {
+			a, err := m.Describe(ctx, cur.ActivationID)
+			if err != nil {
+				return e.PhysicalResourceID, nil, err
+			}
+			if a != nil && cur.ActivationCode != "" {
+				log.Info("properties unchanged: keeping the current activation", "activation", cur)
+				return e.PhysicalResourceID, data(s.SecretArn), nil
+			}
+			log.Warn("current activation no longer exists: making a new one", "activationId", cur.ActivationID)
+		}
+		var old *ssmact.Current
+		if found {
+			old = &cur
+		}
+		if _, err := m.Replace(ctx, s, old); err != nil && !errors.Is(err, ssmact.ErrOldNotDeleted) {
+			return e.PhysicalResourceID, nil, err
+		} else if err != nil {
+			// The new activation is current; failing now would make
+			// CloudFormation roll back and create yet another.
+			log.Warn("new activation is current, the old one is left to expire", "error", err)
+		}
+		return e.PhysicalResourceID, data(s.SecretArn), nil
+	default: // cfn.RequestDelete
+		secretArn, _ := e.ResourceProperties[names.PropSecretArn].(string)
+		cur, found, err := current(ctx, &m, secretArn, e.PhysicalResourceID)
+		if err != nil {
+			return e.PhysicalResourceID, nil, err
+		}
+		if !found {
+			log.Info("no activation recorded: nothing to delete")
+			return e.PhysicalResourceID, nil, nil
+		}
+		var errs []error
+		for _, id := range append([]string{cur.ActivationID}, cur.Previous...) {
+			if err := m.Delete(ctx, id); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		return e.PhysicalResourceID, nil, errors.Join(errs...)
+	}
+}
+
+// current is the activation the secret names. A stack made by an earlier
+// version of this project used the activation id as the physical id and kept
+// only the code in the secret: then the physical id is the current one.
+func current(ctx context.Context, m *ssmact.Manager, secretArn, physicalID string) (ssmact.Current, bool, error) {
+	if secretArn != "" {
+		cur, found, err := m.ReadCurrent(ctx, secretArn)
+		if err != nil || found {
+			return cur, found, err
+		}
+	}
+	if ssmact.LooksLikeActivationID(physicalID) {
+		return ssmact.Current{ActivationID: physicalID}, true, nil
+	}
+	return ssmact.Current{}, false, nil
+}
+
+func data(secretArn string) map[string]any {
+	return map[string]any{names.AttrSecretArn: secretArn}
+}

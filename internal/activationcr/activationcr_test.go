@@ -1,0 +1,402 @@
+package activationcr
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/cfn"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/ecs-anywhere-stretched/stretched/internal/fakeaws"
+	"github.com/ecs-anywhere-stretched/stretched/internal/ssmact"
+)
+
+const (
+	secretArn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ActivationCode-AbCdEf"
+	roleName  = "EcsWorker-Anywhere-onprem-InstanceRole3CCE2F1D-X"
+	stackTag  = "EcsWorker-Anywhere-onprem"
+)
+
+var now = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+
+// env is one test's handler wired to local servers with the real SDK clients.
+type env struct {
+	aws    *fakeaws.Fake
+	cfn    *fakeaws.CloudFormation
+	logs   *bytes.Buffer
+	h      *Handler
+	sleeps []time.Duration
+}
+
+func newEnv(t *testing.T) *env {
+	e := &env{aws: fakeaws.New(t), cfn: fakeaws.NewCloudFormation(t), logs: &bytes.Buffer{}}
+	e.aws.Now = func() time.Time { return now }
+	cfg := e.aws.Config()
+	m := ssmact.NewManager(ssm.NewFromConfig(cfg), secretsmanager.NewFromConfig(cfg), nil)
+	m.Now = func() time.Time { return now }
+	m.Sleep = func(_ context.Context, d time.Duration) error { e.sleeps = append(e.sleeps, d); return nil }
+	e.h = &Handler{M: m}
+	t.Cleanup(func() { e.assertNoLeak(t) })
+	return e
+}
+
+func baseProps() map[string]any {
+	return map[string]any{
+		"ServiceToken":        "arn:aws:lambda:eu-west-1:123456789012:function:handler",
+		"IamRole":             roleName,
+		"RegistrationLimit":   "10",
+		"ExpiryDays":          "7",
+		"DefaultInstanceName": "onprem",
+		"Description":         "ECS Anywhere nodes of site onprem",
+		"Tags":                []any{map[string]any{"Key": "site", "Value": "onprem"}, map[string]any{"Key": "stretched:stack", "Value": stackTag}},
+		"SecretArn":           secretArn,
+		"Serial":              "1",
+	}
+}
+
+func event(kind cfn.RequestType, physical string, props, old map[string]any) cfn.Event {
+	return cfn.Event{
+		RequestType: kind, RequestID: "b7f5c3a0-req",
+		LogicalResourceID: "ActivationBE1E1650", StackID: "arn:aws:cloudformation:eu-west-1:123456789012:stack/S/1",
+		PhysicalResourceID: physical, ResourceType: "Custom::SsmActivation",
+		ResourceProperties: props, OldResourceProperties: old,
+	}
+}
+
+func (e *env) run(t *testing.T, ev cfn.Event) cfn.Response {
+	t.Helper()
+	return e.runCtx(t, context.Background(), ev)
+}
+
+func (e *env) runCtx(t *testing.T, ctx context.Context, ev cfn.Event) cfn.Response {
+	t.Helper()
+	log := slog.New(slog.NewJSONHandler(e.logs, nil))
+	return e.cfn.Run(t, ctx, e.h.Function(log), ev)
+}
+
+// current is the activation the secret records.
+func (e *env) current(t *testing.T) ssmact.Current {
+	t.Helper()
+	e.aws.Mu.Lock()
+	raw := e.aws.Secrets[secretArn]
+	e.aws.Mu.Unlock()
+	var c ssmact.Current
+	if err := json.Unmarshal([]byte(raw), &c); err != nil {
+		t.Fatalf("secret value %q is not an activation record: %v", raw, err)
+	}
+	return c
+}
+
+// created makes the site's activation as a deploy does and returns it.
+func (e *env) created(t *testing.T) ssmact.Current {
+	t.Helper()
+	wantStatus(t, e.run(t, event(cfn.RequestCreate, "", baseProps(), nil)), cfn.StatusSuccess)
+	return e.current(t)
+}
+
+func (e *env) activations() int {
+	e.aws.Mu.Lock()
+	defer e.aws.Mu.Unlock()
+	return len(e.aws.Activations)
+}
+
+func (e *env) exists(id string) bool {
+	e.aws.Mu.Lock()
+	defer e.aws.Mu.Unlock()
+	return e.aws.Activations[id] != nil
+}
+
+// assertNoLeak: the code reached the secret and nowhere else.
+func (e *env) assertNoLeak(t *testing.T) {
+	if strings.Contains(e.logs.String(), "SECRET-CODE-") {
+		t.Errorf("an activation code appears in the logs:\n%s", e.logs)
+	}
+	for _, raw := range e.cfn.Raw() {
+		if strings.Contains(raw, "SECRET-CODE-") {
+			t.Errorf("an activation code appears in a CloudFormation response: %s", raw)
+		}
+	}
+}
+
+func wantStatus(t *testing.T, r cfn.Response, status cfn.StatusType, reason ...string) {
+	t.Helper()
+	if r.Status != status {
+		t.Fatalf("status %s (reason %q), want %s", r.Status, r.Reason, status)
+	}
+	for _, w := range reason {
+		if !strings.Contains(r.Reason, w) {
+			t.Errorf("reason %q lacks %q", r.Reason, w)
+		}
+	}
+}
+
+func TestCreateWritesTheCurrentActivationIntoTheSecret(t *testing.T) {
+	e := newEnv(t)
+	r := e.run(t, event(cfn.RequestCreate, "", baseProps(), nil))
+	wantStatus(t, r, cfn.StatusSuccess)
+	if r.PhysicalResourceID != PhysicalID(secretArn) {
+		t.Errorf("physical id %q, want the stable %q", r.PhysicalResourceID, PhysicalID(secretArn))
+	}
+	if jsonOf(r.Data) != jsonOf(map[string]any{"SecretArn": secretArn}) {
+		t.Errorf("data %s must hold nothing that a renewal makes stale", jsonOf(r.Data))
+	}
+	cur := e.current(t)
+	a := e.aws.Activations[cur.ActivationID]
+	if a == nil || cur.ActivationCode != a.Code || !cur.ExpirationDate.Equal(now.Add(7*24*time.Hour)) {
+		t.Fatalf("secret %+v does not record the created activation %+v", cur, a)
+	}
+	if a.IamRole != roleName || a.Limit != 10 || a.DefaultInstanceName != "onprem" || a.Tags["stretched:stack"] != stackTag || a.Tags["site"] != "onprem" {
+		t.Errorf("activation made with %+v", a)
+	}
+	if !strings.Contains(e.logs.String(), cur.ActivationID) {
+		t.Errorf("logs should name the activation id:\n%s", e.logs)
+	}
+}
+
+func TestCreateAtMaximumExpiryStaysInsideSSMLimit(t *testing.T) {
+	e := newEnv(t)
+	p := baseProps()
+	p["ExpiryDays"] = "30"
+	wantStatus(t, e.run(t, event(cfn.RequestCreate, "", p, nil)), cfn.StatusSuccess)
+	if exp := e.current(t).ExpirationDate; !exp.Before(now.Add(30 * 24 * time.Hour)) {
+		t.Errorf("expiration %v is not before SSM's 30-day limit", exp)
+	}
+}
+
+func TestUpdateChangedReplacesTheCurrentActivation(t *testing.T) {
+	e := newEnv(t)
+	first := e.created(t)
+	p := baseProps()
+	p["RegistrationLimit"] = "20"
+	r := e.run(t, event(cfn.RequestUpdate, PhysicalID(secretArn), p, baseProps()))
+	wantStatus(t, r, cfn.StatusSuccess)
+	if r.PhysicalResourceID != PhysicalID(secretArn) {
+		t.Errorf("physical id changed to %q: CloudFormation would then delete the current activation", r.PhysicalResourceID)
+	}
+	cur := e.current(t)
+	if cur.ActivationID == first.ActivationID || e.aws.Activations[cur.ActivationID].Limit != 20 {
+		t.Errorf("the secret must record a new activation with limit 20, got %+v", cur)
+	}
+	if e.exists(first.ActivationID) || e.activations() != 1 {
+		t.Errorf("the replaced activation must be deleted; %d remain", e.activations())
+	}
+	if len(cur.Previous) != 1 || cur.Previous[0] != first.ActivationID {
+		t.Errorf("the record must remember the earlier activation: %v", cur.Previous)
+	}
+}
+
+func TestUpdateSerialMakesNewActivation(t *testing.T) {
+	e := newEnv(t)
+	first := e.created(t)
+	p := baseProps()
+	p["Serial"] = "2"
+	wantStatus(t, e.run(t, event(cfn.RequestUpdate, PhysicalID(secretArn), p, baseProps())), cfn.StatusSuccess)
+	if e.current(t).ActivationID == first.ActivationID {
+		t.Error("a new serial must make a new activation")
+	}
+}
+
+func TestUpdateUnchangedKeepsActivation(t *testing.T) {
+	e := newEnv(t)
+	first := e.created(t)
+	old := baseProps()
+	old["ServiceToken"] = "arn:aws:lambda:eu-west-1:123456789012:function:old"
+	wantStatus(t, e.run(t, event(cfn.RequestUpdate, PhysicalID(secretArn), baseProps(), old)), cfn.StatusSuccess)
+	if e.current(t).ActivationID != first.ActivationID || len(e.aws.Calls(fakeaws.CreateActivation)) != 1 {
+		t.Error("a no-op update must keep the activation")
+	}
+}
+
+func TestUpdateUnchangedButGoneMakesNewActivation(t *testing.T) {
+	e := newEnv(t)
+	first := e.created(t)
+	delete(e.aws.Activations, first.ActivationID) // deleted by hand
+	wantStatus(t, e.run(t, event(cfn.RequestUpdate, PhysicalID(secretArn), baseProps(), baseProps())), cfn.StatusSuccess)
+	if cur := e.current(t); cur.ActivationID == first.ActivationID || !e.exists(cur.ActivationID) {
+		t.Errorf("a vanished activation must be replaced, secret has %s", cur.ActivationID)
+	}
+}
+
+func TestDeleteAfterARenewalDeletesTheCurrentActivation(t *testing.T) {
+	e := newEnv(t)
+	first := e.created(t)
+	// The renewer replaced it between two deploys.
+	m := *e.h.M
+	m.Log = slog.New(slog.NewJSONHandler(e.logs, nil))
+	s, _ := ssmact.ParseSettings(baseProps())
+	renewed, err := m.Replace(context.Background(), s, &first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, e.run(t, event(cfn.RequestDelete, PhysicalID(secretArn), baseProps(), nil)), cfn.StatusSuccess)
+	if e.exists(renewed.ActivationID) || e.activations() != 0 {
+		t.Errorf("delete must remove the current activation %s; %d remain", renewed.ActivationID, e.activations())
+	}
+}
+
+func TestDeleteOfMissingSucceeds(t *testing.T) {
+	t.Run("activation deleted by hand", func(t *testing.T) {
+		e := newEnv(t)
+		first := e.created(t)
+		delete(e.aws.Activations, first.ActivationID)
+		wantStatus(t, e.run(t, event(cfn.RequestDelete, PhysicalID(secretArn), baseProps(), nil)), cfn.StatusSuccess)
+	})
+	t.Run("never created", func(t *testing.T) {
+		e := newEnv(t)
+		wantStatus(t, e.run(t, event(cfn.RequestDelete, "create-failed-b7f5c3a0-req", baseProps(), nil)), cfn.StatusSuccess)
+		if n := len(e.aws.Calls(fakeaws.DeleteActivation)); n != 0 {
+			t.Errorf("nothing was created, yet %d deletes", n)
+		}
+	})
+}
+
+// A stack deployed by the first version of this project: the physical id is
+// the activation id and the secret holds the bare code.
+func TestUpgradeFromPhysicalIDActivation(t *testing.T) {
+	e := newEnv(t)
+	legacy := e.aws.AddActivation(fakeaws.Activation{Limit: 10, Expiry: now.Add(48 * time.Hour)})
+	e.aws.Secrets[secretArn] = legacy.Code
+	old := baseProps()
+	old["Tags"] = []any{map[string]any{"Key": "site", "Value": "onprem"}}
+	r := e.run(t, event(cfn.RequestUpdate, legacy.ID, baseProps(), old))
+	wantStatus(t, r, cfn.StatusSuccess)
+	if r.PhysicalResourceID != legacy.ID {
+		t.Errorf("the physical id must stay %s, got %s", legacy.ID, r.PhysicalResourceID)
+	}
+	cur := e.current(t)
+	if cur.ActivationID == legacy.ID || e.exists(legacy.ID) || !e.exists(cur.ActivationID) {
+		t.Errorf("the legacy activation must be replaced and deleted: current %s", cur.ActivationID)
+	}
+	wantStatus(t, e.run(t, event(cfn.RequestDelete, legacy.ID, baseProps(), nil)), cfn.StatusSuccess)
+	if e.activations() != 0 {
+		t.Errorf("delete left %d activations", e.activations())
+	}
+}
+
+func TestThrottlingThenSuccess(t *testing.T) {
+	e := newEnv(t)
+	e.aws.On(fakeaws.CreateActivation, fakeaws.Throttling, fakeaws.Throttling)
+	e.aws.On(fakeaws.PutSecretValue, fakeaws.Throttling)
+	e.created(t)
+	if n := len(e.aws.Calls(fakeaws.CreateActivation)); n != 3 {
+		t.Errorf("CreateActivation called %d times, want 2 throttled + 1", n)
+	}
+}
+
+func TestThrottledTooLongFails(t *testing.T) {
+	e := newEnv(t)
+	e.created(t)
+	e.aws.On(fakeaws.GetSecretValue, fakeaws.Throttling, fakeaws.Throttling, fakeaws.Throttling, fakeaws.Throttling)
+	wantStatus(t, e.run(t, event(cfn.RequestDelete, PhysicalID(secretArn), baseProps(), nil)), cfn.StatusFailed, "throttled", "try again later")
+}
+
+func TestAccessDeniedFailsAtOnce(t *testing.T) {
+	e := newEnv(t)
+	e.aws.On(fakeaws.CreateActivation, fakeaws.Reply{Status: 400, Body: `{"__type":"AccessDeniedException","Message":"not authorized to perform: ssm:CreateActivation"}`})
+	r := e.run(t, event(cfn.RequestCreate, "", baseProps(), nil))
+	wantStatus(t, r, cfn.StatusFailed, "access denied", "ssm:CreateActivation", "permissions boundary")
+	if n := len(e.aws.Calls(fakeaws.CreateActivation)); n != 1 {
+		t.Errorf("access denied must not be retried, %d calls", n)
+	}
+	if !strings.HasPrefix(r.PhysicalResourceID, "create-failed-") {
+		t.Errorf("failed create physical id %q must say so", r.PhysicalResourceID)
+	}
+}
+
+func TestRolePropagationRetriedThenSuccess(t *testing.T) {
+	e := newEnv(t)
+	notYet := fakeaws.Reply{Status: 400, Body: `{"__type":"ValidationException","Message":"Nonexistent role or missing ssm service principal in trust policy: arn:aws:iam::123456789012:role/` + roleName + `"}`}
+	e.aws.On(fakeaws.CreateActivation, notYet, notYet, notYet)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	wantStatus(t, e.runCtx(t, ctx, event(cfn.RequestCreate, "", baseProps(), nil)), cfn.StatusSuccess)
+	if got := jsonOf(e.sleeps); got != jsonOf([]time.Duration{2 * time.Second, 4 * time.Second, 8 * time.Second}) {
+		t.Errorf("backoff waits %s, want 2s, 4s, 8s", got)
+	}
+}
+
+func TestRolePropagationGivesUpBeforeDeadline(t *testing.T) {
+	e := newEnv(t)
+	notYet := fakeaws.Reply{Status: 400, Body: `{"__type":"ValidationException","Message":"Nonexistent role or missing ssm service principal in trust policy"}`}
+	for range 20 {
+		e.aws.On(fakeaws.CreateActivation, notYet)
+	}
+	e.h.M.Now = time.Now
+	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(15*time.Second+3*time.Second))
+	defer cancel()
+	r := e.runCtx(t, ctx, event(cfn.RequestCreate, "", baseProps(), nil))
+	wantStatus(t, r, cfn.StatusFailed, "still cannot use role", "trusts ssm.amazonaws.com")
+}
+
+func TestPanicStillAnswers(t *testing.T) {
+	e := newEnv(t)
+	e.h.M.SSM = panicky{}
+	wantStatus(t, e.run(t, event(cfn.RequestCreate, "", baseProps(), nil)), cfn.StatusFailed, "internal error")
+}
+
+type panicky struct{ ssmact.SSMAPI }
+
+func (panicky) CreateActivation(context.Context, *ssm.CreateActivationInput, ...func(*ssm.Options)) (*ssm.CreateActivationOutput, error) {
+	panic("boom")
+}
+
+func TestSecretWriteFailureKeepsTheOldActivation(t *testing.T) {
+	e := newEnv(t)
+	first := e.created(t)
+	e.aws.On(fakeaws.PutSecretValue, fakeaws.Reply{Status: 400, Body: `{"__type":"AccessDeniedException","Message":"not authorized to perform: secretsmanager:PutSecretValue"}`})
+	p := baseProps()
+	p["Serial"] = "2"
+	r := e.run(t, event(cfn.RequestUpdate, PhysicalID(secretArn), p, baseProps()))
+	wantStatus(t, r, cfn.StatusFailed, "write the activation into secret", "access denied")
+	if e.current(t).ActivationID != first.ActivationID || !e.exists(first.ActivationID) || e.activations() != 1 {
+		t.Errorf("the old activation must stay current and the unwritten new one be deleted; %d activations", e.activations())
+	}
+}
+
+func TestInvalidProperties(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		set  map[string]any
+		want []string
+	}{
+		{"limit zero", map[string]any{"RegistrationLimit": "0"}, []string{"RegistrationLimit is 0", "from 1 to 1000"}},
+		{"limit text", map[string]any{"RegistrationLimit": "ten"}, []string{"RegistrationLimit is ten"}},
+		{"expiry", map[string]any{"ExpiryDays": "31"}, []string{"ExpiryDays is 31", "from 1 to 30"}},
+		{"no role", map[string]any{"IamRole": nil}, []string{"IamRole is missing"}},
+		{"no secret", map[string]any{"SecretArn": "code"}, []string{`SecretArn is "code"`}},
+		{"tags", map[string]any{"Tags": "site=onprem"}, []string{"Tags is site=onprem"}},
+		{"several", map[string]any{"ExpiryDays": "0", "RegistrationLimit": "5000"}, []string{"ExpiryDays is 0", "RegistrationLimit is 5000"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			p := baseProps()
+			for k, v := range tc.set {
+				p[k] = v
+			}
+			wantStatus(t, e.run(t, event(cfn.RequestCreate, "", p, nil)), cfn.StatusFailed, tc.want...)
+			if n := len(e.aws.Calls(fakeaws.CreateActivation)); n != 0 {
+				t.Errorf("invalid properties reached SSM (%d calls)", n)
+			}
+		})
+	}
+}
+
+func TestNumbersAcceptedAsJSONNumbers(t *testing.T) {
+	p := baseProps()
+	p["RegistrationLimit"], p["ExpiryDays"] = float64(3), float64(2)
+	got, err := ssmact.ParseSettings(p)
+	if err != nil || got.RegistrationLimit != 3 || got.ExpiryDays != 2 {
+		t.Errorf("ParseSettings = %+v, %v", got, err)
+	}
+}
+
+func jsonOf(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}

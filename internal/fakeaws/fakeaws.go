@@ -1,0 +1,372 @@
+// Package fakeaws is a local server for tests that speaks the awsJson1_1
+// protocol of SSM (activations, managed instances), Secrets Manager (secret
+// values) and ECS (container instances), so handlers are tested with the real
+// SDK clients. It keeps state like the services do, records every request by
+// X-Amz-Target, and can be scripted to answer a target with given replies
+// (throttling, access denied) before it behaves normally again.
+package fakeaws
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+)
+
+// Targets of the operations the fake implements.
+const (
+	CreateActivation            = "AmazonSSM.CreateActivation"
+	DeleteActivation            = "AmazonSSM.DeleteActivation"
+	DescribeActivations         = "AmazonSSM.DescribeActivations"
+	DescribeInstanceInformation = "AmazonSSM.DescribeInstanceInformation"
+	DeregisterManagedInstance   = "AmazonSSM.DeregisterManagedInstance"
+	GetSecretValue              = "secretsmanager.GetSecretValue"
+	PutSecretValue              = "secretsmanager.PutSecretValue"
+	ListContainerInstances      = "AmazonEC2ContainerServiceV20141113.ListContainerInstances"
+	DeregisterContainerInstance = "AmazonEC2ContainerServiceV20141113.DeregisterContainerInstance"
+)
+
+// Throttling is SSM's and Secrets Manager's answer when a call rate is exceeded.
+var Throttling = Reply{400, `{"__type":"ThrottlingException","message":"Rate exceeded"}`}
+
+// Reply is one scripted answer.
+type Reply struct {
+	Status int
+	Body   string
+}
+
+// Activation is an SSM activation as the fake stores it.
+type Activation struct {
+	ID, Code, IamRole, DefaultInstanceName, Description string
+	Limit, Registrations                               int
+	Expiry                                             time.Time
+	Tags                                               map[string]string
+}
+
+// Instance is a managed (hybrid) instance.
+type Instance struct {
+	ID, ActivationID string
+	Tags             map[string]string
+}
+
+// Fake is the server and its state. Lock Mu to read or change the state
+// while the server runs.
+type Fake struct {
+	URL string
+	Mu  sync.Mutex
+	// Now is the services' clock (for Expired).
+	Now func() time.Time
+	// PageSize caps every list answer, to test pagination.
+	PageSize           int
+	Activations        map[string]*Activation
+	Secrets            map[string]string
+	Instances          map[string]*Instance
+	ContainerInstances map[string][]string // by cluster name
+	t                  *testing.T
+	n                  int
+	script             map[string][]Reply
+	requests           map[string][]map[string]any
+}
+
+// New starts a fake for the test; it stops when the test ends.
+func New(t *testing.T) *Fake {
+	f := &Fake{
+		t: t, Now: time.Now, PageSize: 50,
+		Activations: map[string]*Activation{}, Secrets: map[string]string{}, Instances: map[string]*Instance{},
+		ContainerInstances: map[string][]string{}, script: map[string][]Reply{}, requests: map[string][]map[string]any{},
+	}
+	srv := httptest.NewServer(http.HandlerFunc(f.serve))
+	t.Cleanup(srv.Close)
+	f.URL = srv.URL
+	return f
+}
+
+// On makes the next calls of target get replies, in order.
+func (f *Fake) On(target string, replies ...Reply) {
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
+	f.script[target] = append(f.script[target], replies...)
+}
+
+// Calls returns the request bodies of target so far.
+func (f *Fake) Calls(target string) []map[string]any {
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
+	return slices.Clone(f.requests[target])
+}
+
+// AddActivation stores an activation made outside the handler under test
+// and returns it.
+func (f *Fake) AddActivation(a Activation) *Activation {
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
+	if a.ID == "" {
+		a.ID, a.Code = f.newID()
+	}
+	f.Activations[a.ID] = &a
+	return &a
+}
+
+// Join registers a node with an activation: SSM gives it the activation's
+// tags. It returns the managed instance id.
+func (f *Fake) Join(activationID string) string {
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
+	a := f.Activations[activationID]
+	if a == nil {
+		f.t.Fatalf("fakeaws: join with unknown activation %s", activationID)
+	}
+	a.Registrations++
+	f.n++
+	id := fmt.Sprintf("mi-%017x", f.n)
+	tags := map[string]string{}
+	for k, v := range a.Tags {
+		tags[k] = v
+	}
+	f.Instances[id] = &Instance{ID: id, ActivationID: activationID, Tags: tags}
+	return id
+}
+
+// newID returns a new activation id and its code; the code is distinctive
+// so tests can look for leaks.
+func (f *Fake) newID() (string, string) {
+	f.n++
+	return fmt.Sprintf("%08x-0000-4000-8000-%012x", f.n, f.n), fmt.Sprintf("SECRET-CODE-%06d", f.n)
+}
+
+func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
+	target := r.Header.Get("X-Amz-Target")
+	raw, _ := io.ReadAll(r.Body)
+	var in map[string]any
+	_ = json.Unmarshal(raw, &in)
+	f.Mu.Lock()
+	f.requests[target] = append(f.requests[target], in)
+	var rep Reply
+	if q := f.script[target]; len(q) > 0 {
+		rep, f.script[target] = q[0], q[1:]
+	} else {
+		rep = f.answer(target, in)
+	}
+	f.Mu.Unlock()
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	w.WriteHeader(rep.Status)
+	_, _ = io.WriteString(w, rep.Body)
+}
+
+func ok(v any) Reply {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return Reply{500, `{"__type":"InternalFailure","message":"encode"}`}
+	}
+	return Reply{200, string(b)}
+}
+
+func fail(code, msg string) Reply {
+	b, _ := json.Marshal(map[string]string{"__type": code, "message": msg})
+	return Reply{400, string(b)}
+}
+
+func str(m map[string]any, k string) string { s, _ := m[k].(string); return s }
+
+// page returns the slice of ids for a request's token and size, and the next token.
+func (f *Fake) page(ids []string, token string, max int) ([]string, string) {
+	start, _ := strconv.Atoi(token)
+	size := f.PageSize
+	if max > 0 && max < size {
+		size = max
+	}
+	end := min(start+size, len(ids))
+	if start > len(ids) {
+		start = len(ids)
+	}
+	next := ""
+	if end < len(ids) {
+		next = strconv.Itoa(end)
+	}
+	return ids[start:end], next
+}
+
+func (f *Fake) answer(target string, in map[string]any) Reply {
+	switch target {
+	case CreateActivation:
+		id, code := f.newID()
+		a := &Activation{ID: id, Code: code, IamRole: str(in, "IamRole"), DefaultInstanceName: str(in, "DefaultInstanceName"),
+			Description: str(in, "Description"), Limit: 1, Tags: map[string]string{}}
+		if n, ok := in["RegistrationLimit"].(float64); ok {
+			a.Limit = int(n)
+		}
+		if s, ok := in["ExpirationDate"].(float64); ok {
+			a.Expiry = time.Unix(int64(s), 0).UTC()
+		} else {
+			a.Expiry = f.Now().Add(24 * time.Hour)
+		}
+		tags, _ := in["Tags"].([]any)
+		for _, t := range tags {
+			m, _ := t.(map[string]any)
+			a.Tags[str(m, "Key")] = str(m, "Value")
+		}
+		f.Activations[id] = a
+		return ok(map[string]any{"ActivationId": id, "ActivationCode": code})
+	case DeleteActivation:
+		id := str(in, "ActivationId")
+		if f.Activations[id] == nil {
+			return fail("InvalidActivation", "Activation ID "+id+" is not valid. Verify the ID and try again.")
+		}
+		delete(f.Activations, id)
+		return ok(map[string]any{})
+	case DescribeActivations:
+		var want []string
+		filters, _ := in["Filters"].([]any)
+		for _, fl := range filters {
+			m, _ := fl.(map[string]any)
+			if str(m, "FilterKey") == "ActivationIds" {
+				vs, _ := m["FilterValues"].([]any)
+				for _, v := range vs {
+					want = append(want, fmt.Sprint(v))
+				}
+			}
+		}
+		var list []map[string]any
+		for _, id := range sortedKeys(f.Activations) {
+			a := f.Activations[id]
+			if want != nil && !slices.Contains(want, id) {
+				continue
+			}
+			list = append(list, map[string]any{
+				"ActivationId": a.ID, "IamRole": a.IamRole, "RegistrationLimit": a.Limit, "RegistrationsCount": a.Registrations,
+				"ExpirationDate": a.Expiry.Unix(), "Expired": !f.Now().Before(a.Expiry), "DefaultInstanceName": a.DefaultInstanceName,
+			})
+		}
+		return ok(map[string]any{"ActivationList": list})
+	case DescribeInstanceInformation:
+		var ids []string
+		for _, id := range sortedKeys(f.Instances) {
+			if f.matches(f.Instances[id], in) {
+				ids = append(ids, id)
+			}
+		}
+		max, _ := in["MaxResults"].(float64)
+		pageIDs, next := f.page(ids, str(in, "NextToken"), int(max))
+		list := []map[string]any{}
+		for _, id := range pageIDs {
+			i := f.Instances[id]
+			list = append(list, map[string]any{"InstanceId": i.ID, "ActivationId": i.ActivationID, "PingStatus": "Online", "ResourceType": "ManagedInstance"})
+		}
+		out := map[string]any{"InstanceInformationList": list}
+		if next != "" {
+			out["NextToken"] = next
+		}
+		return ok(out)
+	case DeregisterManagedInstance:
+		id := str(in, "InstanceId")
+		if f.Instances[id] == nil {
+			return fail("InvalidInstanceId", "Instance Id "+id+" is not valid")
+		}
+		delete(f.Instances, id)
+		return ok(map[string]any{})
+	case GetSecretValue:
+		id := str(in, "SecretId")
+		v, found := f.Secrets[id]
+		if !found {
+			return fail("ResourceNotFoundException", "Secrets Manager can't find the specified secret value for staging label: AWSCURRENT")
+		}
+		return ok(map[string]any{"ARN": id, "SecretString": v, "VersionId": "v"})
+	case PutSecretValue:
+		id := str(in, "SecretId")
+		f.Secrets[id] = str(in, "SecretString")
+		return ok(map[string]any{"ARN": id, "VersionId": "v"})
+	case ListContainerInstances:
+		cluster := str(in, "cluster")
+		arns, found := f.ContainerInstances[cluster]
+		if !found {
+			return fail("ClusterNotFoundException", "Cluster not found.")
+		}
+		max, _ := in["maxResults"].(float64)
+		pageArns, next := f.page(arns, str(in, "nextToken"), int(max))
+		out := map[string]any{"containerInstanceArns": pageArns}
+		if next != "" {
+			out["nextToken"] = next
+		}
+		return ok(out)
+	case DeregisterContainerInstance:
+		cluster, arn := str(in, "cluster"), str(in, "containerInstance")
+		arns, found := f.ContainerInstances[cluster]
+		if !found {
+			return fail("ClusterNotFoundException", "Cluster not found.")
+		}
+		i := slices.Index(arns, arn)
+		if i < 0 {
+			return fail("InvalidParameterException", "Container instance not found.")
+		}
+		f.ContainerInstances[cluster] = slices.Delete(arns, i, i+1)
+		return ok(map[string]any{"containerInstance": map[string]any{"containerInstanceArn": arn, "status": "INACTIVE"}})
+	}
+	f.t.Errorf("fakeaws: unexpected call %q", target)
+	return fail("UnknownOperationException", "unknown operation "+target)
+}
+
+// matches applies DescribeInstanceInformation's tag:<key> and ActivationIds filters.
+func (f *Fake) matches(i *Instance, in map[string]any) bool {
+	filters, _ := in["Filters"].([]any)
+	for _, fl := range filters {
+		m, _ := fl.(map[string]any)
+		key := str(m, "Key")
+		vs, _ := m["Values"].([]any)
+		var values []string
+		for _, v := range vs {
+			values = append(values, fmt.Sprint(v))
+		}
+		switch {
+		case strings.HasPrefix(key, "tag:"):
+			v, has := i.Tags[strings.TrimPrefix(key, "tag:")]
+			if !has || !slices.Contains(values, v) {
+				return false
+			}
+		case key == "ActivationIds":
+			if !slices.Contains(values, i.ActivationID) {
+				return false
+			}
+		default:
+			f.t.Errorf("fakeaws: filter %q not implemented", key)
+			return false
+		}
+	}
+	return true
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// Config is an SDK configuration that sends every client to the fake, with
+// test credentials and a retryer that tries 4 times without waiting.
+func (f *Fake) Config() aws.Config {
+	return aws.Config{
+		Region:       "eu-west-1",
+		BaseEndpoint: aws.String(f.URL),
+		Credentials:  credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""),
+		Retryer: func() aws.Retryer {
+			return retry.NewStandard(func(o *retry.StandardOptions) {
+				o.MaxAttempts = 4
+				o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 0, nil })
+			})
+		},
+	}
+}

@@ -1,0 +1,43 @@
+// Package limits defines, once, the limits and defaults of a site's SSM
+// activation. The configuration, the constructs and the Lambdas import them;
+// it has no dependencies, so a command-line tool can import it too.
+package limits
+
+// What SSM allows for an activation, and the defaults this project uses.
+const (
+	// MinRegistrationLimit and MaxRegistrationLimit bound the nodes that may
+	// join with one activation (SSM's range).
+	MinRegistrationLimit = 1
+	MaxRegistrationLimit = 1000
+	// DefaultRegistrationLimit is the tutorial's limit.
+	DefaultRegistrationLimit = 10
+
+	// MinExpiryDays and MaxExpiryDays bound how long an activation accepts new
+	// nodes (SSM refuses more than 30 days).
+	MinExpiryDays = 1
+	MaxExpiryDays = 30
+	// DefaultExpiryDays is how long a new activation accepts nodes.
+	DefaultExpiryDays = 7
+
+	// DefaultRenewDays: the renewer replaces an activation that expires within
+	// this many days. 0 turns renewal off; it must be less than the expiry days.
+	DefaultRenewDays = 2
+	// DefaultRenewSchedule is when the renewer runs (an EventBridge expression).
+	DefaultRenewSchedule = "rate(1 day)"
+
+	// MinSerial, MaxSerial and DefaultSerial bound the activation serial, the
+	// number a user changes to force a new activation.
+	MinSerial     = 1
+	MaxSerial     = 1000000
+	DefaultSerial = 1
+
+	// MaxDescription is SSM's limit on an activation's description.
+	MaxDescription = 256
+	// MaxInstanceName is SSM's limit on the default instance name.
+	MaxInstanceName = 256
+	// MaxTags is SSM's limit on the tags of a resource.
+	MaxTags = 50
+	// MaxTagKey and MaxTagValue are SSM's limits on a tag.
+	MaxTagKey   = 128
+	MaxTagValue = 256
+)

@@ -1,0 +1,71 @@
+// Package names holds the names the app, its Lambdas and command-line tools
+// share: stack names, output keys, custom-resource types and property keys,
+// the tag that marks a site's activations and nodes, and the fields of the
+// activation secret. It has no dependencies, so importing it never pulls in
+// the CDK. Every name here is API: changing one breaks deployed stacks.
+package names
+
+// RegionalStack is the stack name of the regional stack.
+func RegionalStack(prefix string) string { return prefix + "-Regional" }
+
+// AnywhereStack is the stack name of one site's anywhere stack.
+func AnywhereStack(prefix, site string) string { return prefix + "-Anywhere-" + site }
+
+// Output keys of an anywhere stack.
+const (
+	OutputClusterName       = "ClusterName"
+	OutputServiceName       = "ServiceName"
+	OutputActivationSecret  = "ActivationSecretArn"
+	OutputJoinPolicy        = "JoinPolicyArn"
+	OutputJoinCommand       = "JoinCommand"
+	OutputRenewerName       = "ActivationRenewerName"
+	OutputNodesDeregistered = "NodesDeregisteredOnDestroy"
+)
+
+// StackTagKey tags every activation of a site with its stack's name. SSM
+// gives an activation's tags to the managed instances that join with it, so
+// the tag finds (and IAM limits deregistration to) exactly the site's nodes.
+const StackTagKey = "stretched:stack"
+
+// Custom::SsmActivation: the site's current activation.
+const (
+	ActivationResourceType = "Custom::SsmActivation"
+
+	PropIamRole             = "IamRole"
+	PropRegistrationLimit   = "RegistrationLimit"
+	PropExpiryDays          = "ExpiryDays"
+	PropDefaultInstanceName = "DefaultInstanceName"
+	PropDescription         = "Description"
+	PropTags                = "Tags"
+	PropSecretArn           = "SecretArn"
+	PropSerial              = "Serial"
+	PropServiceToken        = "ServiceToken"
+
+	// AttrSecretArn is the one attribute the resource returns.
+	AttrSecretArn = "SecretArn"
+)
+
+// Custom::SiteNodes: deregisters a site's nodes when its stack is deleted.
+const (
+	NodesResourceType = "Custom::SiteNodes"
+
+	PropClusterName = "ClusterName"
+	PropTagKey      = "TagKey"
+	PropTagValue    = "TagValue"
+)
+
+// Environment of the renewer Lambda.
+const (
+	// EnvActivationSettings is the JSON of the Custom::SsmActivation
+	// properties: the renewer makes new activations with the same settings.
+	EnvActivationSettings = "ACTIVATION_SETTINGS"
+	// EnvRenewDays: renew when the activation expires within this many days.
+	EnvRenewDays = "RENEW_DAYS"
+)
+
+// Fields of the activation secret's JSON value, read by the join command.
+const (
+	SecretActivationID   = "activationId"
+	SecretActivationCode = "activationCode"
+	SecretExpirationDate = "expirationDate"
+)

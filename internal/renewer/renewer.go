@@ -1,0 +1,99 @@
+// Package renewer keeps a site's activation able to accept nodes without a
+// deploy: run on a schedule, it replaces the current activation (the one the
+// site's secret names) when it expires soon, is full or has vanished. The
+// new activation is written into the secret before the old one is deleted,
+// so nodes always find a valid code; if any step fails the old activation
+// stays current and Run returns an error (the function's Errors metric, which
+// the site's alarm watches).
+package renewer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/ecs-anywhere-stretched/stretched/internal/ssmact"
+)
+
+// Renewer renews one site's activation.
+type Renewer struct {
+	M        *ssmact.Manager
+	Settings ssmact.Settings
+	// RenewDays: renew when the activation expires within this many days.
+	// 0 turns renewal off.
+	RenewDays int
+	Log       *slog.Logger
+}
+
+// Outcome is what one run did.
+type Outcome struct {
+	// Renewed is true when a new activation became current.
+	Renewed bool
+	// Reason says why it renewed, or why not.
+	Reason string
+	// Current is the activation current after the run.
+	Current ssmact.Current
+}
+
+// Run checks the current activation and replaces it when needed.
+func (r *Renewer) Run(ctx context.Context) (Outcome, error) {
+	if r.RenewDays == 0 {
+		r.Log.Info("renewal is off (activationRenewDays is 0)")
+		return Outcome{Reason: "renewal is off"}, nil
+	}
+	m := *r.M
+	m.Log = r.Log
+	cur, found, err := m.ReadCurrent(ctx, r.Settings.SecretArn)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("renewal: %w", err)
+	}
+	if !found {
+		return Outcome{}, fmt.Errorf("renewal: secret %s records no activation: the site's activation custom resource writes it; deploy the site's stack", r.Settings.SecretArn)
+	}
+	reason, err := r.why(ctx, &m, cur)
+	if err != nil {
+		return Outcome{Current: cur}, fmt.Errorf("renewal: %w", err)
+	}
+	if reason == "" {
+		r.Log.Info("activation is fresh: nothing to do", "activation", cur)
+		return Outcome{Reason: "fresh", Current: cur}, nil
+	}
+	r.Log.Info("renewing the activation", "activation", cur, "reason", reason)
+	next, err := m.Replace(ctx, r.Settings, &cur)
+	if err != nil && !errors.Is(err, ssmact.ErrOldNotDeleted) {
+		return Outcome{Reason: reason, Current: cur}, fmt.Errorf("renewal (%s) failed; activation %s stays current: %w", reason, cur.ActivationID, err)
+	}
+	out := Outcome{Renewed: true, Reason: reason, Current: next}
+	if err != nil {
+		return out, fmt.Errorf("renewal (%s): activation %s is current, but: %w", reason, next.ActivationID, err)
+	}
+	r.Log.Info("activation renewed", "old", cur.ActivationID, "activation", next)
+	return out, nil
+}
+
+// why returns the reason to renew, or "" when the activation is fresh.
+func (r *Renewer) why(ctx context.Context, m *ssmact.Manager, cur ssmact.Current) (string, error) {
+	a, err := m.Describe(ctx, cur.ActivationID)
+	if err != nil {
+		return "", err
+	}
+	if a == nil {
+		return "the activation no longer exists", nil
+	}
+	if a.Expired {
+		return "the activation has expired", nil
+	}
+	limit, used := aws.ToInt32(a.RegistrationLimit), aws.ToInt32(a.RegistrationsCount)
+	if limit > 0 && used >= limit {
+		return fmt.Sprintf("the activation is full (%d of %d registrations)", used, limit), nil
+	}
+	expiry := aws.ToTime(a.ExpirationDate)
+	if left := expiry.Sub(m.Now()); left < time.Duration(r.RenewDays)*24*time.Hour {
+		return fmt.Sprintf("the activation expires within %d days (at %s)", r.RenewDays, expiry.UTC().Format(time.RFC3339)), nil
+	}
+	return "", nil
+}

@@ -1,0 +1,193 @@
+package renewer
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/ecs-anywhere-stretched/stretched/internal/fakeaws"
+	"github.com/ecs-anywhere-stretched/stretched/internal/ssmact"
+)
+
+const secretArn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ActivationCode-AbCdEf"
+
+var now = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+
+type env struct {
+	aws  *fakeaws.Fake
+	logs *bytes.Buffer
+	r    *Renewer
+	old  *fakeaws.Activation
+}
+
+// newEnv is a site whose current activation expires in `left` and has
+// `used` of its 10 registrations taken.
+func newEnv(t *testing.T, left time.Duration, used int) *env {
+	e := &env{aws: fakeaws.New(t), logs: &bytes.Buffer{}}
+	e.aws.Now = func() time.Time { return now }
+	cfg := e.aws.Config()
+	log := slog.New(slog.NewJSONHandler(e.logs, nil))
+	m := ssmact.NewManager(ssm.NewFromConfig(cfg), secretsmanager.NewFromConfig(cfg), log)
+	m.Now = func() time.Time { return now }
+	settings, err := ssmact.ParseSettings(map[string]any{
+		"IamRole": "role", "RegistrationLimit": "10", "ExpiryDays": "7", "SecretArn": secretArn,
+		"Tags": []any{map[string]any{"Key": "stretched:stack", "Value": "EcsWorker-Anywhere-onprem"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.r = &Renewer{M: m, Settings: settings, RenewDays: 2, Log: log}
+	e.old = e.aws.AddActivation(fakeaws.Activation{IamRole: "role", Limit: 10, Registrations: used, Expiry: now.Add(left)})
+	rec, _ := json.Marshal(ssmact.Current{ActivationID: e.old.ID, ActivationCode: e.old.Code, ExpirationDate: e.old.Expiry})
+	e.aws.Secrets[secretArn] = string(rec)
+	t.Cleanup(func() {
+		if strings.Contains(e.logs.String(), "SECRET-CODE-") {
+			t.Errorf("an activation code appears in the logs:\n%s", e.logs)
+		}
+	})
+	return e
+}
+
+func (e *env) current(t *testing.T) ssmact.Current {
+	t.Helper()
+	var c ssmact.Current
+	if err := json.Unmarshal([]byte(e.aws.Secrets[secretArn]), &c); err != nil {
+		t.Fatalf("secret is not an activation record: %v", err)
+	}
+	return c
+}
+
+// renewed checks that a new activation with the site's settings is current,
+// its code is in the secret and the old one is gone.
+func (e *env) renewed(t *testing.T, out Outcome, err error, reason string) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("renewal failed: %v", err)
+	}
+	cur := e.current(t)
+	a := e.aws.Activations[cur.ActivationID]
+	if !out.Renewed || !strings.Contains(out.Reason, reason) || cur.ActivationID == e.old.ID || a == nil || a.Code != cur.ActivationCode {
+		t.Fatalf("outcome %+v, secret %s: want a new current activation because %s", out, cur.ActivationID, reason)
+	}
+	if a.Limit != 10 || a.Tags["stretched:stack"] != "EcsWorker-Anywhere-onprem" || !cur.ExpirationDate.Equal(now.Add(7*24*time.Hour)) {
+		t.Errorf("new activation %+v lacks the site's settings", a)
+	}
+	if e.aws.Activations[e.old.ID] != nil || len(e.aws.Activations) != 1 {
+		t.Errorf("the old activation must be deleted after the new one is written; %d remain", len(e.aws.Activations))
+	}
+	if len(cur.Previous) != 1 || cur.Previous[0] != e.old.ID {
+		t.Errorf("the record must remember %s, has %v", e.old.ID, cur.Previous)
+	}
+}
+
+// kept checks that the old activation is still current and untouched.
+func (e *env) kept(t *testing.T) {
+	t.Helper()
+	if cur := e.current(t); cur.ActivationID != e.old.ID || cur.ActivationCode != e.old.Code || e.aws.Activations[e.old.ID] == nil {
+		t.Errorf("the old activation must stay current, secret names %s", cur.ActivationID)
+	}
+}
+
+func TestRenewWhenNearExpiry(t *testing.T) {
+	e := newEnv(t, 36*time.Hour, 2)
+	out, err := e.r.Run(context.Background())
+	e.renewed(t, out, err, "expires within 2 days")
+}
+
+func TestRenewWhenFull(t *testing.T) {
+	e := newEnv(t, 6*24*time.Hour, 10)
+	out, err := e.r.Run(context.Background())
+	e.renewed(t, out, err, "full (10 of 10")
+}
+
+func TestRenewWhenExpired(t *testing.T) {
+	e := newEnv(t, -time.Hour, 0)
+	out, err := e.r.Run(context.Background())
+	e.renewed(t, out, err, "expired")
+}
+
+func TestRenewWhenDeletedByHand(t *testing.T) {
+	e := newEnv(t, 5*24*time.Hour, 0)
+	delete(e.aws.Activations, e.old.ID)
+	out, err := e.r.Run(context.Background())
+	if err != nil || !out.Renewed || !strings.Contains(out.Reason, "no longer exists") || e.current(t).ActivationID == e.old.ID {
+		t.Fatalf("a vanished activation must be replaced: %+v, %v", out, err)
+	}
+}
+
+func TestNoRenewalWhenFresh(t *testing.T) {
+	e := newEnv(t, 3*24*time.Hour, 9)
+	out, err := e.r.Run(context.Background())
+	if err != nil || out.Renewed || out.Reason != "fresh" {
+		t.Fatalf("fresh activation: %+v, %v", out, err)
+	}
+	e.kept(t)
+	if n := len(e.aws.Calls(fakeaws.CreateActivation)) + len(e.aws.Calls(fakeaws.PutSecretValue)); n != 0 {
+		t.Errorf("a fresh activation made %d create/write calls", n)
+	}
+}
+
+func TestRenewalOff(t *testing.T) {
+	e := newEnv(t, time.Hour, 10)
+	e.r.RenewDays = 0
+	if out, err := e.r.Run(context.Background()); err != nil || out.Renewed {
+		t.Fatalf("renewal off: %+v, %v", out, err)
+	}
+	e.kept(t)
+}
+
+func TestRenewalFailureKeepsTheOldActivation(t *testing.T) {
+	denied := fakeaws.Reply{Status: 400, Body: `{"__type":"AccessDeniedException","Message":"not authorized"}`}
+	for _, tc := range []struct {
+		name, target, want string
+	}{
+		{"create refused", fakeaws.CreateActivation, "create the activation"},
+		{"secret write refused", fakeaws.PutSecretValue, "write the activation into secret"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, time.Hour, 0)
+			e.aws.On(tc.target, denied)
+			_, err := e.r.Run(context.Background())
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), e.old.ID+" stays current") {
+				t.Fatalf("error %v must say what failed and that %s stays current", err, e.old.ID)
+			}
+			e.kept(t)
+			if len(e.aws.Activations) != 1 {
+				t.Errorf("a new activation that is not current must be deleted again; %d exist", len(e.aws.Activations))
+			}
+		})
+	}
+}
+
+func TestOldNotDeletedIsReported(t *testing.T) {
+	e := newEnv(t, time.Hour, 0)
+	e.aws.On(fakeaws.DeleteActivation, fakeaws.Throttling, fakeaws.Throttling, fakeaws.Throttling, fakeaws.Throttling)
+	out, err := e.r.Run(context.Background())
+	if !errors.Is(err, ssmact.ErrOldNotDeleted) || !out.Renewed || e.current(t).ActivationID == e.old.ID {
+		t.Fatalf("the new activation is current but the error must report the old one: %+v, %v", out, err)
+	}
+}
+
+func TestThrottlingThenSuccess(t *testing.T) {
+	e := newEnv(t, time.Hour, 0)
+	e.aws.On(fakeaws.DescribeActivations, fakeaws.Throttling)
+	e.aws.On(fakeaws.CreateActivation, fakeaws.Throttling, fakeaws.Throttling)
+	out, err := e.r.Run(context.Background())
+	e.renewed(t, out, err, "expires within")
+}
+
+func TestNoRecordIsAnError(t *testing.T) {
+	e := newEnv(t, time.Hour, 0)
+	delete(e.aws.Secrets, secretArn)
+	if _, err := e.r.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "records no activation") {
+		t.Fatalf("error %v", err)
+	}
+}

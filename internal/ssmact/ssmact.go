@@ -1,0 +1,310 @@
+// Package ssmact manages a site's SSM hybrid activation and the Secrets
+// Manager secret that is the one source of truth for "the current
+// activation": a JSON value with its id, code and expiry. The activation
+// custom resource and the scheduled renewer both use it, so they agree on
+// which activation is current. The code never appears in a log line or an
+// error.
+package ssmact
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/ecs-anywhere-stretched/stretched/internal/limits"
+	"github.com/ecs-anywhere-stretched/stretched/internal/names"
+)
+
+// SSMAPI is what the package calls of SSM; *ssm.Client satisfies it.
+type SSMAPI interface {
+	CreateActivation(context.Context, *ssm.CreateActivationInput, ...func(*ssm.Options)) (*ssm.CreateActivationOutput, error)
+	DeleteActivation(context.Context, *ssm.DeleteActivationInput, ...func(*ssm.Options)) (*ssm.DeleteActivationOutput, error)
+	DescribeActivations(context.Context, *ssm.DescribeActivationsInput, ...func(*ssm.Options)) (*ssm.DescribeActivationsOutput, error)
+}
+
+// SecretsAPI is what the package calls of Secrets Manager.
+type SecretsAPI interface {
+	GetSecretValue(context.Context, *secretsmanager.GetSecretValueInput, ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+	PutSecretValue(context.Context, *secretsmanager.PutSecretValueInput, ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error)
+}
+
+// MaxPrevious is how many earlier activation ids the secret remembers.
+const MaxPrevious = 50
+
+// Current is the secret's value: the activation nodes join with now.
+type Current struct {
+	ActivationID   string    `json:"activationId"`
+	ActivationCode string    `json:"activationCode"`
+	ExpirationDate time.Time `json:"expirationDate"`
+	// Previous are earlier activations of the site, newest first; each was
+	// deleted when it was replaced (or expires on its own if that failed).
+	Previous []string `json:"previousActivationIds,omitempty"`
+}
+
+// The JSON field names are shared with the join command.
+var _ = [...]string{names.SecretActivationID, names.SecretActivationCode, names.SecretExpirationDate}
+
+// LogValue keeps the code out of every log line.
+func (c Current) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("activationId", c.ActivationID), slog.String("expirationDate", c.ExpirationDate.Format(time.RFC3339)))
+}
+
+// Manager creates, replaces and deletes activations and keeps the secret.
+type Manager struct {
+	SSM     SSMAPI
+	Secrets SecretsAPI
+	Log     *slog.Logger
+	Now     func() time.Time
+	// Sleep waits d or until ctx ends.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Backoff is the first wait while IAM makes a new role assumable by SSM;
+	// waits double up to MaxBackoff until ctx's deadline.
+	Backoff, MaxBackoff time.Duration
+}
+
+// NewManager returns a Manager with the real clock and the shipped backoff.
+func NewManager(s SSMAPI, sec SecretsAPI, log *slog.Logger) *Manager {
+	return &Manager{SSM: s, Secrets: sec, Log: log, Now: time.Now, Sleep: SleepCtx, Backoff: 2 * time.Second, MaxBackoff: 20 * time.Second}
+}
+
+// SleepCtx waits d or until ctx ends.
+func SleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// ErrOldNotDeleted marks a replacement whose new activation is current but
+// whose old one could not be deleted (it stops accepting nodes at its expiry).
+var ErrOldNotDeleted = errors.New("the previous activation could not be deleted")
+
+// ReadCurrent reads the current activation from the secret. found is false
+// when the secret has no value yet or holds no activation (a value written by
+// an earlier version of this project: the code alone).
+func (m *Manager) ReadCurrent(ctx context.Context, secretArn string) (cur Current, found bool, err error) {
+	out, err := m.Secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(secretArn)})
+	if err != nil {
+		var nf *smtypes.ResourceNotFoundException
+		if errors.As(err, &nf) {
+			return Current{}, false, nil
+		}
+		return Current{}, false, fmt.Errorf("read the current activation from secret %s: %w", secretArn, Explain(err))
+	}
+	if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &cur); err != nil || cur.ActivationID == "" {
+		m.Log.Warn("secret holds no activation record: treating it as empty", "secretArn", secretArn)
+		return Current{}, false, nil
+	}
+	return cur, true, nil
+}
+
+// Replace makes a new activation with s, writes it into the secret and then
+// deletes old (when old is not nil). If the new activation cannot be made or
+// written, the old one stays current and untouched, the new one is deleted
+// again, and the error says so. If only deleting the old one fails, the new
+// one is current and the error wraps ErrOldNotDeleted.
+func (m *Manager) Replace(ctx context.Context, s Settings, old *Current) (Current, error) {
+	created, code, err := m.create(ctx, s)
+	if err != nil {
+		return Current{}, err
+	}
+	cur := Current{ActivationID: created.id, ActivationCode: code, ExpirationDate: created.expiry}
+	if old != nil {
+		cur.Previous = append([]string{old.ActivationID}, old.Previous...)
+		if len(cur.Previous) > MaxPrevious {
+			cur.Previous = cur.Previous[:MaxPrevious]
+		}
+	}
+	if err := m.write(ctx, s.SecretArn, cur); err != nil {
+		if derr := m.Delete(context.WithoutCancel(ctx), cur.ActivationID); derr != nil {
+			return Current{}, errors.Join(err, fmt.Errorf("and delete the new activation %s again: %w (delete it by hand)", cur.ActivationID, derr))
+		}
+		m.Log.Info("new activation deleted after the failed secret write", "activationId", cur.ActivationID)
+		return Current{}, err
+	}
+	m.Log.Info("activation is current", "activation", cur, "secretArn", s.SecretArn)
+	if old != nil && old.ActivationID != cur.ActivationID {
+		if err := m.Delete(ctx, old.ActivationID); err != nil {
+			return cur, fmt.Errorf("%w: %w; it accepts nodes until %s unless deleted by hand", ErrOldNotDeleted, err, old.ExpirationDate.Format(time.RFC3339))
+		}
+	}
+	return cur, nil
+}
+
+func (m *Manager) write(ctx context.Context, secretArn string, cur Current) error {
+	value, err := json.Marshal(cur)
+	if err != nil {
+		return fmt.Errorf("encode the activation record: %w", err)
+	}
+	if _, err := m.Secrets.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
+		SecretId:     aws.String(secretArn),
+		SecretString: aws.String(string(value)),
+	}); err != nil {
+		return fmt.Errorf("write the activation into secret %s: %w", secretArn, Explain(err))
+	}
+	return nil
+}
+
+type created struct {
+	id     string
+	expiry time.Time
+}
+
+// create makes an activation with s (retrying while IAM propagates a new
+// role) and returns it with its code.
+func (m *Manager) create(ctx context.Context, s Settings) (created, string, error) {
+	expiry := m.Now().UTC().Add(time.Duration(s.ExpiryDays) * 24 * time.Hour).Truncate(time.Second)
+	if s.ExpiryDays == limits.MaxExpiryDays {
+		// SSM refuses more than 30 days counted from its own clock.
+		expiry = expiry.Add(-5 * time.Minute)
+	}
+	in := &ssm.CreateActivationInput{
+		IamRole:           aws.String(s.IamRole),
+		RegistrationLimit: aws.Int32(s.RegistrationLimit),
+		ExpirationDate:    aws.Time(expiry),
+	}
+	if s.DefaultInstanceName != "" {
+		in.DefaultInstanceName = aws.String(s.DefaultInstanceName)
+	}
+	if s.Description != "" {
+		in.Description = aws.String(s.Description)
+	}
+	for _, t := range s.Tags {
+		in.Tags = append(in.Tags, types.Tag{Key: aws.String(t.Key), Value: aws.String(t.Value)})
+	}
+	out, err := m.createWithPropagationRetry(ctx, in)
+	if err != nil {
+		return created{}, "", err
+	}
+	id := aws.ToString(out.ActivationId)
+	if aws.ToString(out.ActivationCode) == "" {
+		_ = m.Delete(context.WithoutCancel(ctx), id)
+		return created{}, "", fmt.Errorf("SSM returned activation %s without a code: deploy or renew again", id)
+	}
+	m.Log.Info("activation created", "activationId", id, "expirationDate", expiry.Format(time.RFC3339))
+	return created{id: id, expiry: expiry}, aws.ToString(out.ActivationCode), nil
+}
+
+// createWithPropagationRetry retries while SSM cannot yet assume a role IAM
+// has just created, with capped exponential backoff, until ctx's deadline.
+func (m *Manager) createWithPropagationRetry(ctx context.Context, in *ssm.CreateActivationInput) (*ssm.CreateActivationOutput, error) {
+	wait := m.Backoff
+	for attempt := 1; ; attempt++ {
+		out, err := m.SSM.CreateActivation(ctx, in)
+		if err == nil {
+			return out, nil
+		}
+		if !rolePropagating(err) {
+			return nil, fmt.Errorf("create the activation for role %s: %w", aws.ToString(in.IamRole), Explain(err))
+		}
+		if dl, ok := ctx.Deadline(); ok && m.Now().Add(wait).After(dl) {
+			return nil, fmt.Errorf("create the activation: SSM still cannot use role %s after %d attempts (%v); check the role trusts ssm.amazonaws.com, then retry", aws.ToString(in.IamRole), attempt, err)
+		}
+		m.Log.Warn("role not yet usable by SSM, retrying", "attempt", attempt, "wait", wait.String())
+		if err := m.Sleep(ctx, wait); err != nil {
+			return nil, fmt.Errorf("create the activation: stopped waiting for role %s: %w", aws.ToString(in.IamRole), err)
+		}
+		wait = min(2*wait, m.MaxBackoff)
+	}
+}
+
+// rolePropagating recognises SSM's answer for a role it cannot assume yet.
+func rolePropagating(err error) bool {
+	var api smithy.APIError
+	if !errors.As(err, &api) {
+		return false
+	}
+	msg := strings.ToLower(api.ErrorMessage())
+	return (api.ErrorCode() == "ValidationException" || api.ErrorCode() == "InvalidParameters" || api.ErrorCode() == "InvalidRole") &&
+		(strings.Contains(msg, "role") || strings.Contains(msg, "trust"))
+}
+
+// Explain adds what a person can do about common failures.
+func Explain(err error) error {
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		switch api.ErrorCode() {
+		case "AccessDeniedException", "AccessDenied", "UnauthorizedOperation":
+			return fmt.Errorf("access denied (%s): the function's role lacks a permission its construct grants; check that no permissions boundary or SCP removes it: %w", api.ErrorMessage(), err)
+		case "ThrottlingException", "Throttling", "TooManyUpdates", "TooManyRequestsException":
+			return fmt.Errorf("still throttled after retries: try again later: %w", err)
+		}
+	}
+	return err
+}
+
+// Gone reports an activation that no longer exists.
+func Gone(err error) bool {
+	var inv *types.InvalidActivation
+	var invID *types.InvalidActivationId
+	return errors.As(err, &inv) || errors.As(err, &invID)
+}
+
+// Describe returns the activation with id, or nil when it does not exist.
+func (m *Manager) Describe(ctx context.Context, id string) (*types.Activation, error) {
+	out, err := m.SSM.DescribeActivations(ctx, &ssm.DescribeActivationsInput{
+		Filters: []types.DescribeActivationsFilter{{FilterKey: types.DescribeActivationsFilterKeysActivationIds, FilterValues: []string{id}}},
+	})
+	if err != nil {
+		if Gone(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("describe activation %s: %w", id, Explain(err))
+	}
+	for _, a := range out.ActivationList {
+		if aws.ToString(a.ActivationId) == id {
+			return &a, nil
+		}
+	}
+	return nil, nil
+}
+
+// Delete removes the activation; one that is already gone, or an id that is
+// not an activation id, is success.
+func (m *Manager) Delete(ctx context.Context, id string) error {
+	if !LooksLikeActivationID(id) {
+		return nil
+	}
+	if _, err := m.SSM.DeleteActivation(ctx, &ssm.DeleteActivationInput{ActivationId: aws.String(id)}); err != nil {
+		if Gone(err) {
+			m.Log.Info("activation already gone", "activationId", id)
+			return nil
+		}
+		return fmt.Errorf("delete activation %s: %w", id, Explain(err))
+	}
+	m.Log.Info("activation deleted", "activationId", id)
+	return nil
+}
+
+// LooksLikeActivationID matches SSM's activation ids (a UUID).
+func LooksLikeActivationID(id string) bool {
+	if len(id) != 36 {
+		return false
+	}
+	for i, c := range id {
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if c != '-' {
+				return false
+			}
+		case !strings.ContainsRune("0123456789abcdefABCDEF", c):
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,41 @@
+// Command renewer is the scheduled Lambda that renews a site's activation
+// (package internal/renewer). Its settings come from its environment, written
+// by constructs/activation from the same values as the custom resource's.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/ecs-anywhere-stretched/stretched/internal/lambdamain"
+	"github.com/ecs-anywhere-stretched/stretched/internal/names"
+	"github.com/ecs-anywhere-stretched/stretched/internal/renewer"
+	"github.com/ecs-anywhere-stretched/stretched/internal/ssmact"
+)
+
+func main() {
+	log, cfg := lambdamain.Setup()
+	settings, err := ssmact.ParseSettingsJSON(os.Getenv(names.EnvActivationSettings))
+	days, derr := strconv.Atoi(os.Getenv(names.EnvRenewDays))
+	if err != nil || derr != nil {
+		log.Error("bad environment: redeploy the site's stack", "settingsError", fmt.Sprint(err), "renewDaysError", fmt.Sprint(derr))
+		os.Exit(1)
+	}
+	r := &renewer.Renewer{
+		M:        ssmact.NewManager(ssm.NewFromConfig(cfg), secretsmanager.NewFromConfig(cfg), log),
+		Settings: settings, RenewDays: days, Log: log,
+	}
+	lambda.Start(func(ctx context.Context) (renewer.Outcome, error) {
+		out, err := r.Run(ctx)
+		if err != nil {
+			log.Error("activation renewal failed", "error", err)
+		}
+		return out, err
+	})
+}
