@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/ecs-anywhere-stretched/stretched/internal/limits"
 )
 
 // Context keys. They are API: users put them in cdk.json or pass them with -c.
@@ -43,8 +45,6 @@ const (
 	DefaultSiteName                 = "onprem"
 	DefaultClusterName              = "ecsAnywhereCluster"
 	DefaultSiteDesiredCount         = 1
-	DefaultRegistrationLimit        = 10
-	DefaultActivationExpiryDays     = 7
 )
 
 // LogRetentionDays lists the retention periods CloudWatch Logs accepts.
@@ -97,8 +97,16 @@ type Site struct {
 	// role's permissions boundary.
 	PermissionsBoundary string `json:"permissionsBoundary"`
 	// ActivationSerial is a number to change when the site needs a new
-	// activation with the same settings (expired or full).
+	// activation with the same settings at the next deploy.
 	ActivationSerial *int `json:"activationSerial"`
+	// ActivationRenewDays: the renewer replaces the activation when it
+	// expires within this many days (or is full); 0 turns renewal off.
+	ActivationRenewDays *int `json:"activationRenewDays"`
+	// ActivationRenewSchedule is when the renewer runs (EventBridge rate or cron).
+	ActivationRenewSchedule string `json:"activationRenewSchedule"`
+	// KeepNodesOnDestroy leaves the site's nodes registered when its stack is
+	// deleted (then the cluster cannot be deleted while nodes remain).
+	KeepNodesOnDestroy bool `json:"keepNodesOnDestroy"`
 }
 
 // Keys lists every context key the app reads.
@@ -114,6 +122,7 @@ var (
 	clusterRe  = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
 	instanceRe = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,256}$`)
 	policyRe   = regexp.MustCompile(`^arn:aws[a-z-]*:iam::([0-9]{12}|aws):policy/.+$`)
+	scheduleRe = regexp.MustCompile(limits.RenewSchedulePattern)
 )
 
 // Getter returns the context value of a key, or nil when it is not set.
@@ -150,12 +159,23 @@ func Load(get Getter, keys []string) (Config, error) {
 // SiteDesiredCount and the other Site accessors return the value or its default.
 func (s Site) SiteDesiredCount() int { return deref(s.DesiredCount, DefaultSiteDesiredCount) }
 func (s Site) SiteRegistrationLimit() int {
-	return deref(s.RegistrationLimit, DefaultRegistrationLimit)
+	return deref(s.RegistrationLimit, limits.DefaultRegistrationLimit)
 }
-func (s Site) SiteExpiryDays() int { return deref(s.ActivationExpiryDays, DefaultActivationExpiryDays) }
+func (s Site) SiteExpiryDays() int { return deref(s.ActivationExpiryDays, limits.DefaultExpiryDays) }
 
 // SiteActivationSerial returns the activation serial or its default, 1.
-func (s Site) SiteActivationSerial() int { return deref(s.ActivationSerial, 1) }
+func (s Site) SiteActivationSerial() int { return deref(s.ActivationSerial, limits.DefaultSerial) }
+
+// SiteRenewDays returns the renewal margin in days or its default, 2.
+func (s Site) SiteRenewDays() int { return deref(s.ActivationRenewDays, limits.DefaultRenewDays) }
+
+// SiteRenewSchedule returns the renewer's schedule or its default, daily.
+func (s Site) SiteRenewSchedule() string {
+	if s.ActivationRenewSchedule == "" {
+		return limits.DefaultRenewSchedule
+	}
+	return s.ActivationRenewSchedule
+}
 
 func deref(p *int, def int) int {
 	if p == nil {
@@ -293,9 +313,15 @@ func (l *loader) sites() []Site {
 			l.fail("context key %q has permissionsBoundary %q: must be a managed policy ARN such as arn:aws:iam::123456789012:policy/boundary", key, s.PermissionsBoundary)
 		}
 		l.siteInt(key+".desiredCount", s.DesiredCount, 0, 1000)
-		l.siteInt(key+".registrationLimit", s.RegistrationLimit, 1, 1000)
-		l.siteInt(key+".activationExpiryDays", s.ActivationExpiryDays, 1, 30)
-		l.siteInt(key+".activationSerial", s.ActivationSerial, 1, 1000000)
+		l.siteInt(key+".registrationLimit", s.RegistrationLimit, limits.MinRegistrationLimit, limits.MaxRegistrationLimit)
+		l.siteInt(key+".activationExpiryDays", s.ActivationExpiryDays, limits.MinExpiryDays, limits.MaxExpiryDays)
+		l.siteInt(key+".activationSerial", s.ActivationSerial, limits.MinSerial, limits.MaxSerial)
+		if d := s.SiteRenewDays(); d < 0 || d >= s.SiteExpiryDays() {
+			l.fail("context key %q is %d: must be from 0 (no renewal) to %d, less than the site's activationExpiryDays (%d)", key+".activationRenewDays", d, s.SiteExpiryDays()-1, s.SiteExpiryDays())
+		}
+		if sch := s.ActivationRenewSchedule; sch != "" && !scheduleRe.MatchString(sch) {
+			l.fail("context key %q is %q: must be an EventBridge expression such as rate(1 day), rate(12 hours) or cron(0 3 * * ? *)", key+".activationRenewSchedule", sch)
+		}
 	}
 	return sites
 }

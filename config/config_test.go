@@ -32,7 +32,8 @@ func TestDefaults(t *testing.T) {
 	}
 	s := c.Sites[0]
 	if s.Name != "onprem" || s.ClusterName != "ecsAnywhereCluster" || s.InstanceName != "onprem" ||
-		s.SiteDesiredCount() != 1 || s.SiteRegistrationLimit() != 10 || s.SiteExpiryDays() != 7 {
+		s.SiteDesiredCount() != 1 || s.SiteRegistrationLimit() != 10 || s.SiteExpiryDays() != 7 ||
+		s.SiteRenewDays() != 2 || s.SiteRenewSchedule() != "rate(1 day)" || s.KeepNodesOnDestroy {
 		t.Errorf("unexpected default site: %+v", s)
 	}
 }
@@ -67,6 +68,20 @@ func TestSitesFromCdkJSON(t *testing.T) {
 	}
 }
 
+func TestLifecycleSettings(t *testing.T) {
+	c, err := load(map[string]any{"sites": `[{"name":"a","activationRenewDays":0,"keepNodesOnDestroy":true},
+		{"name":"b","activationExpiryDays":30,"activationRenewDays":10,"activationRenewSchedule":"cron(0 3 * * ? *)"}]`})
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	if a := c.Sites[0]; a.SiteRenewDays() != 0 || !a.KeepNodesOnDestroy {
+		t.Errorf("renewal off and nodes kept: %+v", a)
+	}
+	if b := c.Sites[1]; b.SiteRenewDays() != 10 || b.SiteRenewSchedule() != "cron(0 3 * * ? *)" || b.KeepNodesOnDestroy {
+		t.Errorf("site b: %+v", b)
+	}
+}
+
 func TestErrors(t *testing.T) {
 	cases := []struct {
 		name string
@@ -95,6 +110,14 @@ func TestErrors(t *testing.T) {
 		{"site limit", map[string]any{"sites": `[{"name":"a","registrationLimit":1001}]`}, []string{`"sites[0].registrationLimit" is 1001`, "from 1 to 1000"}},
 		{"site serial", map[string]any{"sites": `[{"name":"a","activationSerial":0}]`}, []string{`"sites[0].activationSerial" is 0`}},
 		{"site expiry", map[string]any{"sites": `[{"name":"a","activationExpiryDays":31}]`}, []string{`"sites[0].activationExpiryDays" is 31`, "from 1 to 30"}},
+		{"renew days not below expiry", map[string]any{"sites": `[{"name":"a","activationExpiryDays":3,"activationRenewDays":3}]`},
+			[]string{`"sites[0].activationRenewDays" is 3`, "from 0 (no renewal) to 2", "activationExpiryDays (3)"}},
+		{"renew days default against short expiry", map[string]any{"sites": `[{"name":"a","activationExpiryDays":2}]`},
+			[]string{`"sites[0].activationRenewDays" is 2`, "from 0 (no renewal) to 1"}},
+		{"renew days negative", map[string]any{"sites": `[{"name":"a","activationRenewDays":-1}]`}, []string{`"sites[0].activationRenewDays" is -1`}},
+		{"renew schedule", map[string]any{"sites": `[{"name":"a","activationRenewSchedule":"daily"}]`},
+			[]string{`"sites[0].activationRenewSchedule" is "daily"`, "rate(1 day)"}},
+		{"keep nodes not a bool", map[string]any{"sites": `[{"name":"a","keepNodesOnDestroy":"yes"}]`}, []string{`"sites"`, "keepNodesOnDestroy"}},
 		{"site boundary", map[string]any{"sites": `[{"name":"a","permissionsBoundary":"boundary"}]`}, []string{`permissionsBoundary "boundary"`, "managed policy ARN"}},
 		{"all problems at once", map[string]any{"maxReceiveCount": 0, "natGateways": 9, "region": "x"},
 			[]string{`"maxReceiveCount"`, `"natGateways"`, `"region"`}},

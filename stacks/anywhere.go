@@ -12,10 +12,10 @@ import (
 	"github.com/ecs-anywhere-stretched/stretched/config"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/activation"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/externalworker"
+	"github.com/ecs-anywhere-stretched/stretched/constructs/sitenodes"
+	"github.com/ecs-anywhere-stretched/stretched/internal/join"
+	"github.com/ecs-anywhere-stretched/stretched/internal/names"
 )
-
-// InstallScriptURL is the ECS Anywhere install script every node runs.
-const InstallScriptURL = "https://amazon-ecs-agent.s3.amazonaws.com/ecs-anywhere-install-latest.sh"
 
 // Anywhere is one on-premises site: the external cluster its nodes join, the
 // instance role and activation they join with, and the EXTERNAL worker.
@@ -25,6 +25,8 @@ type Anywhere struct {
 	InstanceRole awsiam.IRole
 	Activation   *activation.Activation
 	Worker       *externalworker.Worker
+	// Nodes deregisters the site's nodes on destroy; nil with keepNodesOnDestroy.
+	Nodes *sitenodes.Nodes
 }
 
 // NewAnywhere makes the anywhere stack of one site from the regional stack's
@@ -56,10 +58,13 @@ func NewAnywhere(scope constructs.Construct, id string, props *awscdk.StackProps
 	role := awsiam.NewRole(stack, jsii.String("InstanceRole"), roleProps)
 	a.InstanceRole = role
 
+	renewDays := site.SiteRenewDays()
 	act, err := activation.New(stack, "Activation", activation.Props{
 		InstanceRole:        role,
 		RegistrationLimit:   site.SiteRegistrationLimit(),
 		ExpiryDays:          site.SiteExpiryDays(),
+		RenewDays:           &renewDays,
+		RenewSchedule:       site.SiteRenewSchedule(),
 		Serial:              site.SiteActivationSerial(),
 		DefaultInstanceName: site.InstanceName,
 		Description:         fmt.Sprintf("ECS Anywhere nodes of site %s, cluster %s", site.Name, site.ClusterName),
@@ -81,26 +86,26 @@ func NewAnywhere(scope constructs.Construct, id string, props *awscdk.StackProps
 	}
 	a.Worker = worker
 
-	output(stack, "ClusterName", cluster.ClusterName(), "external ECS cluster the nodes join")
-	output(stack, "ServiceName", worker.Service().ServiceName(), "EXTERNAL worker service")
-	output(stack, "ActivationId", act.ActivationID(), "SSM activation id (not secret)")
-	output(stack, "ActivationExpiry", act.ExpirationDate(), "after this the activation accepts no new node; raise the site's activationSerial and deploy to get a new one")
-	output(stack, "ActivationCodeSecretArn", act.Secret().SecretArn(), "Secrets Manager secret holding the activation code")
-	output(stack, "JoinPolicyArn", act.JoinPolicy().ManagedPolicyArn(), "managed policy that may read the code: attach it to whoever runs the join command")
-	output(stack, "JoinCommand", JoinCommand(stack, cluster.ClusterName(), act), "run on a node as root, with AWS credentials that have the join policy")
-	return a, nil
-}
+	if !site.KeepNodesOnDestroy {
+		tagKey, tagValue := act.StackTag()
+		nodes, err := sitenodes.New(stack, "Nodes", sitenodes.Props{Cluster: cluster, TagKey: tagKey, TagValue: tagValue, Key: act.Key()})
+		if err != nil {
+			return nil, fmt.Errorf("site %q: %w", site.Name, err)
+		}
+		// Delete order: the service (its tasks stop), then the nodes, then
+		// the cluster (the resource refers to it).
+		nodes.DeregisterAfter(worker.Service())
+		a.Nodes = nodes
+	}
 
-// JoinCommand is the shell command that joins a node: it reads the activation
-// code from Secrets Manager when it runs, so the code is in no template or output.
-func JoinCommand(stack awscdk.Stack, clusterName *string, act *activation.Activation) *string {
-	return awscdk.Fn_Join(jsii.String(""), jsii.Strings(
-		"curl --proto '=https' --tlsv1.2 -fsSL -o /tmp/ecs-anywhere-install.sh ", InstallScriptURL,
-		" && sudo bash /tmp/ecs-anywhere-install.sh --region ", *stack.Region(),
-		" --cluster ", *clusterName,
-		" --activation-id ", *act.ActivationID(),
-		" --activation-code \"$(aws secretsmanager get-secret-value --region ", *stack.Region(),
-		" --secret-id ", *act.Secret().SecretArn(),
-		" --query SecretString --output text)\"",
-	))
+	output(stack, names.OutputClusterName, cluster.ClusterName(), "external ECS cluster the nodes join")
+	output(stack, names.OutputServiceName, worker.Service().ServiceName(), "EXTERNAL worker service")
+	output(stack, names.OutputActivationSecret, act.Secret().SecretArn(), "Secrets Manager secret with the site's current activation (id, code, expiry as JSON); the renewer keeps it current")
+	output(stack, names.OutputJoinPolicy, act.JoinPolicy().ManagedPolicyArn(), "managed policy that may read the activation: attach it to whoever runs the join command")
+	output(stack, names.OutputJoinCommand, jsii.String(join.Command(*stack.Region(), *cluster.ClusterName(), *act.Secret().SecretArn())),
+		"run on a node with AWS credentials that have the join policy; append optional install flags such as --enable-gpu")
+	if r := act.Renewer(); r != nil {
+		output(stack, names.OutputRenewerName, r.FunctionName(), "invoke it to renew the activation now (aws lambda invoke --function-name <name> out.json)")
+	}
+	return a, nil
 }

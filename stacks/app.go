@@ -12,6 +12,7 @@ import (
 
 	"github.com/ecs-anywhere-stretched/stretched/config"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/workerspec"
+	"github.com/ecs-anywhere-stretched/stretched/internal/names"
 )
 
 // App is every stack of the app.
@@ -22,11 +23,11 @@ type App struct {
 
 // RegionalStackName and AnywhereStackName are the stack ids; they are API:
 // changing one makes a new stack.
-func RegionalStackName(cfg config.Config) string { return cfg.StackPrefix + "-Regional" }
+func RegionalStackName(cfg config.Config) string { return names.RegionalStack(cfg.StackPrefix) }
 
 // AnywhereStackName is the stack id of one site.
 func AnywhereStackName(cfg config.Config, site config.Site) string {
-	return cfg.StackPrefix + "-Anywhere-" + site.Name
+	return names.AnywhereStack(cfg.StackPrefix, site.Name)
 }
 
 // RepoRoot is the repository root, found from this file's location; the

@@ -1,6 +1,7 @@
 package test
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -71,29 +72,148 @@ func TestActivationCustomResource(t *testing.T) {
 	}
 }
 
-func TestActivationHandlerLeastPrivilege(t *testing.T) {
+// activationActions are what the activation handler and the renewer may do,
+// and nothing more.
+var activationActions = []string{"iam:PassRole", "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "logs:CreateLogStream", "logs:PutLogEvents",
+	"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "ssm:AddTagsToResource", "ssm:CreateActivation", "ssm:DeleteActivation", "ssm:DescribeActivations"}
+
+func TestActivationFunctionsLeastPrivilege(t *testing.T) {
 	s := anywhere(t)
-	var got []string
-	for _, st := range statements(s, "ActivationHandlerRole") {
-		for _, a := range st.actions {
-			got = append(got, a)
-			switch a {
-			case "iam:PassRole":
-				if !strings.Contains(jsonOf(st.resource), "InstanceRole") {
-					t.Errorf("iam:PassRole must be limited to the instance role: %s", jsonOf(st.resource))
-				}
-			case "secretsmanager:PutSecretValue":
-				if !strings.Contains(jsonOf(st.resource), "ActivationCode") {
-					t.Errorf("secret write must be limited to the code secret: %s", jsonOf(st.resource))
+	for _, role := range []string{"ActivationHandlerRole", "ActivationRenewerRole"} {
+		var got []string
+		for _, st := range statements(s, role) {
+			for _, a := range st.actions {
+				got = append(got, a)
+				switch a {
+				case "iam:PassRole":
+					if !strings.Contains(jsonOf(st.resource), "InstanceRole") || !strings.Contains(jsonOf(st.raw["Condition"]), "ssm.amazonaws.com") {
+						t.Errorf("%s: iam:PassRole must be limited to the instance role, passed to SSM: %s", role, jsonOf(st.raw))
+					}
+				case "secretsmanager:PutSecretValue", "secretsmanager:GetSecretValue":
+					if !strings.Contains(jsonOf(st.resource), "ActivationCode") {
+						t.Errorf("%s: the secret access must be limited to the site's secret: %s", role, jsonOf(st.resource))
+					}
+				case "ssm:CreateActivation":
+					if got := jsonOf(st.raw["Condition"]); got != `{"StringEquals":{"aws:RequestTag/stretched:stack":"EcsWorker-Anywhere-onprem"}}` {
+						t.Errorf("%s: activations may be made only with the site's stack tag, condition %s", role, got)
+					}
 				}
 			}
 		}
+		slices.Sort(got)
+		if !slices.Equal(got, activationActions) {
+			t.Errorf("%s actions\n got %v\nwant %v", role, got, activationActions)
+		}
 	}
-	slices.Sort(got)
-	want := []string{"iam:PassRole", "kms:Encrypt", "kms:GenerateDataKey", "logs:CreateLogStream", "logs:PutLogEvents",
-		"secretsmanager:PutSecretValue", "ssm:AddTagsToResource", "ssm:CreateActivation", "ssm:DeleteActivation", "ssm:DescribeActivations"}
-	if !slices.Equal(got, want) {
-		t.Errorf("activation handler actions\n got %v\nwant %v", got, want)
+}
+
+// TestNoUnconditionedWildcard: every statement on "*" in a site's stack
+// carries a condition.
+func TestNoUnconditionedWildcard(t *testing.T) {
+	requireSynth(t)
+	for _, s := range all {
+		if !strings.Contains(s.name, "-Anywhere-") {
+			continue
+		}
+		for _, st := range statements(s, "") {
+			if jsonOf(st.resource) == `"*"` && st.raw["Condition"] == nil && st.effect == "Allow" {
+				t.Errorf("%s: %s allows %v on * without a condition", s.name, st.policy, st.actions)
+			}
+		}
+	}
+}
+
+func TestRenewerScheduleAndAlarm(t *testing.T) {
+	s := anywhere(t)
+	fn := props(resources(s, "AWS::Lambda::Function")[logicalID(t, s, "AWS::Lambda::Function", "ActivationRenewer")])
+	env := jsonOf(fn["Environment"])
+	for _, want := range []string{`"RENEW_DAYS":"2"`, `ACTIVATION_SETTINGS`, `\"RegistrationLimit\":\"10\"`, `\"ExpiryDays\":\"7\"`, `stretched:stack`, "ActivationCode"} {
+		if !strings.Contains(env, want) {
+			t.Errorf("renewer environment lacks %s: %s", want, env)
+		}
+	}
+	if fn["ReservedConcurrentExecutions"] != float64(1) || fn["Runtime"] != "provided.al2023" || jsonOf(fn["Architectures"]) != `["arm64"]` {
+		t.Errorf("renewer: one run at a time, Go on arm64: %s", jsonOf(fn))
+	}
+	assertTemplate(t, s, func(tmpl assertions.Template) {
+		tmpl.HasResourceProperties(jsii.String("AWS::Events::Rule"), map[string]any{
+			"ScheduleExpression": "rate(1 day)",
+			"State":              "ENABLED",
+			"Targets": []any{assertions.Match_ObjectLike(&map[string]any{
+				"Arn":         map[string]any{"Fn::GetAtt": []any{logicalID(t, s, "AWS::Lambda::Function", "ActivationRenewer"), "Arn"}},
+				"RetryPolicy": map[string]any{"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 3600},
+			})},
+		})
+		tmpl.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
+			"MetricName":         "Errors",
+			"Namespace":          "AWS/Lambda",
+			"Statistic":          "Sum",
+			"Threshold":          1,
+			"ComparisonOperator": "GreaterThanOrEqualToThreshold",
+			"TreatMissingData":   "notBreaching",
+			"Dimensions":         []any{map[string]any{"Name": "FunctionName", "Value": map[string]any{"Ref": logicalID(t, s, "AWS::Lambda::Function", "ActivationRenewer")}}},
+		})
+	})
+	factory := variant["Variant-Anywhere-factory"]
+	if got := only(t, factory, "AWS::Events::Rule")["ScheduleExpression"]; got != "rate(12 hours)" {
+		t.Errorf("site factory's schedule: %v", got)
+	}
+	if !strings.Contains(jsonOf(props(resources(factory, "AWS::Lambda::Function")[logicalID(t, factory, "AWS::Lambda::Function", "ActivationRenewer")])["Environment"]), `"RENEW_DAYS":"5"`) {
+		t.Error("site factory's activationRenewDays=5 not applied")
+	}
+	pi := variant["Variant-Anywhere-pi"]
+	if len(resources(pi, "AWS::Events::Rule")) != 0 || len(resources(pi, "AWS::CloudWatch::Alarm")) != 0 {
+		t.Error("activationRenewDays=0 must make no renewer")
+	}
+}
+
+func TestDestroyOrderServiceThenNodesThenCluster(t *testing.T) {
+	s := anywhere(t)
+	nodesID := logicalID(t, s, "Custom::SiteNodes", "Nodes")
+	nodes := resources(s, "Custom::SiteNodes")[nodesID]
+	p := props(nodes)
+	if jsonOf(p["ClusterName"]) != `{"Ref":"ClusterEB0386A7"}` || p["TagKey"] != "stretched:stack" || p["TagValue"] != "EcsWorker-Anywhere-onprem" {
+		t.Errorf("nodes resource must name the site's cluster and stack tag: %s", jsonOf(p))
+	}
+	service := resources(s, "AWS::ECS::Service")[logicalID(t, s, "AWS::ECS::Service", "WorkerService")]
+	if !slices.Contains(list(service["DependsOn"]), nodesID) {
+		t.Errorf("the service must depend on %s (deleted before the nodes are deregistered), DependsOn %v", nodesID, service["DependsOn"])
+	}
+	if deps := list(nodes["DependsOn"]); !slices.ContainsFunc(deps, func(d string) bool { return strings.HasPrefix(d, "NodesHandlerRoleDefaultPolicy") }) {
+		t.Errorf("the nodes resource must keep its function's permissions until it ran, DependsOn %v", deps)
+	}
+	if len(resources(variant["Variant-Anywhere-pi"], "Custom::SiteNodes")) != 0 {
+		t.Error("keepNodesOnDestroy must leave out the deregistration")
+	}
+	if len(resources(variant["Variant-Anywhere-factory"], "Custom::SiteNodes")) != 1 {
+		t.Error("every other site deregisters its nodes on destroy")
+	}
+}
+
+func TestNodeDeregistrationLeastPrivilege(t *testing.T) {
+	s := anywhere(t)
+	got := map[string]statement{}
+	for _, st := range statements(s, "NodesHandlerRole") {
+		for _, a := range st.actions {
+			got[a] = st
+		}
+	}
+	want := []string{"cloudformation:DescribeStacks", "ecs:DeregisterContainerInstance", "ecs:ListContainerInstances", "logs:CreateLogStream", "logs:PutLogEvents", "ssm:DeregisterManagedInstance", "ssm:DescribeInstanceInformation"}
+	if keys := slices.Sorted(maps.Keys(got)); !slices.Equal(keys, want) {
+		t.Errorf("node deregistration actions\n got %v\nwant %v", keys, want)
+	}
+	for _, a := range []string{"ecs:DeregisterContainerInstance", "ecs:ListContainerInstances"} {
+		if r := jsonOf(got[a].resource); r != `{"Fn::GetAtt":["ClusterEB0386A7","Arn"]}` {
+			t.Errorf("%s must be limited to the site's cluster, resource %s", a, r)
+		}
+	}
+	if r := jsonOf(got["cloudformation:DescribeStacks"].resource); r != `{"Ref":"AWS::StackId"}` {
+		t.Errorf("the stack status may be read of the site's own stack only, resource %s", r)
+	}
+	dereg := got["ssm:DeregisterManagedInstance"]
+	if c := jsonOf(dereg.raw["Condition"]); c != `{"StringEquals":{"ssm:resourceTag/stretched:stack":"EcsWorker-Anywhere-onprem"}}` ||
+		!strings.Contains(jsonOf(dereg.resource), ":managed-instance/*") {
+		t.Errorf("managed-instance deregistration must be limited to the site's tag: %s", jsonOf(dereg.raw))
 	}
 }
 
@@ -192,14 +312,17 @@ func TestExternalService(t *testing.T) {
 func TestAnywhereOutputsNeverHoldTheCode(t *testing.T) {
 	s := anywhere(t)
 	outs, _ := s.template["Outputs"].(map[string]any)
-	for _, k := range []string{"ClusterName", "ActivationId", "ActivationExpiry", "ActivationCodeSecretArn", "JoinPolicyArn", "JoinCommand"} {
-		if _, ok := outs[k]; !ok {
-			t.Errorf("anywhere stack lacks output %s", k)
-		}
+	var keys []string
+	for k := range outs {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	if want := []string{"ActivationRenewerName", "ActivationSecretArn", "ClusterName", "JoinCommand", "JoinPolicyArn", "ServiceName"}; !slices.Equal(keys, want) {
+		t.Errorf("anywhere outputs %v, want %v (nothing a renewal makes stale)", keys, want)
 	}
 	join := jsonOf(outs["JoinCommand"])
-	for _, want := range []string{"ecs-anywhere-install-latest.sh", "--cluster", "--activation-id", "--activation-code",
-		"secretsmanager get-secret-value", "--region", "ActivationCode"} {
+	for _, want := range []string{"ecs-anywhere-install-latest.sh", ".asc", "F34C3DDAE72926B079BEAEC6BCE9D9A42D51784F", "--cluster", "--activation-id", "--activation-code",
+		"secretsmanager get-secret-value", "--region", "ActivationCode", "ecs_anywhere_join"} {
 		if !strings.Contains(join, want) {
 			t.Errorf("join command lacks %q: %s", want, join)
 		}

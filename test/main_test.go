@@ -58,8 +58,8 @@ var variantContext = map[string]any{
 	"maxReceiveCount":  "3",
 	"logRetentionDays": 731,
 	"desiredCount":     2,
-	"sites": `[{"name":"factory","desiredCount":3,"registrationLimit":25,"activationExpiryDays":30},
-	           {"name":"pi","clusterName":"piCluster","permissionsBoundary":"arn:aws:iam::123456789012:policy/boundary"}]`,
+	"sites": `[{"name":"factory","desiredCount":3,"registrationLimit":25,"activationExpiryDays":30,"activationRenewDays":5,"activationRenewSchedule":"rate(12 hours)"},
+	           {"name":"pi","clusterName":"piCluster","permissionsBoundary":"arn:aws:iam::123456789012:policy/boundary","activationRenewDays":0,"keepNodesOnDestroy":true}]`,
 }
 
 func TestMain(m *testing.M) {

@@ -1,37 +1,35 @@
-// Package activation is an SSM hybrid activation made by a custom resource
-// whose Lambda is written in Go (lambda/activation). The activation code is a
-// secret: the Lambda writes it into a KMS-encrypted Secrets Manager secret and
-// it never appears in a template, output, log line or response.
+// Package activation is a site's SSM hybrid activation, kept current by two
+// Go Lambdas: the Custom::SsmActivation handler (lambda/activation) on every
+// deploy, and the renewer (lambda/renewer) on a schedule, which replaces the
+// activation before it expires or fills up. The site's Secrets Manager secret
+// is the one record of the current activation (id, code, expiry); the code
+// never appears in a template, output, log line or response.
 package activation
 
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
-	"runtime"
+	"regexp"
 	"sort"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
-	"github.com/aws/aws-cdk-go/awscdklambdagoalpha/v2"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/ecs-anywhere-stretched/stretched/constructs/encryption"
-)
-
-// ResourceType of the custom resource.
-const ResourceType = "Custom::SsmActivation"
-
-// Limits SSM puts on an activation.
-const (
-	MaxRegistrationLimit = 1000
-	MaxExpiryDays        = 30
+	"github.com/ecs-anywhere-stretched/stretched/constructs/gofunction"
+	"github.com/ecs-anywhere-stretched/stretched/internal/limits"
+	"github.com/ecs-anywhere-stretched/stretched/internal/names"
 )
 
 // Props configure the activation.
@@ -39,91 +37,117 @@ type Props struct {
 	// InstanceRole is the role SSM gives the nodes that join; it must trust
 	// ssm.amazonaws.com. Required.
 	InstanceRole awsiam.IRole
-	// RegistrationLimit is how many nodes may join with this activation.
+	// RegistrationLimit is how many nodes may join with one activation.
 	// Default: 10 (as in the reference). Allowed: 1..1000.
 	RegistrationLimit int
-	// ExpiryDays is how long the activation accepts new nodes; nodes that joined
-	// stay registered after it. Default: 7. Allowed: 1..30.
+	// ExpiryDays is how long an activation accepts new nodes; nodes that
+	// joined stay registered after it. Default: 7. Allowed: 1..30.
 	ExpiryDays int
+	// RenewDays: the renewer replaces the activation when it expires within
+	// this many days, or when it is full. Default (nil): 2. 0 turns renewal
+	// off (no renewer is made). Allowed: 0 to ExpiryDays-1.
+	RenewDays *int
+	// RenewSchedule is when the renewer runs, as an EventBridge expression.
+	// Default: rate(1 day). Allowed: rate(...) or cron(...).
+	RenewSchedule string
 	// DefaultInstanceName is the name SSM gives joined nodes. Default: none
 	// (SSM shows the host name). Allowed: 1..256 of letters, digits, '.', '-', '_'.
 	DefaultInstanceName string
 	// Description of the activation. Default: none. Allowed: at most 256 characters.
 	Description string
-	// Tags of the activation (and so of the nodes that join). Default: none.
-	// Allowed: at most 50; keys 1..128 and values 0..256 characters, keys not
+	// Tags of the activation (and so of the nodes that join). The tag
+	// names.StackTagKey = the stack name is always added. Default: none.
+	// Allowed: at most 49; keys 1..128 and values 0..256 characters, keys not
 	// starting with "aws:".
 	Tags map[string]string
 	// Serial is part of the activation's properties: changing it makes a new
-	// activation with the same settings (for one that expired or is full).
+	// activation with the same settings at the next deploy.
 	// Default: 1. Allowed: 1..1000000.
 	Serial int
-	// LogRetention of the Lambda's log group. Default: one year.
+	// LogRetention of the Lambdas' log groups. Default: one year.
 	LogRetention awslogs.RetentionDays
-	// HandlerDir is the Go package of the Lambda. Default: lambda/activation of
-	// this repository, found from this file's location.
-	HandlerDir string
 }
 
-// Activation is the activation and the secret that holds its code.
+// Activation is the activation, the secret that records it and the
+// functions that keep it.
 type Activation struct {
 	constructs.Construct
-	resource   awscdk.CustomResource
-	secret     awssecretsmanager.Secret
-	function   awslambda.IFunction
-	joinPolicy awsiam.ManagedPolicy
+	resource     awscdk.CustomResource
+	secret       awssecretsmanager.Secret
+	key          awskms.IKey
+	function     awslambda.IFunction
+	renewer      awslambda.IFunction
+	renewalAlarm awscloudwatch.Alarm
+	joinPolicy   awsiam.ManagedPolicy
+	stackTag     string
 }
 
-func (p *Props) validate() error {
+var (
+	instanceNameRe = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+	scheduleRe     = regexp.MustCompile(limits.RenewSchedulePattern)
+)
+
+// withDefaults returns the props with every default applied.
+func (p Props) withDefaults() Props {
+	if p.RegistrationLimit == 0 {
+		p.RegistrationLimit = limits.DefaultRegistrationLimit
+	}
+	if p.ExpiryDays == 0 {
+		p.ExpiryDays = limits.DefaultExpiryDays
+	}
+	if p.RenewDays == nil {
+		d := limits.DefaultRenewDays
+		p.RenewDays = &d
+	}
+	if p.RenewSchedule == "" {
+		p.RenewSchedule = limits.DefaultRenewSchedule
+	}
+	if p.Serial == 0 {
+		p.Serial = limits.DefaultSerial
+	}
+	if p.LogRetention == "" {
+		p.LogRetention = awslogs.RetentionDays_ONE_YEAR
+	}
+	return p
+}
+
+func (p Props) validate() error {
 	var errs []error
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf("activation: "+format, args...)) }
 	if p.InstanceRole == nil {
 		add("InstanceRole is nil: pass the role the nodes assume (trusted by ssm.amazonaws.com)")
 	}
-	if p.RegistrationLimit == 0 {
-		p.RegistrationLimit = 10
+	if p.RegistrationLimit < limits.MinRegistrationLimit || p.RegistrationLimit > limits.MaxRegistrationLimit {
+		add("RegistrationLimit is %d: must be from %d to %d", p.RegistrationLimit, limits.MinRegistrationLimit, limits.MaxRegistrationLimit)
 	}
-	if p.RegistrationLimit < 1 || p.RegistrationLimit > MaxRegistrationLimit {
-		add("RegistrationLimit is %d: must be from 1 to %d", p.RegistrationLimit, MaxRegistrationLimit)
+	if p.ExpiryDays < limits.MinExpiryDays || p.ExpiryDays > limits.MaxExpiryDays {
+		add("ExpiryDays is %d: must be from %d to %d (SSM's maximum)", p.ExpiryDays, limits.MinExpiryDays, limits.MaxExpiryDays)
 	}
-	if p.ExpiryDays == 0 {
-		p.ExpiryDays = 7
+	if d := *p.RenewDays; d < 0 || d >= p.ExpiryDays {
+		add("RenewDays is %d: must be from 0 (no renewal) to %d, less than ExpiryDays (%d), or every run would renew", d, p.ExpiryDays-1, p.ExpiryDays)
 	}
-	if p.ExpiryDays < 1 || p.ExpiryDays > MaxExpiryDays {
-		add("ExpiryDays is %d: must be from 1 to %d (SSM's maximum)", p.ExpiryDays, MaxExpiryDays)
+	if !scheduleRe.MatchString(p.RenewSchedule) {
+		add("RenewSchedule is %q: must be an EventBridge expression such as rate(1 day), rate(12 hours) or cron(0 3 * * ? *)", p.RenewSchedule)
 	}
-	if n := p.DefaultInstanceName; n != "" && (len(n) > 256 || strings.Trim(n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") != "") {
-		add("DefaultInstanceName is %q: must be 1 to 256 letters, digits, '.', '-' or '_'", n)
+	if n := p.DefaultInstanceName; n != "" && (len(n) > limits.MaxInstanceName || !instanceNameRe.MatchString(n)) {
+		add("DefaultInstanceName is %q: must be 1 to %d letters, digits, '.', '-' or '_'", n, limits.MaxInstanceName)
 	}
-	if len(p.Description) > 256 {
-		add("Description is %d characters long: must be at most 256", len(p.Description))
+	if len(p.Description) > limits.MaxDescription {
+		add("Description is %d characters long: must be at most %d", len(p.Description), limits.MaxDescription)
 	}
-	if len(p.Tags) > 50 {
-		add("Tags has %d entries: must be at most 50", len(p.Tags))
+	if len(p.Tags) > limits.MaxTags-1 {
+		add("Tags has %d entries: must be at most %d (one more is the stack tag)", len(p.Tags), limits.MaxTags-1)
 	}
 	for _, k := range sortedKeys(p.Tags) {
-		if len(k) < 1 || len(k) > 128 || strings.HasPrefix(strings.ToLower(k), "aws:") {
-			add("tag key %q: must be 1 to 128 characters and not start with \"aws:\"", k)
+		if len(k) < 1 || len(k) > limits.MaxTagKey || strings.HasPrefix(strings.ToLower(k), "aws:") || k == names.StackTagKey {
+			add("tag key %q: must be 1 to %d characters, not start with \"aws:\" and not be %q (set by the construct)", k, limits.MaxTagKey, names.StackTagKey)
 		}
-		if len(p.Tags[k]) > 256 {
-			add("tag %q has a value of %d characters: must be at most 256", k, len(p.Tags[k]))
+		if len(p.Tags[k]) > limits.MaxTagValue {
+			add("tag %q has a value of %d characters: must be at most %d", k, len(p.Tags[k]), limits.MaxTagValue)
 		}
 	}
-	if p.Serial == 0 {
-		p.Serial = 1
-	}
-	if p.Serial < 1 || p.Serial > 1000000 {
-		add("Serial is %d: must be from 1 to 1000000", p.Serial)
-	}
-	if p.LogRetention == "" {
-		p.LogRetention = awslogs.RetentionDays_ONE_YEAR
-	}
-	if p.HandlerDir == "" {
-		_, file, _, ok := runtime.Caller(0)
-		if !ok {
-			add("HandlerDir is empty and this package's source location is unknown: set HandlerDir to the lambda/activation folder")
-		}
-		p.HandlerDir = filepath.Join(filepath.Dir(file), "..", "..", "lambda", "activation")
+	if p.Serial < limits.MinSerial || p.Serial > limits.MaxSerial {
+		add("Serial is %d: must be from %d to %d", p.Serial, limits.MinSerial, limits.MaxSerial)
 	}
 	return errors.Join(errs...)
 }
@@ -137,120 +161,65 @@ func sortedKeys(m map[string]string) []string {
 	return keys
 }
 
-// New makes the secret, the Lambda and the activation.
+// New makes the secret, the custom resource and its Lambda, and (unless
+// renewal is off) the renewer with its schedule and alarm.
 func New(scope constructs.Construct, id string, props Props) (*Activation, error) {
-	if err := props.validate(); err != nil {
+	p := props.withDefaults()
+	if err := p.validate(); err != nil {
 		return nil, err
 	}
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	stack := awscdk.Stack_Of(c)
+	a := &Activation{Construct: c, stackTag: *stack.StackName()}
 
-	key := encryption.NewKey(c, "Key", "ssm activation code and its handler's logs", awscdk.RemovalPolicy_DESTROY)
-	secret := awssecretsmanager.NewSecret(c, jsii.String("Code"), &awssecretsmanager.SecretProps{
-		Description:   jsii.String("ssm activation code of the ECS Anywhere nodes (written by the activation custom resource)"),
+	key := encryption.NewKey(c, "Key", "ssm activation code and its functions' logs", awscdk.RemovalPolicy_DESTROY)
+	a.key = key
+	a.secret = awssecretsmanager.NewSecret(c, jsii.String("Code"), &awssecretsmanager.SecretProps{
+		Description:   jsii.String("the site's current ssm activation (id, code, expiry) as JSON, written by the activation custom resource and its renewer"),
 		EncryptionKey: key,
 		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 	})
 
-	logGroup := awslogs.NewLogGroup(c, jsii.String("HandlerLogs"), &awslogs.LogGroupProps{
-		Retention:     props.LogRetention,
-		EncryptionKey: key,
-		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	handler, err := gofunction.New(c, "Handler", gofunction.Props{
+		Entry:        "lambda/activation",
+		Description:  "ssm activation custom resource: creates, replaces and deletes the site's current activation",
+		Key:          key,
+		LogRetention: p.LogRetention,
 	})
-	role := awsiam.NewRole(c, jsii.String("HandlerRole"), &awsiam.RoleProps{
-		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
-		Description: jsii.String("ssm activation custom resource: create and delete the activation, write its code"),
-	})
-	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions:   jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"),
-		Resources: jsii.Strings(*logGroup.LogGroupArn()),
-	}))
-	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:       jsii.String("Activations"),
-		Actions:   jsii.Strings("ssm:CreateActivation", "ssm:DeleteActivation", "ssm:DescribeActivations", "ssm:AddTagsToResource"),
-		Resources: jsii.Strings("*"),
-	}))
-	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:        jsii.String("PassInstanceRole"),
-		Actions:    jsii.Strings("iam:PassRole"),
-		Resources:  jsii.Strings(*props.InstanceRole.RoleArn()),
-		Conditions: &map[string]any{"StringEquals": map[string]any{"iam:PassedToService": "ssm.amazonaws.com"}},
-	}))
-	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:       jsii.String("WriteCode"),
-		Actions:   jsii.Strings("secretsmanager:PutSecretValue"),
-		Resources: jsii.Strings(*secret.SecretArn()),
-	}))
-	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions:    jsii.Strings("kms:GenerateDataKey", "kms:Encrypt"),
-		Resources:  jsii.Strings(*key.KeyArn()),
-		Conditions: &map[string]any{"StringEquals": map[string]any{"kms:ViaService": fmt.Sprintf("secretsmanager.%s.amazonaws.com", *stack.Region())}},
-	}))
+	if err != nil {
+		return nil, fmt.Errorf("activation: %w", err)
+	}
+	a.grantManage(handler.Role(), p.InstanceRole)
+	a.function = handler.Function()
 
-	fn := awscdklambdagoalpha.NewGoFunction(c, jsii.String("Handler"), &awscdklambdagoalpha.GoFunctionProps{
-		Entry:         jsii.String(props.HandlerDir),
-		ModuleDir:     jsii.String(filepath.Join(props.HandlerDir, "..", "..", "go.mod")),
-		Runtime:       awslambda.Runtime_PROVIDED_AL2023(),
-		Architecture:  awslambda.Architecture_ARM_64(),
-		Description:   jsii.String("creates, replaces and deletes the ssm activation of ECS Anywhere nodes"),
-		Timeout:       awscdk.Duration_Minutes(jsii.Number(5)),
-		MemorySize:    jsii.Number(128),
-		Role:          role,
-		LogGroup:      logGroup,
-		LoggingFormat: awslambda.LoggingFormat_JSON,
-		Bundling: &awscdklambdagoalpha.BundlingOptions{
-			CgoEnabled:   jsii.Bool(false),
-			GoBuildFlags: jsii.Strings("-trimpath", "-buildvcs=false", `-ldflags="-s -w -buildid="`),
-		},
-	})
-
-	tags := make([]map[string]string, 0, len(props.Tags))
-	for _, k := range sortedKeys(props.Tags) {
-		tags = append(tags, map[string]string{"Key": k, "Value": props.Tags[k]})
-	}
-	properties := map[string]any{
-		"IamRole":           props.InstanceRole.RoleName(),
-		"RegistrationLimit": fmt.Sprint(props.RegistrationLimit),
-		"ExpiryDays":        fmt.Sprint(props.ExpiryDays),
-		"SecretArn":         secret.SecretArn(),
-		"Serial":            fmt.Sprint(props.Serial),
-	}
-	if props.DefaultInstanceName != "" {
-		properties["DefaultInstanceName"] = props.DefaultInstanceName
-	}
-	if props.Description != "" {
-		properties["Description"] = props.Description
-	}
-	if len(tags) > 0 {
-		properties["Tags"] = tags
-	}
+	properties := a.properties(p)
 	resource := awscdk.NewCustomResource(c, jsii.String("Resource"), &awscdk.CustomResourceProps{
-		ServiceToken: fn.FunctionArn(),
-		ResourceType: jsii.String(ResourceType),
+		ServiceToken: handler.Function().FunctionArn(),
+		ResourceType: jsii.String(names.ActivationResourceType),
 		Properties:   &properties,
 	})
 	// The handler's permissions must exist before CloudFormation asks it for
 	// anything, and until it has deleted the activation.
-	resource.Node().AddDependency(role.Node().TryFindChild(jsii.String("DefaultPolicy")))
+	handler.DependOnPermissions(resource)
+	a.resource = resource
 
-	awscdk.Annotations_Of(c).AcknowledgeWarning(jsii.String("@aws-cdk/aws-lambda-go-alpha:goBuildFlagsSecurityWarning"),
-		jsii.String("the build flags are constants of this construct, not user input"))
-	cdknag.NagSuppressions_AddResourceSuppressions(secret, &[]*cdknag.NagPackSuppression{{
+	if *p.RenewDays > 0 {
+		if err := a.addRenewer(p, properties); err != nil {
+			return nil, err
+		}
+	}
+
+	cdknag.NagSuppressions_AddResourceSuppressions(a.secret, &[]*cdknag.NagPackSuppression{{
 		Id:     jsii.String("AwsSolutions-SMG4"),
-		Reason: jsii.String("the value is an SSM activation code that only SSM can issue: it changes by making a new activation (the custom resource does), not by a rotation Lambda"),
+		Reason: jsii.String("the value is an SSM activation that only SSM can issue: the renewer replaces it on a schedule (a new activation), not a rotation Lambda"),
 	}}, jsii.Bool(false))
-	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
-		Id:        jsii.String("AwsSolutions-IAM5"),
-		AppliesTo: &[]any{jsii.String("Resource::*")},
-		Reason:    jsii.String("ssm:CreateActivation, DeleteActivation, DescribeActivations and AddTagsToResource on activations have no resource-level permissions"),
-	}}, jsii.Bool(true))
 	viaSecretsManager := &map[string]any{"StringEquals": map[string]any{"kms:ViaService": fmt.Sprintf("secretsmanager.%s.amazonaws.com", *stack.Region())}}
-	joinPolicy := awsiam.NewManagedPolicy(c, jsii.String("JoinPolicy"), &awsiam.ManagedPolicyProps{
-		Description: jsii.String("read the ssm activation code to join ECS Anywhere nodes; attach to whoever runs the join command"),
+	a.joinPolicy = awsiam.NewManagedPolicy(c, jsii.String("JoinPolicy"), &awsiam.ManagedPolicyProps{
+		Description: jsii.String("read the site's current ssm activation to join ECS Anywhere nodes; attach to whoever runs the join command"),
 		Statements: &[]awsiam.PolicyStatement{
 			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 				Actions:   jsii.Strings("secretsmanager:GetSecretValue"),
-				Resources: jsii.Strings(*secret.SecretArn()),
+				Resources: jsii.Strings(*a.secret.SecretArn()),
 			}),
 			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 				Actions:    jsii.Strings("kms:Decrypt"),
@@ -259,24 +228,139 @@ func New(scope constructs.Construct, id string, props Props) (*Activation, error
 			}),
 		},
 	})
-	return &Activation{Construct: c, resource: resource, secret: secret, function: fn, joinPolicy: joinPolicy}, nil
+	return a, nil
 }
 
-// ActivationID is the id nodes join with (not a secret).
-func (a *Activation) ActivationID() *string {
-	return a.resource.GetAttString(jsii.String("ActivationId"))
+// properties are the custom resource's properties; the renewer gets the
+// same values as JSON, so both make activations alike.
+func (a *Activation) properties(p Props) map[string]any {
+	tags := []map[string]string{{"Key": names.StackTagKey, "Value": a.stackTag}}
+	for _, k := range sortedKeys(p.Tags) {
+		tags = append(tags, map[string]string{"Key": k, "Value": p.Tags[k]})
+	}
+	properties := map[string]any{
+		names.PropIamRole:           p.InstanceRole.RoleName(),
+		names.PropRegistrationLimit: fmt.Sprint(p.RegistrationLimit),
+		names.PropExpiryDays:        fmt.Sprint(p.ExpiryDays),
+		names.PropSecretArn:         a.secret.SecretArn(),
+		names.PropSerial:            fmt.Sprint(p.Serial),
+		names.PropTags:              tags,
+	}
+	if p.DefaultInstanceName != "" {
+		properties[names.PropDefaultInstanceName] = p.DefaultInstanceName
+	}
+	if p.Description != "" {
+		properties[names.PropDescription] = p.Description
+	}
+	return properties
 }
 
-// ExpirationDate of the activation, RFC 3339.
-func (a *Activation) ExpirationDate() *string {
-	return a.resource.GetAttString(jsii.String("ExpirationDate"))
+// grantManage lets role make, replace and delete the site's activations and
+// read and write its record.
+func (a *Activation) grantManage(role awsiam.Role, instanceRole awsiam.IRole) {
+	stack := awscdk.Stack_Of(a.Construct)
+	onlySiteTag := &map[string]any{"StringEquals": map[string]any{"aws:RequestTag/" + names.StackTagKey: a.stackTag}}
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("CreateSiteActivations"),
+		Actions:    jsii.Strings("ssm:CreateActivation", "ssm:AddTagsToResource"),
+		Resources:  jsii.Strings("*"),
+		Conditions: onlySiteTag,
+	}))
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("Activations"),
+		Actions:    jsii.Strings("ssm:DeleteActivation", "ssm:DescribeActivations"),
+		Resources:  jsii.Strings("*"),
+		Conditions: &map[string]any{"StringEquals": map[string]any{"aws:RequestedRegion": stack.Region()}},
+	}))
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("PassInstanceRole"),
+		Actions:    jsii.Strings("iam:PassRole"),
+		Resources:  jsii.Strings(*instanceRole.RoleArn()),
+		Conditions: &map[string]any{"StringEquals": map[string]any{"iam:PassedToService": "ssm.amazonaws.com"}},
+	}))
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("ActivationRecord"),
+		Actions:   jsii.Strings("secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"),
+		Resources: jsii.Strings(*a.secret.SecretArn()),
+	}))
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt"),
+		Resources:  jsii.Strings(*a.key.KeyArn()),
+		Conditions: &map[string]any{"StringEquals": map[string]any{"kms:ViaService": fmt.Sprintf("secretsmanager.%s.amazonaws.com", *stack.Region())}},
+	}))
+	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
+		Id:        jsii.String("AwsSolutions-IAM5"),
+		AppliesTo: &[]any{jsii.String("Resource::*")},
+		Reason:    jsii.String("ssm activations have no resource-level permissions: creating one is limited to activations tagged with this site's stack; delete and describe take only * and are limited to the stack's region"),
+	}}, jsii.Bool(true))
 }
 
-// Secret holds the activation code; grant read to whoever joins nodes.
+// addRenewer makes the scheduled renewer and the alarm on its errors.
+func (a *Activation) addRenewer(p Props, properties map[string]any) error {
+	stack := awscdk.Stack_Of(a.Construct)
+	settings := stack.ToJsonString(properties, nil)
+	renewer, err := gofunction.New(a.Construct, "Renewer", gofunction.Props{
+		Entry:        "lambda/renewer",
+		Description:  fmt.Sprintf("renews the site's ssm activation when it expires within %d days or is full", *p.RenewDays),
+		Key:          a.key,
+		LogRetention: p.LogRetention,
+		Timeout:      awscdk.Duration_Minutes(jsii.Number(2)),
+		Environment: map[string]*string{
+			names.EnvActivationSettings: settings,
+			names.EnvRenewDays:          jsii.String(fmt.Sprint(*p.RenewDays)),
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("activation: %w", err)
+	}
+	a.grantManage(renewer.Role(), p.InstanceRole)
+	fn := renewer.Function()
+	a.renewer = fn
+	// One run at a time: two renewers would each replace the activation.
+	fn.Node().DefaultChild().(awslambda.CfnFunction).SetReservedConcurrentExecutions(jsii.Number(1))
+	awsevents.NewRule(a.Construct, jsii.String("RenewSchedule"), &awsevents.RuleProps{
+		Description: jsii.String("runs the site's activation renewer"),
+		Schedule:    awsevents.Schedule_Expression(jsii.String(p.RenewSchedule)),
+		Targets: &[]awsevents.IRuleTarget{awseventstargets.NewLambdaFunction(fn, &awseventstargets.LambdaFunctionProps{
+			RetryAttempts: jsii.Number(2),
+			MaxEventAge:   awscdk.Duration_Hours(jsii.Number(1)),
+		})},
+	})
+	a.renewalAlarm = awscloudwatch.NewAlarm(a.Construct, jsii.String("RenewalFailed"), &awscloudwatch.AlarmProps{
+		AlarmDescription: jsii.String(fmt.Sprintf("the activation renewer of stack %s failed: nodes may soon be unable to join; see its log group", a.stackTag)),
+		Metric: fn.MetricErrors(&awscloudwatch.MetricOptions{
+			Period:    awscdk.Duration_Hours(jsii.Number(1)),
+			Statistic: jsii.String("Sum"),
+		}),
+		Threshold:          jsii.Number(1),
+		EvaluationPeriods:  jsii.Number(1),
+		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+	})
+	return nil
+}
+
+// Secret records the current activation; nodes read it when they join.
 func (a *Activation) Secret() awssecretsmanager.ISecret { return a.secret }
 
-// JoinPolicy may read the code; attach it to the people or roles that join nodes.
+// Key encrypts the secret and the functions' logs; the site's other
+// functions may use it too.
+func (a *Activation) Key() awskms.IKey { return a.key }
+
+// JoinPolicy may read the current activation; attach it to the people or
+// roles that join nodes.
 func (a *Activation) JoinPolicy() awsiam.IManagedPolicy { return a.joinPolicy }
 
 // Function is the custom resource's Lambda.
 func (a *Activation) Function() awslambda.IFunction { return a.function }
+
+// Renewer is the scheduled renewer, or nil when renewal is off.
+func (a *Activation) Renewer() awslambda.IFunction { return a.renewer }
+
+// RenewalAlarm goes off when a renewal fails, or is nil when renewal is off.
+// An operator's notification topic attaches here.
+func (a *Activation) RenewalAlarm() awscloudwatch.Alarm { return a.renewalAlarm }
+
+// StackTag is the tag every activation of the site, and so every node that
+// joined through one, carries: names.StackTagKey = the stack name.
+func (a *Activation) StackTag() (key, value string) { return names.StackTagKey, a.stackTag }

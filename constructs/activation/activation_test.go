@@ -34,17 +34,20 @@ func TestValidate(t *testing.T) {
 		{"tag key aws", Props{InstanceRole: role, Tags: map[string]string{"aws:x": "v"}}, []string{`tag key "aws:x"`}},
 		{"tag value long", Props{InstanceRole: role, Tags: map[string]string{"k": long}}, []string{`tag "k" has a value of 257`}},
 		{"serial", Props{InstanceRole: role, Serial: -1}, []string{"Serial is -1"}},
+		{"renewal off", Props{InstanceRole: role, RenewDays: intp(0)}, nil},
+		{"renew days not below expiry", Props{InstanceRole: role, ExpiryDays: 3, RenewDays: intp(3)}, []string{"RenewDays is 3", "from 0 (no renewal) to 2"}},
+		{"renew days negative", Props{InstanceRole: role, RenewDays: intp(-1)}, []string{"RenewDays is -1"}},
+		{"schedule", Props{InstanceRole: role, RenewSchedule: "daily"}, []string{`RenewSchedule is "daily"`, "rate(1 day)"}},
+		{"cron schedule", Props{InstanceRole: role, RenewSchedule: "cron(0 3 * * ? *)"}, nil},
+		{"stack tag is the construct's", Props{InstanceRole: role, Tags: map[string]string{"stretched:stack": "x"}}, []string{`tag key "stretched:stack"`}},
 		{"every problem at once", Props{RegistrationLimit: 5000, ExpiryDays: 99}, []string{"InstanceRole", "RegistrationLimit", "ExpiryDays"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			err := tc.props.validate()
+			err := tc.props.withDefaults().validate()
 			if tc.want == nil {
 				if err != nil {
 					t.Fatalf("valid props rejected: %v", err)
-				}
-				if tc.props.RegistrationLimit < 1 || tc.props.ExpiryDays < 1 || tc.props.HandlerDir == "" {
-					t.Errorf("defaults not applied: %+v", tc.props)
 				}
 				return
 			}
@@ -57,9 +60,13 @@ func TestValidate(t *testing.T) {
 }
 
 func TestDefaultsAsDocumented(t *testing.T) {
-	p := Props{InstanceRole: nil}
-	_ = p.validate()
-	if p.RegistrationLimit != 10 || p.ExpiryDays != 7 {
-		t.Errorf("documented defaults are 10 nodes and 7 days, got %d and %d", p.RegistrationLimit, p.ExpiryDays)
+	p := Props{}.withDefaults()
+	if p.RegistrationLimit != 10 || p.ExpiryDays != 7 || *p.RenewDays != 2 || p.RenewSchedule != "rate(1 day)" || p.Serial != 1 {
+		t.Errorf("documented defaults are 10 nodes, 7 days, renew 2 days before expiry daily, serial 1; got %+v", p)
+	}
+	if off := (Props{RenewDays: intp(0)}).withDefaults(); *off.RenewDays != 0 {
+		t.Error("RenewDays 0 must stay 0 (renewal off), not become the default")
 	}
 }
+
+func intp(n int) *int { return &n }

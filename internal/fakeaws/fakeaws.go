@@ -7,7 +7,9 @@
 package fakeaws
 
 import (
+	"bytes"
 	"encoding/json"
+	"encoding/xml"
 	"fmt"
 	"io"
 	"net/http"
@@ -36,6 +38,9 @@ const (
 	PutSecretValue              = "secretsmanager.PutSecretValue"
 	ListContainerInstances      = "AmazonEC2ContainerServiceV20141113.ListContainerInstances"
 	DeregisterContainerInstance = "AmazonEC2ContainerServiceV20141113.DeregisterContainerInstance"
+	// DescribeStacks is CloudFormation's, which speaks the query protocol
+	// (a form in, XML out); the fake records it under this name.
+	DescribeStacks = "cloudformation.DescribeStacks"
 )
 
 // Throttling is SSM's and Secrets Manager's answer when a call rate is exceeded.
@@ -50,9 +55,9 @@ type Reply struct {
 // Activation is an SSM activation as the fake stores it.
 type Activation struct {
 	ID, Code, IamRole, DefaultInstanceName, Description string
-	Limit, Registrations                               int
-	Expiry                                             time.Time
-	Tags                                               map[string]string
+	Limit, Registrations                                int
+	Expiry                                              time.Time
+	Tags                                                map[string]string
 }
 
 // Instance is a managed (hybrid) instance.
@@ -74,10 +79,12 @@ type Fake struct {
 	Secrets            map[string]string
 	Instances          map[string]*Instance
 	ContainerInstances map[string][]string // by cluster name
-	t                  *testing.T
-	n                  int
-	script             map[string][]Reply
-	requests           map[string][]map[string]any
+	// StackStatus of each stack, by stack id (ARN).
+	StackStatus map[string]string
+	t           *testing.T
+	n           int
+	script      map[string][]Reply
+	requests    map[string][]map[string]any
 }
 
 // New starts a fake for the test; it stops when the test ends.
@@ -85,7 +92,7 @@ func New(t *testing.T) *Fake {
 	f := &Fake{
 		t: t, Now: time.Now, PageSize: 50,
 		Activations: map[string]*Activation{}, Secrets: map[string]string{}, Instances: map[string]*Instance{},
-		ContainerInstances: map[string][]string{}, script: map[string][]Reply{}, requests: map[string][]map[string]any{},
+		ContainerInstances: map[string][]string{}, StackStatus: map[string]string{}, script: map[string][]Reply{}, requests: map[string][]map[string]any{},
 	}
 	srv := httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(srv.Close)
@@ -147,6 +154,10 @@ func (f *Fake) newID() (string, string) {
 }
 
 func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		f.serveQuery(w, r)
+		return
+	}
 	target := r.Header.Get("X-Amz-Target")
 	raw, _ := io.ReadAll(r.Body)
 	var in map[string]any
@@ -315,6 +326,43 @@ func (f *Fake) answer(target string, in map[string]any) Reply {
 	}
 	f.t.Errorf("fakeaws: unexpected call %q", target)
 	return fail("UnknownOperationException", "unknown operation "+target)
+}
+
+// serveQuery answers CloudFormation's DescribeStacks in the query protocol.
+func (f *Fake) serveQuery(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	action, stack := r.PostForm.Get("Action"), r.PostForm.Get("StackName")
+	target := "cloudformation." + action
+	f.Mu.Lock()
+	f.requests[target] = append(f.requests[target], map[string]any{"StackName": stack})
+	var rep Reply
+	if q := f.script[target]; len(q) > 0 {
+		rep, f.script[target] = q[0], q[1:]
+	} else if status, found := f.StackStatus[stack]; action == "DescribeStacks" && found {
+		var name bytes.Buffer
+		_ = xml.EscapeText(&name, []byte(stack))
+		rep = Reply{200, `<DescribeStacksResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><DescribeStacksResult><Stacks><member>` +
+			`<StackId>` + name.String() + `</StackId><StackName>S</StackName><StackStatus>` + status + `</StackStatus>` +
+			`<CreationTime>2026-11-22T12:00:00Z</CreationTime></member></Stacks></DescribeStacksResult>` +
+			`<ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></DescribeStacksResponse>`}
+	} else {
+		rep = QueryError("ValidationError", "Stack with id "+stack+" does not exist")
+	}
+	f.Mu.Unlock()
+	w.Header().Set("Content-Type", "text/xml")
+	w.WriteHeader(rep.Status)
+	_, _ = io.WriteString(w, rep.Body)
+}
+
+// QueryError is an error answer in the query protocol.
+func QueryError(code, msg string) Reply {
+	var m bytes.Buffer
+	_ = xml.EscapeText(&m, []byte(msg))
+	return Reply{400, `<ErrorResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><Error><Type>Sender</Type><Code>` + code +
+		`</Code><Message>` + m.String() + `</Message></Error><RequestId>r</RequestId></ErrorResponse>`}
 }
 
 // matches applies DescribeInstanceInformation's tag:<key> and ActivationIds filters.

@@ -24,6 +24,9 @@ const (
 	DefaultRenewDays = 2
 	// DefaultRenewSchedule is when the renewer runs (an EventBridge expression).
 	DefaultRenewSchedule = "rate(1 day)"
+	// RenewSchedulePattern is what a renewal schedule must match: an
+	// EventBridge rate(...) or cron(...) expression.
+	RenewSchedulePattern = `^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\([^()]+\))$`
 
 	// MinSerial, MaxSerial and DefaultSerial bound the activation serial, the
 	// number a user changes to force a new activation.

@@ -13,13 +13,12 @@ func AnywhereStack(prefix, site string) string { return prefix + "-Anywhere-" + 
 
 // Output keys of an anywhere stack.
 const (
-	OutputClusterName       = "ClusterName"
-	OutputServiceName       = "ServiceName"
-	OutputActivationSecret  = "ActivationSecretArn"
-	OutputJoinPolicy        = "JoinPolicyArn"
-	OutputJoinCommand       = "JoinCommand"
-	OutputRenewerName       = "ActivationRenewerName"
-	OutputNodesDeregistered = "NodesDeregisteredOnDestroy"
+	OutputClusterName      = "ClusterName"
+	OutputServiceName      = "ServiceName"
+	OutputActivationSecret = "ActivationSecretArn"
+	OutputJoinPolicy       = "JoinPolicyArn"
+	OutputJoinCommand      = "JoinCommand"
+	OutputRenewerName      = "ActivationRenewerName"
 )
 
 // StackTagKey tags every activation of a site with its stack's name. SSM

@@ -3,7 +3,9 @@
 // (ECS refuses while it has container instances) and no managed instance is
 // left registered and billed. It touches only the site's cluster and the
 // managed instances that carry the site's stack tag (SSM gives every node the
-// tags of the activation it joined with). Create and Update do nothing.
+// tags of the activation it joined with), and only when the stack itself is
+// being deleted (CloudFormation also deletes a resource that an update
+// removed). Create and Update do nothing.
 package sitenodes
 
 import (
@@ -11,10 +13,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/cfn"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	cftypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
@@ -38,11 +43,23 @@ type SSMAPI interface {
 	DeregisterManagedInstance(context.Context, *ssm.DeregisterManagedInstanceInput, ...func(*ssm.Options)) (*ssm.DeregisterManagedInstanceOutput, error)
 }
 
+// CloudFormationAPI is what the handler calls of CloudFormation.
+type CloudFormationAPI interface {
+	DescribeStacks(context.Context, *cloudformation.DescribeStacksInput, ...func(*cloudformation.Options)) (*cloudformation.DescribeStacksOutput, error)
+}
+
 // Handler deregisters one site's nodes on Delete.
 type Handler struct {
 	ECS ECSAPI
 	SSM SSMAPI
+	CFN CloudFormationAPI
 }
+
+// deletingStatuses are the stack statuses in which a Delete of this
+// resource means the site goes away. In any other (an update's clean-up
+// after keepNodesOnDestroy was turned on, or the rollback of an update that
+// added the resource) the site stays and so do its nodes.
+var deletingStatuses = []cftypes.StackStatus{cftypes.StackStatusDeleteInProgress, cftypes.StackStatusRollbackInProgress}
 
 // Function is the cfn.CustomResourceFunction for cfn.LambdaWrap.
 func (h *Handler) Function(log *slog.Logger) cfn.CustomResourceFunction {
@@ -74,16 +91,39 @@ func (h *Handler) handle(ctx context.Context, log *slog.Logger, e cfn.Event) (st
 		if err != nil {
 			return cr.FallbackID(e), nil, err
 		}
-		return "nodes-of:" + p.cluster, nil, nil
+		return physicalPrefix + e.LogicalResourceID, nil, nil
 	}
 	if err != nil {
 		return e.PhysicalResourceID, nil, err
 	}
-	if !strings.HasPrefix(e.PhysicalResourceID, "nodes-of:") {
+	if !strings.HasPrefix(e.PhysicalResourceID, physicalPrefix) {
 		log.Info("resource was never created: nothing to deregister")
 		return e.PhysicalResourceID, nil, nil
 	}
+	status, err := h.stackStatus(ctx, e.StackID)
+	if err != nil {
+		return e.PhysicalResourceID, nil, err
+	}
+	if !slices.Contains(deletingStatuses, status) {
+		log.Info("the stack is not being deleted: the site's nodes stay registered", "stackStatus", string(status))
+		return e.PhysicalResourceID, nil, nil
+	}
 	return e.PhysicalResourceID, nil, h.Deregister(ctx, log, p.cluster, p.tagKey, p.tagValue)
+}
+
+// physicalPrefix starts the resource's id, which is the same for the life of
+// the stack: a changed id would make CloudFormation delete the old one.
+const physicalPrefix = "nodes-of:"
+
+func (h *Handler) stackStatus(ctx context.Context, stackID string) (cftypes.StackStatus, error) {
+	out, err := h.CFN.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(stackID)})
+	if err != nil {
+		return "", fmt.Errorf("read the status of stack %s, to tell its deletion from an update: %w; nodes were not deregistered, retry the deletion", stackID, ssmact.Explain(err))
+	}
+	if len(out.Stacks) != 1 {
+		return "", fmt.Errorf("stack %s: DescribeStacks returned %d stacks; nodes were not deregistered, retry the deletion", stackID, len(out.Stacks))
+	}
+	return out.Stacks[0].StackStatus, nil
 }
 
 // maxReported is how many failures an error names; CloudFormation shows a

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-lambda-go/cfn"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
@@ -20,6 +21,8 @@ const (
 	tagKey  = "stretched:stack"
 	site    = "EcsWorker-Anywhere-factory"
 	other   = "EcsWorker-Anywhere-pi"
+	stackID = "arn:aws:cloudformation:eu-west-1:123456789012:stack/EcsWorker-Anywhere-factory/5a7b9c00-1d2e-11f0-8000-0a1b2c3d4e5f"
+	created = "nodes-of:NodesResource"
 )
 
 type env struct {
@@ -32,7 +35,8 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	e := &env{aws: fakeaws.New(t), cfn: fakeaws.NewCloudFormation(t), logs: &bytes.Buffer{}}
 	cfg := e.aws.Config()
-	e.h = &Handler{ECS: ecs.NewFromConfig(cfg), SSM: ssm.NewFromConfig(cfg)}
+	e.h = &Handler{ECS: ecs.NewFromConfig(cfg), SSM: ssm.NewFromConfig(cfg), CFN: cloudformation.NewFromConfig(cfg)}
+	e.aws.StackStatus[stackID] = "DELETE_IN_PROGRESS"
 	return e
 }
 
@@ -43,7 +47,7 @@ func baseProps() map[string]any {
 func (e *env) run(t *testing.T, kind cfn.RequestType, physical string) cfn.Response {
 	t.Helper()
 	ev := cfn.Event{RequestType: kind, RequestID: "req-1", LogicalResourceID: "NodesResource", PhysicalResourceID: physical,
-		ResourceType: "Custom::SiteNodes", ResourceProperties: baseProps(), StackID: "arn:aws:cloudformation:eu-west-1:123456789012:stack/S/1"}
+		ResourceType: "Custom::SiteNodes", ResourceProperties: baseProps(), StackID: stackID}
 	return e.cfn.Run(t, context.Background(), e.h.Function(slog.New(slog.NewJSONHandler(e.logs, nil))), ev)
 }
 
@@ -98,7 +102,7 @@ func TestDeleteDeregistersSeveralPagesOfNodesFromTwoActivations(t *testing.T) {
 	e.containerInstances("ecsAnywhereCluster-pi", 2)
 	mine := append(e.activation(site, 4), e.activation(site, 4)...) // before and after a renewal
 	theirs := e.activation(other, 3)
-	wantStatus(t, e.run(t, cfn.RequestDelete, "nodes-of:"+cluster), cfn.StatusSuccess)
+	wantStatus(t, e.run(t, cfn.RequestDelete, created), cfn.StatusSuccess)
 	if left := e.aws.ContainerInstances[cluster]; len(left) != 0 {
 		t.Errorf("container instances left in the site's cluster: %v", left)
 	}
@@ -130,11 +134,37 @@ func TestDeleteDeregistersSeveralPagesOfNodesFromTwoActivations(t *testing.T) {
 	}
 }
 
+func TestDeleteByAnUpdateKeepsTheNodes(t *testing.T) {
+	for _, status := range []string{"UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS"} {
+		t.Run(status, func(t *testing.T) {
+			e := newEnv(t)
+			e.aws.StackStatus[stackID] = status
+			e.containerInstances(cluster, 2)
+			ids := e.activation(site, 2)
+			wantStatus(t, e.run(t, cfn.RequestDelete, created), cfn.StatusSuccess)
+			if len(e.aws.ContainerInstances[cluster]) != 2 || e.aws.Instances[ids[0]] == nil || e.aws.Instances[ids[1]] == nil {
+				t.Error("a resource removed by an update (keepNodesOnDestroy turned on) must not deregister the site's nodes")
+			}
+		})
+	}
+}
+
+func TestUnknownStackStatusFailsWithoutDeregistering(t *testing.T) {
+	e := newEnv(t)
+	e.aws.On(fakeaws.DescribeStacks, fakeaws.QueryError("AccessDenied", "not authorized to perform: cloudformation:DescribeStacks"))
+	ids := e.activation(site, 1)
+	r := e.run(t, cfn.RequestDelete, created)
+	wantStatus(t, r, cfn.StatusFailed, "read the status of stack", "access denied", "nodes were not deregistered")
+	if e.aws.Instances[ids[0]] == nil {
+		t.Error("when the stack status is unknown nothing may be deregistered")
+	}
+}
+
 func TestAlreadyGoneIsSuccess(t *testing.T) {
 	t.Run("cluster gone", func(t *testing.T) {
 		e := newEnv(t)
 		ids := e.activation(site, 1)
-		wantStatus(t, e.run(t, cfn.RequestDelete, "nodes-of:"+cluster), cfn.StatusSuccess)
+		wantStatus(t, e.run(t, cfn.RequestDelete, created), cfn.StatusSuccess)
 		if e.aws.Instances[ids[0]] != nil {
 			t.Error("managed instances must be deregistered even when the cluster is gone")
 		}
@@ -145,7 +175,7 @@ func TestAlreadyGoneIsSuccess(t *testing.T) {
 		ids := e.activation(site, 2)
 		e.aws.On(fakeaws.DeregisterContainerInstance, fakeaws.Reply{Status: 400, Body: `{"__type":"InvalidParameterException","message":"Container instance not found."}`})
 		e.aws.On(fakeaws.DeregisterManagedInstance, fakeaws.Reply{Status: 400, Body: `{"__type":"InvalidInstanceId","Message":"Instance Id ` + ids[0] + ` is not valid"}`})
-		wantStatus(t, e.run(t, cfn.RequestDelete, "nodes-of:"+cluster), cfn.StatusSuccess)
+		wantStatus(t, e.run(t, cfn.RequestDelete, created), cfn.StatusSuccess)
 	})
 	t.Run("never created", func(t *testing.T) {
 		e := newEnv(t)
@@ -165,7 +195,7 @@ func TestThrottlingThenSuccess(t *testing.T) {
 	e.aws.On(fakeaws.DeregisterContainerInstance, throttled, throttled)
 	e.aws.On(fakeaws.DescribeInstanceInformation, throttled)
 	e.aws.On(fakeaws.DeregisterManagedInstance, throttled, throttled, throttled)
-	wantStatus(t, e.run(t, cfn.RequestDelete, "nodes-of:"+cluster), cfn.StatusSuccess)
+	wantStatus(t, e.run(t, cfn.RequestDelete, created), cfn.StatusSuccess)
 	if len(e.aws.ContainerInstances[cluster]) != 0 || e.aws.Instances[ids[0]] != nil || e.aws.Instances[ids[1]] != nil {
 		t.Error("throttled calls must be retried until the nodes are deregistered")
 	}
@@ -177,7 +207,7 @@ func TestPersistentFailureIsReportedWithWhatToDo(t *testing.T) {
 	denied := fakeaws.Reply{Status: 400, Body: `{"__type":"AccessDeniedException","Message":"not authorized to perform: ssm:DeregisterManagedInstance"}`}
 	e.aws.On(fakeaws.DeregisterManagedInstance, denied)
 	e.containerInstances(cluster, 1)
-	r := e.run(t, cfn.RequestDelete, "nodes-of:"+cluster)
+	r := e.run(t, cfn.RequestDelete, created)
 	wantStatus(t, r, cfn.StatusFailed, "1 node(s) could not be deregistered", ids[0], "access denied", "delete the stack again")
 	if e.aws.Instances[ids[1]] != nil || e.aws.Instances[ids[2]] != nil || len(e.aws.ContainerInstances[cluster]) != 0 {
 		t.Error("one failure must not stop the other nodes' deregistration")

@@ -5,6 +5,7 @@ package main
 import (
 	"github.com/aws/aws-lambda-go/cfn"
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
@@ -14,6 +15,6 @@ import (
 
 func main() {
 	log, cfg := lambdamain.Setup()
-	h := &sitenodes.Handler{ECS: ecs.NewFromConfig(cfg), SSM: ssm.NewFromConfig(cfg)}
+	h := &sitenodes.Handler{ECS: ecs.NewFromConfig(cfg), SSM: ssm.NewFromConfig(cfg), CFN: cloudformation.NewFromConfig(cfg)}
 	lambda.Start(cfn.LambdaWrap(h.Function(log)))
 }

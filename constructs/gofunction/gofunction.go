@@ -1,0 +1,171 @@
+// Package gofunction is "a Go Lambda of this project": a main package under
+// lambda/ built for arm64 (provided.al2023) with the local go toolchain, a
+// reproducible build so the asset hash only changes with the code or the Go
+// version, a KMS-encrypted log group, and a role that may write only to that
+// log group. The activation, its renewer and the node deregistration use it.
+package gofunction
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdklambdagoalpha/v2"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/ecs-anywhere-stretched/stretched/constructs/encryption"
+)
+
+// BuildFlags make the binary reproducible across machines and checkouts.
+var BuildFlags = []string{"-trimpath", "-buildvcs=false", `-ldflags="-s -w -buildid="`}
+
+// Props configure the function.
+type Props struct {
+	// Entry is the folder of the function's main package, relative to the
+	// repository root, such as "lambda/activation". Required.
+	Entry string
+	// Description of the function. Required.
+	Description string
+	// Key encrypts the log group and the environment. Default: a new key of
+	// the function's own (construct id <id>Key).
+	Key awskms.IKey
+	// LogRetention of the log group. Default: one year.
+	LogRetention awslogs.RetentionDays
+	// Timeout of one invocation. Default: 5 minutes. Allowed: 1 s to 15 min.
+	Timeout awscdk.Duration
+	// MemoryMiB of the function. Default: 128. Allowed: 128..10240.
+	MemoryMiB int
+	// Environment variables; never secrets. Default: none.
+	Environment map[string]*string
+	// RepoRoot is the folder with go.mod. Default: this repository, found
+	// from this file's location.
+	RepoRoot string
+}
+
+// Function is the Lambda, its role and its log group.
+type Function struct {
+	function awslambda.Function
+	role     awsiam.Role
+	logs     awslogs.LogGroup
+}
+
+// withDefaults returns the props with every default applied.
+func (p Props) withDefaults() Props {
+	if p.LogRetention == "" {
+		p.LogRetention = awslogs.RetentionDays_ONE_YEAR
+	}
+	if p.Timeout == nil {
+		p.Timeout = awscdk.Duration_Minutes(jsii.Number(5))
+	}
+	if p.MemoryMiB == 0 {
+		p.MemoryMiB = 128
+	}
+	if p.RepoRoot == "" {
+		if _, file, _, ok := runtime.Caller(0); ok {
+			p.RepoRoot = filepath.Join(filepath.Dir(file), "..", "..")
+		}
+	}
+	return p
+}
+
+func (p Props) validate() error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf("gofunction: "+format, args...)) }
+	if p.Description == "" {
+		add("Description is empty: say what the function does")
+	}
+	if p.Entry == "" {
+		add("Entry is empty: give the folder of the main package, such as lambda/activation")
+	} else if _, err := os.Stat(filepath.Join(p.RepoRoot, p.Entry, "main.go")); err != nil {
+		add("Entry %q has no main.go under %s: give the folder of a main package relative to the repository root", p.Entry, p.RepoRoot)
+	}
+	if s := *p.Timeout.ToSeconds(nil); s < 1 || s > 900 {
+		add("Timeout is %v seconds: must be from 1 to 900", s)
+	}
+	if p.MemoryMiB < 128 || p.MemoryMiB > 10240 {
+		add("MemoryMiB is %d: must be from 128 to 10240", p.MemoryMiB)
+	}
+	return errors.Join(errs...)
+}
+
+// New adds the function to scope as id, with its role <id>Role and log group
+// <id>Logs beside it (not below it: the activation's function kept its
+// construct ids, and a custom resource's ServiceToken can never change).
+func New(scope constructs.Construct, id string, props Props) (*Function, error) {
+	p := props.withDefaults()
+	if err := p.validate(); err != nil {
+		return nil, err
+	}
+	key := p.Key
+	if key == nil {
+		key = encryption.NewKey(scope, id+"Key", p.Description+": its logs", awscdk.RemovalPolicy_DESTROY)
+	}
+	logs := awslogs.NewLogGroup(scope, jsii.String(id+"Logs"), &awslogs.LogGroupProps{
+		Retention:     p.LogRetention,
+		EncryptionKey: key,
+		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+	role := awsiam.NewRole(scope, jsii.String(id+"Role"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+		Description: jsii.String(p.Description),
+	})
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"),
+		Resources: jsii.Strings(*logs.LogGroupArn()),
+	}))
+	fnProps := &awscdklambdagoalpha.GoFunctionProps{
+		Entry:         jsii.String(filepath.Join(p.RepoRoot, p.Entry)),
+		ModuleDir:     jsii.String(filepath.Join(p.RepoRoot, "go.mod")),
+		Runtime:       awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture:  awslambda.Architecture_ARM_64(),
+		Description:   jsii.String(p.Description),
+		Timeout:       p.Timeout,
+		MemorySize:    jsii.Number(float64(p.MemoryMiB)),
+		Role:          role,
+		LogGroup:      logs,
+		LoggingFormat: awslambda.LoggingFormat_JSON,
+		Bundling: &awscdklambdagoalpha.BundlingOptions{
+			CgoEnabled:   jsii.Bool(false),
+			GoBuildFlags: jsii.Strings(BuildFlags...),
+		},
+	}
+	if len(p.Environment) > 0 {
+		env := map[string]*string{}
+		for k, v := range p.Environment {
+			env[k] = v
+		}
+		fnProps.Environment = &env
+		fnProps.EnvironmentEncryption = key
+	}
+	fn := awscdklambdagoalpha.NewGoFunction(scope, jsii.String(id), fnProps)
+	// The bundler warns on the function's scope.
+	awscdk.Annotations_Of(scope).AcknowledgeWarning(jsii.String("@aws-cdk/aws-lambda-go-alpha:goBuildFlagsSecurityWarning"),
+		jsii.String("the build flags are constants of the gofunction construct, not user input"))
+	return &Function{function: fn, role: role, logs: logs}, nil
+}
+
+// Function is the Lambda function.
+func (f *Function) Function() awslambda.Function { return f.function }
+
+// Role is the function's role; add the statements it needs with AddToPrincipalPolicy.
+func (f *Function) Role() awsiam.Role { return f.role }
+
+// LogGroup is the function's log group.
+func (f *Function) LogGroup() awslogs.LogGroup { return f.logs }
+
+// DependOnPermissions makes dependent wait for the role's policy on create
+// and go before it on delete: a custom resource needs its handler's
+// permissions for its Delete too. Call it after the last statement is added.
+func (f *Function) DependOnPermissions(dependent constructs.IConstruct) {
+	if p := f.role.Node().TryFindChild(jsii.String("DefaultPolicy")); p != nil {
+		dependent.Node().AddDependency(p)
+	}
+}
