@@ -28,9 +28,33 @@ const (
 	KeyVisibilityTimeoutSeconds = "visibilityTimeoutSeconds"
 	KeyLogRetentionDays         = "logRetentionDays"
 	KeyNatGateways              = "natGateways"
-	KeyDesiredCount             = "desiredCount"
+	KeyMinTasks                 = "minTasks"
+	KeyMaxTasks                 = "maxTasks"
+	KeyRegionalScaling          = "regionalScaling"
+	KeyBurstAgeSeconds          = "burstAgeSeconds"
+	KeyAlarmEmail               = "alarmEmail"
+	KeyAlarmMessageAgeSeconds   = "alarmMessageAgeSeconds"
 	KeyEcrMaxImages             = "ecrMaxImages"
 	KeySites                    = "sites"
+
+	// keyDesiredCount was replaced by minTasks and maxTasks.
+	keyDesiredCount = "desiredCount"
+)
+
+// Regional scaling modes (regionalScaling).
+const (
+	// ScalingDepth scales the Fargate service on the queue's visible messages.
+	ScalingDepth = "depth"
+	// ScalingBurst scales it on the age of the oldest message, from 0 tasks:
+	// the sites do the work and the region helps when they fall behind.
+	ScalingBurst = "burst"
+)
+
+// Patch operations of a site (patching).
+const (
+	PatchScan    = "scan"
+	PatchInstall = "install"
+	PatchOff     = "off"
 )
 
 // Defaults of the settings, documented in the README's configuration table.
@@ -40,11 +64,17 @@ const (
 	DefaultVisibilityTimeoutSeconds = 60
 	DefaultLogRetentionDays         = 365
 	DefaultNatGateways              = 0
-	DefaultDesiredCount             = 1
+	DefaultMinTasks                 = 1
+	DefaultBurstMinTasks            = 0
+	DefaultMaxTasks                 = 10
+	DefaultBurstAgeSeconds          = 300
+	DefaultAlarmMessageAgeSeconds   = 900
 	DefaultEcrMaxImages             = 20
 	DefaultSiteName                 = "onprem"
 	DefaultClusterName              = "ecsAnywhereCluster"
-	DefaultSiteDesiredCount         = 1
+	DefaultSiteMinTasks             = 1
+	DefaultSiteMaxTasks             = 3
+	DefaultPatchSchedule            = "cron(0 3 ? * SUN *)"
 )
 
 // LogRetentionDays lists the retention periods CloudWatch Logs accepts.
@@ -71,8 +101,18 @@ type Config struct {
 	// NatGateways is the number of NAT gateways of the regional VPC; with 0 the
 	// Fargate tasks run in public subnets with a public IP and no inbound rule.
 	NatGateways int
-	// DesiredCount is the number of in-region Fargate tasks.
-	DesiredCount int
+	// MinTasks and MaxTasks bound the in-region Fargate tasks; scaling on the
+	// queue chooses the count between them.
+	MinTasks, MaxTasks int
+	// RegionalScaling is ScalingDepth or ScalingBurst.
+	RegionalScaling string
+	// BurstAgeSeconds is the oldest message's age from which burst scaling
+	// adds a Fargate task.
+	BurstAgeSeconds int
+	// AlarmEmail, when set, is subscribed to the app's alarm topic.
+	AlarmEmail string
+	// AlarmMessageAgeSeconds: the oldest message older than this alarms.
+	AlarmMessageAgeSeconds int
 	// EcrMaxImages is how many images the ECR lifecycle rule keeps.
 	EcrMaxImages int
 	// Sites are the on-premises locations, one anywhere stack each.
@@ -85,7 +125,12 @@ type Site struct {
 	Name string `json:"name"`
 	// ClusterName of the external ECS cluster.
 	ClusterName string `json:"clusterName"`
-	// DesiredCount of EXTERNAL worker tasks.
+	// MinTasks and MaxTasks bound the EXTERNAL worker tasks; give MaxTasks
+	// what the site's nodes can run.
+	MinTasks *int `json:"minTasks"`
+	MaxTasks *int `json:"maxTasks"`
+	// DesiredCount was replaced by MinTasks and MaxTasks; it is read only to
+	// say so.
 	DesiredCount *int `json:"desiredCount"`
 	// RegistrationLimit of the SSM activation (nodes that may join).
 	RegistrationLimit *int `json:"registrationLimit"`
@@ -107,11 +152,17 @@ type Site struct {
 	// KeepNodesOnDestroy leaves the site's nodes registered when its stack is
 	// deleted (then the cluster cannot be deleted while nodes remain).
 	KeepNodesOnDestroy bool `json:"keepNodesOnDestroy"`
+	// Patching is PatchScan, PatchInstall or PatchOff: what the site's patch
+	// association does with AWS-RunPatchBaseline.
+	Patching string `json:"patching"`
+	// PatchSchedule is when the patch association runs (cron or rate).
+	PatchSchedule string `json:"patchSchedule"`
 }
 
 // Keys lists every context key the app reads.
 var Keys = []string{KeyAccount, KeyRegion, KeyStackPrefix, KeyImageTag, KeyImageURI, KeyMaxReceiveCount,
-	KeyVisibilityTimeoutSeconds, KeyLogRetentionDays, KeyNatGateways, KeyDesiredCount, KeyEcrMaxImages, KeySites}
+	KeyVisibilityTimeoutSeconds, KeyLogRetentionDays, KeyNatGateways, KeyMinTasks, KeyMaxTasks, KeyRegionalScaling, KeyBurstAgeSeconds, KeyAlarmEmail, KeyAlarmMessageAgeSeconds,
+	KeyEcrMaxImages, KeySites}
 
 var (
 	accountRe  = regexp.MustCompile(`^[0-9]{12}$`)
@@ -123,6 +174,7 @@ var (
 	instanceRe = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,256}$`)
 	policyRe   = regexp.MustCompile(`^arn:aws[a-z-]*:iam::([0-9]{12}|aws):policy/.+$`)
 	scheduleRe = regexp.MustCompile(limits.RenewSchedulePattern)
+	emailRe    = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
 )
 
 // Getter returns the context value of a key, or nil when it is not set.
@@ -141,23 +193,59 @@ func Load(get Getter, keys []string) (Config, error) {
 		VisibilityTimeoutSeconds: l.intIn(KeyVisibilityTimeoutSeconds, DefaultVisibilityTimeoutSeconds, 1, 43200),
 		LogRetentionDays:         l.intOneOf(KeyLogRetentionDays, DefaultLogRetentionDays, LogRetentionDays),
 		NatGateways:              l.intIn(KeyNatGateways, DefaultNatGateways, 0, 2),
-		DesiredCount:             l.intIn(KeyDesiredCount, DefaultDesiredCount, 0, 100),
+		RegionalScaling:          l.str(KeyRegionalScaling, ScalingDepth, regexp.MustCompile(`^(depth|burst)$`), `"depth" (scale on visible messages) or "burst" (on the oldest message's age, from 0 tasks)`),
+		BurstAgeSeconds:          l.intIn(KeyBurstAgeSeconds, DefaultBurstAgeSeconds, 60, 43200),
+		AlarmEmail:               l.str(KeyAlarmEmail, "", emailRe, "an e-mail address such as ops@example.com"),
+		AlarmMessageAgeSeconds:   l.intIn(KeyAlarmMessageAgeSeconds, DefaultAlarmMessageAgeSeconds, 60, 1209600),
 		EcrMaxImages:             l.intIn(KeyEcrMaxImages, DefaultEcrMaxImages, 1, 10000),
+	}
+	minDefault := DefaultMinTasks
+	if c.RegionalScaling == ScalingBurst {
+		minDefault = DefaultBurstMinTasks
+	}
+	c.MinTasks = l.intIn(KeyMinTasks, minDefault, 0, 100)
+	c.MaxTasks = l.intIn(KeyMaxTasks, DefaultMaxTasks, 1, 100)
+	if c.MinTasks > c.MaxTasks {
+		l.fail("context keys %q and %q are %d and %d: minTasks must not exceed maxTasks", KeyMinTasks, KeyMaxTasks, c.MinTasks, c.MaxTasks)
+	}
+	if get(keyDesiredCount) != nil {
+		l.fail("context key %q was replaced by %q and %q (scaling on the queue owns the count): set those instead", keyDesiredCount, KeyMinTasks, KeyMaxTasks)
 	}
 	if c.ImageTag != "" && c.ImageURI != "" {
 		l.fail("context keys %q and %q are both set (%q, %q): set at most one of them", KeyImageTag, KeyImageURI, c.ImageTag, c.ImageURI)
 	}
 	c.Sites = l.sites()
 	for _, k := range keys {
-		if !strings.ContainsAny(k, ":@") && !slices.Contains(Keys, k) {
+		if !strings.ContainsAny(k, ":@") && !slices.Contains(Keys, k) && k != keyDesiredCount {
 			l.fail("unknown context key %q: the app reads only %s; fix the spelling or remove it", k, strings.Join(Keys, ", "))
 		}
 	}
 	return c, errors.Join(l.errs...)
 }
 
-// SiteDesiredCount and the other Site accessors return the value or its default.
-func (s Site) SiteDesiredCount() int { return deref(s.DesiredCount, DefaultSiteDesiredCount) }
+// SiteMinTasks and the other Site accessors return the value or its default.
+func (s Site) SiteMinTasks() int { return deref(s.MinTasks, DefaultSiteMinTasks) }
+
+// SiteMaxTasks returns the site's maximum task count or its default, 3.
+func (s Site) SiteMaxTasks() int { return deref(s.MaxTasks, max(DefaultSiteMaxTasks, s.SiteMinTasks())) }
+
+// SitePatching returns the site's patch operation or its default, scan.
+func (s Site) SitePatching() string {
+	if s.Patching == "" {
+		return PatchScan
+	}
+	return s.Patching
+}
+
+// SitePatchSchedule returns the patch association's schedule or its default.
+func (s Site) SitePatchSchedule() string {
+	if s.PatchSchedule == "" {
+		return DefaultPatchSchedule
+	}
+	return s.PatchSchedule
+}
+
+// SiteRegistrationLimit returns the activation's node limit or its default, 10.
 func (s Site) SiteRegistrationLimit() int {
 	return deref(s.RegistrationLimit, limits.DefaultRegistrationLimit)
 }
@@ -273,7 +361,7 @@ func (l *loader) sites() []Site {
 		err = dec.Decode(&sites)
 	}
 	if err != nil {
-		l.fail(`context key %q is %v: must be a list of sites such as [{"name": "factory", "desiredCount": 2}] (%v)`, KeySites, v, err)
+		l.fail(`context key %q is %v: must be a list of sites such as [{"name": "factory", "maxTasks": 2}] (%v)`, KeySites, v, err)
 		return nil
 	}
 	if len(sites) == 0 {
@@ -312,7 +400,20 @@ func (l *loader) sites() []Site {
 		if s.PermissionsBoundary != "" && !policyRe.MatchString(s.PermissionsBoundary) {
 			l.fail("context key %q has permissionsBoundary %q: must be a managed policy ARN such as arn:aws:iam::123456789012:policy/boundary", key, s.PermissionsBoundary)
 		}
-		l.siteInt(key+".desiredCount", s.DesiredCount, 0, 1000)
+		if s.DesiredCount != nil {
+			l.fail("context key %q was replaced by minTasks and maxTasks (scaling on the queue owns the count): set those instead", key+".desiredCount")
+		}
+		l.siteInt(key+".minTasks", s.MinTasks, 0, 1000)
+		l.siteInt(key+".maxTasks", s.MaxTasks, 1, 1000)
+		if s.SiteMinTasks() > s.SiteMaxTasks() {
+			l.fail("context key %q has minTasks %d above maxTasks %d: minTasks must not exceed maxTasks", key, s.SiteMinTasks(), s.SiteMaxTasks())
+		}
+		if p := s.Patching; p != "" && p != PatchScan && p != PatchInstall && p != PatchOff {
+			l.fail("context key %q is %q: must be %q (report missing patches, the default), %q (install them) or %q", key+".patching", p, PatchScan, PatchInstall, PatchOff)
+		}
+		if sch := s.PatchSchedule; sch != "" && !scheduleRe.MatchString(sch) {
+			l.fail("context key %q is %q: must be an EventBridge expression such as cron(0 3 ? * SUN *) or rate(7 days)", key+".patchSchedule", sch)
+		}
 		l.siteInt(key+".registrationLimit", s.RegistrationLimit, limits.MinRegistrationLimit, limits.MaxRegistrationLimit)
 		l.siteInt(key+".activationExpiryDays", s.ActivationExpiryDays, limits.MinExpiryDays, limits.MaxExpiryDays)
 		l.siteInt(key+".activationSerial", s.ActivationSerial, limits.MinSerial, limits.MaxSerial)

@@ -24,7 +24,8 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatalf("defaults: %v", err)
 	}
-	if c.StackPrefix != "EcsWorker" || c.MaxReceiveCount != 5 || c.LogRetentionDays != 365 || c.NatGateways != 0 || c.DesiredCount != 1 {
+	if c.StackPrefix != "EcsWorker" || c.MaxReceiveCount != 5 || c.LogRetentionDays != 365 || c.NatGateways != 0 ||
+		c.MinTasks != 1 || c.MaxTasks != 10 || c.RegionalScaling != "depth" || c.BurstAgeSeconds != 300 || c.AlarmEmail != "" || c.AlarmMessageAgeSeconds != 900 {
 		t.Errorf("unexpected defaults: %+v", c)
 	}
 	if len(c.Sites) != 1 {
@@ -32,7 +33,7 @@ func TestDefaults(t *testing.T) {
 	}
 	s := c.Sites[0]
 	if s.Name != "onprem" || s.ClusterName != "ecsAnywhereCluster" || s.InstanceName != "onprem" ||
-		s.SiteDesiredCount() != 1 || s.SiteRegistrationLimit() != 10 || s.SiteExpiryDays() != 7 ||
+		s.SiteMinTasks() != 1 || s.SiteMaxTasks() != 3 || s.SitePatching() != "scan" || s.SitePatchSchedule() != "cron(0 3 ? * SUN *)" || s.SiteRegistrationLimit() != 10 || s.SiteExpiryDays() != 7 ||
 		s.SiteRenewDays() != 2 || s.SiteRenewSchedule() != "rate(1 day)" || s.KeepNodesOnDestroy {
 		t.Errorf("unexpected default site: %+v", s)
 	}
@@ -42,7 +43,7 @@ func TestValuesFromCLIStrings(t *testing.T) {
 	c, err := load(map[string]any{
 		"maxReceiveCount": "3", "logRetentionDays": "90", "natGateways": "1", "imageTag": "v1.2.3",
 		"account": "123456789012", "region": "eu-west-1",
-		"sites": `[{"name":"factory","desiredCount":2},{"name":"pi","registrationLimit":3,"activationExpiryDays":30}]`,
+		"sites": `[{"name":"factory","minTasks":2,"maxTasks":6},{"name":"pi","registrationLimit":3,"activationExpiryDays":30}]`,
 	})
 	if err != nil {
 		t.Fatalf("load: %v", err)
@@ -50,7 +51,7 @@ func TestValuesFromCLIStrings(t *testing.T) {
 	if c.MaxReceiveCount != 3 || c.LogRetentionDays != 90 || c.NatGateways != 1 || c.ImageTag != "v1.2.3" || c.Account != "123456789012" {
 		t.Errorf("values not read: %+v", c)
 	}
-	if got := c.Sites[0]; got.ClusterName != "ecsAnywhereCluster-factory" || got.SiteDesiredCount() != 2 {
+	if got := c.Sites[0]; got.ClusterName != "ecsAnywhereCluster-factory" || got.SiteMinTasks() != 2 || got.SiteMaxTasks() != 6 {
 		t.Errorf("site 0: %+v", got)
 	}
 	if got := c.Sites[1]; got.ClusterName != "ecsAnywhereCluster-pi" || got.SiteRegistrationLimit() != 3 || got.SiteExpiryDays() != 30 {
@@ -59,14 +60,29 @@ func TestValuesFromCLIStrings(t *testing.T) {
 }
 
 func TestSitesFromCdkJSON(t *testing.T) {
-	c, err := load(map[string]any{"sites": []any{map[string]any{"name": "dc1", "clusterName": "dc1Cluster", "desiredCount": float64(0)}}})
+	c, err := load(map[string]any{"sites": []any{map[string]any{"name": "dc1", "clusterName": "dc1Cluster", "minTasks": float64(0), "maxTasks": float64(2), "patching": "install"}}})
 	if err != nil {
 		t.Fatalf("load: %v", err)
 	}
-	if c.Sites[0].ClusterName != "dc1Cluster" || c.Sites[0].SiteDesiredCount() != 0 {
+	if c.Sites[0].ClusterName != "dc1Cluster" || c.Sites[0].SiteMinTasks() != 0 || c.Sites[0].SiteMaxTasks() != 2 || c.Sites[0].SitePatching() != "install" {
 		t.Errorf("site: %+v", c.Sites[0])
 	}
 }
+
+func TestScalingAndAlarmSettings(t *testing.T) {
+	c, err := load(map[string]any{"regionalScaling": "burst", "maxTasks": "20", "burstAgeSeconds": 120, "alarmEmail": "ops@example.com", "alarmMessageAgeSeconds": "600"})
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	if c.RegionalScaling != "burst" || c.MinTasks != 0 || c.MaxTasks != 20 || c.BurstAgeSeconds != 120 || c.AlarmEmail != "ops@example.com" || c.AlarmMessageAgeSeconds != 600 {
+		t.Errorf("burst mode starts from 0 tasks: %+v", c)
+	}
+	if s := (Site{MinTasks: intp(5)}); s.SiteMaxTasks() != 5 {
+		t.Errorf("a site's maxTasks defaults to at least its minTasks, got %d", s.SiteMaxTasks())
+	}
+}
+
+func intp(n int) *int { return &n }
 
 func TestLifecycleSettings(t *testing.T) {
 	c, err := load(map[string]any{"sites": `[{"name":"a","activationRenewDays":0,"keepNodesOnDestroy":true},
@@ -118,6 +134,18 @@ func TestErrors(t *testing.T) {
 		{"renew schedule", map[string]any{"sites": `[{"name":"a","activationRenewSchedule":"daily"}]`},
 			[]string{`"sites[0].activationRenewSchedule" is "daily"`, "rate(1 day)"}},
 		{"keep nodes not a bool", map[string]any{"sites": `[{"name":"a","keepNodesOnDestroy":"yes"}]`}, []string{`"sites"`, "keepNodesOnDestroy"}},
+		{"desired count replaced", map[string]any{"desiredCount": 2}, []string{`"desiredCount" was replaced by "minTasks" and "maxTasks"`}},
+		{"site desired count replaced", map[string]any{"sites": `[{"name":"a","desiredCount":2}]`}, []string{`"sites[0].desiredCount" was replaced by minTasks and maxTasks`}},
+		{"min above max", map[string]any{"minTasks": 5, "maxTasks": 2}, []string{`"minTasks" and "maxTasks" are 5 and 2`}},
+		{"max zero", map[string]any{"maxTasks": 0}, []string{`"maxTasks" is 0`, "from 1 to 100"}},
+		{"scaling mode", map[string]any{"regionalScaling": "age"}, []string{`"regionalScaling" is "age"`, `"depth"`, `"burst"`}},
+		{"burst age", map[string]any{"burstAgeSeconds": 5}, []string{`"burstAgeSeconds" is 5`, "from 60 to 43200"}},
+		{"alarm email", map[string]any{"alarmEmail": "ops"}, []string{`"alarmEmail" is "ops"`, "e-mail address"}},
+		{"alarm age", map[string]any{"alarmMessageAgeSeconds": 10}, []string{`"alarmMessageAgeSeconds" is 10`}},
+		{"site min above max", map[string]any{"sites": `[{"name":"a","minTasks":4,"maxTasks":2}]`}, []string{`"sites[0]" has minTasks 4 above maxTasks 2`}},
+		{"site max", map[string]any{"sites": `[{"name":"a","maxTasks":0}]`}, []string{`"sites[0].maxTasks" is 0`}},
+		{"site patching", map[string]any{"sites": `[{"name":"a","patching":"yes"}]`}, []string{`"sites[0].patching" is "yes"`, `"scan"`, `"install"`, `"off"`}},
+		{"site patch schedule", map[string]any{"sites": `[{"name":"a","patchSchedule":"sundays"}]`}, []string{`"sites[0].patchSchedule" is "sundays"`}},
 		{"site boundary", map[string]any{"sites": `[{"name":"a","permissionsBoundary":"boundary"}]`}, []string{`permissionsBoundary "boundary"`, "managed policy ARN"}},
 		{"all problems at once", map[string]any{"maxReceiveCount": 0, "natGateways": 9, "region": "x"},
 			[]string{`"maxReceiveCount"`, `"natGateways"`, `"region"`}},

@@ -12,6 +12,8 @@ import (
 	"github.com/ecs-anywhere-stretched/stretched/config"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/activation"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/externalworker"
+	"github.com/ecs-anywhere-stretched/stretched/constructs/fleetmanager"
+	"github.com/ecs-anywhere-stretched/stretched/constructs/siteagent"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/sitenodes"
 	"github.com/ecs-anywhere-stretched/stretched/internal/join"
 	"github.com/ecs-anywhere-stretched/stretched/internal/names"
@@ -75,19 +77,32 @@ func NewAnywhere(scope constructs.Construct, id string, props *awscdk.StackProps
 	}
 	a.Activation = act
 
-	worker, err := externalworker.New(stack, "Worker", externalworker.Props{
-		Spec:         regional.Spec,
-		Cluster:      cluster,
-		DesiredCount: site.SiteDesiredCount(),
-		ZeroTasks:    site.SiteDesiredCount() == 0,
-	})
+	worker, err := externalworker.New(stack, "Worker", externalworker.Props{Spec: regional.Spec, Cluster: cluster})
 	if err != nil {
 		return nil, fmt.Errorf("site %q: %w", site.Name, err)
 	}
 	a.Worker = worker
 
+	agent, err := siteagent.New(stack, "Agent", siteagent.Props{
+		Cluster: cluster, ClusterName: site.ClusterName, Service: worker.Service(), Queue: regional.Spec.Queue(),
+		MinTasks: site.SiteMinTasks(), MaxTasks: site.SiteMaxTasks(), Key: act.Key(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("site %q: %w", site.Name, err)
+	}
+	for _, alarm := range agent.Alarms() {
+		regional.Alerts.Notify(alarm)
+	}
+	if alarm := act.RenewalAlarm(); alarm != nil {
+		regional.Alerts.Notify(alarm)
+	}
+	tagKey, tagValue := act.StackTag()
+	patch := map[string]string{config.PatchScan: fleetmanager.PatchScan, config.PatchInstall: fleetmanager.PatchInstall}[site.SitePatching()]
+	if _, err := fleetmanager.New(stack, "Fleet", fleetmanager.Props{TagKey: tagKey, TagValue: tagValue, Patch: patch, PatchSchedule: site.SitePatchSchedule()}); err != nil {
+		return nil, fmt.Errorf("site %q: %w", site.Name, err)
+	}
+
 	if !site.KeepNodesOnDestroy {
-		tagKey, tagValue := act.StackTag()
 		nodes, err := sitenodes.New(stack, "Nodes", sitenodes.Props{Cluster: cluster, TagKey: tagKey, TagValue: tagValue, Key: act.Key()})
 		if err != nil {
 			return nil, fmt.Errorf("site %q: %w", site.Name, err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecr"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
@@ -15,10 +16,14 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/ecs-anywhere-stretched/stretched/config"
+	"github.com/ecs-anywhere-stretched/stretched/constructs/alerts"
+	"github.com/ecs-anywhere-stretched/stretched/constructs/dashboard"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/encryption"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/fargateworker"
+	"github.com/ecs-anywhere-stretched/stretched/constructs/queuescaling"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/workerspec"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/workqueue"
+	"github.com/ecs-anywhere-stretched/stretched/internal/names"
 )
 
 // Regional is the in-region half: queue, registry, logs, network, EFS and the
@@ -32,6 +37,8 @@ type Regional struct {
 	Spec       *workerspec.Spec
 	Cluster    awsecs.ICluster
 	Worker     *fargateworker.Worker
+	// Alerts is the app's notification topic; every alarm of the app notifies it.
+	Alerts *alerts.Alerts
 }
 
 // NewRegional makes the regional stack.
@@ -132,26 +139,76 @@ func NewRegional(scope constructs.Construct, id string, props *awscdk.StackProps
 	})
 	r.Cluster = cluster
 
+	scaleOn := queuescaling.Depth
+	if cfg.RegionalScaling == config.ScalingBurst {
+		scaleOn = queuescaling.Burst
+	}
 	worker, err := fargateworker.New(stack, "Worker", fargateworker.Props{
-		Spec:          spec,
-		Cluster:       cluster,
-		FileSystem:    fs,
-		DesiredCount:  cfg.DesiredCount,
-		ZeroTasks:     cfg.DesiredCount == 0,
-		PublicSubnets: cfg.NatGateways == 0,
+		Spec:            spec,
+		Cluster:         cluster,
+		FileSystem:      fs,
+		MinTasks:        cfg.MinTasks,
+		MaxTasks:        cfg.MaxTasks,
+		ScaleOn:         scaleOn,
+		BurstAgeSeconds: cfg.BurstAgeSeconds,
+		PublicSubnets:   cfg.NatGateways == 0,
 	})
 	if err != nil {
 		return nil, err
 	}
 	r.Worker = worker
 
-	output(stack, "QueueUrl", wq.Queue().QueueUrl(), "work queue: send file names here")
-	output(stack, "DeadLetterQueueUrl", wq.DeadLetterQueue().QueueUrl(), "messages that failed maxReceiveCount times")
-	output(stack, "RepositoryUri", repo.RepositoryUri(), "push the worker image here (make image-push)")
-	output(stack, "LogGroupName", logGroup.LogGroupName(), "logs of both sides (stream prefixes regional/ and external/)")
-	output(stack, "ClusterName", cluster.ClusterName(), "regional ECS cluster")
-	output(stack, "ServiceName", worker.Service().ServiceName(), "regional Fargate service")
+	if r.Alerts, err = alerts.New(stack, "Alerts", alerts.Props{Email: cfg.AlarmEmail}); err != nil {
+		return nil, err
+	}
+	queueAlarms(stack, r.Alerts, wq, cfg.AlarmMessageAgeSeconds)
+	var sites []dashboard.Site
+	for _, s := range cfg.Sites {
+		sites = append(sites, dashboard.Site{Name: s.Name, ClusterName: s.ClusterName})
+	}
+	board, err := dashboard.New(stack, "Dashboard", dashboard.Props{
+		Name: cfg.StackPrefix, Queue: wq.Queue(), DeadLetterQueue: wq.DeadLetterQueue(), Cluster: cluster, Service: worker.Service(), Sites: sites,
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	output(stack, names.OutputQueueURL, wq.Queue().QueueUrl(), "work queue: send file names here")
+	output(stack, names.OutputDeadLetterQueueURL, wq.DeadLetterQueue().QueueUrl(), "messages that failed maxReceiveCount times")
+	output(stack, names.OutputRepositoryURI, repo.RepositoryUri(), "push the worker image here (make image-push)")
+	output(stack, names.OutputLogGroupName, logGroup.LogGroupName(), "logs of both sides (stream prefixes regional/ and external/)")
+	output(stack, names.OutputClusterName, cluster.ClusterName(), "regional ECS cluster")
+	output(stack, names.OutputServiceName, worker.Service().ServiceName(), "regional Fargate service")
+	output(stack, names.OutputAlarmTopic, r.Alerts.Topic().TopicArn(), "every alarm of the app notifies this topic: subscribe to it")
+	output(stack, names.OutputDashboard, board.DashboardName(), "the app's CloudWatch dashboard")
 	return r, nil
+}
+
+// queueAlarms watch the work: dead letters, and a backlog nobody works off.
+func queueAlarms(stack awscdk.Stack, a *alerts.Alerts, wq *workqueue.WorkQueue, ageSeconds int) {
+	fiveMinutes := awscdk.Duration_Minutes(jsii.Number(5))
+	dead := awscloudwatch.NewAlarm(stack, jsii.String("DeadLettersAlarm"), &awscloudwatch.AlarmProps{
+		AlarmDescription: jsii.String("messages are in the dead-letter queue: the worker failed them maxReceiveCount times; read its logs, fix the cause, then redrive them"),
+		Metric: wq.DeadLetterQueue().MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{
+			Period: fiveMinutes, Statistic: jsii.String("Maximum"),
+		}),
+		Threshold:          jsii.Number(1),
+		EvaluationPeriods:  jsii.Number(1),
+		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+	})
+	old := awscloudwatch.NewAlarm(stack, jsii.String("OldestMessageAlarm"), &awscloudwatch.AlarmProps{
+		AlarmDescription: jsii.String(fmt.Sprintf("the oldest message has waited more than %d s: work is not being done; check `make status`", ageSeconds)),
+		Metric: wq.Queue().MetricApproximateAgeOfOldestMessage(&awscloudwatch.MetricOptions{
+			Period: fiveMinutes, Statistic: jsii.String("Maximum"),
+		}),
+		Threshold:          jsii.Number(float64(ageSeconds)),
+		EvaluationPeriods:  jsii.Number(1),
+		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
+		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+	})
+	a.Notify(dead)
+	a.Notify(old)
 }
 
 func subnetTypeOf(cfg config.Config) awsec2.SubnetType {

@@ -99,13 +99,11 @@ var guardExceptions = map[string][]string{
 	"ecs_containers_readonly_access_check": {"WorkerTaskDefinition"},
 	// The activation handler calls only public SSM and Secrets Manager
 	// endpoints; CDK's default-security-group handler only the EC2 API.
-	"lambda_inside_vpc_check": {"ActivationHandler", "ActivationRenewer", "NodesHandler", "CustomVpcRestrictDefaultSGCustomResourceProviderHandler"},
+	"lambda_inside_vpc_check": {"ActivationHandler", "ActivationRenewer", "NodesHandler", "AgentHandler", "CustomVpcRestrictDefaultSGCustomResourceProviderHandler"},
 	// Without a NAT gateway (the default) Fargate tasks reach AWS through a
 	// public IP; security groups allow no inbound traffic.
 	"ecs_service_assign_public_ip_disabled_check": {"WorkerService"},
-	// The renewal alarm has no action until the app has a notification
-	// topic (the operations issue adds one); its state shows in CloudWatch.
-	"cloudwatch_alarm_action_check": {"ActivationRenewalFailed"},
+
 	// The dead-letter queue is the end of the line: a DLQ of its own would
 	// only move the problem.
 	"sqs_dlq_check": {"WorkQueueDeadLetterQueue"},

@@ -57,9 +57,11 @@ var variantContext = map[string]any{
 	"natGateways":      1,
 	"maxReceiveCount":  "3",
 	"logRetentionDays": 731,
-	"desiredCount":     2,
-	"sites": `[{"name":"factory","desiredCount":3,"registrationLimit":25,"activationExpiryDays":30,"activationRenewDays":5,"activationRenewSchedule":"rate(12 hours)"},
-	           {"name":"pi","clusterName":"piCluster","permissionsBoundary":"arn:aws:iam::123456789012:policy/boundary","activationRenewDays":0,"keepNodesOnDestroy":true}]`,
+	"regionalScaling":  "burst",
+	"maxTasks":         6,
+	"alarmEmail":       "ops@example.com",
+	"sites": `[{"name":"factory","minTasks":2,"maxTasks":5,"patching":"install","patchSchedule":"cron(0 2 ? * SAT *)","registrationLimit":25,"activationExpiryDays":30,"activationRenewDays":5,"activationRenewSchedule":"rate(12 hours)"},
+	           {"name":"pi","clusterName":"piCluster","permissionsBoundary":"arn:aws:iam::123456789012:policy/boundary","activationRenewDays":0,"keepNodesOnDestroy":true,"patching":"off"}]`,
 }
 
 func TestMain(m *testing.M) {

@@ -27,11 +27,7 @@ type Props struct {
 	Spec *workerspec.Spec
 	// Cluster is the external cluster the nodes join. Required.
 	Cluster awsecs.ICluster
-	// DesiredCount of tasks. Default: 1 (0 is allowed with ZeroTasks).
-	DesiredCount int
-	// ZeroTasks makes DesiredCount 0 meaningful: a service that waits.
-	ZeroTasks bool
-	// HostPath is the node folder mounted at /data. Default: /data.
+	// HostPath is the node folder mounted at /data. Default: /data. Allowed: an absolute path.
 	HostPath string
 }
 
@@ -42,11 +38,15 @@ type Worker struct {
 	taskDefinition awsecs.ExternalTaskDefinition
 }
 
-func (p *Props) validate() error {
-	errs := workerspec.ValidateService("externalworker", p.Spec, p.Cluster, &p.DesiredCount, p.ZeroTasks, 1000)
+func (p Props) withDefaults() Props {
 	if p.HostPath == "" {
 		p.HostPath = workerspec.DataPath
 	}
+	return p
+}
+
+func (p Props) validate() error {
+	errs := workerspec.ValidateService("externalworker", p.Spec, p.Cluster)
 	if p.HostPath[0] != '/' {
 		errs = append(errs, fmt.Errorf("externalworker: HostPath is %q: must be an absolute path on the node, such as /data", p.HostPath))
 	}
@@ -55,6 +55,7 @@ func (p *Props) validate() error {
 
 // New makes the EXTERNAL task definition and service.
 func New(scope constructs.Construct, id string, props Props) (*Worker, error) {
+	props = props.withDefaults()
 	if err := props.validate(); err != nil {
 		return nil, err
 	}
@@ -79,7 +80,6 @@ func New(scope constructs.Construct, id string, props Props) (*Worker, error) {
 	service := awsecs.NewExternalService(c, jsii.String("Service"), &awsecs.ExternalServiceProps{
 		Cluster:        props.Cluster,
 		TaskDefinition: td,
-		DesiredCount:   jsii.Number(float64(props.DesiredCount)),
 		// Site capacity is fixed: stop an old task before starting its
 		// replacement, so a deployment never needs a spare node.
 		MinHealthyPercent:    jsii.Number(0),
@@ -97,7 +97,9 @@ func New(scope constructs.Construct, id string, props Props) (*Worker, error) {
 	return &Worker{Construct: c, service: service, taskDefinition: td}, nil
 }
 
-// Service is the EXTERNAL service; autoscaling attaches here.
+// Service is the EXTERNAL service. Its template sets no DesiredCount: the
+// site's agent (constructs/siteagent) owns the count, and a deploy leaves it
+// alone.
 func (w *Worker) Service() awsecs.ExternalService { return w.service }
 
 // TaskDefinition is the EXTERNAL task definition.

@@ -13,21 +13,13 @@ func TestValidate(t *testing.T) {
 		want  []string
 	}{
 		{"nothing", Props{}, []string{"Spec is nil", "Cluster is nil"}},
-		{"count", Props{DesiredCount: 1001}, []string{"DesiredCount is 1001", "from 0 to 1000"}},
 		{"relative host path", Props{HostPath: "data"}, []string{`HostPath is "data"`, "absolute"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			errcheck.Contains(t, tc.props.validate(), tc.want...)
+			errcheck.Contains(t, tc.props.withDefaults().validate(), tc.want...)
 		})
 	}
-	p := Props{}
-	_ = p.validate()
-	if p.DesiredCount != 1 || p.HostPath != "/data" {
-		t.Errorf("documented defaults are 1 task and /data, got %d and %q", p.DesiredCount, p.HostPath)
-	}
-	z := Props{ZeroTasks: true}
-	_ = z.validate()
-	if z.DesiredCount != 0 {
-		t.Errorf("ZeroTasks keeps 0 tasks, got %d", z.DesiredCount)
+	if p := (Props{}).withDefaults(); p.HostPath != "/data" {
+		t.Errorf("documented default is /data, got %q", p.HostPath)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/ecs-anywhere-stretched/stretched/constructs/queuescaling"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/workerspec"
 )
 
@@ -28,10 +29,17 @@ type Props struct {
 	Cluster awsecs.ICluster
 	// FileSystem is mounted at /data. Required.
 	FileSystem awsefs.IFileSystem
-	// DesiredCount of tasks. Default: 0 only when set so with ZeroTasks, else 1.
-	DesiredCount int
-	// ZeroTasks makes DesiredCount 0 meaningful (a stopped service).
-	ZeroTasks bool
+	// MinTasks and MaxTasks bound the task count, which scaling on the queue
+	// owns (the template sets no DesiredCount, so a deploy leaves it alone).
+	// Required: 0 <= MinTasks <= MaxTasks, MaxTasks >= 1.
+	MinTasks, MaxTasks int
+	// ScaleOn is what the service scales on: queuescaling.Depth (visible
+	// messages) or queuescaling.Burst (age of the oldest message, for a
+	// region that only helps the sites). Default: Depth.
+	ScaleOn queuescaling.Mode
+	// BurstAgeSeconds is the oldest message's age from which Burst adds a
+	// task. Default: 300.
+	BurstAgeSeconds int
 	// PublicSubnets places the tasks in public subnets with a public IP (for a
 	// VPC without NAT gateways); otherwise they run in private subnets with
 	// egress. Default: false.
@@ -43,10 +51,11 @@ type Worker struct {
 	constructs.Construct
 	service     awsecs.FargateService
 	accessPoint awsefs.AccessPoint
+	scaling     *queuescaling.Scaling
 }
 
 func (p *Props) validate() error {
-	errs := workerspec.ValidateService("fargateworker", p.Spec, p.Cluster, &p.DesiredCount, p.ZeroTasks, 100)
+	errs := workerspec.ValidateService("fargateworker", p.Spec, p.Cluster)
 	if p.FileSystem == nil {
 		errs = append(errs, errors.New("fargateworker: FileSystem is nil: pass the EFS file system mounted at /data"))
 	}
@@ -58,6 +67,7 @@ func New(scope constructs.Construct, id string, props Props) (*Worker, error) {
 	if err := props.validate(); err != nil {
 		return nil, err
 	}
+
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	spec := props.Spec
 	ap := awsefs.NewAccessPoint(c, jsii.String("AccessPoint"), &awsefs.AccessPointProps{
@@ -101,7 +111,6 @@ func New(scope constructs.Construct, id string, props Props) (*Worker, error) {
 	service := awsecs.NewFargateService(c, jsii.String("Service"), &awsecs.FargateServiceProps{
 		Cluster:              props.Cluster,
 		TaskDefinition:       td,
-		DesiredCount:         jsii.Number(float64(props.DesiredCount)),
 		EnableExecuteCommand: jsii.Bool(true),
 		CircuitBreaker:       &awsecs.DeploymentCircuitBreaker{Enable: jsii.Bool(true), Rollback: jsii.Bool(true)},
 		MinHealthyPercent:    jsii.Number(100),
@@ -111,11 +120,21 @@ func New(scope constructs.Construct, id string, props Props) (*Worker, error) {
 		PlatformVersion:      awsecs.FargatePlatformVersion_LATEST,
 	})
 	props.FileSystem.Connections().AllowDefaultPortFrom(service, jsii.String("worker tasks mount /data"))
-	return &Worker{Construct: c, service: service, accessPoint: ap}, nil
+	scaling, err := queuescaling.New(c, "Scaling", queuescaling.Props{
+		Service: service, Cluster: props.Cluster, Queue: spec.Queue(),
+		MinTasks: props.MinTasks, MaxTasks: props.MaxTasks, Mode: props.ScaleOn, BurstAgeSeconds: props.BurstAgeSeconds,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("fargateworker: %w", err)
+	}
+	return &Worker{Construct: c, service: service, accessPoint: ap, scaling: scaling}, nil
 }
 
-// Service is the Fargate service; autoscaling attaches here.
+// Service is the Fargate service.
 func (w *Worker) Service() awsecs.FargateService { return w.service }
+
+// Scaling is the service's scaling on the queue.
+func (w *Worker) Scaling() *queuescaling.Scaling { return w.scaling }
 
 // AccessPoint through which the worker mounts EFS.
 func (w *Worker) AccessPoint() awsefs.AccessPoint { return w.accessPoint }

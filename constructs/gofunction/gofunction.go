@@ -43,6 +43,10 @@ type Props struct {
 	Timeout awscdk.Duration
 	// MemoryMiB of the function. Default: 128. Allowed: 128..10240.
 	MemoryMiB int
+	// TextLogs passes stdout to the log group as it is (the embedded metric
+	// format needs the JSON object to be the whole log event). Default:
+	// false, JSON log format (the functions log JSON with log/slog anyway).
+	TextLogs bool
 	// Environment variables; never secrets. Default: none.
 	Environment map[string]*string
 	// RepoRoot is the folder with go.mod. Default: this repository, found
@@ -136,6 +140,9 @@ func New(scope constructs.Construct, id string, props Props) (*Function, error) 
 			CgoEnabled:   jsii.Bool(false),
 			GoBuildFlags: jsii.Strings(BuildFlags...),
 		},
+	}
+	if p.TextLogs {
+		fnProps.LoggingFormat = awslambda.LoggingFormat_TEXT
 	}
 	if len(p.Environment) > 0 {
 		env := map[string]*string{}

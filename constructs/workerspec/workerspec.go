@@ -140,6 +140,9 @@ func New(scope constructs.Construct, id string, props Props) (*Spec, error) {
 // TaskRole is the role the worker runs as, on both sides.
 func (s *Spec) TaskRole() awsiam.IRole { return s.taskRole }
 
+// Queue is the work queue the worker consumes (both services scale on it).
+func (s *Spec) Queue() awssqs.IQueue { return s.props.Queue.Queue() }
+
 // ExecutionRole is the role the ECS agent uses to start the worker, on both sides.
 func (s *Spec) ExecutionRole() awsiam.IRole { return s.executionRole }
 
@@ -203,22 +206,15 @@ func (s *Spec) AddContainer(td awsecs.TaskDefinition, streamPrefix string) awsec
 	return container
 }
 
-// ValidateService checks what every service of the worker needs: the spec,
-// a cluster, and a task count from 0 to max. It applies the count's default:
-// 1, or 0 when zero is set (0 is also Go's "unset"). Errors name the owner.
-func ValidateService(owner string, spec *Spec, cluster awsecs.ICluster, count *int, zero bool, max int) []error {
+// ValidateService checks what every service of the worker needs: the spec
+// and a cluster. Errors name the owner.
+func ValidateService(owner string, spec *Spec, cluster awsecs.ICluster) []error {
 	var errs []error
 	if spec == nil {
 		errs = append(errs, fmt.Errorf("%s: Spec is nil: pass the worker spec of the regional stack", owner))
 	}
 	if cluster == nil {
 		errs = append(errs, fmt.Errorf("%s: Cluster is nil: pass the ECS cluster the service runs in", owner))
-	}
-	if *count == 0 && !zero {
-		*count = 1
-	}
-	if *count < 0 || *count > max {
-		errs = append(errs, fmt.Errorf("%s: DesiredCount is %d: must be from 0 to %d", owner, *count, max))
 	}
 	return errs
 }

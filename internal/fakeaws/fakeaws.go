@@ -38,6 +38,10 @@ const (
 	PutSecretValue              = "secretsmanager.PutSecretValue"
 	ListContainerInstances      = "AmazonEC2ContainerServiceV20141113.ListContainerInstances"
 	DeregisterContainerInstance = "AmazonEC2ContainerServiceV20141113.DeregisterContainerInstance"
+	DescribeContainerInstances  = "AmazonEC2ContainerServiceV20141113.DescribeContainerInstances"
+	DescribeServices            = "AmazonEC2ContainerServiceV20141113.DescribeServices"
+	UpdateService               = "AmazonEC2ContainerServiceV20141113.UpdateService"
+	GetQueueAttributes          = "AmazonSQS.GetQueueAttributes"
 	// DescribeStacks is CloudFormation's, which speaks the query protocol
 	// (a form in, XML out); the fake records it under this name.
 	DescribeStacks = "cloudformation.DescribeStacks"
@@ -66,6 +70,19 @@ type Instance struct {
 	Tags             map[string]string
 }
 
+// Service is an ECS service's counts.
+type Service struct {
+	Desired, Running, Pending int
+}
+
+// Queue is an SQS queue's approximate counts.
+type Queue struct {
+	Visible, InFlight int
+}
+
+// ServiceKey is the key of Services.
+func ServiceKey(cluster, service string) string { return cluster + "/" + service }
+
 // Fake is the server and its state. Lock Mu to read or change the state
 // while the server runs.
 type Fake struct {
@@ -79,6 +96,12 @@ type Fake struct {
 	Secrets            map[string]string
 	Instances          map[string]*Instance
 	ContainerInstances map[string][]string // by cluster name
+	// Disconnected lists container instance ARNs whose agent is not connected.
+	Disconnected map[string]bool
+	// Services by cluster and service name.
+	Services map[string]*Service
+	// Queues' message counts by queue URL.
+	Queues map[string]*Queue
 	// StackStatus of each stack, by stack id (ARN).
 	StackStatus map[string]string
 	t           *testing.T
@@ -92,7 +115,7 @@ func New(t *testing.T) *Fake {
 	f := &Fake{
 		t: t, Now: time.Now, PageSize: 50,
 		Activations: map[string]*Activation{}, Secrets: map[string]string{}, Instances: map[string]*Instance{},
-		ContainerInstances: map[string][]string{}, StackStatus: map[string]string{}, script: map[string][]Reply{}, requests: map[string][]map[string]any{},
+		ContainerInstances: map[string][]string{}, Disconnected: map[string]bool{}, Services: map[string]*Service{}, Queues: map[string]*Queue{}, StackStatus: map[string]string{}, script: map[string][]Reply{}, requests: map[string][]map[string]any{},
 	}
 	srv := httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(srv.Close)
@@ -311,6 +334,58 @@ func (f *Fake) answer(target string, in map[string]any) Reply {
 			out["nextToken"] = next
 		}
 		return ok(out)
+	case DescribeContainerInstances:
+		cluster := str(in, "cluster")
+		arns, found := f.ContainerInstances[cluster]
+		if !found {
+			return fail("ClusterNotFoundException", "Cluster not found.")
+		}
+		want, _ := in["containerInstances"].([]any)
+		if len(want) > 100 {
+			return fail("InvalidParameterException", "containerInstances can have at most 100 items.")
+		}
+		list, failures := []map[string]any{}, []map[string]any{}
+		for _, w := range want {
+			arn := fmt.Sprint(w)
+			if !slices.Contains(arns, arn) {
+				failures = append(failures, map[string]any{"arn": arn, "reason": "MISSING"})
+				continue
+			}
+			list = append(list, map[string]any{"containerInstanceArn": arn, "ec2InstanceId": "mi-" + arn[len(arn)-17:],
+				"agentConnected": !f.Disconnected[arn], "status": "ACTIVE", "runningTasksCount": 1, "pendingTasksCount": 0,
+				"versionInfo": map[string]any{"agentVersion": "1.90.0"}})
+		}
+		return ok(map[string]any{"containerInstances": list, "failures": failures})
+	case DescribeServices:
+		cluster := str(in, "cluster")
+		names, _ := in["services"].([]any)
+		list, failures := []map[string]any{}, []map[string]any{}
+		for _, n := range names {
+			svc := f.Services[ServiceKey(cluster, fmt.Sprint(n))]
+			if svc == nil {
+				failures = append(failures, map[string]any{"arn": fmt.Sprint(n), "reason": "MISSING"})
+				continue
+			}
+			list = append(list, map[string]any{"serviceName": fmt.Sprint(n), "status": "ACTIVE", "launchType": "EXTERNAL",
+				"desiredCount": svc.Desired, "runningCount": svc.Running, "pendingCount": svc.Pending})
+		}
+		return ok(map[string]any{"services": list, "failures": failures})
+	case UpdateService:
+		svc := f.Services[ServiceKey(str(in, "cluster"), str(in, "service"))]
+		if svc == nil {
+			return fail("ServiceNotFoundException", "Service not found.")
+		}
+		if n, ok := in["desiredCount"].(float64); ok {
+			svc.Desired = int(n)
+		}
+		return ok(map[string]any{"service": map[string]any{"serviceName": str(in, "service"), "desiredCount": svc.Desired}})
+	case GetQueueAttributes:
+		q := f.Queues[str(in, "QueueUrl")]
+		if q == nil {
+			return fail("AWS.SimpleQueueService.NonExistentQueue", "The specified queue does not exist.")
+		}
+		return ok(map[string]any{"Attributes": map[string]string{
+			"ApproximateNumberOfMessages": strconv.Itoa(q.Visible), "ApproximateNumberOfMessagesNotVisible": strconv.Itoa(q.InFlight)}})
 	case DeregisterContainerInstance:
 		cluster, arn := str(in, "cluster"), str(in, "containerInstance")
 		arns, found := f.ContainerInstances[cluster]

@@ -68,3 +68,44 @@ const (
 	SecretActivationCode = "activationCode"
 	SecretExpirationDate = "expirationDate"
 )
+
+// Metrics each site's agent publishes every minute (CloudWatch embedded
+// metric format), dimension DimensionCluster.
+const (
+	// MetricNamespace holds the app's own metrics.
+	MetricNamespace = "EcsAnywhereStretched"
+	// MetricConnectedNodes and MetricDisconnectedNodes count the site's
+	// container instances by agent connection.
+	MetricConnectedNodes    = "ConnectedNodes"
+	MetricDisconnectedNodes = "DisconnectedNodes"
+	// MetricDesiredTasks, MetricRunningTasks and MetricPendingTasks are the
+	// EXTERNAL service's counts after the agent's decision; MetricMissingTasks
+	// is desired minus running, at least 0.
+	MetricDesiredTasks = "DesiredTasks"
+	MetricRunningTasks = "RunningTasks"
+	MetricPendingTasks = "PendingTasks"
+	MetricMissingTasks = "MissingTasks"
+	// MetricBacklog is the queue's visible plus in-flight messages.
+	MetricBacklog    = "Backlog"
+	DimensionCluster = "ClusterName"
+)
+
+// Environment of the site agent.
+const (
+	EnvClusterName    = "CLUSTER_NAME"
+	EnvServiceName    = "SERVICE_NAME"
+	EnvQueueURL       = "QUEUE_URL"
+	EnvMinTasks       = "MIN_TASKS"
+	EnvMaxTasks       = "MAX_TASKS"
+	EnvBacklogPerTask = "BACKLOG_PER_TASK"
+)
+
+// Output keys of the regional stack.
+const (
+	OutputQueueURL           = "QueueUrl"
+	OutputDeadLetterQueueURL = "DeadLetterQueueUrl"
+	OutputRepositoryURI      = "RepositoryUri"
+	OutputLogGroupName       = "LogGroupName"
+	OutputAlarmTopic         = "AlarmTopicArn"
+	OutputDashboard          = "DashboardName"
+)

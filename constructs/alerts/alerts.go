@@ -1,0 +1,71 @@
+// Package alerts is the app's one notification topic: KMS-encrypted, with an
+// optional e-mail subscription, that every alarm of the app notifies (on
+// alarm and when it is OK again).
+package alerts
+
+import (
+	"fmt"
+	"regexp"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/ecs-anywhere-stretched/stretched/constructs/encryption"
+)
+
+// Props configure the topic.
+type Props struct {
+	// Email, when set, is subscribed to the topic (the address must confirm
+	// the subscription). Default: none; subscribe anything to Topic().
+	Email string
+}
+
+var emailRe = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
+
+// Alerts is the topic.
+type Alerts struct {
+	constructs.Construct
+	topic awssns.Topic
+}
+
+// New makes the key, the topic and the subscription.
+func New(scope constructs.Construct, id string, props Props) (*Alerts, error) {
+	if props.Email != "" && !emailRe.MatchString(props.Email) {
+		return nil, fmt.Errorf("alerts: Email is %q: must be an e-mail address such as ops@example.com", props.Email)
+	}
+	c := constructs.NewConstruct(scope, jsii.String(id))
+	key := encryption.NewKey(c, "Key", "the app's alarm notifications", awscdk.RemovalPolicy_DESTROY)
+	// CloudWatch alarms publish to the encrypted topic.
+	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("AllowCloudWatchAlarms"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
+		Resources:  jsii.Strings("*"),
+		Conditions: &map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": awscdk.Stack_Of(c).Account()}},
+	}), nil)
+	topic := awssns.NewTopic(c, jsii.String("Topic"), &awssns.TopicProps{
+		DisplayName: jsii.String("ECS worker alarms"),
+		MasterKey:   key,
+		EnforceSSL:  jsii.Bool(true),
+	})
+	if props.Email != "" {
+		topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(props.Email), nil))
+	}
+	return &Alerts{Construct: c, topic: topic}, nil
+}
+
+// Topic receives every alarm of the app.
+func (a *Alerts) Topic() awssns.ITopic { return a.topic }
+
+// Notify makes alarm notify the topic when it goes off and when it is OK again.
+func (a *Alerts) Notify(alarm awscloudwatch.Alarm) {
+	action := awscloudwatchactions.NewSnsAction(a.topic)
+	alarm.AddAlarmAction(action)
+	alarm.AddOkAction(action)
+}

@@ -1,0 +1,90 @@
+// Package dashboard is the app's one CloudWatch dashboard: the queue (depth,
+// in flight, age of the oldest message, dead letters), tasks per side and per
+// site, and nodes connected per site. Site metrics are read by cluster name
+// (the site agents' metrics), so the regional stack that holds the dashboard
+// refers to no site stack.
+package dashboard
+
+import (
+	"errors"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/ecs-anywhere-stretched/stretched/internal/names"
+)
+
+// Site is what the dashboard shows of a site.
+type Site struct {
+	// Name of the site, for the legend.
+	Name string
+	// ClusterName is the dimension of the site agent's metrics.
+	ClusterName string
+}
+
+// Props configure the dashboard.
+type Props struct {
+	// Name of the dashboard. Required.
+	Name string
+	// Queue and DeadLetterQueue are the work queue and its dead-letter queue. Required.
+	Queue, DeadLetterQueue awssqs.IQueue
+	// Cluster and Service are the regional cluster and Fargate service. Required.
+	Cluster awsecs.ICluster
+	Service awsecs.IBaseService
+	// Sites to show. Default: none.
+	Sites []Site
+}
+
+// New makes the dashboard.
+func New(scope constructs.Construct, id string, p Props) (awscloudwatch.Dashboard, error) {
+	if p.Name == "" || p.Queue == nil || p.DeadLetterQueue == nil || p.Cluster == nil || p.Service == nil {
+		return nil, errors.New("dashboard: Name, Queue, DeadLetterQueue, Cluster and Service are required")
+	}
+	minute := awscdk.Duration_Minutes(jsii.Number(1))
+	opts := func(label, stat string) *awscloudwatch.MetricOptions {
+		return &awscloudwatch.MetricOptions{Label: jsii.String(label), Statistic: jsii.String(stat), Period: minute}
+	}
+	graph := func(title string, left ...awscloudwatch.IMetric) awscloudwatch.IWidget {
+		return awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{Title: jsii.String(title), Left: &left, Width: jsii.Number(8), Height: jsii.Number(6)})
+	}
+	insights := func(metric, label string) awscloudwatch.IMetric {
+		return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+			Namespace: jsii.String("ECS/ContainerInsights"), MetricName: jsii.String(metric), Label: jsii.String(label),
+			DimensionsMap: &map[string]*string{"ClusterName": p.Cluster.ClusterName(), "ServiceName": p.Service.ServiceName()},
+			Statistic:     jsii.String("Average"), Period: minute,
+		})
+	}
+	site := func(metric, label string, s Site) awscloudwatch.IMetric {
+		return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+			Namespace: jsii.String(names.MetricNamespace), MetricName: jsii.String(metric), Label: jsii.String(s.Name + " " + label),
+			DimensionsMap: &map[string]*string{names.DimensionCluster: jsii.String(s.ClusterName)},
+			Statistic:     jsii.String("Maximum"), Period: minute,
+		})
+	}
+	var siteTasks, siteNodes []awscloudwatch.IMetric
+	for _, s := range p.Sites {
+		siteTasks = append(siteTasks, site(names.MetricRunningTasks, "running", s), site(names.MetricDesiredTasks, "desired", s))
+		siteNodes = append(siteNodes, site(names.MetricConnectedNodes, "connected", s), site(names.MetricDisconnectedNodes, "disconnected", s))
+	}
+	d := awscloudwatch.NewDashboard(scope, jsii.String(id), &awscloudwatch.DashboardProps{
+		DashboardName:   jsii.String(p.Name),
+		DefaultInterval: awscdk.Duration_Hours(jsii.Number(3)),
+	})
+	d.AddWidgets(
+		graph("Work queue: messages",
+			p.Queue.MetricApproximateNumberOfMessagesVisible(opts("visible", "Maximum")),
+			p.Queue.MetricApproximateNumberOfMessagesNotVisible(opts("in flight", "Maximum"))),
+		graph("Work queue: age of the oldest message (s)", p.Queue.MetricApproximateAgeOfOldestMessage(opts("oldest", "Maximum"))),
+		graph("Dead-letter queue: messages", p.DeadLetterQueue.MetricApproximateNumberOfMessagesVisible(opts("dead letters", "Maximum"))),
+	)
+	d.AddWidgets(
+		graph("Tasks in the region", insights("RunningTaskCount", "running"), insights("DesiredTaskCount", "desired")),
+		graph("Tasks per site", siteTasks...),
+		graph("Nodes per site", siteNodes...),
+	)
+	return d, nil
+}

@@ -1,0 +1,194 @@
+// Package siteagent runs once a minute for each site: it scales the site's
+// EXTERNAL service on the work queue's backlog by setting its desired count,
+// and writes the site's metrics (nodes connected and disconnected, tasks
+// desired, running, pending and missing, backlog) in the CloudWatch embedded
+// metric format, one JSON log line, no CloudWatch call. A Go function sets
+// the count because AWS's documentation does not establish that Application
+// Auto Scaling serves EXTERNAL services (README, Operating the fleet).
+package siteagent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/ecs-anywhere-stretched/stretched/internal/names"
+	"github.com/ecs-anywhere-stretched/stretched/internal/ssmact"
+)
+
+// DefaultBacklogPerTask is the backlog one task is given: the same number
+// from which the regional service adds a task.
+const DefaultBacklogPerTask = 100
+
+// ServiceAPI is what the agent calls of ECS.
+type ServiceAPI interface {
+	ECSAPI
+	DescribeServices(context.Context, *ecs.DescribeServicesInput, ...func(*ecs.Options)) (*ecs.DescribeServicesOutput, error)
+	UpdateService(context.Context, *ecs.UpdateServiceInput, ...func(*ecs.Options)) (*ecs.UpdateServiceOutput, error)
+}
+
+// QueueAPI is what the agent calls of SQS.
+type QueueAPI interface {
+	GetQueueAttributes(context.Context, *sqs.GetQueueAttributesInput, ...func(*sqs.Options)) (*sqs.GetQueueAttributesOutput, error)
+}
+
+// Agent is one site's agent.
+type Agent struct {
+	ECS                ServiceAPI
+	SQS                QueueAPI
+	Cluster, Service   string
+	QueueURL           string
+	MinTasks, MaxTasks int
+	BacklogPerTask     int
+	Log                *slog.Logger
+	Metrics            io.Writer
+	Now                func() time.Time
+}
+
+// Report is what one run saw and did.
+type Report struct {
+	Nodes                     Counts
+	Visible, InFlight         int
+	Desired, Running, Pending int
+	// NewDesired is the desired count after the run.
+	NewDesired int
+}
+
+// Decide is the desired count for a backlog: enough tasks that each has at
+// most perTask messages, within [min, max]; it grows at once and shrinks by
+// one task a run, so a short lull does not stop tasks that are still busy.
+func Decide(current, backlog, minTasks, maxTasks, perTask int) int {
+	want := (backlog + perTask - 1) / perTask
+	if want < current {
+		want = current - 1
+	}
+	return max(minTasks, min(maxTasks, want))
+}
+
+// FromEnv reads an agent's settings from its environment.
+func FromEnv(getenv func(string) string) (Agent, error) {
+	a := Agent{Cluster: getenv(names.EnvClusterName), Service: getenv(names.EnvServiceName), QueueURL: getenv(names.EnvQueueURL)}
+	var errs []error
+	for k, v := range map[string]string{names.EnvClusterName: a.Cluster, names.EnvServiceName: a.Service, names.EnvQueueURL: a.QueueURL} {
+		if v == "" {
+			errs = append(errs, fmt.Errorf("%s is empty", k))
+		}
+	}
+	num := func(key string, lo int) int {
+		n, err := strconv.Atoi(getenv(key))
+		if err != nil || n < lo {
+			errs = append(errs, fmt.Errorf("%s is %q: must be a whole number from %d", key, getenv(key), lo))
+		}
+		return n
+	}
+	a.MinTasks, a.MaxTasks, a.BacklogPerTask = num(names.EnvMinTasks, 0), num(names.EnvMaxTasks, 1), num(names.EnvBacklogPerTask, 1)
+	if a.MinTasks > a.MaxTasks {
+		errs = append(errs, fmt.Errorf("%s %d is above %s %d", names.EnvMinTasks, a.MinTasks, names.EnvMaxTasks, a.MaxTasks))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Agent{}, fmt.Errorf("site agent environment: %w; redeploy the site's stack", err)
+	}
+	return a, nil
+}
+
+// Run counts, decides, sets the desired count when it changes and writes
+// the metrics. A failure to read nodes does not stop the scaling, and the
+// reverse; every failure is returned.
+func (a *Agent) Run(ctx context.Context) (Report, error) {
+	var r Report
+	var errs []error
+	nodes, err := Count(ctx, a.ECS, a.Cluster)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	r.Nodes = nodes
+	scaleErr := a.scale(ctx, &r)
+	if scaleErr != nil {
+		errs = append(errs, scaleErr)
+	}
+	if err := a.writeMetrics(r, scaleErr == nil); err != nil {
+		errs = append(errs, err)
+	}
+	return r, errors.Join(errs...)
+}
+
+func (a *Agent) scale(ctx context.Context, r *Report) error {
+	q, err := a.SQS.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
+		QueueUrl:       aws.String(a.QueueURL),
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages, sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible},
+	})
+	if err != nil {
+		return fmt.Errorf("read the backlog of queue %s: %w", a.QueueURL, ssmact.Explain(err))
+	}
+	r.Visible, _ = strconv.Atoi(q.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessages)])
+	r.InFlight, _ = strconv.Atoi(q.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible)])
+	out, err := a.ECS.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String(a.Cluster), Services: []string{a.Service}})
+	if err != nil {
+		return fmt.Errorf("describe service %s: %w", a.Service, ssmact.Explain(err))
+	}
+	if len(out.Services) != 1 {
+		return fmt.Errorf("service %s not found in cluster %s (failures %v): deploy the site's stack", a.Service, a.Cluster, out.Failures)
+	}
+	svc := out.Services[0]
+	r.Desired, r.Running, r.Pending = int(svc.DesiredCount), int(svc.RunningCount), int(svc.PendingCount)
+	r.NewDesired = r.Desired
+	want := Decide(r.Desired, r.Visible+r.InFlight, a.MinTasks, a.MaxTasks, a.BacklogPerTask)
+	if want == r.Desired {
+		return nil
+	}
+	if _, err := a.ECS.UpdateService(ctx, &ecs.UpdateServiceInput{
+		Cluster: aws.String(a.Cluster), Service: aws.String(a.Service), DesiredCount: aws.Int32(int32(want)),
+	}); err != nil {
+		return fmt.Errorf("set the desired count of service %s to %d: %w", a.Service, want, ssmact.Explain(err))
+	}
+	r.NewDesired = want
+	a.Log.Info("desired count set", "service", a.Service, "from", r.Desired, "to", want, "visible", r.Visible, "inFlight", r.InFlight)
+	return nil
+}
+
+// writeMetrics writes one embedded-metric-format line; task and backlog
+// metrics only when the service and queue were read.
+func (a *Agent) writeMetrics(r Report, tasksKnown bool) error {
+	metrics := []string{names.MetricConnectedNodes, names.MetricDisconnectedNodes}
+	line := map[string]any{
+		names.DimensionCluster:        a.Cluster,
+		names.MetricConnectedNodes:    r.Nodes.Connected,
+		names.MetricDisconnectedNodes: r.Nodes.Disconnected,
+	}
+	if tasksKnown {
+		metrics = append(metrics, names.MetricDesiredTasks, names.MetricRunningTasks, names.MetricPendingTasks, names.MetricMissingTasks, names.MetricBacklog)
+		line[names.MetricDesiredTasks] = r.NewDesired
+		line[names.MetricRunningTasks] = r.Running
+		line[names.MetricPendingTasks] = r.Pending
+		line[names.MetricMissingTasks] = max(r.NewDesired-r.Running, 0)
+		line[names.MetricBacklog] = r.Visible + r.InFlight
+	}
+	defs := make([]map[string]string, len(metrics))
+	for i, m := range metrics {
+		defs[i] = map[string]string{"Name": m, "Unit": "Count"}
+	}
+	line["_aws"] = map[string]any{
+		"Timestamp": a.Now().UnixMilli(),
+		"CloudWatchMetrics": []any{map[string]any{
+			"Namespace":  names.MetricNamespace,
+			"Dimensions": [][]string{{names.DimensionCluster}},
+			"Metrics":    defs,
+		}},
+	}
+	b, err := json.Marshal(line)
+	if err != nil {
+		return fmt.Errorf("encode the site metrics: %w", err)
+	}
+	_, err = fmt.Fprintf(a.Metrics, "%s\n", b)
+	return err
+}

@@ -1,0 +1,144 @@
+package siteagent
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/ecs-anywhere-stretched/stretched/internal/fakeaws"
+)
+
+func TestDecide(t *testing.T) {
+	for _, tc := range []struct {
+		current, backlog, min, max, want int
+		why                              string
+	}{
+		{1, 0, 1, 3, 1, "idle at the minimum"},
+		{1, 250, 1, 3, 3, "grows at once to what the backlog needs"},
+		{1, 5000, 1, 3, 3, "never above the maximum: a site's capacity is fixed"},
+		{3, 0, 1, 3, 2, "shrinks one task a run"},
+		{3, 150, 0, 3, 2, "shrinks towards what the backlog needs"},
+		{1, 0, 0, 3, 0, "down to a minimum of 0"},
+		{0, 1, 0, 3, 1, "from 0 as soon as one message waits"},
+		{5, 0, 1, 3, 3, "back inside the bounds after they were lowered"},
+		{0, 0, 2, 3, 2, "up to the minimum"},
+	} {
+		if got := Decide(tc.current, tc.backlog, tc.min, tc.max, 100); got != tc.want {
+			t.Errorf("%s: Decide(current %d, backlog %d, %d..%d) = %d, want %d", tc.why, tc.current, tc.backlog, tc.min, tc.max, got, tc.want)
+		}
+	}
+}
+
+const (
+	cluster  = "ecsAnywhereCluster"
+	service  = "ecsworker-external"
+	queueURL = "https://sqs.eu-west-1.amazonaws.com/123456789012/WorkQueue"
+)
+
+type env struct {
+	aws     *fakeaws.Fake
+	agent   *Agent
+	metrics *bytes.Buffer
+}
+
+func newEnv(t *testing.T, desired, running, visible, inFlight int) *env {
+	e := &env{aws: fakeaws.New(t), metrics: &bytes.Buffer{}}
+	cfg := e.aws.Config()
+	a, err := FromEnv(func(k string) string {
+		return map[string]string{"CLUSTER_NAME": cluster, "SERVICE_NAME": service, "QUEUE_URL": queueURL, "MIN_TASKS": "1", "MAX_TASKS": "4", "BACKLOG_PER_TASK": "100"}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.ECS, a.SQS = ecs.NewFromConfig(cfg), sqs.NewFromConfig(cfg)
+	a.Log, a.Metrics, a.Now = slog.New(slog.NewJSONHandler(&bytes.Buffer{}, nil)), e.metrics, func() time.Time { return time.UnixMilli(1700000000000) }
+	e.agent = &a
+	e.aws.Services[fakeaws.ServiceKey(cluster, service)] = &fakeaws.Service{Desired: desired, Running: running}
+	e.aws.Queues[queueURL] = &fakeaws.Queue{Visible: visible, InFlight: inFlight}
+	for i := range 3 {
+		arn := fmt.Sprintf("arn:aws:ecs:eu-west-1:123456789012:container-instance/%s/%032x", cluster, i+1)
+		e.aws.ContainerInstances[cluster] = append(e.aws.ContainerInstances[cluster], arn)
+		e.aws.Disconnected[arn] = i == 2
+	}
+	return e
+}
+
+// emf is the one metrics line a run wrote.
+func (e *env) emf(t *testing.T) map[string]any {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(e.metrics.String()), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("want one metrics line, got %q", e.metrics.String())
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &m); err != nil {
+		t.Fatalf("metrics line is not JSON: %v", err)
+	}
+	return m
+}
+
+func TestRunScalesOutAndWritesTheSiteMetrics(t *testing.T) {
+	e := newEnv(t, 1, 1, 180, 60)
+	r, err := e.agent.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := e.aws.Services[fakeaws.ServiceKey(cluster, service)].Desired; got != 3 || r.NewDesired != 3 {
+		t.Errorf("a backlog of 240 at 100 per task needs 3 tasks, desired is %d", got)
+	}
+	m := e.emf(t)
+	want := map[string]float64{"ConnectedNodes": 2, "DisconnectedNodes": 1, "DesiredTasks": 3, "RunningTasks": 1, "PendingTasks": 0, "MissingTasks": 2, "Backlog": 240}
+	for k, v := range want {
+		if m[k] != v {
+			t.Errorf("metric %s = %v, want %v (line %v)", k, m[k], v, m)
+		}
+	}
+	aws := m["_aws"].(map[string]any)
+	def := aws["CloudWatchMetrics"].([]any)[0].(map[string]any)
+	if aws["Timestamp"] != float64(1700000000000) || def["Namespace"] != "EcsAnywhereStretched" || fmt.Sprint(def["Dimensions"]) != "[[ClusterName]]" ||
+		len(def["Metrics"].([]any)) != len(want) || m["ClusterName"] != cluster {
+		t.Errorf("EMF metadata %v", aws)
+	}
+}
+
+func TestRunLeavesASteadyCountAlone(t *testing.T) {
+	e := newEnv(t, 2, 2, 150, 0)
+	if _, err := e.agent.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(e.aws.Calls(fakeaws.UpdateService)); n != 0 {
+		t.Errorf("desired count already right: %d UpdateService calls", n)
+	}
+}
+
+func TestQueueFailureStillWritesNodeMetrics(t *testing.T) {
+	e := newEnv(t, 1, 1, 0, 0)
+	e.aws.On(fakeaws.GetQueueAttributes, fakeaws.Reply{Status: 400, Body: `{"__type":"com.amazonaws.sqs#AccessDenied","message":"not authorized"}`})
+	_, err := e.agent.Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "read the backlog of queue") {
+		t.Fatalf("error %v", err)
+	}
+	m := e.emf(t)
+	if m["DisconnectedNodes"] != float64(1) || m["DesiredTasks"] != nil {
+		t.Errorf("node metrics must still be written, task metrics not guessed: %v", m)
+	}
+}
+
+func TestBadEnvironment(t *testing.T) {
+	_, err := FromEnv(func(k string) string {
+		return map[string]string{"MIN_TASKS": "5", "MAX_TASKS": "2", "BACKLOG_PER_TASK": "0"}[k]
+	})
+	for _, want := range []string{"CLUSTER_NAME is empty", "SERVICE_NAME is empty", "QUEUE_URL is empty", "BACKLOG_PER_TASK", "MIN_TASKS 5 is above MAX_TASKS 2", "redeploy"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v lacks %q", err, want)
+		}
+	}
+}

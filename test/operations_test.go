@@ -1,0 +1,221 @@
+package test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// TestDeploysLeaveTheTaskCountAlone: scaling owns the count, so no service
+// in any template sets DesiredCount (CloudFormation would reset it on every
+// update).
+func TestDeploysLeaveTheTaskCountAlone(t *testing.T) {
+	requireSynth(t)
+	for _, s := range all {
+		for id, r := range resources(s, "AWS::ECS::Service") {
+			if d, set := props(r)["DesiredCount"]; set {
+				t.Errorf("%s: service %s sets DesiredCount %v: a deploy would reset the scaled count", s.name, id, d)
+			}
+		}
+	}
+}
+
+func TestRegionalScalesOnQueueDepth(t *testing.T) {
+	s := regional(t)
+	target := only(t, s, "AWS::ApplicationAutoScaling::ScalableTarget")
+	if target["MinCapacity"] != float64(1) || target["MaxCapacity"] != float64(10) || target["ScalableDimension"] != "ecs:service:DesiredCount" ||
+		!strings.Contains(jsonOf(target["ResourceId"]), "service/") || !strings.Contains(jsonOf(target["RoleARN"]), "AWSServiceRoleForApplicationAutoScaling_ECSService") {
+		t.Errorf("scalable target: %s", jsonOf(target))
+	}
+	steps := stepPolicies(t, s)
+	if got := jsonOf(steps); !strings.Contains(got, `"MetricIntervalUpperBound":0,"ScalingAdjustment":-1`) ||
+		!strings.Contains(got, `"MetricIntervalLowerBound":0,"MetricIntervalUpperBound":400,"ScalingAdjustment":1`) ||
+		!strings.Contains(got, `"MetricIntervalLowerBound":400,"ScalingAdjustment":5`) {
+		t.Errorf("depth steps must be: empty -1, from 100 +1, from 500 +5; got %s", got)
+	}
+	alarms := jsonOf(resources(s, "AWS::CloudWatch::Alarm"))
+	if !strings.Contains(alarms, `"MetricName":"ApproximateNumberOfMessagesVisible"`) || !strings.Contains(alarms, `"Threshold":100`) {
+		t.Errorf("depth scaling alarms on visible messages from 100: %s", alarms)
+	}
+}
+
+func TestRegionalBurstScalesOnAgeFromZero(t *testing.T) {
+	requireSynth(t)
+	s := variant["Variant-Regional"]
+	target := only(t, s, "AWS::ApplicationAutoScaling::ScalableTarget")
+	if target["MinCapacity"] != float64(0) || target["MaxCapacity"] != float64(6) {
+		t.Errorf("burst: 0..6 tasks, got %s", jsonOf(target))
+	}
+	var thresholds []float64
+	for _, a := range resources(s, "AWS::CloudWatch::Alarm") {
+		p := props(a)
+		if p["MetricName"] == "ApproximateAgeOfOldestMessage" && p["AlarmActions"] != nil && strings.Contains(jsonOf(p["AlarmActions"]), "Policy") {
+			thresholds = append(thresholds, p["Threshold"].(float64))
+		}
+	}
+	slices.Sort(thresholds)
+	if jsonOf(thresholds) != "[75,300]" {
+		t.Errorf("burst scales in below 75 s and out from 300 s of age, alarm thresholds %v", thresholds)
+	}
+}
+
+func stepPolicies(t *testing.T, s *synthesized) []any {
+	t.Helper()
+	var steps []any
+	for _, p := range resources(s, "AWS::ApplicationAutoScaling::ScalingPolicy") {
+		cfg, _ := props(p)["StepScalingPolicyConfiguration"].(map[string]any)
+		if cfg["AdjustmentType"] != "ChangeInCapacity" {
+			t.Errorf("%s: step policies change the count by tasks: %s", s.name, jsonOf(cfg))
+		}
+		steps = append(steps, cfg["StepAdjustments"])
+	}
+	if len(steps) != 2 {
+		t.Fatalf("%s: want a scale-in and a scale-out policy, got %d", s.name, len(steps))
+	}
+	return steps
+}
+
+func TestSiteAgentScalesTheExternalService(t *testing.T) {
+	s := anywhere(t)
+	if len(resources(s, "AWS::ApplicationAutoScaling::ScalableTarget")) != 0 {
+		t.Error("the EXTERNAL service is scaled by the site agent, not Application Auto Scaling")
+	}
+	agentID := logicalID(t, s, "AWS::Lambda::Function", "AgentHandler")
+	fn := props(resources(s, "AWS::Lambda::Function")[agentID])
+	env := jsonOf(fn["Environment"])
+	for _, want := range []string{`"MIN_TASKS":"1"`, `"MAX_TASKS":"3"`, `"BACKLOG_PER_TASK":"100"`, `"CLUSTER_NAME":{"Ref":"ClusterEB0386A7"}`, `"SERVICE_NAME":{"Fn::GetAtt":["WorkerService`, "QUEUE_URL", "Fn::ImportValue"} {
+		if !strings.Contains(env, want) {
+			t.Errorf("agent environment lacks %s: %s", want, env)
+		}
+	}
+	if fn["ReservedConcurrentExecutions"] != float64(1) || jsonOf(fn["LoggingConfig"]) != `{"LogFormat":"Text","LogGroup":{"Ref":"`+logicalID(t, s, "AWS::Logs::LogGroup", "AgentHandlerLogs")+`"}}` {
+		t.Errorf("one agent run at a time, text logs for the embedded metric format: %s", jsonOf(fn))
+	}
+	factory := variant["Variant-Anywhere-factory"]
+	fenv := jsonOf(props(resources(factory, "AWS::Lambda::Function")[logicalID(t, factory, "AWS::Lambda::Function", "AgentHandler")])["Environment"])
+	if !strings.Contains(fenv, `"MIN_TASKS":"2"`) || !strings.Contains(fenv, `"MAX_TASKS":"5"`) {
+		t.Errorf("site factory's minTasks 2, maxTasks 5 not applied: %s", fenv)
+	}
+	assertTemplate(t, s, func(tmpl assertions.Template) {
+		tmpl.HasResourceProperties(jsii.String("AWS::Events::Rule"), map[string]any{
+			"ScheduleExpression": "rate(1 minute)",
+			"Targets":            []any{assertions.Match_ObjectLike(&map[string]any{"Arn": map[string]any{"Fn::GetAtt": []any{agentID, "Arn"}}})},
+		})
+		tmpl.HasResourceProperties(jsii.String("AWS::Events::Rule"), map[string]any{
+			"EventPattern": map[string]any{
+				"source":      []any{"aws.ecs"},
+				"detail-type": []any{"ECS Container Instance State Change"},
+				"detail":      map[string]any{"clusterArn": []any{map[string]any{"Fn::GetAtt": []any{"ClusterEB0386A7", "Arn"}}}},
+			},
+		})
+	})
+	got := map[string]statement{}
+	for _, st := range statements(s, "AgentHandlerRole") {
+		for _, a := range st.actions {
+			got[a] = st
+		}
+	}
+	for a, want := range map[string]string{
+		"ecs:ListContainerInstances":     `{"Fn::GetAtt":["ClusterEB0386A7","Arn"]}`,
+		"ecs:UpdateService":              `{"Ref":"WorkerService`,
+		"ecs:DescribeServices":           `{"Ref":"WorkerService`,
+		"ecs:DescribeContainerInstances": `:container-instance/*`,
+		"sqs:GetQueueAttributes":         `Fn::ImportValue`,
+	} {
+		if !strings.Contains(jsonOf(got[a].resource), want) {
+			t.Errorf("%s must be limited to %s, resource %s", a, want, jsonOf(got[a].resource))
+		}
+	}
+	for _, a := range []string{"ecs:UpdateService", "ecs:DescribeContainerInstances"} {
+		if !strings.Contains(jsonOf(got[a].raw["Condition"]), `"ecs:cluster"`) {
+			t.Errorf("%s must carry the ecs:cluster condition: %s", a, jsonOf(got[a].raw))
+		}
+	}
+}
+
+func TestAlarmsAndTheirTopic(t *testing.T) {
+	s := regional(t)
+	topic := only(t, s, "AWS::SNS::Topic")
+	if topic["KmsMasterKeyId"] == nil {
+		t.Errorf("the alarm topic must be KMS encrypted: %s", jsonOf(topic))
+	}
+	if n := len(resources(s, "AWS::SNS::Subscription")); n != 0 {
+		t.Errorf("no e-mail subscription without alarmEmail, got %d", n)
+	}
+	if sub := only(t, variant["Variant-Regional"], "AWS::SNS::Subscription"); sub["Protocol"] != "email" || sub["Endpoint"] != "ops@example.com" {
+		t.Errorf("alarmEmail subscription: %s", jsonOf(sub))
+	}
+	assertTemplate(t, s, func(tmpl assertions.Template) {
+		tmpl.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
+			"MetricName": "ApproximateNumberOfMessagesVisible", "Threshold": 1, "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+			"Dimensions":   []any{map[string]any{"Name": "QueueName", "Value": map[string]any{"Fn::GetAtt": []any{logicalID(t, s, "AWS::SQS::Queue", "WorkQueueDeadLetterQueue"), "QueueName"}}}},
+			"AlarmActions": []any{map[string]any{"Ref": logicalID(t, s, "AWS::SNS::Topic", "AlertsTopic")}},
+		})
+		tmpl.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
+			"MetricName": "ApproximateAgeOfOldestMessage", "Threshold": 900, "ComparisonOperator": "GreaterThanThreshold",
+			"AlarmActions": []any{map[string]any{"Ref": logicalID(t, s, "AWS::SNS::Topic", "AlertsTopic")}},
+		})
+	})
+	site := anywhere(t)
+	want := map[string]string{"AgentNodeDisconnected": "DisconnectedNodes", "AgentTasksBelowDesired": "MissingTasks", "ActivationRenewalFailed": "Errors"}
+	for prefix, metric := range want {
+		a := props(resources(site, "AWS::CloudWatch::Alarm")[logicalID(t, site, "AWS::CloudWatch::Alarm", prefix)])
+		if a["MetricName"] != metric || !strings.Contains(jsonOf(a["AlarmActions"]), "Fn::ImportValue") || !strings.Contains(jsonOf(a["OKActions"]), "Fn::ImportValue") {
+			t.Errorf("%s must watch %s and notify the app's topic: %s", prefix, metric, jsonOf(a))
+		}
+		if prefix != "ActivationRenewalFailed" && (a["Statistic"] != "Minimum" || a["EvaluationPeriods"] != float64(10) || a["DatapointsToAlarm"] != float64(10) || a["Period"] != float64(60)) {
+			t.Errorf("%s must need ten minutes in a row (minimum per minute): %s", prefix, jsonOf(a))
+		}
+	}
+}
+
+func TestDashboard(t *testing.T) {
+	requireSynth(t)
+	body := jsonOf(only(t, variant["Variant-Regional"], "AWS::CloudWatch::Dashboard")["DashboardBody"])
+	for _, want := range []string{"ApproximateNumberOfMessagesVisible", "ApproximateNumberOfMessagesNotVisible", "ApproximateAgeOfOldestMessage",
+		"RunningTaskCount", "DesiredTaskCount", "ConnectedNodes", "DisconnectedNodes", "RunningTasks", "DesiredTasks",
+		"ecsAnywhereCluster-factory", "piCluster", "factory connected", "pi connected"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("dashboard lacks %s", want)
+		}
+	}
+	if d := only(t, regional(t), "AWS::CloudWatch::Dashboard"); d["DashboardName"] != "EcsWorker" {
+		t.Errorf("dashboard name %v, want the stack prefix", d["DashboardName"])
+	}
+}
+
+func TestInventoryAndPatchAssociations(t *testing.T) {
+	requireSynth(t)
+	target := func(site string) []any {
+		return []any{map[string]any{"Key": "tag:stretched:stack", "Values": []any{site}}}
+	}
+	byName := func(s *synthesized) map[string]map[string]any {
+		out := map[string]map[string]any{}
+		for _, r := range resources(s, "AWS::SSM::Association") {
+			out[props(r)["Name"].(string)] = props(r)
+		}
+		return out
+	}
+	def := byName(anywhere(t))
+	inv := def["AWS-GatherSoftwareInventory"]
+	if jsonOf(inv["Targets"]) != jsonOf(target("EcsWorker-Anywhere-onprem")) || inv["ScheduleExpression"] != "rate(12 hours)" ||
+		!strings.Contains(jsonOf(inv["Parameters"]), `"applications":["Enabled"]`) {
+		t.Errorf("inventory association: %s", jsonOf(inv))
+	}
+	patch := def["AWS-RunPatchBaseline"]
+	if jsonOf(patch["Parameters"]) != `{"Operation":["Scan"],"RebootOption":["NoReboot"]}` || patch["ScheduleExpression"] != "cron(0 3 ? * SUN *)" ||
+		jsonOf(patch["Targets"]) != jsonOf(target("EcsWorker-Anywhere-onprem")) {
+		t.Errorf("default patch association scans weekly: %s", jsonOf(patch))
+	}
+	factory := byName(variant["Variant-Anywhere-factory"])["AWS-RunPatchBaseline"]
+	if !strings.Contains(jsonOf(factory["Parameters"]), `"Operation":["Install"]`) || factory["ScheduleExpression"] != "cron(0 2 ? * SAT *)" {
+		t.Errorf("site factory patching install on Saturdays: %s", jsonOf(factory))
+	}
+	pi := byName(variant["Variant-Anywhere-pi"])
+	if _, has := pi["AWS-RunPatchBaseline"]; has || pi["AWS-GatherSoftwareInventory"] == nil {
+		t.Errorf("site pi: inventory, no patching: %v", pi)
+	}
+}
