@@ -227,7 +227,9 @@ func Load(get Getter, keys []string) (Config, error) {
 func (s Site) SiteMinTasks() int { return deref(s.MinTasks, DefaultSiteMinTasks) }
 
 // SiteMaxTasks returns the site's maximum task count or its default, 3.
-func (s Site) SiteMaxTasks() int { return deref(s.MaxTasks, max(DefaultSiteMaxTasks, s.SiteMinTasks())) }
+func (s Site) SiteMaxTasks() int {
+	return deref(s.MaxTasks, max(DefaultSiteMaxTasks, s.SiteMinTasks()))
+}
 
 // SitePatching returns the site's patch operation or its default, scan.
 func (s Site) SitePatching() string {
