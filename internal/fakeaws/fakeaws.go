@@ -14,6 +14,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path"
 	"slices"
 	"sort"
 	"strconv"
@@ -25,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/smithy-go/encoding/cbor"
 )
 
 // Targets of the operations the fake implements.
@@ -68,6 +70,8 @@ type Activation struct {
 type Instance struct {
 	ID, ActivationID string
 	Tags             map[string]string
+	// Name and PingStatus as SSM reports them; PingStatus "" is Online.
+	Name, PingStatus string
 }
 
 // Service is an ECS service's counts.
@@ -102,6 +106,9 @@ type Fake struct {
 	Services map[string]*Service
 	// Queues' message counts by queue URL.
 	Queues map[string]*Queue
+	// OldestAge is CloudWatch's ApproximateAgeOfOldestMessage by queue name;
+	// a queue without an entry has no data point.
+	OldestAge map[string]float64
 	// StackStatus of each stack, by stack id (ARN).
 	StackStatus map[string]string
 	t           *testing.T
@@ -115,7 +122,7 @@ func New(t *testing.T) *Fake {
 	f := &Fake{
 		t: t, Now: time.Now, PageSize: 50,
 		Activations: map[string]*Activation{}, Secrets: map[string]string{}, Instances: map[string]*Instance{},
-		ContainerInstances: map[string][]string{}, Disconnected: map[string]bool{}, Services: map[string]*Service{}, Queues: map[string]*Queue{}, StackStatus: map[string]string{}, script: map[string][]Reply{}, requests: map[string][]map[string]any{},
+		ContainerInstances: map[string][]string{}, Disconnected: map[string]bool{}, Services: map[string]*Service{}, Queues: map[string]*Queue{}, OldestAge: map[string]float64{}, StackStatus: map[string]string{}, script: map[string][]Reply{}, requests: map[string][]map[string]any{},
 	}
 	srv := httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(srv.Close)
@@ -179,6 +186,10 @@ func (f *Fake) newID() (string, string) {
 func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
 		f.serveQuery(w, r)
+		return
+	}
+	if r.Header.Get("Smithy-Protocol") == "rpc-v2-cbor" {
+		f.serveCBOR(w, r)
 		return
 	}
 	target := r.Header.Get("X-Amz-Target")
@@ -278,8 +289,12 @@ func (f *Fake) answer(target string, in map[string]any) Reply {
 			if want != nil && !slices.Contains(want, id) {
 				continue
 			}
+			var tags []map[string]string
+			for _, k := range sortedKeys(a.Tags) {
+				tags = append(tags, map[string]string{"Key": k, "Value": a.Tags[k]})
+			}
 			list = append(list, map[string]any{
-				"ActivationId": a.ID, "IamRole": a.IamRole, "RegistrationLimit": a.Limit, "RegistrationsCount": a.Registrations,
+				"Tags": tags, "ActivationId": a.ID, "IamRole": a.IamRole, "RegistrationLimit": a.Limit, "RegistrationsCount": a.Registrations,
 				"ExpirationDate": a.Expiry.Unix(), "Expired": !f.Now().Before(a.Expiry), "DefaultInstanceName": a.DefaultInstanceName,
 			})
 		}
@@ -296,7 +311,12 @@ func (f *Fake) answer(target string, in map[string]any) Reply {
 		list := []map[string]any{}
 		for _, id := range pageIDs {
 			i := f.Instances[id]
-			list = append(list, map[string]any{"InstanceId": i.ID, "ActivationId": i.ActivationID, "PingStatus": "Online", "ResourceType": "ManagedInstance"})
+			ping := i.PingStatus
+			if ping == "" {
+				ping = "Online"
+			}
+			list = append(list, map[string]any{"InstanceId": i.ID, "ActivationId": i.ActivationID, "PingStatus": ping, "ResourceType": "ManagedInstance",
+				"Name": i.Name, "LastPingDateTime": 1764590000, "AgentVersion": "3.3.1957.0", "PlatformName": "Ubuntu", "PlatformVersion": "24.04"})
 		}
 		out := map[string]any{"InstanceInformationList": list}
 		if next != "" {
@@ -430,6 +450,56 @@ func (f *Fake) serveQuery(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/xml")
 	w.WriteHeader(rep.Status)
 	_, _ = io.WriteString(w, rep.Body)
+}
+
+// serveCBOR answers CloudWatch's GetMetricData in the rpc-v2-cbor protocol
+// (the SDK's CloudWatch client speaks nothing else).
+func (f *Fake) serveCBOR(w http.ResponseWriter, r *http.Request) {
+	op := path.Base(r.URL.Path)
+	target := "cloudwatch." + op
+	raw, _ := io.ReadAll(r.Body)
+	in, err := cbor.Decode(raw)
+	f.Mu.Lock()
+	f.requests[target] = append(f.requests[target], map[string]any{"cbor": fmt.Sprint(in)})
+	var body cbor.Value
+	status := 200
+	if q := f.script[target]; len(q) > 0 {
+		var rep Reply
+		rep, f.script[target] = q[0], q[1:]
+		status, body = rep.Status, cbor.Map{"__type": cbor.String(rep.Body), "message": cbor.String(rep.Body)}
+	} else if op != "GetMetricData" || err != nil {
+		status, body = 400, cbor.Map{"__type": cbor.String("InvalidAction"), "message": cbor.String("unsupported " + op)}
+	} else {
+		results := cbor.List{}
+		queries, _ := in.(cbor.Map)["MetricDataQueries"].(cbor.List)
+		for _, qv := range queries {
+			qm, _ := qv.(cbor.Map)
+			id, _ := qm["Id"].(cbor.String)
+			queue := ""
+			if stat, ok := qm["MetricStat"].(cbor.Map); ok {
+				metric, _ := stat["Metric"].(cbor.Map)
+				dims, _ := metric["Dimensions"].(cbor.List)
+				for _, d := range dims {
+					if dm, ok := d.(cbor.Map); ok && dm["Name"] == cbor.String("QueueName") {
+						v, _ := dm["Value"].(cbor.String)
+						queue = string(v)
+					}
+				}
+			}
+			res := cbor.Map{"Id": id, "Label": cbor.String("age"), "StatusCode": cbor.String("Complete"), "Timestamps": cbor.List{}, "Values": cbor.List{}}
+			if age, found := f.OldestAge[queue]; found {
+				res["Timestamps"] = cbor.List{&cbor.Tag{ID: 1, Value: cbor.Float64(float64(f.Now().Unix()))}}
+				res["Values"] = cbor.List{cbor.Float64(age)}
+			}
+			results = append(results, res)
+		}
+		body = cbor.Map{"MetricDataResults": results, "Messages": cbor.List{}}
+	}
+	f.Mu.Unlock()
+	w.Header().Set("Smithy-Protocol", "rpc-v2-cbor")
+	w.Header().Set("Content-Type", "application/cbor")
+	w.WriteHeader(status)
+	_, _ = w.Write(cbor.Encode(body))
 }
 
 // QueryError is an error answer in the query protocol.

@@ -1,0 +1,210 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/ecs-anywhere-stretched/stretched/internal/fakeaws"
+	"github.com/ecs-anywhere-stretched/stretched/internal/sqspeer"
+	"github.com/ecs-anywhere-stretched/stretched/internal/status"
+)
+
+// fleet is one test's deployment: a regional and a site stack in moto, the
+// site's nodes, services and activations in fakeaws.
+// Each fleet runs on its own moto_server (CloudFormation and SQS: real
+// queues made by a real stack); ECS, SSM and CloudWatch, which moto does not
+// speak well enough (no EXTERNAL services, no activations, no CBOR), come
+// from fakeaws.
+type fleet struct {
+	moto                  *sqspeer.Peer
+	prefix, site, cluster string
+	queueURL, dlqURL      string
+	aws                   *fakeaws.Fake
+	env                   map[string]string
+}
+
+func cfnClient(url string) *cloudformation.Client {
+	return cloudformation.New(cloudformation.Options{Region: sqspeer.Region, BaseEndpoint: aws.String(url), Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")})
+}
+
+const regionalTemplate = `{"Resources": {
+  "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "%[1]s-work"}},
+  "Dlq": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "%[1]s-dlq"}}},
+ "Outputs": {
+  "QueueUrl": {"Value": {"Ref": "Queue"}}, "DeadLetterQueueUrl": {"Value": {"Ref": "Dlq"}},
+  "ClusterName": {"Value": "%[1]s-cluster"}, "ServiceName": {"Value": "ecsworker"}}}`
+
+const siteTemplate = `{"Resources": {"Marker": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "%[1]s-marker"}}},
+ "Outputs": {"ClusterName": {"Value": "%[2]s"}, "ServiceName": {"Value": "ecsworker-external"}}}`
+
+// newFleet deploys a healthy fleet: 2 visible and 1 in-flight message, two
+// connected nodes running the site's 2 tasks, one current activation.
+func newFleet(t *testing.T, prefix string) *fleet {
+	m := sqspeer.StartMoto(t)
+	ctx := context.Background()
+	f := &fleet{moto: m, prefix: prefix, site: prefix + "-Anywhere-factory", cluster: prefix + "-factory", aws: fakeaws.New(t)}
+	cfn := cfnClient(m.URL())
+	for name, body := range map[string]string{prefix + "-Regional": fmt.Sprintf(regionalTemplate, prefix), f.site: fmt.Sprintf(siteTemplate, prefix, f.cluster)} {
+		if _, err := cfn.CreateStack(ctx, &cloudformation.CreateStackInput{StackName: aws.String(name), TemplateBody: aws.String(body)}); err != nil {
+			t.Fatalf("create stack %s in moto: %v", name, err)
+		}
+	}
+	q := m.Client()
+	for _, suffix := range []string{"work", "dlq"} {
+		out, err := q.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(prefix + "-" + suffix)})
+		if err != nil {
+			t.Fatalf("the stack's queue %s: %v", suffix, err)
+		}
+		if suffix == "work" {
+			f.queueURL = aws.ToString(out.QueueUrl)
+		} else {
+			f.dlqURL = aws.ToString(out.QueueUrl)
+		}
+	}
+	for i := range 3 {
+		if _, err := q.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(f.queueURL), MessageBody: aws.String(fmt.Sprintf("file-%d", i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := q.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(f.queueURL), MaxNumberOfMessages: 1, VisibilityTimeout: 300}); err != nil {
+		t.Fatal(err)
+	}
+	a := f.aws
+	a.OldestAge[prefix+"-work"] = 42
+	a.Services[fakeaws.ServiceKey(prefix+"-cluster", "ecsworker")] = &fakeaws.Service{Desired: 1, Running: 1}
+	a.Services[fakeaws.ServiceKey(f.cluster, "ecsworker-external")] = &fakeaws.Service{Desired: 2, Running: 2}
+	act := a.AddActivation(fakeaws.Activation{Limit: 10, Expiry: time.Now().Add(5 * 24 * time.Hour), Tags: map[string]string{"stretched:stack": f.site}})
+	a.AddActivation(fakeaws.Activation{Limit: 10, Expiry: time.Now().Add(24 * time.Hour), Tags: map[string]string{"stretched:stack": "Other-Anywhere-x"}})
+	for i := range 2 {
+		mi := a.Join(act.ID)
+		a.Instances[mi].Name = fmt.Sprintf("node-%d", i)
+		a.ContainerInstances[f.cluster] = append(a.ContainerInstances[f.cluster], fmt.Sprintf("arn:aws:ecs:eu-west-1:123456789012:container-instance/%s/%032x", f.cluster, i+1))
+	}
+	f.env = map[string]string{
+		"AWS_ENDPOINT_URL_CLOUDFORMATION": m.URL(), "AWS_ENDPOINT_URL_SQS": m.URL(),
+		"AWS_ENDPOINT_URL_ECS": a.URL, "AWS_ENDPOINT_URL_SSM": a.URL, "AWS_ENDPOINT_URL_CLOUDWATCH": a.URL,
+		"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": sqspeer.Region,
+		"AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+	}
+	return f
+}
+
+// status runs `fleet status` with the fleet's environment, as the real
+// binary does (the SDK reads the endpoints from AWS_ENDPOINT_URL_*).
+func (f *fleet) status(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	for k, v := range f.env {
+		t.Setenv(k, v)
+	}
+	var out, errOut bytes.Buffer
+	code = run(context.Background(), append([]string{"status", "--prefix", f.prefix}, args...), &out, &errOut)
+	if strings.Contains(out.String()+errOut.String(), "SECRET-CODE") {
+		t.Errorf("status printed an activation code")
+	}
+	return code, out.String(), errOut.String()
+}
+
+func (f *fleet) json(t *testing.T) status.Fleet {
+	t.Helper()
+	_, out, errOut := f.status(t, "--json")
+	var got status.Fleet
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("--json output is not JSON (%v): %s %s", err, out, errOut)
+	}
+	return got
+}
+
+func TestHealthyFleet(t *testing.T) {
+	f := newFleet(t, "Healthy")
+	code, out, errOut := f.status(t)
+	if code != 0 {
+		t.Fatalf("exit %d for a healthy fleet:\n%s%s", code, out, errOut)
+	}
+	for _, want := range []string{"REGION", "Healthy-Regional", "visible 2", "in flight 1", "dead letters 0", "oldest 42s",
+		"SITE", "Healthy-Anywhere-factory", "desired 2", "running 2", "registrations 2 of 10", "node-0", "Online", "Ubuntu 24.04", "connected", "HEALTHY"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "Other-Anywhere") {
+		t.Error("another stack's activation is shown")
+	}
+	got := f.json(t)
+	if !got.Healthy || len(got.Sites) != 1 || len(got.Sites[0].Activations) != 1 || len(got.Sites[0].ManagedInstances) != 2 ||
+		len(got.Sites[0].ContainerInstances) != 2 || got.Region.Queue.Visible != 2 || *got.Region.Queue.OldestAgeSeconds != 42 {
+		t.Errorf("JSON: %+v", got)
+	}
+}
+
+func TestUnhealthyFleets(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		breaks func(f *fleet)
+		want   string
+	}{
+		{"a disconnected node", func(f *fleet) { f.aws.Disconnected[f.aws.ContainerInstances[f.cluster][1]] = true }, "is disconnected"},
+		{"tasks below desired", func(f *fleet) { f.aws.Services[fakeaws.ServiceKey(f.cluster, "ecsworker-external")].Running = 1 }, "runs 1 of 2 desired tasks"},
+		{"a node lost to SSM", func(f *fleet) {
+			for _, i := range f.aws.Instances {
+				i.PingStatus = "ConnectionLost"
+				break
+			}
+		}, "is ConnectionLost to Systems Manager"},
+		{"dead letters", func(f *fleet) {
+			c := f.moto.Client()
+			for range 2 {
+				if _, err := c.SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: aws.String(f.dlqURL), MessageBody: aws.String("x")}); err != nil {
+					panic(err)
+				}
+			}
+		}, "dead-letter queue holds 2 message(s)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFleet(t, "U"+strings.ReplaceAll(tc.name, " ", "-"))
+			tc.breaks(f)
+			code, out, errOut := f.status(t)
+			if code != 1 || !strings.Contains(out, "UNHEALTHY") || !strings.Contains(out, tc.want) {
+				t.Errorf("exit %d, want 1 with %q:\n%s%s", code, tc.want, out, errOut)
+			}
+		})
+	}
+}
+
+func TestMissingStack(t *testing.T) {
+	f := newFleet(t, "Present")
+	f.prefix = "Absent"
+	code, out, errOut := f.status(t)
+	if code != 2 || !strings.Contains(errOut, "Absent-Regional does not exist") || !strings.Contains(errOut, "--prefix") || out != "" {
+		t.Errorf("exit %d, stderr %q: want 2 and a message naming the stack and the fix", code, errOut)
+	}
+}
+
+func TestNoCredentials(t *testing.T) {
+	f := newFleet(t, "NoCreds")
+	delete(f.env, "AWS_ACCESS_KEY_ID")
+	delete(f.env, "AWS_SECRET_ACCESS_KEY")
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	t.Setenv("AWS_PROFILE", "")
+	code, _, errOut := f.status(t)
+	if code != 2 || !strings.Contains(errOut, "no AWS credentials found") || !strings.Contains(errOut, "aws configure") {
+		t.Errorf("exit %d, stderr %q: want 2 and what to do", code, errOut)
+	}
+}
+
+func TestUsage(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"stat"}, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "usage: fleet status") {
+		t.Errorf("exit %d, %q", code, errOut.String())
+	}
+}

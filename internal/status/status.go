@@ -1,0 +1,399 @@
+// Package status answers "is my fleet healthy?" from the deployed stacks:
+// it finds the regional stack and every site stack by their prefix, reads
+// their outputs and asks SQS, CloudWatch, ECS and SSM about the queue, the
+// services, the nodes and the activations. It never reads the activation
+// secret, so it can never print a code. It imports no CDK.
+package status
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"path"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	cftypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/ecs-anywhere-stretched/stretched/internal/names"
+)
+
+// Clients are the AWS clients status uses; *cloudformation.Client and the
+// others satisfy them.
+type Clients struct {
+	CloudFormation interface {
+		DescribeStacks(context.Context, *cloudformation.DescribeStacksInput, ...func(*cloudformation.Options)) (*cloudformation.DescribeStacksOutput, error)
+	}
+	SQS interface {
+		GetQueueAttributes(context.Context, *sqs.GetQueueAttributesInput, ...func(*sqs.Options)) (*sqs.GetQueueAttributesOutput, error)
+	}
+	CloudWatch interface {
+		GetMetricData(context.Context, *cloudwatch.GetMetricDataInput, ...func(*cloudwatch.Options)) (*cloudwatch.GetMetricDataOutput, error)
+	}
+	ECS interface {
+		ListContainerInstances(context.Context, *ecs.ListContainerInstancesInput, ...func(*ecs.Options)) (*ecs.ListContainerInstancesOutput, error)
+		DescribeContainerInstances(context.Context, *ecs.DescribeContainerInstancesInput, ...func(*ecs.Options)) (*ecs.DescribeContainerInstancesOutput, error)
+		DescribeServices(context.Context, *ecs.DescribeServicesInput, ...func(*ecs.Options)) (*ecs.DescribeServicesOutput, error)
+	}
+	SSM interface {
+		DescribeActivations(context.Context, *ssm.DescribeActivationsInput, ...func(*ssm.Options)) (*ssm.DescribeActivationsOutput, error)
+		DescribeInstanceInformation(context.Context, *ssm.DescribeInstanceInformationInput, ...func(*ssm.Options)) (*ssm.DescribeInstanceInformationOutput, error)
+	}
+	Now func() time.Time
+}
+
+// Fleet is the whole answer.
+type Fleet struct {
+	Prefix   string   `json:"prefix"`
+	Region   Region   `json:"region"`
+	Sites    []Site   `json:"sites"`
+	Problems []string `json:"problems"`
+	Healthy  bool     `json:"healthy"`
+}
+
+// Region is the regional stack.
+type Region struct {
+	Stack   string  `json:"stack"`
+	Queue   Queue   `json:"queue"`
+	Service Service `json:"service"`
+}
+
+// Queue is the work queue.
+type Queue struct {
+	URL         string `json:"url"`
+	Visible     int    `json:"visible"`
+	InFlight    int    `json:"inFlight"`
+	DeadLetters int    `json:"deadLetters"`
+	// OldestAgeSeconds is the age of the oldest message over the last ten
+	// minutes (CloudWatch), nil when CloudWatch has no data point.
+	OldestAgeSeconds *float64 `json:"oldestAgeSeconds"`
+}
+
+// Service is an ECS service's counts.
+type Service struct {
+	Cluster string `json:"cluster"`
+	Name    string `json:"name"`
+	Desired int    `json:"desired"`
+	Running int    `json:"running"`
+	Pending int    `json:"pending"`
+}
+
+// Site is one site stack.
+type Site struct {
+	Stack              string              `json:"stack"`
+	Activations        []Activation        `json:"activations"`
+	ManagedInstances   []ManagedInstance   `json:"managedInstances"`
+	ContainerInstances []ContainerInstance `json:"containerInstances"`
+	Service            Service             `json:"service"`
+}
+
+// Activation is one of the site's activations (never its code).
+type Activation struct {
+	ID                string    `json:"id"`
+	Expires           time.Time `json:"expires"`
+	Expired           bool      `json:"expired"`
+	Registrations     int       `json:"registrations"`
+	RegistrationLimit int       `json:"registrationLimit"`
+}
+
+// ManagedInstance is an SSM managed instance of the site.
+type ManagedInstance struct {
+	ID           string    `json:"id"`
+	Name         string    `json:"name"`
+	PingStatus   string    `json:"pingStatus"`
+	LastPing     time.Time `json:"lastPing"`
+	AgentVersion string    `json:"agentVersion"`
+	Platform     string    `json:"platform"`
+}
+
+// ContainerInstance is an ECS container instance of the site's cluster.
+type ContainerInstance struct {
+	ID             string `json:"id"`
+	Node           string `json:"node"`
+	AgentConnected bool   `json:"agentConnected"`
+	RunningTasks   int    `json:"runningTasks"`
+	Status         string `json:"status"`
+}
+
+// ErrNoStack is returned when the regional stack does not exist.
+var ErrNoStack = errors.New("stack not found")
+
+// Gather reads the fleet of the stacks named with prefix. A missing regional
+// stack is an error (wrapping ErrNoStack); anything else that cannot be read
+// is recorded as a problem, so one bad site does not hide the others.
+func Gather(ctx context.Context, c Clients, prefix string) (Fleet, error) {
+	f := Fleet{Prefix: prefix}
+	stacks, err := c.stacks(ctx)
+	if err != nil {
+		return f, err
+	}
+	regional := names.RegionalStack(prefix)
+	rs, found := stacks[regional]
+	if !found {
+		return f, fmt.Errorf("%w: %s does not exist in this account and region: deploy it (make deploy), or give the right --prefix or --region", ErrNoStack, regional)
+	}
+	f.Region = c.region(ctx, rs, &f)
+	sitePrefix := names.AnywhereStack(prefix, "")
+	var siteNames []string
+	for name := range stacks {
+		if strings.HasPrefix(name, sitePrefix) {
+			siteNames = append(siteNames, name)
+		}
+	}
+	sort.Strings(siteNames)
+	activations, err := c.activations(ctx)
+	if err != nil {
+		f.problem("activations: %v", err)
+	}
+	for _, name := range siteNames {
+		f.Sites = append(f.Sites, c.site(ctx, stacks[name], activations, &f))
+	}
+	f.Healthy = len(f.Problems) == 0
+	return f, nil
+}
+
+func (f *Fleet) problem(format string, args ...any) {
+	f.Problems = append(f.Problems, fmt.Sprintf(format, args...))
+}
+
+func (c Clients) stacks(ctx context.Context) (map[string]cftypes.Stack, error) {
+	out := map[string]cftypes.Stack{}
+	pages := cloudformation.NewDescribeStacksPaginator(c.CloudFormation, &cloudformation.DescribeStacksInput{})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list the stacks: %w", explain(err))
+		}
+		for _, s := range page.Stacks {
+			if s.StackStatus != cftypes.StackStatusDeleteComplete {
+				out[aws.ToString(s.StackName)] = s
+			}
+		}
+	}
+	return out, nil
+}
+
+// explain turns common failures into what to do.
+func explain(err error) error {
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		switch api.ErrorCode() {
+		case "AccessDenied", "AccessDeniedException", "UnauthorizedOperation":
+			return fmt.Errorf("access denied: the credentials need read access to CloudFormation, SQS, CloudWatch, ECS and SSM (the AWS managed policy ReadOnlyAccess has it): %w", err)
+		case "ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "UnrecognizedClientException":
+			return fmt.Errorf("the AWS credentials are not valid (expired or unknown): log in again (aws sso login, aws configure): %w", err)
+		}
+	}
+	return err
+}
+
+func outputs(s cftypes.Stack) map[string]string {
+	m := map[string]string{}
+	for _, o := range s.Outputs {
+		m[aws.ToString(o.OutputKey)] = aws.ToString(o.OutputValue)
+	}
+	return m
+}
+
+func (c Clients) region(ctx context.Context, s cftypes.Stack, f *Fleet) Region {
+	out := outputs(s)
+	r := Region{Stack: aws.ToString(s.StackName), Queue: Queue{URL: out[names.OutputQueueURL]}}
+	if r.Queue.URL == "" {
+		f.problem("%s: no output %s: the stack is not deployed completely (status %s)", r.Stack, names.OutputQueueURL, s.StackStatus)
+		return r
+	}
+	var err error
+	if r.Queue.Visible, r.Queue.InFlight, err = c.depth(ctx, r.Queue.URL); err != nil {
+		f.problem("work queue: %v", err)
+	}
+	if dlq := out[names.OutputDeadLetterQueueURL]; dlq != "" {
+		if r.Queue.DeadLetters, _, err = c.depth(ctx, dlq); err != nil {
+			f.problem("dead-letter queue: %v", err)
+		}
+	}
+	if r.Queue.DeadLetters > 0 {
+		f.problem("dead-letter queue holds %d message(s): read the worker's logs, fix the cause, then redrive them", r.Queue.DeadLetters)
+	}
+	if r.Queue.OldestAgeSeconds, err = c.oldestAge(ctx, r.Queue.URL); err != nil {
+		f.problem("age of the oldest message: %v", err)
+	}
+	r.Service = c.service(ctx, out[names.OutputClusterName], out[names.OutputServiceName], r.Stack, f)
+	return r
+}
+
+func (c Clients) depth(ctx context.Context, queueURL string) (visible, inFlight int, err error) {
+	out, err := c.SQS.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
+		QueueUrl:       aws.String(queueURL),
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages, sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible},
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("read queue %s: %w", queueURL, explain(err))
+	}
+	visible, _ = strconv.Atoi(out.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessages)])
+	inFlight, _ = strconv.Atoi(out.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible)])
+	return visible, inFlight, nil
+}
+
+// oldestAge is SQS's ApproximateAgeOfOldestMessage, a CloudWatch metric
+// only (no queue attribute holds it): the latest minute of the last ten.
+func (c Clients) oldestAge(ctx context.Context, queueURL string) (*float64, error) {
+	u, err := url.Parse(queueURL)
+	if err != nil {
+		return nil, fmt.Errorf("queue URL %q: %w", queueURL, err)
+	}
+	now := c.Now()
+	out, err := c.CloudWatch.GetMetricData(ctx, &cloudwatch.GetMetricDataInput{
+		StartTime: aws.Time(now.Add(-10 * time.Minute)), EndTime: aws.Time(now), ScanBy: cwtypes.ScanByTimestampDescending,
+		MetricDataQueries: []cwtypes.MetricDataQuery{{
+			Id: aws.String("age"),
+			MetricStat: &cwtypes.MetricStat{
+				Metric: &cwtypes.Metric{
+					Namespace: aws.String("AWS/SQS"), MetricName: aws.String("ApproximateAgeOfOldestMessage"),
+					Dimensions: []cwtypes.Dimension{{Name: aws.String("QueueName"), Value: aws.String(path.Base(u.Path))}},
+				},
+				Period: aws.Int32(60), Stat: aws.String("Maximum"),
+			},
+		}},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read CloudWatch: %w", explain(err))
+	}
+	for _, r := range out.MetricDataResults {
+		if len(r.Values) > 0 {
+			return aws.Float64(r.Values[0]), nil
+		}
+	}
+	return nil, nil
+}
+
+func (c Clients) service(ctx context.Context, cluster, name, stack string, f *Fleet) Service {
+	s := Service{Cluster: cluster, Name: name}
+	if cluster == "" || name == "" {
+		f.problem("%s: no outputs %s and %s: the stack is not deployed completely", stack, names.OutputClusterName, names.OutputServiceName)
+		return s
+	}
+	out, err := c.ECS.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String(cluster), Services: []string{name}})
+	if err != nil {
+		f.problem("service %s: %v", name, explain(err))
+		return s
+	}
+	if len(out.Services) != 1 {
+		f.problem("service %s not found in cluster %s", name, cluster)
+		return s
+	}
+	svc := out.Services[0]
+	s.Desired, s.Running, s.Pending = int(svc.DesiredCount), int(svc.RunningCount), int(svc.PendingCount)
+	if s.Running < s.Desired {
+		f.problem("service %s runs %d of %d desired tasks (%d pending)", name, s.Running, s.Desired, s.Pending)
+	}
+	return s
+}
+
+// activations lists every activation of the account and region; each site
+// keeps those with its stack tag.
+func (c Clients) activations(ctx context.Context) ([]ssmtypes.Activation, error) {
+	var all []ssmtypes.Activation
+	pages := ssm.NewDescribeActivationsPaginator(c.SSM, &ssm.DescribeActivationsInput{})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("describe activations: %w", explain(err))
+		}
+		all = append(all, page.ActivationList...)
+	}
+	return all, nil
+}
+
+func (c Clients) site(ctx context.Context, s cftypes.Stack, activations []ssmtypes.Activation, f *Fleet) Site {
+	name := aws.ToString(s.StackName)
+	out := outputs(s)
+	site := Site{Stack: name, Activations: []Activation{}, ManagedInstances: []ManagedInstance{}, ContainerInstances: []ContainerInstance{}}
+	for _, a := range activations {
+		if !slices.ContainsFunc(a.Tags, func(t ssmtypes.Tag) bool {
+			return aws.ToString(t.Key) == names.StackTagKey && aws.ToString(t.Value) == name
+		}) {
+			continue
+		}
+		site.Activations = append(site.Activations, Activation{
+			ID: aws.ToString(a.ActivationId), Expires: aws.ToTime(a.ExpirationDate).UTC(), Expired: a.Expired,
+			Registrations: int(aws.ToInt32(a.RegistrationsCount)), RegistrationLimit: int(aws.ToInt32(a.RegistrationLimit)),
+		})
+	}
+	pages := ssm.NewDescribeInstanceInformationPaginator(c.SSM, &ssm.DescribeInstanceInformationInput{
+		Filters: []ssmtypes.InstanceInformationStringFilter{{Key: aws.String("tag:" + names.StackTagKey), Values: []string{name}}},
+	})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			f.problem("%s: managed instances: %v", name, explain(err))
+			break
+		}
+		for _, i := range page.InstanceInformationList {
+			mi := ManagedInstance{
+				ID: aws.ToString(i.InstanceId), Name: aws.ToString(i.Name), PingStatus: string(i.PingStatus), LastPing: aws.ToTime(i.LastPingDateTime).UTC(),
+				AgentVersion: aws.ToString(i.AgentVersion), Platform: strings.TrimSpace(aws.ToString(i.PlatformName) + " " + aws.ToString(i.PlatformVersion)),
+			}
+			if mi.Name == "" {
+				mi.Name = aws.ToString(i.ComputerName)
+			}
+			if i.PingStatus != ssmtypes.PingStatusOnline {
+				f.problem("%s: node %s (%s) is %s to Systems Manager since %s", name, mi.ID, mi.Name, mi.PingStatus, mi.LastPing.Format(time.RFC3339))
+			}
+			site.ManagedInstances = append(site.ManagedInstances, mi)
+		}
+	}
+	cluster := out[names.OutputClusterName]
+	site.ContainerInstances = c.containerInstances(ctx, name, cluster, f)
+	site.Service = c.service(ctx, cluster, out[names.OutputServiceName], name, f)
+	return site
+}
+
+func (c Clients) containerInstances(ctx context.Context, stack, cluster string, f *Fleet) []ContainerInstance {
+	list := []ContainerInstance{}
+	if cluster == "" {
+		return list
+	}
+	var arns []string
+	pages := ecs.NewListContainerInstancesPaginator(c.ECS, &ecs.ListContainerInstancesInput{Cluster: aws.String(cluster)})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			f.problem("%s: container instances of %s: %v", stack, cluster, explain(err))
+			return list
+		}
+		arns = append(arns, page.ContainerInstanceArns...)
+	}
+	for len(arns) > 0 {
+		batch := arns[:min(100, len(arns))]
+		arns = arns[len(batch):]
+		out, err := c.ECS.DescribeContainerInstances(ctx, &ecs.DescribeContainerInstancesInput{Cluster: aws.String(cluster), ContainerInstances: batch})
+		if err != nil {
+			f.problem("%s: container instances of %s: %v", stack, cluster, explain(err))
+			return list
+		}
+		for _, ci := range out.ContainerInstances {
+			arn := aws.ToString(ci.ContainerInstanceArn)
+			c := ContainerInstance{ID: path.Base(arn), Node: aws.ToString(ci.Ec2InstanceId), AgentConnected: ci.AgentConnected,
+				RunningTasks: int(ci.RunningTasksCount), Status: aws.ToString(ci.Status)}
+			if !c.AgentConnected {
+				f.problem("%s: the ECS agent of node %s (container instance %s) is disconnected", stack, c.Node, c.ID)
+			}
+			list = append(list, c)
+		}
+	}
+	return list
+}
