@@ -124,17 +124,7 @@ func (e *env) assertNoLeak(t *testing.T) {
 	}
 }
 
-func wantStatus(t *testing.T, r cfn.Response, status cfn.StatusType, reason ...string) {
-	t.Helper()
-	if r.Status != status {
-		t.Fatalf("status %s (reason %q), want %s", r.Status, r.Reason, status)
-	}
-	for _, w := range reason {
-		if !strings.Contains(r.Reason, w) {
-			t.Errorf("reason %q lacks %q", r.Reason, w)
-		}
-	}
-}
+var wantStatus = fakeaws.WantStatus
 
 func TestCreateWritesTheCurrentActivationIntoTheSecret(t *testing.T) {
 	e := newEnv(t)

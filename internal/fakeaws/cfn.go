@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 
@@ -66,4 +67,18 @@ func (c *CloudFormation) Run(t *testing.T, ctx context.Context, fn cfn.CustomRes
 		t.Fatalf("CloudFormation got %d responses, want exactly 1", got)
 	}
 	return c.responses[len(c.responses)-1]
+}
+
+// WantStatus fails t unless r has status and its reason contains every
+// fragment.
+func WantStatus(t *testing.T, r cfn.Response, status cfn.StatusType, reason ...string) {
+	t.Helper()
+	if r.Status != status {
+		t.Fatalf("status %s (reason %q), want %s", r.Status, r.Reason, status)
+	}
+	for _, w := range reason {
+		if !strings.Contains(r.Reason, w) {
+			t.Errorf("reason %q lacks %q", r.Reason, w)
+		}
+	}
 }

@@ -68,17 +68,7 @@ func (e *env) containerInstances(clusterName string, n int) {
 	}
 }
 
-func wantStatus(t *testing.T, r cfn.Response, status cfn.StatusType, reason ...string) {
-	t.Helper()
-	if r.Status != status {
-		t.Fatalf("status %s (reason %q), want %s", r.Status, r.Reason, status)
-	}
-	for _, w := range reason {
-		if !strings.Contains(r.Reason, w) {
-			t.Errorf("reason %q lacks %q", r.Reason, w)
-		}
-	}
-}
+var wantStatus = fakeaws.WantStatus
 
 func TestCreateAndUpdateDoNothing(t *testing.T) {
 	e := newEnv(t)
