@@ -9,12 +9,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/ecs-anywhere-stretched/stretched/internal/limits"
+	"github.com/ecs-anywhere-stretched/stretched/internal/workersecrets"
 )
 
 // Context keys. They are API: users put them in cdk.json or pass them with -c.
@@ -36,6 +38,7 @@ const (
 	KeyAlarmMessageAgeSeconds   = "alarmMessageAgeSeconds"
 	KeyEcrMaxImages             = "ecrMaxImages"
 	KeySites                    = "sites"
+	KeyWorkerSecrets            = "workerSecrets"
 
 	// keyDesiredCount was replaced by minTasks and maxTasks.
 	keyDesiredCount = "desiredCount"
@@ -117,6 +120,9 @@ type Config struct {
 	EcrMaxImages int
 	// Sites are the on-premises locations, one anywhere stack each.
 	Sites []Site
+	// WorkerSecrets are the worker's variables read from SSM parameters and
+	// Secrets Manager secrets, sorted by name.
+	WorkerSecrets []workersecrets.Secret
 }
 
 // Site is one on-premises location joined through ECS Anywhere.
@@ -162,7 +168,7 @@ type Site struct {
 // Keys lists every context key the app reads.
 var Keys = []string{KeyAccount, KeyRegion, KeyStackPrefix, KeyImageTag, KeyImageURI, KeyMaxReceiveCount,
 	KeyVisibilityTimeoutSeconds, KeyLogRetentionDays, KeyNatGateways, KeyMinTasks, KeyMaxTasks, KeyRegionalScaling, KeyBurstAgeSeconds, KeyAlarmEmail, KeyAlarmMessageAgeSeconds,
-	KeyEcrMaxImages, KeySites}
+	KeyEcrMaxImages, KeySites, KeyWorkerSecrets}
 
 var (
 	accountRe  = regexp.MustCompile(`^[0-9]{12}$`)
@@ -215,6 +221,7 @@ func Load(get Getter, keys []string) (Config, error) {
 		l.fail("context keys %q and %q are both set (%q, %q): set at most one of them", KeyImageTag, KeyImageURI, c.ImageTag, c.ImageURI)
 	}
 	c.Sites = l.sites()
+	c.WorkerSecrets = l.workerSecrets()
 	for _, k := range keys {
 		if !strings.ContainsAny(k, ":@") && !slices.Contains(Keys, k) && k != keyDesiredCount {
 			l.fail("unknown context key %q: the app reads only %s; fix the spelling or remove it", k, strings.Join(Keys, ", "))
@@ -445,4 +452,38 @@ func siteJSON(v any) ([]byte, error) {
 		return []byte(s), nil
 	}
 	return json.Marshal(v)
+}
+
+// workerSecrets reads {"ENV": {"parameter": "/name"} | {"secretArn": "arn", "jsonKey": "k"}, ...}.
+func (l *loader) workerSecrets() []workersecrets.Secret {
+	v := l.get(KeyWorkerSecrets)
+	if v == nil {
+		return nil
+	}
+	example := `{"API_TOKEN": {"secretArn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:app/token-AbCdEf", "jsonKey": "token"}, "API_URL": {"parameter": "/app/api-url"}}`
+	raw, err := siteJSON(v)
+	var entries map[string]json.RawMessage
+	if err == nil {
+		err = json.Unmarshal(raw, &entries)
+	}
+	if err != nil {
+		l.fail("context key %q is %v: must be an object of variables such as %s (%v)", KeyWorkerSecrets, v, example, err)
+		return nil
+	}
+	var out []workersecrets.Secret
+	for _, env := range slices.Sorted(maps.Keys(entries)) {
+		var s workersecrets.Secret
+		dec := json.NewDecoder(strings.NewReader(string(entries[env])))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&s); err != nil {
+			l.fail("context key %q has %s = %s: must be {\"parameter\": ...} or {\"secretArn\": ..., \"jsonKey\": ...}, optionally with \"kmsKeyArn\" (%v)", KeyWorkerSecrets, env, entries[env], err)
+			continue
+		}
+		s.Env = env
+		out = append(out, s)
+	}
+	if err := workersecrets.Validate(fmt.Sprintf("config: context key %q", KeyWorkerSecrets), out); err != nil {
+		l.errs = append(l.errs, err)
+	}
+	return out
 }

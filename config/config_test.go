@@ -84,6 +84,16 @@ func TestScalingAndAlarmSettings(t *testing.T) {
 
 func intp(n int) *int { return &n }
 
+func TestWorkerSecrets(t *testing.T) {
+	c, err := load(map[string]any{"workerSecrets": `{"B": {"parameter": "/app/b"}, "A": {"secretArn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:a-AbCdEf", "jsonKey": "pw"}}`})
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	if len(c.WorkerSecrets) != 2 || c.WorkerSecrets[0].Env != "A" || c.WorkerSecrets[0].JSONKey != "pw" || c.WorkerSecrets[1].Parameter != "/app/b" {
+		t.Errorf("secrets sorted by name with their sources: %+v", c.WorkerSecrets)
+	}
+}
+
 func TestLifecycleSettings(t *testing.T) {
 	c, err := load(map[string]any{"sites": `[{"name":"a","activationRenewDays":0,"keepNodesOnDestroy":true},
 		{"name":"b","activationExpiryDays":30,"activationRenewDays":10,"activationRenewSchedule":"cron(0 3 * * ? *)"}]`})
@@ -146,6 +156,17 @@ func TestErrors(t *testing.T) {
 		{"site max", map[string]any{"sites": `[{"name":"a","maxTasks":0}]`}, []string{`"sites[0].maxTasks" is 0`}},
 		{"site patching", map[string]any{"sites": `[{"name":"a","patching":"yes"}]`}, []string{`"sites[0].patching" is "yes"`, `"scan"`, `"install"`, `"off"`}},
 		{"site patch schedule", map[string]any{"sites": `[{"name":"a","patchSchedule":"sundays"}]`}, []string{`"sites[0].patchSchedule" is "sundays"`}},
+		{"secrets not an object", map[string]any{"workerSecrets": "API=x"}, []string{`"workerSecrets" is API=x`, "must be an object"}},
+		{"secret unknown field", map[string]any{"workerSecrets": `{"A": {"param": "/x"}}`}, []string{`"workerSecrets" has A =`, `unknown field "param"`}},
+		{"secret contract name", map[string]any{"workerSecrets": `{"SQS_QUEUE_URL": {"parameter": "/x"}}`}, []string{"secret SQS_QUEUE_URL", "part of the worker's contract"}},
+		{"secret aws name", map[string]any{"workerSecrets": `{"AWS_SECRET_ACCESS_KEY": {"parameter": "/x"}}`}, []string{"AWS_ or ECS_"}},
+		{"secret both sources", map[string]any{"workerSecrets": `{"A": {"parameter": "/x", "secretArn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:x"}}`}, []string{"exactly one of"}},
+		{"secret neither source", map[string]any{"workerSecrets": `{"A": {}}`}, []string{"exactly one of"}},
+		{"secret bad arn", map[string]any{"workerSecrets": `{"A": {"secretArn": "token"}}`}, []string{`secret "token"`, "Secrets Manager ARN"}},
+		{"secret bad parameter", map[string]any{"workerSecrets": `{"A": {"parameter": "has space"}}`}, []string{`parameter "has space"`}},
+		{"secret json key on parameter", map[string]any{"workerSecrets": `{"A": {"parameter": "/x", "jsonKey": "k"}}`}, []string{"jsonKey \"k\" applies to Secrets Manager secrets only"}},
+		{"secret bad key", map[string]any{"workerSecrets": `{"A": {"parameter": "/x", "kmsKeyArn": "alias/x"}}`}, []string{`kmsKeyArn "alias/x"`}},
+		{"secret bad name", map[string]any{"workerSecrets": `{"1A": {"parameter": "/x"}}`}, []string{`"1A" is not a variable name`}},
 		{"site boundary", map[string]any{"sites": `[{"name":"a","permissionsBoundary":"boundary"}]`}, []string{`permissionsBoundary "boundary"`, "managed policy ARN"}},
 		{"all problems at once", map[string]any{"maxReceiveCount": 0, "natGateways": 9, "region": "x"},
 			[]string{`"maxReceiveCount"`, `"natGateways"`, `"region"`}},

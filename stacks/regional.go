@@ -127,6 +127,7 @@ func NewRegional(scope constructs.Construct, id string, props *awscdk.StackProps
 		Image:    image.ContainerImage(repo),
 		Queue:    wq,
 		LogGroup: logGroup,
+		Secrets:  cfg.WorkerSecrets,
 	})
 	if err != nil {
 		return nil, err

@@ -52,6 +52,8 @@ const (
 	pinnedPrefix  = "Pinned"
 )
 
+const variantKey = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
 var variantContext = map[string]any{
 	"imageTag":         "v1.2.3",
 	"natGateways":      1,
@@ -60,6 +62,11 @@ var variantContext = map[string]any{
 	"regionalScaling":  "burst",
 	"maxTasks":         6,
 	"alarmEmail":       "ops@example.com",
+	"workerSecrets": map[string]any{
+		"API_URL":     map[string]any{"parameter": "/app/api-url"},
+		"DB_PASSWORD": map[string]any{"parameter": "arn:aws:ssm:eu-west-1:123456789012:parameter/app/db", "kmsKeyArn": variantKey},
+		"API_TOKEN":   map[string]any{"secretArn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:app/token-AbCdEf", "jsonKey": "token", "kmsKeyArn": variantKey},
+	},
 	"sites": `[{"name":"factory","minTasks":2,"maxTasks":5,"patching":"install","patchSchedule":"cron(0 2 ? * SAT *)","registrationLimit":25,"activationExpiryDays":30,"activationRenewDays":5,"activationRenewSchedule":"rate(12 hours)"},
 	           {"name":"pi","clusterName":"piCluster","permissionsBoundary":"arn:aws:iam::123456789012:policy/boundary","activationRenewDays":0,"keepNodesOnDestroy":true,"patching":"off"}]`,
 }

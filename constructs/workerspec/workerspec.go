@@ -59,6 +59,10 @@ type Props struct {
 	// StopTimeout is how long ECS waits after SIGTERM before SIGKILL; the worker
 	// finishes or releases its messages well within it. Default: 30 s. Allowed: 2..120 s.
 	StopTimeout awscdk.Duration
+	// Secrets are environment variables read from SSM parameters and Secrets
+	// Manager secrets when a task starts; both task definitions get the same.
+	// Default: none.
+	Secrets []Secret
 }
 
 // Spec is the worker description plus the two roles every task definition of
@@ -71,6 +75,8 @@ type Spec struct {
 	// executionRoleChecked is set once the execution role's cdk-nag
 	// suppression is recorded.
 	executionRoleChecked bool
+	// secretsGranted is set once the execution role may read the secrets.
+	secretsGranted bool
 }
 
 var fargateCpu = map[int]bool{256: true, 512: true, 1024: true, 2048: true, 4096: true}
@@ -103,6 +109,9 @@ func (p *Props) validate() error {
 	}
 	if s := *p.StopTimeout.ToSeconds(nil); s < 2 || s > 120 {
 		errs = append(errs, fmt.Errorf("workerspec: StopTimeout is %v s: must be from 2 to 120 s", s))
+	}
+	if err := ValidateSecrets("workerspec", p.Secrets); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -197,6 +206,15 @@ func (s *Spec) AddContainer(td awsecs.TaskDefinition, streamPrefix string) awsec
 			Reason:    jsii.String("ecr:GetAuthorizationToken has no resource-level permissions; pulls themselves are limited to the image's repository"),
 		}}, jsii.Bool(true))
 		s.executionRoleChecked = true
+	}
+	if len(s.props.Secrets) > 0 {
+		// Written as the task definition's property: aws-cdk's SSM imports
+		// would add an unused template parameter for every parameter.
+		td.Node().DefaultChild().(awsecs.CfnTaskDefinition).AddPropertyOverride(jsii.String("ContainerDefinitions.0.Secrets"), s.secretEntries())
+		if !s.secretsGranted {
+			s.grantSecrets()
+			s.secretsGranted = true
+		}
 	}
 	container.AddMountPoints(&awsecs.MountPoint{
 		SourceVolume:  jsii.String(VolumeName),

@@ -20,6 +20,8 @@ func TestValidate(t *testing.T) {
 		{"cpu", Props{Cpu: 300}, []string{"Cpu is 300", "256, 512, 1024, 2048, 4096"}},
 		{"memory", Props{MemoryMiB: 256}, []string{"MemoryMiB is 256", "from 512 to 30720"}},
 		{"stop timeout", Props{StopTimeout: awscdk.Duration_Seconds(jsii.Number(121))}, []string{"StopTimeout is 121 s", "from 2 to 120 s"}},
+		{"secret on a contract name", Props{Secrets: []Secret{{Env: "AWS_REGION", Parameter: "/x"}}}, []string{"workerspec: secret AWS_REGION", "contract"}},
+		{"secret twice", Props{Secrets: []Secret{{Env: "A", Parameter: "/x"}, {Env: "A", Parameter: "/y"}}}, []string{"secret A: the variable is given twice"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			errcheck.Contains(t, tc.props.validate(), tc.want...)
