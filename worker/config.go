@@ -5,9 +5,13 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"strconv"
+	"strings"
 	"time"
 )
+
+var regionRe = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]$`)
 
 // config is the worker's configuration, read from the environment.
 type config struct {
@@ -53,10 +57,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 		return v
 	}
-	dir := func(name string) string {
-		v := required(name, "set it to an absolute folder, such as /data/sourcefolder/")
+	dir := func(name, example string) string {
+		v := required(name, "set it to an absolute folder, such as "+example)
 		if v != "" && !filepath.IsAbs(v) {
-			bad("%s is %q: must be an absolute folder, such as /data/sourcefolder/", name, v)
+			bad("%s is %q: must be an absolute folder, such as %s", name, v, example)
 		}
 		return filepath.Clean(v)
 	}
@@ -76,9 +80,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 
 	c := config{
 		QueueURL:          required("SQS_QUEUE_URL", "set it to the work queue's URL (the regional stack's QueueUrl output)"),
-		SourceDir:         dir("EFS_SOURCE_FOLDER"),
-		DestinationDir:    dir("EFS_DESTINATION_FOLDER"),
-		Region:            required("AWS_REGION", "set it to the queue's region, such as eu-west-1"),
+		SourceDir:         dir("EFS_SOURCE_FOLDER", "/data/sourcefolder/"),
+		DestinationDir:    dir("EFS_DESTINATION_FOLDER", "/data/destinationfolder/"),
+		Region:            strings.TrimSpace(required("AWS_REGION", "set it to the queue's region, such as eu-west-1")),
 		Concurrency:       num(tConcurrency),
 		Receivers:         num(tReceivers),
 		WaitTime:          dur(tWait),
@@ -92,8 +96,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 			bad("SQS_QUEUE_URL is %q: must be a queue URL such as https://sqs.eu-west-1.amazonaws.com/123456789012/queue", c.QueueURL)
 		}
 	}
-	if c.SourceDir != "" && c.SourceDir == c.DestinationDir && getenv("EFS_SOURCE_FOLDER") != "" {
-		bad("EFS_SOURCE_FOLDER and EFS_DESTINATION_FOLDER are both %q: they must differ", c.SourceDir)
+	if r := getenv("AWS_REGION"); r != "" && !regionRe.MatchString(r) {
+		bad("AWS_REGION is %q: must be a region name such as eu-west-1", r)
+	}
+	if getenv("EFS_SOURCE_FOLDER") != "" && getenv("EFS_DESTINATION_FOLDER") != "" && within(c.DestinationDir, c.SourceDir) {
+		bad("EFS_DESTINATION_FOLDER %q is EFS_SOURCE_FOLDER %q or inside it: use a folder beside it, such as /data/destinationfolder/", c.DestinationDir, c.SourceDir)
 	}
 	return c, errors.Join(errs...)
 }

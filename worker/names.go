@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -37,4 +38,25 @@ func checkName(body string) error {
 		}
 	}
 	return nil
+}
+
+// maxShown is how many bytes of a message body a log line shows.
+const maxShown = 64
+
+// shown is a message body as log lines show it: whole when it is a short
+// plain name, else an escaped prefix of maxShown bytes (the length is logged
+// beside it), so a hostile body cannot blow up the logs.
+func shown(body string) string {
+	if len(body) <= maxShown && checkName(body) == nil {
+		return body
+	}
+	cut := body[:min(len(body), maxShown)]
+	for !utf8.ValidString(cut) && len(cut) > 0 && len(body) > maxShown {
+		cut = cut[:len(cut)-1]
+	}
+	q := strconv.QuoteToASCII(cut)
+	if len(body) > len(cut) {
+		q += "..."
+	}
+	return q
 }

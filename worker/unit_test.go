@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,8 +77,12 @@ func TestConfigErrors(t *testing.T) {
 		{"missing queue", map[string]string{"SQS_QUEUE_URL": ""}, []string{"SQS_QUEUE_URL is not set"}},
 		{"bad queue", map[string]string{"SQS_QUEUE_URL": "main-queue"}, []string{`SQS_QUEUE_URL is "main-queue"`}},
 		{"relative folder", map[string]string{"EFS_SOURCE_FOLDER": "data/src"}, []string{`EFS_SOURCE_FOLDER is "data/src"`, "absolute"}},
-		{"same folders", map[string]string{"EFS_DESTINATION_FOLDER": "/data/sourcefolder"}, []string{"must differ"}},
+		{"same folders", map[string]string{"EFS_DESTINATION_FOLDER": "/data/sourcefolder"}, []string{"is EFS_SOURCE_FOLDER", "or inside it"}},
+		{"destination inside source", map[string]string{"EFS_DESTINATION_FOLDER": "/data/sourcefolder/done"}, []string{`EFS_DESTINATION_FOLDER "/data/sourcefolder/done" is EFS_SOURCE_FOLDER`, "/data/destinationfolder/"}},
+		{"destination hint", map[string]string{"EFS_DESTINATION_FOLDER": "done"}, []string{`EFS_DESTINATION_FOLDER is "done"`, "such as /data/destinationfolder/"}},
 		{"no region", map[string]string{"AWS_REGION": ""}, []string{"AWS_REGION is not set"}},
+		{"region of spaces", map[string]string{"AWS_REGION": "   "}, []string{`AWS_REGION is "   "`, "region name"}},
+		{"region not a region", map[string]string{"AWS_REGION": "Europe"}, []string{`AWS_REGION is "Europe"`}},
 		{"zero visibility", map[string]string{"WORKER_VISIBILITY_TIMEOUT_SECONDS": "0"}, []string{`WORKER_VISIBILITY_TIMEOUT_SECONDS is "0"`, "from 5 to 43200"}},
 		{"concurrency text", map[string]string{"WORKER_CONCURRENCY": "lots"}, []string{`WORKER_CONCURRENCY is "lots"`}},
 		{"wait too long", map[string]string{"WORKER_WAIT_TIME_SECONDS": "21"}, []string{"WORKER_WAIT_TIME_SECONDS"}},
@@ -115,7 +120,7 @@ func write(t *testing.T, path, content string) {
 func TestMoveAndRedelivery(t *testing.T) {
 	m := newTestMover(t)
 	write(t, filepath.Join(m.src, "001"), "hello")
-	if r, err := m.move("001"); err != nil || r != moved {
+	if r, err := m.move(context.Background(), "001"); err != nil || r != moved {
 		t.Fatalf("move = %v, %v", r, err)
 	}
 	got, err := os.ReadFile(filepath.Join(m.dst, "001_has_been_processed"))
@@ -125,14 +130,14 @@ func TestMoveAndRedelivery(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(m.src, "001")); !os.IsNotExist(err) {
 		t.Errorf("source still exists: %v", err)
 	}
-	if r, err := m.move("001"); err != nil || r != alreadyDone {
+	if r, err := m.move(context.Background(), "001"); err != nil || r != alreadyDone {
 		t.Errorf("redelivery = %v, %v; want alreadyDone", r, err)
 	}
 }
 
 func TestMoveMissingFileFails(t *testing.T) {
 	m := newTestMover(t)
-	_, err := m.move("nope")
+	_, err := m.move(context.Background(), "nope")
 	errcheck.Contains(t, err, "does not exist")
 }
 
@@ -147,8 +152,8 @@ func TestMoveRefusesNonRegularFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"link", "dir"} {
-		_, err := m.move(name)
-		errcheck.Contains(t, err, "not a regular file")
+		_, err := m.move(context.Background(), name)
+		errcheck.Contains(t, err, "refusing to move it")
 	}
 	if _, err := os.Stat(secret); err != nil {
 		t.Errorf("symlink target touched: %v", err)
@@ -157,9 +162,9 @@ func TestMoveRefusesNonRegularFiles(t *testing.T) {
 
 func TestMoveAcrossFileSystems(t *testing.T) {
 	m := newTestMover(t)
-	m.rename = func(string, string) error { return &os.LinkError{Op: "rename", Err: syscall.EXDEV} }
+	m.link = func(string, string) error { return &os.LinkError{Op: "link", Err: syscall.EXDEV} }
 	write(t, filepath.Join(m.src, "big"), "payload")
-	if r, err := m.move("big"); err != nil || r != moved {
+	if r, err := m.move(context.Background(), "big"); err != nil || r != moved {
 		t.Fatalf("cross-device move = %v, %v", r, err)
 	}
 	got, err := os.ReadFile(filepath.Join(m.dst, "big_has_been_processed"))

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
@@ -35,6 +36,11 @@ type worker struct {
 	inflight  sync.WaitGroup
 	// call bounds every SQS call but ReceiveMessage's long poll.
 	callTimeout time.Duration
+	// bound is the context every SQS call but the receives runs under:
+	// Background until shutdown, then one that ends with the grace period,
+	// so the whole shutdown ends in time.
+	boundMu sync.Mutex
+	bound   context.Context
 }
 
 func newWorker(cfg config, client sqsAPI, log *slog.Logger) *worker {
@@ -46,7 +52,16 @@ func newWorker(cfg config, client sqsAPI, log *slog.Logger) *worker {
 		slots:       make(chan struct{}, cfg.Concurrency),
 		acks:        make(chan types.Message, cfg.Concurrency),
 		callTimeout: 10 * time.Second,
+		bound:       context.Background(),
 	}
+}
+
+// callCtx bounds one SQS call by callTimeout and by the shutdown deadline.
+func (w *worker) callCtx() (context.Context, context.CancelFunc) {
+	w.boundMu.Lock()
+	b := w.bound
+	w.boundMu.Unlock()
+	return context.WithTimeout(b, w.callTimeout)
 }
 
 // run works until ctx ends, then stops receiving, lets in-flight messages
@@ -54,6 +69,9 @@ func newWorker(cfg config, client sqsAPI, log *slog.Logger) *worker {
 // (visibility 0) and flushes the pending deletes.
 func (w *worker) run(ctx context.Context) error {
 	if err := w.mover.ensureDirs(); err != nil {
+		return err
+	}
+	if err := w.mover.clearStale(w.log); err != nil {
 		return err
 	}
 	w.log.Info("worker started", "queueUrl", w.cfg.QueueURL, "source", w.cfg.SourceDir, "destination", w.cfg.DestinationDir,
@@ -71,18 +89,31 @@ func (w *worker) run(ctx context.Context) error {
 	}
 	receivers.Wait()
 	w.log.Info("stopping: no new messages; finishing the ones in flight", "grace", w.cfg.ShutdownGrace.String())
-
+	// Everything from here (finishing, releasing, the last deletes) ends
+	// with the grace period: ECS kills the task soon after.
+	deadline, cancel := context.WithTimeout(context.Background(), w.cfg.ShutdownGrace)
+	defer cancel()
 	finished := make(chan struct{})
 	go func() { w.inflight.Wait(); close(finished) }()
 	select {
 	case <-finished:
-	case <-time.After(w.cfg.ShutdownGrace):
-		w.log.Warn("grace period over: releasing unfinished messages to the queue")
+	case <-time.After(w.cfg.ShutdownGrace * 3 / 4):
+		// A quarter of the grace is kept to release and acknowledge.
+		w.log.Warn("grace period nearly over: stopping unfinished moves and releasing their messages to the queue")
+		w.boundMu.Lock()
+		w.bound = deadline
+		w.boundMu.Unlock()
 		stopWork()
 		<-finished
 	}
+	w.boundMu.Lock()
+	w.bound = deadline
+	w.boundMu.Unlock()
 	close(w.acks)
 	<-acked
+	if deadline.Err() != nil {
+		w.log.Warn("grace period over before every delete: those messages are redelivered and acknowledged then")
+	}
 	w.log.Info("worker stopped")
 	return nil
 }
@@ -175,7 +206,7 @@ func (w *worker) handle(work context.Context, m types.Message) {
 	defer w.inflight.Done()
 	defer w.release(1)
 	name := aws.ToString(m.Body)
-	log := w.log.With("file", name, "messageId", aws.ToString(m.MessageId), "receiveCount", receiveCount(m))
+	log := w.log.With("file", shown(name), "bodyBytes", len(name), "messageId", aws.ToString(m.MessageId), "receiveCount", receiveCount(m))
 	log.Info("message received")
 	if err := checkName(name); err != nil {
 		log.Error("refusing message: the body is not a plain file name; it stays on the queue for the dead-letter queue", "error", err)
@@ -188,10 +219,19 @@ func (w *worker) handle(work context.Context, m types.Message) {
 	}
 	hb, stopHB := context.WithCancel(work)
 	go w.heartbeat(hb, m, log)
-	result, err := w.mover.move(name)
+	result, err := w.mover.move(work, name)
 	stopHB()
+	if err != nil && work.Err() != nil {
+		log.Warn("move stopped by the shutdown; the message is released to the queue", "error", err)
+		w.setVisibility(m, 0, log)
+		return
+	}
 	if err != nil {
-		log.Error("move failed; the message stays on the queue to be retried", "error", err, "retryIn", w.cfg.RetryDelay.String())
+		msg := "move failed; the message stays on the queue to be retried"
+		if errors.Is(err, errConflict) {
+			msg = "conflict: a different processed file of that name exists; nothing is overwritten, the message goes on to the dead-letter queue"
+		}
+		log.Error(msg, "error", err, "retryIn", w.cfg.RetryDelay.String())
 		w.setVisibility(m, w.cfg.RetryDelay, log)
 		return
 	}
@@ -225,7 +265,7 @@ func (w *worker) heartbeat(ctx context.Context, m types.Message, log *slog.Logge
 }
 
 func (w *worker) setVisibility(m types.Message, d time.Duration, log *slog.Logger) {
-	ctx, cancel := context.WithTimeout(context.Background(), w.callTimeout)
+	ctx, cancel := w.callCtx()
 	defer cancel()
 	if _, err := w.sqs.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
 		QueueUrl: aws.String(w.cfg.QueueURL), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: int32(d / time.Second),
@@ -293,13 +333,18 @@ func (w *worker) deleteBatch(batch []types.Message) {
 	var out *sqs.DeleteMessageBatchOutput
 	var err error
 	for attempt := 1; attempt <= 5; attempt++ {
-		ctx, cancel := context.WithTimeout(context.Background(), w.callTimeout)
+		ctx, cancel := w.callCtx()
 		out, err = w.sqs.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(w.cfg.QueueURL), Entries: entries})
 		cancel()
 		if err == nil {
 			break
 		}
-		time.Sleep(backoff(attempt))
+		w.boundMu.Lock()
+		b := w.bound
+		w.boundMu.Unlock()
+		if !sleep(b, backoff(attempt)) {
+			break
+		}
 	}
 	if err != nil {
 		w.log.Warn("delete failed; these messages will be redelivered and acknowledged then", "error", err, "messages", len(batch))
@@ -308,11 +353,11 @@ func (w *worker) deleteBatch(batch []types.Message) {
 	for _, f := range out.Failed {
 		i, _ := strconv.Atoi(aws.ToString(f.Id))
 		w.log.Warn("delete refused; the message will be redelivered and acknowledged then",
-			"file", aws.ToString(batch[i].Body), "code", aws.ToString(f.Code), "reason", aws.ToString(f.Message))
+			"file", shown(aws.ToString(batch[i].Body)), "code", aws.ToString(f.Code), "reason", aws.ToString(f.Message))
 	}
 	for _, s := range out.Successful {
 		i, _ := strconv.Atoi(aws.ToString(s.Id))
-		w.log.Info("message deleted", "file", aws.ToString(batch[i].Body), "messageId", aws.ToString(batch[i].MessageId))
+		w.log.Info("message deleted", "file", shown(aws.ToString(batch[i].Body)), "messageId", aws.ToString(batch[i].MessageId))
 	}
 }
 

@@ -1,0 +1,333 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ecs-anywhere-stretched/stretched/internal/errcheck"
+	"github.com/ecs-anywhere-stretched/stretched/internal/sqspeer"
+)
+
+func TestClearsOnlyStaleTemporaries(t *testing.T) {
+	m := newTestMover(t)
+	stale := filepath.Join(m.dst, tempPrefix+"123")
+	held := filepath.Join(m.dst, tempPrefix+"456")
+	other := filepath.Join(m.dst, ".other")
+	done := filepath.Join(m.dst, "a_has_been_processed")
+	for _, p := range []string{stale, held, other, done} {
+		write(t, p, "x")
+	}
+	// A live worker's copy in progress holds its temporary file locked.
+	f, err := os.OpenFile(held, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	if err := m.clearStale(slog.New(slog.NewJSONHandler(&logs, nil))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Error("a temporary file no worker holds must be removed at start")
+	}
+	for _, p := range []string{held, other, done} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s must be left alone: %v", filepath.Base(p), err)
+		}
+	}
+}
+
+// TestCrashDuringACopyLeavesNothingBehind kills the real binary with SIGKILL
+// in the middle of a cross-device copy (source on disk, destination on
+// tmpfs), then starts it again: the temporary file is cleared and the file
+// is processed.
+func TestCrashDuringACopyLeavesNothingBehind(t *testing.T) {
+	shm, err := os.MkdirTemp("/dev/shm", "worker-dst-")
+	if err != nil {
+		t.Skipf("no /dev/shm for a second file system: %v", err)
+	}
+	t.Cleanup(func() { os.RemoveAll(shm) })
+	f := newFixture(t, 5)
+	f.dst = shm
+	var a, b syscall.Statfs_t
+	_ = syscall.Statfs(f.top, &a)
+	_ = syscall.Statfs(shm, &b)
+	if a.Type == b.Type {
+		t.Skip("the temporary folder and /dev/shm are one file system type: no cross-device copy")
+	}
+	bin := buildWorker(t)
+	f.files(t)
+	big := filepath.Join(f.src, "big")
+	if err := os.WriteFile(big, bytes.Repeat([]byte("0123456789abcdef"), 16<<20), 0o644); err != nil { // 256 MiB
+		t.Fatal(err)
+	}
+	f.send(t, "big")
+	cmd := workerCmd(bin, f)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		entries, _ := os.ReadDir(shm)
+		if len(entries) > 0 && strings.HasPrefix(entries[0].Name(), tempPrefix) {
+			break
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			t.Fatal("no copy started")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	if got := list(t, shm); len(got) != 1 || !strings.HasPrefix(got[0], tempPrefix) {
+		t.Fatalf("after the crash the destination holds %v, want one temporary file (the fault)", got)
+	}
+	cfg := f.config()
+	cfg.VisibilityTimeout = 5 * time.Second
+	logs, stop := f.start(t, cfg)
+	waitFor(t, 2*time.Minute, "the file processed after the restart", func() bool {
+		return len(list(t, shm)) == 1 && list(t, shm)[0] == "big_has_been_processed"
+	})
+	stop()
+	if !strings.Contains(logs.String(), "removed a temporary file a crashed worker left") {
+		t.Errorf("the restart did not say it cleared the temporary file:\n%s", logs.String())
+	}
+}
+
+func TestProcessedFileIsNeverOverwritten(t *testing.T) {
+	for _, across := range []bool{false, true} {
+		name := map[bool]string{false: "same file system", true: "across file systems"}[across]
+		t.Run(name, func(t *testing.T) {
+			m := newTestMover(t)
+			if across {
+				m.link = func(string, string) error { return &os.LinkError{Op: "link", Err: syscall.EXDEV} }
+			}
+			done := filepath.Join(m.dst, "r_has_been_processed")
+			write(t, done, "first")
+			write(t, filepath.Join(m.src, "r"), "second")
+			_, err := m.move(context.Background(), "r")
+			if !errors.Is(err, errConflict) {
+				t.Fatalf("a different file of the same name: err %v, want a conflict", err)
+			}
+			if got, _ := os.ReadFile(done); string(got) != "first" {
+				t.Errorf("the processed file was overwritten: %q", got)
+			}
+			if got, _ := os.ReadFile(filepath.Join(m.src, "r")); string(got) != "second" {
+				t.Errorf("the conflicting source must be kept, holds %q", got)
+			}
+			// The same content again is a redelivery: finish and acknowledge.
+			write(t, filepath.Join(m.src, "r"), "first")
+			if r, err := m.move(context.Background(), "r"); err != nil || r != alreadyDone {
+				t.Errorf("identical content: %v, %v; want alreadyDone", r, err)
+			}
+			if _, err := os.Stat(filepath.Join(m.src, "r")); !os.IsNotExist(err) {
+				t.Error("the identical source must be removed")
+			}
+			if left := list(t, m.dst); len(left) != 1 {
+				t.Errorf("destination holds %v", left)
+			}
+		})
+	}
+}
+
+func TestFIFOAndSymlinkNeverOpenedByPath(t *testing.T) {
+	m := newTestMover(t)
+	if err := syscall.Mkfifo(filepath.Join(m.src, "pipe"), 0o644); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	m.link = func(string, string) error { return &os.LinkError{Op: "link", Err: syscall.EXDEV} }
+	done := make(chan error, 1)
+	go func() { _, err := m.move(context.Background(), "pipe"); done <- err }()
+	select {
+	case err := <-done:
+		errcheck.Contains(t, err, "not a regular file")
+	case <-time.After(5 * time.Second):
+		t.Fatal("moving a FIFO hangs in open")
+	}
+}
+
+// TestSwappedSourceNeverEscapes: another process with write access to the
+// source folder swaps a name between a regular file, a symbolic link to a
+// file outside the folder and a FIFO, as fast as it can, while the worker
+// moves it over and over. The worker never hangs, and the outside file's
+// content never reaches the destination.
+func TestSwappedSourceNeverEscapes(t *testing.T) {
+	for _, across := range []bool{false, true} {
+		name := map[bool]string{false: "same file system", true: "across file systems"}[across]
+		t.Run(name, func(t *testing.T) {
+			m := newTestMover(t)
+			if across {
+				m.link = func(string, string) error { return &os.LinkError{Op: "link", Err: syscall.EXDEV} }
+			}
+			secret := filepath.Join(t.TempDir(), "secret")
+			write(t, secret, "OUTSIDE-SECRET")
+			path := filepath.Join(m.src, "x")
+			var stop atomic.Bool
+			go func() {
+				tmp := path + ".swap"
+				for i := 0; !stop.Load(); i++ {
+					_ = os.Remove(tmp)
+					switch i % 3 {
+					case 0:
+						_ = os.WriteFile(tmp, []byte("inside"), 0o644)
+					case 1:
+						_ = os.Symlink(secret, tmp)
+					case 2:
+						_ = syscall.Mkfifo(tmp, 0o644)
+					}
+					_ = os.Rename(tmp, path)
+				}
+			}()
+			defer stop.Store(true)
+			for i := 0; i < 300; i++ {
+				done := make(chan struct{})
+				go func() {
+					defer close(done)
+					_, _ = m.move(context.Background(), "x")
+				}()
+				select {
+				case <-done:
+				case <-time.After(5 * time.Second):
+					t.Fatal("a move hung on a swapped name")
+				}
+				out := filepath.Join(m.dst, "x_has_been_processed")
+				if info, err := os.Lstat(out); err == nil {
+					if !info.Mode().IsRegular() {
+						t.Fatalf("the destination is a %v, not a regular file", info.Mode().Type())
+					}
+					if got, _ := os.ReadFile(out); strings.Contains(string(got), "OUTSIDE") {
+						t.Fatal("content from outside the source folder reached the destination")
+					}
+					_ = os.Remove(out)
+				}
+			}
+		})
+	}
+}
+
+func TestShutdownStopsACopyInProgress(t *testing.T) {
+	f := newFixture(t, 5)
+	f.files(t, "slow")
+	write(t, filepath.Join(f.src, "slow"), strings.Repeat("x", 20<<20))
+	cfg := f.config()
+	cfg.VisibilityTimeout = 60 * time.Second
+	cfg.ShutdownGrace = 2 * time.Second
+	logs := &syncBuffer{}
+	w := newWorker(cfg, f.client, slog.New(slog.NewJSONHandler(logs, nil)))
+	w.mover.link = func(string, string) error { return &os.LinkError{Op: "link", Err: syscall.EXDEV} }
+	w.mover.chunkHook = func() { time.Sleep(500 * time.Millisecond) } // a 10 s copy
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.run(ctx) }()
+	f.send(t, "slow")
+	waitFor(t, time.Minute, "the copy to start", func() bool { return strings.Contains(strings.Join(list(t, f.dst), ","), tempPrefix) })
+	start := time.Now()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the worker kept copying after the grace period")
+	}
+	if took := time.Since(start); took > cfg.ShutdownGrace+3*time.Second {
+		t.Errorf("stopping took %v with a %v grace", took, cfg.ShutdownGrace)
+	}
+	if left := list(t, f.dst); len(left) != 0 {
+		t.Errorf("the stopped copy left %v", left)
+	}
+	if _, err := os.Stat(filepath.Join(f.src, "slow")); err != nil {
+		t.Errorf("the source must stay: %v", err)
+	}
+	if got := f.left(t, f.queue); len(got) != 1 || got[0] != "slow" {
+		t.Errorf("the message must be released at once (visibility 0), the queue shows %v", got)
+	}
+}
+
+func TestShutdownIsBoundedWhenTheQueueIsUnreachable(t *testing.T) {
+	f := newFixture(t, 5)
+	files := names(20)
+	f.files(t, files...)
+	link := sqspeer.NewLink(t, f.peer)
+	cfg := f.config()
+	cfg.ShutdownGrace = 3 * time.Second
+	cfg.DeleteBatchDelay = time.Second // the deletes are still pending when the link goes
+	logs := &syncBuffer{}
+	w := newWorker(cfg, sqspeer.Client(link.URL()), slog.New(slog.NewJSONHandler(logs, nil)))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.run(ctx) }()
+	f.send(t, files...)
+	waitFor(t, time.Minute, "moves", func() bool { return len(list(t, f.dst)) >= 5 })
+	link.Cut()
+	start := time.Now()
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the worker did not stop within a minute with the queue unreachable")
+	}
+	if took := time.Since(start); took > cfg.ShutdownGrace+2*time.Second {
+		t.Errorf("stopping took %v with a %v grace: ECS would have killed it", took, cfg.ShutdownGrace)
+	}
+	// What was not deleted comes back and is acknowledged as a redelivery.
+	link.Restore()
+	_, stop := f.start(t, f.config())
+	waitFor(t, 2*time.Minute, "every file processed", func() bool { return len(list(t, f.dst)) == len(files) })
+	waitFor(t, time.Minute, "the queue empty", func() bool { return len(f.left(t, f.queue)) == 0 })
+	stop()
+}
+
+func TestHostileBodyLogsAreBounded(t *testing.T) {
+	f := newFixture(t, 2)
+	f.files(t)
+	logs, stop := f.start(t, f.config())
+	body := strings.Repeat("é/", 256<<10/3) // ~256 KiB, not a file name
+	f.send(t, body)
+	waitFor(t, time.Minute, "the refusal", func() bool { return strings.Count(logs.String(), "refusing message") >= 2 })
+	stop()
+	sc := bufio.NewScanner(strings.NewReader(logs.String()))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if len(sc.Bytes()) > 2048 {
+			t.Fatalf("a log line of %d bytes: %.200s...", len(sc.Bytes()), sc.Text())
+		}
+	}
+	if !strings.Contains(logs.String(), `"bodyBytes":`+strconv.Itoa(len(body))) {
+		t.Error("the body's length must be logged")
+	}
+}
+
+func buildWorker(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "worker")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func workerCmd(bin string, f *fixture) *exec.Cmd {
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), f.peer.Env()...)
+	cmd.Env = append(cmd.Env, "SQS_QUEUE_URL="+f.queue, "EFS_SOURCE_FOLDER="+f.src, "EFS_DESTINATION_FOLDER="+f.dst,
+		"WORKER_WAIT_TIME_SECONDS=1", "WORKER_VISIBILITY_TIMEOUT_SECONDS=5")
+	return cmd
+}
