@@ -38,7 +38,7 @@ type tuning struct {
 
 var (
 	tConcurrency = tuning{"WORKER_CONCURRENCY", 16, 1, 256, 0}
-	tReceivers   = tuning{"WORKER_RECEIVERS", 2, 1, 16, 0}
+	tReceivers   = tuning{"WORKER_RECEIVERS", 4, 1, 16, 0}
 	tWait        = tuning{"WORKER_WAIT_TIME_SECONDS", 20, 0, 20, time.Second}
 	tVisibility  = tuning{"WORKER_VISIBILITY_TIMEOUT_SECONDS", 60, 5, 43200, time.Second}
 	tRetry       = tuning{"WORKER_RETRY_DELAY_SECONDS", 10, 0, 43200, time.Second}

@@ -62,7 +62,7 @@ func TestConfigDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Concurrency != 16 || c.Receivers != 2 || c.WaitTime.Seconds() != 20 || c.VisibilityTimeout.Seconds() != 60 ||
+	if c.Concurrency != 16 || c.Receivers != 4 || c.WaitTime.Seconds() != 20 || c.VisibilityTimeout.Seconds() != 60 ||
 		c.RetryDelay.Seconds() != 10 || c.ShutdownGrace.Seconds() != 20 || c.SourceDir != "/data/sourcefolder" {
 		t.Errorf("defaults: %+v", c)
 	}

@@ -28,9 +28,13 @@ type worker struct {
 	sqs   sqsAPI
 	mover *mover
 	log   *slog.Logger
-	// slots bounds the messages held at once: a receiver asks SQS only for
-	// as many messages as there are free slots.
-	slots     chan struct{}
+	// slots bounds the messages received and not yet moved: a receiver asks
+	// SQS only for as many messages as there are free slots. There are
+	// Concurrency of them plus ten per receiver, so every receiver can have a
+	// full receive in flight while Concurrency files are being moved.
+	slots chan struct{}
+	// moving bounds the moves at once (Concurrency).
+	moving    chan struct{}
 	acquiring sync.Mutex
 	acks      chan types.Message
 	inflight  sync.WaitGroup
@@ -49,12 +53,27 @@ func newWorker(cfg config, client sqsAPI, log *slog.Logger) *worker {
 		sqs:         client,
 		mover:       newMover(cfg.SourceDir, cfg.DestinationDir),
 		log:         log,
-		slots:       make(chan struct{}, cfg.Concurrency),
-		acks:        make(chan types.Message, cfg.Concurrency),
+		slots:       make(chan struct{}, cfg.Concurrency+10*cfg.Receivers),
+		moving:      make(chan struct{}, cfg.Concurrency),
+		acks:        make(chan types.Message, ackBuffer),
 		callTimeout: 10 * time.Second,
 		bound:       context.Background(),
 	}
 }
+
+// ackBuffer is how many moved messages may wait for their delete: a move's
+// slot is free as soon as the file is moved, so receiving goes on while
+// deletes are in flight. It bounds the messages received and not yet
+// deleted, far below what a visibility timeout allows.
+const ackBuffer = 1024
+
+// Group commit: at most commitGroup messages per sync of the destination
+// folder (ten delete calls at once), and at most maxCommits groups being
+// synced and deleted at a time, so the next group gathers meanwhile.
+const (
+	commitGroup = 100
+	maxCommits  = 4
+)
 
 // callCtx bounds one SQS call by callTimeout and by the shutdown deadline.
 func (w *worker) callCtx() (context.Context, context.CancelFunc) {
@@ -204,23 +223,42 @@ func (w *worker) release(n int) {
 // the dead-letter queue.
 func (w *worker) handle(work context.Context, m types.Message) {
 	defer w.inflight.Done()
-	defer w.release(1)
+	// The slot is for the move: it is free again before any SQS call.
+	var freed bool
+	free := func() {
+		if !freed {
+			freed = true
+			w.release(1)
+		}
+	}
+	defer free()
 	name := aws.ToString(m.Body)
 	log := w.log.With("file", shown(name), "bodyBytes", len(name), "messageId", aws.ToString(m.MessageId), "receiveCount", receiveCount(m))
 	log.Info("message received")
 	if err := checkName(name); err != nil {
+		free()
 		log.Error("refusing message: the body is not a plain file name; it stays on the queue for the dead-letter queue", "error", err)
 		w.setVisibility(m, w.cfg.RetryDelay, log)
 		return
 	}
 	if work.Err() != nil {
+		free()
 		w.setVisibility(m, 0, log)
 		return
 	}
 	hb, stopHB := context.WithCancel(work)
 	go w.heartbeat(hb, m, log)
-	result, err := w.mover.move(work, name)
+	var result outcome
+	var err error
+	select {
+	case w.moving <- struct{}{}:
+		result, err = w.mover.move(work, name)
+		<-w.moving
+	case <-work.Done():
+		err = work.Err()
+	}
 	stopHB()
+	free()
 	if err != nil && work.Err() != nil {
 		log.Warn("move stopped by the shutdown; the message is released to the queue", "error", err)
 		w.setVisibility(m, 0, log)
@@ -275,29 +313,46 @@ func (w *worker) setVisibility(m types.Message, d time.Duration, log *slog.Logge
 }
 
 // deleter acknowledges processed messages. It gathers what finishes within
-// DeleteBatchDelay (or everything in flight), makes those moves durable with
-// one sync of the destination folder (group commit), then deletes them in
-// batches of ten, concurrently. It ends when acks is closed.
+// DeleteBatchDelay (at most commitGroup), makes those moves durable with one
+// sync of the destination folder (group commit), then deletes them in
+// batches of ten, concurrently; up to maxCommits groups are committed at
+// once while the next one gathers. It ends when acks is closed and every
+// commit is done.
 func (w *worker) deleter() {
-	pending := make([]types.Message, 0, cap(w.slots))
+	var commits sync.WaitGroup
+	running := make(chan struct{}, maxCommits)
+	flush := func(group []types.Message) {
+		if len(group) == 0 {
+			return
+		}
+		running <- struct{}{}
+		commits.Add(1)
+		go func() {
+			defer commits.Done()
+			defer func() { <-running }()
+			w.commit(group)
+		}()
+	}
+	var pending []types.Message
 	var timer <-chan time.Time
 	for {
 		select {
 		case m, ok := <-w.acks:
 			if !ok {
-				w.commit(pending)
+				flush(pending)
+				commits.Wait()
 				return
 			}
 			pending = append(pending, m)
-			if len(pending) >= cap(w.slots) || w.cfg.DeleteBatchDelay == 0 {
-				w.commit(pending)
-				pending, timer = pending[:0], nil
+			if len(pending) >= commitGroup || w.cfg.DeleteBatchDelay == 0 {
+				flush(pending)
+				pending, timer = nil, nil
 			} else if timer == nil {
 				timer = time.After(w.cfg.DeleteBatchDelay)
 			}
 		case <-timer:
-			w.commit(pending)
-			pending, timer = pending[:0], nil
+			flush(pending)
+			pending, timer = nil, nil
 		}
 	}
 }
