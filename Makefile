@@ -13,7 +13,7 @@ CDK_ARGS ?=
 # Image tag for make image-push (immutable tags: use a new one per build).
 TAG ?= $(shell git describe --tags --always --dirty 2>/dev/null || date +%Y%m%d%H%M%S)
 
-.PHONY: help tools synth test vet fmt-check golden diff deploy destroy image-push status clean
+.PHONY: help tools synth test vet fmt-check golden diff deploy destroy image-push status pipeline clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -53,6 +53,9 @@ image-push: ## build the multi-arch worker image and push it to the regional ECR
 	aws ecr get-login-password --region $$region | docker login --username AWS --password-stdin $$registry; \
 	docker buildx build --platform linux/amd64,linux/arm64 -f worker/Dockerfile -t $$repo:$(TAG) --push . ; \
 	echo "pushed $$repo:$(TAG); deploy it with: make deploy CDK_ARGS='-c imageTag=$(TAG)'"
+
+pipeline: $(NPM_STAMP) ## deploy the pipeline stack once, from a workstation (needs "pipeline", "account" and "region" in cdk.json)
+	$(CDK) deploy '*-Pipeline' $(CDK_ARGS)
 
 # Arguments for make status, e.g. make status STATUS_ARGS="--prefix Prod --json"
 STATUS_ARGS ?=

@@ -16,7 +16,11 @@ func main() {
 	defer jsii.Close()
 	app := awscdk.NewApp(nil)
 	cfg, err := stacks.LoadConfig(app)
-	if err == nil {
+	if err == nil && cfg.Pipeline != nil {
+		// Pipeline mode: the pipeline stack, whose stage holds the stacks.
+		_, err = stacks.BuildPipeline(app, cfg)
+		stacks.Check(app)
+	} else if err == nil {
 		_, err = stacks.Build(app, cfg)
 		stacks.Check(app)
 	}

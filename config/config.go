@@ -39,6 +39,7 @@ const (
 	KeyEcrMaxImages             = "ecrMaxImages"
 	KeySites                    = "sites"
 	KeyWorkerSecrets            = "workerSecrets"
+	KeyPipeline                 = "pipeline"
 
 	// keyDesiredCount was replaced by minTasks and maxTasks.
 	keyDesiredCount = "desiredCount"
@@ -123,6 +124,23 @@ type Config struct {
 	// WorkerSecrets are the worker's variables read from SSM parameters and
 	// Secrets Manager secrets, sorted by name.
 	WorkerSecrets []workersecrets.Secret
+	// Pipeline, when set, makes the app a CodePipeline that deploys the
+	// stacks; nil deploys them directly (make deploy).
+	Pipeline *Pipeline
+}
+
+// Pipeline is the pipeline mode's source and options.
+type Pipeline struct {
+	// ConnectionArn and Repository ("owner/name") name a GitHub, GitLab or
+	// Bitbucket repository through a CodeStar (CodeConnections) connection.
+	ConnectionArn string `json:"connectionArn"`
+	Repository    string `json:"repository"`
+	// CodeCommitRepository names a CodeCommit repository instead.
+	CodeCommitRepository string `json:"codeCommitRepository"`
+	// Branch to deploy. Default: main.
+	Branch string `json:"branch"`
+	// ApproveSites adds a manual approval between the region and the sites.
+	ApproveSites bool `json:"approveSites"`
 }
 
 // Site is one on-premises location joined through ECS Anywhere.
@@ -168,7 +186,7 @@ type Site struct {
 // Keys lists every context key the app reads.
 var Keys = []string{KeyAccount, KeyRegion, KeyStackPrefix, KeyImageTag, KeyImageURI, KeyMaxReceiveCount,
 	KeyVisibilityTimeoutSeconds, KeyLogRetentionDays, KeyNatGateways, KeyMinTasks, KeyMaxTasks, KeyRegionalScaling, KeyBurstAgeSeconds, KeyAlarmEmail, KeyAlarmMessageAgeSeconds,
-	KeyEcrMaxImages, KeySites, KeyWorkerSecrets}
+	KeyEcrMaxImages, KeySites, KeyWorkerSecrets, KeyPipeline}
 
 var (
 	accountRe  = regexp.MustCompile(`^[0-9]{12}$`)
@@ -180,6 +198,10 @@ var (
 	instanceRe = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,256}$`)
 	policyRe   = regexp.MustCompile(`^arn:aws[a-z-]*:iam::([0-9]{12}|aws):policy/.+$`)
 	scheduleRe = regexp.MustCompile(limits.RenewSchedulePattern)
+	connRe     = regexp.MustCompile(`^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:[0-9]{12}:connection/[0-9a-f-]{36}$`)
+	repoRe     = regexp.MustCompile(`^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$`)
+	commitRe   = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,100}$`)
+	branchRe   = regexp.MustCompile(`^[A-Za-z0-9._/-]{1,255}$`)
 	emailRe    = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
 )
 
@@ -222,6 +244,7 @@ func Load(get Getter, keys []string) (Config, error) {
 	}
 	c.Sites = l.sites()
 	c.WorkerSecrets = l.workerSecrets()
+	c.Pipeline = l.pipeline(c)
 	for _, k := range keys {
 		if !strings.ContainsAny(k, ":@") && !slices.Contains(Keys, k) && k != keyDesiredCount {
 			l.fail("unknown context key %q: the app reads only %s; fix the spelling or remove it", k, strings.Join(Keys, ", "))
@@ -486,4 +509,54 @@ func (l *loader) workerSecrets() []workersecrets.Secret {
 		l.errs = append(l.errs, err)
 	}
 	return out
+}
+
+// DefaultBranch is the branch a pipeline deploys.
+const DefaultBranch = "main"
+
+// pipeline reads the pipeline settings.
+func (l *loader) pipeline(c Config) *Pipeline {
+	v := l.get(KeyPipeline)
+	if v == nil {
+		return nil
+	}
+	example := `{"connectionArn": "arn:aws:codeconnections:eu-west-1:123456789012:connection/...", "repository": "owner/repo", "branch": "main"}`
+	raw, err := siteJSON(v)
+	var p Pipeline
+	if err == nil {
+		dec := json.NewDecoder(strings.NewReader(string(raw)))
+		dec.DisallowUnknownFields()
+		err = dec.Decode(&p)
+	}
+	if err != nil {
+		l.fail("context key %q is %v: must be an object such as %s (%v)", KeyPipeline, v, example, err)
+		return nil
+	}
+	if p.Branch == "" {
+		p.Branch = DefaultBranch
+	}
+	key := func(field string) string { return KeyPipeline + "." + field }
+	switch {
+	case p.CodeCommitRepository != "" && (p.ConnectionArn != "" || p.Repository != ""):
+		l.fail("context key %q names both a connection and a CodeCommit repository: keep one source", KeyPipeline)
+	case p.CodeCommitRepository != "":
+		if !commitRe.MatchString(p.CodeCommitRepository) {
+			l.fail("context key %q is %q: must be a CodeCommit repository name (letters, digits, '.', '_', '-')", key("codeCommitRepository"), p.CodeCommitRepository)
+		}
+	case p.ConnectionArn == "" || p.Repository == "":
+		l.fail("context key %q needs a source: connectionArn and repository (GitHub, GitLab, Bitbucket through a CodeConnections connection), or codeCommitRepository; such as %s", KeyPipeline, example)
+	}
+	if p.ConnectionArn != "" && !connRe.MatchString(p.ConnectionArn) {
+		l.fail("context key %q is %q: must be a connection ARN such as arn:aws:codeconnections:eu-west-1:123456789012:connection/<uuid> (create it in the console: Developer Tools, Connections)", key("connectionArn"), p.ConnectionArn)
+	}
+	if p.Repository != "" && !repoRe.MatchString(p.Repository) {
+		l.fail("context key %q is %q: must be owner/name, such as my-org/stretched", key("repository"), p.Repository)
+	}
+	if !branchRe.MatchString(p.Branch) || strings.Contains(p.Branch, "..") {
+		l.fail("context key %q is %q: must be a branch name such as main", key("branch"), p.Branch)
+	}
+	if c.Account == "" || c.Region == "" {
+		l.fail("context key %q needs %q and %q too: a pipeline deploys into one account and region, give both (such as -c account=123456789012 -c region=eu-west-1)", KeyPipeline, KeyAccount, KeyRegion)
+	}
+	return &p
 }

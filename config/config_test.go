@@ -84,6 +84,20 @@ func TestScalingAndAlarmSettings(t *testing.T) {
 
 func intp(n int) *int { return &n }
 
+func TestPipeline(t *testing.T) {
+	c, err := load(map[string]any{"account": "123456789012", "region": "eu-west-1",
+		"pipeline": map[string]any{"connectionArn": "arn:aws:codestar-connections:eu-west-1:123456789012:connection/0f0e0d0c-0b0a-0908-0706-050403020100", "repository": "org/repo", "approveSites": true}})
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	if p := c.Pipeline; p == nil || p.Branch != "main" || !p.ApproveSites || p.Repository != "org/repo" {
+		t.Errorf("pipeline: %+v", c.Pipeline)
+	}
+	if c, _ := load(map[string]any{}); c.Pipeline != nil {
+		t.Error("no pipeline key, no pipeline")
+	}
+}
+
 func TestWorkerSecrets(t *testing.T) {
 	c, err := load(map[string]any{"workerSecrets": `{"B": {"parameter": "/app/b"}, "A": {"secretArn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:a-AbCdEf", "jsonKey": "pw"}}`})
 	if err != nil {
@@ -167,6 +181,15 @@ func TestErrors(t *testing.T) {
 		{"secret json key on parameter", map[string]any{"workerSecrets": `{"A": {"parameter": "/x", "jsonKey": "k"}}`}, []string{"jsonKey \"k\" applies to Secrets Manager secrets only"}},
 		{"secret bad key", map[string]any{"workerSecrets": `{"A": {"parameter": "/x", "kmsKeyArn": "alias/x"}}`}, []string{`kmsKeyArn "alias/x"`}},
 		{"secret bad name", map[string]any{"workerSecrets": `{"1A": {"parameter": "/x"}}`}, []string{`"1A" is not a variable name`}},
+		{"pipeline not an object", map[string]any{"pipeline": "github"}, []string{`"pipeline" is github`, "must be an object"}},
+		{"pipeline unknown field", map[string]any{"pipeline": `{"repo": "a/b"}`, "account": "123456789012", "region": "eu-west-1"}, []string{`unknown field "repo"`}},
+		{"pipeline no source", map[string]any{"pipeline": `{}`, "account": "123456789012", "region": "eu-west-1"}, []string{`"pipeline" needs a source`}},
+		{"pipeline two sources", map[string]any{"pipeline": `{"codeCommitRepository": "r", "repository": "a/b", "connectionArn": "arn:aws:codeconnections:eu-west-1:123456789012:connection/0f0e0d0c-0b0a-0908-0706-050403020100"}`, "account": "123456789012", "region": "eu-west-1"}, []string{"keep one source"}},
+		{"pipeline bad connection", map[string]any{"pipeline": `{"connectionArn": "github", "repository": "a/b"}`, "account": "123456789012", "region": "eu-west-1"}, []string{`"pipeline.connectionArn" is "github"`, "connection ARN"}},
+		{"pipeline bad repository", map[string]any{"pipeline": `{"connectionArn": "arn:aws:codeconnections:eu-west-1:123456789012:connection/0f0e0d0c-0b0a-0908-0706-050403020100", "repository": "stretched"}`, "account": "123456789012", "region": "eu-west-1"}, []string{`"pipeline.repository" is "stretched"`, "owner/name"}},
+		{"pipeline bad codecommit", map[string]any{"pipeline": `{"codeCommitRepository": "a b"}`, "account": "123456789012", "region": "eu-west-1"}, []string{`"pipeline.codeCommitRepository" is "a b"`}},
+		{"pipeline bad branch", map[string]any{"pipeline": `{"codeCommitRepository": "r", "branch": "a..b"}`, "account": "123456789012", "region": "eu-west-1"}, []string{`"pipeline.branch" is "a..b"`}},
+		{"pipeline without environment", map[string]any{"pipeline": `{"codeCommitRepository": "r"}`}, []string{`"pipeline" needs "account" and "region"`}},
 		{"site boundary", map[string]any{"sites": `[{"name":"a","permissionsBoundary":"boundary"}]`}, []string{`permissionsBoundary "boundary"`, "managed policy ARN"}},
 		{"all problems at once", map[string]any{"maxReceiveCount": 0, "natGateways": 9, "region": "x"},
 			[]string{`"maxReceiveCount"`, `"natGateways"`, `"region"`}},

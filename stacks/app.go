@@ -42,14 +42,14 @@ func RepoRoot() string {
 func Build(scope constructs.Construct, cfg config.Config) (*App, error) {
 	props := &awscdk.StackProps{Env: env(cfg)}
 	image := workerspec.ImageSource{Tag: cfg.ImageTag, URI: cfg.ImageURI, RepoRoot: RepoRoot()}
-	regional, err := NewRegional(scope, RegionalStackName(cfg), withDescription(props, "ECS worker, in region: queue, registry, logs, EFS, Fargate worker"), cfg, image)
+	regional, err := NewRegional(scope, RegionalStackName(cfg), named(withDescription(props, "ECS worker, in region: queue, registry, logs, EFS, Fargate worker"), RegionalStackName(cfg)), cfg, image)
 	if err != nil {
 		return nil, err
 	}
 	out := &App{Regional: regional}
 	for _, site := range cfg.Sites {
 		a, err := NewAnywhere(scope, AnywhereStackName(cfg, site),
-			withDescription(props, fmt.Sprintf("ECS worker, on premises at site %s: external cluster, activation, EXTERNAL worker", site.Name)), site, regional)
+			named(withDescription(props, fmt.Sprintf("ECS worker, on premises at site %s: external cluster, activation, EXTERNAL worker", site.Name)), AnywhereStackName(cfg, site)), site, regional)
 		if err != nil {
 			return nil, err
 		}
@@ -63,6 +63,15 @@ func Build(scope constructs.Construct, cfg config.Config) (*App, error) {
 // errors fail `cdk synth`.
 func Check(scope constructs.Construct) {
 	awscdk.Aspects_Of(scope).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+}
+
+// named sets the CloudFormation stack name to the stack id, so a stack has
+// the same name deployed directly and from a pipeline's stage (whose stacks
+// would otherwise be named <stage>-<id>).
+func named(p *awscdk.StackProps, name string) *awscdk.StackProps {
+	c := *p
+	c.StackName = jsii.String(name)
+	return &c
 }
 
 func withDescription(p *awscdk.StackProps, d string) *awscdk.StackProps {

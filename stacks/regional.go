@@ -79,6 +79,8 @@ func NewRegional(scope constructs.Construct, id string, props *awscdk.StackProps
 			{Description: jsii.String("keep the newest images"), TagStatus: awsecr.TagStatus_ANY, MaxImageCount: jsii.Number(float64(cfg.EcrMaxImages)), RulePriority: jsii.Number(2)},
 		},
 	})
+	// The pipeline's image step may push only to a repository with this tag.
+	awscdk.Tags_Of(repo).Add(jsii.String(names.StackTagKey), stack.StackName(), nil)
 	r.Repository = repo
 
 	logGroup := awslogs.NewLogGroup(stack, jsii.String("LogGroup"), &awslogs.LogGroupProps{

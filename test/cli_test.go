@@ -62,3 +62,44 @@ func TestCdkSynth(t *testing.T) {
 		}
 	}
 }
+
+// TestCdkSynthPipeline runs `cdk synth` with a pipeline configuration: the
+// pipeline stack's template and, in the stage's assembly, the templates of
+// exactly the stacks `make deploy` deploys.
+func TestCdkSynthPipeline(t *testing.T) {
+	bin, err := filepath.Abs(filepath.Join("..", "node_modules", ".bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cdk := tool(t, filepath.Join(bin, "cdk"), "make tools installs the pinned aws-cdk CLI")
+	out := t.TempDir()
+	cmd := exec.Command(cdk, "synth", "--quiet", "--output", out, "-c", "account=123456789012", "-c", "region=eu-west-1",
+		"-c", `pipeline={"codeCommitRepository":"stretched"}`)
+	cmd.Dir = ".."
+	cmd.Env = append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"),
+		"CDK_DISABLE_CLI_TELEMETRY=true", "AWS_EC2_METADATA_DISABLED=true")
+	stdout, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("cdk synth with a pipeline failed: %v\n%s", err, stdout)
+	}
+	for _, f := range []string{"EcsWorker-Pipeline.template.json", "assembly-EcsWorker/EcsWorkerEcsWorkerRegional*.template.json",
+		"assembly-EcsWorker/EcsWorkerEcsWorkerAnywhereonprem*.template.json"} {
+		if m, _ := filepath.Glob(filepath.Join(out, f)); len(m) != 1 {
+			t.Errorf("cdk synth wrote no %s; cdk.out holds %v", f, templatesIn(out))
+		}
+	}
+	if m, _ := filepath.Glob(filepath.Join(out, "EcsWorker-Regional.template.json")); len(m) != 0 {
+		t.Error("in pipeline mode the stacks are deployed by the pipeline's stage, not directly")
+	}
+}
+
+func templatesIn(dir string) []string {
+	var out []string
+	_ = filepath.Walk(dir, func(p string, _ os.FileInfo, _ error) error {
+		if rel, err := filepath.Rel(dir, p); err == nil && strings.HasSuffix(p, ".template.json") {
+			out = append(out, rel)
+		}
+		return nil
+	})
+	return out
+}

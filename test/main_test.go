@@ -38,6 +38,11 @@ var (
 	variant = map[string]*synthesized{}
 	// pinned are the stacks of a configuration with an account and region.
 	pinned = map[string]*synthesized{}
+	// pipes are the pipeline stacks: one with a connection source and the
+	// approval before the sites, one from CodeCommit without it.
+	pipes = map[string]*synthesized{}
+	// pipeApp is the stage the first pipeline deploys.
+	pipeApp *stacks.Pipeline
 	// missing lists the context lookups synthesis could not answer offline.
 	missing []string
 	// every stack, in synthesis order.
@@ -50,7 +55,17 @@ var (
 const (
 	variantPrefix = "Variant"
 	pinnedPrefix  = "Pinned"
+	pipePrefix    = "Pipe"
+	commitPrefix  = "Commit"
+	testConnArn   = "arn:aws:codeconnections:eu-west-1:123456789012:connection/0f0e0d0c-0b0a-0908-0706-050403020100"
 )
+
+// pipeContext is the pinned sample pipeline configuration.
+var pipeContext = map[string]any{
+	"stackPrefix": pipePrefix, "account": "123456789012", "region": "eu-west-1",
+	"sites":    `[{"name":"factory"},{"name":"pi"}]`,
+	"pipeline": map[string]any{"connectionArn": testConnArn, "repository": "my-org/stretched", "branch": "release", "approveSites": true},
+}
 
 const variantKey = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
@@ -77,7 +92,7 @@ func TestMain(m *testing.M) {
 		defer jsii.Close()
 		var out string
 		out, synthErr = synth()
-		if out != "" {
+		if out != "" && os.Getenv("KEEP_CDK_OUT") == "" {
 			defer os.RemoveAll(out)
 		}
 		return m.Run()
@@ -144,6 +159,21 @@ func synth() (string, error) {
 	if _, err = stacks.Build(app, pcfg); err != nil {
 		return out, fmt.Errorf("build pinned stacks: %w", err)
 	}
+	qcfg, err := config.Load(func(k string) any { return pipeContext[k] }, nil)
+	if err != nil {
+		return out, fmt.Errorf("pipeline config: %w", err)
+	}
+	if pipeApp, err = stacks.BuildPipeline(app, qcfg); err != nil {
+		return out, fmt.Errorf("build pipeline: %w", err)
+	}
+	cctx := map[string]any{"stackPrefix": commitPrefix, "account": "123456789012", "region": "eu-west-1", "pipeline": `{"codeCommitRepository": "stretched"}`}
+	ccfg, err := config.Load(func(k string) any { return cctx[k] }, nil)
+	if err != nil {
+		return out, fmt.Errorf("codecommit pipeline config: %w", err)
+	}
+	if _, err = stacks.BuildPipeline(app, ccfg); err != nil {
+		return out, fmt.Errorf("build codecommit pipeline: %w", err)
+	}
 	stacks.Check(app)
 
 	asm := app.Synth(nil)
@@ -165,6 +195,8 @@ func synth() (string, error) {
 			variant[s.name] = s
 		case strings.HasPrefix(base, pinnedPrefix):
 			pinned[s.name] = s
+		case strings.HasPrefix(base, pipePrefix), strings.HasPrefix(base, commitPrefix):
+			pipes[s.name] = s
 		default:
 			defaults[s.name] = s
 		}
@@ -183,7 +215,7 @@ func requireSynth(t *testing.T) {
 	if synthErr != nil {
 		t.Fatalf("synthesis failed: %v", synthErr)
 	}
-	if len(defaults) != 2 || len(variant) != 3 || len(pinned) != 2 {
-		t.Fatalf("want 2 default, 3 variant and 2 pinned stacks, got %d, %d and %d", len(defaults), len(variant), len(pinned))
+	if len(defaults) != 2 || len(variant) != 3 || len(pinned) != 2 || len(pipes) != 2 {
+		t.Fatalf("want 2 default, 3 variant, 2 pinned and 2 pipeline stacks, got %d, %d, %d and %d", len(defaults), len(variant), len(pinned), len(pipes))
 	}
 }

@@ -1,0 +1,304 @@
+package stacks
+
+import (
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscodebuild"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscodecommit"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/aws-cdk-go/awscdk/v2/pipelines"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/ecs-anywhere-stretched/stretched/config"
+	"github.com/ecs-anywhere-stretched/stretched/constructs/encryption"
+	"github.com/ecs-anywhere-stretched/stretched/internal/names"
+)
+
+// Pinned versions of what `make test` needs beyond what the CodeBuild image
+// has (aws/codebuild/standard:7.0: Go, Node.js, Python, Docker with buildx).
+const (
+	// GoToolchain is go.mod's Go; the image's go downloads it (GOTOOLCHAIN).
+	GoToolchain = "go1.26.8"
+	// Runtimes selected in the image.
+	GoRuntime, NodeRuntime, PythonRuntime = "1.26", "22", "3.12"
+	// CfnLintVersion and MotoVersion are the Python tools the tests run.
+	CfnLintVersion = "1.51.0"
+	MotoVersion    = "5.2.1"
+)
+
+// PipelineStackName is the pipeline stack's name.
+func PipelineStackName(cfg config.Config) string { return cfg.StackPrefix + "-Pipeline" }
+
+// Pipeline is the pipeline stack and the stage it deploys.
+type Pipeline struct {
+	Stack    awscdk.Stack
+	Pipeline pipelines.CodePipeline
+	// Stage holds exactly the stacks `make deploy` deploys, made by Build.
+	Stage awscdk.Stage
+	App   *App
+}
+
+// imageTagCommand is the shell that sets TAG, the image tag of this commit:
+// the synth and the image step derive the same one.
+const imageTagCommand = `TAG=$(printf '%s' "${CODEBUILD_RESOLVED_SOURCE_VERSION:-}" | cut -c1-12)`
+
+// BuildPipeline makes the pipeline stack: source, a synth step that runs
+// the README's own `make test` and `make synth`, then one stage with the
+// stacks Build makes (the region first; every site after it, in parallel),
+// a multi-arch image step before the regional stack and an optional manual
+// approval after it.
+func BuildPipeline(app awscdk.App, cfg config.Config) (*Pipeline, error) {
+	p := cfg.Pipeline
+	if p == nil {
+		return nil, fmt.Errorf("pipeline: the configuration has no %q key", config.KeyPipeline)
+	}
+	stack := awscdk.NewStack(app, jsii.String(PipelineStackName(cfg)), &awscdk.StackProps{
+		Env:         env(cfg),
+		StackName:   jsii.String(PipelineStackName(cfg)),
+		Description: jsii.String("ECS worker: the pipeline that builds the multi-arch image and deploys the region and every site"),
+	})
+	var source pipelines.CodePipelineSource
+	if p.CodeCommitRepository != "" {
+		repo := awscodecommit.Repository_FromRepositoryName(stack, jsii.String("Repository"), jsii.String(p.CodeCommitRepository))
+		source = pipelines.CodePipelineSource_CodeCommit(repo, jsii.String(p.Branch), nil)
+	} else {
+		source = pipelines.CodePipelineSource_Connection(jsii.String(p.Repository), jsii.String(p.Branch),
+			&pipelines.ConnectionSourceOptions{ConnectionArn: jsii.String(p.ConnectionArn)})
+	}
+	regionalName := RegionalStackName(cfg)
+	regionalArn := stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("cloudformation"), Resource: jsii.String("stack"), ResourceName: jsii.String(regionalName + "/*")})
+	readRegional := awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions: jsii.Strings("cloudformation:DescribeStacks"), Resources: jsii.Strings(*regionalArn),
+	})
+	image := awscodebuild.LinuxBuildImage_STANDARD_7_0()
+	synth := pipelines.NewCodeBuildStep(jsii.String("Synth"), &pipelines.CodeBuildStepProps{
+		Input: source,
+		BuildEnvironment: &awscodebuild.BuildEnvironment{
+			BuildImage:  image,
+			ComputeType: awscodebuild.ComputeType_MEDIUM,
+		},
+		PartialBuildSpec: awscodebuild.BuildSpec_FromObject(&map[string]any{
+			"phases": map[string]any{"install": map[string]any{"runtime-versions": map[string]any{
+				"golang": GoRuntime, "nodejs": NodeRuntime, "python": PythonRuntime,
+			}}},
+		}),
+		Env: &map[string]*string{"CI": jsii.String("true"), "GOTOOLCHAIN": jsii.String(GoToolchain)},
+		InstallCommands: jsii.Strings(
+			fmt.Sprintf("pip install --no-cache-dir cfn-lint==%s 'moto[server]==%s'", CfnLintVersion, MotoVersion),
+		),
+		Commands: jsii.Strings(
+			"make test",
+			imageTagCommand,
+			// The first run into an empty account has no regional
+			// repository to hold an image yet: that run deploys the
+			// Dockerfile as an asset, and starts the pipeline once more.
+			fmt.Sprintf(`if [ -n "$TAG" ] && aws cloudformation describe-stacks --stack-name %s >/dev/null 2>&1; then CTX="-c imageTag=$TAG"; else CTX=""; echo "first run: no stack %s yet, the stacks deploy the worker's Dockerfile as an asset"; fi`, regionalName, regionalName),
+			`make synth CDK_ARGS="$CTX"`,
+		),
+		PrimaryOutputDirectory: jsii.String("cdk.out"),
+		RolePolicyStatements:   &[]awsiam.PolicyStatement{readRegional},
+		Timeout:                awscdk.Duration_Minutes(jsii.Number(60)),
+	})
+	pipelineName := PipelineStackName(cfg)
+	key := encryption.NewKey(stack, "Key", "the pipeline's artifacts and build logs", awscdk.RemovalPolicy_RETAIN)
+	artifacts := artifactBucket(stack, key)
+	buildLogs := awslogs.NewLogGroup(stack, jsii.String("BuildLogs"), &awslogs.LogGroupProps{
+		Retention:     awslogs.RetentionDays_ONE_YEAR,
+		EncryptionKey: key,
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+	})
+	cp := pipelines.NewCodePipeline(stack, jsii.String("Pipeline"), &pipelines.CodePipelineProps{
+		PipelineName:   jsii.String(pipelineName),
+		Synth:          synth,
+		SelfMutation:   jsii.Bool(true),
+		ArtifactBucket: artifacts,
+		CodeBuildDefaults: &pipelines.CodeBuildOptions{
+			Logging: &awscodebuild.LoggingOptions{CloudWatch: &awscodebuild.CloudWatchLoggingOptions{LogGroup: buildLogs}},
+		},
+	})
+
+	stage := awscdk.NewStage(app, jsii.String(cfg.StackPrefix), &awscdk.StageProps{Env: env(cfg)})
+	built, err := Build(stage, cfg)
+	if err != nil {
+		return nil, err
+	}
+	Check(stage)
+
+	regionalSteps := &pipelines.StackSteps{Stack: built.Regional.Stack, Pre: &[]pipelines.Step{imageStep(stack, regionalName)}}
+	if p.ApproveSites {
+		regionalSteps.Post = &[]pipelines.Step{pipelines.NewManualApprovalStep(jsii.String("ApproveSites"), &pipelines.ManualApprovalStepProps{
+			Comment: jsii.String(fmt.Sprintf("the region is deployed: approve to deploy the %d site(s) of %s", len(built.Sites), cfg.StackPrefix)),
+		})}
+	}
+	cp.AddStage(stage, &pipelines.AddStageOpts{
+		StackSteps: &[]*pipelines.StackSteps{regionalSteps},
+		Post:       &[]pipelines.Step{secondRunStep(stack, regionalName, pipelineName)},
+	})
+	cp.BuildPipeline()
+	suppressPipeline(stack)
+	return &Pipeline{Stack: stack, Pipeline: cp, Stage: stage, App: built}, nil
+}
+
+// regionalRepository is the shell that sets REPO to the regional stack's
+// repository URI, empty when the stack does not exist yet.
+func regionalRepository(regional string) string {
+	return fmt.Sprintf(`REPO=$(aws cloudformation describe-stacks --stack-name %s --query "Stacks[0].Outputs[?OutputKey=='%s'].OutputValue" --output text 2>/dev/null || true); [ "$REPO" = None ] && REPO=""`,
+		regional, names.OutputRepositoryURI)
+}
+
+// imageStep builds worker/Dockerfile for linux/amd64 and linux/arm64 as one
+// manifest, tagged with the commit, into the regional repository (before
+// the regional stack deploys the tag). Privileged, because Docker runs; it
+// may push only to the repository tagged as the regional stack's.
+func imageStep(stack awscdk.Stack, regional string) pipelines.Step {
+	repos := stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("ecr"), Resource: jsii.String("repository"), ResourceName: jsii.String("*")})
+	return pipelines.NewCodeBuildStep(jsii.String("MultiArchImage"), &pipelines.CodeBuildStepProps{
+		BuildEnvironment: &awscodebuild.BuildEnvironment{BuildImage: awscodebuild.LinuxBuildImage_STANDARD_7_0(), Privileged: jsii.Bool(true)},
+		Commands: jsii.Strings(
+			imageTagCommand,
+			regionalRepository(regional),
+			`if [ -z "$REPO" ]; then echo "first run: the regional repository does not exist yet; this run deploys the Dockerfile asset and the next builds the image"; exit 0; fi`,
+			`NAME=${REPO#*/}; if aws ecr describe-images --repository-name "$NAME" --image-ids imageTag="$TAG" >/dev/null 2>&1; then echo "image $REPO:$TAG exists (tags are immutable)"; exit 0; fi`,
+			`aws ecr get-login-password | docker login --username AWS --password-stdin "${REPO%%/*}"`,
+			// The default docker driver builds one platform: a builder of
+			// the docker-container driver builds both (the Dockerfile
+			// cross-compiles, no emulation).
+			"docker buildx create --name multiarch --driver docker-container --use",
+			`docker buildx build --platform linux/amd64,linux/arm64 -f worker/Dockerfile -t "$REPO:$TAG" --push .`,
+		),
+		RolePolicyStatements: &[]awsiam.PolicyStatement{
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Actions: jsii.Strings("cloudformation:DescribeStacks"),
+				Resources: jsii.Strings(*stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("cloudformation"), Resource: jsii.String("stack"),
+					ResourceName: jsii.String(regional + "/*")})),
+			}),
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Actions: jsii.Strings("ecr:GetAuthorizationToken"), Resources: jsii.Strings("*"),
+			}),
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Actions: jsii.Strings("ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload",
+					"ecr:PutImage", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:DescribeImages"),
+				Resources:  jsii.Strings(*repos),
+				Conditions: &map[string]any{"StringEquals": map[string]any{"aws:ResourceTag/" + names.StackTagKey: regional}},
+			}),
+		},
+	})
+}
+
+// secondRunStep starts the pipeline once more after a first run, which
+// deployed the Dockerfile asset (linux/amd64 only): the next run finds the
+// repository, builds the multi-arch image and deploys it.
+func secondRunStep(stack awscdk.Stack, regional, pipeline string) pipelines.Step {
+	return pipelines.NewCodeBuildStep(jsii.String("MultiArchAfterFirstRun"), &pipelines.CodeBuildStepProps{
+		Commands: jsii.Strings(
+			imageTagCommand,
+			regionalRepository(regional),
+			`NAME=${REPO#*/}`,
+			fmt.Sprintf(`if [ -n "$REPO" ] && ! aws ecr describe-images --repository-name "$NAME" --image-ids imageTag="$TAG" >/dev/null 2>&1; then echo "first run done: starting the pipeline again for the multi-arch image"; aws codepipeline start-pipeline-execution --name %s; fi`, pipeline),
+		),
+		RolePolicyStatements: &[]awsiam.PolicyStatement{
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Actions: jsii.Strings("cloudformation:DescribeStacks"),
+				Resources: jsii.Strings(*stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("cloudformation"), Resource: jsii.String("stack"),
+					ResourceName: jsii.String(regional + "/*")})),
+			}),
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Actions:    jsii.Strings("ecr:DescribeImages"),
+				Resources:  jsii.Strings(*stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("ecr"), Resource: jsii.String("repository"), ResourceName: jsii.String("*")})),
+				Conditions: &map[string]any{"StringEquals": map[string]any{"aws:ResourceTag/" + names.StackTagKey: regional}},
+			}),
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Actions:   jsii.Strings("codepipeline:StartPipelineExecution"),
+				Resources: jsii.Strings(*stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("codepipeline"), Resource: jsii.String(pipeline)})),
+			}),
+		},
+	})
+}
+
+// artifactBucket holds the pipeline's artifacts: KMS-encrypted with the
+// pipeline's key, TLS only, versioned, its old versions expired, access
+// logged into a bucket of its own.
+func artifactBucket(stack awscdk.Stack, key awskms.IKey) awss3.Bucket {
+	common := func(p *awss3.BucketProps) *awss3.BucketProps {
+		p.BlockPublicAccess = awss3.BlockPublicAccess_BLOCK_ALL()
+		p.EnforceSSL = jsii.Bool(true)
+		p.Versioned = jsii.Bool(true)
+		p.RemovalPolicy = awscdk.RemovalPolicy_RETAIN
+		p.ObjectOwnership = awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED
+		return p
+	}
+	accessLogs := awss3.NewBucket(stack, jsii.String("ArtifactsAccessLogs"), common(&awss3.BucketProps{
+		// S3 server access logging delivers only to SSE-S3 buckets.
+		Encryption: awss3.BucketEncryption_S3_MANAGED,
+		LifecycleRules: &[]*awss3.LifecycleRule{{
+			Expiration:                  awscdk.Duration_Days(jsii.Number(365)),
+			NoncurrentVersionExpiration: awscdk.Duration_Days(jsii.Number(30)),
+		}},
+	}))
+	return awss3.NewBucket(stack, jsii.String("Artifacts"), common(&awss3.BucketProps{
+		Encryption:             awss3.BucketEncryption_KMS,
+		EncryptionKey:          key,
+		BucketKeyEnabled:       jsii.Bool(true),
+		ServerAccessLogsBucket: accessLogs,
+		ServerAccessLogsPrefix: jsii.String("artifacts/"),
+		LifecycleRules: &[]*awss3.LifecycleRule{{
+			AbortIncompleteMultipartUploadAfter: awscdk.Duration_Days(jsii.Number(7)),
+			NoncurrentVersionExpiration:         awscdk.Duration_Days(jsii.Number(30)),
+		}},
+	}))
+}
+
+// suppressPipeline records, with reasons, the cdk-nag findings on the roles
+// CDK Pipelines makes (after BuildPipeline: its constructs exist only then)
+// and on the steps' own statements.
+func suppressPipeline(stack awscdk.Stack) {
+	re := func(patterns ...string) *[]any {
+		out := make([]any, len(patterns))
+		for i, p := range patterns {
+			out[i] = &cdknag.RegexAppliesTo{Regex: jsii.String(p)}
+		}
+		return &out
+	}
+	cdknag.NagSuppressions_AddStackSuppressions(stack, &[]*cdknag.NagPackSuppression{
+		{
+			Id: jsii.String("AwsSolutions-IAM5"),
+			AppliesTo: re(`/^Action::s3:(Abort|DeleteObject|GetBucket|GetObject|List)\*$/`, `/^Action::kms:(GenerateDataKey|ReEncrypt)\*$/`,
+				`/^Resource::<Artifacts[0-9A-F]+\.Arn>\/\*$/`),
+			Reason: jsii.String("CDK Pipelines grants its roles read and write on the pipeline's own artifact bucket and its key only (objects under the bucket's ARN)"),
+		},
+		{
+			Id:        jsii.String("AwsSolutions-IAM5"),
+			AppliesTo: re(`/^Resource::arn:.+:logs:.+:log-group:\/aws\/codebuild\/.*$/`, `/^Resource::arn:.+:codebuild:.+:report-group\/.*$/`),
+			Reason:    jsii.String("CodeBuild writes each project's logs and test reports under names it derives from the project: CDK Pipelines grants exactly those prefixes"),
+		},
+		{
+			Id:        jsii.String("AwsSolutions-IAM5"),
+			AppliesTo: re(`/^Resource::arn:\*:iam::[0-9]+:role\/\*$/`),
+			Reason:    jsii.String("the self-mutation step assumes the cdk bootstrap roles of the target account (CDK Pipelines limits it with an iam:ResourceTag/aws-cdk:bootstrap-role condition)"),
+		},
+		{
+			Id:        jsii.String("AwsSolutions-IAM5"),
+			AppliesTo: re(`/^Resource::\*$/`),
+			Reason:    jsii.String("ecr:GetAuthorizationToken (image steps) and CDK Pipelines' cloudformation:DescribeStacks/sts calls have no resource-level permissions"),
+		},
+		{
+			Id:        jsii.String("AwsSolutions-IAM5"),
+			AppliesTo: re(`/^Resource::arn:.+:cloudformation:.+:stack\/.+-Regional\/\*$/`),
+			Reason:    jsii.String("a stack's ARN ends with its generated id: this names exactly the regional stack, whose outputs the steps read"),
+		},
+		{
+			Id:        jsii.String("AwsSolutions-IAM5"),
+			AppliesTo: re(`/^Resource::arn:.+:ecr:.+:repository\/\*$/`),
+			Reason:    jsii.String("the regional repository's name is generated: pushing is limited to the repository tagged as the regional stack's (aws:ResourceTag condition)"),
+		},
+		{
+			Id:     jsii.String("AwsSolutions-CB3"),
+			Reason: jsii.String("privileged mode only where Docker runs: the multi-arch image step and CDK Pipelines' Docker asset publishing"),
+		},
+	}, jsii.Bool(false))
+}

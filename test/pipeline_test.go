@@ -1,0 +1,180 @@
+package test
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func pipelineStack(t *testing.T, name string) *synthesized {
+	t.Helper()
+	requireSynth(t)
+	s := pipes[name]
+	if s == nil {
+		t.Fatalf("no pipeline stack %s", name)
+	}
+	return s
+}
+
+// action is one action of the pipeline, with its stage.
+type action struct {
+	stage, name, category, provider string
+	runOrder                        float64
+	config                          map[string]any
+}
+
+func actions(t *testing.T, s *synthesized) []action {
+	t.Helper()
+	var out []action
+	for _, st := range only(t, s, "AWS::CodePipeline::Pipeline")["Stages"].([]any) {
+		stage := st.(map[string]any)
+		for _, a := range stage["Actions"].([]any) {
+			m := a.(map[string]any)
+			id := m["ActionTypeId"].(map[string]any)
+			cfg, _ := m["Configuration"].(map[string]any)
+			ro, _ := m["RunOrder"].(float64)
+			out = append(out, action{stage: stage["Name"].(string), name: m["Name"].(string), category: id["Category"].(string),
+				provider: id["Provider"].(string), runOrder: ro, config: cfg})
+		}
+	}
+	return out
+}
+
+// buildSpec is the buildspec of the CodeBuild project whose commands hold want.
+func buildSpec(t *testing.T, s *synthesized, want string) (spec string, project map[string]any) {
+	t.Helper()
+	for _, r := range resources(s, "AWS::CodeBuild::Project") {
+		p := props(r)
+		src, _ := p["Source"].(map[string]any)
+		if b, ok := src["BuildSpec"].(string); ok && strings.Contains(b, want) {
+			return b, p
+		}
+	}
+	t.Fatalf("%s: no CodeBuild project runs %q", s.name, want)
+	return "", nil
+}
+
+func TestPipelineSourceFromTheConnection(t *testing.T) {
+	s := pipelineStack(t, "Pipe-Pipeline")
+	src := actions(t, s)[0]
+	if src.stage != "Source" || src.provider != "CodeStarSourceConnection" || src.config["ConnectionArn"] != testConnArn ||
+		src.config["FullRepositoryId"] != "my-org/stretched" || src.config["BranchName"] != "release" {
+		t.Errorf("source action %+v", src)
+	}
+	c := actions(t, pipelineStack(t, "Commit-Pipeline"))[0]
+	if c.provider != "CodeCommit" || c.config["RepositoryName"] != "stretched" || c.config["BranchName"] != "main" {
+		t.Errorf("CodeCommit source %+v", c)
+	}
+	p := only(t, s, "AWS::CodePipeline::Pipeline")
+	if p["PipelineType"] != "V2" || p["Name"] != "Pipe-Pipeline" || !strings.Contains(jsonOf(p["ArtifactStore"]), "EncryptionKey") {
+		t.Errorf("a V2 pipeline named for the prefix with KMS-encrypted artifacts: %s", jsonOf(map[string]any{"type": p["PipelineType"], "name": p["Name"], "store": p["ArtifactStore"]}))
+	}
+}
+
+func TestPipelineSynthRunsTheReadmeCommands(t *testing.T) {
+	s := pipelineStack(t, "Pipe-Pipeline")
+	spec, project := buildSpec(t, s, "make test")
+	var doc struct {
+		Phases map[string]struct {
+			RuntimeVersions map[string]string `json:"runtime-versions"`
+			Commands        []string
+		}
+		Artifacts map[string]any
+	}
+	if err := json.Unmarshal([]byte(spec), &doc); err != nil {
+		t.Fatalf("buildspec is not JSON: %v", err)
+	}
+	install, build := doc.Phases["install"], doc.Phases["build"]
+	if install.RuntimeVersions["golang"] != "1.26" || !slices.Contains(install.Commands, "pip install --no-cache-dir cfn-lint==1.51.0 'moto[server]==5.2.1'") {
+		t.Errorf("install phase must pin what make test needs: %+v", install)
+	}
+	cmds := strings.Join(build.Commands, "\n")
+	if !strings.HasPrefix(cmds, "make test\n") || !strings.Contains(cmds, `make synth CDK_ARGS="$CTX"`) || !strings.Contains(cmds, "-c imageTag=$TAG") {
+		t.Errorf("the synth must run make test, then make synth with the commit's image tag:\n%s", cmds)
+	}
+	env := jsonOf(project["Environment"])
+	for _, want := range []string{`"Name":"CI","Type":"PLAINTEXT","Value":"true"`, `"Name":"GOTOOLCHAIN","Type":"PLAINTEXT","Value":"go1.26.8"`, `"PrivilegedMode":false`, "aws/codebuild/standard:7.0"} {
+		if !strings.Contains(env, want) {
+			t.Errorf("synth environment lacks %s: %s", want, env)
+		}
+	}
+}
+
+func TestPipelineImageStepBuildsBothPlatformsIntoTheRegionalRepository(t *testing.T) {
+	s := pipelineStack(t, "Pipe-Pipeline")
+	spec, project := buildSpec(t, s, "docker buildx build")
+	for _, want := range []string{"docker buildx create --name multiarch --driver docker-container --use",
+		`--platform linux/amd64,linux/arm64 -f worker/Dockerfile -t \"$REPO:$TAG\" --push .`, "Pipe-Regional", "RepositoryUri"} {
+		if !strings.Contains(spec, want) {
+			t.Errorf("image step lacks %q:\n%s", want, spec)
+		}
+	}
+	if !strings.Contains(jsonOf(project["Environment"]), `"PrivilegedMode":true`) {
+		t.Error("the image step runs Docker: it must be privileged")
+	}
+	// Privileged only where Docker runs.
+	for id, r := range resources(s, "AWS::CodeBuild::Project") {
+		p := props(r)
+		priv := strings.Contains(jsonOf(p["Environment"]), `"PrivilegedMode":true`)
+		src, _ := p["Source"].(map[string]any)
+		docker := strings.Contains(jsonOf(src["BuildSpec"]), "docker") || strings.Contains(jsonOf(src["BuildSpec"]), "cdk-assets")
+		if priv && !docker {
+			t.Errorf("project %s is privileged without running Docker", id)
+		}
+	}
+	role := ""
+	for id, r := range resources(s, "AWS::IAM::Role") {
+		if strings.Contains(id, "MultiArchImageRole") {
+			role = id
+			_ = r
+		}
+	}
+	var push *statement
+	for _, st := range statements(s, role) {
+		if slices.Contains(st.actions, "ecr:PutImage") {
+			push = &st
+		}
+	}
+	if push == nil || jsonOf(push.raw["Condition"]) != `{"StringEquals":{"aws:ResourceTag/stretched:stack":"Pipe-Regional"}}` {
+		t.Fatalf("the image step may push only to the regional repository: %+v", push)
+	}
+	for _, a := range push.actions {
+		if strings.Contains(a, "*") {
+			t.Errorf("wildcard action %s", a)
+		}
+	}
+}
+
+func TestPipelineDeploysTheRegionBeforeTheSitesInOneWave(t *testing.T) {
+	order := map[string]float64{}
+	for _, a := range actions(t, pipelineStack(t, "Pipe-Pipeline")) {
+		if a.stage == "Pipe" {
+			order[a.name] = a.runOrder
+		}
+	}
+	image, regional, approve := order["Regional.MultiArchImage"], order["Regional.Deploy"], order["Regional.ApproveSites"]
+	factory, pi := order["Anywhere-factory.Prepare"], order["Anywhere-pi.Prepare"]
+	if !(image > 0 && image < regional && regional < approve && approve < factory && factory == pi) {
+		t.Errorf("want image < regional deploy < approval < every site (together): %v", order)
+	}
+	if order["MultiArchAfterFirstRun"] <= order["Anywhere-pi.Deploy"] {
+		t.Errorf("the second-run check comes after the sites: %v", order)
+	}
+	for _, a := range actions(t, pipelineStack(t, "Commit-Pipeline")) {
+		if a.category == "Approval" {
+			t.Errorf("no approval without approveSites: %+v", a)
+		}
+	}
+}
+
+func TestPipelineStageStacksAreTheAppsStacks(t *testing.T) {
+	requireSynth(t)
+	got := []string{*pipeApp.App.Regional.StackName()}
+	for _, s := range pipeApp.App.Sites {
+		got = append(got, *s.StackName())
+	}
+	if want := []string{"Pipe-Regional", "Pipe-Anywhere-factory", "Pipe-Anywhere-pi"}; !slices.Equal(got, want) {
+		t.Errorf("stage stacks %v, want %v (the names make deploy uses)", got, want)
+	}
+}
