@@ -71,10 +71,7 @@ func BuildPipeline(app awscdk.App, cfg config.Config) (*Pipeline, error) {
 			&pipelines.ConnectionSourceOptions{ConnectionArn: jsii.String(p.ConnectionArn)})
 	}
 	regionalName := RegionalStackName(cfg)
-	regionalArn := stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("cloudformation"), Resource: jsii.String("stack"), ResourceName: jsii.String(regionalName + "/*")})
-	readRegional := awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions: jsii.Strings("cloudformation:DescribeStacks"), Resources: jsii.Strings(*regionalArn),
-	})
+	readRegional := readStack(stack, regionalName)
 	image := awscodebuild.LinuxBuildImage_STANDARD_7_0()
 	synth := pipelines.NewCodeBuildStep(jsii.String("Synth"), &pipelines.CodeBuildStepProps{
 		Input: source,
@@ -144,6 +141,26 @@ func BuildPipeline(app awscdk.App, cfg config.Config) (*Pipeline, error) {
 	return &Pipeline{Stack: stack, Pipeline: cp, Stage: stage, App: built}, nil
 }
 
+// readStack may read the outputs of the stack named name (its ARN ends
+// with a generated id).
+func readStack(stack awscdk.Stack, name string) awsiam.PolicyStatement {
+	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions: jsii.Strings("cloudformation:DescribeStacks"),
+		Resources: jsii.Strings(*stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("cloudformation"), Resource: jsii.String("stack"),
+			ResourceName: jsii.String(name + "/*")})),
+	})
+}
+
+// onRegionalRepository allows actions on the repository tagged as the
+// regional stack's, and no other.
+func onRegionalRepository(stack awscdk.Stack, regional string, actions ...string) awsiam.PolicyStatement {
+	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:    jsii.Strings(actions...),
+		Resources:  jsii.Strings(*stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("ecr"), Resource: jsii.String("repository"), ResourceName: jsii.String("*")})),
+		Conditions: &map[string]any{"StringEquals": map[string]any{"aws:ResourceTag/" + names.StackTagKey: regional}},
+	})
+}
+
 // regionalRepository is the shell that sets REPO to the regional stack's
 // repository URI, empty when the stack does not exist yet.
 func regionalRepository(regional string) string {
@@ -156,7 +173,6 @@ func regionalRepository(regional string) string {
 // the regional stack deploys the tag). Privileged, because Docker runs; it
 // may push only to the repository tagged as the regional stack's.
 func imageStep(stack awscdk.Stack, regional string) pipelines.Step {
-	repos := stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("ecr"), Resource: jsii.String("repository"), ResourceName: jsii.String("*")})
 	return pipelines.NewCodeBuildStep(jsii.String("MultiArchImage"), &pipelines.CodeBuildStepProps{
 		BuildEnvironment: &awscodebuild.BuildEnvironment{BuildImage: awscodebuild.LinuxBuildImage_STANDARD_7_0(), Privileged: jsii.Bool(true)},
 		Commands: jsii.Strings(
@@ -172,20 +188,12 @@ func imageStep(stack awscdk.Stack, regional string) pipelines.Step {
 			`docker buildx build --platform linux/amd64,linux/arm64 -f worker/Dockerfile -t "$REPO:$TAG" --push .`,
 		),
 		RolePolicyStatements: &[]awsiam.PolicyStatement{
-			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-				Actions: jsii.Strings("cloudformation:DescribeStacks"),
-				Resources: jsii.Strings(*stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("cloudformation"), Resource: jsii.String("stack"),
-					ResourceName: jsii.String(regional + "/*")})),
-			}),
+			readStack(stack, regional),
 			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 				Actions: jsii.Strings("ecr:GetAuthorizationToken"), Resources: jsii.Strings("*"),
 			}),
-			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-				Actions: jsii.Strings("ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload",
-					"ecr:PutImage", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:DescribeImages"),
-				Resources:  jsii.Strings(*repos),
-				Conditions: &map[string]any{"StringEquals": map[string]any{"aws:ResourceTag/" + names.StackTagKey: regional}},
-			}),
+			onRegionalRepository(stack, regional, "ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart",
+				"ecr:CompleteLayerUpload", "ecr:PutImage", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:DescribeImages"),
 		},
 	})
 }
@@ -202,16 +210,8 @@ func secondRunStep(stack awscdk.Stack, regional, pipeline string) pipelines.Step
 			fmt.Sprintf(`if [ -n "$REPO" ] && ! aws ecr describe-images --repository-name "$NAME" --image-ids imageTag="$TAG" >/dev/null 2>&1; then echo "first run done: starting the pipeline again for the multi-arch image"; aws codepipeline start-pipeline-execution --name %s; fi`, pipeline),
 		),
 		RolePolicyStatements: &[]awsiam.PolicyStatement{
-			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-				Actions: jsii.Strings("cloudformation:DescribeStacks"),
-				Resources: jsii.Strings(*stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("cloudformation"), Resource: jsii.String("stack"),
-					ResourceName: jsii.String(regional + "/*")})),
-			}),
-			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-				Actions:    jsii.Strings("ecr:DescribeImages"),
-				Resources:  jsii.Strings(*stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("ecr"), Resource: jsii.String("repository"), ResourceName: jsii.String("*")})),
-				Conditions: &map[string]any{"StringEquals": map[string]any{"aws:ResourceTag/" + names.StackTagKey: regional}},
-			}),
+			readStack(stack, regional),
+			onRegionalRepository(stack, regional, "ecr:DescribeImages"),
 			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 				Actions:   jsii.Strings("codepipeline:StartPipelineExecution"),
 				Resources: jsii.Strings(*stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("codepipeline"), Resource: jsii.String(pipeline)})),

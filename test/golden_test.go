@@ -15,13 +15,18 @@ import (
 // versions: the content hashes of the Lambda bundle and the image asset.
 var assetHash = regexp.MustCompile(`[0-9a-f]{64}`)
 
+// assetDestination matches the short hash CDK Pipelines appends to an
+// asset's destination (account-region-hash); it changes with the asset.
+var assetDestination = regexp.MustCompile(`([0-9]{12}-[a-z]{2}(-[a-z]+)+-[0-9]-)[0-9a-f]{8}`)
+
 // normalized renders a template as stable, indented JSON with asset hashes masked.
 func normalized(tmpl map[string]any) (string, error) {
 	raw, err := json.MarshalIndent(tmpl, "", "  ")
 	if err != nil {
 		return "", fmt.Errorf("render template: %w", err)
 	}
-	return assetHash.ReplaceAllString(string(raw), "<asset-hash>") + "\n", nil
+	masked := assetHash.ReplaceAllString(string(raw), "<asset-hash>")
+	return assetDestination.ReplaceAllString(masked, "${1}<hash>") + "\n", nil
 }
 
 // TestGolden compares every stack of the default configuration with its

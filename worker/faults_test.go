@@ -112,12 +112,8 @@ func TestCrashDuringACopyLeavesNothingBehind(t *testing.T) {
 
 func TestProcessedFileIsNeverOverwritten(t *testing.T) {
 	for _, across := range []bool{false, true} {
-		name := map[bool]string{false: "same file system", true: "across file systems"}[across]
-		t.Run(name, func(t *testing.T) {
-			m := newTestMover(t)
-			if across {
-				m.link = func(string, string) error { return &os.LinkError{Op: "link", Err: syscall.EXDEV} }
-			}
+		t.Run(map[bool]string{false: "same file system", true: "across file systems"}[across], func(t *testing.T) {
+			m := moverOn(t, across)
 			done := filepath.Join(m.dst, "r_has_been_processed")
 			write(t, done, "first")
 			write(t, filepath.Join(m.src, "r"), "second")
@@ -169,12 +165,8 @@ func TestFIFOAndSymlinkNeverOpenedByPath(t *testing.T) {
 // content never reaches the destination.
 func TestSwappedSourceNeverEscapes(t *testing.T) {
 	for _, across := range []bool{false, true} {
-		name := map[bool]string{false: "same file system", true: "across file systems"}[across]
-		t.Run(name, func(t *testing.T) {
-			m := newTestMover(t)
-			if across {
-				m.link = func(string, string) error { return &os.LinkError{Op: "link", Err: syscall.EXDEV} }
-			}
+		t.Run(map[bool]string{false: "same file system", true: "across file systems"}[across], func(t *testing.T) {
+			m := moverOn(t, across)
 			secret := filepath.Join(t.TempDir(), "secret")
 			write(t, secret, "OUTSIDE-SECRET")
 			path := filepath.Join(m.src, "x")
@@ -330,4 +322,14 @@ func workerCmd(bin string, f *fixture) *exec.Cmd {
 	cmd.Env = append(cmd.Env, "SQS_QUEUE_URL="+f.queue, "EFS_SOURCE_FOLDER="+f.src, "EFS_DESTINATION_FOLDER="+f.dst,
 		"WORKER_WAIT_TIME_SECONDS=1", "WORKER_VISIBILITY_TIMEOUT_SECONDS=5")
 	return cmd
+}
+
+// moverOn is a test mover whose moves go across file systems when across is
+// set (its links fail with EXDEV).
+func moverOn(t *testing.T, across bool) *mover {
+	m := newTestMover(t)
+	if across {
+		m.link = func(string, string) error { return &os.LinkError{Op: "link", Err: syscall.EXDEV} }
+	}
+	return m
 }
