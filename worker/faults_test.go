@@ -214,7 +214,13 @@ func TestSwappedSourceNeverEscapes(t *testing.T) {
 }
 
 func TestShutdownStopsACopyInProgress(t *testing.T) {
-	f := newFixture(t, 5)
+	for peer, start := range peers {
+		t.Run(peer, func(t *testing.T) { shutdownStopsACopyInProgress(t, start) })
+	}
+}
+
+func shutdownStopsACopyInProgress(t *testing.T, peer func(testing.TB) *sqspeer.Peer) {
+	f := newFixtureOn(t, peer, 5)
 	f.files(t, "slow")
 	write(t, filepath.Join(f.src, "slow"), strings.Repeat("x", 20<<20))
 	cfg := f.config()
@@ -254,7 +260,13 @@ func TestShutdownStopsACopyInProgress(t *testing.T) {
 }
 
 func TestShutdownIsBoundedWhenTheQueueIsUnreachable(t *testing.T) {
-	f := newFixture(t, 5)
+	for peer, start := range peers {
+		t.Run(peer, func(t *testing.T) { shutdownIsBoundedWhenTheQueueIsUnreachable(t, start) })
+	}
+}
+
+func shutdownIsBoundedWhenTheQueueIsUnreachable(t *testing.T, peer func(testing.TB) *sqspeer.Peer) {
+	f := newFixtureOn(t, peer, 5)
 	files := names(20)
 	f.files(t, files...)
 	link := sqspeer.NewLink(t, f.peer)
@@ -288,7 +300,13 @@ func TestShutdownIsBoundedWhenTheQueueIsUnreachable(t *testing.T) {
 }
 
 func TestHostileBodyLogsAreBounded(t *testing.T) {
-	f := newFixture(t, 2)
+	for peer, start := range peers {
+		t.Run(peer, func(t *testing.T) { hostileBodyLogsAreBounded(t, start) })
+	}
+}
+
+func hostileBodyLogsAreBounded(t *testing.T, peer func(testing.TB) *sqspeer.Peer) {
+	f := newFixtureOn(t, peer, 2)
 	f.files(t)
 	logs, stop := f.start(t, f.config())
 	body := strings.Repeat("é/", 256<<10/3) // ~256 KiB, not a file name
