@@ -164,7 +164,8 @@ func onRegionalRepository(stack awscdk.Stack, regional string, actions ...string
 // regionalRepository is the shell that sets REPO to the regional stack's
 // repository URI, empty when the stack does not exist yet.
 func regionalRepository(regional string) string {
-	return fmt.Sprintf(`REPO=$(aws cloudformation describe-stacks --stack-name %s --query "Stacks[0].Outputs[?OutputKey=='%s'].OutputValue" --output text 2>/dev/null || true); [ "$REPO" = None ] && REPO=""`,
+	// Each buildspec command must end with status 0: no trailing `a && b`.
+	return fmt.Sprintf(`REPO=$(aws cloudformation describe-stacks --stack-name %s --query "Stacks[0].Outputs[?OutputKey=='%s'].OutputValue" --output text 2>/dev/null || true); if [ "$REPO" = None ]; then REPO=""; fi`,
 		regional, names.OutputRepositoryURI)
 }
 
@@ -178,14 +179,15 @@ func imageStep(stack awscdk.Stack, regional string) pipelines.Step {
 		Commands: jsii.Strings(
 			imageTagCommand,
 			regionalRepository(regional),
-			`if [ -z "$REPO" ]; then echo "first run: the regional repository does not exist yet; this run deploys the Dockerfile asset and the next builds the image"; exit 0; fi`,
-			`NAME=${REPO#*/}; if aws ecr describe-images --repository-name "$NAME" --image-ids imageTag="$TAG" >/dev/null 2>&1; then echo "image $REPO:$TAG exists (tags are immutable)"; exit 0; fi`,
-			`aws ecr get-login-password | docker login --username AWS --password-stdin "${REPO%%/*}"`,
-			// The default docker driver builds one platform: a builder of
-			// the docker-container driver builds both (the Dockerfile
+			// One command, so that skipping needs no `exit`: the default
+			// docker driver builds one platform, a builder of the
+			// docker-container driver builds both (the Dockerfile
 			// cross-compiles, no emulation).
-			"docker buildx create --name multiarch --driver docker-container --use",
-			`docker buildx build --platform linux/amd64,linux/arm64 -f worker/Dockerfile -t "$REPO:$TAG" --push .`,
+			`if [ -z "$REPO" ]; then echo "first run: the regional repository does not exist yet; this run deploys the Dockerfile asset and the next builds the image"; `+
+				`elif aws ecr describe-images --repository-name "${REPO#*/}" --image-ids imageTag="$TAG" >/dev/null 2>&1; then echo "image $REPO:$TAG exists (tags are immutable)"; `+
+				`else aws ecr get-login-password | docker login --username AWS --password-stdin "${REPO%%/*}" && `+
+				`docker buildx create --name multiarch --driver docker-container --use && `+
+				`docker buildx build --platform linux/amd64,linux/arm64 -f worker/Dockerfile -t "$REPO:$TAG" --push .; fi`,
 		),
 		RolePolicyStatements: &[]awsiam.PolicyStatement{
 			readStack(stack, regional),
@@ -206,8 +208,7 @@ func secondRunStep(stack awscdk.Stack, regional, pipeline string) pipelines.Step
 		Commands: jsii.Strings(
 			imageTagCommand,
 			regionalRepository(regional),
-			`NAME=${REPO#*/}`,
-			fmt.Sprintf(`if [ -n "$REPO" ] && ! aws ecr describe-images --repository-name "$NAME" --image-ids imageTag="$TAG" >/dev/null 2>&1; then echo "first run done: starting the pipeline again for the multi-arch image"; aws codepipeline start-pipeline-execution --name %s; fi`, pipeline),
+			fmt.Sprintf(`if [ -n "$REPO" ] && ! aws ecr describe-images --repository-name "${REPO#*/}" --image-ids imageTag="$TAG" >/dev/null 2>&1; then echo "first run done: starting the pipeline again for the multi-arch image"; aws codepipeline start-pipeline-execution --name %s; fi`, pipeline),
 		),
 		RolePolicyStatements: &[]awsiam.PolicyStatement{
 			readStack(stack, regional),
