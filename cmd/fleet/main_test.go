@@ -193,9 +193,12 @@ func TestNoCredentials(t *testing.T) {
 	f := newFleet(t, "NoCreds")
 	delete(f.env, "AWS_ACCESS_KEY_ID")
 	delete(f.env, "AWS_SECRET_ACCESS_KEY")
-	t.Setenv("AWS_ACCESS_KEY_ID", "")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
-	t.Setenv("AWS_PROFILE", "")
+	// Every source of credentials the SDK's chain reads (CodeBuild, for one,
+	// provides container credentials).
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+		"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN"} {
+		t.Setenv(k, "")
+	}
 	code, _, errOut := f.status(t)
 	if code != 2 || !strings.Contains(errOut, "no AWS credentials found") || !strings.Contains(errOut, "aws configure") {
 		t.Errorf("exit %d, stderr %q: want 2 and what to do", code, errOut)
