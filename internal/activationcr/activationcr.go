@@ -32,8 +32,7 @@ func (h *Handler) Function(log *slog.Logger) cfn.CustomResourceFunction {
 func PhysicalID(secretArn string) string { return "activation-of:" + secretArn }
 
 func (h *Handler) handle(ctx context.Context, log *slog.Logger, e cfn.Event) (string, map[string]any, error) {
-	m := *h.M
-	m.Log = log
+	m := h.M.WithLog(log)
 	switch e.RequestType {
 	case cfn.RequestCreate:
 		s, err := ssmact.ParseSettings(e.ResourceProperties)
@@ -51,7 +50,7 @@ func (h *Handler) handle(ctx context.Context, log *slog.Logger, e cfn.Event) (st
 		if err != nil {
 			return e.PhysicalResourceID, nil, err
 		}
-		cur, found, err := current(ctx, &m, s.SecretArn, e.PhysicalResourceID)
+		cur, found, err := current(ctx, m, s.SecretArn, e.PhysicalResourceID)
 		if err != nil {
 			return e.PhysicalResourceID, nil, err
 		}
@@ -80,7 +79,7 @@ func (h *Handler) handle(ctx context.Context, log *slog.Logger, e cfn.Event) (st
 		return e.PhysicalResourceID, data(s.SecretArn), nil
 	default: // cfn.RequestDelete
 		secretArn, _ := e.ResourceProperties[names.PropSecretArn].(string)
-		cur, found, err := current(ctx, &m, secretArn, e.PhysicalResourceID)
+		cur, found, err := current(ctx, m, secretArn, e.PhysicalResourceID)
 		if err != nil {
 			return e.PhysicalResourceID, nil, err
 		}

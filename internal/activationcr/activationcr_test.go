@@ -217,8 +217,7 @@ func TestDeleteAfterARenewalDeletesTheCurrentActivation(t *testing.T) {
 	e := newEnv(t)
 	first := e.created(t)
 	// The renewer replaced it between two deploys.
-	m := *e.h.M
-	m.Log = slog.New(slog.NewJSONHandler(e.logs, nil))
+	m := e.h.M.WithLog(slog.New(slog.NewJSONHandler(e.logs, nil)))
 	s, _ := ssmact.ParseSettings(baseProps())
 	renewed, err := m.Replace(context.Background(), s, &first)
 	if err != nil {

@@ -45,8 +45,7 @@ func (r *Renewer) Run(ctx context.Context) (Outcome, error) {
 		r.Log.Info("renewal is off (activationRenewDays is 0)")
 		return Outcome{Reason: "renewal is off"}, nil
 	}
-	m := *r.M
-	m.Log = r.Log
+	m := r.M.WithLog(r.Log)
 	cur, found, err := m.ReadCurrent(ctx, r.Settings.SecretArn)
 	if err != nil {
 		return Outcome{}, fmt.Errorf("renewal: %w", err)
@@ -54,7 +53,7 @@ func (r *Renewer) Run(ctx context.Context) (Outcome, error) {
 	if !found {
 		return Outcome{}, fmt.Errorf("renewal: secret %s records no activation: the site's activation custom resource writes it; deploy the site's stack", r.Settings.SecretArn)
 	}
-	reason, err := r.why(ctx, &m, cur)
+	reason, err := r.why(ctx, m, cur)
 	if err != nil {
 		return Outcome{Current: cur}, fmt.Errorf("renewal: %w", err)
 	}

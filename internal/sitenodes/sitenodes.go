@@ -27,13 +27,14 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/ecs-anywhere-stretched/stretched/internal/cr"
+	"github.com/ecs-anywhere-stretched/stretched/internal/ecsnodes"
 	"github.com/ecs-anywhere-stretched/stretched/internal/names"
 	"github.com/ecs-anywhere-stretched/stretched/internal/ssmact"
 )
 
 // ECSAPI is what the handler calls of ECS; *ecs.Client satisfies it.
 type ECSAPI interface {
-	ListContainerInstances(context.Context, *ecs.ListContainerInstancesInput, ...func(*ecs.Options)) (*ecs.ListContainerInstancesOutput, error)
+	ecsnodes.ListAPI
 	DeregisterContainerInstance(context.Context, *ecs.DeregisterContainerInstanceInput, ...func(*ecs.Options)) (*ecs.DeregisterContainerInstanceOutput, error)
 }
 
@@ -158,19 +159,14 @@ func (h *Handler) Deregister(ctx context.Context, log *slog.Logger, cluster, tag
 // containerInstances lists every container instance of cluster first and
 // then deregisters them: deregistering while paging would shift the pages.
 func (h *Handler) containerInstances(ctx context.Context, log *slog.Logger, cluster string, failed *[]error) (int, error) {
-	var arns []string
-	pages := ecs.NewListContainerInstancesPaginator(h.ECS, &ecs.ListContainerInstancesInput{Cluster: aws.String(cluster), MaxResults: aws.Int32(100)})
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
-		if err != nil {
-			var nf *ecstypes.ClusterNotFoundException
-			if errors.As(err, &nf) {
-				log.Info("cluster already gone: no container instances to deregister", "cluster", cluster)
-				return 0, nil
-			}
-			return 0, fmt.Errorf("list the container instances of cluster %s: %w", cluster, ssmact.Explain(err))
+	arns, err := ecsnodes.ARNs(ctx, h.ECS, cluster, ssmact.Explain)
+	if err != nil {
+		var nf *ecstypes.ClusterNotFoundException
+		if errors.As(err, &nf) {
+			log.Info("cluster already gone: no container instances to deregister", "cluster", cluster)
+			return 0, nil
 		}
-		arns = append(arns, page.ContainerInstanceArns...)
+		return 0, err
 	}
 	done := 0
 	for _, arn := range arns {

@@ -23,7 +23,6 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/ecs-anywhere-stretched/stretched/internal/limits"
-	"github.com/ecs-anywhere-stretched/stretched/internal/names"
 )
 
 // SSMAPI is what the package calls of SSM; *ssm.Client satisfies it.
@@ -52,9 +51,6 @@ type Current struct {
 	Previous []string `json:"previousActivationIds,omitempty"`
 }
 
-// The JSON field names are shared with the join command.
-var _ = [...]string{names.SecretActivationID, names.SecretActivationCode, names.SecretExpirationDate}
-
 // LogValue keeps the code out of every log line.
 func (c Current) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("activationId", c.ActivationID), slog.String("expirationDate", c.ExpirationDate.Format(time.RFC3339)))
@@ -76,6 +72,13 @@ type Manager struct {
 // NewManager returns a Manager with the real clock and the shipped backoff.
 func NewManager(s SSMAPI, sec SecretsAPI, log *slog.Logger) *Manager {
 	return &Manager{SSM: s, Secrets: sec, Log: log, Now: time.Now, Sleep: SleepCtx, Backoff: 2 * time.Second, MaxBackoff: 20 * time.Second}
+}
+
+// WithLog is a copy of m that logs to log (one request's logger).
+func (m *Manager) WithLog(log *slog.Logger) *Manager {
+	c := *m
+	c.Log = log
+	return &c
 }
 
 // SleepCtx waits d or until ctx ends.

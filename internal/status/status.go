@@ -29,6 +29,7 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/ecs-anywhere-stretched/stretched/internal/ecsnodes"
 	"github.com/ecs-anywhere-stretched/stretched/internal/names"
 )
 
@@ -45,8 +46,7 @@ type Clients struct {
 		GetMetricData(context.Context, *cloudwatch.GetMetricDataInput, ...func(*cloudwatch.Options)) (*cloudwatch.GetMetricDataOutput, error)
 	}
 	ECS interface {
-		ListContainerInstances(context.Context, *ecs.ListContainerInstancesInput, ...func(*ecs.Options)) (*ecs.ListContainerInstancesOutput, error)
-		DescribeContainerInstances(context.Context, *ecs.DescribeContainerInstancesInput, ...func(*ecs.Options)) (*ecs.DescribeContainerInstancesOutput, error)
+		ecsnodes.API
 		DescribeServices(context.Context, *ecs.DescribeServicesInput, ...func(*ecs.Options)) (*ecs.DescribeServicesOutput, error)
 	}
 	SSM interface {
@@ -367,33 +367,19 @@ func (c Clients) containerInstances(ctx context.Context, stack, cluster string, 
 	if cluster == "" {
 		return list
 	}
-	var arns []string
-	pages := ecs.NewListContainerInstancesPaginator(c.ECS, &ecs.ListContainerInstancesInput{Cluster: aws.String(cluster)})
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
-		if err != nil {
-			f.problem("%s: container instances of %s: %v", stack, cluster, explain(err))
-			return list
-		}
-		arns = append(arns, page.ContainerInstanceArns...)
+	instances, err := ecsnodes.Describe(ctx, c.ECS, cluster, explain)
+	if err != nil {
+		f.problem("%s: %v", stack, err)
+		return list
 	}
-	for len(arns) > 0 {
-		batch := arns[:min(100, len(arns))]
-		arns = arns[len(batch):]
-		out, err := c.ECS.DescribeContainerInstances(ctx, &ecs.DescribeContainerInstancesInput{Cluster: aws.String(cluster), ContainerInstances: batch})
-		if err != nil {
-			f.problem("%s: container instances of %s: %v", stack, cluster, explain(err))
-			return list
+	for _, ci := range instances {
+		arn := aws.ToString(ci.ContainerInstanceArn)
+		n := ContainerInstance{ID: path.Base(arn), Node: aws.ToString(ci.Ec2InstanceId), AgentConnected: ci.AgentConnected,
+			RunningTasks: int(ci.RunningTasksCount), Status: aws.ToString(ci.Status)}
+		if !n.AgentConnected {
+			f.problem("%s: the ECS agent of node %s (container instance %s) is disconnected", stack, n.Node, n.ID)
 		}
-		for _, ci := range out.ContainerInstances {
-			arn := aws.ToString(ci.ContainerInstanceArn)
-			c := ContainerInstance{ID: path.Base(arn), Node: aws.ToString(ci.Ec2InstanceId), AgentConnected: ci.AgentConnected,
-				RunningTasks: int(ci.RunningTasksCount), Status: aws.ToString(ci.Status)}
-			if !c.AgentConnected {
-				f.problem("%s: the ECS agent of node %s (container instance %s) is disconnected", stack, c.Node, c.ID)
-			}
-			list = append(list, c)
-		}
+		list = append(list, n)
 	}
 	return list
 }
