@@ -385,7 +385,7 @@ func (l *loader) intOneOf(key string, def int, allowed []int) int {
 func (l *loader) sites() []Site {
 	v := l.get(KeySites)
 	sites := []Site{{Name: DefaultSiteName}}
-	raw, err := siteJSON(v)
+	raw, err := contextJSON(v)
 	if v != nil && err == nil {
 		sites = nil
 		dec := json.NewDecoder(strings.NewReader(string(raw)))
@@ -465,9 +465,9 @@ func (l *loader) siteInt(key string, p *int, lo, hi int) {
 	}
 }
 
-// siteJSON turns a context value (a JSON list from cdk.json, or a string from
-// -c sites='[...]') into JSON text.
-func siteJSON(v any) ([]byte, error) {
+// contextJSON turns a context value (JSON from cdk.json, or a string from
+// -c key='...') into JSON text.
+func contextJSON(v any) ([]byte, error) {
 	if v == nil {
 		return nil, nil
 	}
@@ -484,7 +484,7 @@ func (l *loader) workerSecrets() []workersecrets.Secret {
 		return nil
 	}
 	example := `{"API_TOKEN": {"secretArn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:app/token-AbCdEf", "jsonKey": "token"}, "API_URL": {"parameter": "/app/api-url"}}`
-	raw, err := siteJSON(v)
+	raw, err := contextJSON(v)
 	var entries map[string]json.RawMessage
 	if err == nil {
 		err = json.Unmarshal(raw, &entries)
@@ -521,7 +521,7 @@ func (l *loader) pipeline(c Config) *Pipeline {
 		return nil
 	}
 	example := `{"connectionArn": "arn:aws:codeconnections:eu-west-1:123456789012:connection/...", "repository": "owner/repo", "branch": "main"}`
-	raw, err := siteJSON(v)
+	raw, err := contextJSON(v)
 	var p Pipeline
 	if err == nil {
 		dec := json.NewDecoder(strings.NewReader(string(raw)))

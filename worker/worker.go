@@ -75,12 +75,16 @@ const (
 	maxCommits  = 4
 )
 
+// boundCtx is the context SQS calls run under (see bound).
+func (w *worker) boundCtx() context.Context {
+	w.boundMu.Lock()
+	defer w.boundMu.Unlock()
+	return w.bound
+}
+
 // callCtx bounds one SQS call by callTimeout and by the shutdown deadline.
 func (w *worker) callCtx() (context.Context, context.CancelFunc) {
-	w.boundMu.Lock()
-	b := w.bound
-	w.boundMu.Unlock()
-	return context.WithTimeout(b, w.callTimeout)
+	return context.WithTimeout(w.boundCtx(), w.callTimeout)
 }
 
 // run works until ctx ends, then stops receiving, lets in-flight messages
@@ -112,6 +116,9 @@ func (w *worker) run(ctx context.Context) error {
 	// with the grace period: ECS kills the task soon after.
 	deadline, cancel := context.WithTimeout(context.Background(), w.cfg.ShutdownGrace)
 	defer cancel()
+	w.boundMu.Lock()
+	w.bound = deadline
+	w.boundMu.Unlock()
 	finished := make(chan struct{})
 	go func() { w.inflight.Wait(); close(finished) }()
 	select {
@@ -119,15 +126,9 @@ func (w *worker) run(ctx context.Context) error {
 	case <-time.After(w.cfg.ShutdownGrace * 3 / 4):
 		// A quarter of the grace is kept to release and acknowledge.
 		w.log.Warn("grace period nearly over: stopping unfinished moves and releasing their messages to the queue")
-		w.boundMu.Lock()
-		w.bound = deadline
-		w.boundMu.Unlock()
 		stopWork()
 		<-finished
 	}
-	w.boundMu.Lock()
-	w.bound = deadline
-	w.boundMu.Unlock()
 	close(w.acks)
 	<-acked
 	if deadline.Err() != nil {
@@ -394,10 +395,7 @@ func (w *worker) deleteBatch(batch []types.Message) {
 		if err == nil {
 			break
 		}
-		w.boundMu.Lock()
-		b := w.bound
-		w.boundMu.Unlock()
-		if !sleep(b, backoff(attempt)) {
+		if !sleep(w.boundCtx(), backoff(attempt)) {
 			break
 		}
 	}

@@ -145,11 +145,7 @@ func New(scope constructs.Construct, id string, props Props) (*Function, error) 
 		fnProps.LoggingFormat = awslambda.LoggingFormat_TEXT
 	}
 	if len(p.Environment) > 0 {
-		env := map[string]*string{}
-		for k, v := range p.Environment {
-			env[k] = v
-		}
-		fnProps.Environment = &env
+		fnProps.Environment = &p.Environment
 		fnProps.EnvironmentEncryption = key
 	}
 	fn := awscdklambdagoalpha.NewGoFunction(scope, jsii.String(id), fnProps)
