@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -45,6 +46,10 @@ type worker struct {
 	// so the whole shutdown ends in time.
 	boundMu sync.Mutex
 	bound   context.Context
+	// failedReceives counts the receives that failed since the last that
+	// succeeded, over every receiver: the queue is back when any receiver
+	// reaches it, even one that never saw the outage.
+	failedReceives atomic.Int64
 }
 
 func newWorker(cfg config, client sqsAPI, log *slog.Logger) *worker {
@@ -160,6 +165,7 @@ func (w *worker) receive(ctx, work context.Context) {
 				return
 			}
 			failures++
+			w.failedReceives.Add(1)
 			wait := backoff(failures)
 			w.log.Warn("receive failed; backing off and retrying", "error", err, "failures", failures, "wait", wait.String())
 			if !sleep(ctx, wait) {
@@ -167,9 +173,9 @@ func (w *worker) receive(ctx, work context.Context) {
 			}
 			continue
 		}
-		if failures > 0 {
-			w.log.Info("queue reachable again", "afterFailures", failures)
-			failures = 0
+		failures = 0
+		if failed := w.failedReceives.Swap(0); failed > 0 {
+			w.log.Info("queue reachable again", "afterFailures", failed)
 		}
 		w.release(n - len(out.Messages))
 		for _, m := range out.Messages {
