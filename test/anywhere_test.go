@@ -81,7 +81,13 @@ func TestActivationFunctionsLeastPrivilege(t *testing.T) {
 	s := anywhere(t)
 	for _, role := range []string{"ActivationHandlerRole", "ActivationRenewerRole"} {
 		var got []string
+		deniesTaggingNodes := false
 		for _, st := range statements(s, role) {
+			if st.effect == "Deny" {
+				deniesTaggingNodes = deniesTaggingNodes || slices.Equal(st.actions, []string{"ssm:AddTagsToResource"}) &&
+					strings.Contains(jsonOf(st.resource), ":managed-instance/*")
+				continue
+			}
 			for _, a := range st.actions {
 				got = append(got, a)
 				switch a {
@@ -94,11 +100,14 @@ func TestActivationFunctionsLeastPrivilege(t *testing.T) {
 						t.Errorf("%s: the secret access must be limited to the site's secret: %s", role, jsonOf(st.resource))
 					}
 				case "ssm:CreateActivation":
-					if got := jsonOf(st.raw["Condition"]); got != `{"StringEquals":{"aws:RequestTag/stretched:stack":"EcsWorker-Anywhere-onprem"}}` {
+					if got := jsonOf(st.raw["Condition"]); got != `{"ForAllValues:StringEquals":{"aws:TagKeys":["stretched:stack","cluster","site"]},"StringEquals":{"aws:RequestTag/stretched:stack":"EcsWorker-Anywhere-onprem"}}` {
 						t.Errorf("%s: activations may be made only with the site's stack tag, condition %s", role, got)
 					}
 				}
 			}
+		}
+		if !deniesTaggingNodes {
+			t.Errorf("%s: tagging managed instances must be denied (a node with the site's tag is deregistered with the site)", role)
 		}
 		slices.Sort(got)
 		if !slices.Equal(got, activationActions) {

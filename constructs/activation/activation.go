@@ -80,6 +80,8 @@ type Activation struct {
 	renewalAlarm awscloudwatch.Alarm
 	joinPolicy   awsiam.ManagedPolicy
 	stackTag     string
+	// tagKeys are the keys of the tags every activation of the site carries.
+	tagKeys []string
 }
 
 var (
@@ -170,7 +172,7 @@ func New(scope constructs.Construct, id string, props Props) (*Activation, error
 	}
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	stack := awscdk.Stack_Of(c)
-	a := &Activation{Construct: c, stackTag: *stack.StackName()}
+	a := &Activation{Construct: c, stackTag: *stack.StackName(), tagKeys: append([]string{names.StackTagKey}, sortedKeys(p.Tags)...)}
 
 	key := encryption.NewKey(c, "Key", "ssm activation code and its functions' logs", awscdk.RemovalPolicy_DESTROY)
 	a.key = key
@@ -259,12 +261,27 @@ func (a *Activation) properties(p Props) map[string]any {
 // read and write its record.
 func (a *Activation) grantManage(role awsiam.Role, instanceRole awsiam.IRole) {
 	stack := awscdk.Stack_Of(a.Construct)
-	onlySiteTag := &map[string]any{"StringEquals": map[string]any{"aws:RequestTag/" + names.StackTagKey: a.stackTag}}
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:        jsii.String("CreateSiteActivations"),
-		Actions:    jsii.Strings("ssm:CreateActivation", "ssm:AddTagsToResource"),
-		Resources:  jsii.Strings("*"),
-		Conditions: onlySiteTag,
+		Sid:       jsii.String("CreateSiteActivations"),
+		Actions:   jsii.Strings("ssm:CreateActivation", "ssm:AddTagsToResource"),
+		Resources: jsii.Strings("*"),
+		Conditions: &map[string]any{
+			"StringEquals":              map[string]any{"aws:RequestTag/" + names.StackTagKey: a.stackTag},
+			"ForAllValues:StringEquals": map[string]any{"aws:TagKeys": a.tagKeys},
+		},
+	}))
+	// Tagging is for the activations only: a managed instance tagged with the
+	// site's tag would be deregistered with the site, so nodes are never
+	// tagged by these functions (SSM copies an activation's tags to the nodes
+	// that join through it itself).
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:     jsii.String("NeverTagNodes"),
+		Effect:  awsiam.Effect_DENY,
+		Actions: jsii.Strings("ssm:AddTagsToResource"),
+		Resources: jsii.Strings(*stack.FormatArn(&awscdk.ArnComponents{
+			Service: jsii.String("ssm"), Region: jsii.String("*"), Account: jsii.String("*"),
+			Resource: jsii.String("managed-instance"), ResourceName: jsii.String("*"),
+		})),
 	}))
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:        jsii.String("Activations"),
