@@ -29,6 +29,12 @@ const (
 	// CfnLintVersion and MotoVersion are the Python tools the tests run.
 	CfnLintVersion = "1.51.0"
 	MotoVersion    = "5.2.1"
+	// CdkCliVersion is package.json's aws-cdk: the pipeline's own steps
+	// (self-mutation, asset publishing) run it too, not the newest 2.x.
+	CdkCliVersion = "2.1148.1"
+	// CdkAssetsVersion is package.json's cdk-assets: the pipeline's asset
+	// steps publish with it (the tests run it on the synthesized manifests).
+	CdkAssetsVersion = "4.7.3"
 )
 
 // PipelineStackName is the pipeline stack's name.
@@ -110,10 +116,14 @@ func BuildPipeline(app awscdk.App, cfg config.Config) (*Pipeline, error) {
 		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 	})
 	cp := pipelines.NewCodePipeline(stack, jsii.String("Pipeline"), &pipelines.CodePipelineProps{
-		PipelineName:   jsii.String(pipelineName),
-		Synth:          synth,
-		SelfMutation:   jsii.Bool(true),
-		ArtifactBucket: artifacts,
+		PipelineName: jsii.String(pipelineName),
+		Synth:        synth,
+		SelfMutation: jsii.Bool(true),
+		CliVersion:   jsii.String(CdkCliVersion),
+		// Pinned like the CLI: "latest" would change what publishes
+		// assets without a commit.
+		CdkAssetsCliVersion: jsii.String(CdkAssetsVersion),
+		ArtifactBucket:      artifacts,
 		CodeBuildDefaults: &pipelines.CodeBuildOptions{
 			Logging: &awscodebuild.LoggingOptions{CloudWatch: &awscodebuild.CloudWatchLoggingOptions{LogGroup: buildLogs}},
 		},

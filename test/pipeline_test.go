@@ -2,9 +2,14 @@ package test
 
 import (
 	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/ecs-anywhere-stretched/stretched/stacks"
 )
 
 func pipelineStack(t *testing.T, name string) *synthesized {
@@ -176,5 +181,51 @@ func TestPipelineStageStacksAreTheAppsStacks(t *testing.T) {
 	}
 	if want := []string{"Pipe-Regional", "Pipe-Anywhere-factory", "Pipe-Anywhere-pi"}; !slices.Equal(got, want) {
 		t.Errorf("stage stacks %v, want %v (the names make deploy uses)", got, want)
+	}
+}
+
+// TestPipelinePinsAreTheProjectsOwn: the versions the pipeline installs are
+// the ones this checkout pins (go.mod's Go, package.json's aws-cdk), so the
+// pipeline tests and deploys with what `make test` ran here.
+func TestPipelinePinsAreTheProjectsOwn(t *testing.T) {
+	mod, err := os.ReadFile("../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "\ngo " + strings.TrimPrefix(stacks.GoToolchain, "go") + "\n"; !strings.Contains(string(mod), want) {
+		t.Errorf("GOTOOLCHAIN %s is not go.mod's go line", stacks.GoToolchain)
+	}
+	var pkg struct {
+		DevDependencies map[string]string `json:"devDependencies"`
+	}
+	b, err := os.ReadFile("../package.json")
+	if err == nil {
+		err = json.Unmarshal(b, &pkg)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := pkg.DevDependencies["aws-cdk"]; got != stacks.CdkCliVersion {
+		t.Errorf("pipeline's cdk CLI %s, package.json pins %s", stacks.CdkCliVersion, got)
+	}
+	if got := pkg.DevDependencies["cdk-assets"]; got != stacks.CdkAssetsVersion {
+		t.Errorf("pipeline's cdk-assets %s, package.json pins %s", stacks.CdkAssetsVersion, got)
+	}
+	s := pipelineStack(t, "Pipe-Pipeline")
+	if n := strings.Count(jsonOf(s.template), "cdk-assets@latest") + strings.Count(jsonOf(s.template), "aws-cdk@2\""); n != 0 {
+		t.Errorf("%d pipeline steps install an unpinned cdk CLI or cdk-assets", n)
+	}
+	// The pinned cdk-assets reads what this aws-cdk-lib writes.
+	dir := filepath.Dir(s.file)
+	manifests, _ := filepath.Glob(filepath.Join(dir, "*.assets.json"))
+	staged, _ := filepath.Glob(filepath.Join(dir, "assembly-*", "*.assets.json"))
+	manifests = append(manifests, staged...)
+	if len(staged) == 0 {
+		t.Fatalf("no asset manifests next to %s", s.file)
+	}
+	for _, m := range manifests {
+		if out, err := exec.Command("cdk-assets", "ls", "-p", m).CombinedOutput(); err != nil {
+			t.Errorf("cdk-assets %s cannot read %s: %v\n%s", stacks.CdkAssetsVersion, filepath.Base(m), err, out)
+		}
 	}
 }
