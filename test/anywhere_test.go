@@ -159,7 +159,7 @@ func TestRenewerScheduleAndAlarm(t *testing.T) {
 			"Statistic":          "Sum",
 			"Threshold":          1,
 			"ComparisonOperator": "GreaterThanOrEqualToThreshold",
-			"TreatMissingData":   "notBreaching",
+			"TreatMissingData":   "ignore",
 			"Dimensions":         []any{map[string]any{"Name": "FunctionName", "Value": map[string]any{"Ref": logicalID(t, s, "AWS::Lambda::Function", "ActivationRenewer")}}},
 		})
 	})
@@ -190,6 +190,11 @@ func TestDestroyOrderServiceThenNodesThenCluster(t *testing.T) {
 	}
 	if deps := list(nodes["DependsOn"]); !slices.ContainsFunc(deps, func(d string) bool { return strings.HasPrefix(d, "NodesHandlerRoleDefaultPolicy") }) {
 		t.Errorf("the nodes resource must keep its function's permissions until it ran, DependsOn %v", deps)
+	}
+	activationID := logicalID(t, s, "Custom::SsmActivation", "Activation")
+	rule := resources(s, "AWS::Events::Rule")[logicalID(t, s, "AWS::Events::Rule", "ActivationRenewSchedule")]
+	if !slices.Contains(list(rule["DependsOn"]), activationID) {
+		t.Errorf("the renewal schedule must go before the activation (a run between would make an activation nothing deletes), DependsOn %v", rule["DependsOn"])
 	}
 	if len(resources(variant["Variant-Anywhere-pi"], "Custom::SiteNodes")) != 0 {
 		t.Error("keepNodesOnDestroy must leave out the deregistration")

@@ -160,13 +160,21 @@ func TestAlarmsAndTheirTopic(t *testing.T) {
 		})
 	})
 	site := anywhere(t)
-	want := map[string]string{"AgentNodeDisconnected": "DisconnectedNodes", "AgentTasksBelowDesired": "MissingTasks", "ActivationRenewalFailed": "Errors"}
+	want := map[string]string{"AgentNodeDisconnected": "DisconnectedNodes", "AgentTasksBelowDesired": "MissingTasks", "ActivationRenewalFailed": "Errors", "AgentAgentFailing": "Errors"}
 	for prefix, metric := range want {
 		a := props(resources(site, "AWS::CloudWatch::Alarm")[logicalID(t, site, "AWS::CloudWatch::Alarm", prefix)])
 		if a["MetricName"] != metric || !strings.Contains(jsonOf(a["AlarmActions"]), "Fn::ImportValue") || !strings.Contains(jsonOf(a["OKActions"]), "Fn::ImportValue") {
 			t.Errorf("%s must watch %s and notify the app's topic: %s", prefix, metric, jsonOf(a))
 		}
-		if prefix != "ActivationRenewalFailed" && (a["Statistic"] != "Minimum" || a["EvaluationPeriods"] != float64(10) || a["DatapointsToAlarm"] != float64(10) || a["Period"] != float64(60)) {
+		switch {
+		case prefix == "ActivationRenewalFailed" && a["TreatMissingData"] != "ignore":
+			// The renewer runs once a day: between runs the alarm must keep
+			// what the last run said, not fall back to OK.
+			t.Errorf("%s must keep its state between runs: %s", prefix, jsonOf(a))
+		case prefix == "AgentAgentFailing" && (a["Statistic"] != "Sum" || a["EvaluationPeriods"] != float64(15) || a["DatapointsToAlarm"] != float64(15)):
+			t.Errorf("%s must need a quarter hour of failing runs: %s", prefix, jsonOf(a))
+		}
+		if prefix != "ActivationRenewalFailed" && prefix != "AgentAgentFailing" && (a["Statistic"] != "Minimum" || a["EvaluationPeriods"] != float64(10) || a["DatapointsToAlarm"] != float64(10) || a["Period"] != float64(60)) {
 			t.Errorf("%s must need ten minutes in a row (minimum per minute): %s", prefix, jsonOf(a))
 		}
 	}

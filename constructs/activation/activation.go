@@ -335,7 +335,7 @@ func (a *Activation) addRenewer(p Props, properties map[string]any) error {
 	a.renewer = fn
 	// One run at a time: two renewers would each replace the activation.
 	fn.Node().DefaultChild().(awslambda.CfnFunction).SetReservedConcurrentExecutions(jsii.Number(1))
-	awsevents.NewRule(a.Construct, jsii.String("RenewSchedule"), &awsevents.RuleProps{
+	schedule := awsevents.NewRule(a.Construct, jsii.String("RenewSchedule"), &awsevents.RuleProps{
 		Description: jsii.String("runs the site's activation renewer"),
 		Schedule:    awsevents.Schedule_Expression(jsii.String(p.RenewSchedule)),
 		Targets: &[]awsevents.IRuleTarget{awseventstargets.NewLambdaFunction(fn, &awseventstargets.LambdaFunctionProps{
@@ -343,6 +343,10 @@ func (a *Activation) addRenewer(p Props, properties map[string]any) error {
 			MaxEventAge:   awscdk.Duration_Hours(jsii.Number(1)),
 		})},
 	})
+	// On delete the schedule goes before the activation resource: a run
+	// between the two would see the activation gone and make a new one
+	// that nothing deletes.
+	schedule.Node().AddDependency(a.resource)
 	a.renewalAlarm = awscloudwatch.NewAlarm(a.Construct, jsii.String("RenewalFailed"), &awscloudwatch.AlarmProps{
 		AlarmDescription: jsii.String(fmt.Sprintf("the activation renewer of stack %s failed: nodes may soon be unable to join; see its log group", a.stackTag)),
 		Metric: fn.MetricErrors(&awscloudwatch.MetricOptions{
@@ -352,7 +356,10 @@ func (a *Activation) addRenewer(p Props, properties map[string]any) error {
 		Threshold:          jsii.Number(1),
 		EvaluationPeriods:  jsii.Number(1),
 		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+		// A run every day (or as scheduled) and nothing in between: the
+		// alarm keeps its state until the next run says otherwise, so a
+		// failed renewal stays in ALARM until one succeeds.
+		TreatMissingData: awscloudwatch.TreatMissingData_IGNORE,
 	})
 	return nil
 }

@@ -37,6 +37,9 @@ const (
 	DisconnectedMinutes = 10
 	// MissingTaskMinutes the running tasks must stay below desired for an alarm.
 	MissingTaskMinutes = 10
+	// AgentFailingMinutes is how long every run of the agent must fail
+	// before AgentFailing alarms.
+	AgentFailingMinutes = 15
 )
 
 // Props configure the agent.
@@ -78,7 +81,7 @@ func (p Props) validate() error {
 // Agent is the function, its triggers and its alarms.
 type Agent struct {
 	constructs.Construct
-	disconnected, missingTasks awscloudwatch.Alarm
+	disconnected, missingTasks, failing awscloudwatch.Alarm
 }
 
 // New makes the agent.
@@ -187,10 +190,25 @@ func New(scope constructs.Construct, id string, props Props) (*Agent, error) {
 		fmt.Sprintf("a node of cluster %s has had its ECS agent disconnected for %d minutes: check the machine, its network and `systemctl status ecs`", props.ClusterName, DisconnectedMinutes))
 	a.missingTasks = sustained("TasksBelowDesired", names.MetricMissingTasks, MissingTaskMinutes,
 		fmt.Sprintf("cluster %s has run fewer worker tasks than desired for %d minutes: nodes down or full; see `make status` and the service's events", props.ClusterName, MissingTaskMinutes))
+	// The two alarms above go quiet when the agent writes nothing, so the
+	// agent's own failures alarm too: every run failing for a quarter hour
+	// (one bad minute, e.g. a throttled call, does not count).
+	a.failing = awscloudwatch.NewAlarm(c, jsii.String("AgentFailing"), &awscloudwatch.AlarmProps{
+		AlarmDescription: jsii.String(fmt.Sprintf("the site agent of cluster %s has failed for %d minutes: the site neither scales nor reports its nodes; see the agent's log group", props.ClusterName, AgentFailingMinutes)),
+		Metric: fn.Function().MetricErrors(&awscloudwatch.MetricOptions{
+			Statistic: jsii.String("Sum"), Period: awscdk.Duration_Minutes(jsii.Number(1)),
+		}),
+		Threshold:          jsii.Number(1),
+		EvaluationPeriods:  jsii.Number(float64(AgentFailingMinutes)),
+		DatapointsToAlarm:  jsii.Number(float64(AgentFailingMinutes)),
+		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+	})
 	return a, nil
 }
 
-// Alarms are the agent's alarms: a node disconnected, tasks below desired.
+// Alarms are the agent's alarms: a node disconnected, tasks below desired,
+// the agent failing.
 func (a *Agent) Alarms() []awscloudwatch.Alarm {
-	return []awscloudwatch.Alarm{a.disconnected, a.missingTasks}
+	return []awscloudwatch.Alarm{a.disconnected, a.missingTasks, a.failing}
 }

@@ -107,16 +107,16 @@ func FromEnv(getenv func(string) string) (Agent, error) {
 func (a *Agent) Run(ctx context.Context) (Report, error) {
 	var r Report
 	var errs []error
-	nodes, err := Count(ctx, a.ECS, a.Cluster)
-	if err != nil {
-		errs = append(errs, err)
+	nodes, nodesErr := Count(ctx, a.ECS, a.Cluster)
+	if nodesErr != nil {
+		errs = append(errs, nodesErr)
 	}
 	r.Nodes = nodes
 	scaleErr := a.scale(ctx, &r)
 	if scaleErr != nil {
 		errs = append(errs, scaleErr)
 	}
-	if err := a.writeMetrics(r, scaleErr == nil); err != nil {
+	if err := a.writeMetrics(r, nodesErr == nil, scaleErr == nil); err != nil {
 		errs = append(errs, err)
 	}
 	return r, errors.Join(errs...)
@@ -156,14 +156,17 @@ func (a *Agent) scale(ctx context.Context, r *Report) error {
 	return nil
 }
 
-// writeMetrics writes one embedded-metric-format line; task and backlog
-// metrics only when the service and queue were read.
-func (a *Agent) writeMetrics(r Report, tasksKnown bool) error {
-	metrics := []string{names.MetricConnectedNodes, names.MetricDisconnectedNodes}
-	line := map[string]any{
-		names.DimensionCluster:        a.Cluster,
-		names.MetricConnectedNodes:    r.Nodes.Connected,
-		names.MetricDisconnectedNodes: r.Nodes.Disconnected,
+// writeMetrics writes one embedded-metric-format line: node metrics only
+// when the nodes were read, task and backlog metrics only when the service
+// and queue were (a zero for "unknown" would clear the node-disconnected
+// alarm and draw an empty site). Nothing known, nothing written.
+func (a *Agent) writeMetrics(r Report, nodesKnown, tasksKnown bool) error {
+	var metrics []string
+	line := map[string]any{names.DimensionCluster: a.Cluster}
+	if nodesKnown {
+		metrics = append(metrics, names.MetricConnectedNodes, names.MetricDisconnectedNodes)
+		line[names.MetricConnectedNodes] = r.Nodes.Connected
+		line[names.MetricDisconnectedNodes] = r.Nodes.Disconnected
 	}
 	if tasksKnown {
 		metrics = append(metrics, names.MetricDesiredTasks, names.MetricRunningTasks, names.MetricPendingTasks, names.MetricMissingTasks, names.MetricBacklog)
@@ -172,6 +175,9 @@ func (a *Agent) writeMetrics(r Report, tasksKnown bool) error {
 		line[names.MetricPendingTasks] = r.Pending
 		line[names.MetricMissingTasks] = max(r.NewDesired-r.Running, 0)
 		line[names.MetricBacklog] = r.Visible + r.InFlight
+	}
+	if len(metrics) == 0 {
+		return nil
 	}
 	defs := make([]map[string]string, len(metrics))
 	for i, m := range metrics {

@@ -132,6 +132,22 @@ func TestQueueFailureStillWritesNodeMetrics(t *testing.T) {
 	}
 }
 
+func TestNodeFailureWritesNoNodeMetrics(t *testing.T) {
+	e := newEnv(t, 1, 1, 0, 0)
+	e.aws.On(fakeaws.ListContainerInstances, fakeaws.Reply{Status: 400, Body: `{"__type":"AccessDeniedException","message":"not authorized"}`})
+	_, err := e.agent.Run(context.Background())
+	if err == nil {
+		t.Fatal("a failure to list the nodes must be returned")
+	}
+	m := e.emf(t)
+	if _, ok := m["DisconnectedNodes"]; ok {
+		t.Errorf("node metrics must not be guessed (a 0 would clear the disconnected-node alarm): %v", m)
+	}
+	if m["DesiredTasks"] != float64(1) {
+		t.Errorf("task metrics must still be written: %v", m)
+	}
+}
+
 func TestBadEnvironment(t *testing.T) {
 	_, err := FromEnv(func(k string) string {
 		return map[string]string{"MIN_TASKS": "5", "MAX_TASKS": "2", "BACKLOG_PER_TASK": "0"}[k]
