@@ -15,6 +15,7 @@ import (
 	"github.com/ecs-anywhere-stretched/stretched/constructs/fleetmanager"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/siteagent"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/sitenodes"
+	"github.com/ecs-anywhere-stretched/stretched/constructs/taskcount"
 	"github.com/ecs-anywhere-stretched/stretched/internal/join"
 	"github.com/ecs-anywhere-stretched/stretched/internal/names"
 )
@@ -82,6 +83,13 @@ func NewAnywhere(scope constructs.Construct, id string, props *awscdk.StackProps
 		return nil, fmt.Errorf("site %q: %w", site.Name, err)
 	}
 	a.Worker = worker
+	// The service is created with 0 tasks (no node has joined yet) and keeps
+	// the count the agent chose at every later deploy.
+	if _, err := taskcount.New(stack, "TaskCount", taskcount.Props{
+		Cluster: cluster, ClusterName: site.ClusterName, Service: worker.Service(), TaskDefinition: worker.TaskDefinition(), Key: act.Key(),
+	}); err != nil {
+		return nil, fmt.Errorf("site %q: %w", site.Name, err)
+	}
 
 	agent, err := siteagent.New(stack, "Agent", siteagent.Props{
 		Cluster: cluster, ClusterName: site.ClusterName, Service: worker.Service(), Queue: regional.Spec.Queue(),

@@ -370,3 +370,29 @@ func hasPrefix(rs map[string]map[string]any, prefix string) bool {
 	}
 	return false
 }
+
+// TestTaskCountReadsOnlyTheSitesServices: the task count's function lists
+// and describes services of the site's cluster, nothing else.
+func TestTaskCountReadsOnlyTheSitesServices(t *testing.T) {
+	s := anywhere(t)
+	var got []string
+	for _, st := range statements(s, "TaskCountHandlerRole") {
+		for _, a := range st.actions {
+			got = append(got, a)
+			switch a {
+			case "ecs:ListServices":
+				if cond := jsonOf(st.raw["Condition"]); !strings.Contains(cond, `"ArnEquals":{"ecs:cluster"`) || !strings.Contains(cond, "ClusterEB0386A7") {
+					t.Errorf("ListServices must be limited to the site's cluster: %s", jsonOf(st.raw))
+				}
+			case "ecs:DescribeServices":
+				if !strings.Contains(jsonOf(st.resource), ":service/ecsAnywhereCluster/*") {
+					t.Errorf("DescribeServices must be limited to the site's cluster's services: %s", jsonOf(st.resource))
+				}
+			}
+		}
+	}
+	slices.Sort(got)
+	if want := []string{"ecs:DescribeServices", "ecs:ListServices", "logs:CreateLogStream", "logs:PutLogEvents"}; !slices.Equal(got, want) {
+		t.Errorf("task count actions\n got %v\nwant %v", got, want)
+	}
+}

@@ -9,15 +9,33 @@ import (
 	"github.com/aws/jsii-runtime-go"
 )
 
-// TestDeploysLeaveTheTaskCountAlone: scaling owns the count, so no service
-// in any template sets DesiredCount (CloudFormation would reset it on every
-// update).
+// TestDeploysLeaveTheTaskCountAlone: scaling owns the count, so a deploy
+// must not set one of its own (CloudFormation sets DesiredCount on every
+// update when the template has it). The regional service has none; a site's
+// service has the count Custom::ServiceTaskCount reads from the service
+// itself right before (0 before it exists: a new site has no node, and
+// CloudFormation would wait for its first task for hours), re-read whenever
+// the task definition or another setting of the service changes.
 func TestDeploysLeaveTheTaskCountAlone(t *testing.T) {
 	requireSynth(t)
 	for _, s := range all {
 		for id, r := range resources(s, "AWS::ECS::Service") {
-			if d, set := props(r)["DesiredCount"]; set {
-				t.Errorf("%s: service %s sets DesiredCount %v: a deploy would reset the scaled count", s.name, id, d)
+			d, set := props(r)["DesiredCount"]
+			if !strings.Contains(s.name, "-Anywhere-") {
+				if set {
+					t.Errorf("%s: service %s sets DesiredCount %v: a deploy would reset the scaled count", s.name, id, d)
+				}
+				continue
+			}
+			countID := logicalID(t, s, "Custom::ServiceTaskCount", "TaskCount")
+			if want := `{"Fn::GetAtt":["` + countID + `","DesiredCount"]}`; jsonOf(d) != want {
+				t.Errorf("%s: service %s DesiredCount %s, want %s", s.name, id, jsonOf(d), want)
+			}
+			count := props(resources(s, "Custom::ServiceTaskCount")[countID])
+			td := logicalID(t, s, "AWS::ECS::TaskDefinition", "WorkerTaskDefinition")
+			if jsonOf(count["TaskDefinition"]) != `{"Ref":"`+td+`"}` || count["Family"] != "ecsworker-external" ||
+				!strings.Contains(jsonOf(count["ServiceSettings"]), "PlacementStrategies") || !strings.Contains(jsonOf(count["ServiceSettings"]), "DeploymentConfiguration") {
+				t.Errorf("%s: the count must be re-read when the task definition or the service's settings change: %s", s.name, jsonOf(count))
 			}
 		}
 	}

@@ -248,7 +248,7 @@ func TestNoWildcardActionsOnOwnResources(t *testing.T) {
 		"ssmmessages:CreateControlChannel": true, "ssmmessages:CreateDataChannel": true,
 		"ssmmessages:OpenControlChannel": true, "ssmmessages:OpenDataChannel": true,
 		"ecr:GetAuthorizationToken": true, "ssm:CreateActivation": true, "ssm:DeleteActivation": true,
-		"ssm:DescribeActivations": true, "ssm:AddTagsToResource": true, "ssm:DescribeInstanceInformation": true,
+		"ssm:DescribeActivations": true, "ssm:AddTagsToResource": true, "ssm:DescribeInstanceInformation": true, "ecs:ListServices": true,
 		"ec2:DescribeSecurityGroups": true, "ec2:AuthorizeSecurityGroupIngress": true,
 		"ec2:AuthorizeSecurityGroupEgress": true, "ec2:RevokeSecurityGroupIngress": true, "ec2:RevokeSecurityGroupEgress": true,
 		"logs:CreateLogDelivery": true, "logs:DescribeLogGroups": true,

@@ -12,6 +12,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"path"
@@ -43,6 +44,7 @@ const (
 	DescribeContainerInstances  = "AmazonEC2ContainerServiceV20141113.DescribeContainerInstances"
 	DescribeServices            = "AmazonEC2ContainerServiceV20141113.DescribeServices"
 	UpdateService               = "AmazonEC2ContainerServiceV20141113.UpdateService"
+	ListServices                = "AmazonEC2ContainerServiceV20141113.ListServices"
 	GetQueueAttributes          = "AmazonSQS.GetQueueAttributes"
 	// DescribeStacks is CloudFormation's, which speaks the query protocol
 	// (a form in, XML out); the fake records it under this name.
@@ -77,6 +79,10 @@ type Instance struct {
 // Service is an ECS service's counts.
 type Service struct {
 	Desired, Running, Pending int
+	// TaskDefinition is the service's task definition ARN (optional).
+	TaskDefinition string
+	// Status is ACTIVE unless set (DRAINING, INACTIVE).
+	Status string
 }
 
 // Queue is an SQS queue's approximate counts.
@@ -376,17 +382,41 @@ func (f *Fake) answer(target string, in map[string]any) Reply {
 				"versionInfo": map[string]any{"agentVersion": "1.90.0"}})
 		}
 		return ok(map[string]any{"containerInstances": list, "failures": failures})
+	case ListServices:
+		cluster := str(in, "cluster")
+		var arns []string
+		for _, key := range slices.Sorted(maps.Keys(f.Services)) {
+			if c, name, _ := strings.Cut(key, "/"); c == cluster {
+				arns = append(arns, "arn:aws:ecs:eu-west-1:123456789012:service/"+cluster+"/"+name)
+			}
+		}
+		max, _ := in["maxResults"].(float64)
+		pageArns, next := f.page(arns, str(in, "nextToken"), int(max))
+		out := map[string]any{"serviceArns": pageArns}
+		if next != "" {
+			out["nextToken"] = next
+		}
+		return ok(out)
 	case DescribeServices:
 		cluster := str(in, "cluster")
 		names, _ := in["services"].([]any)
+		if len(names) > 10 {
+			return fail("InvalidParameterException", "services can have at most 10 items.")
+		}
 		list, failures := []map[string]any{}, []map[string]any{}
 		for _, n := range names {
-			svc := f.Services[ServiceKey(cluster, fmt.Sprint(n))]
+			name := fmt.Sprint(n)
+			name = name[strings.LastIndex(name, "/")+1:]
+			svc := f.Services[ServiceKey(cluster, name)]
 			if svc == nil {
 				failures = append(failures, map[string]any{"arn": fmt.Sprint(n), "reason": "MISSING"})
 				continue
 			}
-			list = append(list, map[string]any{"serviceName": fmt.Sprint(n), "status": "ACTIVE", "launchType": "EXTERNAL",
+			status := svc.Status
+			if status == "" {
+				status = "ACTIVE"
+			}
+			list = append(list, map[string]any{"serviceName": name, "status": status, "launchType": "EXTERNAL", "taskDefinition": svc.TaskDefinition,
 				"desiredCount": svc.Desired, "runningCount": svc.Running, "pendingCount": svc.Pending})
 		}
 		return ok(map[string]any{"services": list, "failures": failures})
