@@ -257,7 +257,7 @@ func TestExternalTaskDefinitionFromSameSpec(t *testing.T) {
 		}
 	}
 	renv, eenv := envOf(rc), envOf(ec)
-	if !slices.Equal(slices.Sorted(mapsKeys(renv)), []string{"AWS_REGION", "EFS_DESTINATION_FOLDER", "EFS_SOURCE_FOLDER", "SQS_QUEUE_URL"}) {
+	if !slices.Equal(slices.Sorted(mapsKeys(renv)), []string{"AWS_REGION", "EFS_DESTINATION_FOLDER", "EFS_SOURCE_FOLDER", "SQS_QUEUE_URL", "WORKER_STOP_TIMEOUT_SECONDS"}) || renv["WORKER_STOP_TIMEOUT_SECONDS"] != `"30"` {
 		t.Errorf("environment contract: %v", renv)
 	}
 	for k, v := range renv {

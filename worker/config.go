@@ -44,7 +44,13 @@ var (
 	tRetry       = tuning{"WORKER_RETRY_DELAY_SECONDS", 10, 0, 43200, time.Second}
 	tGrace       = tuning{"WORKER_SHUTDOWN_GRACE_SECONDS", 20, 1, 110, time.Second}
 	tBatchDelay  = tuning{"WORKER_DELETE_BATCH_DELAY_MS", 20, 0, 1000, time.Millisecond}
+	// tStop is the task's stopTimeout (the task definitions set it): ECS
+	// kills the worker that long after SIGTERM. 0 (unset) = not known.
+	tStop = tuning{"WORKER_STOP_TIMEOUT_SECONDS", 0, 2, 120, time.Second}
 )
+
+// stopMargin is what the shutdown grace leaves of ECS's stop timeout.
+const stopMargin = 2 * time.Second
 
 // loadConfig reads the configuration; the error names every bad variable.
 func loadConfig(getenv func(string) string) (config, error) {
@@ -98,6 +104,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if r := getenv("AWS_REGION"); r != "" && !regionRe.MatchString(r) {
 		bad("AWS_REGION is %q: must be a region name such as eu-west-1", r)
+	}
+	if stop := dur(tStop); stop > 0 && c.ShutdownGrace > stop-stopMargin {
+		bad("%s is %d: must be at most %d, %s of %s %d (the task's stopTimeout: ECS kills the worker then, in the middle of its shutdown); lower the grace or raise the stopTimeout",
+			tGrace.name, c.ShutdownGrace/time.Second, max((stop-stopMargin)/time.Second, 1), stopMargin, tStop.name, stop/time.Second)
 	}
 	if getenv("EFS_SOURCE_FOLDER") != "" && getenv("EFS_DESTINATION_FOLDER") != "" && within(c.DestinationDir, c.SourceDir) {
 		bad("EFS_DESTINATION_FOLDER %q is EFS_SOURCE_FOLDER %q or inside it: use a folder beside it, such as /data/destinationfolder/", c.DestinationDir, c.SourceDir)

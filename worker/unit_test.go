@@ -87,6 +87,10 @@ func TestConfigErrors(t *testing.T) {
 		{"concurrency text", map[string]string{"WORKER_CONCURRENCY": "lots"}, []string{`WORKER_CONCURRENCY is "lots"`}},
 		{"wait too long", map[string]string{"WORKER_WAIT_TIME_SECONDS": "21"}, []string{"WORKER_WAIT_TIME_SECONDS"}},
 		{"grace too long", map[string]string{"WORKER_SHUTDOWN_GRACE_SECONDS": "300"}, []string{"WORKER_SHUTDOWN_GRACE_SECONDS"}},
+		{"grace past the stop timeout", map[string]string{"WORKER_SHUTDOWN_GRACE_SECONDS": "40", "WORKER_STOP_TIMEOUT_SECONDS": "30"},
+			[]string{"WORKER_SHUTDOWN_GRACE_SECONDS is 40: must be at most 28", "WORKER_STOP_TIMEOUT_SECONDS 30", "ECS kills the worker"}},
+		{"default grace past a short stop timeout", map[string]string{"WORKER_STOP_TIMEOUT_SECONDS": "10"}, []string{"WORKER_SHUTDOWN_GRACE_SECONDS is 20: must be at most 8"}},
+		{"stop timeout text", map[string]string{"WORKER_STOP_TIMEOUT_SECONDS": "soon"}, []string{`WORKER_STOP_TIMEOUT_SECONDS is "soon"`, "from 2 to 120"}},
 		{"all at once", map[string]string{"SQS_QUEUE_URL": "", "AWS_REGION": "", "WORKER_RECEIVERS": "0"},
 			[]string{"SQS_QUEUE_URL", "AWS_REGION", "WORKER_RECEIVERS"}},
 	} {

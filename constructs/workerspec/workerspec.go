@@ -173,6 +173,8 @@ func (s *Spec) Environment(scope constructs.Construct) map[string]*string {
 		"EFS_SOURCE_FOLDER":      jsii.String(SourceFolder),
 		"EFS_DESTINATION_FOLDER": jsii.String(DestinationFolder),
 		"AWS_REGION":             awscdk.Stack_Of(scope).Region(),
+		// The worker refuses a shutdown grace that ECS would cut short.
+		"WORKER_STOP_TIMEOUT_SECONDS": jsii.String(fmt.Sprint(*s.props.StopTimeout.ToSeconds(nil))),
 	}
 }
 
@@ -195,7 +197,7 @@ func (s *Spec) AddContainer(td awsecs.TaskDefinition, streamPrefix string) awsec
 	})
 	cdknag.NagSuppressions_AddResourceSuppressions(td, &[]*cdknag.NagPackSuppression{{
 		Id:     jsii.String("AwsSolutions-ECS2"),
-		Reason: jsii.String("the environment holds only the reference's non-secret contract: queue URL, the two /data folders and the region"),
+		Reason: jsii.String("the environment holds only the reference's non-secret contract (queue URL, the two /data folders, the region) and the task's stop timeout; secrets come as container secrets"),
 	}}, jsii.Bool(false))
 	if !s.executionRoleChecked {
 		// The execution role's policy exists once the first container bound
