@@ -253,8 +253,12 @@ func (w *worker) handle(work context.Context, m types.Message) {
 		w.setVisibility(m, 0, log)
 		return
 	}
-	hb, stopHB := context.WithCancel(work)
-	go w.heartbeat(hb, m, log)
+	hb, cancelHB := context.WithCancel(work)
+	hbDone := make(chan struct{})
+	go func() { defer close(hbDone); w.heartbeat(hb, m, log) }()
+	// stopHB waits for an extension already on its way: landing after a
+	// release below, it would hide the message for a whole timeout again.
+	stopHB := func() { cancelHB(); <-hbDone }
 	var result outcome
 	var err error
 	select {
