@@ -443,8 +443,10 @@ func (l *loader) sites() []Site {
 		if p := s.Patching; p != "" && p != PatchScan && p != PatchInstall && p != PatchOff {
 			l.fail("context key %q is %q: must be %q (report missing patches, the default), %q (install them) or %q", key+".patching", p, PatchScan, PatchInstall, PatchOff)
 		}
-		if sch := s.PatchSchedule; sch != "" && !scheduleRe.MatchString(sch) {
-			l.fail("context key %q is %q: must be an EventBridge expression such as cron(0 3 ? * SUN *) or rate(7 days)", key+".patchSchedule", sch)
+		if sch := s.PatchSchedule; sch != "" {
+			if problem := limits.PatchScheduleProblem(sch); problem != "" {
+				l.fail("context key %q is %q: %s", key+".patchSchedule", sch, problem)
+			}
 		}
 		l.siteInt(key+".registrationLimit", s.RegistrationLimit, limits.MinRegistrationLimit, limits.MaxRegistrationLimit)
 		l.siteInt(key+".activationExpiryDays", s.ActivationExpiryDays, limits.MinExpiryDays, limits.MaxExpiryDays)

@@ -8,7 +8,6 @@ package fleetmanager
 import (
 	"errors"
 	"fmt"
-	"regexp"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsssm"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -40,8 +39,6 @@ type Props struct {
 	PatchSchedule string
 }
 
-var scheduleRe = regexp.MustCompile(limits.RenewSchedulePattern)
-
 func (p Props) validate() error {
 	var errs []error
 	if p.TagKey == "" || p.TagValue == "" {
@@ -50,8 +47,10 @@ func (p Props) validate() error {
 	if p.Patch != "" && p.Patch != PatchScan && p.Patch != PatchInstall {
 		errs = append(errs, fmt.Errorf("fleetmanager: Patch is %q: must be %q, %q or empty (no patching)", p.Patch, PatchScan, PatchInstall))
 	}
-	if p.PatchSchedule != "" && !scheduleRe.MatchString(p.PatchSchedule) {
-		errs = append(errs, fmt.Errorf("fleetmanager: PatchSchedule is %q: must be cron(...) or rate(...), such as %s", p.PatchSchedule, DefaultPatchSchedule))
+	if p.PatchSchedule != "" {
+		if problem := limits.PatchScheduleProblem(p.PatchSchedule); problem != "" {
+			errs = append(errs, fmt.Errorf("fleetmanager: PatchSchedule is %q: %s", p.PatchSchedule, problem))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -1,7 +1,13 @@
 // Package limits defines, once, the limits and defaults of a site's SSM
 // activation. The configuration, the constructs and the Lambdas import them;
-// it has no dependencies, so a command-line tool can import it too.
+// it depends only on the standard library, so a command-line tool can import it too.
 package limits
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+)
 
 // What SSM allows for an activation, and the defaults this project uses.
 const (
@@ -44,3 +50,21 @@ const (
 	MaxTagKey   = 128
 	MaxTagValue = 256
 )
+
+// PatchScheduleProblem says what is wrong with a State Manager association
+// schedule ("" when nothing is): cron(...) or rate(N minutes|hours|days), and
+// State Manager runs an association at most every 30 minutes.
+func PatchScheduleProblem(s string) string {
+	m := patchScheduleRe.FindStringSubmatch(s)
+	switch {
+	case m == nil:
+		return "must be a State Manager schedule such as cron(0 3 ? * SUN *) or rate(7 days)"
+	case m[2] != "" && strings.HasPrefix(m[3], "minute"):
+		if n, _ := strconv.Atoi(m[2]); n < 30 {
+			return "must be at least rate(30 minutes): State Manager runs an association at most every 30 minutes"
+		}
+	}
+	return ""
+}
+
+var patchScheduleRe = regexp.MustCompile(`^(cron\([^()]+\)|rate\((\d+) (minutes|hour|hours|day|days)\))$`)
