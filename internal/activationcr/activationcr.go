@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 
 	"github.com/aws/aws-lambda-go/cfn"
 
@@ -83,18 +84,52 @@ func (h *Handler) handle(ctx context.Context, log *slog.Logger, e cfn.Event) (st
 		if err != nil {
 			return e.PhysicalResourceID, nil, err
 		}
-		if !found {
-			log.Info("no activation recorded: nothing to delete")
+		var ids []string
+		if found {
+			ids = append([]string{cur.ActivationID}, cur.Previous...)
+		}
+		// Also every activation carrying the site's stack tag: one the
+		// record does not name (a renewal that raced a deploy, a record
+		// that cannot be read) would otherwise outlive the site.
+		tagged, err := siteActivations(ctx, m, e.ResourceProperties)
+		if err != nil {
+			return e.PhysicalResourceID, nil, err
+		}
+		for _, id := range tagged {
+			if !slices.Contains(ids, id) {
+				log.Info("deleting an activation of the site its record does not name", "activationId", id)
+				ids = append(ids, id)
+			}
+		}
+		if len(ids) == 0 {
+			log.Info("no activation recorded or tagged: nothing to delete")
 			return e.PhysicalResourceID, nil, nil
 		}
 		var errs []error
-		for _, id := range append([]string{cur.ActivationID}, cur.Previous...) {
+		for _, id := range ids {
 			if err := m.Delete(ctx, id); err != nil {
 				errs = append(errs, err)
 			}
 		}
 		return e.PhysicalResourceID, nil, errors.Join(errs...)
 	}
+}
+
+// siteActivations are the activations for the site's instance role that
+// carry its stack tag, from the resource's own properties; none when they
+// do not name both (a stack made before the tag).
+func siteActivations(ctx context.Context, m *ssmact.Manager, props map[string]any) ([]string, error) {
+	s, err := ssmact.ParseSettings(props)
+	if err != nil {
+		m.Log.Warn("properties unreadable: only the recorded activations are deleted", "error", err)
+		return nil, nil
+	}
+	for _, t := range s.Tags {
+		if t.Key == names.StackTagKey && t.Value != "" {
+			return m.Tagged(ctx, s.IamRole, t.Key, t.Value)
+		}
+	}
+	return nil, nil
 }
 
 // current is the activation the secret names. A stack made by an earlier

@@ -229,6 +229,32 @@ func TestDeleteAfterARenewalDeletesTheCurrentActivation(t *testing.T) {
 	}
 }
 
+// TestDeleteAlsoDeletesTheSitesUnrecordedActivations: an activation of the
+// site that its record does not name (a renewal that raced a deploy wrote
+// over it) goes with the site; another site's stays.
+func TestDeleteAlsoDeletesTheSitesUnrecordedActivations(t *testing.T) {
+	e := newEnv(t)
+	e.aws.PageSize = 2
+	cur := e.created(t)
+	site := map[string]string{"site": "onprem", "stretched:stack": stackTag}
+	leaked := e.aws.AddActivation(fakeaws.Activation{IamRole: roleName, Limit: 10, Expiry: now.Add(48 * time.Hour), Tags: site})
+	other := e.aws.AddActivation(fakeaws.Activation{IamRole: roleName, Limit: 10, Expiry: now.Add(48 * time.Hour), Tags: map[string]string{"stretched:stack": "EcsWorker-Anywhere-factory"}})
+	otherRole := e.aws.AddActivation(fakeaws.Activation{IamRole: "SomeoneElsesRole", Limit: 10, Expiry: now.Add(48 * time.Hour), Tags: site})
+	untagged := e.aws.AddActivation(fakeaws.Activation{IamRole: roleName, Limit: 10, Expiry: now.Add(48 * time.Hour)})
+	wantStatus(t, e.run(t, event(cfn.RequestDelete, PhysicalID(secretArn), baseProps(), nil)), cfn.StatusSuccess)
+	if e.exists(cur.ActivationID) || e.exists(leaked.ID) {
+		t.Errorf("the current %s and the unrecorded %s activation must both be deleted", cur.ActivationID, leaked.ID)
+	}
+	for _, id := range []string{other.ID, otherRole.ID, untagged.ID} {
+		if !e.exists(id) {
+			t.Errorf("activation %s is not the site's and must stay", id)
+		}
+	}
+	if !strings.Contains(e.logs.String(), "its record does not name") {
+		t.Errorf("deleting an unrecorded activation must be logged: %s", e.logs)
+	}
+}
+
 func TestDeleteOfMissingSucceeds(t *testing.T) {
 	t.Run("activation deleted by hand", func(t *testing.T) {
 		e := newEnv(t)

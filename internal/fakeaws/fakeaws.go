@@ -278,23 +278,31 @@ func (f *Fake) answer(target string, in map[string]any) Reply {
 		delete(f.Activations, id)
 		return ok(map[string]any{})
 	case DescribeActivations:
-		var want []string
+		var want, roles []string
 		filters, _ := in["Filters"].([]any)
 		for _, fl := range filters {
 			m, _ := fl.(map[string]any)
-			if str(m, "FilterKey") == "ActivationIds" {
-				vs, _ := m["FilterValues"].([]any)
-				for _, v := range vs {
+			vs, _ := m["FilterValues"].([]any)
+			for _, v := range vs {
+				switch str(m, "FilterKey") {
+				case "ActivationIds":
 					want = append(want, fmt.Sprint(v))
+				case "IamRole":
+					roles = append(roles, fmt.Sprint(v))
 				}
 			}
 		}
-		var list []map[string]any
+		var ids []string
 		for _, id := range sortedKeys(f.Activations) {
-			a := f.Activations[id]
-			if want != nil && !slices.Contains(want, id) {
-				continue
+			if (want == nil || slices.Contains(want, id)) && (roles == nil || slices.Contains(roles, f.Activations[id].IamRole)) {
+				ids = append(ids, id)
 			}
+		}
+		max, _ := in["MaxResults"].(float64)
+		ids, next := f.page(ids, str(in, "NextToken"), int(max))
+		var list []map[string]any
+		for _, id := range ids {
+			a := f.Activations[id]
 			var tags []map[string]string
 			for _, k := range sortedKeys(a.Tags) {
 				tags = append(tags, map[string]string{"Key": k, "Value": a.Tags[k]})
@@ -304,7 +312,11 @@ func (f *Fake) answer(target string, in map[string]any) Reply {
 				"ExpirationDate": a.Expiry.Unix(), "Expired": !f.Now().Before(a.Expiry), "DefaultInstanceName": a.DefaultInstanceName,
 			})
 		}
-		return ok(map[string]any{"ActivationList": list})
+		out := map[string]any{"ActivationList": list}
+		if next != "" {
+			out["NextToken"] = next
+		}
+		return ok(out)
 	case DescribeInstanceInformation:
 		var ids []string
 		for _, id := range sortedKeys(f.Instances) {

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -275,6 +276,28 @@ func (m *Manager) Describe(ctx context.Context, id string) (*types.Activation, e
 		}
 	}
 	return nil, nil
+}
+
+// Tagged lists the activations for iamRole that carry the tag key=value:
+// every activation a site made, whatever its record says (one made by a
+// renewal that raced a deploy, or a record that cannot be read).
+func (m *Manager) Tagged(ctx context.Context, iamRole, key, value string) ([]string, error) {
+	var ids []string
+	pages := ssm.NewDescribeActivationsPaginator(m.SSM, &ssm.DescribeActivationsInput{
+		Filters: []types.DescribeActivationsFilter{{FilterKey: types.DescribeActivationsFilterKeysIamRole, FilterValues: []string{iamRole}}},
+	})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list the activations of role %s: %w", iamRole, Explain(err))
+		}
+		for _, a := range page.ActivationList {
+			if slices.ContainsFunc(a.Tags, func(t types.Tag) bool { return aws.ToString(t.Key) == key && aws.ToString(t.Value) == value }) {
+				ids = append(ids, aws.ToString(a.ActivationId))
+			}
+		}
+	}
+	return ids, nil
 }
 
 // Delete removes the activation; one that is already gone, or an id that is
