@@ -55,11 +55,11 @@ ecs_anywhere_join() (
   c() { curl --proto '=https' --tlsv1.2 -fsSL "$@"; };
   c -o "$dir/i.sh" "$url" && c -o "$dir/i.sh.asc" "$url.asc" || fail "cannot download $url and its signature";
   GNUPGHOME="$dir/g"; export GNUPGHOME; mkdir -m 700 "$GNUPGHOME";
-  { c '@KEYURL@' | gpg --batch -q --import; } >/dev/null 2>&1 || gpg --batch -q --keyserver @KEYSERVER@ --recv-keys $fpr >/dev/null 2>&1 ||
-    fail "cannot fetch the ECS Anywhere signing key $fpr";
+  { c '@KEYURL@' | gpg --batch -q --import; } >"$dir/k.err" 2>&1 || gpg --batch -q --keyserver @KEYSERVER@ --recv-keys $fpr >>"$dir/k.err" 2>&1 ||
+    fail "cannot fetch the ECS Anywhere signing key $fpr from @KEYURL@ or @KEYSERVER@ ($(tail -n 2 "$dir/k.err" | tr '\n' ' '))";
   s=$(gpg --batch --status-fd 1 --verify "$dir/i.sh.asc" "$dir/i.sh" 2>/dev/null || true);
   printf '%s' "$s" | grep -q '^\[GNUPG:\] GOODSIG ' && printf '%s' "$s" | grep -q "^\[GNUPG:\] VALIDSIG .*$fpr" ||
-    fail "the install script's signature does not verify with the ECS Anywhere key $fpr: it was not run";
+    fail "the install script's signature does not verify with the ECS Anywhere key $fpr: it was not run (gpg says: $(printf '%s\n' "$s" | awk '$1 == "[GNUPG:]" && $2 ~ /^(GOODSIG|VALIDSIG|BADSIG|ERRSIG|EXPSIG|EXPKEYSIG|REVKEYSIG|NO_PUBKEY|KEYEXPIRED|NODATA)$/ { printf "%s ", ($2 == "VALIDSIG" ? $2 " " $NF : $2) }'))";
   sudo=; [ "$(id -u)" = 0 ] || sudo=sudo;
   $sudo bash "$dir/i.sh" --region "$region" --cluster "$cluster" --activation-id "$id" --activation-code "$code" "$@";
 );`

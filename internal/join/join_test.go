@@ -38,8 +38,8 @@ if [ -n "$out" ]; then cp "$src" "$out"; else cat "$src"; fi`,
 	"gpg": `#!/bin/sh
 echo "gpg $*" >> "$STUB_LOG"
 case "$*" in
-*--import*) cat >/dev/null; exit 0;;
-*--recv-keys*) exit 0;;
+*--import*) cat >/dev/null; [ -z "${STUB_KEY_FAIL:-}" ] || { echo "gpg: no valid OpenPGP data found." >&2; exit 2; }; exit 0;;
+*--recv-keys*) [ -z "${STUB_KEY_FAIL:-}" ] || { echo "gpg: keyserver receive failed: No route to host" >&2; exit 2; }; exit 0;;
 *--verify*)
   if [ "$STUB_SIG" = good ]; then
     echo "[GNUPG:] GOODSIG BCE9D9A42D51784F Amazon ECS <ecs-security@amazon.com>"
@@ -54,7 +54,7 @@ exec "$@"`,
 }
 
 // system are the real tools the command uses besides the stubs.
-var system = []string{"sh", "bash", "sed", "grep", "mktemp", "rm", "mkdir", "cp", "cat", "basename", "id"}
+var system = []string{"sh", "bash", "sed", "grep", "awk", "tail", "tr", "mktemp", "rm", "mkdir", "cp", "cat", "basename", "id"}
 
 type node struct {
 	t        *testing.T
@@ -174,8 +174,9 @@ func TestJoinRefuses(t *testing.T) {
 		want    string
 		fetched bool // whether the install script was downloaded before refusing
 	}{
-		{"bad signature", nil, "", []string{"STUB_SIG=bad"}, "signature does not verify with the ECS Anywhere key " + KeyFingerprint, true},
-		{"signed by another key", nil, "", []string{"STUB_FPR=" + otherKey}, "signature does not verify", true},
+		{"bad signature", nil, "", []string{"STUB_SIG=bad"}, "signature does not verify with the ECS Anywhere key " + KeyFingerprint + ": it was not run (gpg says: BADSIG )", true},
+		{"signed by another key", nil, "", []string{"STUB_FPR=" + otherKey}, "(gpg says: GOODSIG VALIDSIG " + otherKey + " )", true},
+		{"no key anywhere", nil, "", []string{"STUB_KEY_FAIL=1"}, "cannot fetch the ECS Anywhere signing key " + KeyFingerprint + " from " + KeyURL + " or " + Keyserver + " (gpg: no valid OpenPGP data found. gpg: keyserver receive failed: No route to host )", true},
 		{"empty secret", nil, "", []string{"STUB_SECRET="}, "holds no activation: deploy the site's stack first", false},
 		{"secret without a code", nil, "", []string{`STUB_SECRET={"activationId":"` + id + `","activationCode":""}`}, "holds no activation", false},
 		{"bare code from an old version", nil, "", []string{"STUB_SECRET=" + code}, "holds no activation", false},
@@ -184,22 +185,24 @@ func TestJoinRefuses(t *testing.T) {
 		{"aws missing", []string{"aws"}, "", nil, "aws is not installed", false},
 		{"a flag the command sets", nil, " --activation-code x", nil, "--activation-code is set by this command", false},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			n := newNode(t, tc.missing...)
-			out, ok := n.join("bash", tc.extra, tc.env...)
-			if ok {
-				t.Fatalf("join succeeded, want refusal %q:\n%s", tc.want, out)
-			}
-			if !strings.Contains(out, tc.want) || !strings.Contains(out, "the node was not changed") {
-				t.Errorf("message %q lacks %q", out, tc.want)
-			}
-			if args := n.installArgs(); args != nil {
-				t.Errorf("the install script ran with %v", args)
-			}
-			if got := strings.Contains(n.calls(), "curl "+InstallScriptURL); got != tc.fetched {
-				t.Errorf("install script downloaded: %v, want %v; calls:\n%s", got, tc.fetched, n.calls())
-			}
-		})
+		for _, shell := range []string{"bash", "sh"} {
+			t.Run(tc.name+"/"+shell, func(t *testing.T) {
+				n := newNode(t, tc.missing...)
+				out, ok := n.join(shell, tc.extra, tc.env...)
+				if ok {
+					t.Fatalf("join succeeded, want refusal %q:\n%s", tc.want, out)
+				}
+				if !strings.Contains(out, tc.want) || !strings.Contains(out, "the node was not changed") {
+					t.Errorf("message %q lacks %q", out, tc.want)
+				}
+				if args := n.installArgs(); args != nil {
+					t.Errorf("the install script ran with %v", args)
+				}
+				if got := strings.Contains(n.calls(), "curl "+InstallScriptURL); got != tc.fetched {
+					t.Errorf("install script downloaded: %v, want %v; calls:\n%s", got, tc.fetched, n.calls())
+				}
+			})
+		}
 	}
 }
 
