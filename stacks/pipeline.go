@@ -100,7 +100,10 @@ func BuildPipeline(app awscdk.App, cfg config.Config) (*Pipeline, error) {
 			// The first run into an empty account has no regional
 			// repository to hold an image yet: that run deploys the
 			// Dockerfile as an asset, and starts the pipeline once more.
-			fmt.Sprintf(`if [ -n "$TAG" ] && aws cloudformation describe-stacks --stack-name %s >/dev/null 2>&1; then CTX="-c imageTag=$TAG"; else CTX=""; echo "first run: no stack %s yet, the stacks deploy the worker's Dockerfile as an asset"; fi`, regionalName, regionalName),
+			// The same test as the image step's, so the stacks get the
+			// tag exactly when that step builds it.
+			regionalRepository(regionalName),
+			fmt.Sprintf(`if [ -n "$TAG" ] && [ -n "$REPO" ]; then CTX="-c imageTag=$TAG"; else CTX=""; echo "first run: no repository in stack %s yet, the stacks deploy the worker's Dockerfile as an asset"; fi`, regionalName),
 			`make synth CDK_ARGS="$CTX"`,
 		),
 		PrimaryOutputDirectory: jsii.String("cdk.out"),

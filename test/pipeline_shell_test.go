@@ -109,7 +109,13 @@ func TestSynthCommands(t *testing.T) {
 	if !ok || !strings.Contains(calls, "make test\n") || !strings.Contains(calls, "make synth CDK_ARGS=\n") {
 		t.Errorf("first run: make test, then make synth without a tag: ok %v\n%s", ok, calls)
 	}
-	calls, ok = runCommands(t, cmds, "STUB_STACK=1")
+	// A regional stack without its repository output (a first run that
+	// failed): the image step will not build, so no tag either.
+	calls, ok = runCommands(t, cmds, "STUB_STACK=1", "STUB_REPO=None")
+	if !ok || !strings.Contains(calls, "make synth CDK_ARGS=\n") {
+		t.Errorf("a stack without a repository: make synth without a tag: ok %v\n%s", ok, calls)
+	}
+	calls, ok = runCommands(t, cmds, "STUB_STACK=1", "STUB_REPO="+repoURI)
 	if !ok || !strings.Contains(calls, "make synth CDK_ARGS=-c imageTag=0123456789ab\n") {
 		t.Errorf("later runs: make synth with the commit's tag: ok %v\n%s", ok, calls)
 	}
