@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -259,6 +260,43 @@ func shutdownStopsACopyInProgress(t *testing.T, peer func(testing.TB) *sqspeer.P
 	}
 	if got := f.left(t, f.queue); len(got) != 1 || got[0] != "slow" {
 		t.Errorf("the message must be released at once (visibility 0), the queue shows %v", got)
+	}
+}
+
+// TestShutdownEndsWithAMoveStuckInTheFileSystem: a read that ignores the
+// stop (a hung NFS/EFS call) does not keep the worker past its grace.
+func TestShutdownEndsWithAMoveStuckInTheFileSystem(t *testing.T) {
+	f := newFixture(t, 5)
+	f.files(t, "stuck")
+	cfg := f.config()
+	cfg.ShutdownGrace = 2 * time.Second
+	logs := &syncBuffer{}
+	w := newWorker(cfg, f.client, slog.New(slog.NewJSONHandler(logs, nil)))
+	w.mover.link = func(string, string) error { return &os.LinkError{Op: "link", Err: syscall.EXDEV} }
+	stuck, unstick := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	w.mover.chunkHook = func() { once.Do(func() { close(stuck) }); <-unstick }
+	t.Cleanup(func() { close(unstick) })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.run(ctx) }()
+	f.send(t, "stuck")
+	select {
+	case <-stuck:
+	case <-time.After(time.Minute):
+		t.Fatal("the copy never started")
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the worker waited for a move stuck in the file system, past its grace period")
+	}
+	if !strings.Contains(logs.String(), "moves stuck in the file system") {
+		t.Errorf("the exit must say why: %s", logs)
 	}
 }
 

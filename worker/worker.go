@@ -80,6 +80,11 @@ const (
 	maxCommits  = 4
 )
 
+func deadlineOf(ctx context.Context) time.Time {
+	d, _ := ctx.Deadline()
+	return d
+}
+
 // boundCtx is the context SQS calls run under (see bound).
 func (w *worker) boundCtx() context.Context {
 	w.boundMu.Lock()
@@ -132,10 +137,25 @@ func (w *worker) run(ctx context.Context) error {
 		// A quarter of the grace is kept to release and acknowledge.
 		w.log.Warn("grace period nearly over: stopping unfinished moves and releasing their messages to the queue")
 		stopWork()
-		<-finished
+		select {
+		case <-finished:
+		case <-deadline.Done():
+			// A file-system call that ignores the stop (a hung NFS/EFS
+			// read or sync): exit anyway, before ECS kills the task. acks
+			// stays open, so a move that ends later cannot panic.
+			w.log.Error("grace period over with moves stuck in the file system: exiting without them; their messages return after the visibility timeout")
+			return nil
+		}
 	}
 	close(w.acks)
-	<-acked
+	select {
+	case <-acked:
+	case <-time.After(time.Until(deadlineOf(deadline)) + time.Second):
+		// The deletes' SQS calls end with the deadline; only a folder
+		// sync stuck in the file system is still running.
+		w.log.Error("grace period over with a folder sync stuck in the file system: exiting; those messages are redelivered and acknowledged then")
+		return nil
+	}
 	if deadline.Err() != nil {
 		w.log.Warn("grace period over before every delete: those messages are redelivered and acknowledged then")
 	}
