@@ -27,8 +27,16 @@ func TestClearsOnlyStaleTemporaries(t *testing.T) {
 	held := filepath.Join(m.dst, tempPrefix+"456")
 	other := filepath.Join(m.dst, ".other")
 	done := filepath.Join(m.dst, "a_has_been_processed")
-	for _, p := range []string{stale, held, other, done} {
+	// Between its creation and its lock a copy's file is named .locking-:
+	// cleared only once it cannot be that any more.
+	locking := filepath.Join(m.dst, lockingPrefix+"789")
+	crashedLocking := filepath.Join(m.dst, lockingPrefix+"012")
+	for _, p := range []string{stale, held, other, done, locking, crashedLocking} {
 		write(t, p, "x")
+	}
+	old := time.Now().Add(-2 * lockingStale)
+	if err := os.Chtimes(crashedLocking, old, old); err != nil {
+		t.Fatal(err)
 	}
 	// A live worker's copy in progress holds its temporary file locked.
 	f, err := os.OpenFile(held, os.O_RDWR, 0)
@@ -43,10 +51,12 @@ func TestClearsOnlyStaleTemporaries(t *testing.T) {
 	if err := m.clearStale(slog.New(slog.NewJSONHandler(&logs, nil))); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(stale); !os.IsNotExist(err) {
-		t.Error("a temporary file no worker holds must be removed at start")
+	for _, p := range []string{stale, crashedLocking} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s: a temporary file no worker holds must be removed at start", filepath.Base(p))
+		}
 	}
-	for _, p := range []string{held, other, done} {
+	for _, p := range []string{held, other, done, locking} {
 		if _, err := os.Stat(p); err != nil {
 			t.Errorf("%s must be left alone: %v", filepath.Base(p), err)
 		}

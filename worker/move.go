@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // outcome of processing one file.
@@ -25,6 +26,13 @@ const (
 // tempPrefix starts the name of the worker's temporary files (cross-device
 // copies in progress) in the destination folder.
 const tempPrefix = ".incoming-"
+
+// lockingPrefix names a temporary file between its creation and its lock;
+// one a crash left in that instant is cleared once older than lockingStale.
+const (
+	lockingPrefix = ".locking-"
+	lockingStale  = time.Minute
+)
 
 // errConflict marks a destination that holds other content under the same
 // name: nothing is overwritten, the message goes on to the dead-letter queue.
@@ -82,7 +90,16 @@ func (m *mover) clearStale(log *slog.Logger) error {
 		return fmt.Errorf("read folder %s: %w", m.dst, err)
 	}
 	for _, e := range entries {
-		if !strings.HasPrefix(e.Name(), tempPrefix) || !e.Type().IsRegular() {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(e.Name(), tempPrefix):
+		case strings.HasPrefix(e.Name(), lockingPrefix):
+			if info, err := e.Info(); err != nil || time.Since(info.ModTime()) < lockingStale {
+				continue // may be another worker's, about to be locked
+			}
+		default:
 			continue
 		}
 		path := filepath.Join(m.dst, e.Name())
@@ -241,17 +258,26 @@ func (m *mover) removeSource(from string, info fs.FileInfo) error {
 // temporary file; a crash leaves the source intact and the temporary file
 // for the next start to clear.
 func (m *mover) copyAcross(ctx context.Context, in *os.File, info fs.FileInfo, from, to string) (_ outcome, err error) {
-	tmp, err := os.CreateTemp(m.dst, tempPrefix+"*")
+	// Created under lockingPrefix and renamed once locked: a starting
+	// worker clears only unlocked tempPrefix files, so it never sees one
+	// between its creation and its lock.
+	tmp, err := os.CreateTemp(m.dst, lockingPrefix+"*")
 	if err != nil {
 		return 0, fmt.Errorf("create temporary file in %s: %w", m.dst, err)
 	}
+	name := tmp.Name()
 	defer func() {
-		_ = os.Remove(tmp.Name())
+		_ = os.Remove(name)
 		_ = tmp.Close()
 	}()
 	if err := syscall.Flock(int(tmp.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		return 0, fmt.Errorf("lock temporary file %s: %w", tmp.Name(), err)
+		return 0, fmt.Errorf("lock temporary file %s: %w", name, err)
 	}
+	locked := filepath.Join(m.dst, tempPrefix+strings.TrimPrefix(filepath.Base(name), lockingPrefix))
+	if err := os.Rename(name, locked); err != nil {
+		return 0, fmt.Errorf("rename locked temporary file %s: %w", name, err)
+	}
+	name = locked
 	if _, err := io.CopyBuffer(tmp, ctxReader{ctx: ctx, r: in, hook: m.chunkHook}, make([]byte, 1<<20)); err != nil {
 		return 0, fmt.Errorf("copy %s: %w", from, err)
 	}
@@ -261,7 +287,7 @@ func (m *mover) copyAcross(ctx context.Context, in *os.File, info fs.FileInfo, f
 	if err := tmp.Sync(); err != nil {
 		return 0, fmt.Errorf("sync copy of %s: %w", from, err)
 	}
-	if err := os.Link(tmp.Name(), to); err != nil {
+	if err := os.Link(name, to); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return m.existing(in, info, from, to)
 		}

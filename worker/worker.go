@@ -399,6 +399,12 @@ func (w *worker) commit(msgs []types.Message) {
 		w.log.Warn("could not sync the destination folder; not deleting, the messages will be redelivered", "error", err, "messages", len(msgs))
 		return
 	}
+	// The source names are gone too, so a crash after the deletes cannot
+	// bring a moved file back into the source folder. The moves are durable
+	// without it: a failure is only logged.
+	if err := syncDir(w.mover.src); err != nil {
+		w.log.Warn("could not sync the source folder; the moved files are safe, a crash may leave their source names behind", "error", err)
+	}
 	var wg sync.WaitGroup
 	for start := 0; start < len(msgs); start += 10 {
 		batch := msgs[start:min(start+10, len(msgs))]
