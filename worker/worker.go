@@ -395,15 +395,18 @@ func (w *worker) commit(msgs []types.Message) {
 	if len(msgs) == 0 {
 		return
 	}
-	if err := syncDir(w.mover.dst); err != nil {
+	// The source folder is synced at the same time, so a crash after the
+	// deletes cannot bring a moved file's source name back. The moves are
+	// durable without it: its failure is only logged.
+	srcSynced := make(chan error, 1)
+	go func() { srcSynced <- syncDir(w.mover.src) }()
+	err := syncDir(w.mover.dst)
+	if srcErr := <-srcSynced; srcErr != nil {
+		w.log.Warn("could not sync the source folder; the moved files are safe, a crash may leave their source names behind", "error", srcErr)
+	}
+	if err != nil {
 		w.log.Warn("could not sync the destination folder; not deleting, the messages will be redelivered", "error", err, "messages", len(msgs))
 		return
-	}
-	// The source names are gone too, so a crash after the deletes cannot
-	// bring a moved file back into the source folder. The moves are durable
-	// without it: a failure is only logged.
-	if err := syncDir(w.mover.src); err != nil {
-		w.log.Warn("could not sync the source folder; the moved files are safe, a crash may leave their source names behind", "error", err)
 	}
 	var wg sync.WaitGroup
 	for start := 0; start < len(msgs); start += 10 {
