@@ -2,6 +2,7 @@ package stacks
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscodebuild"
@@ -11,6 +12,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/pipelines"
+	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
@@ -310,9 +312,21 @@ func suppressPipeline(stack awscdk.Stack) {
 			AppliesTo: re(`/^Resource::arn:.+:ecr:.+:repository\/\*$/`),
 			Reason:    jsii.String("the regional repository's name is generated: pushing is limited to the repository tagged as the regional stack's (aws:ResourceTag condition)"),
 		},
-		{
+	}, jsii.Bool(false))
+	// Privileged mode is accepted exactly where Docker runs, project by
+	// project: a privileged project anywhere else stays a finding.
+	for _, c := range *stack.Node().FindAll(constructs.ConstructOrder_PREORDER) {
+		project, ok := c.(awscodebuild.CfnProject)
+		if !ok {
+			continue
+		}
+		path := *project.Node().Path()
+		if !strings.Contains(path, "/MultiArchImage/") && !strings.Contains(path, "/Assets/DockerAsset") {
+			continue
+		}
+		cdknag.NagSuppressions_AddResourceSuppressions(project, &[]*cdknag.NagPackSuppression{{
 			Id:     jsii.String("AwsSolutions-CB3"),
 			Reason: jsii.String("privileged mode only where Docker runs: the multi-arch image step and CDK Pipelines' Docker asset publishing"),
-		},
-	}, jsii.Bool(false))
+		}}, jsii.Bool(false))
+	}
 }
