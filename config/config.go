@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/ecs-anywhere-stretched/stretched/internal/limits"
+	"github.com/ecs-anywhere-stretched/stretched/internal/names"
 	"github.com/ecs-anywhere-stretched/stretched/internal/workersecrets"
 )
 
@@ -63,7 +64,7 @@ const (
 
 // Defaults of the settings, documented in the README's configuration table.
 const (
-	DefaultStackPrefix              = "EcsWorker"
+	DefaultStackPrefix              = names.DefaultStackPrefix
 	DefaultMaxReceiveCount          = 5
 	DefaultVisibilityTimeoutSeconds = 60
 	DefaultLogRetentionDays         = 365

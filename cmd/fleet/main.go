@@ -23,7 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
-	appconfig "github.com/ecs-anywhere-stretched/stretched/config"
+	"github.com/ecs-anywhere-stretched/stretched/internal/names"
 	"github.com/ecs-anywhere-stretched/stretched/internal/status"
 )
 
@@ -40,7 +40,7 @@ func main() {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	usage := func() {
-		fmt.Fprintf(stderr, "usage: fleet status [--prefix %s] [--region REGION] [--json]\n", appconfig.DefaultStackPrefix)
+		fmt.Fprintf(stderr, "usage: fleet status [--prefix %s] [--region REGION] [--json]\n", names.DefaultStackPrefix)
 	}
 	if len(args) == 0 || args[0] != "status" {
 		usage()
@@ -48,7 +48,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	prefix := fs.String("prefix", appconfig.DefaultStackPrefix, "stack prefix of the app (context key stackPrefix)")
+	prefix := fs.String("prefix", names.DefaultStackPrefix, "stack prefix of the app (context key stackPrefix)")
 	region := fs.String("region", "", "AWS region of the stacks (default: the AWS configuration's)")
 	asJSON := fs.Bool("json", false, "print JSON instead of tables")
 	if err := fs.Parse(args[1:]); err != nil {

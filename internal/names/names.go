@@ -21,6 +21,10 @@ const (
 	OutputRenewerName      = "ActivationRenewerName"
 )
 
+// DefaultStackPrefix starts every stack's name unless stackPrefix says
+// otherwise (the app and `fleet status` both default to it).
+const DefaultStackPrefix = "EcsWorker"
+
 // StackTagKey tags every activation of a site with its stack's name. SSM
 // gives an activation's tags to the managed instances that join with it, so
 // the tag finds (and IAM limits deregistration to) exactly the site's nodes.

@@ -12,10 +12,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/ecs-anywhere-stretched/stretched/internal/limits"
+	"github.com/ecs-anywhere-stretched/stretched/internal/names"
 	"github.com/ecs-anywhere-stretched/stretched/internal/ssmact"
 )
 
@@ -27,6 +30,21 @@ type Renewer struct {
 	// 0 turns renewal off.
 	RenewDays int
 	Log       *slog.Logger
+}
+
+// FromEnv reads the renewer's settings from its environment (written by
+// constructs/activation); the error names every bad variable.
+func FromEnv(getenv func(string) string) (Renewer, error) {
+	var errs []error
+	settings, err := ssmact.ParseSettingsJSON(getenv(names.EnvActivationSettings))
+	if err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w; redeploy the site's stack", names.EnvActivationSettings, err))
+	}
+	days, err := strconv.Atoi(getenv(names.EnvRenewDays))
+	if err != nil || days < 0 || days >= limits.MaxExpiryDays {
+		errs = append(errs, fmt.Errorf("%s is %q: must be a whole number of days from 0 to %d; redeploy the site's stack", names.EnvRenewDays, getenv(names.EnvRenewDays), limits.MaxExpiryDays-1))
+	}
+	return Renewer{Settings: settings, RenewDays: days}, errors.Join(errs...)
 }
 
 // Outcome is what one run did.

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
+	"github.com/ecs-anywhere-stretched/stretched/internal/errcheck"
 	"github.com/ecs-anywhere-stretched/stretched/internal/fakeaws"
 	"github.com/ecs-anywhere-stretched/stretched/internal/ssmact"
 )
@@ -190,4 +191,17 @@ func TestNoRecordIsAnError(t *testing.T) {
 	if _, err := e.r.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "records no activation") {
 		t.Fatalf("error %v", err)
 	}
+}
+
+func TestFromEnv(t *testing.T) {
+	good := map[string]string{
+		"ACTIVATION_SETTINGS": `{"IamRole":"Role","RegistrationLimit":"10","ExpiryDays":"7","SecretArn":"arn:aws:secretsmanager:eu-west-1:123456789012:secret:code","Serial":"1","Tags":[{"Key":"stretched:stack","Value":"S"}]}`,
+		"RENEW_DAYS":          "2",
+	}
+	r, err := FromEnv(func(k string) string { return good[k] })
+	if err != nil || r.RenewDays != 2 || r.Settings.IamRole != "Role" || r.Settings.ExpiryDays != 7 {
+		t.Fatalf("FromEnv = %+v, %v", r, err)
+	}
+	_, err = FromEnv(func(k string) string { return map[string]string{"RENEW_DAYS": "-1"}[k] })
+	errcheck.Contains(t, err, "ACTIVATION_SETTINGS", `RENEW_DAYS is "-1": must be a whole number of days from 0 to 29`, "redeploy the site's stack")
 }

@@ -5,32 +5,25 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
-	"strconv"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/ecs-anywhere-stretched/stretched/internal/lambdamain"
-	"github.com/ecs-anywhere-stretched/stretched/internal/names"
 	"github.com/ecs-anywhere-stretched/stretched/internal/renewer"
 	"github.com/ecs-anywhere-stretched/stretched/internal/ssmact"
 )
 
 func main() {
 	log, cfg := lambdamain.Setup()
-	settings, err := ssmact.ParseSettingsJSON(os.Getenv(names.EnvActivationSettings))
-	days, derr := strconv.Atoi(os.Getenv(names.EnvRenewDays))
-	if err != nil || derr != nil {
-		log.Error("bad environment: redeploy the site's stack", "settingsError", fmt.Sprint(err), "renewDaysError", fmt.Sprint(derr))
+	r, err := renewer.FromEnv(os.Getenv)
+	if err != nil {
+		log.Error("bad environment", "error", err)
 		os.Exit(1)
 	}
-	r := &renewer.Renewer{
-		M:        ssmact.NewManager(ssm.NewFromConfig(cfg), secretsmanager.NewFromConfig(cfg), log),
-		Settings: settings, RenewDays: days, Log: log,
-	}
+	r.M, r.Log = ssmact.NewManager(ssm.NewFromConfig(cfg), secretsmanager.NewFromConfig(cfg), log), log
 	lambda.Start(func(ctx context.Context) (renewer.Outcome, error) {
 		out, err := r.Run(ctx)
 		if err != nil {
