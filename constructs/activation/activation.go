@@ -195,15 +195,9 @@ func New(scope constructs.Construct, id string, props Props) (*Activation, error
 	a.function = handler.Function()
 
 	properties := a.properties(p)
-	resource := awscdk.NewCustomResource(c, jsii.String("Resource"), &awscdk.CustomResourceProps{
-		ServiceToken: handler.Function().FunctionArn(),
-		ResourceType: jsii.String(names.ActivationResourceType),
-		Properties:   &properties,
-	})
 	// The handler's permissions must exist before CloudFormation asks it for
 	// anything, and until it has deleted the activation.
-	handler.DependOnPermissions(resource)
-	a.resource = resource
+	a.resource = handler.CustomResource(c, names.ActivationResourceType, properties)
 
 	if *p.RenewDays > 0 {
 		if err := a.addRenewer(p, properties); err != nil {

@@ -172,3 +172,17 @@ func (f *Function) DependOnPermissions(dependent constructs.IConstruct) {
 		dependent.Node().AddDependency(p)
 	}
 }
+
+// CustomResource makes the custom resource "Resource" in scope that this
+// function answers, of resourceType with properties, and makes it depend on
+// the function's permissions (DependOnPermissions): add every statement
+// first.
+func (f *Function) CustomResource(scope constructs.Construct, resourceType string, properties map[string]any) awscdk.CustomResource {
+	resource := awscdk.NewCustomResource(scope, jsii.String("Resource"), &awscdk.CustomResourceProps{
+		ServiceToken: f.function.FunctionArn(),
+		ResourceType: jsii.String(resourceType),
+		Properties:   &properties,
+	})
+	f.DependOnPermissions(resource)
+	return resource
+}

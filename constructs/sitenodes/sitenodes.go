@@ -106,16 +106,11 @@ func New(scope constructs.Construct, id string, props Props) (*Nodes, error) {
 		Reason: jsii.String("ssm:DescribeInstanceInformation has no resource-level permissions (it is read-only and limited to the region); deregistration is limited to managed instances tagged with this site's stack"),
 	}}, jsii.Bool(true))
 
-	resource := awscdk.NewCustomResource(c, jsii.String("Resource"), &awscdk.CustomResourceProps{
-		ServiceToken: fn.Function().FunctionArn(),
-		ResourceType: jsii.String(names.NodesResourceType),
-		Properties: &map[string]any{
-			names.PropClusterName: props.Cluster.ClusterName(),
-			names.PropTagKey:      props.TagKey,
-			names.PropTagValue:    props.TagValue,
-		},
+	resource := fn.CustomResource(c, names.NodesResourceType, map[string]any{
+		names.PropClusterName: props.Cluster.ClusterName(),
+		names.PropTagKey:      props.TagKey,
+		names.PropTagValue:    props.TagValue,
 	})
-	fn.DependOnPermissions(resource)
 	return &Nodes{Construct: c, resource: resource}, nil
 }
 

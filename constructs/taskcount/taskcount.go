@@ -105,26 +105,21 @@ func New(scope constructs.Construct, id string, props Props) (*Count, error) {
 	}}, jsii.Bool(true))
 
 	cfnService := props.Service.Node().DefaultChild().(awsecs.CfnService)
-	resource := awscdk.NewCustomResource(c, jsii.String("Resource"), &awscdk.CustomResourceProps{
-		ServiceToken: fn.Function().FunctionArn(),
-		ResourceType: jsii.String(names.TaskCountResourceType),
-		Properties: &map[string]any{
-			names.PropClusterName:    props.Cluster.ClusterName(),
-			names.PropFamily:         props.TaskDefinition.Family(),
-			names.PropTaskDefinition: props.TaskDefinition.TaskDefinitionArn(),
-			// A change to any of these updates the service, so the count
-			// must be re-read first. Make the resource after the service is
-			// set up.
-			names.PropServiceSettings: stack.ToJsonString(map[string]any{
-				"DeploymentConfiguration": cfnService.DeploymentConfiguration(),
-				"PlacementStrategies":     cfnService.PlacementStrategies(),
-				"EnableExecuteCommand":    cfnService.EnableExecuteCommand(),
-				"LaunchType":              cfnService.LaunchType(),
-				"PropagateTags":           cfnService.PropagateTags(),
-			}, nil),
-		},
+	resource := fn.CustomResource(c, names.TaskCountResourceType, map[string]any{
+		names.PropClusterName:    props.Cluster.ClusterName(),
+		names.PropFamily:         props.TaskDefinition.Family(),
+		names.PropTaskDefinition: props.TaskDefinition.TaskDefinitionArn(),
+		// A change to any of these updates the service, so the count
+		// must be re-read first. Make the resource after the service is
+		// set up.
+		names.PropServiceSettings: stack.ToJsonString(map[string]any{
+			"DeploymentConfiguration": cfnService.DeploymentConfiguration(),
+			"PlacementStrategies":     cfnService.PlacementStrategies(),
+			"EnableExecuteCommand":    cfnService.EnableExecuteCommand(),
+			"LaunchType":              cfnService.LaunchType(),
+			"PropagateTags":           cfnService.PropagateTags(),
+		}, nil),
 	})
-	fn.DependOnPermissions(resource)
 	cfnService.SetDesiredCount(awscdk.Token_AsNumber(resource.GetAttString(jsii.String(names.AttrDesiredCount))))
 	return &Count{Construct: c, resource: resource}, nil
 }
