@@ -251,14 +251,7 @@ func shutdownStopsACopyInProgress(t *testing.T, peer func(testing.TB) *sqspeer.P
 	waitFor(t, time.Minute, "the copy to start", func() bool { return strings.Contains(strings.Join(list(t, f.dst), ","), tempPrefix) })
 	start := time.Now()
 	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("the worker kept copying after the grace period")
-	}
+	runEnds(t, done, "the worker kept copying after the grace period")
 	if took := time.Since(start); took > cfg.ShutdownGrace+3*time.Second {
 		t.Errorf("stopping took %v with a %v grace", took, cfg.ShutdownGrace)
 	}
@@ -270,6 +263,20 @@ func shutdownStopsACopyInProgress(t *testing.T, peer func(testing.TB) *sqspeer.P
 	}
 	if got := f.left(t, f.queue); len(got) != 1 || got[0] != "slow" {
 		t.Errorf("the message must be released at once (visibility 0), the queue shows %v", got)
+	}
+}
+
+// runEnds waits for a worker's run to end without error, well past any
+// grace these tests give it; else it fails with why.
+func runEnds(t *testing.T, done <-chan error, why string) {
+	t.Helper()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal(why)
 	}
 }
 
@@ -297,14 +304,7 @@ func TestShutdownEndsWithAMoveStuckInTheFileSystem(t *testing.T) {
 		t.Fatal("the copy never started")
 	}
 	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("the worker waited for a move stuck in the file system, past its grace period")
-	}
+	runEnds(t, done, "the worker waited for a move stuck in the file system, past its grace period")
 	if !strings.Contains(logs.String(), "moves stuck in the file system") {
 		t.Errorf("the exit must say why: %s", logs)
 	}
