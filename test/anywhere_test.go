@@ -75,7 +75,7 @@ func TestActivationCustomResource(t *testing.T) {
 // activationActions are what the activation handler and the renewer may do,
 // and nothing more.
 var activationActions = []string{"iam:PassRole", "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "logs:CreateLogStream", "logs:PutLogEvents",
-	"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "ssm:AddTagsToResource", "ssm:CreateActivation", "ssm:DeleteActivation", "ssm:DescribeActivations"}
+	"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage", "ssm:AddTagsToResource", "ssm:CreateActivation", "ssm:DeleteActivation", "ssm:DescribeActivations"}
 
 func TestActivationFunctionsLeastPrivilege(t *testing.T) {
 	s := anywhere(t)
@@ -95,7 +95,7 @@ func TestActivationFunctionsLeastPrivilege(t *testing.T) {
 					if !strings.Contains(jsonOf(st.resource), "InstanceRole") || !strings.Contains(jsonOf(st.raw["Condition"]), "ssm.amazonaws.com") {
 						t.Errorf("%s: iam:PassRole must be limited to the instance role, passed to SSM: %s", role, jsonOf(st.raw))
 					}
-				case "secretsmanager:PutSecretValue", "secretsmanager:GetSecretValue":
+				case "secretsmanager:PutSecretValue", "secretsmanager:GetSecretValue", "secretsmanager:UpdateSecretVersionStage":
 					if !strings.Contains(jsonOf(st.resource), "ActivationCode") {
 						t.Errorf("%s: the secret access must be limited to the site's secret: %s", role, jsonOf(st.resource))
 					}

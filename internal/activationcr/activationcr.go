@@ -51,33 +51,15 @@ func (h *Handler) handle(ctx context.Context, log *slog.Logger, e cfn.Event) (st
 		if err != nil {
 			return e.PhysicalResourceID, nil, err
 		}
-		cur, found, err := current(ctx, m, s.SecretArn, e.PhysicalResourceID)
-		if err != nil {
-			return e.PhysicalResourceID, nil, err
-		}
-		if !ssmact.Changed(e.OldResourceProperties, e.ResourceProperties) && found {
-			a, err := m.Describe(ctx, cur.ActivationID)
-			if err != nil {
-				return e.PhysicalResourceID, nil, err
+		// A renewal that writes the record at the same moment wins; this
+		// update then works on what it wrote.
+		for attempt := 1; ; attempt++ {
+			id, data, err := h.update(ctx, log, m, e, s)
+			if !errors.Is(err, ssmact.ErrRecordChanged) || attempt == 3 {
+				return id, data, err
 			}
-			if a != nil && cur.ActivationCode != "" {
-				log.Info("properties unchanged: keeping the current activation", "activation", cur)
-				return e.PhysicalResourceID, data(s.SecretArn), nil
-			}
-			log.Warn("current activation no longer exists: making a new one", "activationId", cur.ActivationID)
+			log.Info("the activation record changed meanwhile (a renewal): reading it again", "error", err)
 		}
-		var old *ssmact.Current
-		if found {
-			old = &cur
-		}
-		if _, err := m.Replace(ctx, s, old); err != nil && !errors.Is(err, ssmact.ErrOldNotDeleted) {
-			return e.PhysicalResourceID, nil, err
-		} else if err != nil {
-			// The new activation is current; failing now would make
-			// CloudFormation roll back and create yet another.
-			log.Warn("new activation is current, the old one is left to expire", "error", err)
-		}
-		return e.PhysicalResourceID, data(s.SecretArn), nil
 	default: // cfn.RequestDelete
 		secretArn, _ := e.ResourceProperties[names.PropSecretArn].(string)
 		cur, found, err := current(ctx, m, secretArn, e.PhysicalResourceID)
@@ -150,4 +132,35 @@ func current(ctx context.Context, m *ssmact.Manager, secretArn, physicalID strin
 
 func data(secretArn string) map[string]any {
 	return map[string]any{names.AttrSecretArn: secretArn}
+}
+
+// update answers one Update with the record as it is now.
+func (h *Handler) update(ctx context.Context, log *slog.Logger, m *ssmact.Manager, e cfn.Event, s ssmact.Settings) (string, map[string]any, error) {
+	cur, found, err := current(ctx, m, s.SecretArn, e.PhysicalResourceID)
+	if err != nil {
+		return e.PhysicalResourceID, nil, err
+	}
+	if !ssmact.Changed(e.OldResourceProperties, e.ResourceProperties) && found {
+		a, err := m.Describe(ctx, cur.ActivationID)
+		if err != nil {
+			return e.PhysicalResourceID, nil, err
+		}
+		if a != nil && cur.ActivationCode != "" {
+			log.Info("properties unchanged: keeping the current activation", "activation", cur)
+			return e.PhysicalResourceID, data(s.SecretArn), nil
+		}
+		log.Warn("current activation no longer exists: making a new one", "activationId", cur.ActivationID)
+	}
+	var old *ssmact.Current
+	if found {
+		old = &cur
+	}
+	if _, err := m.Replace(ctx, s, old); err != nil && !errors.Is(err, ssmact.ErrOldNotDeleted) {
+		return e.PhysicalResourceID, nil, err
+	} else if err != nil {
+		// The new activation is current; failing now would make
+		// CloudFormation roll back and create yet another.
+		log.Warn("new activation is current, the old one is left to expire", "error", err)
+	}
+	return e.PhysicalResourceID, data(s.SecretArn), nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -179,6 +180,49 @@ func TestUpdateChangedReplacesTheCurrentActivation(t *testing.T) {
 	if len(cur.Previous) != 1 || cur.Previous[0] != first.ActivationID {
 		t.Errorf("the record must remember the earlier activation: %v", cur.Previous)
 	}
+}
+
+// TestUpdateRacingARenewalReadsAgain: a renewal wrote the record between
+// the update's read and its write; the write is refused, the update's new
+// activation deleted, and the update redone on the renewal's record.
+func TestUpdateRacingARenewalReadsAgain(t *testing.T) {
+	e := newEnv(t)
+	first := e.created(t)
+	m := e.h.M.WithLog(slog.New(slog.NewJSONHandler(e.logs, nil)))
+	s, _ := ssmact.ParseSettings(baseProps())
+	var renewal ssmact.Current
+	e.h.M.Secrets = &racingSecrets{SecretsAPI: e.h.M.Secrets, other: func() {
+		var err error
+		if renewal, err = m.Replace(context.Background(), s, &first); err != nil {
+			t.Fatal(err)
+		}
+	}}
+	p := baseProps()
+	p["RegistrationLimit"] = "20"
+	wantStatus(t, e.run(t, event(cfn.RequestUpdate, PhysicalID(secretArn), p, baseProps())), cfn.StatusSuccess)
+	cur := e.current(t)
+	if e.aws.Activations[cur.ActivationID] == nil || e.aws.Activations[cur.ActivationID].Limit != 20 || e.activations() != 1 {
+		t.Errorf("one activation with the new limit must be left, current %s, %d exist", cur.ActivationID, e.activations())
+	}
+	if len(cur.Previous) == 0 || cur.Previous[0] != renewal.ActivationID {
+		t.Errorf("the update must replace the renewal's activation %s, record %+v", renewal.ActivationID, cur.Previous)
+	}
+	if !strings.Contains(e.logs.String(), "reading it again") {
+		t.Errorf("the retry must be logged: %s", e.logs)
+	}
+}
+
+// racingSecrets lets another writer write the record right before the
+// first write through it.
+type racingSecrets struct {
+	ssmact.SecretsAPI
+	once  sync.Once
+	other func()
+}
+
+func (r *racingSecrets) PutSecretValue(ctx context.Context, in *secretsmanager.PutSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error) {
+	r.once.Do(r.other)
+	return r.SecretsAPI.PutSecretValue(ctx, in, opts...)
 }
 
 func TestUpdateSerialMakesNewActivation(t *testing.T) {

@@ -39,6 +39,7 @@ const (
 	DeregisterManagedInstance   = "AmazonSSM.DeregisterManagedInstance"
 	GetSecretValue              = "secretsmanager.GetSecretValue"
 	PutSecretValue              = "secretsmanager.PutSecretValue"
+	UpdateSecretVersionStage    = "secretsmanager.UpdateSecretVersionStage"
 	ListContainerInstances      = "AmazonEC2ContainerServiceV20141113.ListContainerInstances"
 	DeregisterContainerInstance = "AmazonEC2ContainerServiceV20141113.DeregisterContainerInstance"
 	DescribeContainerInstances  = "AmazonEC2ContainerServiceV20141113.DescribeContainerInstances"
@@ -101,9 +102,14 @@ type Fake struct {
 	// Now is the services' clock (for Expired).
 	Now func() time.Time
 	// PageSize caps every list answer, to test pagination.
-	PageSize           int
-	Activations        map[string]*Activation
-	Secrets            map[string]string
+	PageSize    int
+	Activations map[string]*Activation
+	// Secrets are the secrets' AWSCURRENT values (set one to seed a secret).
+	Secrets map[string]string
+	// versions are the AWSCURRENT version ids, staged the values put
+	// under another stage, by secret and version id.
+	versions           map[string]string
+	staged             map[string]map[string]string
 	Instances          map[string]*Instance
 	ContainerInstances map[string][]string // by cluster name
 	// Disconnected lists container instance ARNs whose agent is not connected.
@@ -127,7 +133,7 @@ type Fake struct {
 func New(t *testing.T) *Fake {
 	f := &Fake{
 		t: t, Now: time.Now, PageSize: 50,
-		Activations: map[string]*Activation{}, Secrets: map[string]string{}, Instances: map[string]*Instance{},
+		Activations: map[string]*Activation{}, Secrets: map[string]string{}, versions: map[string]string{}, staged: map[string]map[string]string{}, Instances: map[string]*Instance{},
 		ContainerInstances: map[string][]string{}, Disconnected: map[string]bool{}, Services: map[string]*Service{}, Queues: map[string]*Queue{}, OldestAge: map[string]float64{}, StackStatus: map[string]string{}, script: map[string][]Reply{}, requests: map[string][]map[string]any{},
 	}
 	srv := httptest.NewServer(http.HandlerFunc(f.serve))
@@ -184,6 +190,15 @@ func (f *Fake) Join(activationID string) string {
 
 // newID returns a new activation id and its code; the code is distinctive
 // so tests can look for leaks.
+// currentVersion is the version id of the secret's AWSCURRENT value; a value
+// a test put into Secrets directly has one too.
+func (f *Fake) currentVersion(id string) string {
+	if f.versions[id] == "" {
+		f.versions[id] = "version-initial"
+	}
+	return f.versions[id]
+}
+
 func (f *Fake) newID() (string, string) {
 	f.n++
 	return fmt.Sprintf("%08x-0000-4000-8000-%012x", f.n, f.n), fmt.Sprintf("SECRET-CODE-%06d", f.n)
@@ -354,11 +369,39 @@ func (f *Fake) answer(target string, in map[string]any) Reply {
 		if !found {
 			return fail("ResourceNotFoundException", "Secrets Manager can't find the specified secret value for staging label: AWSCURRENT")
 		}
-		return ok(map[string]any{"ARN": id, "SecretString": v, "VersionId": "v"})
+		return ok(map[string]any{"ARN": id, "SecretString": v, "VersionId": f.currentVersion(id)})
 	case PutSecretValue:
+		// A version with stages but not AWSCURRENT waits to be made
+		// current by UpdateSecretVersionStage, as in Secrets Manager.
 		id := str(in, "SecretId")
-		f.Secrets[id] = str(in, "SecretString")
-		return ok(map[string]any{"ARN": id, "VersionId": "v"})
+		f.n++
+		version := fmt.Sprintf("version-%d", f.n)
+		stages, _ := in["VersionStages"].([]any)
+		if len(stages) > 0 && !slices.Contains(stages, any("AWSCURRENT")) {
+			if f.staged[id] == nil {
+				f.staged[id] = map[string]string{}
+			}
+			f.staged[id][version] = str(in, "SecretString")
+		} else {
+			f.Secrets[id] = str(in, "SecretString")
+			f.versions[id] = version
+		}
+		return ok(map[string]any{"ARN": id, "VersionId": version})
+	case UpdateSecretVersionStage:
+		id := str(in, "SecretId")
+		if str(in, "VersionStage") != "AWSCURRENT" {
+			return fail("InvalidParameterException", "the fake moves only AWSCURRENT")
+		}
+		if from := str(in, "RemoveFromVersionId"); from != f.currentVersion(id) {
+			return fail("InvalidParameterException", fmt.Sprintf("Version stage AWSCURRENT not found in version %s", from))
+		}
+		to := str(in, "MoveToVersionId")
+		v, found := f.staged[id][to]
+		if !found {
+			return fail("InvalidParameterException", "Not a valid version: "+to)
+		}
+		f.Secrets[id], f.versions[id] = v, to
+		return ok(map[string]any{"ARN": id})
 	case ListContainerInstances:
 		cluster := str(in, "cluster")
 		arns, found := f.ContainerInstances[cluster]

@@ -81,6 +81,12 @@ func (r *Renewer) Run(ctx context.Context) (Outcome, error) {
 	}
 	r.Log.Info("renewing the activation", "activation", cur, "reason", reason)
 	next, err := m.Replace(ctx, r.Settings, &cur)
+	if errors.Is(err, ssmact.ErrRecordChanged) {
+		// A deploy replaced the activation at the same moment: its new
+		// one is current, ours was deleted again; the next run checks it.
+		r.Log.Info("the activation was replaced by someone else meanwhile: nothing to do", "error", err)
+		return Outcome{Reason: "replaced meanwhile", Current: cur}, nil
+	}
 	if err != nil && !errors.Is(err, ssmact.ErrOldNotDeleted) {
 		return Outcome{Reason: reason, Current: cur}, fmt.Errorf("renewal (%s) failed; activation %s stays current: %w", reason, cur.ActivationID, err)
 	}

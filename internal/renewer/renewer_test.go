@@ -7,9 +7,11 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
@@ -204,4 +206,44 @@ func TestFromEnv(t *testing.T) {
 	}
 	_, err = FromEnv(func(k string) string { return map[string]string{"RENEW_DAYS": "-1"}[k] })
 	errcheck.Contains(t, err, "ACTIVATION_SETTINGS", `RENEW_DAYS is "-1": must be a whole number of days from 0 to 29`, "redeploy the site's stack")
+}
+
+// racingSecrets lets another writer write the record right before the
+// renewer's own write, as a deploy's custom resource would.
+type racingSecrets struct {
+	ssmact.SecretsAPI
+	once  sync.Once
+	other func()
+}
+
+func (r *racingSecrets) PutSecretValue(ctx context.Context, in *secretsmanager.PutSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error) {
+	r.once.Do(r.other)
+	return r.SecretsAPI.PutSecretValue(ctx, in, opts...)
+}
+
+// TestADeployAtTheSameMomentWins: the renewer read the record, a deploy then
+// replaced the activation; the renewer's write is refused (compare-and-swap
+// on the secret's version), its new activation deleted again, and the
+// deploy's record stays, without an error (no alarm for a benign race).
+func TestADeployAtTheSameMomentWins(t *testing.T) {
+	e := newEnv(t, time.Hour, 0)
+	client := secretsmanager.NewFromConfig(e.aws.Config())
+	var deployed *fakeaws.Activation
+	e.r.M.Secrets = &racingSecrets{SecretsAPI: client, other: func() {
+		deployed = e.aws.AddActivation(fakeaws.Activation{IamRole: "role", Limit: 10, Expiry: now.Add(7 * 24 * time.Hour)})
+		rec, _ := json.Marshal(ssmact.Current{ActivationID: deployed.ID, ActivationCode: deployed.Code, ExpirationDate: deployed.Expiry})
+		if _, err := client.PutSecretValue(context.Background(), &secretsmanager.PutSecretValueInput{SecretId: aws.String(secretArn), SecretString: aws.String(string(rec))}); err != nil {
+			t.Fatal(err)
+		}
+	}}
+	out, err := e.r.Run(context.Background())
+	if err != nil || out.Renewed {
+		t.Fatalf("a lost race is not a failure: %+v, %v", out, err)
+	}
+	if cur := e.current(t); cur.ActivationID != deployed.ID {
+		t.Errorf("the deploy's record must stay, the secret names %s", cur.ActivationID)
+	}
+	if len(e.aws.Activations) != 2 || e.aws.Activations[deployed.ID] == nil || e.aws.Activations[e.old.ID] == nil {
+		t.Errorf("the renewer's own new activation must be deleted again; %d exist", len(e.aws.Activations))
+	}
 }

@@ -37,6 +37,7 @@ type SSMAPI interface {
 type SecretsAPI interface {
 	GetSecretValue(context.Context, *secretsmanager.GetSecretValueInput, ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
 	PutSecretValue(context.Context, *secretsmanager.PutSecretValueInput, ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error)
+	UpdateSecretVersionStage(context.Context, *secretsmanager.UpdateSecretVersionStageInput, ...func(*secretsmanager.Options)) (*secretsmanager.UpdateSecretVersionStageOutput, error)
 }
 
 // MaxPrevious is how many earlier activation ids the secret remembers.
@@ -50,6 +51,9 @@ type Current struct {
 	// Previous are earlier activations of the site, newest first; each was
 	// deleted when it was replaced (or expires on its own if that failed).
 	Previous []string `json:"previousActivationIds,omitempty"`
+	// Version is the secret version the record was read from ("" when the
+	// secret had no value): Replace writes only if it is still current.
+	Version string `json:"-"`
 }
 
 // LogValue keeps the code out of every log line.
@@ -102,7 +106,9 @@ var ErrOldNotDeleted = errors.New("the previous activation could not be deleted"
 // when the secret has no value yet or holds no activation (a value written by
 // an earlier version of this project: the code alone).
 func (m *Manager) ReadCurrent(ctx context.Context, secretArn string) (cur Current, found bool, err error) {
-	out, err := m.Secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(secretArn)})
+	// AWSCURRENT is the default; named, because write moves it (and
+	// moto_server follows a moved label only when it is named).
+	out, err := m.Secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(secretArn), VersionStage: aws.String("AWSCURRENT")})
 	if err != nil {
 		var nf *smtypes.ResourceNotFoundException
 		if errors.As(err, &nf) {
@@ -112,10 +118,20 @@ func (m *Manager) ReadCurrent(ctx context.Context, secretArn string) (cur Curren
 	}
 	if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &cur); err != nil || cur.ActivationID == "" {
 		m.Log.Warn("secret holds no activation record: treating it as empty", "secretArn", secretArn)
-		return Current{}, false, nil
+		return Current{Version: aws.ToString(out.VersionId)}, false, nil
 	}
+	cur.Version = aws.ToString(out.VersionId)
 	return cur, true, nil
 }
+
+// ErrRecordChanged marks a write that lost to another writer of the record
+// (a deploy's custom resource and the renewer at the same moment): the
+// record is the other writer's, and this writer's new activation is deleted
+// again.
+var ErrRecordChanged = errors.New("the activation record changed while this replacement was made")
+
+// stagedLabel marks a record version written and not yet made current.
+const stagedLabel = "STRETCHED-NEXT"
 
 // Replace makes a new activation with s, writes it into the secret and then
 // deletes old (when old is not nil). If the new activation cannot be made or
@@ -134,7 +150,11 @@ func (m *Manager) Replace(ctx context.Context, s Settings, old *Current) (Curren
 			cur.Previous = cur.Previous[:MaxPrevious]
 		}
 	}
-	if err := m.write(ctx, s.SecretArn, cur); err != nil {
+	expected := ""
+	if old != nil {
+		expected = old.Version
+	}
+	if err := m.write(ctx, s.SecretArn, cur, expected); err != nil {
 		if derr := m.Delete(context.WithoutCancel(ctx), cur.ActivationID); derr != nil {
 			return Current{}, errors.Join(err, fmt.Errorf("and delete the new activation %s again: %w (delete it by hand)", cur.ActivationID, derr))
 		}
@@ -150,16 +170,35 @@ func (m *Manager) Replace(ctx context.Context, s Settings, old *Current) (Curren
 	return cur, nil
 }
 
-func (m *Manager) write(ctx context.Context, secretArn string, cur Current) error {
+// write makes cur the secret's current value. With expected (the version
+// the old record was read from) it is a compare-and-swap: the value is put
+// under stagedLabel, then AWSCURRENT is moved to it from expected, which
+// Secrets Manager refuses when expected is no longer current.
+func (m *Manager) write(ctx context.Context, secretArn string, cur Current, expected string) error {
 	value, err := json.Marshal(cur)
 	if err != nil {
 		return fmt.Errorf("encode the activation record: %w", err)
 	}
-	if _, err := m.Secrets.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
-		SecretId:     aws.String(secretArn),
-		SecretString: aws.String(string(value)),
-	}); err != nil {
+	in := &secretsmanager.PutSecretValueInput{SecretId: aws.String(secretArn), SecretString: aws.String(string(value))}
+	if expected != "" {
+		in.VersionStages = []string{stagedLabel}
+	}
+	out, err := m.Secrets.PutSecretValue(ctx, in)
+	if err != nil {
 		return fmt.Errorf("write the activation into secret %s: %w", secretArn, Explain(err))
+	}
+	if expected == "" {
+		return nil
+	}
+	if _, err := m.Secrets.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
+		SecretId: aws.String(secretArn), VersionStage: aws.String("AWSCURRENT"),
+		MoveToVersionId: out.VersionId, RemoveFromVersionId: aws.String(expected),
+	}); err != nil {
+		var invalid *smtypes.InvalidParameterException
+		if errors.As(err, &invalid) {
+			return fmt.Errorf("make the activation current in secret %s: %w (%v)", secretArn, ErrRecordChanged, err)
+		}
+		return fmt.Errorf("make the activation current in secret %s: %w", secretArn, Explain(err))
 	}
 	return nil
 }
