@@ -218,6 +218,11 @@ func TestPipelinePinsAreTheProjectsOwn(t *testing.T) {
 		t.Errorf("%d pipeline steps install an unpinned cdk CLI or cdk-assets", n)
 	}
 	// The pinned cdk-assets reads what this aws-cdk-lib writes.
+	bin, err := filepath.Abs(filepath.Join("..", "node_modules", ".bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cdkAssets := tool(t, filepath.Join(bin, "cdk-assets"), "make tools installs the pinned cdk-assets")
 	dir := filepath.Dir(s.file)
 	manifests, _ := filepath.Glob(filepath.Join(dir, "*.assets.json"))
 	staged, _ := filepath.Glob(filepath.Join(dir, "assembly-*", "*.assets.json"))
@@ -226,7 +231,9 @@ func TestPipelinePinsAreTheProjectsOwn(t *testing.T) {
 		t.Fatalf("no asset manifests next to %s", s.file)
 	}
 	for _, m := range manifests {
-		if out, err := exec.Command("cdk-assets", "ls", "-p", m).CombinedOutput(); err != nil {
+		cmd := exec.Command(cdkAssets, "ls", "-p", m)
+		cmd.Env = append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Errorf("cdk-assets %s cannot read %s: %v\n%s", stacks.CdkAssetsVersion, filepath.Base(m), err, out)
 		}
 	}
