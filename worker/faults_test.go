@@ -293,7 +293,18 @@ func TestShutdownEndsWithAMoveStuckInTheFileSystem(t *testing.T) {
 	stuck, unstick := make(chan struct{}), make(chan struct{})
 	var once sync.Once
 	w.mover.chunkHook = func() { once.Do(func() { close(stuck) }); <-unstick }
-	t.Cleanup(func() { close(unstick) })
+	// The stuck move ends once unstuck: wait for it before the folders and
+	// the peer go.
+	t.Cleanup(func() {
+		close(unstick)
+		finished := make(chan struct{})
+		go func() { w.inflight.Wait(); close(finished) }()
+		select {
+		case <-finished:
+		case <-time.After(30 * time.Second):
+			t.Error("the unstuck move never ended")
+		}
+	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- w.run(ctx) }()
