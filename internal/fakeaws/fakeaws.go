@@ -247,11 +247,12 @@ func fail(code, msg string) Reply {
 func str(m map[string]any, k string) string { s, _ := m[k].(string); return s }
 
 // page returns the slice of ids for a request's token and size, and the next token.
-func (f *Fake) page(ids []string, token string, max int) ([]string, string) {
-	start, _ := strconv.Atoi(token)
+func (f *Fake) page(ids []string, in map[string]any, tokenKey, maxKey string) ([]string, string) {
+	start, _ := strconv.Atoi(str(in, tokenKey))
+	max, _ := in[maxKey].(float64)
 	size := f.PageSize
-	if max > 0 && max < size {
-		size = max
+	if max > 0 && int(max) < size {
+		size = int(max)
 	}
 	end := min(start+size, len(ids))
 	if start > len(ids) {
@@ -262,6 +263,16 @@ func (f *Fake) page(ids []string, token string, max int) ([]string, string) {
 		next = strconv.Itoa(end)
 	}
 	return ids[start:end], next
+}
+
+// ecsPage answers an ECS List call: one page of arns under listKey.
+func (f *Fake) ecsPage(listKey string, arns []string, in map[string]any) Reply {
+	pageArns, next := f.page(arns, in, "nextToken", "maxResults")
+	out := map[string]any{listKey: pageArns}
+	if next != "" {
+		out["nextToken"] = next
+	}
+	return ok(out)
 }
 
 func (f *Fake) answer(target string, in map[string]any) Reply {
@@ -313,8 +324,7 @@ func (f *Fake) answer(target string, in map[string]any) Reply {
 				ids = append(ids, id)
 			}
 		}
-		max, _ := in["MaxResults"].(float64)
-		ids, next := f.page(ids, str(in, "NextToken"), int(max))
+		ids, next := f.page(ids, in, "NextToken", "MaxResults")
 		var list []map[string]any
 		for _, id := range ids {
 			a := f.Activations[id]
@@ -339,8 +349,7 @@ func (f *Fake) answer(target string, in map[string]any) Reply {
 				ids = append(ids, id)
 			}
 		}
-		max, _ := in["MaxResults"].(float64)
-		pageIDs, next := f.page(ids, str(in, "NextToken"), int(max))
+		pageIDs, next := f.page(ids, in, "NextToken", "MaxResults")
 		list := []map[string]any{}
 		for _, id := range pageIDs {
 			i := f.Instances[id]
@@ -408,13 +417,7 @@ func (f *Fake) answer(target string, in map[string]any) Reply {
 		if !found {
 			return fail("ClusterNotFoundException", "Cluster not found.")
 		}
-		max, _ := in["maxResults"].(float64)
-		pageArns, next := f.page(arns, str(in, "nextToken"), int(max))
-		out := map[string]any{"containerInstanceArns": pageArns}
-		if next != "" {
-			out["nextToken"] = next
-		}
-		return ok(out)
+		return f.ecsPage("containerInstanceArns", arns, in)
 	case DescribeContainerInstances:
 		cluster := str(in, "cluster")
 		arns, found := f.ContainerInstances[cluster]
@@ -445,13 +448,7 @@ func (f *Fake) answer(target string, in map[string]any) Reply {
 				arns = append(arns, "arn:aws:ecs:eu-west-1:123456789012:service/"+cluster+"/"+name)
 			}
 		}
-		max, _ := in["maxResults"].(float64)
-		pageArns, next := f.page(arns, str(in, "nextToken"), int(max))
-		out := map[string]any{"serviceArns": pageArns}
-		if next != "" {
-			out["nextToken"] = next
-		}
-		return ok(out)
+		return f.ecsPage("serviceArns", arns, in)
 	case DescribeServices:
 		cluster := str(in, "cluster")
 		names, _ := in["services"].([]any)
