@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -191,7 +190,7 @@ func TestUpdateRacingARenewalReadsAgain(t *testing.T) {
 	m := e.h.M.WithLog(slog.New(slog.NewJSONHandler(e.logs, nil)))
 	s, _ := ssmact.ParseSettings(baseProps())
 	var renewal ssmact.Current
-	e.h.M.Secrets = &racingSecrets{SecretsAPI: e.h.M.Secrets, other: func() {
+	e.h.M.Secrets = &fakeaws.RacingSecrets{SecretsClient: e.h.M.Secrets, Other: func() {
 		var err error
 		if renewal, err = m.Replace(context.Background(), s, &first); err != nil {
 			t.Fatal(err)
@@ -210,19 +209,6 @@ func TestUpdateRacingARenewalReadsAgain(t *testing.T) {
 	if !strings.Contains(e.logs.String(), "reading it again") {
 		t.Errorf("the retry must be logged: %s", e.logs)
 	}
-}
-
-// racingSecrets lets another writer write the record right before the
-// first write through it.
-type racingSecrets struct {
-	ssmact.SecretsAPI
-	once  sync.Once
-	other func()
-}
-
-func (r *racingSecrets) PutSecretValue(ctx context.Context, in *secretsmanager.PutSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error) {
-	r.once.Do(r.other)
-	return r.SecretsAPI.PutSecretValue(ctx, in, opts...)
 }
 
 func TestUpdateSerialMakesNewActivation(t *testing.T) {

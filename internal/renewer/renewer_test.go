@@ -7,7 +7,6 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -208,19 +207,6 @@ func TestFromEnv(t *testing.T) {
 	errcheck.Contains(t, err, "ACTIVATION_SETTINGS", `RENEW_DAYS is "-1": must be a whole number of days from 0 to 29`, "redeploy the site's stack")
 }
 
-// racingSecrets lets another writer write the record right before the
-// renewer's own write, as a deploy's custom resource would.
-type racingSecrets struct {
-	ssmact.SecretsAPI
-	once  sync.Once
-	other func()
-}
-
-func (r *racingSecrets) PutSecretValue(ctx context.Context, in *secretsmanager.PutSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error) {
-	r.once.Do(r.other)
-	return r.SecretsAPI.PutSecretValue(ctx, in, opts...)
-}
-
 // TestADeployAtTheSameMomentWins: the renewer read the record, a deploy then
 // replaced the activation; the renewer's write is refused (compare-and-swap
 // on the secret's version), its new activation deleted again, and the
@@ -229,7 +215,7 @@ func TestADeployAtTheSameMomentWins(t *testing.T) {
 	e := newEnv(t, time.Hour, 0)
 	client := secretsmanager.NewFromConfig(e.aws.Config())
 	var deployed *fakeaws.Activation
-	e.r.M.Secrets = &racingSecrets{SecretsAPI: client, other: func() {
+	e.r.M.Secrets = &fakeaws.RacingSecrets{SecretsClient: client, Other: func() {
 		deployed = e.aws.AddActivation(fakeaws.Activation{IamRole: "role", Limit: 10, Expiry: now.Add(7 * 24 * time.Hour)})
 		rec, _ := json.Marshal(ssmact.Current{ActivationID: deployed.ID, ActivationCode: deployed.Code, ExpirationDate: deployed.Expiry})
 		if _, err := client.PutSecretValue(context.Background(), &secretsmanager.PutSecretValueInput{SecretId: aws.String(secretArn), SecretString: aws.String(string(rec))}); err != nil {
