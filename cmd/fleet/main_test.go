@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
@@ -33,10 +32,6 @@ type fleet struct {
 	env                   map[string]string
 }
 
-func cfnClient(url string) *cloudformation.Client {
-	return cloudformation.New(cloudformation.Options{Region: sqspeer.Region, BaseEndpoint: aws.String(url), Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")})
-}
-
 const regionalTemplate = `{"Resources": {
   "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "%[1]s-work"}},
   "Dlq": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "%[1]s-dlq"}}},
@@ -53,7 +48,7 @@ func newFleet(t *testing.T, prefix string) *fleet {
 	m := sqspeer.StartMoto(t)
 	ctx := context.Background()
 	f := &fleet{moto: m, prefix: prefix, site: prefix + "-Anywhere-factory", cluster: prefix + "-factory", aws: fakeaws.New(t)}
-	cfn := cfnClient(m.URL())
+	cfn := cloudformation.NewFromConfig(m.Config())
 	for name, body := range map[string]string{prefix + "-Regional": fmt.Sprintf(regionalTemplate, prefix), f.site: fmt.Sprintf(siteTemplate, prefix, f.cluster)} {
 		if _, err := cfn.CreateStack(ctx, &cloudformation.CreateStackInput{StackName: aws.String(name), TemplateBody: aws.String(body)}); err != nil {
 			t.Fatalf("create stack %s in moto: %v", name, err)

@@ -207,6 +207,17 @@ func (p *Peer) Stop() {
 // Client is an SQS client of the peer through the real aws-sdk-go-v2.
 func (p *Peer) Client() *sqs.Client { return Client(p.URL()) }
 
+// Config is an aws-sdk-go-v2 configuration for any service the peer speaks
+// (moto_server: CloudFormation, ECS, Secrets Manager, ...), with test
+// credentials.
+func (p *Peer) Config() aws.Config {
+	return aws.Config{
+		Region:       Region,
+		BaseEndpoint: aws.String(p.URL()),
+		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
+	}
+}
+
 // Client is an SQS client of the endpoint url through the real aws-sdk-go-v2.
 func Client(url string) *sqs.Client {
 	return sqs.New(sqs.Options{

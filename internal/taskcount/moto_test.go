@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
@@ -16,7 +15,7 @@ import (
 // implementation of ListServices and DescribeServices (ARNs, pages, status).
 func TestCurrentAgainstMoto(t *testing.T) {
 	m := sqspeer.StartMoto(t)
-	api := ecs.New(ecs.Options{Region: sqspeer.Region, BaseEndpoint: aws.String(m.URL()), Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")})
+	api := ecs.NewFromConfig(m.Config())
 	ctx := context.Background()
 	must := func(_ any, err error) {
 		t.Helper()
