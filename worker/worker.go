@@ -80,11 +80,6 @@ const (
 	maxCommits  = 4
 )
 
-func deadlineOf(ctx context.Context) time.Time {
-	d, _ := ctx.Deadline()
-	return d
-}
-
 // boundCtx is the context SQS calls run under (see bound).
 func (w *worker) boundCtx() context.Context {
 	w.boundMu.Lock()
@@ -124,7 +119,8 @@ func (w *worker) run(ctx context.Context) error {
 	w.log.Info("stopping: no new messages; finishing the ones in flight", "grace", w.cfg.ShutdownGrace.String())
 	// Everything from here (finishing, releasing, the last deletes) ends
 	// with the grace period: ECS kills the task soon after.
-	deadline, cancel := context.WithTimeout(context.Background(), w.cfg.ShutdownGrace)
+	end := time.Now().Add(w.cfg.ShutdownGrace)
+	deadline, cancel := context.WithDeadline(context.Background(), end)
 	defer cancel()
 	w.boundMu.Lock()
 	w.bound = deadline
@@ -150,7 +146,7 @@ func (w *worker) run(ctx context.Context) error {
 	close(w.acks)
 	select {
 	case <-acked:
-	case <-time.After(time.Until(deadlineOf(deadline)) + time.Second):
+	case <-time.After(time.Until(end) + time.Second):
 		// The deletes' SQS calls end with the deadline; only a folder
 		// sync stuck in the file system is still running.
 		w.log.Error("grace period over with a folder sync stuck in the file system: exiting; those messages are redelivered and acknowledged then")
