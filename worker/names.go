@@ -44,10 +44,11 @@ func checkName(body string) error {
 const maxShown = 64
 
 // shown is a message body as log lines show it: whole when it is a short
-// plain name, else an escaped prefix of maxShown bytes (the length is logged
-// beside it), so a hostile body cannot blow up the logs.
-func shown(body string) string {
-	if len(body) <= maxShown && checkName(body) == nil {
+// plain name (plain: checkName accepted it), else an escaped prefix of
+// maxShown bytes (the length is logged beside it), so a hostile body cannot
+// blow up the logs.
+func shown(body string, plain bool) string {
+	if len(body) <= maxShown && plain {
 		return body
 	}
 	cut := body[:min(len(body), maxShown)]

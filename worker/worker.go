@@ -256,11 +256,12 @@ func (w *worker) handle(work context.Context, m types.Message) {
 	}
 	defer free()
 	name := aws.ToString(m.Body)
-	log := w.log.With("file", shown(name), "bodyBytes", len(name), "messageId", aws.ToString(m.MessageId), "receiveCount", receiveCount(m))
+	nameErr := checkName(name)
+	log := w.log.With("file", shown(name, nameErr == nil), "bodyBytes", len(name), "messageId", aws.ToString(m.MessageId), "receiveCount", receiveCount(m))
 	log.Info("message received")
-	if err := checkName(name); err != nil {
+	if nameErr != nil {
 		free()
-		log.Error("refusing message: the body is not a plain file name; it stays on the queue for the dead-letter queue", "error", err)
+		log.Error("refusing message: the body is not a plain file name; it stays on the queue for the dead-letter queue", "error", nameErr)
 		w.setVisibility(m, w.cfg.RetryDelay, log)
 		return
 	}
@@ -438,14 +439,15 @@ func (w *worker) deleteBatch(batch []types.Message) {
 		w.log.Warn("delete failed; these messages will be redelivered and acknowledged then", "error", err, "messages", len(batch))
 		return
 	}
+	// Only moved messages are deleted: their bodies passed checkName.
 	for _, f := range out.Failed {
 		i, _ := strconv.Atoi(aws.ToString(f.Id))
 		w.log.Warn("delete refused; the message will be redelivered and acknowledged then",
-			"file", shown(aws.ToString(batch[i].Body)), "code", aws.ToString(f.Code), "reason", aws.ToString(f.Message))
+			"file", shown(aws.ToString(batch[i].Body), true), "code", aws.ToString(f.Code), "reason", aws.ToString(f.Message))
 	}
 	for _, s := range out.Successful {
 		i, _ := strconv.Atoi(aws.ToString(s.Id))
-		w.log.Info("message deleted", "file", shown(aws.ToString(batch[i].Body)), "messageId", aws.ToString(batch[i].MessageId))
+		w.log.Info("message deleted", "file", shown(aws.ToString(batch[i].Body), true), "messageId", aws.ToString(batch[i].MessageId))
 	}
 }
 
