@@ -52,8 +52,17 @@ func shown(body string, plain bool) string {
 		return body
 	}
 	cut := body[:min(len(body), maxShown)]
-	for !utf8.ValidString(cut) && len(cut) > 0 && len(body) > maxShown {
-		cut = cut[:len(cut)-1]
+	// Do not split the last rune of the prefix; invalid bytes elsewhere
+	// are escaped by QuoteToASCII like any other.
+	if len(body) > maxShown {
+		for i := len(cut) - 1; i >= 0 && i >= len(cut)-utf8.UTFMax; i-- {
+			if utf8.RuneStart(cut[i]) {
+				if !utf8.FullRuneInString(cut[i:]) {
+					cut = cut[:i]
+				}
+				break
+			}
+		}
 	}
 	q := strconv.QuoteToASCII(cut)
 	if len(body) > len(cut) {

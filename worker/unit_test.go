@@ -197,3 +197,18 @@ func TestBackoffIsCappedAndGrows(t *testing.T) {
 		t.Error("backoff must grow with failures")
 	}
 }
+
+func TestShownKeepsAnEscapedPrefix(t *testing.T) {
+	for _, tc := range []struct{ name, body, want string }{
+		{"short plain name", "a.txt", "a.txt"},
+		{"invalid byte first", "\xff" + strings.Repeat("a", 99), `"\xff` + strings.Repeat("a", 63) + `"...`},
+		{"a rune cut by the limit", strings.Repeat("a", 63) + "é" + "b", `"` + strings.Repeat("a", 63) + `"...`},
+		{"control character", "a\nb", `"a\nb"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := shown(tc.body, checkName(tc.body) == nil); got != tc.want {
+				t.Errorf("shown(%q) = %s, want %s", tc.body, got, tc.want)
+			}
+		})
+	}
+}
