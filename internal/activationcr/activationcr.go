@@ -25,7 +25,7 @@ type Handler struct {
 
 // Function is the cfn.CustomResourceFunction for cfn.LambdaWrap.
 func (h *Handler) Function(log *slog.Logger) cfn.CustomResourceFunction {
-	return cr.Wrap("activation", log, cr.Margin, h.handle)
+	return cr.Wrap("activation", log, h.handle)
 }
 
 // PhysicalID is the resource's id: stable for the life of the site, so

@@ -22,7 +22,7 @@ const Margin = 15 * time.Second
 
 // Wrap makes h a cfn.CustomResourceFunction for cfn.LambdaWrap. name says
 // which handler a panic came from.
-func Wrap(name string, log *slog.Logger, margin time.Duration, h Handler) cfn.CustomResourceFunction {
+func Wrap(name string, log *slog.Logger, h Handler) cfn.CustomResourceFunction {
 	return func(ctx context.Context, e cfn.Event) (id string, data map[string]any, err error) {
 		log := log.With("requestType", string(e.RequestType), "logicalResourceId", e.LogicalResourceID, "physicalResourceId", e.PhysicalResourceID)
 		defer func() {
@@ -38,7 +38,7 @@ func Wrap(name string, log *slog.Logger, margin time.Duration, h Handler) cfn.Cu
 		}()
 		if dl, ok := ctx.Deadline(); ok {
 			var cancel context.CancelFunc
-			ctx, cancel = context.WithDeadline(ctx, dl.Add(-margin))
+			ctx, cancel = context.WithDeadline(ctx, dl.Add(-Margin))
 			defer cancel()
 		}
 		switch e.RequestType {
