@@ -3,8 +3,8 @@ package siteagent
 import (
 	"context"
 
+	"github.com/ecs-anywhere-stretched/stretched/internal/awserr"
 	"github.com/ecs-anywhere-stretched/stretched/internal/ecsnodes"
-	"github.com/ecs-anywhere-stretched/stretched/internal/ssmact"
 )
 
 // ECSAPI is what the agent calls of ECS to count nodes.
@@ -18,7 +18,7 @@ type Counts struct {
 // Count lists every container instance of cluster (registered ones:
 // ACTIVE and DRAINING) and counts them.
 func Count(ctx context.Context, api ECSAPI, cluster string) (Counts, error) {
-	instances, err := ecsnodes.Describe(ctx, api, cluster, ssmact.Explain)
+	instances, err := ecsnodes.Describe(ctx, api, cluster, awserr.Explain)
 	if err != nil {
 		return Counts{}, err
 	}

@@ -22,8 +22,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/ecs-anywhere-stretched/stretched/internal/awserr"
 	"github.com/ecs-anywhere-stretched/stretched/internal/names"
-	"github.com/ecs-anywhere-stretched/stretched/internal/ssmact"
 )
 
 // DefaultBacklogPerTask is the backlog one task is given: the same number
@@ -128,13 +128,13 @@ func (a *Agent) scale(ctx context.Context, r *Report) error {
 		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages, sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible},
 	})
 	if err != nil {
-		return fmt.Errorf("read the backlog of queue %s: %w", a.QueueURL, ssmact.Explain(err))
+		return fmt.Errorf("read the backlog of queue %s: %w", a.QueueURL, awserr.Explain(err))
 	}
 	r.Visible, _ = strconv.Atoi(q.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessages)])
 	r.InFlight, _ = strconv.Atoi(q.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible)])
 	out, err := a.ECS.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String(a.Cluster), Services: []string{a.Service}})
 	if err != nil {
-		return fmt.Errorf("describe service %s: %w", a.Service, ssmact.Explain(err))
+		return fmt.Errorf("describe service %s: %w", a.Service, awserr.Explain(err))
 	}
 	if len(out.Services) != 1 {
 		return fmt.Errorf("service %s not found in cluster %s (failures %v): deploy the site's stack", a.Service, a.Cluster, out.Failures)
@@ -149,7 +149,7 @@ func (a *Agent) scale(ctx context.Context, r *Report) error {
 	if _, err := a.ECS.UpdateService(ctx, &ecs.UpdateServiceInput{
 		Cluster: aws.String(a.Cluster), Service: aws.String(a.Service), DesiredCount: aws.Int32(int32(want)),
 	}); err != nil {
-		return fmt.Errorf("set the desired count of service %s to %d: %w", a.Service, want, ssmact.Explain(err))
+		return fmt.Errorf("set the desired count of service %s to %d: %w", a.Service, want, awserr.Explain(err))
 	}
 	r.NewDesired = want
 	a.Log.Info("desired count set", "service", a.Service, "from", r.Desired, "to", want, "visible", r.Visible, "inFlight", r.InFlight)

@@ -26,10 +26,10 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/ecs-anywhere-stretched/stretched/internal/awserr"
 	"github.com/ecs-anywhere-stretched/stretched/internal/cr"
 	"github.com/ecs-anywhere-stretched/stretched/internal/ecsnodes"
 	"github.com/ecs-anywhere-stretched/stretched/internal/names"
-	"github.com/ecs-anywhere-stretched/stretched/internal/ssmact"
 )
 
 // ECSAPI is what the handler calls of ECS; *ecs.Client satisfies it.
@@ -119,7 +119,7 @@ const physicalPrefix = "nodes-of:"
 func (h *Handler) stackStatus(ctx context.Context, stackID string) (cftypes.StackStatus, error) {
 	out, err := h.CFN.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(stackID)})
 	if err != nil {
-		return "", fmt.Errorf("read the status of stack %s, to tell its deletion from an update: %w; nodes were not deregistered, retry the deletion", stackID, ssmact.Explain(err))
+		return "", fmt.Errorf("read the status of stack %s, to tell its deletion from an update: %w; nodes were not deregistered, retry the deletion", stackID, awserr.Explain(err))
 	}
 	if len(out.Stacks) != 1 {
 		return "", fmt.Errorf("stack %s: DescribeStacks returned %d stacks; nodes were not deregistered, retry the deletion", stackID, len(out.Stacks))
@@ -159,7 +159,7 @@ func (h *Handler) Deregister(ctx context.Context, log *slog.Logger, cluster, tag
 // containerInstances lists every container instance of cluster first and
 // then deregisters them: deregistering while paging would shift the pages.
 func (h *Handler) containerInstances(ctx context.Context, log *slog.Logger, cluster string, failed *[]error) (int, error) {
-	arns, err := ecsnodes.ARNs(ctx, h.ECS, cluster, ssmact.Explain)
+	arns, err := ecsnodes.ARNs(ctx, h.ECS, cluster, awserr.Explain)
 	if err != nil {
 		var nf *ecstypes.ClusterNotFoundException
 		if errors.As(err, &nf) {
@@ -180,7 +180,7 @@ func (h *Handler) containerInstances(ctx context.Context, log *slog.Logger, clus
 		case ecsGone(err):
 			log.Info("container instance already gone", "containerInstance", arn)
 		default:
-			*failed = append(*failed, fmt.Errorf("container instance %s: %w", arn, ssmact.Explain(err)))
+			*failed = append(*failed, fmt.Errorf("container instance %s: %w", arn, awserr.Explain(err)))
 		}
 	}
 	return done, nil
@@ -210,7 +210,7 @@ func (h *Handler) managedInstances(ctx context.Context, log *slog.Logger, tagKey
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
-			return 0, fmt.Errorf("list the managed instances tagged %s=%s: %w", tagKey, tagValue, ssmact.Explain(err))
+			return 0, fmt.Errorf("list the managed instances tagged %s=%s: %w", tagKey, tagValue, awserr.Explain(err))
 		}
 		found = append(found, page.InstanceInformationList...)
 	}
@@ -231,7 +231,7 @@ func (h *Handler) managedInstances(ctx context.Context, log *slog.Logger, tagKey
 		case errors.As(err, &gone):
 			log.Info("managed instance already gone", "instanceId", id)
 		default:
-			*failed = append(*failed, fmt.Errorf("managed instance %s: %w", id, ssmact.Explain(err)))
+			*failed = append(*failed, fmt.Errorf("managed instance %s: %w", id, awserr.Explain(err)))
 		}
 	}
 	return done, nil

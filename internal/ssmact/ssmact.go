@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/ecs-anywhere-stretched/stretched/internal/awserr"
 	"github.com/ecs-anywhere-stretched/stretched/internal/limits"
 )
 
@@ -114,7 +115,7 @@ func (m *Manager) ReadCurrent(ctx context.Context, secretArn string) (cur Curren
 		if errors.As(err, &nf) {
 			return Current{}, false, nil
 		}
-		return Current{}, false, fmt.Errorf("read the current activation from secret %s: %w", secretArn, Explain(err))
+		return Current{}, false, fmt.Errorf("read the current activation from secret %s: %w", secretArn, awserr.Explain(err))
 	}
 	if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &cur); err != nil || cur.ActivationID == "" {
 		m.Log.Warn("secret holds no activation record: treating it as empty", "secretArn", secretArn)
@@ -185,7 +186,7 @@ func (m *Manager) write(ctx context.Context, secretArn string, cur Current, expe
 	}
 	out, err := m.Secrets.PutSecretValue(ctx, in)
 	if err != nil {
-		return fmt.Errorf("write the activation into secret %s: %w", secretArn, Explain(err))
+		return fmt.Errorf("write the activation into secret %s: %w", secretArn, awserr.Explain(err))
 	}
 	if expected == "" {
 		return nil
@@ -198,7 +199,7 @@ func (m *Manager) write(ctx context.Context, secretArn string, cur Current, expe
 		if errors.As(err, &invalid) {
 			return fmt.Errorf("make the activation current in secret %s: %w (%v)", secretArn, ErrRecordChanged, err)
 		}
-		return fmt.Errorf("make the activation current in secret %s: %w", secretArn, Explain(err))
+		return fmt.Errorf("make the activation current in secret %s: %w", secretArn, awserr.Explain(err))
 	}
 	return nil
 }
@@ -253,7 +254,7 @@ func (m *Manager) createWithPropagationRetry(ctx context.Context, in *ssm.Create
 			return out, nil
 		}
 		if !rolePropagating(err) {
-			return nil, fmt.Errorf("create the activation for role %s: %w", aws.ToString(in.IamRole), Explain(err))
+			return nil, fmt.Errorf("create the activation for role %s: %w", aws.ToString(in.IamRole), awserr.Explain(err))
 		}
 		if dl, ok := ctx.Deadline(); ok && m.Now().Add(wait).After(dl) {
 			return nil, fmt.Errorf("create the activation: SSM still cannot use role %s after %d attempts (%v); check the role trusts ssm.amazonaws.com, then retry", aws.ToString(in.IamRole), attempt, err)
@@ -277,20 +278,6 @@ func rolePropagating(err error) bool {
 		(strings.Contains(msg, "role") || strings.Contains(msg, "trust"))
 }
 
-// Explain adds what a person can do about common failures.
-func Explain(err error) error {
-	var api smithy.APIError
-	if errors.As(err, &api) {
-		switch api.ErrorCode() {
-		case "AccessDeniedException", "AccessDenied", "UnauthorizedOperation":
-			return fmt.Errorf("access denied (%s): the function's role lacks a permission its construct grants; check that no permissions boundary or SCP removes it: %w", api.ErrorMessage(), err)
-		case "ThrottlingException", "Throttling", "TooManyUpdates", "TooManyRequestsException":
-			return fmt.Errorf("still throttled after retries: try again later: %w", err)
-		}
-	}
-	return err
-}
-
 // Gone reports an activation that no longer exists.
 func Gone(err error) bool {
 	var inv *types.InvalidActivation
@@ -307,7 +294,7 @@ func (m *Manager) Describe(ctx context.Context, id string) (*types.Activation, e
 		if Gone(err) {
 			return nil, nil
 		}
-		return nil, fmt.Errorf("describe activation %s: %w", id, Explain(err))
+		return nil, fmt.Errorf("describe activation %s: %w", id, awserr.Explain(err))
 	}
 	for _, a := range out.ActivationList {
 		if aws.ToString(a.ActivationId) == id {
@@ -328,7 +315,7 @@ func (m *Manager) Tagged(ctx context.Context, iamRole, key, value string) ([]str
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("list the activations of role %s: %w", iamRole, Explain(err))
+			return nil, fmt.Errorf("list the activations of role %s: %w", iamRole, awserr.Explain(err))
 		}
 		for _, a := range page.ActivationList {
 			if slices.ContainsFunc(a.Tags, func(t types.Tag) bool { return aws.ToString(t.Key) == key && aws.ToString(t.Value) == value }) {
@@ -350,7 +337,7 @@ func (m *Manager) Delete(ctx context.Context, id string) error {
 			m.Log.Info("activation already gone", "activationId", id)
 			return nil
 		}
-		return fmt.Errorf("delete activation %s: %w", id, Explain(err))
+		return fmt.Errorf("delete activation %s: %w", id, awserr.Explain(err))
 	}
 	m.Log.Info("activation deleted", "activationId", id)
 	return nil

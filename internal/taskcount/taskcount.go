@@ -23,9 +23,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 
+	"github.com/ecs-anywhere-stretched/stretched/internal/awserr"
 	"github.com/ecs-anywhere-stretched/stretched/internal/cr"
 	"github.com/ecs-anywhere-stretched/stretched/internal/names"
-	"github.com/ecs-anywhere-stretched/stretched/internal/ssmact"
 )
 
 // ECSAPI is what the handler calls of ECS; *ecs.Client satisfies it.
@@ -90,7 +90,7 @@ func Current(ctx context.Context, api ECSAPI, cluster, family string) (int, stri
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
-			return 0, "", fmt.Errorf("list the services of cluster %s: %w", cluster, ssmact.Explain(err))
+			return 0, "", fmt.Errorf("list the services of cluster %s: %w", cluster, awserr.Explain(err))
 		}
 		arns = append(arns, page.ServiceArns...)
 	}
@@ -99,7 +99,7 @@ func Current(ctx context.Context, api ECSAPI, cluster, family string) (int, stri
 		batch := arns[start:min(start+10, len(arns))]
 		out, err := api.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String(cluster), Services: batch})
 		if err != nil {
-			return 0, "", fmt.Errorf("describe the services of cluster %s: %w", cluster, ssmact.Explain(err))
+			return 0, "", fmt.Errorf("describe the services of cluster %s: %w", cluster, awserr.Explain(err))
 		}
 		for _, s := range out.Services {
 			if aws.ToString(s.Status) != "ACTIVE" || familyOf(aws.ToString(s.TaskDefinition)) != family {

@@ -1,0 +1,25 @@
+// Package awserr says what a person can do about the AWS errors this
+// project's functions meet most. It depends only on smithy-go, so a function
+// that imports it pulls in no other service's client.
+package awserr
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/aws/smithy-go"
+)
+
+// Explain adds what a person can do about common failures.
+func Explain(err error) error {
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		switch api.ErrorCode() {
+		case "AccessDeniedException", "AccessDenied", "UnauthorizedOperation":
+			return fmt.Errorf("access denied (%s): the function's role lacks a permission its construct grants; check that no permissions boundary or SCP removes it: %w", api.ErrorMessage(), err)
+		case "ThrottlingException", "Throttling", "TooManyUpdates", "TooManyRequestsException":
+			return fmt.Errorf("still throttled after retries: try again later: %w", err)
+		}
+	}
+	return err
+}
