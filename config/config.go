@@ -72,14 +72,14 @@ const (
 	DefaultMinTasks                 = 1
 	DefaultBurstMinTasks            = 0
 	DefaultMaxTasks                 = 10
-	DefaultBurstAgeSeconds          = 300
+	DefaultBurstAgeSeconds          = limits.DefaultBurstAgeSeconds
 	DefaultAlarmMessageAgeSeconds   = 900
 	DefaultEcrMaxImages             = 20
 	DefaultSiteName                 = "onprem"
 	DefaultClusterName              = "ecsAnywhereCluster"
 	DefaultSiteMinTasks             = 1
 	DefaultSiteMaxTasks             = 3
-	DefaultPatchSchedule            = "cron(0 3 ? * SUN *)"
+	DefaultPatchSchedule            = limits.DefaultPatchSchedule
 )
 
 // LogRetentionDays lists the retention periods CloudWatch Logs accepts.
@@ -203,7 +203,7 @@ var (
 	repoRe     = regexp.MustCompile(`^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$`)
 	commitRe   = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,100}$`)
 	branchRe   = regexp.MustCompile(`^[A-Za-z0-9._/-]{1,255}$`)
-	emailRe    = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
+	emailRe    = regexp.MustCompile(limits.EmailPattern)
 )
 
 // Getter returns the context value of a key, or nil when it is not set.

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/ecs-anywhere-stretched/stretched/constructs/encryption"
+	"github.com/ecs-anywhere-stretched/stretched/internal/limits"
 )
 
 // Props configure the topic.
@@ -26,7 +27,7 @@ type Props struct {
 	Email string
 }
 
-var emailRe = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
+var emailRe = regexp.MustCompile(limits.EmailPattern)
 
 // Alerts is the topic.
 type Alerts struct {

@@ -26,7 +26,7 @@ const (
 const InventorySchedule = "rate(12 hours)"
 
 // DefaultPatchSchedule is Sunday 03:00 UTC.
-const DefaultPatchSchedule = "cron(0 3 ? * SUN *)"
+const DefaultPatchSchedule = limits.DefaultPatchSchedule
 
 // Props configure the associations.
 type Props struct {

@@ -20,6 +20,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/ecs-anywhere-stretched/stretched/internal/limits"
 )
 
 // Mode is what the service scales on.
@@ -37,14 +39,14 @@ const (
 // is added, from ScaleOutFastBacklog FastStep are added (the steps of
 // aws-cdk's QueueProcessingServiceBase).
 const (
-	ScaleOutBacklog     = 100
+	ScaleOutBacklog     = limits.BacklogPerTask
 	ScaleOutFastBacklog = 500
 	FastStep            = 5
 )
 
 // DefaultBurstAgeSeconds is the oldest message's age from which a burst
 // service adds a task.
-const DefaultBurstAgeSeconds = 300
+const DefaultBurstAgeSeconds = limits.DefaultBurstAgeSeconds
 
 // Props configure the scaling of one service.
 type Props struct {

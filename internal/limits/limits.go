@@ -1,6 +1,8 @@
-// Package limits defines, once, the limits and defaults of a site's SSM
-// activation. The configuration, the constructs and the Lambdas import them;
-// it depends only on the standard library, so a command-line tool can import it too.
+// Package limits defines, once, the limits and defaults that the
+// configuration, the constructs and the Lambdas share: a site's SSM
+// activation, the scaling backlog and burst age, the patch schedule, the
+// alarm e-mail pattern. It depends only on the standard library, so a
+// command-line tool can import it too.
 package limits
 
 import (
@@ -68,3 +70,18 @@ func PatchScheduleProblem(s string) string {
 }
 
 var patchScheduleRe = regexp.MustCompile(`^(cron\([^()]+\)|rate\((\d+) (minutes|hour|hours|day|days)\))$`)
+
+// Defaults the configuration and the constructs share.
+const (
+	// BacklogPerTask is the backlog one task is given: from this many
+	// visible messages the region adds a task, and a site's agent wants one
+	// task per this many.
+	BacklogPerTask = 100
+	// DefaultBurstAgeSeconds is the oldest message's age from which a burst
+	// region adds a task.
+	DefaultBurstAgeSeconds = 300
+	// DefaultPatchSchedule is Sunday 03:00 UTC.
+	DefaultPatchSchedule = "cron(0 3 ? * SUN *)"
+	// EmailPattern is what an alarm e-mail address must match.
+	EmailPattern = `^[^@\s]+@[^@\s]+\.[^@\s]+$`
+)

@@ -23,12 +23,13 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/ecs-anywhere-stretched/stretched/internal/awserr"
+	"github.com/ecs-anywhere-stretched/stretched/internal/limits"
 	"github.com/ecs-anywhere-stretched/stretched/internal/names"
 )
 
 // DefaultBacklogPerTask is the backlog one task is given: the same number
 // from which the regional service adds a task.
-const DefaultBacklogPerTask = 100
+const DefaultBacklogPerTask = limits.BacklogPerTask
 
 // ServiceAPI is what the agent calls of ECS.
 type ServiceAPI interface {
