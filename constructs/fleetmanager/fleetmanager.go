@@ -8,6 +8,7 @@ package fleetmanager
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsssm"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -90,7 +91,7 @@ func New(scope constructs.Construct, id string, props Props) (*Fleet, error) {
 	if props.Patch != "" {
 		awsssm.NewCfnAssociation(c, jsii.String("Patch"), &awsssm.CfnAssociationProps{
 			Name:               jsii.String("AWS-RunPatchBaseline"),
-			AssociationName:    jsii.String(props.TagValue + "-patch-" + map[string]string{PatchScan: "scan", PatchInstall: "install"}[props.Patch]),
+			AssociationName:    jsii.String(props.TagValue + "-patch-" + strings.ToLower(props.Patch)),
 			Targets:            targets,
 			ScheduleExpression: jsii.String(props.PatchSchedule),
 			// A node that runs tasks is never rebooted by patching: plan
