@@ -6,6 +6,7 @@
 package config
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -389,9 +390,7 @@ func (l *loader) sites() []Site {
 	raw, err := contextJSON(v)
 	if v != nil && err == nil {
 		sites = nil
-		dec := json.NewDecoder(strings.NewReader(string(raw)))
-		dec.DisallowUnknownFields()
-		err = dec.Decode(&sites)
+		err = decodeStrict(raw, &sites)
 	}
 	if err != nil {
 		l.fail(`context key %q is %v: must be a list of sites such as [{"name": "factory", "maxTasks": 2}] (%v)`, KeySites, v, err)
@@ -470,6 +469,14 @@ func (l *loader) siteInt(key string, p *int, lo, hi int) {
 
 // contextJSON turns a context value (JSON from cdk.json, or a string from
 // -c key='...') into JSON text.
+// decodeStrict decodes raw into v, refusing keys v does not have (a typo in
+// a key must not be ignored).
+func decodeStrict(raw []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
+
 func contextJSON(v any) ([]byte, error) {
 	if v == nil {
 		return nil, nil
@@ -499,9 +506,7 @@ func (l *loader) workerSecrets() []workersecrets.Secret {
 	var out []workersecrets.Secret
 	for _, env := range slices.Sorted(maps.Keys(entries)) {
 		var s workersecrets.Secret
-		dec := json.NewDecoder(strings.NewReader(string(entries[env])))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&s); err != nil {
+		if err := decodeStrict(entries[env], &s); err != nil {
 			l.fail("context key %q has %s = %s: must be {\"parameter\": ...} or {\"secretArn\": ..., \"jsonKey\": ...}, optionally with \"kmsKeyArn\" (%v)", KeyWorkerSecrets, env, entries[env], err)
 			continue
 		}
@@ -527,9 +532,7 @@ func (l *loader) pipeline(c Config) *Pipeline {
 	raw, err := contextJSON(v)
 	var p Pipeline
 	if err == nil {
-		dec := json.NewDecoder(strings.NewReader(string(raw)))
-		dec.DisallowUnknownFields()
-		err = dec.Decode(&p)
+		err = decodeStrict(raw, &p)
 	}
 	if err != nil {
 		l.fail("context key %q is %v: must be an object such as %s (%v)", KeyPipeline, v, example, err)
