@@ -20,11 +20,6 @@ import (
 // parameter or a Secrets Manager secret (see internal/workersecrets).
 type Secret = workersecrets.Secret
 
-// ValidateSecrets reports every problem of secrets.
-func ValidateSecrets(owner string, secrets []Secret) error {
-	return workersecrets.Validate(owner, secrets)
-}
-
 var completeRe = regexp.MustCompile(`-[A-Za-z0-9]{6}$`)
 
 // secretEntries are the container's "Secrets": each variable with the

@@ -16,6 +16,8 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/ecs-anywhere-stretched/stretched/internal/workersecrets"
 )
 
 // The worker's fixed contract with its container.
@@ -110,7 +112,7 @@ func (p *Props) validate() error {
 	if s := *p.StopTimeout.ToSeconds(nil); s < 2 || s > 120 {
 		errs = append(errs, fmt.Errorf("workerspec: StopTimeout is %v s: must be from 2 to 120 s", s))
 	}
-	if err := ValidateSecrets("workerspec", p.Secrets); err != nil {
+	if err := workersecrets.Validate("workerspec", p.Secrets); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
