@@ -190,7 +190,7 @@ func TestUpdateRacingARenewalReadsAgain(t *testing.T) {
 	m := e.h.M.WithLog(slog.New(slog.NewJSONHandler(e.logs, nil)))
 	s, _ := ssmact.ParseSettings(baseProps())
 	var renewal ssmact.Current
-	e.h.M.Secrets = &fakeaws.RacingSecrets{SecretsClient: e.h.M.Secrets, Other: func() {
+	e.h.M.Secrets = &fakeaws.RacingSecrets{SecretsAPI: e.h.M.Secrets, Other: func() {
 		var err error
 		if renewal, err = m.Replace(context.Background(), s, &first); err != nil {
 			t.Fatal(err)

@@ -215,7 +215,7 @@ func TestADeployAtTheSameMomentWins(t *testing.T) {
 	e := newEnv(t, time.Hour, 0)
 	client := secretsmanager.NewFromConfig(e.aws.Config())
 	var deployed *fakeaws.Activation
-	e.r.M.Secrets = &fakeaws.RacingSecrets{SecretsClient: client, Other: func() {
+	e.r.M.Secrets = &fakeaws.RacingSecrets{SecretsAPI: client, Other: func() {
 		deployed = e.aws.AddActivation(fakeaws.Activation{IamRole: "role", Limit: 10, Expiry: now.Add(7 * 24 * time.Hour)})
 		rec, _ := json.Marshal(ssmact.Current{ActivationID: deployed.ID, ActivationCode: deployed.Code, ExpirationDate: deployed.Expiry})
 		if _, err := client.PutSecretValue(context.Background(), &secretsmanager.PutSecretValueInput{SecretId: aws.String(secretArn), SecretString: aws.String(string(rec))}); err != nil {
