@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/ecs-anywhere-stretched/stretched/internal/errcheck"
 	"github.com/ecs-anywhere-stretched/stretched/internal/sqspeer"
@@ -91,23 +93,24 @@ func TestCrashDuringACopyLeavesNothingBehind(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.send(t, "big")
+	// The kill lands the moment the copy's temporary file is renamed to
+	// its locked name (inotify), not when a poll happens to see it: a
+	// 256 MiB copy is far from done then, however loaded the machine.
+	renamed := watchRenames(t, shm)
 	cmd := workerCmd(bin, f)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(time.Minute)
-	for {
-		entries, _ := os.ReadDir(shm)
-		if len(entries) > 0 && strings.HasPrefix(entries[0].Name(), tempPrefix) {
-			break
+	select {
+	case name := <-renamed:
+		_ = cmd.Process.Kill()
+		if !strings.HasPrefix(name, tempPrefix) {
+			t.Fatalf("the first rename in the destination made %q, want a %s temporary file", name, tempPrefix)
 		}
-		if time.Now().After(deadline) {
-			_ = cmd.Process.Kill()
-			t.Fatal("no copy started")
-		}
-		time.Sleep(time.Millisecond)
+	case <-time.After(time.Minute):
+		_ = cmd.Process.Kill()
+		t.Fatal("no copy started")
 	}
-	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
 	if got := list(t, shm); len(got) != 1 || !strings.HasPrefix(got[0], tempPrefix) {
 		t.Fatalf("after the crash the destination holds %v, want one temporary file (the fault)", got)
@@ -121,6 +124,88 @@ func TestCrashDuringACopyLeavesNothingBehind(t *testing.T) {
 	stop()
 	if !strings.Contains(logs.String(), "removed a temporary file a crashed worker left") {
 		t.Errorf("the restart did not say it cleared the temporary file:\n%s", logs.String())
+	}
+}
+
+// watchRenames reports the names renamed into dir (inotify IN_MOVED_TO)
+// until the test ends.
+func watchRenames(t *testing.T, dir string) <-chan string {
+	t.Helper()
+	fd, err := syscall.InotifyInit1(syscall.IN_CLOEXEC | syscall.IN_NONBLOCK)
+	if err != nil {
+		t.Skipf("inotify: %v", err)
+	}
+	if _, err := syscall.InotifyAddWatch(fd, dir, syscall.IN_MOVED_TO); err != nil {
+		syscall.Close(fd)
+		t.Skipf("inotify watch %s: %v", dir, err)
+	}
+	events := os.NewFile(uintptr(fd), "inotify") // non-blocking: Close ends a Read
+	names := make(chan string, 64)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := events.Read(buf)
+			if err != nil {
+				return
+			}
+			for off := 0; off+syscall.SizeofInotifyEvent <= n; {
+				ev := (*syscall.InotifyEvent)(unsafe.Pointer(&buf[off]))
+				name := buf[off+syscall.SizeofInotifyEvent : off+syscall.SizeofInotifyEvent+int(ev.Len)]
+				off += syscall.SizeofInotifyEvent + int(ev.Len)
+				select {
+				case names <- string(bytes.TrimRight(name, "\x00")):
+				default:
+				}
+			}
+		}
+	}()
+	t.Cleanup(func() { events.Close(); <-done })
+	return names
+}
+
+// TestStoppedCopiesNeverLeaveTemporaries stops cross-device copies over and
+// over at every stage (before the lock, during the copy, around the link),
+// half the time also removing them as an exit that cannot wait does: no
+// stop ever leaves a temporary file, and a copy that did finish is whole.
+func TestStoppedCopiesNeverLeaveTemporaries(t *testing.T) {
+	m := moverOn(t, true)
+	content := strings.Repeat("x", 256<<10)
+	m.chunkHook = func() { time.Sleep(time.Duration(rand.N(200)) * time.Microsecond) }
+	discard := slog.New(slog.DiscardHandler)
+	for i := range 300 {
+		write(t, filepath.Join(m.src, "f"), content)
+		ctx, cancel := context.WithCancel(context.Background())
+		abandon := i%2 == 1
+		go func() {
+			time.Sleep(time.Duration(rand.N(400)) * time.Microsecond)
+			cancel()
+			if abandon {
+				m.removeTemps(discard)
+			}
+		}()
+		result, err := m.move(ctx, "f")
+		cancel()
+		// An abandoned copy may still be running when the exit removes
+		// its file; wait until the move has returned and no record is left.
+		waitFor(t, 5*time.Second, "the copy's record to go", func() bool {
+			m.tempsMu.Lock()
+			defer m.tempsMu.Unlock()
+			return len(m.temps) == 0
+		})
+		for _, name := range list(t, m.dst) {
+			if strings.HasPrefix(name, tempPrefix) || strings.HasPrefix(name, lockingPrefix) {
+				t.Fatalf("stop %d (abandoned %v, err %v) left %s", i, abandon, err, name)
+			}
+		}
+		done := filepath.Join(m.dst, "f"+processedSuffix)
+		if err == nil && result == moved {
+			if got, _ := os.ReadFile(done); string(got) != content {
+				t.Fatalf("stop %d: a finished copy holds %d bytes, want %d", i, len(got), len(content))
+			}
+		}
+		_ = os.Remove(done)
 	}
 }
 
@@ -185,7 +270,11 @@ func TestSwappedSourceNeverEscapes(t *testing.T) {
 			write(t, secret, "OUTSIDE-SECRET")
 			path := filepath.Join(m.src, "x")
 			var stop atomic.Bool
+			swapped := make(chan struct{})
+			// The swapper ends before the test's folders are removed.
+			defer func() { stop.Store(true); <-swapped }()
 			go func() {
+				defer close(swapped)
 				tmp := path + ".swap"
 				for i := 0; !stop.Load(); i++ {
 					_ = os.Remove(tmp)
@@ -200,7 +289,6 @@ func TestSwappedSourceNeverEscapes(t *testing.T) {
 					_ = os.Rename(tmp, path)
 				}
 			}()
-			defer stop.Store(true)
 			for i := 0; i < 300; i++ {
 				done := make(chan struct{})
 				go func() {
@@ -236,14 +324,16 @@ func TestShutdownStopsACopyInProgress(t *testing.T) {
 func shutdownStopsACopyInProgress(t *testing.T, peer func(testing.TB) *sqspeer.Peer) {
 	f := newFixtureOn(t, peer, 5)
 	f.files(t, "slow")
-	write(t, filepath.Join(f.src, "slow"), strings.Repeat("x", 40<<20))
+	write(t, filepath.Join(f.src, "slow"), strings.Repeat("x", 80<<20))
 	cfg := f.config()
 	cfg.VisibilityTimeout = 60 * time.Second
-	cfg.ShutdownGrace = 2 * time.Second
+	// The copy (80 chunks, 100 ms each) is stopped after 3 of the 4 s; a
+	// chunk ends well within the quarter kept to release the message.
+	cfg.ShutdownGrace = 4 * time.Second
 	logs := &syncBuffer{}
 	w := newWorker(cfg, f.client, slog.New(slog.NewJSONHandler(logs, nil)))
 	w.mover.link = func(string, string) error { return &os.LinkError{Op: "link", Err: syscall.EXDEV} }
-	w.mover.chunkHook = func() { time.Sleep(500 * time.Millisecond) } // a 20 s copy
+	w.mover.chunkHook = func() { time.Sleep(100 * time.Millisecond) } // an 8 s copy
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- w.run(ctx) }()
@@ -318,6 +408,11 @@ func TestShutdownEndsWithAMoveStuckInTheFileSystem(t *testing.T) {
 	runEnds(t, done, "the worker waited for a move stuck in the file system, past its grace period")
 	if !strings.Contains(logs.String(), "moves stuck in the file system") {
 		t.Errorf("the exit must say why: %s", logs)
+	}
+	// The process exits now: the copy it could not wait for must not
+	// leave its temporary file in the user's folder.
+	if left := list(t, f.dst); len(left) != 0 {
+		t.Errorf("the exit left %v in the destination", left)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -46,9 +47,44 @@ type mover struct {
 	// chunkHook, when set, runs before each chunk of a cross-device copy
 	// (tests slow copies down with it).
 	chunkHook func()
+	// temps are this process's temporary files in the destination, so a
+	// shutdown that cannot wait for a copy (stuck in the file system) still
+	// removes its temporary file before the process exits.
+	tempsMu sync.Mutex
+	temps   map[string]bool
 }
 
-func newMover(src, dst string) *mover { return &mover{src: src, dst: dst, link: os.Link} }
+func newMover(src, dst string) *mover {
+	return &mover{src: src, dst: dst, link: os.Link, temps: map[string]bool{}}
+}
+
+// track records a temporary file of this process; untrack forgets it.
+func (m *mover) track(name string) {
+	m.tempsMu.Lock()
+	defer m.tempsMu.Unlock()
+	m.temps[name] = true
+}
+
+func (m *mover) untrack(name string) {
+	m.tempsMu.Lock()
+	defer m.tempsMu.Unlock()
+	delete(m.temps, name)
+}
+
+// removeTemps removes every temporary file of this process's copies still
+// in progress. The copies fail afterwards (their file is gone, so they can
+// never link it into place) and leave their sources and messages as they
+// were. It is for an exit that cannot wait for them.
+func (m *mover) removeTemps(log *slog.Logger) {
+	m.tempsMu.Lock()
+	defer m.tempsMu.Unlock()
+	for name := range m.temps {
+		if err := os.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			log.Warn("could not remove the temporary file of a stopped copy; the next start removes it", "path", name, "error", err)
+		}
+		delete(m.temps, name)
+	}
+}
 
 // ensureDirs creates both folders when missing and refuses a destination
 // inside the source (also through symbolic links): processed files would
@@ -266,18 +302,37 @@ func (m *mover) copyAcross(ctx context.Context, in *os.File, info fs.FileInfo, f
 		return 0, fmt.Errorf("create temporary file in %s: %w", m.dst, err)
 	}
 	name := tmp.Name()
+	m.track(name)
 	defer func() {
-		_ = os.Remove(name)
+		m.tempsMu.Lock()
+		if m.temps[name] {
+			_ = os.Remove(name)
+			delete(m.temps, name)
+		}
+		m.tempsMu.Unlock()
 		_ = tmp.Close()
 	}()
 	if err := syscall.Flock(int(tmp.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		return 0, fmt.Errorf("lock temporary file %s: %w", name, err)
 	}
 	locked := filepath.Join(m.dst, tempPrefix+strings.TrimPrefix(filepath.Base(name), lockingPrefix))
-	if err := os.Rename(name, locked); err != nil {
+	// The rename and the record change together, so removeTemps always
+	// removes the name the file has.
+	m.tempsMu.Lock()
+	if !m.temps[name] {
+		m.tempsMu.Unlock()
+		return 0, fmt.Errorf("copy of %s stopped by the shutdown", from)
+	}
+	err = os.Rename(name, locked)
+	if err == nil {
+		delete(m.temps, name)
+		m.temps[locked] = true
+		name = locked
+	}
+	m.tempsMu.Unlock()
+	if err != nil {
 		return 0, fmt.Errorf("rename locked temporary file %s: %w", name, err)
 	}
-	name = locked
 	if _, err := io.CopyBuffer(tmp, ctxReader{ctx: ctx, r: in, hook: m.chunkHook}, make([]byte, 1<<20)); err != nil {
 		return 0, fmt.Errorf("copy %s: %w", from, err)
 	}
@@ -288,6 +343,9 @@ func (m *mover) copyAcross(ctx context.Context, in *os.File, info fs.FileInfo, f
 		return 0, fmt.Errorf("sync copy of %s: %w", from, err)
 	}
 	if err := os.Link(name, to); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return 0, fmt.Errorf("copy of %s stopped by the shutdown (its temporary file was removed)", from)
+		}
 		if errors.Is(err, fs.ErrExist) {
 			return m.existing(in, info, from, to)
 		}

@@ -50,6 +50,9 @@ type worker struct {
 	// succeeded, over every receiver: the queue is back when any receiver
 	// reaches it, even one that never saw the outage.
 	failedReceives atomic.Int64
+	// sweepEvery is how often a running worker clears stale temporary
+	// files (sweepInterval; tests shorten it).
+	sweepEvery time.Duration
 }
 
 func newWorker(cfg config, client sqsAPI, log *slog.Logger) *worker {
@@ -63,6 +66,7 @@ func newWorker(cfg config, client sqsAPI, log *slog.Logger) *worker {
 		acks:        make(chan types.Message, ackBuffer),
 		callTimeout: 10 * time.Second,
 		bound:       context.Background(),
+		sweepEvery:  sweepInterval,
 	}
 }
 
@@ -110,17 +114,25 @@ func (w *worker) run(ctx context.Context) error {
 	acked := make(chan struct{})
 	go func() { w.deleter(); close(acked) }()
 
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	defer stopSweep()
+	swept := make(chan struct{})
+	go func() { w.sweep(sweepCtx); close(swept) }()
+
 	var receivers sync.WaitGroup
 	for range w.cfg.Receivers {
 		receivers.Add(1)
 		go func() { defer receivers.Done(); w.receive(ctx, work) }()
 	}
 	receivers.Wait()
+	stopSweep()
+	<-swept
 	w.log.Info("stopping: no new messages; finishing the ones in flight", "grace", w.cfg.ShutdownGrace.String())
 	// Everything from here (finishing, releasing, the last deletes) ends
-	// with the grace period: ECS kills the task soon after.
+	// with the grace period: ECS kills the task soon after. The SQS calls
+	// end a little earlier, so what follows them fits in the grace too.
 	end := time.Now().Add(w.cfg.ShutdownGrace)
-	deadline, cancel := context.WithDeadline(context.Background(), end)
+	deadline, cancel := context.WithDeadline(context.Background(), end.Add(-callMargin(w.cfg.ShutdownGrace)))
 	defer cancel()
 	w.boundMu.Lock()
 	w.bound = deadline
@@ -138,7 +150,10 @@ func (w *worker) run(ctx context.Context) error {
 		case <-deadline.Done():
 			// A file-system call that ignores the stop (a hung NFS/EFS
 			// read or sync): exit anyway, before ECS kills the task. acks
-			// stays open, so a move that ends later cannot panic.
+			// stays open, so a move that ends later cannot panic. The
+			// stopped copies' temporary files go now: nothing is left in
+			// the destination.
+			w.mover.removeTemps(w.log)
 			w.log.Error("grace period over with moves stuck in the file system: exiting without them; their messages return after the visibility timeout")
 			return nil
 		}
@@ -146,8 +161,8 @@ func (w *worker) run(ctx context.Context) error {
 	close(w.acks)
 	select {
 	case <-acked:
-	case <-time.After(time.Until(end) + time.Second):
-		// The deletes' SQS calls end with the deadline; only a folder
+	case <-time.After(time.Until(end)):
+		// The deletes' SQS calls ended with the deadline; only a folder
 		// sync stuck in the file system is still running.
 		w.log.Error("grace period over with a folder sync stuck in the file system: exiting; those messages are redelivered and acknowledged then")
 		return nil
@@ -157,6 +172,32 @@ func (w *worker) run(ctx context.Context) error {
 	}
 	w.log.Info("worker stopped")
 	return nil
+}
+
+// callMargin is how much earlier than the grace the SQS calls of a
+// shutdown end: a tenth of the grace, at most half a second.
+func callMargin(grace time.Duration) time.Duration { return min(grace/10, 500*time.Millisecond) }
+
+// sweepInterval is how often a running worker clears the temporary files
+// that crashed workers left in the destination (see mover.clearStale): a
+// crash's .locking- files are cleared within two intervals, and a start
+// clears the rest at once.
+const sweepInterval = lockingStale
+
+// sweep clears stale temporary files every sweepEvery until ctx ends.
+func (w *worker) sweep(ctx context.Context) {
+	t := time.NewTicker(w.sweepEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := w.mover.clearStale(w.log); err != nil {
+				w.log.Warn("could not clear stale temporary files; retrying later", "error", err)
+			}
+		}
+	}
 }
 
 // receive long-polls for a full set of free slots (see acquire) and

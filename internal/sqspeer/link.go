@@ -10,101 +10,113 @@ import (
 
 // Link is a TCP relay on 127.0.0.1 between a client and the peer that a test
 // can cut and restore, like the network between a site and the region. The
-// peer keeps its queues and messages meanwhile, as SQS does.
+// peer keeps its queues and messages meanwhile, as SQS does. The link keeps
+// its port while cut (it closes what it accepts), so nothing else can take
+// the port before Restore.
 type Link struct {
-	t      testing.TB
 	target string
-	addr   string
-	mu     sync.Mutex
 	ln     net.Listener
+	mu     sync.Mutex
+	cut    bool
 	conns  map[net.Conn]bool
-	wg     sync.WaitGroup
+	// relays counts the goroutines that serve the link, so Close can wait
+	// for them: none outlives its test.
+	relays sync.WaitGroup
 }
 
 // NewLink relays to the peer; it is closed when the test ends.
 func NewLink(t testing.TB, p *Peer) *Link {
 	t.Helper()
-	l := &Link{t: t, target: fmt.Sprintf("127.0.0.1:%d", p.port), conns: map[net.Conn]bool{}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("link: %v", err)
 	}
-	l.addr = ln.Addr().String()
-	l.serve(ln)
-	t.Cleanup(l.Cut)
+	l := &Link{target: fmt.Sprintf("127.0.0.1:%d", p.port), ln: ln, conns: map[net.Conn]bool{}}
+	l.relays.Add(1)
+	go l.accept()
+	t.Cleanup(l.close)
 	return l
 }
 
 // URL is the endpoint through the link.
-func (l *Link) URL() string { return "http://" + l.addr }
+func (l *Link) URL() string { return "http://" + l.ln.Addr().String() }
 
 // Env is the environment a worker process needs to reach the peer through the link.
 func (l *Link) Env() []string { return endpointEnv(l.URL()) }
 
-func (l *Link) serve(ln net.Listener) {
-	l.mu.Lock()
-	l.ln = ln
-	l.mu.Unlock()
-	l.wg.Add(1)
-	go func() {
-		defer l.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go l.relay(c)
+func (l *Link) accept() {
+	defer l.relays.Done()
+	for {
+		c, err := l.ln.Accept()
+		if err != nil {
+			return
 		}
-	}()
+		l.mu.Lock()
+		if l.cut {
+			l.mu.Unlock()
+			c.Close()
+			continue
+		}
+		l.conns[c] = true
+		l.relays.Add(1)
+		l.mu.Unlock()
+		go l.relay(c)
+	}
 }
 
 func (l *Link) relay(c net.Conn) {
+	defer l.relays.Done()
+	defer l.forget(c)
 	up, err := net.Dial("tcp", l.target)
 	if err != nil {
-		c.Close()
 		return
 	}
 	l.mu.Lock()
-	if l.ln == nil {
+	if l.cut || !l.conns[c] {
 		l.mu.Unlock()
-		c.Close()
 		up.Close()
 		return
 	}
-	l.conns[c], l.conns[up] = true, true
+	l.conns[up] = true
 	l.mu.Unlock()
+	defer l.forget(up)
 	done := make(chan struct{}, 2)
 	go func() { _, _ = io.Copy(up, c); done <- struct{}{} }()
 	go func() { _, _ = io.Copy(c, up); done <- struct{}{} }()
 	<-done
 	c.Close()
 	up.Close()
+	<-done
+}
+
+func (l *Link) forget(c net.Conn) {
+	c.Close()
 	l.mu.Lock()
 	delete(l.conns, c)
-	delete(l.conns, up)
 	l.mu.Unlock()
 }
 
-// Cut refuses new connections and breaks the open ones.
+// Cut refuses new connections (each is closed at once) and breaks the open ones.
 func (l *Link) Cut() {
 	l.mu.Lock()
-	if l.ln != nil {
-		l.ln.Close()
-		l.ln = nil
-	}
+	defer l.mu.Unlock()
+	l.cut = true
 	for c := range l.conns {
 		c.Close()
+		delete(l.conns, c)
 	}
-	l.mu.Unlock()
-	l.wg.Wait()
 }
 
-// Restore accepts connections again on the same address.
+// Restore relays new connections again.
 func (l *Link) Restore() {
-	l.t.Helper()
-	ln, err := net.Listen("tcp", l.addr)
-	if err != nil {
-		l.t.Fatalf("restore link on %s: %v", l.addr, err)
-	}
-	l.serve(ln)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.cut = false
+}
+
+// close cuts the link for good and waits for every goroutine it started.
+func (l *Link) close() {
+	l.Cut()
+	l.ln.Close()
+	l.relays.Wait()
 }

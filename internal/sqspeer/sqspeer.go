@@ -8,11 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -34,9 +35,11 @@ type Peer struct {
 	t    testing.TB
 	name string
 	port int
-	// command starts the peer on port; ready tells when it serves.
-	command func(port int) *exec.Cmd
-	ready   func(cmd *exec.Cmd, stdout io.Reader) error
+	// command starts the peer on a port the kernel picks (port 0), so no
+	// other test can take the port between choosing and binding it; ready
+	// reads the port the peer reports once it serves.
+	command func() *exec.Cmd
+	ready   func(stdout, stderr io.Reader) (port int, err error)
 	mu      sync.Mutex
 	cmd     *exec.Cmd
 	exited  chan struct{}
@@ -92,14 +95,20 @@ func StartFauxqs(t testing.TB) *Peer {
 	}
 	return launch(t, &Peer{
 		name:    "fauxqs",
-		command: func(port int) *exec.Cmd { return exec.Command(node, script, fmt.Sprint(port)) },
-		ready: func(_ *exec.Cmd, stdout io.Reader) error {
+		command: func() *exec.Cmd { return exec.Command(node, script, "0") },
+		ready: func(stdout, stderr io.Reader) (int, error) {
+			go func() { _, _ = io.Copy(os.Stderr, stderr) }()
 			sc := bufio.NewScanner(stdout)
-			if sc.Scan() && strings.HasPrefix(sc.Text(), "ready ") {
-				go func() { _, _ = io.Copy(io.Discard, stdout) }()
-				return nil
+			if !sc.Scan() {
+				return 0, errors.New("fauxqs exited before it was ready")
 			}
-			return errors.New("fauxqs exited before it was ready")
+			port, ok := strings.CutPrefix(sc.Text(), "ready ")
+			n, err := strconv.Atoi(port)
+			if !ok || err != nil {
+				return 0, fmt.Errorf("fauxqs said %q, want \"ready <port>\"", sc.Text())
+			}
+			go func() { _, _ = io.Copy(io.Discard, stdout) }()
+			return n, nil
 		},
 	})
 }
@@ -112,41 +121,34 @@ func StartMoto(t testing.TB) *Peer {
 	if err != nil {
 		unavailable(t, "moto_server is not on PATH (pip install 'moto[server]'): %v", err)
 	}
-	p := &Peer{name: "moto_server", command: func(port int) *exec.Cmd {
-		return exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
-	}}
-	p.ready = func(_ *exec.Cmd, stdout io.Reader) error {
-		go func() { _, _ = io.Copy(io.Discard, stdout) }()
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_, err := p.Client().ListQueues(ctx, &sqs.ListQueuesInput{})
-		return err
-	}
-	return launch(t, p)
+	return launch(t, &Peer{
+		name:    "moto_server",
+		command: func() *exec.Cmd { return exec.Command(bin, "-H", "127.0.0.1", "-p", "0") },
+		// Werkzeug says where it listens on stderr: " * Running on http://127.0.0.1:PORT".
+		ready: func(stdout, stderr io.Reader) (int, error) {
+			go func() { _, _ = io.Copy(io.Discard, stdout) }()
+			sc := bufio.NewScanner(stderr)
+			for sc.Scan() {
+				if m := motoListening.FindStringSubmatch(sc.Text()); m != nil {
+					go func() { _, _ = io.Copy(os.Stderr, stderr) }()
+					return strconv.Atoi(m[1])
+				}
+			}
+			return 0, errors.New("moto_server exited before it said where it listens")
+		},
+	})
 }
+
+var motoListening = regexp.MustCompile(`Running on http://127\.0\.0\.1:([0-9]+)`)
 
 func launch(t testing.TB, p *Peer) *Peer {
 	t.Helper()
 	p.t = t
-	port, err := freePort()
-	if err != nil {
-		unavailable(t, "no free port on 127.0.0.1: %v", err)
-	}
-	p.port = port
 	if err := p.start(); err != nil {
 		unavailable(t, "%s: %v", p.name, err)
 	}
 	t.Cleanup(p.Stop)
 	return p
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // URL is the peer's endpoint, for AWS_ENDPOINT_URL_SQS or BaseEndpoint.
@@ -155,35 +157,47 @@ func (p *Peer) URL() string { return fmt.Sprintf("http://127.0.0.1:%d", p.port) 
 func (p *Peer) start() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	cmd := p.command(p.port)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
+	cmd := p.command()
+	// Our own pipes: cmd.Wait (run at once, to notice an early exit) would
+	// close exec's pipes under a reader.
+	outR, outW, err := os.Pipe()
 	if err != nil {
 		return fmt.Errorf("%s stdout: %w", p.name, err)
 	}
-	if err := cmd.Start(); err != nil {
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("%s stderr: %w", p.name, err)
+	}
+	cmd.Stdout, cmd.Stderr = outW, errW
+	err = cmd.Start()
+	outW.Close()
+	errW.Close()
+	if err != nil {
+		outR.Close()
+		errR.Close()
 		return fmt.Errorf("start %s: %w", p.name, err)
 	}
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exited) }()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		err := p.ready(cmd, out)
-		if err == nil {
-			p.cmd, p.exited = cmd, exited
-			return nil
-		}
-		select {
-		case <-exited:
-			return fmt.Errorf("%s exited before it was ready: %w", p.name, err)
-		default:
-		}
-		if time.Now().After(deadline) {
+	type answer struct {
+		port int
+		err  error
+	}
+	ready := make(chan answer, 1)
+	go func() { port, err := p.ready(outR, errR); ready <- answer{port, err} }()
+	select {
+	case a := <-ready:
+		if a.err != nil {
 			_ = cmd.Process.Kill()
 			<-exited
-			return fmt.Errorf("%s not ready within 30 s: %w", p.name, err)
+			return a.err
 		}
-		time.Sleep(200 * time.Millisecond)
+		p.cmd, p.exited, p.port = cmd, exited, a.port
+		return nil
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		<-exited
+		return fmt.Errorf("%s not ready within 30 s", p.name)
 	}
 }
 
