@@ -54,7 +54,7 @@ image-push: ## build the multi-arch worker image and push it to the regional ECR
 	@repo=$$(aws cloudformation describe-stacks --stack-name $${STACK:-EcsWorker-Regional} --query "Stacks[0].Outputs[?OutputKey=='RepositoryUri'].OutputValue" --output text); \
 	registry=$${repo%%/*}; region=$$(echo $$registry | cut -d. -f4); \
 	aws ecr get-login-password --region $$region | docker login --username AWS --password-stdin $$registry; \
-	docker buildx build --platform linux/amd64,linux/arm64 -f worker/Dockerfile -t $$repo:$(TAG) --push . ; \
+	docker buildx build --platform linux/amd64,linux/arm64 --provenance=false --sbom=false -f worker/Dockerfile -t $$repo:$(TAG) --push . ; \
 	echo "pushed $$repo:$(TAG); deploy it with: make deploy CDK_ARGS='-c imageTag=$(TAG)'"
 
 pipeline: $(NPM_STAMP) ## deploy the pipeline stack once, from a workstation (needs "pipeline", "account" and "region" in cdk.json)

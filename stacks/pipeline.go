@@ -25,7 +25,13 @@ import (
 // has (aws/codebuild/standard:7.0: Go, Node.js, Python, Docker with buildx).
 const (
 	// GoToolchain is go.mod's Go; the image's go downloads it (GOTOOLCHAIN).
+	// A test holds it equal to go.mod's go line: raising that line (go get
+	// go@1.26.N) moves the pipeline with it.
 	GoToolchain = "go1.26.8"
+	// BuildxFlags leave out the attestation manifests buildx adds by
+	// default (provenance, SBOM): each would be one more image in the
+	// repository, counted by nothing and pulled by nobody.
+	BuildxFlags = "--provenance=false --sbom=false"
 	// Runtimes selected in the image.
 	GoRuntime, NodeRuntime, PythonRuntime = "1.26", "22", "3.12"
 	// CfnLintVersion and MotoVersion are the Python tools the tests run.
@@ -52,8 +58,21 @@ type Pipeline struct {
 }
 
 // imageTagCommand is the shell that sets TAG, the image tag of this commit:
-// the synth and the image step derive the same one.
-const imageTagCommand = `TAG=$(printf '%s' "${CODEBUILD_RESOLVED_SOURCE_VERSION:-}" | cut -c1-12)`
+// the synth and the image step derive the same one. Without a commit id
+// the step fails: a build with no tag could neither deploy an image nor
+// tell whether it did, and the after-first-run step would start the
+// pipeline again on every run.
+const imageTagCommand = `TAG=$(printf '%s' "${CODEBUILD_RESOLVED_SOURCE_VERSION:-}" | cut -c1-12); ` +
+	`if [ -z "$TAG" ]; then echo "no commit id: CODEBUILD_RESOLVED_SOURCE_VERSION is empty, so this build has no image tag; stopping (check the pipeline's source action)" >&2; false; fi`
+
+// imageStateCommand is the shell that sets IMAGE to present or absent:
+// whether the regional repository holds the image of this commit. Any
+// other answer from ECR (access denied, throttled, no network) fails the
+// step instead of being taken for "absent".
+const imageStateCommand = `IMAGE=""; if [ -n "$REPO" ]; then ` +
+	`if ERR=$(aws ecr describe-images --repository-name "${REPO#*/}" --image-ids imageTag="$TAG" 2>&1 >/dev/null); then IMAGE=present; ` +
+	`elif printf '%s' "$ERR" | grep -q ImageNotFoundException; then IMAGE=absent; ` +
+	`else echo "cannot tell whether the image $REPO:$TAG exists: $ERR" >&2; false; fi; fi`
 
 // BuildPipeline makes the pipeline stack: source, a synth step that runs
 // the README's own `make test` and `make synth`, then one stage with the
@@ -152,8 +171,45 @@ func BuildPipeline(app awscdk.App, cfg config.Config) (*Pipeline, error) {
 		Post:       &[]pipelines.Step{secondRunStep(stack, regionalName, pipelineName)},
 	})
 	cp.BuildPipeline()
+	if p.ConnectionArn != "" {
+		if err := matchConnectionPrefix(stack, p.ConnectionArn); err != nil {
+			return nil, err
+		}
+	}
 	suppressPipeline(stack)
 	return &Pipeline{Stack: stack, Pipeline: cp, Stage: stage, App: built}, nil
+}
+
+// matchConnectionPrefix makes the source action's UseConnection name the
+// service prefix of the connection ARN it is given: CDK Pipelines always
+// grants codestar-connections:UseConnection, and IAM matches an action only
+// to resources of its own service, so a codeconnections ARN (what the
+// console creates since July 2024) would fail the Source stage.
+func matchConnectionPrefix(stack awscdk.Stack, connectionArn string) error {
+	prefix := strings.Split(connectionArn, ":")[2]
+	if prefix == "codestar-connections" {
+		return nil
+	}
+	found := 0
+	for _, c := range *stack.Node().FindAll(constructs.ConstructOrder_PREORDER) {
+		pol, ok := c.(awsiam.CfnPolicy)
+		if !ok {
+			continue
+		}
+		doc, _ := stack.Resolve(pol.PolicyDocument()).(map[string]any)
+		sts, _ := doc["Statement"].([]any)
+		for i, st := range sts {
+			m, _ := st.(map[string]any)
+			if m["Action"] == "codestar-connections:UseConnection" && m["Resource"] == connectionArn {
+				pol.AddPropertyOverride(jsii.String(fmt.Sprintf("PolicyDocument.Statement.%d.Action", i)), prefix+":UseConnection")
+				found++
+			}
+		}
+	}
+	if found == 0 {
+		return fmt.Errorf("pipeline: no codestar-connections:UseConnection grant on %s to turn into %s:UseConnection; has CDK Pipelines changed how it grants the connection?", connectionArn, prefix)
+	}
+	return nil
 }
 
 // readStack may read the outputs of the stack named name (its ARN ends
@@ -194,15 +250,19 @@ func imageStep(stack awscdk.Stack, regional string) pipelines.Step {
 		Commands: jsii.Strings(
 			imageTagCommand,
 			regionalRepository(regional),
+			imageStateCommand,
 			// One command, so that skipping needs no `exit`: the default
 			// docker driver builds one platform, a builder of the
 			// docker-container driver builds both (the Dockerfile
-			// cross-compiles, no emulation).
+			// cross-compiles, no emulation). No attestation manifests:
+			// the repository then holds one tagged image index per
+			// commit (and its untagged platform images), so its
+			// lifecycle rule counts commits.
 			`if [ -z "$REPO" ]; then echo "first run: the regional repository does not exist yet; this run deploys the Dockerfile asset and the next builds the image"; `+
-				`elif aws ecr describe-images --repository-name "${REPO#*/}" --image-ids imageTag="$TAG" >/dev/null 2>&1; then echo "image $REPO:$TAG exists (tags are immutable)"; `+
+				`elif [ "$IMAGE" = present ]; then echo "image $REPO:$TAG exists (tags are immutable)"; `+
 				`else aws ecr get-login-password | docker login --username AWS --password-stdin "${REPO%%/*}" && `+
 				`docker buildx create --name multiarch --driver docker-container --use && `+
-				`docker buildx build --platform linux/amd64,linux/arm64 -f worker/Dockerfile -t "$REPO:$TAG" --push .; fi`,
+				`docker buildx build --platform linux/amd64,linux/arm64 `+BuildxFlags+` -f worker/Dockerfile -t "$REPO:$TAG" --push .; fi`,
 		),
 		RolePolicyStatements: &[]awsiam.PolicyStatement{
 			readStack(stack, regional),
@@ -223,7 +283,10 @@ func secondRunStep(stack awscdk.Stack, regional, pipeline string) pipelines.Step
 		Commands: jsii.Strings(
 			imageTagCommand,
 			regionalRepository(regional),
-			fmt.Sprintf(`if [ -n "$REPO" ] && ! aws ecr describe-images --repository-name "${REPO#*/}" --image-ids imageTag="$TAG" >/dev/null 2>&1; then echo "first run done: starting the pipeline again for the multi-arch image"; aws codepipeline start-pipeline-execution --name %s; fi`, pipeline),
+			imageStateCommand,
+			// Only when ECR said "not found": any doubt fails the step
+			// above instead of starting the pipeline again and again.
+			fmt.Sprintf(`if [ "$IMAGE" = absent ]; then echo "first run done: starting the pipeline again for the multi-arch image"; aws codepipeline start-pipeline-execution --name %s; fi`, pipeline),
 		),
 		RolePolicyStatements: &[]awsiam.PolicyStatement{
 			readStack(stack, regional),

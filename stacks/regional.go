@@ -75,8 +75,13 @@ func NewRegional(scope constructs.Construct, id string, props *awscdk.StackProps
 		ImageTagMutability: awsecr.TagMutability_IMMUTABLE,
 		Encryption:         awsecr.RepositoryEncryption_KMS(),
 		LifecycleRules: &[]*awsecr.LifecycleRule{
-			{Description: jsii.String("drop untagged images after a day"), TagStatus: awsecr.TagStatus_UNTAGGED, MaxImageAge: awscdk.Duration_Days(jsii.Number(1)), RulePriority: jsii.Number(1)},
-			{Description: jsii.String("keep the newest images"), TagStatus: awsecr.TagStatus_ANY, MaxImageCount: jsii.Number(float64(cfg.EcrMaxImages)), RulePriority: jsii.Number(2)},
+			// Counts tagged images only: one image index per commit (the
+			// pipeline and make image-push build without attestations).
+			// The untagged per-platform images an index references are
+			// counted by no rule and expired by none: expiring them by age
+			// could take a platform away from an image still deployed.
+			{Description: jsii.String("keep the newest tagged images (one per commit)"), TagStatus: awsecr.TagStatus_TAGGED, TagPatternList: jsii.Strings("*"),
+				MaxImageCount: jsii.Number(float64(cfg.EcrMaxImages)), RulePriority: jsii.Number(1)},
 		},
 	})
 	// The pipeline's image step may push only to a repository with this tag.

@@ -57,7 +57,11 @@ const (
 	pinnedPrefix  = "Pinned"
 	pipePrefix    = "Pipe"
 	commitPrefix  = "Commit"
-	testConnArn   = "arn:aws:codeconnections:eu-west-1:123456789012:connection/0f0e0d0c-0b0a-0908-0706-050403020100"
+	starPrefix    = "Star"
+	// The connection ARN forms: codeconnections (the console's since July
+	// 2024) and codestar-connections (older connections).
+	testConnArn     = "arn:aws:codeconnections:eu-west-1:123456789012:connection/0f0e0d0c-0b0a-0908-0706-050403020100"
+	testStarConnArn = "arn:aws:codestar-connections:eu-west-1:123456789012:connection/0f0e0d0c-0b0a-0908-0706-050403020100"
 )
 
 // pipeContext is the pinned sample pipeline configuration.
@@ -174,6 +178,15 @@ func synth() (string, error) {
 	if _, err = stacks.BuildPipeline(app, ccfg); err != nil {
 		return out, fmt.Errorf("build codecommit pipeline: %w", err)
 	}
+	sctx := map[string]any{"stackPrefix": starPrefix, "account": "123456789012", "region": "eu-west-1",
+		"pipeline": map[string]any{"connectionArn": testStarConnArn, "repository": "my-org/stretched"}}
+	scfg, err := config.Load(func(k string) any { return sctx[k] }, nil)
+	if err != nil {
+		return out, fmt.Errorf("codestar-connections pipeline config: %w", err)
+	}
+	if _, err = stacks.BuildPipeline(app, scfg); err != nil {
+		return out, fmt.Errorf("build codestar-connections pipeline: %w", err)
+	}
 	stacks.Check(app)
 
 	asm := app.Synth(nil)
@@ -195,7 +208,7 @@ func synth() (string, error) {
 			variant[s.name] = s
 		case strings.HasPrefix(base, pinnedPrefix):
 			pinned[s.name] = s
-		case strings.HasPrefix(base, pipePrefix), strings.HasPrefix(base, commitPrefix):
+		case strings.HasPrefix(base, pipePrefix), strings.HasPrefix(base, commitPrefix), strings.HasPrefix(base, starPrefix):
 			pipes[s.name] = s
 		default:
 			defaults[s.name] = s
@@ -215,7 +228,7 @@ func requireSynth(t *testing.T) {
 	if synthErr != nil {
 		t.Fatalf("synthesis failed: %v", synthErr)
 	}
-	if len(defaults) != 2 || len(variant) != 3 || len(pinned) != 2 || len(pipes) != 2 {
-		t.Fatalf("want 2 default, 3 variant, 2 pinned and 2 pipeline stacks, got %d, %d, %d and %d", len(defaults), len(variant), len(pinned), len(pipes))
+	if len(defaults) != 2 || len(variant) != 3 || len(pinned) != 2 || len(pipes) != 3 {
+		t.Fatalf("want 2 default, 3 variant, 2 pinned and 3 pipeline stacks, got %d, %d, %d and %d", len(defaults), len(variant), len(pinned), len(pipes))
 	}
 }

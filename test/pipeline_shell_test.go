@@ -21,7 +21,10 @@ echo "aws $*" >> "$STUB_LOG"
 case "$*" in
 "cloudformation describe-stacks --stack-name Pipe-Regional") [ -n "$STUB_STACK" ] || exit 254; echo '{}';;
 "cloudformation describe-stacks --stack-name Pipe-Regional --query"*) [ -n "$STUB_STACK" ] || exit 254; echo "$STUB_REPO";;
-"ecr describe-images"*) [ -n "$STUB_IMAGE" ] || exit 254; echo '{}';;
+"ecr describe-images"*)
+  if [ -n "$STUB_IMAGE" ]; then echo '{}'; exit 0; fi
+  if [ -n "$STUB_IMAGE_ERROR" ]; then echo "$STUB_IMAGE_ERROR" >&2; exit 254; fi
+  echo "An error occurred (ImageNotFoundException) when calling the DescribeImages operation: The image with imageId {imageTag:'0123456789ab'} does not exist within the repository" >&2; exit 254;;
 "ecr get-login-password") echo password;;
 "codepipeline start-pipeline-execution"*) echo '{"pipelineExecutionId": "x"}';;
 *) echo "unexpected aws call: $*" >&2; exit 99;;
@@ -86,7 +89,7 @@ func TestImageStepCommands(t *testing.T) {
 		calls, ok := runCommands(t, cmds, "STUB_STACK=1", "STUB_REPO="+repoURI)
 		want := []string{"docker login --username AWS --password-stdin 123456789012.dkr.ecr.eu-west-1.amazonaws.com",
 			"docker buildx create --name multiarch --driver docker-container --use",
-			"docker buildx build --platform linux/amd64,linux/arm64 -f worker/Dockerfile -t " + repoURI + ":0123456789ab --push ."}
+			"docker buildx build --platform linux/amd64,linux/arm64 --provenance=false --sbom=false -f worker/Dockerfile -t " + repoURI + ":0123456789ab --push ."}
 		for _, w := range want {
 			if !strings.Contains(calls, w) {
 				t.Errorf("calls lack %q:\n%s", w, calls)
@@ -130,5 +133,40 @@ func TestSecondRunCommands(t *testing.T) {
 	calls, ok = runCommands(t, cmds, "STUB_STACK=1", "STUB_REPO="+repoURI, "STUB_IMAGE=1")
 	if !ok || strings.Contains(calls, "start-pipeline-execution") {
 		t.Errorf("a run that deployed its image must not start another: ok %v\n%s", ok, calls)
+	}
+}
+
+const accessDenied = "An error occurred (AccessDeniedException) when calling the DescribeImages operation: User: arn:aws:sts::123456789012:assumed-role/x is not authorized to perform: ecr:DescribeImages"
+
+// TestStepsStopWithoutATag: a build without a commit id fails each of the
+// three steps before it builds, synthesizes or starts anything.
+func TestStepsStopWithoutATag(t *testing.T) {
+	for _, step := range []string{"make test", "docker buildx build", "start-pipeline-execution"} {
+		calls, ok := runCommands(t, commandsOf(t, step), "STUB_STACK=1", "STUB_REPO="+repoURI, "CODEBUILD_RESOLVED_SOURCE_VERSION=")
+		if ok {
+			t.Errorf("step with %q: an empty commit id must fail the step", step)
+		}
+		for _, never := range []string{"make synth", "docker", "start-pipeline-execution"} {
+			if strings.Contains(calls, never) {
+				t.Errorf("step with %q ran %q without a tag:\n%s", step, never, calls)
+			}
+		}
+	}
+}
+
+// TestOnlyNotFoundMeansAbsent: an ECR error other than "image not found"
+// fails the image and after-first-run steps; it never starts the pipeline
+// again or builds.
+func TestOnlyNotFoundMeansAbsent(t *testing.T) {
+	for _, step := range []string{"docker buildx build", "start-pipeline-execution"} {
+		calls, ok := runCommands(t, commandsOf(t, step), "STUB_STACK=1", "STUB_REPO="+repoURI, "STUB_IMAGE_ERROR="+accessDenied)
+		if ok {
+			t.Errorf("step with %q: an access denied from ECR must fail the step", step)
+		}
+		for _, never := range []string{"docker", "start-pipeline-execution"} {
+			if strings.Contains(calls, never) {
+				t.Errorf("step with %q ran %q on an access denied:\n%s", step, never, calls)
+			}
+		}
 	}
 }

@@ -110,7 +110,7 @@ func TestPipelineImageStepBuildsBothPlatformsIntoTheRegionalRepository(t *testin
 	s := pipelineStack(t, "Pipe-Pipeline")
 	spec, project := buildSpec(t, s, "docker buildx build")
 	for _, want := range []string{"docker buildx create --name multiarch --driver docker-container --use",
-		`--platform linux/amd64,linux/arm64 -f worker/Dockerfile -t \"$REPO:$TAG\" --push .`, "Pipe-Regional", "RepositoryUri"} {
+		`--platform linux/amd64,linux/arm64 --provenance=false --sbom=false -f worker/Dockerfile -t \"$REPO:$TAG\" --push .`, "Pipe-Regional", "RepositoryUri"} {
 		if !strings.Contains(spec, want) {
 			t.Errorf("image step lacks %q:\n%s", want, spec)
 		}
@@ -235,6 +235,25 @@ func TestPipelinePinsAreTheProjectsOwn(t *testing.T) {
 		cmd.Env = append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"))
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Errorf("cdk-assets %s cannot read %s: %v\n%s", stacks.CdkAssetsVersion, filepath.Base(m), err, out)
+		}
+	}
+}
+
+// TestConnectionGrantMatchesArnPrefix: IAM matches an action only to
+// resources of its own service, so the source action must use the
+// connection with the prefix of the ARN it is given, for both forms.
+func TestConnectionGrantMatchesArnPrefix(t *testing.T) {
+	for stack, arn := range map[string]string{"Pipe-Pipeline": testConnArn, "Star-Pipeline": testStarConnArn} {
+		s := pipelineStack(t, stack)
+		want := strings.Split(arn, ":")[2] + ":UseConnection"
+		var got []string
+		for _, st := range statements(s, "") {
+			if jsonOf(st.resource) == jsonOf(arn) {
+				got = append(got, st.actions...)
+			}
+		}
+		if !slices.Equal(got, []string{want}) {
+			t.Errorf("%s: the grants on %s are %v, want exactly [%s]", stack, arn, got, want)
 		}
 	}
 }

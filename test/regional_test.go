@@ -1,6 +1,7 @@
 package test
 
 import (
+	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -65,10 +66,40 @@ func TestRepositoryScannedImmutableWithLifecycle(t *testing.T) {
 	if !strings.Contains(jsonOf(repo["EncryptionConfiguration"]), "KMS") {
 		t.Errorf("repository not KMS encrypted: %s", jsonOf(repo["EncryptionConfiguration"]))
 	}
-	lp := jsonOf(repo["LifecyclePolicy"])
-	for _, want := range []string{"untagged", "imageCountMoreThan", `\"countNumber\":20`} {
-		if !strings.Contains(lp, want) {
-			t.Errorf("lifecycle policy %s lacks %s", lp, want)
+	// The rollback depth the README states: 20 commits. Each commit is one
+	// tagged image index; its untagged platform images must be neither
+	// counted (they would shrink the depth) nor expired (the index would
+	// lose a platform).
+	text, _ := repo["LifecyclePolicy"].(map[string]any)["LifecyclePolicyText"].(string)
+	var policy struct {
+		Rules []struct {
+			Selection struct {
+				TagStatus      string   `json:"tagStatus"`
+				TagPatternList []string `json:"tagPatternList"`
+				CountType      string   `json:"countType"`
+				CountNumber    int      `json:"countNumber"`
+			} `json:"selection"`
+		} `json:"rules"`
+	}
+	if err := json.Unmarshal([]byte(text), &policy); err != nil {
+		t.Fatalf("lifecycle policy %q: %v", text, err)
+	}
+	if len(policy.Rules) != 1 {
+		t.Fatalf("want one rule (keep the newest 20 tagged images), got %s", text)
+	}
+	sel := policy.Rules[0].Selection
+	if sel.TagStatus != "tagged" || !slices.Equal(sel.TagPatternList, []string{"*"}) || sel.CountType != "imageCountMoreThan" || sel.CountNumber != 20 {
+		t.Errorf("the rule must count tagged images only and keep 20: %s", text)
+	}
+}
+
+func TestNoReservedConcurrency(t *testing.T) {
+	requireSynth(t)
+	for _, s := range all {
+		for id, fn := range resources(s, "AWS::Lambda::Function") {
+			if v, ok := props(fn)["ReservedConcurrentExecutions"]; ok {
+				t.Errorf("%s/%s reserves %v concurrent executions: an account with a concurrency quota of 10 refuses the stack", s.name, id, v)
+			}
 		}
 	}
 }
@@ -248,7 +279,7 @@ func TestNoWildcardActionsOnOwnResources(t *testing.T) {
 		"ssmmessages:CreateControlChannel": true, "ssmmessages:CreateDataChannel": true,
 		"ssmmessages:OpenControlChannel": true, "ssmmessages:OpenDataChannel": true,
 		"ecr:GetAuthorizationToken": true, "ssm:CreateActivation": true, "ssm:DeleteActivation": true,
-		"ssm:DescribeActivations": true, "ssm:AddTagsToResource": true, "ssm:DescribeInstanceInformation": true, "ecs:ListServices": true,
+		"ssm:DescribeActivations": true, "ssm:DescribeInstanceInformation": true, "ecs:ListServices": true,
 		"ec2:DescribeSecurityGroups": true, "ec2:AuthorizeSecurityGroupIngress": true,
 		"ec2:AuthorizeSecurityGroupEgress": true, "ec2:RevokeSecurityGroupIngress": true, "ec2:RevokeSecurityGroupEgress": true,
 		"logs:CreateLogDelivery": true, "logs:DescribeLogGroups": true,

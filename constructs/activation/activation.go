@@ -256,18 +256,20 @@ func (a *Activation) properties(p Props) map[string]any {
 func (a *Activation) grantManage(role awsiam.Role, instanceRole awsiam.IRole) {
 	stack := awscdk.Stack_Of(a.Construct)
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:       jsii.String("CreateSiteActivations"),
-		Actions:   jsii.Strings("ssm:CreateActivation", "ssm:AddTagsToResource"),
+		Sid: jsii.String("CreateSiteActivations"),
+		// Tagging on create is part of CreateActivation (its aws:RequestTag
+		// and aws:TagKeys): no ssm:AddTagsToResource.
+		Actions:   jsii.Strings("ssm:CreateActivation"),
 		Resources: jsii.Strings("*"),
 		Conditions: &map[string]any{
 			"StringEquals":              map[string]any{"aws:RequestTag/" + names.StackTagKey: a.stackTag},
 			"ForAllValues:StringEquals": map[string]any{"aws:TagKeys": a.tagKeys},
 		},
 	}))
-	// Tagging is for the activations only: a managed instance tagged with the
-	// site's tag would be deregistered with the site, so nodes are never
-	// tagged by these functions (SSM copies an activation's tags to the nodes
-	// that join through it itself).
+	// A managed instance tagged with the site's tag would be deregistered
+	// with the site, so these functions never tag nodes (SSM copies an
+	// activation's tags to the nodes that join through it itself). Nothing
+	// above allows it; the Deny keeps it so whatever else is attached.
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:     jsii.String("NeverTagNodes"),
 		Effect:  awsiam.Effect_DENY,
@@ -327,8 +329,10 @@ func (a *Activation) addRenewer(p Props, properties map[string]any) error {
 	a.grantManage(renewer.Role(), p.InstanceRole)
 	fn := renewer.Function()
 	a.renewer = fn
-	// One run at a time: two renewers would each replace the activation.
-	fn.Node().DefaultChild().(awslambda.CfnFunction).SetReservedConcurrentExecutions(jsii.Number(1))
+	// No reserved concurrency: Lambda refuses a reservation that leaves an
+	// account under 100 unreserved (new accounts often have 10 in all). Two
+	// overlapping runs are safe: the record is written by compare-and-swap
+	// and the run that loses yields (internal/ssmact).
 	schedule := awsevents.NewRule(a.Construct, jsii.String("RenewSchedule"), &awsevents.RuleProps{
 		Description: jsii.String("runs the site's activation renewer"),
 		Schedule:    awsevents.Schedule_Expression(jsii.String(p.RenewSchedule)),

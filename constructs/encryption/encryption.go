@@ -15,7 +15,7 @@ import (
 // with a customer-managed key, spelled out instead of kms:*.
 var logsActions = []string{
 	"kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo",
-	"kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext", "kms:DescribeKey",
+	"kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext",
 }
 
 // NewKey makes a KMS key with yearly rotation that CloudWatch Logs of this

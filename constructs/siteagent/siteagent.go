@@ -19,7 +19,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -145,8 +144,11 @@ func New(scope constructs.Construct, id string, props Props) (*Agent, error) {
 		Reason:    jsii.String("container instance ids are not known in advance: describing them is limited to the site's cluster by the ecs:cluster condition"),
 	}}, jsii.Bool(true))
 
-	// One run at a time: two would both set the desired count.
-	fn.Function().Node().DefaultChild().(awslambda.CfnFunction).SetReservedConcurrentExecutions(jsii.Number(1))
+	// No reserved concurrency: Lambda refuses a reservation that leaves an
+	// account under 100 unreserved (new accounts often have 10 in all). Two
+	// overlapping runs are safe: each sets the desired count from what it
+	// reads, within the same bounds, and never reads it back to add to it
+	// (tested in internal/siteagent).
 	target := awseventstargets.NewLambdaFunction(fn.Function(), &awseventstargets.LambdaFunctionProps{
 		RetryAttempts: jsii.Number(0), MaxEventAge: awscdk.Duration_Minutes(jsii.Number(1)),
 	})

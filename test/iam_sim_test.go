@@ -1,0 +1,680 @@
+package test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/ecs-anywhere-stretched/stretched/internal/activationcr"
+	"github.com/ecs-anywhere-stretched/stretched/internal/renewer"
+	"github.com/ecs-anywhere-stretched/stretched/internal/siteagent"
+	"github.com/ecs-anywhere-stretched/stretched/internal/sitenodes"
+	"github.com/ecs-anywhere-stretched/stretched/internal/taskcount"
+)
+
+// The calls the running system makes, evaluated against the identity,
+// resource and key policies of the synthesized templates by a policy
+// simulator (test/iamsim/simulate.mjs). moto_server evaluates no policy: a
+// call these tests do not allow would be refused on AWS.
+
+// edge is one call: who, what, on which resource, in which context, and
+// whether it must be allowed.
+type edge struct {
+	what      string
+	principal string // a role ARN or a service principal
+	role      *roleRef
+	// extra identity policies (a managed policy a user attaches).
+	extra    []map[string]any
+	action   string
+	resource string
+	context  map[string]any
+	allow    bool
+}
+
+// roleRef is a role of a template.
+type roleRef struct {
+	stack *synthesized
+	id    string
+}
+
+// roleARN is the ARN the world gives a role.
+func (w *world) roleARN(r *roleRef) string { return fmt.Sprint(w.getAtt(r.stack, r.id, "Arn")) }
+
+// roleByARN finds the role a resolved ARN names, in any stack.
+func (w *world) roleByARN(arn string) *roleRef {
+	for _, s := range w.stacks {
+		for id := range resources(s, "AWS::IAM::Role") {
+			r := &roleRef{s, id}
+			if w.roleARN(r) == arn {
+				return r
+			}
+		}
+	}
+	return nil
+}
+
+// identityPolicies are the policies attached to a role: its inline ones, the
+// IAM policies and the template's managed policies that name it. AWS
+// managed policies (the instance role's) are not known here: a call only
+// they allow is not among the edges.
+func (w *world) identityPolicies(r *roleRef) []map[string]any {
+	var out []map[string]any
+	for _, p := range w.policies(r.stack) {
+		if p.kind != "identity" {
+			continue
+		}
+		for _, id := range p.roles {
+			if id == r.id {
+				out = append(out, p.doc)
+			}
+		}
+	}
+	// Managed policies of the template listed on the role.
+	arns := asStrings(w.resolve(r.stack, props(resourceOf(r.stack, r.id))["ManagedPolicyArns"]))
+	for id, mp := range resources(r.stack, "AWS::IAM::ManagedPolicy") {
+		mine := false
+		for _, a := range arns {
+			mine = mine || a == fmt.Sprint(w.ref(r.stack, id))
+		}
+		if mine {
+			doc, _ := w.resolve(r.stack, props(mp)["PolicyDocument"]).(map[string]any)
+			out = append(out, doc)
+		}
+	}
+	return out
+}
+
+// boundary is the role's permissions boundary when the template defines it;
+// a boundary given by ARN from outside is not known here.
+func (w *world) boundary(r *roleRef) map[string]any {
+	b := props(resourceOf(r.stack, r.id))["PermissionsBoundary"]
+	if b == nil {
+		return nil
+	}
+	arn := fmt.Sprint(w.resolve(r.stack, b))
+	for _, s := range w.stacks {
+		for id, mp := range resources(s, "AWS::IAM::ManagedPolicy") {
+			if fmt.Sprint(w.ref(s, id)) == arn {
+				doc, _ := w.resolve(s, props(mp)["PolicyDocument"]).(map[string]any)
+				return doc
+			}
+		}
+	}
+	return nil
+}
+
+// resourcePolicy is the policy (queue, topic, key, bucket, secret) on the
+// resource a request names, from any stack.
+func (w *world) resourcePolicy(resource string) map[string]any {
+	var docs []map[string]any
+	for _, s := range all {
+		for _, p := range w.policies(s) {
+			if p.kind == "identity" {
+				continue
+			}
+			for _, on := range p.on {
+				if on == resource || (strings.HasSuffix(on, "/*") && strings.HasPrefix(resource, strings.TrimSuffix(on, "*"))) {
+					docs = append(docs, p.doc)
+				}
+			}
+		}
+	}
+	if len(docs) == 0 {
+		return nil
+	}
+	// A bucket's one policy may be listed for the bucket and its objects.
+	return docs[0]
+}
+
+// simulate runs every edge through the simulator in one process and
+// returns each result ("Allowed", "ImplicitlyDenied", "ExplicitlyDenied").
+func (w *world) simulate(t *testing.T, edges []edge) []string {
+	t.Helper()
+	type policy struct {
+		Name   string         `json:"name"`
+		Policy map[string]any `json:"policy"`
+	}
+	var sims []map[string]any
+	for _, e := range edges {
+		principal := e.principal
+		var identity, boundaries []policy
+		if e.role != nil {
+			principal = w.roleARN(e.role)
+			for i, d := range w.identityPolicies(e.role) {
+				identity = append(identity, policy{fmt.Sprintf("identity%d", i), d})
+			}
+			if b := w.boundary(e.role); b != nil {
+				boundaries = append(boundaries, policy{"boundary", b})
+			}
+		}
+		for i, d := range e.extra {
+			identity = append(identity, policy{fmt.Sprintf("extra%d", i), d})
+		}
+		if identity == nil {
+			identity = []policy{}
+		}
+		ctx := map[string]any{"aws:SecureTransport": "true", "aws:RequestedRegion": iamRegion}
+		if e.role != nil {
+			ctx["aws:PrincipalAccount"] = iamAccount
+		}
+		for k, v := range e.context {
+			ctx[k] = v
+		}
+		sim := map[string]any{
+			"request": map[string]any{
+				"principal": principal, "action": e.action,
+				"resource":         map[string]any{"resource": e.resource, "accountId": iamAccount},
+				"contextVariables": ctx,
+			},
+			"identityPolicies": identity, "serviceControlPolicies": []any{}, "resourceControlPolicies": []any{},
+		}
+		if rp := w.resourcePolicy(e.resource); rp != nil {
+			sim["resourcePolicy"] = rp
+		}
+		if boundaries != nil {
+			sim["permissionBoundaryPolicies"] = boundaries
+		}
+		sims = append(sims, sim)
+	}
+	in, err := json.Marshal(sims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(filepath.Join("..", "node_modules", ".bin", "node"), filepath.Join("iamsim", "simulate.mjs"))
+	cmd.Stdin = bytes.NewReader(in)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("policy simulator: %v\n%s (run make tools)", err, stderr.String())
+	}
+	var results []struct {
+		Result string `json:"result"`
+		Errors any    `json:"errors"`
+	}
+	if err := json.Unmarshal(out, &results); err != nil || len(results) != len(edges) {
+		t.Fatalf("policy simulator answered %d results for %d requests: %v\n%s", len(results), len(edges), err, out)
+	}
+	got := make([]string, len(results))
+	for i, r := range results {
+		got[i] = r.Result
+		if r.Errors != nil {
+			got[i] = fmt.Sprintf("error %v", r.Errors)
+		}
+	}
+	return got
+}
+
+// check simulates the edges and reports each that is not as it must be.
+func (w *world) check(t *testing.T, edges []edge) {
+	t.Helper()
+	if len(edges) == 0 {
+		t.Fatal("no calls to check")
+	}
+	results := w.simulate(t, edges)
+	for i, e := range edges {
+		allowed := results[i] == "Allowed"
+		if allowed != e.allow {
+			want := map[bool]string{true: "allowed", false: "denied"}[e.allow]
+			who := e.principal
+			if e.role != nil {
+				who = e.role.stack.name + "/" + e.role.id
+			}
+			t.Errorf("%s: %s %s on %s must be %s, the policies give %s", e.what, who, e.action, e.resource, want, results[i])
+		}
+	}
+	t.Logf("%d calls evaluated", len(edges))
+}
+
+// sdkCalls lists the AWS calls a handler makes, from its own types: every
+// method of the SDK client interfaces it holds, as IAM actions. A new call
+// in a handler is a new edge here, so it fails until it is granted.
+func sdkCalls(v any) []string {
+	seen := map[string]bool{}
+	var walk func(reflect.Type)
+	walk = func(t reflect.Type) {
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		switch t.Kind() {
+		case reflect.Struct:
+			if !strings.HasPrefix(t.PkgPath(), "github.com/ecs-anywhere-stretched/") {
+				return
+			}
+			for i := range t.NumField() {
+				walk(t.Field(i).Type)
+			}
+		case reflect.Interface:
+			for i := range t.NumMethod() {
+				m := t.Method(i)
+				if m.Type.NumIn() < 2 {
+					continue
+				}
+				in := m.Type.In(1)
+				for in.Kind() == reflect.Pointer {
+					in = in.Elem()
+				}
+				const sdk = "github.com/aws/aws-sdk-go-v2/service/"
+				if strings.HasPrefix(in.PkgPath(), sdk) {
+					seen[strings.TrimPrefix(in.PkgPath(), sdk)+":"+m.Name] = true
+				}
+			}
+		}
+	}
+	walk(reflect.TypeOf(v))
+	out := make([]string, 0, len(seen))
+	for c := range seen {
+		out = append(out, c)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// interfaceMethods lists the methods of a named interface in a Go file (the
+// worker is a main package: its SQS interface is read from the source).
+func interfaceMethods(t *testing.T, file, name string) []string {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), file, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	ast.Inspect(f, func(n ast.Node) bool {
+		ts, ok := n.(*ast.TypeSpec)
+		if !ok || ts.Name.Name != name {
+			return true
+		}
+		for _, m := range ts.Type.(*ast.InterfaceType).Methods.List {
+			for _, n := range m.Names {
+				out = append(out, n.Name)
+			}
+		}
+		return false
+	})
+	if len(out) == 0 {
+		t.Fatalf("%s: no interface %s", file, name)
+	}
+	return out
+}
+
+// siteEdges are the calls of one site stack's functions, task and nodes.
+func (w *world) siteEdges(t *testing.T, s *synthesized) []edge {
+	t.Helper()
+	one := func(typ, prefix string) string { return logicalID(t, s, typ, prefix) }
+	fnRole := func(prefix string) *roleRef {
+		fn := props(resourceOf(s, one("AWS::Lambda::Function", prefix)))
+		return w.roleByARN(fmt.Sprint(w.resolve(s, fn["Role"])))
+	}
+	clusterID := one("AWS::ECS::Cluster", "Cluster")
+	cluster := fmt.Sprint(w.ref(s, clusterID))
+	clusterArn := fmt.Sprint(w.getAtt(s, clusterID, "Arn"))
+	service := fmt.Sprint(w.ref(s, one("AWS::ECS::Service", "WorkerService")))
+	secretID := one("AWS::SecretsManager::Secret", "ActivationCode")
+	secret := fmt.Sprint(w.ref(s, secretID))
+	secretKey := fmt.Sprint(w.resolve(s, props(resourceOf(s, secretID))["KmsKeyId"]))
+	instanceRole := fmt.Sprint(w.getAtt(s, one("AWS::IAM::Role", "InstanceRole"), "Arn"))
+	agentEnv, _ := w.resolve(s, props(resourceOf(s, one("AWS::Lambda::Function", "AgentHandler")))["Environment"]).(map[string]any)
+	queueURL := fmt.Sprint(agentEnv["Variables"].(map[string]any)["QUEUE_URL"])
+	queue := queueArns([]string{queueURL})[0]
+	tags := map[string]any{}
+	var tagKeys []any
+	for _, tag := range w.resolve(s, props(resourceOf(s, one("Custom::SsmActivation", "Activation")))["Tags"]).([]any) {
+		tm := tag.(map[string]any)
+		tags["aws:RequestTag/"+fmt.Sprint(tm["Key"])] = tm["Value"]
+		tagKeys = append(tagKeys, tm["Key"])
+	}
+	viaSecrets := map[string]any{"kms:ViaService": "secretsmanager." + iamRegion + ".amazonaws.com"}
+	// resourceFor is where each call acts and what IAM sees with it.
+	resourceFor := func(call string) (string, map[string]any) {
+		inCluster := map[string]any{"ecs:cluster": clusterArn}
+		switch call {
+		case "ecs:DescribeServices", "ecs:UpdateService":
+			return service, inCluster
+		case "ecs:ListContainerInstances", "ecs:DeregisterContainerInstance":
+			return clusterArn, nil
+		case "ecs:DescribeContainerInstances":
+			return arn("ecs", "container-instance/"+cluster+"/0123456789abcdef0123456789abcdef"), inCluster
+		case "ecs:ListServices":
+			return "*", inCluster
+		case "sqs:GetQueueAttributes":
+			return queue, nil
+		case "ssm:CreateActivation":
+			ctx := map[string]any{"aws:TagKeys": tagKeys}
+			for k, v := range tags {
+				ctx[k] = v
+			}
+			return "*", ctx
+		case "ssm:DeleteActivation", "ssm:DescribeActivations", "ssm:DescribeInstanceInformation":
+			return "*", nil
+		case "ssm:DeregisterManagedInstance":
+			return arn("ssm", "managed-instance/mi-0123456789abcdef0"), map[string]any{"ssm:resourceTag/stretched:stack": s.name}
+		case "cloudformation:DescribeStacks":
+			return fmt.Sprint(w.ref(s, "AWS::StackId")), nil
+		case "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage":
+			return secret, nil
+		}
+		t.Errorf("%s: no resource known for the call %s: add it to siteEdges (and grant it)", s.name, call)
+		return "", nil
+	}
+	var edges []edge
+	for _, h := range []struct {
+		prefix  string
+		handler any
+	}{
+		{"ActivationHandler", activationcr.Handler{}},
+		{"ActivationRenewer", renewer.Renewer{}},
+		{"AgentHandler", siteagent.Agent{}},
+		{"NodesHandler", sitenodes.Handler{}},
+		{"TaskCountHandler", taskcount.Handler{}},
+	} {
+		if len(resourcesWithPrefix(s, "AWS::Lambda::Function", h.prefix)) == 0 {
+			continue // a site without renewal has no renewer
+		}
+		role := fnRole(h.prefix)
+		calls := sdkCalls(h.handler)
+		if len(calls) == 0 {
+			t.Fatalf("%s: no SDK calls found in %T", h.prefix, h.handler)
+		}
+		for _, call := range calls {
+			res, ctx := resourceFor(call)
+			edges = append(edges, edge{what: h.prefix + " calls " + call, role: role, action: call, resource: res, context: ctx, allow: true})
+		}
+		// What the calls need besides: the secret's key through Secrets
+		// Manager, the instance role passed to SSM, the function's logs.
+		joined := strings.Join(calls, ",")
+		if strings.Contains(joined, "secretsmanager:GetSecretValue") {
+			edges = append(edges, edge{what: h.prefix + " reads the record", role: role, action: "kms:Decrypt", resource: secretKey, context: viaSecrets, allow: true})
+		}
+		if strings.Contains(joined, "secretsmanager:PutSecretValue") {
+			edges = append(edges, edge{what: h.prefix + " writes the record", role: role, action: "kms:GenerateDataKey", resource: secretKey, context: viaSecrets, allow: true})
+		}
+		if strings.Contains(joined, "ssm:CreateActivation") {
+			edges = append(edges, edge{what: h.prefix + " passes the instance role", role: role, action: "iam:PassRole", resource: instanceRole,
+				context: map[string]any{"iam:PassedToService": "ssm.amazonaws.com"}, allow: true})
+			// Never a node: a tagged node is deregistered with the site.
+			edges = append(edges, edge{what: h.prefix + " must not tag nodes", role: role, action: "ssm:AddTagsToResource",
+				resource: arn("ssm", "managed-instance/mi-0123456789abcdef0"), context: tags, allow: false})
+		}
+		fn := props(resourceOf(s, one("AWS::Lambda::Function", h.prefix)))
+		if lc, ok := w.resolve(s, fn["LoggingConfig"]).(map[string]any); ok && lc["LogGroup"] != nil {
+			stream := arn("logs", "log-group:"+fmt.Sprint(lc["LogGroup"])+":log-stream:2026/12/02/[$LATEST]abc")
+			for _, a := range []string{"logs:CreateLogStream", "logs:PutLogEvents"} {
+				edges = append(edges, edge{what: h.prefix + " logs", role: role, action: a, resource: stream, allow: true})
+			}
+		}
+	}
+	// Nobody but the join policy (and the two functions that write it)
+	// reads the activation: every other role of the site and of the region.
+	for _, st := range all {
+		if !strings.HasPrefix(st.name, strings.SplitN(s.name, "-", 2)[0]+"-") {
+			continue
+		}
+		for id := range resources(st, "AWS::IAM::Role") {
+			if st == s && (strings.HasPrefix(id, "ActivationHandlerRole") || strings.HasPrefix(id, "ActivationRenewerRole")) {
+				continue
+			}
+			edges = append(edges, edge{what: "only the join policy reads the activation", role: &roleRef{st, id},
+				action: "secretsmanager:GetSecretValue", resource: secret, allow: false})
+		}
+	}
+	joinID := one("AWS::IAM::ManagedPolicy", "ActivationJoinPolicy")
+	join, _ := w.resolve(s, props(resourceOf(s, joinID))["PolicyDocument"]).(map[string]any)
+	joiner := fmt.Sprintf("arn:aws:iam::%s:role/platform-engineer", iamAccount)
+	edges = append(edges,
+		edge{what: "the join policy reads the activation", principal: joiner, extra: []map[string]any{join}, action: "secretsmanager:GetSecretValue", resource: secret, allow: true},
+		edge{what: "the join policy decrypts it through Secrets Manager", principal: joiner, extra: []map[string]any{join}, action: "kms:Decrypt", resource: secretKey, context: viaSecrets, allow: true},
+		edge{what: "the join policy decrypts nothing directly", principal: joiner, extra: []map[string]any{join}, action: "kms:Decrypt", resource: secretKey, allow: false},
+	)
+	return edges
+}
+
+// taskEdges are the calls of the worker's task and execution roles, from
+// the task definitions of every stack: the queue the task consumes and its
+// key, the image, the logs and, in the region, the file system.
+func (w *world) taskEdges(t *testing.T, s *synthesized) []edge {
+	t.Helper()
+	var edges []edge
+	calls := interfaceMethods(t, filepath.Join("..", "worker", "worker.go"), "sqsAPI")
+	for id, td := range resources(s, "AWS::ECS::TaskDefinition") {
+		p := props(td)
+		task := w.roleByARN(fmt.Sprint(w.resolve(s, p["TaskRoleArn"])))
+		execRole := w.roleByARN(fmt.Sprint(w.resolve(s, p["ExecutionRoleArn"])))
+		if task == nil || execRole == nil {
+			t.Fatalf("%s/%s: task or execution role not found", s.name, id)
+		}
+		for _, c := range w.resolve(s, p["ContainerDefinitions"]).([]any) {
+			cd := c.(map[string]any)
+			env := map[string]string{}
+			for _, e := range asList(cd["Environment"]) {
+				em := e.(map[string]any)
+				env[fmt.Sprint(em["Name"])] = fmt.Sprint(em["Value"])
+			}
+			queue := queueArns([]string{env["SQS_QUEUE_URL"]})[0]
+			for _, m := range calls {
+				// DeleteMessageBatch is authorized as sqs:DeleteMessage.
+				action := "sqs:" + strings.TrimSuffix(m, "Batch")
+				edges = append(edges, edge{what: id + " worker calls " + m, role: task, action: action, resource: queue, allow: true})
+			}
+			if key := w.queueKey(queue); key != "" {
+				edges = append(edges, edge{what: id + " worker reads encrypted messages", role: task, action: "kms:Decrypt", resource: key,
+					context: map[string]any{"kms:ViaService": "sqs." + iamRegion + ".amazonaws.com"}, allow: true})
+			}
+			image := fmt.Sprint(cd["Image"])
+			if repo := w.repositoryOf(image); repo != "" {
+				for _, a := range []string{"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"} {
+					edges = append(edges, edge{what: id + " pulls its image", role: execRole, action: a, resource: repo, allow: true})
+				}
+				edges = append(edges, edge{what: id + " logs in to ECR", role: execRole, action: "ecr:GetAuthorizationToken", resource: "*", allow: true})
+			}
+			if lc, ok := cd["LogConfiguration"].(map[string]any); ok {
+				opts, _ := lc["Options"].(map[string]any)
+				stream := arn("logs", "log-group:"+fmt.Sprint(opts["awslogs-group"])+":log-stream:worker/worker/abc")
+				for _, a := range []string{"logs:CreateLogStream", "logs:PutLogEvents"} {
+					edges = append(edges, edge{what: id + " writes its logs", role: execRole, action: a, resource: stream, allow: true})
+				}
+			}
+		}
+		for _, v := range asList(p["Volumes"]) {
+			efs, _ := v.(map[string]any)["EFSVolumeConfiguration"].(map[string]any)
+			if efs == nil {
+				continue
+			}
+			fsID := fmt.Sprint(w.resolve(s, efs["FilesystemId"]))
+			auth, _ := w.resolve(s, efs["AuthorizationConfig"]).(map[string]any)
+			ctx := map[string]any{}
+			if ap, ok := auth["AccessPointId"]; ok {
+				ctx["elasticfilesystem:AccessPointArn"] = arn("elasticfilesystem", "access-point/"+fmt.Sprint(ap))
+			}
+			for _, a := range []string{"elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"} {
+				edges = append(edges, edge{what: id + " mounts /data", role: task, action: a, resource: arn("elasticfilesystem", "file-system/"+fsID), context: ctx, allow: true})
+			}
+		}
+	}
+	return edges
+}
+
+// resourcesWithPrefix lists the logical ids of type typ starting with prefix.
+func resourcesWithPrefix(s *synthesized, typ, prefix string) []string {
+	var out []string
+	for id := range resources(s, typ) {
+		if strings.HasPrefix(id, prefix) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func asList(v any) []any {
+	l, _ := v.([]any)
+	return l
+}
+
+// queueKey is the KMS key ARN of the queue, from its template.
+func (w *world) queueKey(queue string) string {
+	for _, s := range all {
+		for id, q := range resources(s, "AWS::SQS::Queue") {
+			if fmt.Sprint(w.getAtt(s, id, "Arn")) == queue {
+				return fmt.Sprint(w.resolve(s, props(q)["KmsMasterKeyId"]))
+			}
+		}
+	}
+	return ""
+}
+
+// repositoryOf is the ARN of the repository an image URI names, if ours.
+func (w *world) repositoryOf(image string) string {
+	host, path, ok := strings.Cut(image, "/")
+	if !ok || !strings.Contains(host, ".dkr.ecr.") {
+		return ""
+	}
+	name, _, _ := strings.Cut(path, ":")
+	name, _, _ = strings.Cut(name, "@")
+	return arn("ecr", "repository/"+name)
+}
+
+// alarmEdges: every alarm of every stack can notify each of its topics, and
+// CloudWatch can use the topic's key; a publisher in another account, or
+// without TLS, cannot.
+func (w *world) alarmEdges(t *testing.T, s *synthesized) []edge {
+	t.Helper()
+	var edges []edge
+	for id, a := range resources(s, "AWS::CloudWatch::Alarm") {
+		p := props(a)
+		alarm := arn("cloudwatch", "alarm:"+w.physicalName(s, id))
+		ctx := map[string]any{"aws:SourceAccount": iamAccount, "aws:SourceArn": alarm}
+		var topics []string
+		topics = append(topics, asStrings(w.resolve(s, p["AlarmActions"]))...)
+		topics = append(topics, asStrings(w.resolve(s, p["OKActions"]))...)
+		for _, topic := range topics {
+			if !strings.HasPrefix(topic, "arn:"+iamPartition+":sns:") {
+				continue // a scaling policy, not a notification
+			}
+			edges = append(edges, edge{what: "alarm " + id + " notifies", principal: "cloudwatch.amazonaws.com", action: "sns:Publish", resource: topic, context: ctx, allow: true})
+			key := w.topicKey(topic)
+			if key == "" {
+				t.Errorf("%s: alarm %s notifies %s, a topic not found in any template", s.name, id, topic)
+				continue
+			}
+			for _, a := range []string{"kms:GenerateDataKey", "kms:Decrypt"} {
+				edges = append(edges, edge{what: "alarm " + id + " uses the topic's key", principal: "cloudwatch.amazonaws.com", action: a, resource: key, context: ctx, allow: true})
+			}
+			other := map[string]any{"aws:SourceAccount": "999999999999", "aws:SourceArn": "arn:aws:cloudwatch:" + iamRegion + ":999999999999:alarm:x"}
+			edges = append(edges, edge{what: "another account's alarm", principal: "cloudwatch.amazonaws.com", action: "sns:Publish", resource: topic, context: other, allow: false})
+			plain := map[string]any{"aws:SourceAccount": iamAccount, "aws:SourceArn": alarm, "aws:SecureTransport": "false"}
+			edges = append(edges, edge{what: "a publish without TLS", principal: "cloudwatch.amazonaws.com", action: "sns:Publish", resource: topic, context: plain, allow: false})
+		}
+	}
+	return edges
+}
+
+// topicKey is the KMS key ARN of a topic, from its template.
+func (w *world) topicKey(topic string) string {
+	for _, s := range all {
+		for id, tp := range resources(s, "AWS::SNS::Topic") {
+			if fmt.Sprint(w.ref(s, id)) == topic {
+				return fmt.Sprint(w.resolve(s, props(tp)["KmsMasterKeyId"]))
+			}
+		}
+	}
+	return ""
+}
+
+// pipelineEdges: the source action uses the connection it is given, the
+// image step pushes to the regional repository only, the after-first-run
+// step may start its own pipeline.
+func (w *world) pipelineEdges(t *testing.T, s *synthesized) []edge {
+	t.Helper()
+	var edges []edge
+	prefix := strings.TrimSuffix(s.name, "-Pipeline")
+	regional := prefix + "-Regional"
+	repo := arn("ecr", "repository/"+strings.ToLower(regional)+"-repository")
+	regionalStack := arn("cloudformation", "stack/"+regional+"/0f0e0d0c-0b0a-0908-0706-050403020100")
+	for id, pipe := range resources(s, "AWS::CodePipeline::Pipeline") {
+		for _, st := range asList(props(pipe)["Stages"]) {
+			for _, a := range asList(st.(map[string]any)["Actions"]) {
+				am := a.(map[string]any)
+				cfg, _ := am["Configuration"].(map[string]any)
+				conn, ok := cfg["ConnectionArn"].(string)
+				if !ok {
+					continue
+				}
+				role := w.roleByARN(fmt.Sprint(w.resolve(s, am["RoleArn"])))
+				action := strings.Split(conn, ":")[2] + ":UseConnection"
+				edges = append(edges, edge{what: id + " source uses its connection", role: role, action: action, resource: conn, allow: true})
+			}
+		}
+	}
+	for id, proj := range resources(s, "AWS::CodeBuild::Project") {
+		p := props(proj)
+		spec := jsonOf(p["Source"])
+		role := w.roleByARN(fmt.Sprint(w.resolve(s, p["ServiceRole"])))
+		tagged := map[string]any{"aws:ResourceTag/stretched:stack": regional}
+		switch {
+		case strings.Contains(spec, "docker buildx build"):
+			for _, a := range []string{"ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage", "ecr:BatchCheckLayerAvailability", "ecr:DescribeImages"} {
+				edges = append(edges, edge{what: id + " pushes the image", role: role, action: a, resource: repo, context: tagged, allow: true})
+			}
+			edges = append(edges,
+				edge{what: id + " pushes to no other repository", role: role, action: "ecr:PutImage", resource: arn("ecr", "repository/other"), context: map[string]any{"aws:ResourceTag/stretched:stack": "Other-Regional"}, allow: false},
+				edge{what: id + " logs in to ECR", role: role, action: "ecr:GetAuthorizationToken", resource: "*", allow: true},
+				edge{what: id + " reads the regional stack", role: role, action: "cloudformation:DescribeStacks", resource: regionalStack, allow: true})
+		case strings.Contains(spec, "start-pipeline-execution"):
+			edges = append(edges,
+				edge{what: id + " asks for the image", role: role, action: "ecr:DescribeImages", resource: repo, context: tagged, allow: true},
+				edge{what: id + " starts its pipeline again", role: role, action: "codepipeline:StartPipelineExecution", resource: arn("codepipeline", s.name), allow: true},
+				edge{what: id + " starts no other pipeline", role: role, action: "codepipeline:StartPipelineExecution", resource: arn("codepipeline", "Other-Pipeline"), allow: false})
+		case strings.Contains(spec, "make test"):
+			edges = append(edges, edge{what: id + " reads the regional stack", role: role, action: "cloudformation:DescribeStacks", resource: regionalStack, allow: true})
+		}
+	}
+	return edges
+}
+
+// TestCallsTheSystemMakesAreAllowed evaluates every call above over every
+// tested configuration: direct (default, several sites, pinned) and the
+// pipelines.
+func TestCallsTheSystemMakesAreAllowed(t *testing.T) {
+	requireSynth(t)
+	w := newWorld(all)
+	var edges []edge
+	sites := 0
+	for _, s := range all {
+		switch {
+		case strings.HasSuffix(s.name, "-Pipeline"):
+			edges = append(edges, w.pipelineEdges(t, s)...)
+		case strings.Contains(s.name, "-Anywhere-"):
+			sites++
+			edges = append(edges, w.siteEdges(t, s)...)
+		}
+		edges = append(edges, w.taskEdges(t, s)...)
+		edges = append(edges, w.alarmEdges(t, s)...)
+	}
+	if sites < 4 {
+		t.Fatalf("only %d site stacks: the tested configurations were not all read", sites)
+	}
+	w.check(t, edges)
+}
+
+// TestHandlerCallsComeFromTheCode: the edges above are the handlers' own
+// client interfaces; an interface with no methods would check nothing.
+func TestHandlerCallsComeFromTheCode(t *testing.T) {
+	got := strings.Join(sdkCalls(siteagent.Agent{}), " ")
+	for _, want := range []string{"ecs:UpdateService", "ecs:DescribeContainerInstances", "sqs:GetQueueAttributes"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the site agent's calls %s lack %s", got, want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join("iamsim", "simulate.mjs")); err != nil {
+		t.Fatal(err)
+	}
+}
