@@ -158,3 +158,48 @@ func TestBadEnvironment(t *testing.T) {
 		}
 	}
 }
+
+// TestOverlappingRunsAreSafe: with no reserved concurrency two runs may
+// overlap (a minute's tick and a node's state change). Each sets the
+// desired count from what it read, within the bounds; neither reads it back
+// to add to it, so overlapping runs never leave the service outside the
+// bounds or below what the backlog needs, and agree when they scale out.
+func TestOverlappingRunsAreSafe(t *testing.T) {
+	for _, tc := range []struct {
+		name                    string
+		desired, visible, floor int
+	}{
+		{"scale out", 1, 240, 3},
+		{"scale in", 4, 0, 1},
+		{"steady", 2, 150, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for round := range 20 {
+				e := newEnv(t, tc.desired, tc.desired, tc.visible, 0)
+				second := *e.agent
+				second.Metrics = &bytes.Buffer{}
+				errs := make(chan error, 2)
+				for _, a := range []*Agent{e.agent, &second} {
+					go func() { _, err := a.Run(context.Background()); errs <- err }()
+				}
+				for range 2 {
+					if err := <-errs; err != nil {
+						t.Fatalf("round %d: %v", round, err)
+					}
+				}
+				for _, call := range e.aws.Calls(fakeaws.UpdateService) {
+					if n, _ := call["desiredCount"].(float64); n < 1 || n > 4 {
+						t.Fatalf("round %d: an overlapping run set %v tasks, outside 1..4", round, n)
+					}
+				}
+				got := e.aws.Services[fakeaws.ServiceKey(cluster, service)].Desired
+				if got < tc.floor || got > 4 {
+					t.Fatalf("round %d: desired %d after two overlapping runs, want %d..4 (backlog %d at 100 per task)", round, got, tc.floor, tc.visible)
+				}
+				if tc.visible > 0 && got != tc.floor {
+					t.Fatalf("round %d: two runs that read the same backlog set %d, want %d", round, got, tc.floor)
+				}
+			}
+		})
+	}
+}
