@@ -35,6 +35,7 @@ const (
 	KeyMinTasks                 = "minTasks"
 	KeyMaxTasks                 = "maxTasks"
 	KeyRegionalScaling          = "regionalScaling"
+	KeyWork                     = "work"
 	KeyBurstAgeSeconds          = "burstAgeSeconds"
 	KeyAlarmEmail               = "alarmEmail"
 	KeyAlarmMessageAgeSeconds   = "alarmMessageAgeSeconds"
@@ -54,6 +55,20 @@ const (
 	// ScalingBurst scales it on the age of the oldest message, from 0 tasks:
 	// the sites do the work and the region helps when they fall behind.
 	ScalingBurst = "burst"
+)
+
+// How work reaches the locations (work).
+const (
+	// WorkRouted gives the region and every site a queue of their own; a
+	// producer names the location with the message attribute "location"
+	// (the shipped worker's data is local to its location).
+	WorkRouted = "routed"
+	// WorkShared gives every location one queue: for a worker that needs no
+	// local data (it reads its input from the message or from S3).
+	WorkShared = "shared"
+	// RegionLocation is the location name of the region's worker; no site
+	// may take it.
+	RegionLocation = "region"
 )
 
 // Patch operations of a site (patching).
@@ -112,6 +127,8 @@ type Config struct {
 	MinTasks, MaxTasks int
 	// RegionalScaling is ScalingDepth or ScalingBurst.
 	RegionalScaling string
+	// Work is WorkRouted (default) or WorkShared.
+	Work string
 	// BurstAgeSeconds is the oldest message's age from which burst scaling
 	// adds a Fargate task.
 	BurstAgeSeconds int
@@ -187,7 +204,7 @@ type Site struct {
 
 // Keys lists every context key the app reads.
 var Keys = []string{KeyAccount, KeyRegion, KeyStackPrefix, KeyImageTag, KeyImageURI, KeyMaxReceiveCount,
-	KeyVisibilityTimeoutSeconds, KeyLogRetentionDays, KeyNatGateways, KeyMinTasks, KeyMaxTasks, KeyRegionalScaling, KeyBurstAgeSeconds, KeyAlarmEmail, KeyAlarmMessageAgeSeconds,
+	KeyVisibilityTimeoutSeconds, KeyLogRetentionDays, KeyNatGateways, KeyMinTasks, KeyMaxTasks, KeyRegionalScaling, KeyWork, KeyBurstAgeSeconds, KeyAlarmEmail, KeyAlarmMessageAgeSeconds,
 	KeyEcrMaxImages, KeySites, KeyWorkerSecrets, KeyPipeline}
 
 var (
@@ -224,10 +241,15 @@ func Load(get Getter, keys []string) (Config, error) {
 		LogRetentionDays:         l.intOneOf(KeyLogRetentionDays, DefaultLogRetentionDays, LogRetentionDays),
 		NatGateways:              l.intIn(KeyNatGateways, DefaultNatGateways, 0, 2),
 		RegionalScaling:          l.str(KeyRegionalScaling, ScalingDepth, regexp.MustCompile(`^(depth|burst)$`), `"depth" (scale on visible messages) or "burst" (on the oldest message's age, from 0 tasks)`),
+		Work:                     l.str(KeyWork, WorkRouted, regexp.MustCompile(`^(routed|shared)$`), `"routed" (a queue per location; the default, for workers whose data is local) or "shared" (one queue for every location, for workers that need no local data)`),
 		BurstAgeSeconds:          l.intIn(KeyBurstAgeSeconds, DefaultBurstAgeSeconds, 60, 43200),
 		AlarmEmail:               l.str(KeyAlarmEmail, "", emailRe, "an e-mail address such as ops@example.com"),
 		AlarmMessageAgeSeconds:   l.intIn(KeyAlarmMessageAgeSeconds, DefaultAlarmMessageAgeSeconds, 60, 1209600),
 		EcrMaxImages:             l.intIn(KeyEcrMaxImages, DefaultEcrMaxImages, 1, 10000),
+	}
+	if c.RegionalScaling == ScalingBurst && c.Work == WorkRouted {
+		l.fail("context key %q is %q with %q %q: burst scaling lets the region take over a backlog, but routed work waits in each location's own queue, next to its data, and the region cannot move a site's files; set %q to %q (the worker needs no local data) or %q to %q",
+			KeyRegionalScaling, ScalingBurst, KeyWork, WorkRouted, KeyWork, WorkShared, KeyRegionalScaling, ScalingDepth)
 	}
 	minDefault := DefaultMinTasks
 	if c.RegionalScaling == ScalingBurst {
@@ -405,6 +427,9 @@ func (l *loader) sites() []Site {
 		key := fmt.Sprintf("%s[%d]", KeySites, i)
 		if !siteRe.MatchString(s.Name) {
 			l.fail("context key %q has name %q: must be a lowercase letter then up to 23 lowercase letters, digits or '-'", key, s.Name)
+		}
+		if s.Name == RegionLocation {
+			l.fail("context key %q has name %q: that is the region's location name (the message attribute location=%q routes to the region); choose another site name", key, s.Name, RegionLocation)
 		}
 		if names[s.Name] {
 			l.fail("context key %q repeats the site name %q: give every site its own name", key, s.Name)

@@ -70,7 +70,7 @@ func TestSitesFromCdkJSON(t *testing.T) {
 }
 
 func TestScalingAndAlarmSettings(t *testing.T) {
-	c, err := load(map[string]any{"regionalScaling": "burst", "maxTasks": "20", "burstAgeSeconds": 120, "alarmEmail": "ops@example.com", "alarmMessageAgeSeconds": "600"})
+	c, err := load(map[string]any{"regionalScaling": "burst", "work": "shared", "maxTasks": "20", "burstAgeSeconds": 120, "alarmEmail": "ops@example.com", "alarmMessageAgeSeconds": "600"})
 	if err != nil {
 		t.Fatalf("load: %v", err)
 	}
@@ -163,6 +163,9 @@ func TestErrors(t *testing.T) {
 		{"min above max", map[string]any{"minTasks": 5, "maxTasks": 2}, []string{`"minTasks" and "maxTasks" are 5 and 2`}},
 		{"max zero", map[string]any{"maxTasks": 0}, []string{`"maxTasks" is 0`, "from 1 to 100"}},
 		{"scaling mode", map[string]any{"regionalScaling": "age"}, []string{`"regionalScaling" is "age"`, `"depth"`, `"burst"`}},
+		{"burst with routed work", map[string]any{"regionalScaling": "burst"}, []string{`"regionalScaling" is "burst" with "work" "routed"`, `set "work" to "shared"`, `"regionalScaling" to "depth"`}},
+		{"work mode", map[string]any{"work": "local"}, []string{`"work" is "local"`, `"routed"`, `"shared"`}},
+		{"site named region", map[string]any{"sites": `[{"name":"region"}]`}, []string{`has name "region"`, "region's location name"}},
 		{"burst age", map[string]any{"burstAgeSeconds": 5}, []string{`"burstAgeSeconds" is 5`, "from 60 to 43200"}},
 		{"alarm email", map[string]any{"alarmEmail": "ops"}, []string{`"alarmEmail" is "ops"`, "e-mail address"}},
 		{"alarm age", map[string]any{"alarmMessageAgeSeconds": 10}, []string{`"alarmMessageAgeSeconds" is 10`}},

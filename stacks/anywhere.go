@@ -78,7 +78,10 @@ func NewAnywhere(scope constructs.Construct, id string, props *awscdk.StackProps
 	}
 	a.Activation = act
 
-	worker, err := externalworker.New(stack, "Worker", externalworker.Props{Spec: regional.Spec, Cluster: cluster})
+	// The site's own queue (the one queue when work is shared), in the
+	// regional stack.
+	queue := regional.QueueFor(site.Name).Queue()
+	worker, err := externalworker.New(stack, "Worker", externalworker.Props{Spec: regional.Spec, Cluster: cluster, Queue: queue})
 	if err != nil {
 		return nil, fmt.Errorf("site %q: %w", site.Name, err)
 	}
@@ -92,7 +95,7 @@ func NewAnywhere(scope constructs.Construct, id string, props *awscdk.StackProps
 	}
 
 	agent, err := siteagent.New(stack, "Agent", siteagent.Props{
-		Cluster: cluster, ClusterName: site.ClusterName, Service: worker.Service(), Queue: regional.Spec.Queue(),
+		Cluster: cluster, ClusterName: site.ClusterName, Service: worker.Service(), Queue: queue,
 		MinTasks: site.SiteMinTasks(), MaxTasks: site.SiteMaxTasks(), Key: act.Key(),
 	})
 	if err != nil {

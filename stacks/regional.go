@@ -4,6 +4,8 @@ package stacks
 
 import (
 	"fmt"
+	"sort"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
@@ -12,6 +14,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsefs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -21,6 +24,7 @@ import (
 	"github.com/ecs-anywhere-stretched/stretched/constructs/encryption"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/fargateworker"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/queuescaling"
+	"github.com/ecs-anywhere-stretched/stretched/constructs/router"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/workerspec"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/workqueue"
 	"github.com/ecs-anywhere-stretched/stretched/internal/names"
@@ -30,8 +34,16 @@ import (
 // Fargate worker. Anywhere stacks take what they need from it.
 type Regional struct {
 	awscdk.Stack
-	Vpc        awsec2.IVpc
-	WorkQueue  *workqueue.WorkQueue
+	Vpc awsec2.IVpc
+	// WorkQueue is the region's queue (every location's when work is
+	// shared); its construct id is the one the first version gave the one
+	// queue, so an upgrade keeps the queue and its messages.
+	WorkQueue *workqueue.WorkQueue
+	// Queues are the work queues by location ("region" and each site's
+	// name); with shared work every location has WorkQueue.
+	Queues map[string]*workqueue.WorkQueue
+	// Router is the entry producers publish to; nil when work is shared.
+	Router *router.Router
 	Repository awsecr.IRepository
 	LogGroup   awslogs.ILogGroup
 	Spec       *workerspec.Spec
@@ -69,6 +81,35 @@ func NewRegional(scope constructs.Construct, id string, props *awscdk.StackProps
 		return nil, err
 	}
 	r.WorkQueue = wq
+	r.Queues = map[string]*workqueue.WorkQueue{config.RegionLocation: wq}
+	for _, site := range cfg.Sites {
+		r.Queues[site.Name] = wq
+		if cfg.Work != config.WorkRouted {
+			continue
+		}
+		// In the regional stack, beside the region's: destroying a site
+		// stack leaves its queue and messages; removing the site from the
+		// configuration leaves them too (RETAIN).
+		sq, err := workqueue.New(stack, "WorkQueue-"+site.Name, workqueue.Props{
+			Key:               key,
+			MaxReceiveCount:   cfg.MaxReceiveCount,
+			VisibilityTimeout: awscdk.Duration_Seconds(jsii.Number(float64(cfg.VisibilityTimeoutSeconds))),
+			RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("site %q: %w", site.Name, err)
+		}
+		r.Queues[site.Name] = sq
+	}
+	if cfg.Work == config.WorkRouted {
+		byLocation := map[string]awssqs.IQueue{}
+		for name, q := range r.Queues {
+			byLocation[name] = q.Queue()
+		}
+		if r.Router, err = router.New(stack, "Entry", router.Props{Key: key, Queues: byLocation}); err != nil {
+			return nil, err
+		}
+	}
 
 	repo := awsecr.NewRepository(stack, jsii.String("Repository"), &awsecr.RepositoryProps{
 		ImageScanOnPush:    jsii.Bool(true),
@@ -132,7 +173,7 @@ func NewRegional(scope constructs.Construct, id string, props *awscdk.StackProps
 
 	spec, err := workerspec.New(stack, "WorkerSpec", workerspec.Props{
 		Image:    image.ContainerImage(repo),
-		Queue:    wq,
+		Queues:   r.distinctQueues(),
 		LogGroup: logGroup,
 		Secrets:  cfg.WorkerSecrets,
 	})
@@ -153,6 +194,7 @@ func NewRegional(scope constructs.Construct, id string, props *awscdk.StackProps
 	}
 	worker, err := fargateworker.New(stack, "Worker", fargateworker.Props{
 		Spec:            spec,
+		Queue:           wq.Queue(),
 		Cluster:         cluster,
 		FileSystem:      fs,
 		MinTasks:        cfg.MinTasks,
@@ -169,19 +211,40 @@ func NewRegional(scope constructs.Construct, id string, props *awscdk.StackProps
 	if r.Alerts, err = alerts.New(stack, "Alerts", alerts.Props{Email: cfg.AlarmEmail}); err != nil {
 		return nil, err
 	}
-	queueAlarms(stack, r.Alerts, wq, cfg.AlarmMessageAgeSeconds)
+	// The region's alarms keep their first ids; a site's are named after it.
+	queueAlarms(stack, r.Alerts, wq, "", cfg.AlarmMessageAgeSeconds)
 	var sites []dashboard.Site
+	locations := []dashboard.Location{{Name: config.RegionLocation, Queue: wq.Queue(), DeadLetterQueue: wq.DeadLetterQueue()}}
+	if cfg.Work == config.WorkShared {
+		locations[0].Name = "every location"
+	}
 	for _, s := range cfg.Sites {
 		sites = append(sites, dashboard.Site{Name: s.Name, ClusterName: s.ClusterName})
+		if q := r.Queues[s.Name]; q != wq {
+			queueAlarms(stack, r.Alerts, q, "-"+s.Name, cfg.AlarmMessageAgeSeconds)
+			locations = append(locations, dashboard.Location{Name: s.Name, Queue: q.Queue(), DeadLetterQueue: q.DeadLetterQueue()})
+			output(stack, names.OutputQueueURL+names.Pascal(s.Name), q.Queue().QueueUrl(), fmt.Sprintf("work queue of site %s: send file names here directly, or publish to the entry with location=%s", s.Name, s.Name))
+			output(stack, names.OutputDeadLetterQueueURL+names.Pascal(s.Name), q.DeadLetterQueue().QueueUrl(), fmt.Sprintf("messages site %s failed maxReceiveCount times", s.Name))
+		}
 	}
+	var unrouted awssqs.IQueue
+	if r.Router != nil {
+		unrouted = r.Router.Unrouted()
+		unroutedAlarm(stack, r.Alerts, unrouted)
+		output(stack, names.OutputEntryTopic, r.Router.Topic().TopicArn(), "send work here: publish the file name with the message attribute location (region or a site's name)")
+		output(stack, names.OutputUnroutedQueueURL, unrouted.QueueUrl(), "messages published without a known location: read, fix the producer, publish again")
+		output(stack, names.OutputProducerPolicy, r.Router.ProducerPolicy().ManagedPolicyArn(), "managed policy that may send work: attach it to every producer")
+	}
+	output(stack, names.OutputLocations, jsii.String(strings.Join(r.locationNames(), ",")), "the locations work can be sent to")
+	output(stack, names.OutputWork, jsii.String(cfg.Work), "routed: a queue per location; shared: one queue for every location")
 	board, err := dashboard.New(stack, "Dashboard", dashboard.Props{
-		Name: cfg.StackPrefix, Queue: wq.Queue(), DeadLetterQueue: wq.DeadLetterQueue(), Cluster: cluster, Service: worker.Service(), Sites: sites,
+		Name: cfg.StackPrefix, Locations: locations, Unrouted: unrouted, Cluster: cluster, Service: worker.Service(), Sites: sites,
 	})
 	if err != nil {
 		return nil, err
 	}
 
-	output(stack, names.OutputQueueURL, wq.Queue().QueueUrl(), "work queue: send file names here")
+	output(stack, names.OutputQueueURL, wq.Queue().QueueUrl(), map[bool]string{true: "work queue of the region: send file names here directly, or publish to the entry with location=region", false: "work queue of every location: send file names here"}[cfg.Work == config.WorkRouted])
 	output(stack, names.OutputDeadLetterQueueURL, wq.DeadLetterQueue().QueueUrl(), "messages that failed maxReceiveCount times")
 	output(stack, names.OutputRepositoryURI, repo.RepositoryUri(), "push the worker image here (make image-push)")
 	output(stack, names.OutputLogGroupName, logGroup.LogGroupName(), "logs of both sides (stream prefixes regional/ and external/)")
@@ -193,9 +256,50 @@ func NewRegional(scope constructs.Construct, id string, props *awscdk.StackProps
 }
 
 // queueAlarms watch the work: dead letters, and a backlog nobody works off.
-func queueAlarms(stack awscdk.Stack, a *alerts.Alerts, wq *workqueue.WorkQueue, ageSeconds int) {
+// QueueFor is the queue of a location: "region" or a site's name.
+func (r *Regional) QueueFor(location string) *workqueue.WorkQueue { return r.Queues[location] }
+
+// distinctQueues are the work queues, each once, the region's first.
+func (r *Regional) distinctQueues() []workerspec.Queue {
+	out := []workerspec.Queue{r.WorkQueue}
+	for _, name := range r.locationNames() {
+		if q := r.Queues[name]; q != r.WorkQueue {
+			out = append(out, q)
+		}
+	}
+	return out
+}
+
+// locationNames are the locations, sorted.
+func (r *Regional) locationNames() []string {
+	out := make([]string, 0, len(r.Queues))
+	for name := range r.Queues {
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// unroutedAlarm goes off when a message reached the entry without a known
+// location.
+func unroutedAlarm(stack awscdk.Stack, a *alerts.Alerts, unrouted awssqs.IQueue) {
+	a.Notify(awscloudwatch.NewAlarm(stack, jsii.String("UnroutedAlarm"), &awscloudwatch.AlarmProps{
+		AlarmDescription: jsii.String("a message reached the entry without a location attribute, or with one no location has: it is kept in the unrouted queue; fix the producer and publish it again"),
+		Metric: unrouted.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{
+			Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Maximum"),
+		}),
+		Threshold:          jsii.Number(1),
+		EvaluationPeriods:  jsii.Number(1),
+		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+	}))
+}
+
+// queueAlarms are a location's dead-letter and oldest-message alarms; the
+// suffix names the location ("" for the region, whose ids are the first).
+func queueAlarms(stack awscdk.Stack, a *alerts.Alerts, wq *workqueue.WorkQueue, suffix string, ageSeconds int) {
 	fiveMinutes := awscdk.Duration_Minutes(jsii.Number(5))
-	dead := awscloudwatch.NewAlarm(stack, jsii.String("DeadLettersAlarm"), &awscloudwatch.AlarmProps{
+	dead := awscloudwatch.NewAlarm(stack, jsii.String("DeadLettersAlarm"+suffix), &awscloudwatch.AlarmProps{
 		AlarmDescription: jsii.String("messages are in the dead-letter queue: the worker failed them maxReceiveCount times; read its logs, fix the cause, then redrive them"),
 		Metric: wq.DeadLetterQueue().MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{
 			Period: fiveMinutes, Statistic: jsii.String("Maximum"),
@@ -205,7 +309,7 @@ func queueAlarms(stack awscdk.Stack, a *alerts.Alerts, wq *workqueue.WorkQueue, 
 		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
 		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
 	})
-	old := awscloudwatch.NewAlarm(stack, jsii.String("OldestMessageAlarm"), &awscloudwatch.AlarmProps{
+	old := awscloudwatch.NewAlarm(stack, jsii.String("OldestMessageAlarm"+suffix), &awscloudwatch.AlarmProps{
 		AlarmDescription: jsii.String(fmt.Sprintf("the oldest message has waited more than %d s: work is not being done; check `make status`", ageSeconds)),
 		Metric: wq.Queue().MetricApproximateAgeOfOldestMessage(&awscloudwatch.MetricOptions{
 			Period: fiveMinutes, Statistic: jsii.String("Maximum"),

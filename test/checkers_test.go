@@ -125,9 +125,10 @@ var guardExceptions = map[string][]string{
 	// server access logs only to a bucket with SSE-S3.
 	"s3_bucket_logging_enabled_check":        {"ArtifactsAccessLogs"},
 	"s3_bucket_default_encryption_kms_check": {"ArtifactsAccessLogs"},
-	// The dead-letter queue is the end of the line: a DLQ of its own would
-	// only move the problem.
-	"sqs_dlq_check": {"WorkQueueDeadLetterQueue"},
+	// The dead-letter queues (the region's and each site's) and the
+	// unrouted queue are the end of the line: a DLQ of their own would only
+	// move the problem.
+	"sqs_dlq_check": {"WorkQueue[a-z0-9]*DeadLetterQueue", "EntryUnrouted"},
 }
 
 // guardFinding is one resource failing one rule.
@@ -161,7 +162,7 @@ func guardFindings(out string) []guardFinding {
 
 func excepted(f guardFinding) bool {
 	for _, prefix := range guardExceptions[f.rule] {
-		if strings.HasPrefix(f.resource, prefix) {
+		if regexp.MustCompile("^" + prefix).MatchString(f.resource) {
 			return true
 		}
 	}

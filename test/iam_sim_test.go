@@ -640,6 +640,54 @@ func (w *world) pipelineEdges(t *testing.T, s *synthesized) []edge {
 	return edges
 }
 
+// routingEdges: a producer with the producer policy may publish to the entry
+// and send to every location's queue, and nothing more; SNS may deliver
+// each subscription's messages to its queue with the queue's key.
+func (w *world) routingEdges(t *testing.T, s *synthesized) []edge {
+	t.Helper()
+	ids := resourcesWithPrefix(s, "AWS::SNS::Topic", "EntryTopic")
+	if len(ids) == 0 {
+		return nil
+	}
+	topic := fmt.Sprint(w.ref(s, ids[0]))
+	topicKey := w.topicKey(topic)
+	policy, _ := w.resolve(s, props(resourceOf(s, logicalID(t, s, "AWS::IAM::ManagedPolicy", "EntryProducerPolicy")))["PolicyDocument"]).(map[string]any)
+	producer := fmt.Sprintf("arn:aws:iam::%s:role/producer", iamAccount)
+	via := func(service string) map[string]any {
+		return map[string]any{"kms:ViaService": service + "." + iamRegion + ".amazonaws.com"}
+	}
+	edges := []edge{
+		{what: "a producer publishes work", principal: producer, extra: []map[string]any{policy}, action: "sns:Publish", resource: topic,
+			context: map[string]any{"aws:SecureTransport": "true"}, allow: true},
+		{what: "a producer encrypts through SNS", principal: producer, extra: []map[string]any{policy}, action: "kms:GenerateDataKey", resource: topicKey, context: via("sns"), allow: true},
+		{what: "a producer publishes only with TLS", principal: producer, extra: []map[string]any{policy}, action: "sns:Publish", resource: topic,
+			context: map[string]any{"aws:SecureTransport": "false"}, allow: false},
+	}
+	for id, sub := range resources(s, "AWS::SNS::Subscription") {
+		p := props(sub)
+		if fmt.Sprint(w.resolve(s, p["TopicArn"])) != topic {
+			continue
+		}
+		queue := fmt.Sprint(w.resolve(s, p["Endpoint"]))
+		key := w.queueKey(queue)
+		from := map[string]any{"aws:SourceArn": topic, "aws:SourceAccount": iamAccount}
+		edges = append(edges,
+			edge{what: id + ": SNS delivers", principal: "sns.amazonaws.com", action: "sqs:SendMessage", resource: queue, context: from, allow: true},
+			edge{what: id + ": SNS encrypts for the queue", principal: "sns.amazonaws.com", action: "kms:GenerateDataKey", resource: key, context: from, allow: true},
+			edge{what: id + ": SNS decrypts for the queue", principal: "sns.amazonaws.com", action: "kms:Decrypt", resource: key, context: from, allow: true},
+			edge{what: id + ": another topic cannot deliver", principal: "sns.amazonaws.com", action: "sqs:SendMessage", resource: queue,
+				context: map[string]any{"aws:SourceArn": arn("sns", "other-topic"), "aws:SourceAccount": iamAccount}, allow: false},
+		)
+		if !strings.Contains(id, "Unrouted") {
+			edges = append(edges,
+				edge{what: "a producer sends straight to a location", principal: producer, extra: []map[string]any{policy}, action: "sqs:SendMessage", resource: queue, allow: true},
+				edge{what: "a producer encrypts through SQS", principal: producer, extra: []map[string]any{policy}, action: "kms:GenerateDataKey", resource: key, context: via("sqs"), allow: true},
+				edge{what: "a producer consumes nothing", principal: producer, extra: []map[string]any{policy}, action: "sqs:ReceiveMessage", resource: queue, allow: false})
+		}
+	}
+	return edges
+}
+
 // TestCallsTheSystemMakesAreAllowed evaluates every call above over every
 // tested configuration: direct (default, several sites, pinned) and the
 // pipelines.
@@ -658,6 +706,7 @@ func TestCallsTheSystemMakesAreAllowed(t *testing.T) {
 		}
 		edges = append(edges, w.taskEdges(t, s)...)
 		edges = append(edges, w.alarmEdges(t, s)...)
+		edges = append(edges, w.routingEdges(t, s)...)
 	}
 	if sites < 4 {
 		t.Fatalf("only %d site stacks: the tested configurations were not all read", sites)

@@ -79,6 +79,7 @@ var variantContext = map[string]any{
 	"maxReceiveCount":  "3",
 	"logRetentionDays": 731,
 	"regionalScaling":  "burst",
+	"work":             "shared",
 	"maxTasks":         6,
 	"alarmEmail":       "ops@example.com",
 	"workerSecrets": map[string]any{

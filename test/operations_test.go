@@ -156,12 +156,14 @@ func TestSiteAgentScalesTheExternalService(t *testing.T) {
 
 func TestAlarmsAndTheirTopic(t *testing.T) {
 	s := regional(t)
-	topic := only(t, s, "AWS::SNS::Topic")
+	topic := props(resources(s, "AWS::SNS::Topic")[logicalID(t, s, "AWS::SNS::Topic", "AlertsTopic")])
 	if topic["KmsMasterKeyId"] == nil {
 		t.Errorf("the alarm topic must be KMS encrypted: %s", jsonOf(topic))
 	}
-	if n := len(resources(s, "AWS::SNS::Subscription")); n != 0 {
-		t.Errorf("no e-mail subscription without alarmEmail, got %d", n)
+	for id, sub := range resources(s, "AWS::SNS::Subscription") {
+		if props(sub)["Protocol"] != "sqs" {
+			t.Errorf("no e-mail subscription without alarmEmail, got %s: %s", id, jsonOf(sub))
+		}
 	}
 	if sub := only(t, variant["Variant-Regional"], "AWS::SNS::Subscription"); sub["Protocol"] != "email" || sub["Endpoint"] != "ops@example.com" {
 		t.Errorf("alarmEmail subscription: %s", jsonOf(sub))

@@ -1,4 +1,4 @@
-// Package dashboard is the app's one CloudWatch dashboard: the queue (depth,
+// Package dashboard is the app's one CloudWatch dashboard: each location's queue (depth,
 // in flight, age of the oldest message, dead letters), tasks per side and per
 // site, and nodes connected per site. Site metrics are read by cluster name
 // (the site agents' metrics), so the regional stack that holds the dashboard
@@ -26,12 +26,25 @@ type Site struct {
 	ClusterName string
 }
 
+// Location is a work queue the dashboard shows: a location's (region or a
+// site) or, when work is shared, the one queue of every location.
+type Location struct {
+	// Name for the legend, such as "region" or "factory".
+	Name string
+	// Queue and DeadLetterQueue are the location's work queue and its
+	// dead-letter queue.
+	Queue, DeadLetterQueue awssqs.IQueue
+}
+
 // Props configure the dashboard.
 type Props struct {
 	// Name of the dashboard. Required.
 	Name string
-	// Queue and DeadLetterQueue are the work queue and its dead-letter queue. Required.
-	Queue, DeadLetterQueue awssqs.IQueue
+	// Locations are the work queues, one per location. Required: at least one.
+	Locations []Location
+	// Unrouted is the queue of messages no location takes. Default: none
+	// (work is shared).
+	Unrouted awssqs.IQueue
 	// Cluster and Service are the regional cluster and Fargate service. Required.
 	Cluster awsecs.ICluster
 	Service awsecs.IBaseService
@@ -41,8 +54,8 @@ type Props struct {
 
 // New makes the dashboard.
 func New(scope constructs.Construct, id string, p Props) (awscloudwatch.Dashboard, error) {
-	if p.Name == "" || p.Queue == nil || p.DeadLetterQueue == nil || p.Cluster == nil || p.Service == nil {
-		return nil, errors.New("dashboard: Name, Queue, DeadLetterQueue, Cluster and Service are required")
+	if p.Name == "" || len(p.Locations) == 0 || p.Cluster == nil || p.Service == nil {
+		return nil, errors.New("dashboard: Name, Locations, Cluster and Service are required")
 	}
 	minute := awscdk.Duration_Minutes(jsii.Number(1))
 	opts := func(label, stat string) *awscloudwatch.MetricOptions {
@@ -74,12 +87,21 @@ func New(scope constructs.Construct, id string, p Props) (awscloudwatch.Dashboar
 		DashboardName:   jsii.String(p.Name),
 		DefaultInterval: awscdk.Duration_Hours(jsii.Number(3)),
 	})
+	var waiting, oldest, dead []awscloudwatch.IMetric
+	for _, l := range p.Locations {
+		waiting = append(waiting,
+			l.Queue.MetricApproximateNumberOfMessagesVisible(opts(l.Name+" visible", "Maximum")),
+			l.Queue.MetricApproximateNumberOfMessagesNotVisible(opts(l.Name+" in flight", "Maximum")))
+		oldest = append(oldest, l.Queue.MetricApproximateAgeOfOldestMessage(opts(l.Name, "Maximum")))
+		dead = append(dead, l.DeadLetterQueue.MetricApproximateNumberOfMessagesVisible(opts(l.Name, "Maximum")))
+	}
+	if p.Unrouted != nil {
+		dead = append(dead, p.Unrouted.MetricApproximateNumberOfMessagesVisible(opts("unrouted", "Maximum")))
+	}
 	d.AddWidgets(
-		graph("Work queue: messages",
-			p.Queue.MetricApproximateNumberOfMessagesVisible(opts("visible", "Maximum")),
-			p.Queue.MetricApproximateNumberOfMessagesNotVisible(opts("in flight", "Maximum"))),
-		graph("Work queue: age of the oldest message (s)", p.Queue.MetricApproximateAgeOfOldestMessage(opts("oldest", "Maximum"))),
-		graph("Dead-letter queue: messages", p.DeadLetterQueue.MetricApproximateNumberOfMessagesVisible(opts("dead letters", "Maximum"))),
+		graph("Work per location: messages", waiting...),
+		graph("Work per location: age of the oldest message (s)", oldest...),
+		graph("Dead letters per location (and unrouted)", dead...),
 	)
 	d.AddWidgets(
 		graph("Tasks in the region", insights("RunningTaskCount", "running"), insights("DesiredTaskCount", "desired")),

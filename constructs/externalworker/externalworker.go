@@ -9,6 +9,7 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -25,6 +26,9 @@ const StreamPrefix = "external"
 type Props struct {
 	// Spec describes the worker; the same value the regional worker uses. Required.
 	Spec *workerspec.Spec
+	// Queue is the site's work queue (the shared one when work is shared).
+	// Required.
+	Queue awssqs.IQueue
 	// Cluster is the external cluster the nodes join. Required.
 	Cluster awsecs.ICluster
 	// HostPath is the node folder mounted at /data. Default: /data. Allowed: an absolute path.
@@ -46,7 +50,7 @@ func (p Props) withDefaults() Props {
 }
 
 func (p Props) validate() error {
-	errs := workerspec.ValidateService("externalworker", p.Spec, p.Cluster)
+	errs := workerspec.ValidateService("externalworker", p.Spec, p.Cluster, p.Queue)
 	if p.HostPath[0] != '/' {
 		errs = append(errs, fmt.Errorf("externalworker: HostPath is %q: must be an absolute path on the node, such as /data", p.HostPath))
 	}
@@ -75,7 +79,7 @@ func New(scope constructs.Construct, id string, props Props) (*Worker, error) {
 	cfnTd := td.Node().DefaultChild().(awsecs.CfnTaskDefinition)
 	cfnTd.SetCpu(jsii.String(fmt.Sprint(spec.Cpu())))
 	cfnTd.SetMemory(jsii.String(fmt.Sprint(spec.MemoryMiB())))
-	spec.AddContainer(td, StreamPrefix)
+	spec.AddContainer(td, StreamPrefix, props.Queue)
 
 	service := awsecs.NewExternalService(c, jsii.String("Service"), &awsecs.ExternalServiceProps{
 		Cluster:        props.Cluster,

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsefs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -25,6 +26,9 @@ const Family = "ecsworker"
 type Props struct {
 	// Spec describes the worker. Required.
 	Spec *workerspec.Spec
+	// Queue is the region's work queue: the tasks consume it and the
+	// service scales on it. Required.
+	Queue awssqs.IQueue
 	// Cluster runs the service; its VPC holds the tasks. Required.
 	Cluster awsecs.ICluster
 	// FileSystem is mounted at /data. Required.
@@ -55,7 +59,7 @@ type Worker struct {
 }
 
 func (p *Props) validate() error {
-	errs := workerspec.ValidateService("fargateworker", p.Spec, p.Cluster)
+	errs := workerspec.ValidateService("fargateworker", p.Spec, p.Cluster, p.Queue)
 	if p.FileSystem == nil {
 		errs = append(errs, errors.New("fargateworker: FileSystem is nil: pass the EFS file system mounted at /data"))
 	}
@@ -98,7 +102,7 @@ func New(scope constructs.Construct, id string, props Props) (*Worker, error) {
 			},
 		}},
 	})
-	spec.AddContainer(td, "regional")
+	spec.AddContainer(td, "regional", props.Queue)
 	spec.TaskRole().AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions:    jsii.Strings("elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"),
 		Resources:  jsii.Strings(*props.FileSystem.FileSystemArn()),
@@ -121,7 +125,7 @@ func New(scope constructs.Construct, id string, props Props) (*Worker, error) {
 	})
 	props.FileSystem.Connections().AllowDefaultPortFrom(service, jsii.String("worker tasks mount /data"))
 	scaling, err := queuescaling.New(c, "Scaling", queuescaling.Props{
-		Service: service, Cluster: props.Cluster, Queue: spec.Queue(),
+		Service: service, Cluster: props.Cluster, Queue: props.Queue,
 		MinTasks: props.MinTasks, MaxTasks: props.MaxTasks, Mode: props.ScaleOn, BurstAgeSeconds: props.BurstAgeSeconds,
 	})
 	if err != nil {

@@ -35,6 +35,8 @@ const (
 	// /data folder must let this user write.
 	UID = 1000
 	GID = 1000
+	// LogBufferMiB is the awslogs driver's buffer in non-blocking mode.
+	LogBufferMiB = 25
 )
 
 // Queue is what the spec needs of the work queue: its URL and a way to let the
@@ -48,8 +50,11 @@ type Queue interface {
 type Props struct {
 	// Image of the worker. Required.
 	Image awsecs.ContainerImage
-	// Queue the worker consumes. Required.
-	Queue Queue
+	// Queues the worker consumes, one per location (or one for all when
+	// work is shared): the task role may consume each. Each task definition
+	// names its own (AddContainer); nothing else differs between them.
+	// Required: at least one.
+	Queues []Queue
 	// LogGroup both sides write to. Required.
 	LogGroup awslogs.ILogGroup
 	// Cpu units of the task. Default: 256. Allowed: the Fargate sizes 256, 512,
@@ -88,8 +93,8 @@ func (p *Props) validate() error {
 	if p.Image == nil {
 		errs = append(errs, errors.New("workerspec: Image is nil: pass the worker's container image"))
 	}
-	if p.Queue == nil {
-		errs = append(errs, errors.New("workerspec: Queue is nil: pass the work queue the worker consumes"))
+	if len(p.Queues) == 0 {
+		errs = append(errs, errors.New("workerspec: Queues is empty: pass the work queue of every location"))
 	}
 	if p.LogGroup == nil {
 		errs = append(errs, errors.New("workerspec: LogGroup is nil: pass the log group both sides write to"))
@@ -139,7 +144,9 @@ func New(scope constructs.Construct, id string, props Props) (*Spec, error) {
 			Description: jsii.String("ECS agent for worker tasks: pull the image, write the logs"),
 		}),
 	}
-	props.Queue.GrantConsume(s.taskRole)
+	for _, q := range props.Queues {
+		q.GrantConsume(s.taskRole)
+	}
 	cdknag.NagSuppressions_AddResourceSuppressions(s.taskRole, &[]*cdknag.NagPackSuppression{{
 		Id:        jsii.String("AwsSolutions-IAM5"),
 		AppliesTo: &[]any{jsii.String("Resource::*")},
@@ -150,9 +157,6 @@ func New(scope constructs.Construct, id string, props Props) (*Spec, error) {
 
 // TaskRole is the role the worker runs as, on both sides.
 func (s *Spec) TaskRole() awsiam.IRole { return s.taskRole }
-
-// Queue is the work queue the worker consumes (both services scale on it).
-func (s *Spec) Queue() awssqs.IQueue { return s.props.Queue.Queue() }
 
 // ExecutionRole is the role the ECS agent uses to start the worker, on both sides.
 func (s *Spec) ExecutionRole() awsiam.IRole { return s.executionRole }
@@ -166,12 +170,14 @@ func (s *Spec) MemoryMiB() int { return s.props.MemoryMiB }
 // LogGroup both sides write to.
 func (s *Spec) LogGroup() awslogs.ILogGroup { return s.props.LogGroup }
 
-// Environment is the reference's environment contract of the worker. The
+// Environment is the reference's environment contract of the worker, for
+// the location whose queue is given: the queue is its one per-location
+// value. The
 // region is the stack's own: the anywhere stacks live in the regional stack's
 // region because they import its exports.
-func (s *Spec) Environment(scope constructs.Construct) map[string]*string {
+func (s *Spec) Environment(scope constructs.Construct, queue awssqs.IQueue) map[string]*string {
 	return map[string]*string{
-		"SQS_QUEUE_URL":          s.props.Queue.Queue().QueueUrl(),
+		"SQS_QUEUE_URL":          queue.QueueUrl(),
 		"EFS_SOURCE_FOLDER":      jsii.String(SourceFolder),
 		"EFS_DESTINATION_FOLDER": jsii.String(DestinationFolder),
 		"AWS_REGION":             awscdk.Stack_Of(scope).Region(),
@@ -180,21 +186,26 @@ func (s *Spec) Environment(scope constructs.Construct) map[string]*string {
 	}
 }
 
-// AddContainer adds the worker container to td, logging with the given stream
-// prefix and mounting the task volume named VolumeName at DataPath; the caller
+// AddContainer adds the worker container to td, consuming queue (the
+// location's), logging with the given stream prefix and mounting the task volume named VolumeName at DataPath; the caller
 // adds that volume (EFS in region, a host path on premises).
-func (s *Spec) AddContainer(td awsecs.TaskDefinition, streamPrefix string) awsecs.ContainerDefinition {
+func (s *Spec) AddContainer(td awsecs.TaskDefinition, streamPrefix string, queue awssqs.IQueue) awsecs.ContainerDefinition {
 	container := td.AddContainer(jsii.String(ContainerName), &awsecs.ContainerDefinitionOptions{
 		Image:          s.props.Image,
 		Essential:      jsii.Bool(true),
-		Environment:    ptrMap(s.Environment(td)),
+		Environment:    ptrMap(s.Environment(td, queue)),
 		Cpu:            jsii.Number(float64(s.props.Cpu)),
 		MemoryLimitMiB: jsii.Number(float64(s.props.MemoryMiB)),
 		User:           jsii.String(fmt.Sprintf("%d:%d", UID, GID)),
 		StopTimeout:    s.props.StopTimeout,
+		// Non-blocking: a site that cannot reach CloudWatch Logs (a cut
+		// link) never blocks the worker's writes or a task's start; lines
+		// beyond the buffer are dropped, the oldest kept.
 		Logging: awsecs.LogDriver_AwsLogs(&awsecs.AwsLogDriverProps{
-			LogGroup:     s.props.LogGroup,
-			StreamPrefix: jsii.String(streamPrefix),
+			LogGroup:      s.props.LogGroup,
+			StreamPrefix:  jsii.String(streamPrefix),
+			Mode:          awsecs.AwsLogDriverMode_NON_BLOCKING,
+			MaxBufferSize: awscdk.Size_Mebibytes(jsii.Number(LogBufferMiB)),
 		}),
 	})
 	cdknag.NagSuppressions_AddResourceSuppressions(td, &[]*cdknag.NagPackSuppression{{
@@ -230,13 +241,16 @@ func (s *Spec) AddContainer(td awsecs.TaskDefinition, streamPrefix string) awsec
 
 // ValidateService checks what every service of the worker needs: the spec
 // and a cluster. Errors name the owner.
-func ValidateService(owner string, spec *Spec, cluster awsecs.ICluster) []error {
+func ValidateService(owner string, spec *Spec, cluster awsecs.ICluster, queue awssqs.IQueue) []error {
 	var errs []error
 	if spec == nil {
 		errs = append(errs, fmt.Errorf("%s: Spec is nil: pass the worker spec of the regional stack", owner))
 	}
 	if cluster == nil {
 		errs = append(errs, fmt.Errorf("%s: Cluster is nil: pass the ECS cluster the service runs in", owner))
+	}
+	if queue == nil {
+		errs = append(errs, fmt.Errorf("%s: Queue is nil: pass the work queue of the service's location", owner))
 	}
 	return errs
 }

@@ -16,7 +16,7 @@ func TestValidate(t *testing.T) {
 		props Props
 		want  []string
 	}{
-		{"nothing", Props{}, []string{"Image is nil", "Queue is nil", "LogGroup is nil"}},
+		{"nothing", Props{}, []string{"Image is nil", "Queues is empty", "LogGroup is nil"}},
 		{"cpu", Props{Cpu: 300}, []string{"Cpu is 300", "256, 512, 1024, 2048, 4096"}},
 		{"memory", Props{MemoryMiB: 256}, []string{"MemoryMiB is 256", "from 512 to 30720"}},
 		{"stop timeout", Props{StopTimeout: awscdk.Duration_Seconds(jsii.Number(121))}, []string{"StopTimeout is 121 s", "from 2 to 120 s"}},

@@ -27,6 +27,10 @@ type Props struct {
 	// VisibilityTimeout is the queue's default visibility timeout; the worker
 	// extends it per message while it works. Default: 60 s. Allowed: 1 s..12 h.
 	VisibilityTimeout awscdk.Duration
+	// RemovalPolicy of both queues. Default: DESTROY (they go with the
+	// stack). A site's queues are RETAIN: removing a site from the
+	// configuration must not delete the messages still waiting for it.
+	RemovalPolicy awscdk.RemovalPolicy
 }
 
 // WorkQueue is the queue pair.
@@ -47,6 +51,9 @@ func (p *Props) validate() error {
 	if p.MaxReceiveCount < 1 || p.MaxReceiveCount > 1000 {
 		errs = append(errs, fmt.Errorf("workqueue: MaxReceiveCount is %d: must be from 1 to 1000", p.MaxReceiveCount))
 	}
+	if p.RemovalPolicy == "" {
+		p.RemovalPolicy = awscdk.RemovalPolicy_DESTROY
+	}
 	if p.VisibilityTimeout == nil {
 		p.VisibilityTimeout = awscdk.Duration_Seconds(jsii.Number(60))
 	}
@@ -64,6 +71,7 @@ func New(scope constructs.Construct, id string, props Props) (*WorkQueue, error)
 		EncryptionMasterKey: props.Key,
 		EnforceSSL:          jsii.Bool(true),
 		RetentionPeriod:     awscdk.Duration_Days(jsii.Number(14)),
+		RemovalPolicy:       props.RemovalPolicy,
 	})
 	queue := awssqs.NewQueue(c, jsii.String("Queue"), &awssqs.QueueProps{
 		Encryption:          awssqs.QueueEncryption_KMS,
@@ -71,6 +79,7 @@ func New(scope constructs.Construct, id string, props Props) (*WorkQueue, error)
 		EnforceSSL:          jsii.Bool(true),
 		VisibilityTimeout:   props.VisibilityTimeout,
 		RetentionPeriod:     awscdk.Duration_Days(jsii.Number(4)),
+		RemovalPolicy:       props.RemovalPolicy,
 		DeadLetterQueue: &awssqs.DeadLetterQueue{
 			Queue:           dlq,
 			MaxReceiveCount: jsii.Number(float64(props.MaxReceiveCount)),
@@ -81,6 +90,9 @@ func New(scope constructs.Construct, id string, props Props) (*WorkQueue, error)
 
 // Queue is the work queue.
 func (w *WorkQueue) Queue() awssqs.IQueue { return w.queue }
+
+// Key encrypts both queues.
+func (w *WorkQueue) Key() awskms.IKey { return w.key }
 
 // DeadLetterQueue receives what failed MaxReceiveCount times.
 func (w *WorkQueue) DeadLetterQueue() awssqs.IQueue { return w.dlq }

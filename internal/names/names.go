@@ -5,6 +5,8 @@
 // the CDK. Every name here is API: changing one breaks deployed stacks.
 package names
 
+import "strings"
+
 // RegionalStack is the stack name of the regional stack.
 func RegionalStack(prefix string) string { return prefix + "-Regional" }
 
@@ -131,8 +133,34 @@ const (
 const (
 	OutputQueueURL           = "QueueUrl"
 	OutputDeadLetterQueueURL = "DeadLetterQueueUrl"
+	// A site's queue outputs are these keys followed by the site's name in
+	// Pascal case (QueueUrlFactory); the region's have none.
+	OutputEntryTopic       = "EntryTopicArn"
+	OutputUnroutedQueueURL = "UnroutedQueueUrl"
+	OutputProducerPolicy   = "ProducerPolicyArn"
+	OutputLocations        = "Locations"
+	OutputWork             = "Work"
 	OutputRepositoryURI      = "RepositoryUri"
 	OutputLogGroupName       = "LogGroupName"
 	OutputAlarmTopic         = "AlarmTopicArn"
 	OutputDashboard          = "DashboardName"
 )
+
+// Pascal turns a site name (lowercase letters, digits, '-') into the part
+// of an output key: "factory-2" gives "Factory2".
+func Pascal(name string) string {
+	var b strings.Builder
+	upper := true
+	for _, r := range name {
+		switch {
+		case r == '-':
+			upper = true
+		case upper:
+			b.WriteString(strings.ToUpper(string(r)))
+			upper = false
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}

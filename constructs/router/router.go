@@ -1,0 +1,176 @@
+// Package router is the one entry producers publish work to: an SNS topic
+// (KMS-encrypted, TLS only) that fans each message out to the queue of the
+// location its "location" message attribute names, with raw delivery so a
+// queue's message body is the producer's (the file name). SNS drops a
+// message that matches no subscription: here one subscription matches
+// exactly the messages no location takes (no attribute, or an unknown
+// value) and keeps them in an unrouted queue that alarms.
+package router
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/ecs-anywhere-stretched/stretched/constructs/encryption"
+)
+
+// Attribute is the message attribute that names a message's location.
+const Attribute = "location"
+
+// Props configure the entry.
+type Props struct {
+	// Key is the key of the location queues; it encrypts the unrouted queue
+	// too, and SNS delivers with it. The topic has a key of its own (the
+	// queues' key policy names the topic: one key for both would be a
+	// circular dependency). Required.
+	Key awskms.IKey
+	// Queues are the location queues by location name (the attribute's
+	// values). Required: at least one; names of 1..64 letters, digits, '-'
+	// or '_'.
+	Queues map[string]awssqs.IQueue
+}
+
+var locationRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+func (p Props) validate() error {
+	var errs []error
+	if p.Key == nil {
+		errs = append(errs, errors.New("router: Key is nil: pass the KMS key of the location queues"))
+	}
+	if len(p.Queues) == 0 {
+		errs = append(errs, errors.New("router: Queues is empty: pass the queue of every location, such as {\"region\": queue}"))
+	}
+	for name, q := range p.Queues {
+		if !locationRe.MatchString(name) {
+			errs = append(errs, fmt.Errorf("router: location %q: must be 1 to 64 letters, digits, '-' or '_'", name))
+		}
+		if q == nil {
+			errs = append(errs, fmt.Errorf("router: location %q has no queue", name))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Router is the entry topic, its subscriptions, the unrouted queue and the
+// producer policy.
+type Router struct {
+	constructs.Construct
+	topic     awssns.Topic
+	unrouted  awssqs.Queue
+	producer  awsiam.ManagedPolicy
+	locations []string
+}
+
+// New makes the topic, one filtered subscription per location, the
+// unrouted queue with its subscription, and the producer policy.
+func New(scope constructs.Construct, id string, props Props) (*Router, error) {
+	if err := props.validate(); err != nil {
+		return nil, err
+	}
+	c := constructs.NewConstruct(scope, jsii.String(id))
+	r := &Router{Construct: c}
+	for name := range props.Queues {
+		r.locations = append(r.locations, name)
+	}
+	sort.Strings(r.locations)
+	topicKey := encryption.NewKey(c, "TopicKey", "ecs worker: the entry topic's messages", awscdk.RemovalPolicy_RETAIN)
+	r.topic = awssns.NewTopic(c, jsii.String("Topic"), &awssns.TopicProps{
+		DisplayName: jsii.String("ECS worker: work for every location"),
+		MasterKey:   topicKey,
+		EnforceSSL:  jsii.Bool(true),
+	})
+	for _, name := range r.locations {
+		r.topic.AddSubscription(awssnssubscriptions.NewSqsSubscription(props.Queues[name], &awssnssubscriptions.SqsSubscriptionProps{
+			RawMessageDelivery: jsii.Bool(true),
+			FilterPolicy: &map[string]awssns.SubscriptionFilter{
+				Attribute: awssns.SubscriptionFilter_StringFilter(&awssns.StringConditions{Allowlist: jsii.Strings(name)}),
+			},
+		}))
+	}
+	r.unrouted = awssqs.NewQueue(c, jsii.String("Unrouted"), &awssqs.QueueProps{
+		Encryption:          awssqs.QueueEncryption_KMS,
+		EncryptionMasterKey: props.Key,
+		EnforceSSL:          jsii.Bool(true),
+		RetentionPeriod:     awscdk.Duration_Days(jsii.Number(14)),
+		RemovalPolicy:       awscdk.RemovalPolicy_RETAIN,
+	})
+	cdknag.NagSuppressions_AddResourceSuppressions(r.unrouted, &[]*cdknag.NagPackSuppression{{
+		Id:     jsii.String("AwsSolutions-SQS3"),
+		Reason: jsii.String("the unrouted queue is the end of the line, like a dead-letter queue: its messages wait for a person (it alarms); a DLQ of its own would only move them"),
+	}}, jsii.Bool(false))
+	sub := r.topic.AddSubscription(awssnssubscriptions.NewSqsSubscription(r.unrouted, &awssnssubscriptions.SqsSubscriptionProps{
+		RawMessageDelivery: jsii.Bool(true),
+	}))
+	// No attribute, or one no location takes: CDK's filter types cannot say
+	// "$or", so the policy is written as SNS reads it.
+	sub.Node().DefaultChild().(awssns.CfnSubscription).AddPropertyOverride(jsii.String("FilterPolicy"), UnroutedFilter(r.locations))
+
+	r.producer = awsiam.NewManagedPolicy(c, jsii.String("ProducerPolicy"), &awsiam.ManagedPolicyProps{
+		Description: jsii.String("send work: publish to the entry topic (with the location attribute) or send straight to a location's queue"),
+	})
+	stack := awscdk.Stack_Of(c)
+	via := func(service string) *map[string]any {
+		return &map[string]any{"StringEquals": map[string]any{"kms:ViaService": fmt.Sprintf("%s.%s.amazonaws.com", service, *stack.Region())}}
+	}
+	queueArns := make([]*string, 0, len(r.locations))
+	seen := map[string]bool{}
+	for _, name := range r.locations {
+		arn := props.Queues[name].QueueArn()
+		if !seen[*arn] {
+			seen[*arn] = true
+			queueArns = append(queueArns, arn)
+		}
+	}
+	r.producer.AddStatements(
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid: jsii.String("PublishWork"), Actions: jsii.Strings("sns:Publish"), Resources: jsii.Strings(*r.topic.TopicArn()),
+		}),
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid: jsii.String("SendToALocation"), Actions: jsii.Strings("sqs:SendMessage"), Resources: &queueArns,
+		}),
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid: jsii.String("EncryptThroughSNS"), Actions: jsii.Strings("kms:GenerateDataKey", "kms:Decrypt"),
+			Resources: jsii.Strings(*topicKey.KeyArn()), Conditions: via("sns"),
+		}),
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid: jsii.String("EncryptThroughSQS"), Actions: jsii.Strings("kms:GenerateDataKey", "kms:Decrypt"),
+			Resources: jsii.Strings(*props.Key.KeyArn()), Conditions: via("sqs"),
+		}),
+	)
+	return r, nil
+}
+
+// UnroutedFilter is the filter policy that matches exactly the messages no
+// location's subscription takes: no location attribute, or a value that is
+// none of locations.
+func UnroutedFilter(locations []string) map[string]any {
+	return map[string]any{"$or": []any{
+		map[string]any{Attribute: []any{map[string]any{"exists": false}}},
+		map[string]any{Attribute: []any{map[string]any{"anything-but": slices.Clone(locations)}}},
+	}}
+}
+
+// Topic is the entry producers publish to.
+func (r *Router) Topic() awssns.ITopic { return r.topic }
+
+// Unrouted keeps the messages no location takes.
+func (r *Router) Unrouted() awssqs.IQueue { return r.unrouted }
+
+// ProducerPolicy may publish to the entry and send to every location's queue.
+func (r *Router) ProducerPolicy() awsiam.IManagedPolicy { return r.producer }
+
+// Locations are the location names, sorted.
+func (r *Router) Locations() []string { return slices.Clone(r.locations) }

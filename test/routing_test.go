@@ -1,0 +1,212 @@
+package test
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"reflect"
+	"slices"
+	"testing"
+
+	"github.com/ecs-anywhere-stretched/stretched/constructs/router"
+	"github.com/ecs-anywhere-stretched/stretched/constructs/workerspec"
+)
+
+// firstQueues are the logical ids the first version gave the one work queue
+// and its dead-letter queue: the region's queue keeps them, so an upgrade
+// updates the queue in place and keeps its messages.
+var firstQueues = []string{"WorkQueueAD162499", "WorkQueueDeadLetterQueueF71CA21F"}
+
+// replacing are the queue properties whose change replaces a queue.
+var replacing = []string{"QueueName", "FifoQueue"}
+
+func TestUpgradeKeepsTheQueue(t *testing.T) {
+	for _, s := range []*synthesized{regional(t), variant["Variant-Regional"], pinned["Pinned-Regional"]} {
+		queues := resources(s, "AWS::SQS::Queue")
+		for _, id := range firstQueues {
+			q, ok := queues[id]
+			if !ok {
+				t.Errorf("%s: the queue %s of the first version is gone: an upgrade would replace it and lose its messages", s.name, id)
+				continue
+			}
+			for _, p := range replacing {
+				if _, set := props(q)[p]; set {
+					t.Errorf("%s: %s sets %s: a change there replaces the queue", s.name, id, p)
+				}
+			}
+		}
+	}
+}
+
+func TestEveryLocationHasItsOwnQueue(t *testing.T) {
+	s := regional(t)
+	queues := resources(s, "AWS::SQS::Queue")
+	// The region's pair, the site's pair, the unrouted queue.
+	if len(queues) != 5 {
+		t.Fatalf("want 5 queues (region and site onprem with their dead-letter queues, unrouted), got %d", len(queues))
+	}
+	site := logicalID(t, s, "AWS::SQS::Queue", "WorkQueueonpremQueue")
+	siteDLQ := logicalID(t, s, "AWS::SQS::Queue", "WorkQueueonpremDeadLetterQueue")
+	pairs := map[string]string{"WorkQueueAD162499": "WorkQueueDeadLetterQueueF71CA21F", site: siteDLQ}
+	for q, dlq := range pairs {
+		p := props(queues[q])
+		if jsonOf(p["RedrivePolicy"]) != `{"deadLetterTargetArn":{"Fn::GetAtt":["`+dlq+`","Arn"]},"maxReceiveCount":5}` || p["VisibilityTimeout"] != float64(60) {
+			t.Errorf("%s must redrive to %s after 5 receives, visibility 60 s: %s", q, dlq, jsonOf(p))
+		}
+	}
+	for id, q := range queues {
+		if props(q)["KmsMasterKeyId"] == nil {
+			t.Errorf("queue %s is not encrypted with a KMS key", id)
+		}
+		tlsOnly := false
+		for _, qp := range resources(s, "AWS::SQS::QueuePolicy") {
+			if slices.Contains(list(jsonList(props(qp)["Queues"])), id) {
+				for _, st := range statementsOf(props(qp)["PolicyDocument"].(map[string]any)) {
+					tlsOnly = tlsOnly || st["Effect"] == "Deny" && jsonOf(st["Condition"]) == `{"Bool":{"aws:SecureTransport":"false"}}`
+				}
+			}
+		}
+		if !tlsOnly {
+			t.Errorf("queue %s does not refuse requests without TLS", id)
+		}
+	}
+	// Removing a site, or destroying its stack, never deletes its messages.
+	for _, id := range []string{site, siteDLQ, logicalID(t, s, "AWS::SQS::Queue", "EntryUnrouted")} {
+		if r := resourceOf(s, id); r["DeletionPolicy"] != "Retain" || r["UpdateReplacePolicy"] != "Retain" {
+			t.Errorf("%s must be retained: %v %v", id, r["DeletionPolicy"], r["UpdateReplacePolicy"])
+		}
+	}
+	// Shared work: one queue pair, no entry.
+	v := variant["Variant-Regional"]
+	if n := len(resources(v, "AWS::SQS::Queue")); n != 2 {
+		t.Errorf("shared work keeps one queue and its dead-letter queue, got %d queues", n)
+	}
+	if n := len(resourcesWithPrefix(v, "AWS::SNS::Topic", "Entry")); n != 0 {
+		t.Errorf("shared work has no entry topic, got %d", n)
+	}
+}
+
+// jsonList turns a list of {"Ref": id} into the ids.
+func jsonList(v any) any {
+	var out []any
+	for _, e := range asList(v) {
+		if m, ok := e.(map[string]any); ok {
+			out = append(out, m["Ref"])
+		}
+	}
+	return out
+}
+
+func TestEachWorkerConsumesItsLocationsQueue(t *testing.T) {
+	s, a := regional(t), anywhere(t)
+	queueOf := func(st *synthesized) any {
+		td := only(t, st, "AWS::ECS::TaskDefinition")
+		for _, e := range asList(asList(td["ContainerDefinitions"])[0].(map[string]any)["Environment"]) {
+			if em := e.(map[string]any); em["Name"] == "SQS_QUEUE_URL" {
+				return em["Value"]
+			}
+		}
+		return nil
+	}
+	w := newWorld(all)
+	region := fmt.Sprint(w.resolve(s, queueOf(s)))
+	site := fmt.Sprint(w.resolve(a, queueOf(a)))
+	if region != fmt.Sprint(w.ref(s, "WorkQueueAD162499")) {
+		t.Errorf("the region's worker consumes %s, want the region's queue", region)
+	}
+	if site != fmt.Sprint(w.ref(s, logicalID(t, s, "AWS::SQS::Queue", "WorkQueueonpremQueue"))) {
+		t.Errorf("the site's worker consumes %s, want the site's queue", site)
+	}
+	agent := props(resourceOf(a, logicalID(t, a, "AWS::Lambda::Function", "AgentHandler")))
+	if got := fmt.Sprint(w.resolve(a, agent["Environment"].(map[string]any)["Variables"].(map[string]any)["QUEUE_URL"])); got != site {
+		t.Errorf("the site agent scales on %s, want the site's queue %s", got, site)
+	}
+	// The region scales on its own queue.
+	for id, alarm := range resources(s, "AWS::CloudWatch::Alarm") {
+		if slices.Contains([]string{"WorkerScalingTargetOnQueueLowerAlarm", "WorkerScalingTargetOnQueueUpperAlarm"}, id[:len(id)-8]) {
+			if d := jsonOf(props(alarm)["Dimensions"]); d != `[{"Name":"QueueName","Value":{"Fn::GetAtt":["WorkQueueAD162499","QueueName"]}}]` {
+				t.Errorf("regional scaling alarm %s reads %s, want the region's queue", id, d)
+			}
+		}
+	}
+}
+
+// TestTaskDefinitionsDifferOnlyInTheQueue: both workers are made from the one
+// spec; between the region's container and a site's, only the queue (and
+// the log stream prefix that tells the sides apart) may differ.
+func TestTaskDefinitionsDifferOnlyInTheQueue(t *testing.T) {
+	container := func(st *synthesized) map[string]any {
+		td := only(t, st, "AWS::ECS::TaskDefinition")
+		raw, _ := json.Marshal(asList(td["ContainerDefinitions"])[0])
+		var c map[string]any
+		_ = json.Unmarshal(raw, &c)
+		var env []any
+		for _, e := range asList(c["Environment"]) {
+			if e.(map[string]any)["Name"] != "SQS_QUEUE_URL" {
+				env = append(env, e)
+			}
+		}
+		c["Environment"] = env
+		opts := c["LogConfiguration"].(map[string]any)["Options"].(map[string]any)
+		delete(opts, "awslogs-stream-prefix")
+		return c
+	}
+	for _, pair := range [][2]*synthesized{{regional(t), anywhere(t)}, {variant["Variant-Regional"], variant["Variant-Anywhere-factory"]}} {
+		w := newWorld(all)
+		r, a := w.resolve(pair[0], container(pair[0])), w.resolve(pair[1], container(pair[1]))
+		if !reflect.DeepEqual(r, a) {
+			t.Errorf("%s and %s differ beyond the queue:\n%s\n%s", pair[0].name, pair[1].name, jsonOf(r), jsonOf(a))
+		}
+	}
+	// Both log without blocking, with a bounded buffer.
+	for _, st := range []*synthesized{regional(t), anywhere(t)} {
+		opts := container(st)["LogConfiguration"].(map[string]any)["Options"].(map[string]any)
+		if opts["mode"] != "non-blocking" || opts["max-buffer-size"] != fmt.Sprintf("%db", workerspec.LogBufferMiB<<20) {
+			t.Errorf("%s: awslogs must be non-blocking with a %d MiB buffer: %v", st.name, workerspec.LogBufferMiB, opts)
+		}
+	}
+}
+
+func TestEntryRoutesByLocation(t *testing.T) {
+	s := regional(t)
+	w := newWorld(all)
+	topic := logicalID(t, s, "AWS::SNS::Topic", "EntryTopic")
+	want := map[string]string{ // subscription endpoint (queue) -> filter
+		"WorkQueueAD162499": `{"location":["region"]}`,
+		logicalID(t, s, "AWS::SQS::Queue", "WorkQueueonpremQueue"): `{"location":["onprem"]}`,
+		logicalID(t, s, "AWS::SQS::Queue", "EntryUnrouted"):        jsonOf(router.UnroutedFilter([]string{"onprem", "region"})),
+	}
+	got := map[string]string{}
+	for id, sub := range resources(s, "AWS::SNS::Subscription") {
+		p := props(sub)
+		if jsonOf(p["TopicArn"]) != `{"Ref":"`+topic+`"}` {
+			continue
+		}
+		if p["Protocol"] != "sqs" || p["RawMessageDelivery"] != true {
+			t.Errorf("subscription %s must deliver raw to SQS: %s", id, jsonOf(p))
+		}
+		endpoint := jsonOf(p["Endpoint"])
+		for q := range want {
+			if endpoint == `{"Fn::GetAtt":["`+q+`","Arn"]}` {
+				got[q] = jsonOf(p["FilterPolicy"])
+			}
+		}
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("subscriptions by queue:\n got %v\nwant %v", got, want)
+	}
+	tp := props(resourceOf(s, topic))
+	if tp["KmsMasterKeyId"] == nil {
+		t.Errorf("the entry topic must be KMS encrypted")
+	}
+	_ = w
+	outs, _ := s.template["Outputs"].(map[string]any)
+	for _, k := range []string{"EntryTopicArn", "UnroutedQueueUrl", "ProducerPolicyArn", "QueueUrl", "QueueUrlOnprem", "Locations", "Work"} {
+		if outs[k] == nil {
+			t.Errorf("output %s is missing", k)
+		}
+	}
+	if v := outs["Locations"].(map[string]any)["Value"]; v != "onprem,region" {
+		t.Errorf("Locations output %v, want onprem,region", v)
+	}
+}
