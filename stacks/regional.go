@@ -43,7 +43,7 @@ type Regional struct {
 	// name); with shared work every location has WorkQueue.
 	Queues map[string]*workqueue.WorkQueue
 	// Router is the entry producers publish to; nil when work is shared.
-	Router *router.Router
+	Router     *router.Router
 	Repository awsecr.IRepository
 	LogGroup   awslogs.ILogGroup
 	Spec       *workerspec.Spec

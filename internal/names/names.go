@@ -140,10 +140,10 @@ const (
 	OutputProducerPolicy   = "ProducerPolicyArn"
 	OutputLocations        = "Locations"
 	OutputWork             = "Work"
-	OutputRepositoryURI      = "RepositoryUri"
-	OutputLogGroupName       = "LogGroupName"
-	OutputAlarmTopic         = "AlarmTopicArn"
-	OutputDashboard          = "DashboardName"
+	OutputRepositoryURI    = "RepositoryUri"
+	OutputLogGroupName     = "LogGroupName"
+	OutputAlarmTopic       = "AlarmTopicArn"
+	OutputDashboard        = "DashboardName"
 )
 
 // Pascal turns a site name (lowercase letters, digits, '-') into the part
