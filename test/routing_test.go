@@ -8,7 +8,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/ecs-anywhere-stretched/stretched/constructs/router"
+	"github.com/ecs-anywhere-stretched/stretched/internal/route"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/workerspec"
 )
 
@@ -172,9 +172,9 @@ func TestEntryRoutesByLocation(t *testing.T) {
 	w := newWorld(all)
 	topic := logicalID(t, s, "AWS::SNS::Topic", "EntryTopic")
 	want := map[string]string{ // subscription endpoint (queue) -> filter
-		"WorkQueueAD162499": `{"location":["region"]}`,
-		logicalID(t, s, "AWS::SQS::Queue", "WorkQueueonpremQueue"): `{"location":["onprem"]}`,
-		logicalID(t, s, "AWS::SQS::Queue", "EntryUnrouted"):        jsonOf(router.UnroutedFilter([]string{"onprem", "region"})),
+		"WorkQueueAD162499": jsonOf(route.LocationFilter("region")),
+		logicalID(t, s, "AWS::SQS::Queue", "WorkQueueonpremQueue"): jsonOf(route.LocationFilter("onprem")),
+		logicalID(t, s, "AWS::SQS::Queue", "EntryUnrouted"):        jsonOf(route.UnroutedFilter([]string{"onprem", "region"})),
 	}
 	got := map[string]string{}
 	for id, sub := range resources(s, "AWS::SNS::Subscription") {

@@ -1,44 +1,21 @@
 package main
 
 import (
-	"errors"
-	"fmt"
 	"strconv"
-	"strings"
-	"unicode"
 	"unicode/utf8"
+
+	"github.com/ecs-anywhere-stretched/stretched/internal/filename"
 )
 
 // processedSuffix is appended to a file's name in the destination.
-const processedSuffix = "_has_been_processed"
+const processedSuffix = filename.ProcessedSuffix
 
 // maxNameBytes keeps name+suffix within the 255-byte file-name limit.
-const maxNameBytes = 255 - len(processedSuffix)
+const maxNameBytes = filename.MaxBytes
 
 // checkName accepts a message body only if it is one plain file name: it can
-// name nothing outside the source folder.
-func checkName(body string) error {
-	switch {
-	case body == "":
-		return errors.New("empty body: expected a file name")
-	case !utf8.ValidString(body):
-		return errors.New("body is not valid UTF-8")
-	case len(body) > maxNameBytes:
-		return fmt.Errorf("name is %d bytes: at most %d", len(body), maxNameBytes)
-	case body == "." || body == "..":
-		return fmt.Errorf("name %q is a directory reference", body)
-	case strings.ContainsAny(body, `/\`):
-		return errors.New("name contains a path separator")
-	case strings.TrimSpace(body) != body:
-		return errors.New("name starts or ends with white space")
-	}
-	for _, r := range body {
-		if r == 0 || unicode.IsControl(r) {
-			return fmt.Errorf("name contains control character %U", r)
-		}
-	}
-	return nil
-}
+// name nothing outside the source folder (the rule fleet send checks too).
+func checkName(body string) error { return filename.Check(body) }
 
 // maxShown is how many bytes of a message body a log line shows.
 const maxShown = 64

@@ -1,5 +1,7 @@
-// Command fleet tells whether a stretched ECS Anywhere deployment is
-// healthy: `go run ./cmd/fleet status` (or `make status`) prints, from the
+// Command fleet sends work and tells whether a stretched ECS Anywhere
+// deployment is healthy. `go run ./cmd/fleet send --location factory 001 002`
+// sends file names to a location through the entry (names on standard input
+// when none are given). Status: `go run ./cmd/fleet status` (or `make status`) prints, from the
 // deployed stacks, the queue, the regional service and, per site, the
 // activations, managed instances, container instances and service. Exit
 // status: 0 healthy, 1 unhealthy (a node disconnected, tasks below desired,
@@ -16,14 +18,17 @@ import (
 	"os"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/ecs-anywhere-stretched/stretched/internal/names"
+	"github.com/ecs-anywhere-stretched/stretched/internal/send"
 	"github.com/ecs-anywhere-stretched/stretched/internal/status"
 )
 
@@ -39,24 +44,44 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return runWith(ctx, args, os.Stdin, stdout, stderr)
+}
+
+func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	usage := func() {
 		fmt.Fprintf(stderr, "usage: fleet status [--prefix %s] [--region REGION] [--json]\n", names.DefaultStackPrefix)
+		fmt.Fprintf(stderr, "       fleet send --location LOCATION [--prefix %s] [--region REGION] [NAME ...]   (names as arguments, or one per line on standard input)\n", names.DefaultStackPrefix)
 	}
-	if len(args) == 0 || args[0] != "status" {
+	if len(args) == 0 || (args[0] != "status" && args[0] != "send") {
 		usage()
 		return exitError
 	}
-	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	cmd := args[0]
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	prefix := fs.String("prefix", names.DefaultStackPrefix, "stack prefix of the app (context key stackPrefix)")
 	region := fs.String("region", "", "AWS region of the stacks (default: the AWS configuration's)")
-	asJSON := fs.Bool("json", false, "print JSON instead of tables")
+	asJSON := fs.Bool("json", false, "print JSON instead of tables (status)")
+	location := fs.String("location", "", `where the files are: "region" or a site's name (send)`)
 	if err := fs.Parse(args[1:]); err != nil {
 		return exitError
 	}
 	fail := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "fleet status: "+format+"\n", a...)
+		fmt.Fprintf(stderr, "fleet "+cmd+": "+format+"\n", a...)
 		return exitError
+	}
+	var files []string
+	if cmd == "send" {
+		if *location == "" {
+			return fail(`--location is required: "region" or a site's name`)
+		}
+		files = fs.Args()
+		if len(files) == 0 {
+			var err error
+			if files, err = send.ReadNames(stdin); err != nil {
+				return fail("%v", err)
+			}
+		}
 	}
 	opts := []func(*config.LoadOptions) error{config.WithRetryMaxAttempts(5)}
 	if *region != "" {
@@ -73,6 +98,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	defer cancel()
 	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
 		return fail("no AWS credentials found: set AWS_PROFILE, run `aws configure` or `aws sso login`, then run this again (%v)", err)
+	}
+	if cmd == "send" {
+		return sendWork(ctx, cfg, *prefix, *location, files, stdout, fail)
 	}
 	c := status.Clients{
 		CloudFormation: cloudformation.NewFromConfig(cfg), SQS: sqs.NewFromConfig(cfg), CloudWatch: cloudwatch.NewFromConfig(cfg),
@@ -96,5 +124,30 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if !f.Healthy {
 		return exitUnhealthy
 	}
+	return exitHealthy
+}
+
+// sendWork sends files to location through the regional stack's entry.
+func sendWork(ctx context.Context, cfg aws.Config, prefix, location string, files []string, stdout io.Writer, fail func(string, ...any) int) int {
+	out, err := status.RegionalOutputs(ctx, cloudformation.NewFromConfig(cfg), prefix)
+	if err != nil {
+		return fail("%v (region %s)", err, cfg.Region)
+	}
+	t, err := send.TargetFromOutputs(names.RegionalStack(prefix), out)
+	if err != nil {
+		return fail("%v", err)
+	}
+	if err := send.Check(t, location, files); err != nil {
+		return fail("nothing sent:\n%v", err)
+	}
+	n, err := send.Send(ctx, send.Clients{SNS: sns.NewFromConfig(cfg), SQS: sqs.NewFromConfig(cfg)}, t, location, files)
+	if err != nil {
+		return fail("%v", err)
+	}
+	via := t.Topic
+	if via == "" {
+		via = t.Queue
+	}
+	fmt.Fprintf(stdout, "sent %d file name(s) to %s through %s\n", n, location, via)
 	return exitHealthy
 }

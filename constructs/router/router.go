@@ -25,10 +25,11 @@ import (
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/ecs-anywhere-stretched/stretched/constructs/encryption"
+	"github.com/ecs-anywhere-stretched/stretched/internal/route"
 )
 
 // Attribute is the message attribute that names a message's location.
-const Attribute = "location"
+const Attribute = route.Attribute
 
 // Props configure the entry.
 type Props struct {
@@ -116,7 +117,7 @@ func New(scope constructs.Construct, id string, props Props) (*Router, error) {
 	}))
 	// No attribute, or one no location takes: CDK's filter types cannot say
 	// "$or", so the policy is written as SNS reads it.
-	sub.Node().DefaultChild().(awssns.CfnSubscription).AddPropertyOverride(jsii.String("FilterPolicy"), UnroutedFilter(r.locations))
+	sub.Node().DefaultChild().(awssns.CfnSubscription).AddPropertyOverride(jsii.String("FilterPolicy"), route.UnroutedFilter(r.locations))
 
 	r.producer = awsiam.NewManagedPolicy(c, jsii.String("ProducerPolicy"), &awsiam.ManagedPolicyProps{
 		Description: jsii.String("send work: publish to the entry topic (with the location attribute) or send straight to a location's queue"),
@@ -151,16 +152,6 @@ func New(scope constructs.Construct, id string, props Props) (*Router, error) {
 		}),
 	)
 	return r, nil
-}
-
-// UnroutedFilter is the filter policy that matches exactly the messages no
-// location's subscription takes: no location attribute, or a value that is
-// none of locations.
-func UnroutedFilter(locations []string) map[string]any {
-	return map[string]any{"$or": []any{
-		map[string]any{Attribute: []any{map[string]any{"exists": false}}},
-		map[string]any{Attribute: []any{map[string]any{"anything-but": slices.Clone(locations)}}},
-	}}
 }
 
 // Topic is the entry producers publish to.

@@ -166,6 +166,26 @@ func Gather(ctx context.Context, c Clients, prefix string) (Fleet, error) {
 	return f, nil
 }
 
+// RegionalOutputs are the outputs of the regional stack of prefix; a missing
+// stack is an error wrapping ErrNoStack.
+func RegionalOutputs(ctx context.Context, cf interface {
+	DescribeStacks(context.Context, *cloudformation.DescribeStacksInput, ...func(*cloudformation.Options)) (*cloudformation.DescribeStacksOutput, error)
+}, prefix string) (map[string]string, error) {
+	regional := names.RegionalStack(prefix)
+	out, err := cf.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(regional)})
+	if err != nil {
+		var api smithy.APIError
+		if errors.As(err, &api) && api.ErrorCode() == "ValidationError" && strings.Contains(api.ErrorMessage(), "does not exist") {
+			return nil, fmt.Errorf("%w: %s does not exist in this account and region: deploy it (make deploy), or give the right --prefix or --region", ErrNoStack, regional)
+		}
+		return nil, fmt.Errorf("read stack %s: %w", regional, explain(err))
+	}
+	if len(out.Stacks) == 0 {
+		return nil, fmt.Errorf("%w: %s", ErrNoStack, regional)
+	}
+	return outputs(out.Stacks[0]), nil
+}
+
 func (f *Fleet) problem(format string, args ...any) {
 	f.Problems = append(f.Problems, fmt.Sprintf(format, args...))
 }

@@ -1,0 +1,171 @@
+// Package send is the producer side of the app: it sends file names as work
+// to a location, through the entry topic with the location message
+// attribute (routed work) or to the one queue (shared work), ten per call.
+// It reads where to send from the regional stack's outputs and checks every
+// name with the worker's own rule before sending any. It imports no CDK.
+package send
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/ecs-anywhere-stretched/stretched/internal/filename"
+	"github.com/ecs-anywhere-stretched/stretched/internal/names"
+	"github.com/ecs-anywhere-stretched/stretched/internal/route"
+)
+
+// LocationAttribute is the message attribute the entry routes on.
+const LocationAttribute = route.Attribute
+
+// Target is where work goes, from the regional stack's outputs.
+type Target struct {
+	// Topic is the entry (routed work); empty when work is shared.
+	Topic string
+	// Queue is the one queue of shared work.
+	Queue string
+	// Locations are the names work may be sent to.
+	Locations []string
+}
+
+// TargetFromOutputs reads the target from the regional stack's outputs.
+func TargetFromOutputs(stack string, out map[string]string) (Target, error) {
+	t := Target{Topic: out[names.OutputEntryTopic], Locations: strings.Split(out[names.OutputLocations], ",")}
+	if out[names.OutputWork] == "shared" {
+		t.Topic, t.Queue = "", out[names.OutputQueueURL]
+	}
+	if out[names.OutputLocations] == "" || (t.Topic == "" && t.Queue == "") {
+		return t, fmt.Errorf("%s has no outputs %s and %s or %s: deploy this version of the app (make deploy) first", stack, names.OutputLocations, names.OutputEntryTopic, names.OutputQueueURL)
+	}
+	return t, nil
+}
+
+// Check returns every problem with a send, joined: an unknown location, and
+// each name the worker would refuse (with its place in the list).
+func Check(t Target, location string, files []string) error {
+	var errs []error
+	if !slices.Contains(t.Locations, location) {
+		errs = append(errs, fmt.Errorf("unknown location %q: the locations are %s", location, strings.Join(t.Locations, ", ")))
+	}
+	if len(files) == 0 {
+		errs = append(errs, errors.New("no file names: give them as arguments or one per line on standard input"))
+	}
+	for i, f := range files {
+		if err := filename.Check(f); err != nil {
+			errs = append(errs, fmt.Errorf("name %d (%s): %w; the worker would refuse it", i+1, strconv.QuoteToASCII(f), err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ReadNames reads one name per line; blank lines are skipped.
+func ReadNames(r io.Reader) ([]string, error) {
+	var out []string
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := strings.TrimSuffix(sc.Text(), "\r")
+		if line != "" {
+			out = append(out, line)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read names: %w", err)
+	}
+	return out, nil
+}
+
+// Clients are the calls send makes; *sns.Client and *sqs.Client satisfy them.
+type Clients struct {
+	SNS interface {
+		PublishBatch(context.Context, *sns.PublishBatchInput, ...func(*sns.Options)) (*sns.PublishBatchOutput, error)
+	}
+	SQS interface {
+		SendMessageBatch(context.Context, *sqs.SendMessageBatchInput, ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error)
+	}
+}
+
+// attempts is how often an entry a batch call refused is sent again.
+const attempts = 3
+
+// Send sends files to location, ten per call; it returns how many were
+// sent. An entry refused by SNS or SQS is sent again, up to attempts times;
+// the error names every file not sent, so nothing is lost silently.
+func Send(ctx context.Context, c Clients, t Target, location string, files []string) (int, error) {
+	if err := Check(t, location, files); err != nil {
+		return 0, err
+	}
+	sent := 0
+	var failed []string
+	for start := 0; start < len(files); start += 10 {
+		batch := files[start:min(start+10, len(files))]
+		for attempt := 1; len(batch) > 0 && attempt <= attempts; attempt++ {
+			refused, reasons, err := c.batch(ctx, t, location, batch)
+			if err != nil {
+				return sent, fmt.Errorf("send to %s: %w (%d of %d sent; the rest were not)", location, err, sent, len(files))
+			}
+			sent += len(batch) - len(refused)
+			batch = refused
+			if attempt == attempts {
+				for i, f := range refused {
+					failed = append(failed, fmt.Sprintf("%s (%s)", strconv.QuoteToASCII(f), reasons[i]))
+				}
+			}
+		}
+	}
+	if len(failed) > 0 {
+		return sent, fmt.Errorf("%d name(s) were refused %d times and not sent: %s", len(failed), attempts, strings.Join(failed, ", "))
+	}
+	return sent, nil
+}
+
+// batch sends up to ten files in one call; it returns those refused.
+func (c Clients) batch(ctx context.Context, t Target, location string, files []string) (refused, reasons []string, err error) {
+	collect := func(id, code, msg *string) {
+		i, _ := strconv.Atoi(aws.ToString(id))
+		refused = append(refused, files[i])
+		reasons = append(reasons, aws.ToString(code)+": "+aws.ToString(msg))
+	}
+	if t.Topic != "" {
+		entries := make([]snstypes.PublishBatchRequestEntry, len(files))
+		for i, f := range files {
+			entries[i] = snstypes.PublishBatchRequestEntry{
+				Id: aws.String(strconv.Itoa(i)), Message: aws.String(f),
+				MessageAttributes: map[string]snstypes.MessageAttributeValue{
+					LocationAttribute: {DataType: aws.String("String"), StringValue: aws.String(location)},
+				},
+			}
+		}
+		out, err := c.SNS.PublishBatch(ctx, &sns.PublishBatchInput{TopicArn: aws.String(t.Topic), PublishBatchRequestEntries: entries})
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, f := range out.Failed {
+			collect(f.Id, f.Code, f.Message)
+		}
+		return refused, reasons, nil
+	}
+	entries := make([]sqstypes.SendMessageBatchRequestEntry, len(files))
+	for i, f := range files {
+		entries[i] = sqstypes.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(f)}
+	}
+	out, err := c.SQS.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(t.Queue), Entries: entries})
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, f := range out.Failed {
+		collect(f.Id, f.Code, f.Message)
+	}
+	return refused, reasons, nil
+}
