@@ -16,7 +16,8 @@ export PATH="$PWD/node_modules/.bin:$PATH" CI=true AWS_EC2_METADATA_DISABLED=tru
 runs=${1:-20}
 load=${LOAD:-2}
 out=$(mktemp -d /tmp/flakes.XXXXXX)
-mapfile -t pkgs < <(go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.Dir}}{{end}}' ./worker ./internal/... ./cmd/...)
+# SUITES narrows the packages, e.g. SUITES=./worker bench/flakes.sh
+mapfile -t pkgs < <(go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.Dir}}{{end}}' ${SUITES:-./worker ./internal/... ./cmd/...})
 for dir in "${pkgs[@]}"; do
   name=$(basename "$dir")
   go test -c -o "$out/$name.test" "$dir"

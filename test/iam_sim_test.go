@@ -7,6 +7,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -548,7 +549,9 @@ func (w *world) repositoryOf(image string) string {
 func (w *world) alarmEdges(t *testing.T, s *synthesized) []edge {
 	t.Helper()
 	var edges []edge
-	for id, a := range resources(s, "AWS::CloudWatch::Alarm") {
+	alarms := resources(s, "AWS::CloudWatch::Alarm")
+	maps.Copy(alarms, resources(s, "AWS::CloudWatch::CompositeAlarm"))
+	for id, a := range alarms {
 		p := props(a)
 		alarm := arn("cloudwatch", "alarm:"+w.physicalName(s, id))
 		ctx := map[string]any{"aws:SourceAccount": iamAccount, "aws:SourceArn": alarm}

@@ -8,8 +8,8 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/ecs-anywhere-stretched/stretched/internal/route"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/workerspec"
+	"github.com/ecs-anywhere-stretched/stretched/internal/route"
 )
 
 // firstQueues are the logical ids the first version gave the one work queue

@@ -119,7 +119,8 @@ func TestCrashDuringACopyLeavesNothingBehind(t *testing.T) {
 	cfg.VisibilityTimeout = 5 * time.Second
 	logs, stop := f.start(t, cfg)
 	waitFor(t, 2*time.Minute, "the file processed after the restart", func() bool {
-		return len(list(t, shm)) == 1 && list(t, shm)[0] == "big_has_been_processed"
+		got := list(t, shm) // once: the folder changes between two reads
+		return len(got) == 1 && got[0] == "big_has_been_processed"
 	})
 	stop()
 	if !strings.Contains(logs.String(), "removed a temporary file a crashed worker left") {

@@ -81,8 +81,14 @@ func New(scope constructs.Construct, id string, props Props) (*Alerts, error) {
 // Topic receives every alarm of the app.
 func (a *Alerts) Topic() awssns.ITopic { return a.topic }
 
+// Alarm is a metric alarm or a composite alarm.
+type Alarm interface {
+	AddAlarmAction(actions ...awscloudwatch.IAlarmAction)
+	AddOkAction(actions ...awscloudwatch.IAlarmAction)
+}
+
 // Notify makes alarm notify the topic when it goes off and when it is OK again.
-func (a *Alerts) Notify(alarm awscloudwatch.Alarm) {
+func (a *Alerts) Notify(alarm Alarm) {
 	action := awscloudwatchactions.NewSnsAction(a.topic)
 	alarm.AddAlarmAction(action)
 	alarm.AddOkAction(action)

@@ -25,6 +25,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
+	"github.com/ecs-anywhere-stretched/stretched/constructs/alerts"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/gofunction"
 	"github.com/ecs-anywhere-stretched/stretched/internal/names"
 	isiteagent "github.com/ecs-anywhere-stretched/stretched/internal/siteagent"
@@ -39,6 +40,9 @@ const (
 	// AgentFailingMinutes is how long every run of the agent must fail
 	// before AgentFailing alarms.
 	AgentFailingMinutes = 15
+	// OfflineMinutes without a connected node make the site offline; fewer
+	// than the symptoms' minutes, so the offline alarm is in ALARM first.
+	OfflineMinutes = 5
 )
 
 // Props configure the agent.
@@ -80,7 +84,10 @@ func (p Props) validate() error {
 // Agent is the function, its triggers and its alarms.
 type Agent struct {
 	constructs.Construct
-	disconnected, missingTasks, failing awscloudwatch.Alarm
+	disconnected, missingTasks, failing, offline awscloudwatch.Alarm
+	// The symptoms notify only while the site is online: an offline site
+	// sends one alarm, not a storm.
+	disconnectedOnline, missingTasksOnline awscloudwatch.CompositeAlarm
 }
 
 // New makes the agent.
@@ -192,6 +199,34 @@ func New(scope constructs.Construct, id string, props Props) (*Agent, error) {
 		fmt.Sprintf("a node of cluster %s has had its ECS agent disconnected for %d minutes: check the machine, its network and `systemctl status ecs`", props.ClusterName, DisconnectedMinutes))
 	a.missingTasks = sustained("TasksBelowDesired", names.MetricMissingTasks, MissingTaskMinutes,
 		fmt.Sprintf("cluster %s has run fewer worker tasks than desired for %d minutes: nodes down or full; see `make status` and the service's events", props.ClusterName, MissingTaskMinutes))
+	// Every node disconnected (or none joined): nothing can run there. It
+	// fires before the symptoms (OfflineMinutes < the others), which are
+	// then held back.
+	a.offline = awscloudwatch.NewAlarm(c, jsii.String("SiteOffline"), &awscloudwatch.AlarmProps{
+		AlarmDescription: jsii.String(fmt.Sprintf("site cluster %s has had no connected node for %d minutes: the site is offline (link cut, power, or no node joined yet); its work waits in its queue and the agent does not add tasks", props.ClusterName, OfflineMinutes)),
+		Metric: awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+			Namespace: jsii.String(names.MetricNamespace), MetricName: jsii.String(names.MetricConnectedNodes),
+			DimensionsMap: &map[string]*string{names.DimensionCluster: jsii.String(props.ClusterName)},
+			// The maximum over a minute: one connected sample clears it.
+			Statistic: jsii.String("Maximum"), Period: awscdk.Duration_Minutes(jsii.Number(1)),
+		}),
+		Threshold:          jsii.Number(1),
+		EvaluationPeriods:  jsii.Number(OfflineMinutes),
+		DatapointsToAlarm:  jsii.Number(OfflineMinutes),
+		ComparisonOperator: awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD,
+		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+	})
+	whileOnline := func(id string, symptom awscloudwatch.Alarm, what string) awscloudwatch.CompositeAlarm {
+		return awscloudwatch.NewCompositeAlarm(c, jsii.String(id), &awscloudwatch.CompositeAlarmProps{
+			AlarmDescription: jsii.String(fmt.Sprintf("%s in cluster %s while the site is online (when it is offline, SiteOffline says so once)", what, props.ClusterName)),
+			AlarmRule: awscloudwatch.AlarmRule_AllOf(
+				awscloudwatch.AlarmRule_FromAlarm(symptom, awscloudwatch.AlarmState_ALARM),
+				awscloudwatch.AlarmRule_Not(awscloudwatch.AlarmRule_FromAlarm(a.offline, awscloudwatch.AlarmState_ALARM)),
+			),
+		})
+	}
+	a.disconnectedOnline = whileOnline("NodeDisconnectedWhileOnline", a.disconnected, "a node disconnected")
+	a.missingTasksOnline = whileOnline("TasksBelowDesiredWhileOnline", a.missingTasks, "fewer tasks than desired")
 	// The two alarms above go quiet when the agent writes nothing, so the
 	// agent's own failures alarm too: every run failing for a quarter hour
 	// (one bad minute, e.g. a throttled call, does not count).
@@ -209,8 +244,9 @@ func New(scope constructs.Construct, id string, props Props) (*Agent, error) {
 	return a, nil
 }
 
-// Alarms are the agent's alarms: a node disconnected, tasks below desired,
-// the agent failing.
-func (a *Agent) Alarms() []awscloudwatch.Alarm {
-	return []awscloudwatch.Alarm{a.disconnected, a.missingTasks, a.failing}
+// Alarms are the agent's alarms that notify: the site offline; a node
+// disconnected and tasks below desired, each only while the site is not
+// offline; the agent failing.
+func (a *Agent) Alarms() []alerts.Alarm {
+	return []alerts.Alarm{a.offline, a.disconnectedOnline, a.missingTasksOnline, a.failing}
 }

@@ -113,7 +113,7 @@ func (a *Agent) Run(ctx context.Context) (Report, error) {
 		errs = append(errs, nodesErr)
 	}
 	r.Nodes = nodes
-	scaleErr := a.scale(ctx, &r)
+	scaleErr := a.scale(ctx, &r, nodesErr == nil)
 	if scaleErr != nil {
 		errs = append(errs, scaleErr)
 	}
@@ -123,7 +123,10 @@ func (a *Agent) Run(ctx context.Context) (Report, error) {
 	return r, errors.Join(errs...)
 }
 
-func (a *Agent) scale(ctx context.Context, r *Report) error {
+// scale sets the desired count from the backlog. A site with no connected
+// node (offline, or none joined yet) gets no more tasks: nothing can be
+// placed there, and its work waits in its own queue until a node is back.
+func (a *Agent) scale(ctx context.Context, r *Report, nodesKnown bool) error {
 	q, err := a.SQS.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
 		QueueUrl:       aws.String(a.QueueURL),
 		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages, sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible},
@@ -144,6 +147,11 @@ func (a *Agent) scale(ctx context.Context, r *Report) error {
 	r.Desired, r.Running, r.Pending = int(svc.DesiredCount), int(svc.RunningCount), int(svc.PendingCount)
 	r.NewDesired = r.Desired
 	want := Decide(r.Desired, r.Visible+r.InFlight, a.MinTasks, a.MaxTasks, a.BacklogPerTask)
+	if want > r.Desired && nodesKnown && r.Nodes.Connected == 0 {
+		a.Log.Info("site offline: no node connected; not adding tasks", "service", a.Service, "desired", r.Desired, "wanted", want,
+			"disconnectedNodes", r.Nodes.Disconnected)
+		want = r.Desired
+	}
 	if want == r.Desired {
 		return nil
 	}

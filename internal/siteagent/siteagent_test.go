@@ -203,3 +203,30 @@ func TestOverlappingRunsAreSafe(t *testing.T) {
 		})
 	}
 }
+
+// TestOfflineSiteGetsNoMoreTasks: with every node disconnected nothing can be
+// placed, so a backlog does not raise the desired count; once a node is
+// back it does.
+func TestOfflineSiteGetsNoMoreTasks(t *testing.T) {
+	e := newEnv(t, 1, 0, 300, 0)
+	for arn := range e.aws.Disconnected {
+		e.aws.Disconnected[arn] = true
+	}
+	r, err := e.agent.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := e.aws.Services[fakeaws.ServiceKey(cluster, service)].Desired; got != 1 || r.NewDesired != 1 || len(e.aws.Calls(fakeaws.UpdateService)) != 0 {
+		t.Errorf("an offline site with a backlog of 300: desired %d, want it left at 1", got)
+	}
+	for arn := range e.aws.Disconnected {
+		e.aws.Disconnected[arn] = false
+		break
+	}
+	if _, err := e.agent.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.aws.Services[fakeaws.ServiceKey(cluster, service)].Desired; got != 3 {
+		t.Errorf("a node back: desired %d, want 3 for a backlog of 300", got)
+	}
+}
