@@ -181,10 +181,29 @@ func TestAlarmsAndTheirTopic(t *testing.T) {
 	})
 	site := anywhere(t)
 	want := map[string]string{"AgentNodeDisconnected": "DisconnectedNodes", "AgentTasksBelowDesired": "MissingTasks", "ActivationRenewalFailed": "Errors", "AgentAgentFailing": "Errors"}
+	notifies := func(a map[string]any) bool {
+		return strings.Contains(jsonOf(a["AlarmActions"]), "Fn::ImportValue") && strings.Contains(jsonOf(a["OKActions"]), "Fn::ImportValue")
+	}
+	// An offline site sends one alarm: the node and task alarms notify only
+	// through composites that hold them back while SiteOffline is in ALARM.
+	offlineID := logicalID(t, site, "AWS::CloudWatch::Alarm", "AgentSiteOffline")
+	offline := props(resources(site, "AWS::CloudWatch::Alarm")[offlineID])
+	if offline["MetricName"] != "ConnectedNodes" || offline["Statistic"] != "Maximum" || offline["ComparisonOperator"] != "LessThanThreshold" || offline["EvaluationPeriods"] != float64(5) || !notifies(offline) {
+		t.Errorf("SiteOffline must watch ConnectedNodes below 1 for 5 minutes and notify: %s", jsonOf(offline))
+	}
+	for _, symptom := range []string{"AgentNodeDisconnected", "AgentTasksBelowDesired"} {
+		id := logicalID(t, site, "AWS::CloudWatch::CompositeAlarm", symptom+"WhileOnline")
+		c := props(resources(site, "AWS::CloudWatch::CompositeAlarm")[id])
+		rule := jsonOf(c["AlarmRule"])
+		if !notifies(c) || !strings.Contains(rule, "AND (NOT (ALARM(") || !strings.Contains(rule, offlineID) {
+			t.Errorf("%s must notify only while SiteOffline is not in ALARM: %s", id, jsonOf(c))
+		}
+	}
 	for prefix, metric := range want {
 		a := props(resources(site, "AWS::CloudWatch::Alarm")[logicalID(t, site, "AWS::CloudWatch::Alarm", prefix)])
-		if a["MetricName"] != metric || !strings.Contains(jsonOf(a["AlarmActions"]), "Fn::ImportValue") || !strings.Contains(jsonOf(a["OKActions"]), "Fn::ImportValue") {
-			t.Errorf("%s must watch %s and notify the app's topic: %s", prefix, metric, jsonOf(a))
+		direct := prefix == "ActivationRenewalFailed" || prefix == "AgentAgentFailing"
+		if a["MetricName"] != metric || notifies(a) != direct {
+			t.Errorf("%s must watch %s and notify the app's topic (directly: %v): %s", prefix, metric, direct, jsonOf(a))
 		}
 		switch {
 		case prefix == "ActivationRenewalFailed" && a["TreatMissingData"] != "ignore":
