@@ -5,15 +5,19 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/ecs-anywhere-stretched/stretched/internal/fakeaws"
+	"github.com/ecs-anywhere-stretched/stretched/internal/route"
 	"github.com/ecs-anywhere-stretched/stretched/internal/sqspeer"
 	"github.com/ecs-anywhere-stretched/stretched/internal/status"
 )
@@ -34,9 +38,16 @@ type fleet struct {
 
 const regionalTemplate = `{"Resources": {
   "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "%[1]s-work"}},
-  "Dlq": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "%[1]s-dlq"}}},
+  "Dlq": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "%[1]s-dlq"}},
+  "SiteQueue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "%[1]s-factory-work"}},
+  "SiteDlq": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "%[1]s-factory-dlq"}},
+  "Unrouted": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "%[1]s-unrouted"}},
+  "Entry": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "%[1]s-entry"}}},
  "Outputs": {
   "QueueUrl": {"Value": {"Ref": "Queue"}}, "DeadLetterQueueUrl": {"Value": {"Ref": "Dlq"}},
+  "QueueUrlFactory": {"Value": {"Ref": "SiteQueue"}}, "DeadLetterQueueUrlFactory": {"Value": {"Ref": "SiteDlq"}},
+  "UnroutedQueueUrl": {"Value": {"Ref": "Unrouted"}}, "EntryTopicArn": {"Value": {"Ref": "Entry"}},
+  "Locations": {"Value": "factory,region"}, "Work": {"Value": "routed"},
   "ClusterName": {"Value": "%[1]s-cluster"}, "ServiceName": {"Value": "ecsworker"}}}`
 
 const siteTemplate = `{"Resources": {"Marker": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "%[1]s-marker"}}},
@@ -204,5 +215,93 @@ func TestUsage(t *testing.T) {
 	var out, errOut bytes.Buffer
 	if code := run(context.Background(), []string{"stat"}, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "usage: fleet status") {
 		t.Errorf("exit %d, %q", code, errOut.String())
+	}
+}
+
+// TestSendRoutesToTheLocationAndStatusShowsIt: fleet send publishes through
+// the entry of the deployed stack (moto_server's SNS, subscribed with the
+// router's filters); the site's queue gets exactly its names; status shows
+// the site's own queue, and a dead letter there makes the fleet unhealthy
+// under the site's name. Bad input sends nothing.
+func TestSendRoutesToTheLocationAndStatusShowsIt(t *testing.T) {
+	f := newFleet(t, "Send")
+	ctx := context.Background()
+	q := f.moto.Client()
+	url := func(name string) string {
+		out, err := q.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String("Send-" + name)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return aws.ToString(out.QueueUrl)
+	}
+	snsc := sns.NewFromConfig(f.moto.Config())
+	topics, err := snsc.ListTopics(ctx, &sns.ListTopicsInput{})
+	if err != nil || len(topics.Topics) != 1 {
+		t.Fatalf("the stack's topic: %v %v", topics, err)
+	}
+	topic := topics.Topics[0].TopicArn
+	for queue, filter := range map[string]map[string]any{"work": route.LocationFilter("region"), "factory-work": route.LocationFilter("factory"), "unrouted": route.UnroutedFilter([]string{"factory", "region"})} {
+		attrs, err := q.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url(queue)), AttributeNames: []sqstypes.QueueAttributeName{"QueueArn"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		policy, _ := json.Marshal(filter)
+		if _, err := snsc.Subscribe(ctx, &sns.SubscribeInput{TopicArn: topic, Protocol: aws.String("sqs"), Endpoint: aws.String(attrs.Attributes["QueueArn"]),
+			Attributes: map[string]string{"RawMessageDelivery": "true", "FilterPolicy": string(policy)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for k, v := range f.env {
+		t.Setenv(k, v)
+	}
+	t.Setenv("AWS_ENDPOINT_URL_SNS", f.moto.URL())
+	sendCmd := func(stdin string, args ...string) (int, string, string) {
+		var out, errOut bytes.Buffer
+		code := runWith(ctx, append([]string{"send", "--prefix", "Send"}, args...), strings.NewReader(stdin), &out, &errOut)
+		return code, out.String(), errOut.String()
+	}
+	if code, out, errOut := sendCmd("", "--location", "factory", "a-001", "a-002"); code != 0 || !strings.Contains(out, "sent 2 file name(s) to factory") {
+		t.Fatalf("send: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut := sendCmd("b-001\nb-002\n\nb-003\n", "--location", "factory"); code != 0 || !strings.Contains(out, "sent 3") {
+		t.Fatalf("send from stdin: exit %d\n%s%s", code, out, errOut)
+	}
+	code, _, errOut := sendCmd("", "--location", "mars", "../x", "ok")
+	if code != 2 || !strings.Contains(errOut, `unknown location "mars": the locations are factory, region`) || !strings.Contains(errOut, `name 1 ("../x"): name contains a path separator`) {
+		t.Errorf("bad input: exit %d, %s", code, errOut)
+	}
+	var got []string
+	for range 5 {
+		out, err := q.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url("factory-work")), MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range out.Messages {
+			if !slices.Contains(got, aws.ToString(m.Body)) {
+				got = append(got, aws.ToString(m.Body))
+			}
+		}
+		if len(got) >= 5 {
+			break
+		}
+	}
+	slices.Sort(got)
+	if strings.Join(got, ",") != "a-001,a-002,b-001,b-002,b-003" {
+		t.Errorf("the factory's queue holds %v, want the five names sent to it", got)
+	}
+	if n, _ := q.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url("work")), AttributeNames: []sqstypes.QueueAttributeName{"ApproximateNumberOfMessages"}}); n.Attributes["ApproximateNumberOfMessages"] != "2" {
+		t.Errorf("the region's queue holds %v messages, want its own 2 (nothing of the factory's)", n.Attributes["ApproximateNumberOfMessages"])
+	}
+	// A dead letter at the site: status names the site.
+	if _, err := q.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(url("factory-dlq")), MessageBody: aws.String("x")}); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, _ := f.status(t)
+	if code != 1 || !strings.Contains(stdout, "site factory: dead-letter queue holds 1 message(s)") {
+		t.Errorf("status with a dead letter at the site: exit %d\n%s", code, stdout)
+	}
+	fleet := f.json(t)
+	if len(fleet.Sites) != 1 || fleet.Sites[0].Queue == nil || fleet.Sites[0].Queue.DeadLetters != 1 {
+		t.Errorf("the site's own queue in --json: %+v", fleet.Sites)
 	}
 }

@@ -20,18 +20,26 @@ func WriteJSON(w io.Writer, f Fleet) error {
 func WriteText(w io.Writer, f Fleet, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	p := func(format string, args ...any) { fmt.Fprintf(tw, format+"\n", args...) }
-	q := f.Region.Queue
-	age := "n/a (no data point in CloudWatch)"
-	if q.OldestAgeSeconds != nil {
-		age = (time.Duration(*q.OldestAgeSeconds) * time.Second).String()
+	queue := func(q Queue) {
+		age := "n/a (no data point in CloudWatch)"
+		if q.OldestAgeSeconds != nil {
+			age = (time.Duration(*q.OldestAgeSeconds) * time.Second).String()
+		}
+		p("  queue\tvisible %d\tin flight %d\tdead letters %d\toldest %s", q.Visible, q.InFlight, q.DeadLetters, age)
 	}
 	p("REGION\t%s", f.Region.Stack)
-	p("  queue\tvisible %d\tin flight %d\tdead letters %d\toldest %s", q.Visible, q.InFlight, q.DeadLetters, age)
+	queue(f.Region.Queue)
+	if f.Region.Unrouted > 0 {
+		p("  unrouted\t%d message(s) without a known location", f.Region.Unrouted)
+	}
 	s := f.Region.Service
 	p("  service %s\tdesired %d\trunning %d\tpending %d", s.Name, s.Desired, s.Running, s.Pending)
 	for _, site := range f.Sites {
 		p("")
 		p("SITE\t%s", site.Stack)
+		if site.Queue != nil {
+			queue(*site.Queue)
+		}
 		s := site.Service
 		p("  service %s\tdesired %d\trunning %d\tpending %d", s.Name, s.Desired, s.Running, s.Pending)
 		if len(site.Activations) == 0 {

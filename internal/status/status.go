@@ -70,6 +70,9 @@ type Region struct {
 	Stack   string  `json:"stack"`
 	Queue   Queue   `json:"queue"`
 	Service Service `json:"service"`
+	// Unrouted is how many messages reached the entry without a known
+	// location (routed work only).
+	Unrouted int `json:"unrouted"`
 }
 
 // Queue is the work queue.
@@ -94,7 +97,10 @@ type Service struct {
 
 // Site is one site stack.
 type Site struct {
-	Stack              string              `json:"stack"`
+	Stack string `json:"stack"`
+	// Queue is the site's own work queue; nil when work is shared (the
+	// region's queue is every location's).
+	Queue              *Queue              `json:"queue"`
 	Activations        []Activation        `json:"activations"`
 	ManagedInstances   []ManagedInstance   `json:"managedInstances"`
 	ContainerInstances []ContainerInstance `json:"containerInstances"`
@@ -147,6 +153,7 @@ func Gather(ctx context.Context, c Clients, prefix string) (Fleet, error) {
 		return f, fmt.Errorf("%w: %s does not exist in this account and region: deploy it (make deploy), or give the right --prefix or --region", ErrNoStack, regional)
 	}
 	f.Region = c.region(ctx, rs, &f)
+	regionalOut := outputs(rs)
 	sitePrefix := names.AnywhereStack(prefix, "")
 	var siteNames []string
 	for name := range stacks {
@@ -160,7 +167,14 @@ func Gather(ctx context.Context, c Clients, prefix string) (Fleet, error) {
 		f.problem("activations: %v", err)
 	}
 	for _, name := range siteNames {
-		f.Sites = append(f.Sites, c.site(ctx, stacks[name], activations, &f))
+		site := c.site(ctx, stacks[name], activations, &f)
+		// A routed site's queue is in the regional stack, named after it.
+		location := strings.TrimPrefix(name, sitePrefix)
+		if url := regionalOut[names.OutputQueueURL+names.Pascal(location)]; url != "" {
+			q := c.queue(ctx, "site "+location, url, regionalOut[names.OutputDeadLetterQueueURL+names.Pascal(location)], &f)
+			site.Queue = &q
+		}
+		f.Sites = append(f.Sites, site)
 	}
 	f.Healthy = len(f.Problems) == 0
 	return f, nil
@@ -236,23 +250,50 @@ func (c Clients) region(ctx context.Context, s cftypes.Stack, f *Fleet) Region {
 		f.problem("%s: no output %s: the stack is not deployed completely (status %s)", r.Stack, names.OutputQueueURL, s.StackStatus)
 		return r
 	}
-	var err error
-	if r.Queue.Visible, r.Queue.InFlight, err = c.depth(ctx, r.Queue.URL); err != nil {
-		f.problem("work queue: %v", err)
+	label := "region"
+	if out[names.OutputWork] == "shared" {
+		label = "every location (shared work)"
 	}
-	if dlq := out[names.OutputDeadLetterQueueURL]; dlq != "" {
-		if r.Queue.DeadLetters, _, err = c.depth(ctx, dlq); err != nil {
-			f.problem("dead-letter queue: %v", err)
+	r.Queue = c.queue(ctx, label, r.Queue.URL, out[names.OutputDeadLetterQueueURL], f)
+	if u := out[names.OutputUnroutedQueueURL]; u != "" {
+		var err error
+		if r.Unrouted, _, err = c.depth(ctx, u); err != nil {
+			f.problem("unrouted queue: %v", err)
 		}
-	}
-	if r.Queue.DeadLetters > 0 {
-		f.problem("dead-letter queue holds %d message(s): read the worker's logs, fix the cause, then redrive them", r.Queue.DeadLetters)
-	}
-	if r.Queue.OldestAgeSeconds, err = c.oldestAge(ctx, r.Queue.URL); err != nil {
-		f.problem("age of the oldest message: %v", err)
+		if r.Unrouted > 0 {
+			f.problem("the unrouted queue holds %d message(s) published without a known location: read them, fix the producer, publish them again with location set", r.Unrouted)
+		}
 	}
 	r.Service = c.service(ctx, out[names.OutputClusterName], out[names.OutputServiceName], r.Stack, f)
 	return r
+}
+
+// StuckSeconds: a location whose oldest message is older than this (the
+// default oldest-message alarm) is not doing its work.
+const StuckSeconds = 900
+
+// queue reads a location's work queue and dead-letter queue.
+func (c Clients) queue(ctx context.Context, location, url, dlq string, f *Fleet) Queue {
+	q := Queue{URL: url}
+	var err error
+	if q.Visible, q.InFlight, err = c.depth(ctx, url); err != nil {
+		f.problem("%s: work queue: %v", location, err)
+	}
+	if dlq != "" {
+		if q.DeadLetters, _, err = c.depth(ctx, dlq); err != nil {
+			f.problem("%s: dead-letter queue: %v", location, err)
+		}
+	}
+	if q.DeadLetters > 0 {
+		f.problem("%s: dead-letter queue holds %d message(s): read the worker's logs, fix the cause, then redrive them", location, q.DeadLetters)
+	}
+	if q.OldestAgeSeconds, err = c.oldestAge(ctx, url); err != nil {
+		f.problem("%s: age of the oldest message: %v", location, err)
+	}
+	if q.OldestAgeSeconds != nil && *q.OldestAgeSeconds > StuckSeconds {
+		f.problem("%s: the oldest message has waited %s: work is not being done there (nodes, tasks, the link?)", location, (time.Duration(*q.OldestAgeSeconds) * time.Second).String())
+	}
+	return q
 }
 
 func (c Clients) depth(ctx context.Context, queueURL string) (visible, inFlight int, err error) {
