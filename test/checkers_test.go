@@ -131,7 +131,7 @@ var guardExceptions = map[string][]string{
 	// A site's node and task alarms notify through composite alarms that
 	// hold them back while the site is offline (one SiteOffline instead).
 	"cloudwatch_alarm_action_check": {"AgentTasksBelowDesired", "AgentNodeDisconnected"},
-	"sqs_dlq_check": {"WorkQueue[a-z0-9]*DeadLetterQueue", "EntryUnrouted"},
+	"sqs_dlq_check":                 {"WorkQueue[a-z0-9]*DeadLetterQueue", "EntryUnrouted"},
 }
 
 // guardFinding is one resource failing one rule.
