@@ -509,3 +509,39 @@ func moverOn(t *testing.T, across bool) *mover {
 	}
 	return m
 }
+
+// TestRunningWorkerSweepsStaleTemporaries: a temporary file a crashed worker
+// left after this one started (another worker on the same EFS, killed) is
+// cleared while running, not only at the next start; one a live copy holds
+// is left alone.
+func TestRunningWorkerSweepsStaleTemporaries(t *testing.T) {
+	f := newFixture(t, 5)
+	f.files(t)
+	logs := &syncBuffer{}
+	w := newWorker(f.config(), f.client, slog.New(slog.NewJSONHandler(logs, nil)))
+	w.sweepEvery = 100 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.run(ctx) }()
+	defer func() { cancel(); runEnds(t, done, "the worker did not stop") }()
+	waitFor(t, time.Minute, "the worker to start", func() bool { return strings.Contains(logs.String(), "worker started") })
+	stale := filepath.Join(f.dst, tempPrefix+"crashed")
+	held := filepath.Join(f.dst, tempPrefix+"live")
+	write(t, stale, "partial")
+	write(t, held, "partial")
+	h, err := os.OpenFile(held, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	if err := syscall.Flock(int(h.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, time.Minute, "the stale temporary file swept", func() bool {
+		_, err := os.Stat(stale)
+		return os.IsNotExist(err)
+	})
+	if _, err := os.Stat(held); err != nil {
+		t.Errorf("a temporary file a live copy holds was removed: %v", err)
+	}
+}

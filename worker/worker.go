@@ -186,16 +186,23 @@ const sweepInterval = lockingStale
 
 // sweep clears stale temporary files every sweepEvery until ctx ends.
 func (w *worker) sweep(ctx context.Context) {
-	t := time.NewTicker(w.sweepEvery)
+	every(ctx, w.sweepEvery, func() {
+		if err := w.mover.clearStale(w.log); err != nil {
+			w.log.Warn("could not clear stale temporary files; retrying later", "error", err)
+		}
+	})
+}
+
+// every runs fn every d until ctx ends.
+func every(ctx context.Context, d time.Duration, fn func()) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := w.mover.clearStale(w.log); err != nil {
-				w.log.Warn("could not clear stale temporary files; retrying later", "error", err)
-			}
+			fn()
 		}
 	}
 }
@@ -358,17 +365,10 @@ func receiveCount(m types.Message) int {
 // heartbeat extends the message's visibility every half timeout while it is
 // being worked on.
 func (w *worker) heartbeat(ctx context.Context, m types.Message, log *slog.Logger) {
-	t := time.NewTicker(w.cfg.VisibilityTimeout / 2)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			w.setVisibility(m, w.cfg.VisibilityTimeout, log)
-			log.Info("still working: visibility extended", "by", w.cfg.VisibilityTimeout.String())
-		}
-	}
+	every(ctx, w.cfg.VisibilityTimeout/2, func() {
+		w.setVisibility(m, w.cfg.VisibilityTimeout, log)
+		log.Info("still working: visibility extended", "by", w.cfg.VisibilityTimeout.String())
+	})
 }
 
 func (w *worker) setVisibility(m types.Message, d time.Duration, log *slog.Logger) {
