@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -544,4 +545,55 @@ func TestRunningWorkerSweepsStaleTemporaries(t *testing.T) {
 	if _, err := os.Stat(held); err != nil {
 		t.Errorf("a temporary file a live copy holds was removed: %v", err)
 	}
+}
+
+// TestShutdownEndsWithinTheGraceWithTheQueueFrozen: the real binary, its
+// queue behind a link that stops answering (requests hang, nothing is
+// refused) with deletes pending, gets SIGTERM: it exits 0 within its grace
+// period (the README's promise), and a later worker finishes what it left.
+// The bound checked is the grace plus a margin for a loaded machine; the
+// time it took is logged (go test -v) and reported in the README.
+func TestShutdownEndsWithinTheGraceWithTheQueueFrozen(t *testing.T) {
+	const grace = 5 * time.Second
+	f := newFixture(t, 5)
+	files := names(20)
+	f.files(t, files...)
+	bin := buildWorker(t)
+	link := sqspeer.NewLink(t, f.peer)
+	cmd := exec.Command(bin)
+	cmd.Env = append(append(os.Environ(), link.Env()...), "SQS_QUEUE_URL="+f.queue, "EFS_SOURCE_FOLDER="+f.src, "EFS_DESTINATION_FOLDER="+f.dst,
+		"WORKER_WAIT_TIME_SECONDS=1", "WORKER_VISIBILITY_TIMEOUT_SECONDS=5", "WORKER_CONCURRENCY=2",
+		fmt.Sprintf("WORKER_SHUTDOWN_GRACE_SECONDS=%d", grace/time.Second), "WORKER_DELETE_BATCH_DELAY_MS=1000")
+	var logs syncBuffer
+	cmd.Stdout = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	f.send(t, files...)
+	waitFor(t, time.Minute, "moves", func() bool { return len(list(t, f.dst)) >= 5 })
+	link.Freeze()
+	start := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		took := time.Since(start)
+		t.Logf("exit %v %v after SIGTERM with a %v grace and the queue frozen", err, took.Round(10*time.Millisecond), grace)
+		if err != nil {
+			t.Errorf("exit status %v, want 0\n%s", err, logs.String())
+		}
+		if took > grace+2*time.Second {
+			t.Errorf("stopping took %v with a %v grace: ECS would kill it mid-shutdown", took, grace)
+		}
+	case <-time.After(time.Minute):
+		_ = cmd.Process.Kill()
+		t.Fatal("the worker did not exit within a minute of SIGTERM with the queue frozen")
+	}
+	link.Restore()
+	_, stop := f.start(t, f.config())
+	waitFor(t, 2*time.Minute, "every file processed", func() bool { return len(list(t, f.dst)) == len(files) })
+	stop()
 }

@@ -18,6 +18,10 @@ type Link struct {
 	ln     net.Listener
 	mu     sync.Mutex
 	cut    bool
+	// frozen: connections are accepted and never answered (a link that
+	// drops packets instead of refusing).
+	frozen bool
+	held   []net.Conn
 	conns  map[net.Conn]bool
 	// relays counts the goroutines that serve the link, so Close can wait
 	// for them: none outlives its test.
@@ -52,6 +56,11 @@ func (l *Link) accept() {
 			return
 		}
 		l.mu.Lock()
+		if l.frozen {
+			l.held = append(l.held, c)
+			l.mu.Unlock()
+			continue
+		}
 		if l.cut {
 			l.mu.Unlock()
 			c.Close()
@@ -107,15 +116,30 @@ func (l *Link) Cut() {
 	}
 }
 
-// Restore relays new connections again.
+// Freeze breaks the open connections and holds every new one open without
+// an answer: requests hang until their caller gives up, as over a link that
+// drops packets.
+func (l *Link) Freeze() {
+	l.Cut()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.frozen = true
+}
+
+// Restore relays new connections again (after Cut or Freeze).
 func (l *Link) Restore() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.cut = false
+	l.cut, l.frozen = false, false
+	for _, c := range l.held {
+		c.Close()
+	}
+	l.held = nil
 }
 
 // close cuts the link for good and waits for every goroutine it started.
 func (l *Link) close() {
+	l.Restore()
 	l.Cut()
 	l.ln.Close()
 	l.relays.Wait()

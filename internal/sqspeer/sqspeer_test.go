@@ -71,3 +71,28 @@ func TestMotoRedrives(t *testing.T) {
 		t.Fatalf("dead-letter queue holds %d messages, want 1", len(out.Messages))
 	}
 }
+
+// TestLinkFreezeHangs: through a frozen link a request is never answered
+// (it ends with its caller's deadline, not with a refusal); restored, the
+// peer answers again.
+func TestLinkFreezeHangs(t *testing.T) {
+	ctx := context.Background()
+	p := StartFauxqs(t)
+	if _, _, err := p.Queue(ctx, "frozen", 0); err != nil {
+		t.Fatal(err)
+	}
+	l := NewLink(t, p)
+	c := Client(l.URL())
+	l.Freeze()
+	short, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := c.GetQueueUrl(short, &sqs.GetQueueUrlInput{QueueName: aws.String("frozen")})
+	if err == nil || time.Since(start) < 900*time.Millisecond {
+		t.Fatalf("a frozen link answered after %v: %v", time.Since(start), err)
+	}
+	l.Restore()
+	if _, err := Client(l.URL()).GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String("frozen")}); err != nil {
+		t.Fatal(err)
+	}
+}
