@@ -209,12 +209,21 @@ func TestNoCredentials(t *testing.T) {
 	if code != 2 || !strings.Contains(errOut, "no AWS credentials found") || !strings.Contains(errOut, "aws configure") {
 		t.Errorf("exit %d, stderr %q: want 2 and what to do", code, errOut)
 	}
+	var out, sendErr bytes.Buffer
+	code = runWith(context.Background(), []string{"send", "--prefix", "NoCreds", "--location", "factory", "001"}, strings.NewReader(""), &out, &sendErr)
+	if code != 2 || !strings.Contains(sendErr.String(), "fleet send: no AWS credentials found") {
+		t.Errorf("send without credentials: exit %d, stderr %q: want 2 and what to do", code, sendErr.String())
+	}
 }
 
 func TestUsage(t *testing.T) {
 	var out, errOut bytes.Buffer
-	if code := run(context.Background(), []string{"stat"}, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "usage: fleet status") {
+	if code := run(context.Background(), []string{"stat"}, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "usage: fleet status") || !strings.Contains(errOut.String(), "fleet send --location") {
 		t.Errorf("exit %d, %q", code, errOut.String())
+	}
+	errOut.Reset()
+	if code := run(context.Background(), []string{"send", "001"}, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "--location is required") {
+		t.Errorf("send without --location: exit %d, %q", code, errOut.String())
 	}
 }
 
