@@ -169,7 +169,6 @@ func TestTaskDefinitionsDifferOnlyInTheQueue(t *testing.T) {
 
 func TestEntryRoutesByLocation(t *testing.T) {
 	s := regional(t)
-	w := newWorld(all)
 	topic := logicalID(t, s, "AWS::SNS::Topic", "EntryTopic")
 	want := map[string]string{ // subscription endpoint (queue) -> filter
 		"WorkQueueAD162499": jsonOf(route.LocationFilter("region")),
@@ -199,7 +198,6 @@ func TestEntryRoutesByLocation(t *testing.T) {
 	if tp["KmsMasterKeyId"] == nil {
 		t.Errorf("the entry topic must be KMS encrypted")
 	}
-	_ = w
 	outs, _ := s.template["Outputs"].(map[string]any)
 	for _, k := range []string{"EntryTopicArn", "UnroutedQueueUrl", "ProducerPolicyArn", "QueueUrl", "QueueUrlOnprem", "Locations", "Work"} {
 		if outs[k] == nil {
