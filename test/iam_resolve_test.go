@@ -22,6 +22,9 @@ const (
 type world struct {
 	stacks  map[string]*synthesized
 	exports map[string]exported
+	// resolved holds each stack's policies once read: the simulator's
+	// edges ask for them once per call.
+	resolved map[*synthesized][]policyDoc
 }
 
 type exported struct {
@@ -30,7 +33,7 @@ type exported struct {
 }
 
 func newWorld(stacks []*synthesized) *world {
-	w := &world{stacks: map[string]*synthesized{}, exports: map[string]exported{}}
+	w := &world{stacks: map[string]*synthesized{}, exports: map[string]exported{}, resolved: map[*synthesized][]policyDoc{}}
 	for _, s := range stacks {
 		w.stacks[s.name] = s
 	}
@@ -333,6 +336,16 @@ type policyDoc struct {
 // managed policies, a role's inline ones) and resource (queue, topic, key,
 // bucket, secret).
 func (w *world) policies(s *synthesized) []policyDoc {
+	if docs, ok := w.resolved[s]; ok {
+		return docs
+	}
+	docs := w.readPolicies(s)
+	w.resolved[s] = docs
+	return docs
+}
+
+// readPolicies resolves every policy document of s.
+func (w *world) readPolicies(s *synthesized) []policyDoc {
 	var out []policyDoc
 	res, _ := s.template["Resources"].(map[string]any)
 	ids := make([]string, 0, len(res))

@@ -42,14 +42,7 @@ func TestClearsOnlyStaleTemporaries(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A live worker's copy in progress holds its temporary file locked.
-	f, err := os.OpenFile(held, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		t.Fatal(err)
-	}
+	holdLock(t, held)
 	var logs bytes.Buffer
 	if err := m.clearStale(slog.New(slog.NewJSONHandler(&logs, nil))); err != nil {
 		t.Fatal(err)
@@ -530,14 +523,7 @@ func TestRunningWorkerSweepsStaleTemporaries(t *testing.T) {
 	held := filepath.Join(f.dst, tempPrefix+"live")
 	write(t, stale, "partial")
 	write(t, held, "partial")
-	h, err := os.OpenFile(held, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	if err := syscall.Flock(int(h.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		t.Fatal(err)
-	}
+	holdLock(t, held)
 	waitFor(t, time.Minute, "the stale temporary file swept", func() bool {
 		_, err := os.Stat(stale)
 		return os.IsNotExist(err)
@@ -596,4 +582,18 @@ func TestShutdownEndsWithinTheGraceWithTheQueueFrozen(t *testing.T) {
 	_, stop := f.start(t, f.config())
 	waitFor(t, 2*time.Minute, "every file processed", func() bool { return len(list(t, f.dst)) == len(files) })
 	stop()
+}
+
+// holdLock holds an exclusive flock on path until the test ends, as a live
+// worker's copy in progress holds its temporary file.
+func holdLock(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
 }
