@@ -13,6 +13,7 @@ import (
 )
 
 func main() {
+	stacks.SkipBuiltInValidation()
 	defer jsii.Close()
 	app := awscdk.NewApp(nil)
 	cfg, err := stacks.LoadConfig(app)

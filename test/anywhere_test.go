@@ -8,6 +8,8 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/ecs-anywhere-stretched/stretched/internal/names"
 )
 
 func anywhere(t *testing.T) *synthesized {
@@ -59,8 +61,8 @@ func TestActivationCustomResource(t *testing.T) {
 		t.Errorf("activation must name the instance role and the code secret: %s", jsonOf(act))
 	}
 	fn := props(resources(s, "AWS::Lambda::Function")[logicalID(t, s, "AWS::Lambda::Function", "ActivationHandler")])
-	if fn["Runtime"] != "provided.al2023" || jsonOf(fn["Architectures"]) != `["arm64"]` || fn["Handler"] != "bootstrap" {
-		t.Errorf("handler must be a Go binary on provided.al2023 arm64: %s", jsonOf(fn))
+	if fn["Runtime"] != "provided.al2023" || jsonOf(fn["Architectures"]) != `["arm64"]` || fn["Handler"] != names.HandlerActivation {
+		t.Errorf("handler must be the project binary's activation handler on provided.al2023 arm64: %s", jsonOf(fn))
 	}
 	secret := only(t, s, "AWS::SecretsManager::Secret")
 	if secret["KmsKeyId"] == nil {

@@ -93,6 +93,7 @@ var variantContext = map[string]any{
 
 func TestMain(m *testing.M) {
 	flag.Parse()
+	stacks.SkipBuiltInValidation() // as `cdk synth` does; cfn-lint and cfn-guard run below
 	code := func() int {
 		defer jsii.Close()
 		var out string

@@ -183,7 +183,7 @@ func New(scope constructs.Construct, id string, props Props) (*Activation, error
 	})
 
 	handler, err := gofunction.New(c, "Handler", gofunction.Props{
-		Entry:        "lambda/activation",
+		Handler:      names.HandlerActivation,
 		Description:  "ssm activation custom resource: creates, replaces and deletes the site's current activation",
 		Key:          key,
 		LogRetention: p.LogRetention,
@@ -313,7 +313,7 @@ func (a *Activation) addRenewer(p Props, properties map[string]any) error {
 	stack := awscdk.Stack_Of(a.Construct)
 	settings := stack.ToJsonString(properties, nil)
 	renewer, err := gofunction.New(a.Construct, "Renewer", gofunction.Props{
-		Entry:        "lambda/renewer",
+		Handler:      names.HandlerRenewer,
 		Description:  fmt.Sprintf("renews the site's ssm activation when it expires within %d days or is full", *p.RenewDays),
 		Key:          a.key,
 		LogRetention: p.LogRetention,

@@ -1,9 +1,13 @@
-// Package gofunction is "a Go Lambda of this project": a main package under
-// lambda/ built for arm64 (provided.al2023) with the local go toolchain, a
-// reproducible build so the asset hash only changes with the code or the Go
-// version, a KMS-encrypted log group, and a role that may write only to that
-// log group. The activation, its renewer, the node deregistration, the task
-// count and the site agent use it.
+// Package gofunction is "a Go Lambda of this project": one handler of the
+// project's single Lambda binary (package lambda, every handler in it,
+// chosen by the function's Handler setting), built for arm64
+// (provided.al2023) with the local go toolchain once per synth, and only
+// when its sources changed: the asset's hash is the hash of its sources
+// (bundle.go), so it is the same on every machine and checkout of a commit
+// with the same Go version. Each function gets a KMS-encrypted log group
+// and a role that may write only to that log group. The activation, its
+// renewer, the node deregistration, the task count and the site agent use
+// it.
 //
 // It needs no cdk-nag suppression of its own: no managed policy, no wildcard
 // in the log statement. Each caller suppresses, with its reason, only the
@@ -16,27 +20,27 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
-	"github.com/aws/aws-cdk-go/awscdklambdagoalpha/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3assets"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/ecs-anywhere-stretched/stretched/constructs/encryption"
+	"github.com/ecs-anywhere-stretched/stretched/internal/names"
 )
-
-// BuildFlags make the binary reproducible across machines and checkouts.
-var BuildFlags = []string{"-trimpath", "-buildvcs=false", `-ldflags="-s -w -buildid="`}
 
 // Props configure the function.
 type Props struct {
-	// Entry is the folder of the function's main package, relative to the
-	// repository root, such as "lambda/activation". Required.
-	Entry string
+	// Handler is the handler of the Lambda binary this function runs, one of
+	// names.Handlers, such as names.HandlerActivation. Required.
+	Handler string
 	// Description of the function. Required.
 	Description string
 	// Key encrypts the log group and the environment. Default: a new key of
@@ -91,10 +95,11 @@ func (p Props) validate() error {
 	if p.Description == "" {
 		add("Description is empty: say what the function does")
 	}
-	if p.Entry == "" {
-		add("Entry is empty: give the folder of the main package, such as lambda/activation")
-	} else if _, err := os.Stat(filepath.Join(p.RepoRoot, p.Entry, "main.go")); err != nil {
-		add("Entry %q has no main.go under %s: give the folder of a main package relative to the repository root", p.Entry, p.RepoRoot)
+	if !slices.Contains(names.Handlers, p.Handler) {
+		add("Handler is %q: must be one of %s", p.Handler, strings.Join(names.Handlers, ", "))
+	}
+	if _, err := os.Stat(filepath.Join(p.RepoRoot, "go.mod")); err != nil {
+		add("RepoRoot %q has no go.mod: give the folder of this repository", p.RepoRoot)
 	}
 	if s := *p.Timeout.ToSeconds(nil); s < 1 || s > 900 {
 		add("Timeout is %v seconds: must be from 1 to 900", s)
@@ -130,9 +135,16 @@ func New(scope constructs.Construct, id string, props Props) (*Function, error) 
 		Actions:   jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"),
 		Resources: jsii.Strings(*logs.LogGroupArn()),
 	}))
-	fnProps := &awscdklambdagoalpha.GoFunctionProps{
-		Entry:         jsii.String(filepath.Join(p.RepoRoot, p.Entry)),
-		ModuleDir:     jsii.String(filepath.Join(p.RepoRoot, "go.mod")),
+	bin, err := bundleOf(p.RepoRoot)
+	if err != nil {
+		return nil, err
+	}
+	fnProps := &awslambda.FunctionProps{
+		Code: awslambda.Code_FromAsset(jsii.String(bin.dir), &awss3assets.AssetOptions{
+			AssetHash:     jsii.String(bin.hash),
+			AssetHashType: awscdk.AssetHashType_CUSTOM,
+		}),
+		Handler:       jsii.String(p.Handler),
 		Runtime:       awslambda.Runtime_PROVIDED_AL2023(),
 		Architecture:  awslambda.Architecture_ARM_64(),
 		Description:   jsii.String(p.Description),
@@ -141,10 +153,6 @@ func New(scope constructs.Construct, id string, props Props) (*Function, error) 
 		Role:          role,
 		LogGroup:      logs,
 		LoggingFormat: awslambda.LoggingFormat_JSON,
-		Bundling: &awscdklambdagoalpha.BundlingOptions{
-			CgoEnabled:   jsii.Bool(false),
-			GoBuildFlags: jsii.Strings(BuildFlags...),
-		},
 	}
 	if p.TextLogs {
 		fnProps.LoggingFormat = awslambda.LoggingFormat_TEXT
@@ -153,10 +161,7 @@ func New(scope constructs.Construct, id string, props Props) (*Function, error) 
 		fnProps.Environment = &p.Environment
 		fnProps.EnvironmentEncryption = key
 	}
-	fn := awscdklambdagoalpha.NewGoFunction(scope, jsii.String(id), fnProps)
-	// The bundler warns on the function's scope.
-	awscdk.Annotations_Of(scope).AcknowledgeWarning(jsii.String("@aws-cdk/aws-lambda-go-alpha:goBuildFlagsSecurityWarning"),
-		jsii.String("the build flags are constants of the gofunction construct, not user input"))
+	fn := awslambda.NewFunction(scope, jsii.String(id), fnProps)
 	return &Function{function: fn, role: role, logs: logs}, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/ecs-anywhere-stretched/stretched/internal/errcheck"
+	"github.com/ecs-anywhere-stretched/stretched/internal/names"
 )
 
 func TestValidate(t *testing.T) {
@@ -16,14 +17,15 @@ func TestValidate(t *testing.T) {
 		props Props
 		want  []string
 	}{
-		{"defaults", Props{Entry: "lambda/activation", Description: "d"}, nil},
-		{"every lambda of the project", Props{Entry: "lambda/sitenodes", Description: "d", MemoryMiB: 256}, nil},
-		{"no entry", Props{Description: "d"}, []string{"Entry is empty"}},
-		{"entry without main", Props{Entry: "internal/ssmact", Description: "d"}, []string{`Entry "internal/ssmact" has no main.go`}},
-		{"no description", Props{Entry: "lambda/renewer"}, []string{"Description is empty"}},
-		{"timeout", Props{Entry: "lambda/renewer", Description: "d", Timeout: awscdk.Duration_Minutes(jsii.Number(16))}, []string{"Timeout is 960 seconds", "from 1 to 900"}},
-		{"memory", Props{Entry: "lambda/renewer", Description: "d", MemoryMiB: 64}, []string{"MemoryMiB is 64"}},
-		{"every problem at once", Props{MemoryMiB: 99999}, []string{"Entry is empty", "Description is empty", "MemoryMiB is 99999"}},
+		{"defaults", Props{Handler: names.HandlerActivation, Description: "d"}, nil},
+		{"settings", Props{Handler: names.HandlerSiteNodes, Description: "d", MemoryMiB: 256}, nil},
+		{"no handler", Props{Description: "d"}, []string{`Handler is ""`, "one of activation, renewer"}},
+		{"unknown handler", Props{Handler: "lambda/renewer", Description: "d"}, []string{`Handler is "lambda/renewer"`}},
+		{"not a repository", Props{Handler: names.HandlerRenewer, Description: "d", RepoRoot: "/nonexistent"}, []string{`RepoRoot "/nonexistent" has no go.mod`}},
+		{"no description", Props{Handler: names.HandlerRenewer}, []string{"Description is empty"}},
+		{"timeout", Props{Handler: names.HandlerRenewer, Description: "d", Timeout: awscdk.Duration_Minutes(jsii.Number(16))}, []string{"Timeout is 960 seconds", "from 1 to 900"}},
+		{"memory", Props{Handler: names.HandlerRenewer, Description: "d", MemoryMiB: 64}, []string{"MemoryMiB is 64"}},
+		{"every problem at once", Props{MemoryMiB: 99999}, []string{`Handler is ""`, "Description is empty", "MemoryMiB is 99999"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.props.withDefaults().validate()

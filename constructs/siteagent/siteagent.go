@@ -101,7 +101,7 @@ func New(scope constructs.Construct, id string, props Props) (*Agent, error) {
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	stack := awscdk.Stack_Of(c)
 	fn, err := gofunction.New(c, "Handler", gofunction.Props{
-		Entry:        "lambda/siteagent",
+		Handler:      names.HandlerSiteAgent,
 		Description:  "scales the site's EXTERNAL service on the queue and writes the site's node and task metrics",
 		Key:          props.Key,
 		LogRetention: props.LogRetention,

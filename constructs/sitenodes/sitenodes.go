@@ -62,7 +62,7 @@ func New(scope constructs.Construct, id string, props Props) (*Nodes, error) {
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	stack := awscdk.Stack_Of(c)
 	fn, err := gofunction.New(c, "Handler", gofunction.Props{
-		Entry:        "lambda/sitenodes",
+		Handler:      names.HandlerSiteNodes,
 		Description:  "deregisters the site's container instances and managed instances when its stack is deleted",
 		Key:          props.Key,
 		LogRetention: props.LogRetention,

@@ -73,7 +73,7 @@ func New(scope constructs.Construct, id string, props Props) (*Count, error) {
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	stack := awscdk.Stack_Of(c)
 	fn, err := gofunction.New(c, "Handler", gofunction.Props{
-		Entry:        "lambda/taskcount",
+		Handler:      names.HandlerTaskCount,
 		Description:  "answers the desired count the site's service has (0 before it exists), so a deploy neither waits for a node nor resets the count",
 		Key:          props.Key,
 		LogRetention: props.LogRetention,

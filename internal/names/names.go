@@ -82,6 +82,20 @@ const (
 	AttrDesiredCount = "DesiredCount"
 )
 
+// The project's Go Lambdas are one binary (package lambda); a function's
+// Handler setting, which the provided.al2023 runtime passes to the binary
+// as _HANDLER, says which of them it runs.
+const (
+	HandlerActivation = "activation"
+	HandlerRenewer    = "renewer"
+	HandlerSiteAgent  = "siteagent"
+	HandlerSiteNodes  = "sitenodes"
+	HandlerTaskCount  = "taskcount"
+)
+
+// Handlers lists every handler name the Lambda binary answers.
+var Handlers = []string{HandlerActivation, HandlerRenewer, HandlerSiteAgent, HandlerSiteNodes, HandlerTaskCount}
+
 // Environment of the renewer Lambda.
 const (
 	// EnvActivationSettings is the JSON of the Custom::SsmActivation

@@ -1,0 +1,115 @@
+// Command lambda is every Go Lambda of this project in one binary, built
+// once per synth (constructs/gofunction). The provided.al2023 runtime passes
+// a function's Handler setting as _HANDLER; that name picks what runs:
+//
+//   - activation: Custom::SsmActivation (internal/activationcr) keeps the
+//     site's current SSM activation and writes it into the site's secret;
+//     the code never appears in a log line or a response.
+//   - renewer: scheduled, renews a site's activation (internal/renewer).
+//   - siteagent: once a minute and on every container-instance state change,
+//     scales the site's EXTERNAL service on its queue and writes the site's
+//     metrics (internal/siteagent).
+//   - sitenodes: Custom::SiteNodes deregisters a deleted site's nodes
+//     (internal/sitenodes).
+//   - taskcount: Custom::ServiceTaskCount answers the desired count of a
+//     site's service (internal/taskcount).
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"maps"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/cfn"
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/ecs-anywhere-stretched/stretched/internal/activationcr"
+	"github.com/ecs-anywhere-stretched/stretched/internal/lambdamain"
+	"github.com/ecs-anywhere-stretched/stretched/internal/names"
+	"github.com/ecs-anywhere-stretched/stretched/internal/renewer"
+	"github.com/ecs-anywhere-stretched/stretched/internal/siteagent"
+	"github.com/ecs-anywhere-stretched/stretched/internal/sitenodes"
+	"github.com/ecs-anywhere-stretched/stretched/internal/ssmact"
+	"github.com/ecs-anywhere-stretched/stretched/internal/taskcount"
+)
+
+// handlers makes, for each handler name, the function lambda.Start runs,
+// from the logger, the AWS configuration and the environment.
+var handlers = map[string]func(log *slog.Logger, cfg aws.Config, getenv func(string) string) (any, error){
+	names.HandlerActivation: func(log *slog.Logger, cfg aws.Config, _ func(string) string) (any, error) {
+		h := &activationcr.Handler{M: ssmact.NewManager(ssm.NewFromConfig(cfg), secretsmanager.NewFromConfig(cfg), log)}
+		return cfn.LambdaWrap(h.Function(log)), nil
+	},
+	names.HandlerRenewer: func(log *slog.Logger, cfg aws.Config, getenv func(string) string) (any, error) {
+		r, err := renewer.FromEnv(getenv)
+		if err != nil {
+			return nil, err
+		}
+		r.M, r.Log = ssmact.NewManager(ssm.NewFromConfig(cfg), secretsmanager.NewFromConfig(cfg), log), log
+		return func(ctx context.Context) (renewer.Outcome, error) {
+			out, err := r.Run(ctx)
+			if err != nil {
+				log.Error("activation renewal failed", "error", err)
+			}
+			return out, err
+		}, nil
+	},
+	names.HandlerSiteAgent: func(log *slog.Logger, cfg aws.Config, getenv func(string) string) (any, error) {
+		agent, err := siteagent.FromEnv(getenv)
+		if err != nil {
+			return nil, err
+		}
+		agent.ECS, agent.SQS, agent.Log, agent.Metrics, agent.Now = ecs.NewFromConfig(cfg), sqs.NewFromConfig(cfg), log, os.Stdout, time.Now
+		return func(ctx context.Context) (siteagent.Report, error) {
+			r, err := agent.Run(ctx)
+			if err != nil {
+				log.Error("site agent run failed", "error", err)
+			}
+			return r, err
+		}, nil
+	},
+	names.HandlerSiteNodes: func(log *slog.Logger, cfg aws.Config, _ func(string) string) (any, error) {
+		h := &sitenodes.Handler{ECS: ecs.NewFromConfig(cfg), SSM: ssm.NewFromConfig(cfg), CFN: cloudformation.NewFromConfig(cfg)}
+		return cfn.LambdaWrap(h.Function(log)), nil
+	},
+	names.HandlerTaskCount: func(log *slog.Logger, cfg aws.Config, _ func(string) string) (any, error) {
+		h := &taskcount.Handler{ECS: ecs.NewFromConfig(cfg)}
+		return cfn.LambdaWrap(h.Function(log)), nil
+	},
+}
+
+// handler returns what the function named by _HANDLER runs.
+func handler(log *slog.Logger, cfg aws.Config, getenv func(string) string) (any, error) {
+	name := getenv("_HANDLER")
+	build, ok := handlers[name]
+	if !ok {
+		known := slices.Sorted(maps.Keys(handlers))
+		return nil, fmt.Errorf("_HANDLER is %q: set the function's Handler to one of %s", name, strings.Join(known, ", "))
+	}
+	h, err := build(log, cfg, getenv)
+	if err != nil {
+		return nil, fmt.Errorf("handler %s: bad environment: %w", name, err)
+	}
+	return h, nil
+}
+
+func main() {
+	log, cfg := lambdamain.Setup()
+	h, err := handler(log, cfg, os.Getenv)
+	if err != nil {
+		log.Error("cannot start", "error", err)
+		os.Exit(1)
+	}
+	lambda.Start(h)
+}
