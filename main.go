@@ -9,11 +9,12 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/ecs-anywhere-stretched/stretched/internal/synthenv"
 	"github.com/ecs-anywhere-stretched/stretched/stacks"
 )
 
 func main() {
-	stacks.SkipBuiltInValidation()
+	synthenv.SkipBuiltInValidation()
 	defer jsii.Close()
 	app := awscdk.NewApp(nil)
 	cfg, err := stacks.LoadConfig(app)

@@ -35,7 +35,7 @@ for run in $(seq "$runs"); do
   for dir in "${pkgs[@]}"; do
     name=$(basename "$dir")
     log="$out/$name.$run.log"
-    if (cd "$dir" && "$out/$name.test" -test.count=1 -test.v -test.timeout=20m) >"$log" 2>&1; then
+    if (cd "$dir" && "$out/$name.test" -test.count=1 -test.parallel=4 -test.v -test.timeout=20m) >"$log" 2>&1; then
       :
     elif ! grep -q -- '--- FAIL' "$log"; then
       # A panic or a timeout names no test: count it for the suite.

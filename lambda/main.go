@@ -2,17 +2,17 @@
 // once per synth (constructs/gofunction). The provided.al2023 runtime passes
 // a function's Handler setting as _HANDLER; that name picks what runs:
 //
-//   - activation: Custom::SsmActivation (internal/activationcr) keeps the
+//   - activation: Custom::SsmActivation (lambda/activationcr) keeps the
 //     site's current SSM activation and writes it into the site's secret;
 //     the code never appears in a log line or a response.
-//   - renewer: scheduled, renews a site's activation (internal/renewer).
+//   - renewer: scheduled, renews a site's activation (lambda/renewer).
 //   - siteagent: once a minute and on every container-instance state change,
 //     scales the site's EXTERNAL service on its queue and writes the site's
-//     metrics (internal/siteagent).
+//     metrics (lambda/agent).
 //   - sitenodes: Custom::SiteNodes deregisters a deleted site's nodes
-//     (internal/sitenodes).
+//     (lambda/deregister).
 //   - taskcount: Custom::ServiceTaskCount answers the desired count of a
-//     site's service (internal/taskcount).
+//     site's service (lambda/desiredcount).
 package main
 
 import (
@@ -34,14 +34,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
-	"github.com/ecs-anywhere-stretched/stretched/internal/activationcr"
 	"github.com/ecs-anywhere-stretched/stretched/internal/lambdamain"
 	"github.com/ecs-anywhere-stretched/stretched/internal/names"
-	"github.com/ecs-anywhere-stretched/stretched/internal/renewer"
-	"github.com/ecs-anywhere-stretched/stretched/internal/siteagent"
-	"github.com/ecs-anywhere-stretched/stretched/internal/sitenodes"
 	"github.com/ecs-anywhere-stretched/stretched/internal/ssmact"
-	"github.com/ecs-anywhere-stretched/stretched/internal/taskcount"
+	"github.com/ecs-anywhere-stretched/stretched/lambda/activationcr"
+	"github.com/ecs-anywhere-stretched/stretched/lambda/agent"
+	"github.com/ecs-anywhere-stretched/stretched/lambda/deregister"
+	"github.com/ecs-anywhere-stretched/stretched/lambda/desiredcount"
+	"github.com/ecs-anywhere-stretched/stretched/lambda/renewer"
 )
 
 // handlers makes, for each handler name, the function lambda.Start runs,
@@ -66,13 +66,13 @@ var handlers = map[string]func(log *slog.Logger, cfg aws.Config, getenv func(str
 		}, nil
 	},
 	names.HandlerSiteAgent: func(log *slog.Logger, cfg aws.Config, getenv func(string) string) (any, error) {
-		agent, err := siteagent.FromEnv(getenv)
+		a, err := agent.FromEnv(getenv)
 		if err != nil {
 			return nil, err
 		}
-		agent.ECS, agent.SQS, agent.Log, agent.Metrics, agent.Now = ecs.NewFromConfig(cfg), sqs.NewFromConfig(cfg), log, os.Stdout, time.Now
-		return func(ctx context.Context) (siteagent.Report, error) {
-			r, err := agent.Run(ctx)
+		a.ECS, a.SQS, a.Log, a.Metrics, a.Now = ecs.NewFromConfig(cfg), sqs.NewFromConfig(cfg), log, os.Stdout, time.Now
+		return func(ctx context.Context) (agent.Report, error) {
+			r, err := a.Run(ctx)
 			if err != nil {
 				log.Error("site agent run failed", "error", err)
 			}
@@ -80,11 +80,11 @@ var handlers = map[string]func(log *slog.Logger, cfg aws.Config, getenv func(str
 		}, nil
 	},
 	names.HandlerSiteNodes: func(log *slog.Logger, cfg aws.Config, _ func(string) string) (any, error) {
-		h := &sitenodes.Handler{ECS: ecs.NewFromConfig(cfg), SSM: ssm.NewFromConfig(cfg), CFN: cloudformation.NewFromConfig(cfg)}
+		h := &deregister.Handler{ECS: ecs.NewFromConfig(cfg), SSM: ssm.NewFromConfig(cfg), CFN: cloudformation.NewFromConfig(cfg)}
 		return cfn.LambdaWrap(h.Function(log)), nil
 	},
 	names.HandlerTaskCount: func(log *slog.Logger, cfg aws.Config, _ func(string) string) (any, error) {
-		h := &taskcount.Handler{ECS: ecs.NewFromConfig(cfg)}
+		h := &desiredcount.Handler{ECS: ecs.NewFromConfig(cfg)}
 		return cfn.LambdaWrap(h.Function(log)), nil
 	},
 }

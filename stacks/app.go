@@ -2,7 +2,6 @@ package stacks
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime"
 
@@ -58,28 +57,6 @@ func Build(scope constructs.Construct, cfg config.Config) (*App, error) {
 		out.Sites = append(out.Sites, a)
 	}
 	return out, nil
-}
-
-// BuiltInValidationEnv is the environment variable that turns aws-cdk-lib's
-// own CloudFormation validation at synth on or off.
-const BuiltInValidationEnv = "CDK_VALIDATION"
-
-// SkipBuiltInValidation turns off aws-cdk-lib's built-in CloudFormation
-// validation (a WebAssembly port of cfn-lint's rules, run on every synth:
-// about 3.7 s of a 9 s synth on a 2-core machine) unless the user set
-// CDK_VALIDATION: the same templates are checked by the real cfn-lint and
-// cfn-guard with the Control Tower rules in `make test` and in the
-// pipeline, and cdk-nag still fails every synth. CDK_VALIDATION=true turns
-// it back on. Call it before the first CDK call: the jsii kernel process
-// (Node) reads the setting from its environment, and the Go packages' init
-// functions have already prepared that process with the environment as it
-// was; closing the not yet started process makes the first call start a new
-// one that has the setting.
-func SkipBuiltInValidation() {
-	if _, set := os.LookupEnv(BuiltInValidationEnv); !set {
-		os.Setenv(BuiltInValidationEnv, "false")
-		jsii.Close()
-	}
 }
 
 // Check applies cdk-nag's AwsSolutions checks to every stack in scope; their

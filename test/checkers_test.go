@@ -2,6 +2,7 @@ package test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -132,35 +133,70 @@ var guardExceptions = map[string][]string{
 	// hold them back while the site is offline (one SiteOffline instead).
 	"cloudwatch_alarm_action_check": {"AgentTasksBelowDesired", "AgentNodeDisconnected"},
 	"sqs_dlq_check":                 {"WorkQueue[a-z0-9]*DeadLetterQueue", "EntryUnrouted"},
+	// The pipeline's Docker builds (the image asset and the multi-arch image
+	// step) run the Docker daemon inside CodeBuild, which needs privileged
+	// mode; no other project has it.
+	"codebuild_project_environment_privileged_check": {"PipelineAssetsDockerAsset", "Pipeline[A-Za-z]*MultiArchImage"},
 }
 
 // guardFinding is one resource failing one rule.
 type guardFinding struct{ rule, resource string }
 
-var (
-	guardResource = regexp.MustCompile(`^\s*Resource = ([A-Za-z0-9]+) \{`)
-	guardRule     = regexp.MustCompile(`^\s*Rule = ([a-z0-9_]+) \{`)
-)
+var guardResourcePath = regexp.MustCompile(`^/Resources/([^/]+)`)
 
-// guardFindings reads cfn-guard's single-line-summary output: every
-// "Resource = X {" is followed by the failing rule's "Rule = name {".
-func guardFindings(out string) []guardFinding {
-	var found []guardFinding
-	resource := ""
-	for _, line := range strings.Split(out, "\n") {
-		if m := guardResource.FindStringSubmatch(line); m != nil {
-			resource = m[1]
-			continue
-		}
-		if m := guardRule.FindStringSubmatch(line); m != nil && resource != "" {
-			f := guardFinding{rule: m[1], resource: resource}
-			if !slices.Contains(found, f) {
-				found = append(found, f)
+// guardFindings reads cfn-guard's structured JSON report (one entry per data
+// file): every rule a template does not comply with, with every resource
+// whose properties it traversed to. A failure it cannot read (no rule name,
+// no resource) is returned as an error, never skipped.
+func guardFindings(report []byte) (map[string][]guardFinding, error) {
+	var files []struct {
+		Name         string           `json:"name"`
+		NotCompliant []map[string]any `json:"not_compliant"`
+	}
+	if err := json.Unmarshal(report, &files); err != nil {
+		return nil, fmt.Errorf("read cfn-guard's report: %w", err)
+	}
+	found := map[string][]guardFinding{}
+	var errs []error
+	for _, file := range files {
+		for _, failure := range file.NotCompliant {
+			rule, _ := failure["Rule"].(map[string]any)
+			name, _ := rule["name"].(string)
+			var resources []string
+			walkPaths(failure, func(path string) {
+				if m := guardResourcePath.FindStringSubmatch(path); m != nil && !slices.Contains(resources, m[1]) {
+					resources = append(resources, m[1])
+				}
+			})
+			if name == "" || len(resources) == 0 {
+				b, _ := json.Marshal(failure)
+				errs = append(errs, fmt.Errorf("%s: a failure without a rule name or resource: %.500s", file.Name, b))
+				continue
 			}
-			resource = ""
+			for _, r := range resources {
+				found[file.Name] = append(found[file.Name], guardFinding{rule: name, resource: r})
+			}
 		}
 	}
-	return found
+	return found, errors.Join(errs...)
+}
+
+// walkPaths calls fn with every "path" string in v.
+func walkPaths(v any, fn func(string)) {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, x := range v {
+			if p, ok := x.(string); ok && k == "path" {
+				fn(p)
+			} else {
+				walkPaths(x, fn)
+			}
+		}
+	case []any:
+		for _, x := range v {
+			walkPaths(x, fn)
+		}
+	}
 }
 
 func excepted(f guardFinding) bool {
@@ -173,44 +209,61 @@ func excepted(f guardFinding) bool {
 }
 
 // TestCfnGuard runs cfn-guard with the Control Tower proactive rules over
-// every synthesized template.
+// every synthesized template, in one run (the rules are read once).
 func TestCfnGuard(t *testing.T) {
 	requireSynth(t)
 	pkg := filepath.Join("..", "node_modules", "@cdklabs", "cdk-validator-cfnguard")
 	arch := map[string]string{"amd64": "x86_64", "arm64": "aarch64"}[runtime.GOARCH]
 	guard := tool(t, filepath.Join(pkg, "bin", "ubuntu", arch, "cfn-guard"), "make tools installs @cdklabs/cdk-validator-cfnguard")
-	rules := filepath.Join(pkg, "rules", "control-tower", "cfn-guard")
+	args := []string{"validate", "--rules", filepath.Join(pkg, "rules", "control-tower", "cfn-guard"),
+		"--structured", "--output-format", "json", "--show-summary", "none"}
+	stackOf := map[string]string{}
 	for _, s := range all {
-		cmd := exec.Command(guard, "validate", "--data", s.file, "--rules", rules, "--show-summary", "fail", "--output-format", "single-line-summary")
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		err := cmd.Run()
-		var exit *exec.ExitError
-		if err != nil && !errors.As(err, &exit) {
-			t.Fatalf("run cfn-guard: %v", err)
+		args = append(args, "--data", s.file)
+		stackOf[s.file] = s.name
+	}
+	cmd := exec.Command(guard, args...)
+	var out, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		t.Fatalf("run cfn-guard: %v", err)
+	}
+	found, readErr := guardFindings(out.Bytes())
+	if readErr != nil {
+		t.Fatalf("%v\n%s", readErr, stderr.String())
+	}
+	for file, findings := range found {
+		if stackOf[file] == "" {
+			t.Errorf("cfn-guard reported on %s, which is no template of this test", file)
 		}
-		found := guardFindings(out.String())
-		for _, f := range found {
+		for _, f := range findings {
 			if !excepted(f) {
-				t.Errorf("%s: cfn-guard rule %s fails on %s", s.name, f.rule, f.resource)
+				t.Errorf("%s: cfn-guard rule %s fails on %s", stackOf[file], f.rule, f.resource)
 			}
 		}
-		if err != nil && len(found) == 0 {
-			t.Errorf("%s: cfn-guard exited %v without a failing rule we could read:\n%s", s.name, err, out.String())
-		}
-		if err == nil && len(found) > 0 {
-			t.Errorf("%s: cfn-guard passed but we read findings %v", s.name, found)
-		}
+	}
+	if err != nil && len(found) == 0 {
+		t.Errorf("cfn-guard exited %v without a failing rule we could read:\n%s", err, stderr.String())
+	}
+	if err == nil && len(found) > 0 {
+		t.Errorf("cfn-guard passed but we read findings %v", found)
 	}
 }
 
 func TestGuardFindingsParser(t *testing.T) {
-	out := "x.json Status = FAIL\nFAILED rules\nct-sqs-pr-1.guard/sqs_dlq_check    FAIL\n---\nResource = WorkQueueDeadLetterQueueF71CA21F {\n  Rule = sqs_dlq_check {\n      Rule = check {\n"
-	got := guardFindings(out)
-	if len(got) != 1 || got[0] != (guardFinding{"sqs_dlq_check", "WorkQueueDeadLetterQueueF71CA21F"}) {
-		t.Fatalf("parsed %v", got)
+	report := `[{"name":"x.json","status":"FAIL","not_compliant":[{"Rule":{"name":"sqs_dlq_check","checks":[{"Rule":{"name":"check","checks":[
+		{"Clause":{"Unary":{"check":{"UnResolved":{"value":{"traversed_to":{"path":"/Resources/WorkQueueDeadLetterQueueF71CA21F/Properties","value":{}}}}}}}}]}}]}}],
+		"not_applicable":[],"compliant":[]}]`
+	got, err := guardFindings([]byte(report))
+	if err != nil || len(got["x.json"]) != 1 || got["x.json"][0] != (guardFinding{"sqs_dlq_check", "WorkQueueDeadLetterQueueF71CA21F"}) {
+		t.Fatalf("parsed %v, %v", got, err)
 	}
-	if !excepted(got[0]) || excepted(guardFinding{"sqs_dlq_check", "WorkQueueQueue"}) {
+	if !excepted(got["x.json"][0]) || excepted(guardFinding{"sqs_dlq_check", "WorkQueueQueue"}) {
 		t.Error("exceptions must match by rule and resource")
+	}
+	if _, err := guardFindings([]byte(`[{"name":"x.json","not_compliant":[{"Disjunctions":{}}]}]`)); err == nil {
+		t.Error("a failure the parser cannot read must be an error")
 	}
 }

@@ -16,11 +16,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ecs-anywhere-stretched/stretched/internal/activationcr"
-	"github.com/ecs-anywhere-stretched/stretched/internal/renewer"
-	"github.com/ecs-anywhere-stretched/stretched/internal/siteagent"
-	"github.com/ecs-anywhere-stretched/stretched/internal/sitenodes"
-	"github.com/ecs-anywhere-stretched/stretched/internal/taskcount"
+	"github.com/ecs-anywhere-stretched/stretched/lambda/activationcr"
+	"github.com/ecs-anywhere-stretched/stretched/lambda/agent"
+	"github.com/ecs-anywhere-stretched/stretched/lambda/deregister"
+	"github.com/ecs-anywhere-stretched/stretched/lambda/desiredcount"
+	"github.com/ecs-anywhere-stretched/stretched/lambda/renewer"
 )
 
 // The calls the running system makes, evaluated against the identity,
@@ -374,9 +374,9 @@ func (w *world) siteEdges(t *testing.T, s *synthesized) []edge {
 	}{
 		{"ActivationHandler", activationcr.Handler{}},
 		{"ActivationRenewer", renewer.Renewer{}},
-		{"AgentHandler", siteagent.Agent{}},
-		{"NodesHandler", sitenodes.Handler{}},
-		{"TaskCountHandler", taskcount.Handler{}},
+		{"AgentHandler", agent.Agent{}},
+		{"NodesHandler", deregister.Handler{}},
+		{"TaskCountHandler", desiredcount.Handler{}},
 	} {
 		if len(resourcesWithPrefix(s, "AWS::Lambda::Function", h.prefix)) == 0 {
 			continue // a site without renewal has no renewer
@@ -720,7 +720,7 @@ func TestCallsTheSystemMakesAreAllowed(t *testing.T) {
 // TestHandlerCallsComeFromTheCode: the edges above are the handlers' own
 // client interfaces; an interface with no methods would check nothing.
 func TestHandlerCallsComeFromTheCode(t *testing.T) {
-	got := strings.Join(sdkCalls(siteagent.Agent{}), " ")
+	got := strings.Join(sdkCalls(agent.Agent{}), " ")
 	for _, want := range []string{"ecs:UpdateService", "ecs:DescribeContainerInstances", "sqs:GetQueueAttributes"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("the site agent's calls %s lack %s", got, want)

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/ecs-anywhere-stretched/stretched/config"
+	"github.com/ecs-anywhere-stretched/stretched/internal/synthenv"
 	"github.com/ecs-anywhere-stretched/stretched/stacks"
 )
 
@@ -93,7 +94,7 @@ var variantContext = map[string]any{
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	stacks.SkipBuiltInValidation() // as `cdk synth` does; cfn-lint and cfn-guard run below
+	synthenv.SkipBuiltInValidation() // as `cdk synth` does; cfn-lint and cfn-guard run below
 	code := func() int {
 		defer jsii.Close()
 		var out string

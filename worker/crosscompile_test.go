@@ -13,6 +13,7 @@ import (
 // worker/Dockerfile does (no Docker here) and checks each binary's machine
 // type and that it is static.
 func TestCrossCompile(t *testing.T) {
+	t.Parallel()
 	dockerfile, err := os.ReadFile("Dockerfile")
 	if err != nil {
 		t.Fatal(err)

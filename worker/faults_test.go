@@ -20,8 +20,8 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/ecs-anywhere-stretched/stretched/internal/errcheck"
-	"github.com/ecs-anywhere-stretched/stretched/internal/sqspeer"
+	"github.com/ecs-anywhere-stretched/stretched/internal/testkit/errcheck"
+	"github.com/ecs-anywhere-stretched/stretched/internal/testkit/sqspeer"
 )
 
 func TestClearsOnlyStaleTemporaries(t *testing.T) {
@@ -64,6 +64,7 @@ func TestClearsOnlyStaleTemporaries(t *testing.T) {
 // tmpfs), then starts it again: the temporary file is cleared and the file
 // is processed.
 func TestCrashDuringACopyLeavesNothingBehind(t *testing.T) {
+	t.Parallel()
 	shm, err := os.MkdirTemp("/dev/shm", "worker-dst-")
 	if err != nil {
 		t.Skipf("no /dev/shm for a second file system: %v", err)
@@ -165,6 +166,7 @@ func watchRenames(t *testing.T, dir string) <-chan string {
 // half the time also removing them as an exit that cannot wait does: no
 // stop ever leaves a temporary file, and a copy that did finish is whole.
 func TestStoppedCopiesNeverLeaveTemporaries(t *testing.T) {
+	t.Parallel()
 	m := moverOn(t, true)
 	content := strings.Repeat("x", 256<<10)
 	m.chunkHook = func() { time.Sleep(time.Duration(rand.N(200)) * time.Microsecond) }
@@ -311,8 +313,9 @@ func TestSwappedSourceNeverEscapes(t *testing.T) {
 }
 
 func TestShutdownStopsACopyInProgress(t *testing.T) {
+	t.Parallel()
 	for peer, start := range peers {
-		t.Run(peer, func(t *testing.T) { shutdownStopsACopyInProgress(t, start) })
+		t.Run(peer, func(t *testing.T) { t.Parallel(); shutdownStopsACopyInProgress(t, start) })
 	}
 }
 
@@ -368,6 +371,7 @@ func runEnds(t *testing.T, done <-chan error, why string) {
 // TestShutdownEndsWithAMoveStuckInTheFileSystem: a read that ignores the
 // stop (a hung NFS/EFS call) does not keep the worker past its grace.
 func TestShutdownEndsWithAMoveStuckInTheFileSystem(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, 5)
 	f.files(t, "stuck")
 	cfg := f.config()
@@ -412,8 +416,9 @@ func TestShutdownEndsWithAMoveStuckInTheFileSystem(t *testing.T) {
 }
 
 func TestShutdownIsBoundedWhenTheQueueIsUnreachable(t *testing.T) {
+	t.Parallel()
 	for peer, start := range peers {
-		t.Run(peer, func(t *testing.T) { shutdownIsBoundedWhenTheQueueIsUnreachable(t, start) })
+		t.Run(peer, func(t *testing.T) { t.Parallel(); shutdownIsBoundedWhenTheQueueIsUnreachable(t, start) })
 	}
 }
 
@@ -452,8 +457,9 @@ func shutdownIsBoundedWhenTheQueueIsUnreachable(t *testing.T, peer func(testing.
 }
 
 func TestHostileBodyLogsAreBounded(t *testing.T) {
+	t.Parallel()
 	for peer, start := range peers {
-		t.Run(peer, func(t *testing.T) { hostileBodyLogsAreBounded(t, start) })
+		t.Run(peer, func(t *testing.T) { t.Parallel(); hostileBodyLogsAreBounded(t, start) })
 	}
 }
 
@@ -540,6 +546,7 @@ func TestRunningWorkerSweepsStaleTemporaries(t *testing.T) {
 // The bound checked is the grace plus a margin for a loaded machine; the
 // time it took is logged (go test -v) and reported in the README.
 func TestShutdownEndsWithinTheGraceWithTheQueueFrozen(t *testing.T) {
+	t.Parallel()
 	const grace = 5 * time.Second
 	f := newFixture(t, 5)
 	files := names(20)

@@ -20,7 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/ecs-anywhere-stretched/stretched/internal/sqspeer"
+	"github.com/ecs-anywhere-stretched/stretched/internal/testkit/sqspeer"
 )
 
 // syncBuffer is a log sink the test reads while the worker writes.
@@ -208,8 +208,9 @@ func (f *fixture) assertDrained(t *testing.T) {
 }
 
 func TestAcceptanceScenario(t *testing.T) {
+	t.Parallel()
 	for name, start := range peers {
-		t.Run(name, func(t *testing.T) { acceptance(t, newFixtureOn(t, start, 5)) })
+		t.Run(name, func(t *testing.T) { t.Parallel(); acceptance(t, newFixtureOn(t, start, 5)) })
 	}
 }
 
@@ -243,8 +244,9 @@ func acceptance(t *testing.T, f *fixture) {
 }
 
 func TestHostileBodiesMoveNothingAndReachDeadLetterQueue(t *testing.T) {
+	t.Parallel()
 	for name, start := range peers {
-		t.Run(name, func(t *testing.T) { hostileBodies(t, newFixtureOn(t, start, 2)) })
+		t.Run(name, func(t *testing.T) { t.Parallel(); hostileBodies(t, newFixtureOn(t, start, 2)) })
 	}
 }
 
@@ -278,8 +280,9 @@ func hostileBodies(t *testing.T, f *fixture) {
 }
 
 func TestMissingFileIsRetriedThenDeadLettered(t *testing.T) {
+	t.Parallel()
 	for name, start := range peers {
-		t.Run(name, func(t *testing.T) { missingFile(t, newFixtureOn(t, start, 3)) })
+		t.Run(name, func(t *testing.T) { t.Parallel(); missingFile(t, newFixtureOn(t, start, 3)) })
 	}
 }
 
@@ -309,6 +312,7 @@ func missingFile(t *testing.T, f *fixture) {
 // mid-run: the worker backs off, keeps going, and once the link is back every
 // file ends up processed exactly once.
 func TestSurvivesNetworkOutage(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, 5)
 	files := names(60)
 	f.files(t, files...)
@@ -352,6 +356,7 @@ func TestSurvivesNetworkOutage(t *testing.T) {
 // middle of a batch, and checks it exits 0 with every file either processed
 // or still in the source with its message back on the queue.
 func TestSIGTERMLosesNothing(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, 5)
 	bin := filepath.Join(t.TempDir(), "worker")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {

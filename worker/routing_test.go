@@ -22,7 +22,7 @@ import (
 
 	"github.com/ecs-anywhere-stretched/stretched/internal/route"
 	"github.com/ecs-anywhere-stretched/stretched/internal/send"
-	"github.com/ecs-anywhere-stretched/stretched/internal/sqspeer"
+	"github.com/ecs-anywhere-stretched/stretched/internal/testkit/sqspeer"
 )
 
 // location is one place work is done: its queue, its folders, its worker.
@@ -44,6 +44,7 @@ type location struct {
 // others keep working during the cut, and messages with no or an unknown
 // location are kept in the unrouted queue.
 func TestRoutedWorkGoesWhereItsDataIs(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	peer := sqspeer.StartMoto(t)
 	bin := buildWorker(t)

@@ -8,7 +8,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/ecs-anywhere-stretched/stretched/internal/errcheck"
+	"github.com/ecs-anywhere-stretched/stretched/internal/testkit/errcheck"
 )
 
 func TestCheckNameRefusesHostileNames(t *testing.T) {

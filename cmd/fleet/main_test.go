@@ -16,10 +16,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/ecs-anywhere-stretched/stretched/internal/fakeaws"
 	"github.com/ecs-anywhere-stretched/stretched/internal/route"
-	"github.com/ecs-anywhere-stretched/stretched/internal/sqspeer"
 	"github.com/ecs-anywhere-stretched/stretched/internal/status"
+	"github.com/ecs-anywhere-stretched/stretched/internal/testkit/fakeaws"
+	"github.com/ecs-anywhere-stretched/stretched/internal/testkit/sqspeer"
 )
 
 // fleet is one test's deployment: a regional and a site stack in moto, the

@@ -1,9 +1,10 @@
 // Package activation is a site's SSM hybrid activation, kept current by two
-// Go Lambdas: the Custom::SsmActivation handler (lambda/activation) on every
-// deploy, and the renewer (lambda/renewer) on a schedule, which replaces the
-// activation before it expires or fills up. The site's Secrets Manager secret
-// is the one record of the current activation (id, code, expiry); the code
-// never appears in a template, output, log line or response.
+// Go Lambda handlers: the Custom::SsmActivation handler (lambda/activationcr)
+// on every deploy, and the renewer (lambda/renewer) on a schedule, which
+// replaces the activation before it expires or fills up. The site's Secrets
+// Manager secret is the one record of the current activation (id, code,
+// expiry); the code never appears in a template, output, log line or
+// response.
 package activation
 
 import (

@@ -3,7 +3,7 @@ package queuescaling
 import (
 	"testing"
 
-	"github.com/ecs-anywhere-stretched/stretched/internal/errcheck"
+	"github.com/ecs-anywhere-stretched/stretched/internal/testkit/errcheck"
 )
 
 func TestValidate(t *testing.T) {

@@ -5,7 +5,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 
-	"github.com/ecs-anywhere-stretched/stretched/internal/errcheck"
+	"github.com/ecs-anywhere-stretched/stretched/internal/testkit/errcheck"
 )
 
 func TestValidate(t *testing.T) {

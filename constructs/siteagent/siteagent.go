@@ -1,4 +1,4 @@
-// Package siteagent is a site's agent: a Go Lambda (lambda/siteagent), run
+// Package siteagent is a site's agent: a Go Lambda (handler "siteagent", lambda/agent), run
 // every minute and on every "ECS Container Instance State Change" of the
 // site's cluster, that scales the site's EXTERNAL service on the queue's
 // backlog within its bounds and writes the site's metrics (nodes connected
@@ -27,8 +27,8 @@ import (
 
 	"github.com/ecs-anywhere-stretched/stretched/constructs/alerts"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/gofunction"
+	"github.com/ecs-anywhere-stretched/stretched/internal/limits"
 	"github.com/ecs-anywhere-stretched/stretched/internal/names"
-	isiteagent "github.com/ecs-anywhere-stretched/stretched/internal/siteagent"
 )
 
 // Alarm thresholds, in one-minute periods.
@@ -96,7 +96,7 @@ func New(scope constructs.Construct, id string, props Props) (*Agent, error) {
 		return nil, err
 	}
 	if props.BacklogPerTask == 0 {
-		props.BacklogPerTask = isiteagent.DefaultBacklogPerTask
+		props.BacklogPerTask = limits.BacklogPerTask
 	}
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	stack := awscdk.Stack_Of(c)
@@ -155,7 +155,7 @@ func New(scope constructs.Construct, id string, props Props) (*Agent, error) {
 	// account under 100 unreserved (new accounts often have 10 in all). Two
 	// overlapping runs are safe: each sets the desired count from what it
 	// reads, within the same bounds, and never reads it back to add to it
-	// (tested in internal/siteagent).
+	// (tested in lambda/agent).
 	target := awseventstargets.NewLambdaFunction(fn.Function(), &awseventstargets.LambdaFunctionProps{
 		RetryAttempts: jsii.Number(0), MaxEventAge: awscdk.Duration_Minutes(jsii.Number(1)),
 	})

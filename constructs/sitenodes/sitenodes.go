@@ -1,5 +1,5 @@
 // Package sitenodes deregisters a site's nodes when its stack is deleted: a
-// Custom::SiteNodes resource whose Go Lambda (lambda/sitenodes), on Delete,
+// Custom::SiteNodes resource whose Go Lambda (handler "sitenodes", lambda/deregister), on Delete,
 // force-deregisters every container instance of the site's cluster and every
 // SSM managed instance carrying the site's stack tag, when the stack itself
 // is being deleted (not when an update removes the resource). Make the site's

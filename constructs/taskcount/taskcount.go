@@ -1,6 +1,6 @@
 // Package taskcount gives a site's EXTERNAL service the desired count it
 // has, at every deploy: a Custom::ServiceTaskCount resource whose Go Lambda
-// (lambda/taskcount) answers the service's current desired count, or 0 when
+// (handler "taskcount", lambda/desiredcount) answers the service's current desired count, or 0 when
 // the service does not exist yet, and the service's DesiredCount is that
 // answer.
 //

@@ -9,7 +9,7 @@
 // the service is created or updated: the desired count the site's service
 // has now, or 0 when there is none yet. Create and Update answer the same
 // way; Delete does nothing.
-package taskcount
+package desiredcount
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package siteagent
+package agent
 
 import (
 	"context"

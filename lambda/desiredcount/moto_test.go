@@ -1,4 +1,4 @@
-package taskcount
+package desiredcount
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
-	"github.com/ecs-anywhere-stretched/stretched/internal/sqspeer"
+	"github.com/ecs-anywhere-stretched/stretched/internal/testkit/sqspeer"
 )
 
 // TestCurrentAgainstMoto reads the count through moto_server's ECS, a real

@@ -14,9 +14,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
-	"github.com/ecs-anywhere-stretched/stretched/internal/errcheck"
-	"github.com/ecs-anywhere-stretched/stretched/internal/fakeaws"
 	"github.com/ecs-anywhere-stretched/stretched/internal/ssmact"
+	"github.com/ecs-anywhere-stretched/stretched/internal/testkit/errcheck"
+	"github.com/ecs-anywhere-stretched/stretched/internal/testkit/fakeaws"
 )
 
 const secretArn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ActivationCode-AbCdEf"

@@ -13,8 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
-	"github.com/ecs-anywhere-stretched/stretched/internal/fakeaws"
 	"github.com/ecs-anywhere-stretched/stretched/internal/ssmact"
+	"github.com/ecs-anywhere-stretched/stretched/internal/testkit/fakeaws"
 )
 
 const (

@@ -1,4 +1,4 @@
-package siteagent
+package agent
 
 import (
 	"bytes"
@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/ecs-anywhere-stretched/stretched/internal/fakeaws"
+	"github.com/ecs-anywhere-stretched/stretched/internal/testkit/fakeaws"
 )
 
 func TestDecide(t *testing.T) {

@@ -5,7 +5,7 @@
 // metric format, one JSON log line, no CloudWatch call. A Go function sets
 // the count because AWS's documentation does not establish that Application
 // Auto Scaling serves EXTERNAL services (README, Operating the fleet).
-package siteagent
+package agent
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package siteagent
+package agent
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 
-	"github.com/ecs-anywhere-stretched/stretched/internal/fakeaws"
+	"github.com/ecs-anywhere-stretched/stretched/internal/testkit/fakeaws"
 )
 
 func TestCountsConnectedAndDisconnectedOverSeveralPages(t *testing.T) {

@@ -6,7 +6,7 @@
 // tags of the activation it joined with), and only when the stack itself is
 // being deleted (CloudFormation also deletes a resource that an update
 // removed). Create and Update do nothing.
-package sitenodes
+package deregister
 
 import (
 	"context"
