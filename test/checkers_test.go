@@ -80,6 +80,7 @@ func tool(t *testing.T, path, why string) string {
 // DependsOn next to a GetAtt that implies it) is ignored: CDK writes that pair
 // for every Lambda function and its role.
 func TestCfnLint(t *testing.T) {
+	t.Parallel() // runs processes over the synthesized templates, which nothing changes
 	requireSynth(t)
 	lint := tool(t, "cfn-lint", "it ships with the machine image (pip install cfn-lint)")
 	var files, pipelineFiles []string
@@ -211,6 +212,7 @@ func excepted(f guardFinding) bool {
 // TestCfnGuard runs cfn-guard with the Control Tower proactive rules over
 // every synthesized template, in one run (the rules are read once).
 func TestCfnGuard(t *testing.T) {
+	t.Parallel() // runs processes over the synthesized templates, which nothing changes
 	requireSynth(t)
 	pkg := filepath.Join("..", "node_modules", "@cdklabs", "cdk-validator-cfnguard")
 	arch := map[string]string{"amd64": "x86_64", "arm64": "aarch64"}[runtime.GOARCH]

@@ -39,6 +39,7 @@ func TestAppRejectsBadConfig(t *testing.T) {
 // TestCdkSynth runs `cdk synth` with the project's pinned CLI and Node, as
 // `make synth` does, and checks every stack's template appears.
 func TestCdkSynth(t *testing.T) {
+	t.Parallel() // runs processes over the synthesized templates, which nothing changes
 	bin, err := filepath.Abs(filepath.Join("..", "node_modules", ".bin"))
 	if err != nil {
 		t.Fatal(err)
@@ -67,6 +68,7 @@ func TestCdkSynth(t *testing.T) {
 // pipeline stack's template and, in the stage's assembly, the templates of
 // exactly the stacks `make deploy` deploys.
 func TestCdkSynthPipeline(t *testing.T) {
+	t.Parallel() // runs processes over the synthesized templates, which nothing changes
 	bin, err := filepath.Abs(filepath.Join("..", "node_modules", ".bin"))
 	if err != nil {
 		t.Fatal(err)

@@ -60,7 +60,7 @@ var installOnce sync.Once
 // root is the repository root, where package.json pins fauxqs and Node 24.
 func root() string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..")
+	return filepath.Join(filepath.Dir(file), "..", "..", "..")
 }
 
 // install runs `npm ci` when the pinned tools are missing.
@@ -89,7 +89,8 @@ func StartFauxqs(t testing.TB) *Peer {
 	}
 	r := root()
 	node := filepath.Join(r, "node_modules", ".bin", "node")
-	script := filepath.Join(r, "internal", "sqspeer", "fauxqs.mjs")
+	_, self, _, _ := runtime.Caller(0)
+	script := filepath.Join(filepath.Dir(self), "fauxqs.mjs")
 	if _, err := os.Stat(node); err != nil {
 		unavailable(t, "Node 24 is not installed at %s (run make tools): %v", node, err)
 	}
