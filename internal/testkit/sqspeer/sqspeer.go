@@ -32,7 +32,6 @@ const Region = "us-east-1"
 // Peer is a running SQS peer on 127.0.0.1: fauxqs (fast) or moto_server
 // (strict: real receipt handles, redrive checks).
 type Peer struct {
-	t    testing.TB
 	name string
 	port int
 	// command starts the peer on a port the kernel picks (port 0), so no
@@ -122,7 +121,28 @@ func StartMoto(t testing.TB) *Peer {
 	if err != nil {
 		unavailable(t, "moto_server is not on PATH (pip install 'moto[server]'): %v", err)
 	}
-	return launch(t, &Peer{
+	return launch(t, moto(bin))
+}
+
+// StartSharedMoto starts one moto_server for a whole test binary, from
+// TestMain, for tests that cannot run in parallel (they set environment
+// variables) and would otherwise start one each: each test uses names of
+// its own. Stop it after m.Run. Under CI a missing moto_server is an error
+// the caller must fail on; elsewhere the caller may skip.
+func StartSharedMoto() (*Peer, error) {
+	bin, err := exec.LookPath("moto_server")
+	if err != nil {
+		return nil, fmt.Errorf("moto_server is not on PATH (pip install 'moto[server]'): %w", err)
+	}
+	p := moto(bin)
+	if err := p.start(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func moto(bin string) *Peer {
+	return &Peer{
 		name:    "moto_server",
 		command: func() *exec.Cmd { return exec.Command(bin, "-H", "127.0.0.1", "-p", "0") },
 		// Werkzeug says where it listens on stderr: " * Running on http://127.0.0.1:PORT".
@@ -137,14 +157,13 @@ func StartMoto(t testing.TB) *Peer {
 			}
 			return 0, errors.New("moto_server exited before it said where it listens")
 		},
-	})
+	}
 }
 
 var motoListening = regexp.MustCompile(`Running on http://127\.0\.0\.1:([0-9]+)`)
 
 func launch(t testing.TB, p *Peer) *Peer {
 	t.Helper()
-	p.t = t
 	if err := p.start(); err != nil {
 		unavailable(t, "%s: %v", p.name, err)
 	}
