@@ -33,8 +33,8 @@ func TestDefaults(t *testing.T) {
 	}
 	s := c.Sites[0]
 	if s.Name != "onprem" || s.ClusterName != "ecsAnywhereCluster" || s.InstanceName != "onprem" ||
-		s.SiteMinTasks() != 1 || s.SiteMaxTasks() != 3 || s.SitePatching() != "scan" || s.SitePatchSchedule() != "cron(0 3 ? * SUN *)" || s.SiteRegistrationLimit() != 10 || s.SiteExpiryDays() != 7 ||
-		s.SiteRenewDays() != 2 || s.SiteRenewSchedule() != "rate(1 day)" || s.KeepNodesOnDestroy {
+		s.MinTasks != 1 || s.MaxTasks != 3 || s.Patching != "scan" || s.PatchSchedule != "cron(0 3 ? * SUN *)" || s.RegistrationLimit != 10 || s.ActivationExpiryDays != 7 ||
+		s.ActivationRenewDays != 2 || s.ActivationRenewSchedule != "rate(1 day)" || s.KeepNodesOnDestroy {
 		t.Errorf("unexpected default site: %+v", s)
 	}
 }
@@ -51,10 +51,10 @@ func TestValuesFromCLIStrings(t *testing.T) {
 	if c.MaxReceiveCount != 3 || c.LogRetentionDays != 90 || c.NatGateways != 1 || c.ImageTag != "v1.2.3" || c.Account != "123456789012" {
 		t.Errorf("values not read: %+v", c)
 	}
-	if got := c.Sites[0]; got.ClusterName != "ecsAnywhereCluster-factory" || got.SiteMinTasks() != 2 || got.SiteMaxTasks() != 6 {
+	if got := c.Sites[0]; got.ClusterName != "ecsAnywhereCluster-factory" || got.MinTasks != 2 || got.MaxTasks != 6 {
 		t.Errorf("site 0: %+v", got)
 	}
-	if got := c.Sites[1]; got.ClusterName != "ecsAnywhereCluster-pi" || got.SiteRegistrationLimit() != 3 || got.SiteExpiryDays() != 30 {
+	if got := c.Sites[1]; got.ClusterName != "ecsAnywhereCluster-pi" || got.RegistrationLimit != 3 || got.ActivationExpiryDays != 30 {
 		t.Errorf("site 1: %+v", got)
 	}
 }
@@ -64,7 +64,7 @@ func TestSitesFromCdkJSON(t *testing.T) {
 	if err != nil {
 		t.Fatalf("load: %v", err)
 	}
-	if c.Sites[0].ClusterName != "dc1Cluster" || c.Sites[0].SiteMinTasks() != 0 || c.Sites[0].SiteMaxTasks() != 2 || c.Sites[0].SitePatching() != "install" {
+	if c.Sites[0].ClusterName != "dc1Cluster" || c.Sites[0].MinTasks != 0 || c.Sites[0].MaxTasks != 2 || c.Sites[0].Patching != "install" {
 		t.Errorf("site: %+v", c.Sites[0])
 	}
 }
@@ -77,12 +77,10 @@ func TestScalingAndAlarmSettings(t *testing.T) {
 	if c.RegionalScaling != "burst" || c.MinTasks != 0 || c.MaxTasks != 20 || c.BurstAgeSeconds != 120 || c.AlarmEmail != "ops@example.com" || c.AlarmMessageAgeSeconds != 600 {
 		t.Errorf("burst mode starts from 0 tasks: %+v", c)
 	}
-	if s := (Site{MinTasks: intp(5)}); s.SiteMaxTasks() != 5 {
-		t.Errorf("a site's maxTasks defaults to at least its minTasks, got %d", s.SiteMaxTasks())
+	if c, err := load(map[string]any{"sites": `[{"name":"a","minTasks":5}]`}); err != nil || c.Sites[0].MaxTasks != 5 {
+		t.Errorf("a site's maxTasks defaults to at least its minTasks, got %+v, %v", c.Sites, err)
 	}
 }
-
-func intp(n int) *int { return &n }
 
 func TestPipeline(t *testing.T) {
 	c, err := load(map[string]any{"account": "123456789012", "region": "eu-west-1",
@@ -114,10 +112,10 @@ func TestLifecycleSettings(t *testing.T) {
 	if err != nil {
 		t.Fatalf("load: %v", err)
 	}
-	if a := c.Sites[0]; a.SiteRenewDays() != 0 || !a.KeepNodesOnDestroy {
+	if a := c.Sites[0]; a.ActivationRenewDays != 0 || !a.KeepNodesOnDestroy {
 		t.Errorf("renewal off and nodes kept: %+v", a)
 	}
-	if b := c.Sites[1]; b.SiteRenewDays() != 10 || b.SiteRenewSchedule() != "cron(0 3 * * ? *)" || b.KeepNodesOnDestroy {
+	if b := c.Sites[1]; b.ActivationRenewDays != 10 || b.ActivationRenewSchedule != "cron(0 3 * * ? *)" || b.KeepNodesOnDestroy {
 		t.Errorf("site b: %+v", b)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/ecs-anywhere-stretched/stretched/constructs/activation"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/externalworker"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/fleetmanager"
+	"github.com/ecs-anywhere-stretched/stretched/constructs/loggroup"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/siteagent"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/sitenodes"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/taskcount"
@@ -32,11 +33,34 @@ type Anywhere struct {
 	Nodes *sitenodes.Nodes
 }
 
+// AnywhereStackProps configure one site's stack.
+type AnywhereStackProps struct {
+	awscdk.StackProps
+	// Regional is the regional stack: the site's queue, the worker spec,
+	// the alarm topic and the VPC handle the cluster needs. Required.
+	Regional *Regional
+	// Site is the site's configuration, every default applied. Required.
+	Site config.Site
+	// LogRetentionDays of the site's Lambdas' logs. Default: 365.
+	LogRetentionDays int
+}
+
 // NewAnywhere makes the anywhere stack of one site from the regional stack's
 // constructs.
-func NewAnywhere(scope constructs.Construct, id string, props *awscdk.StackProps, site config.Site, regional *Regional) (*Anywhere, error) {
-	stack := awscdk.NewStack(scope, jsii.String(id), props)
+func NewAnywhere(scope constructs.Construct, id string, props *AnywhereStackProps) (*Anywhere, error) {
+	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
 	a := &Anywhere{Stack: stack}
+	site, regional := props.Site, props.Regional
+	// Every role of the site's stack, the instance role among them.
+	bound(stack, site.PermissionsBoundary)
+	days := props.LogRetentionDays
+	if days == 0 {
+		days = 365
+	}
+	retention, err := loggroup.Retention(days)
+	if err != nil {
+		return nil, fmt.Errorf("site %q: %w", site.Name, err)
+	}
 
 	cluster := awsecs.NewCluster(stack, jsii.String("Cluster"), &awsecs.ClusterProps{
 		// The VPC is only a required handle here: external instances bring
@@ -47,31 +71,28 @@ func NewAnywhere(scope constructs.Construct, id string, props *awscdk.StackProps
 	})
 	a.Cluster = cluster
 
-	roleProps := &awsiam.RoleProps{
+	role := awsiam.NewRole(stack, jsii.String("InstanceRole"), &awsiam.RoleProps{
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("ssm.amazonaws.com"), nil),
 		Description: jsii.String(fmt.Sprintf("ECS Anywhere nodes of site %s: SSM agent and ECS agent", site.Name)),
 		ManagedPolicies: &[]awsiam.IManagedPolicy{
 			awsiam.ManagedPolicy_FromAwsManagedPolicyName(jsii.String("AmazonSSMManagedInstanceCore")),
 			awsiam.ManagedPolicy_FromAwsManagedPolicyName(jsii.String("service-role/AmazonEC2ContainerServiceforEC2Role")),
 		},
-	}
-	if site.PermissionsBoundary != "" {
-		roleProps.PermissionsBoundary = awsiam.ManagedPolicy_FromManagedPolicyArn(stack, jsii.String("Boundary"), jsii.String(site.PermissionsBoundary))
-	}
-	role := awsiam.NewRole(stack, jsii.String("InstanceRole"), roleProps)
+	})
 	a.InstanceRole = role
 
-	renewDays := site.SiteRenewDays()
+	renewDays := site.ActivationRenewDays
 	act, err := activation.New(stack, "Activation", activation.Props{
 		InstanceRole:        role,
-		RegistrationLimit:   site.SiteRegistrationLimit(),
-		ExpiryDays:          site.SiteExpiryDays(),
+		RegistrationLimit:   site.RegistrationLimit,
+		ExpiryDays:          site.ActivationExpiryDays,
 		RenewDays:           &renewDays,
-		RenewSchedule:       site.SiteRenewSchedule(),
-		Serial:              site.SiteActivationSerial(),
+		RenewSchedule:       site.ActivationRenewSchedule,
+		Serial:              site.ActivationSerial,
 		DefaultInstanceName: site.InstanceName,
 		Description:         fmt.Sprintf("ECS Anywhere nodes of site %s, cluster %s", site.Name, site.ClusterName),
 		Tags:                map[string]string{"site": site.Name, "cluster": site.ClusterName},
+		LogRetention:        retention,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("site %q: %w", site.Name, err)
@@ -90,13 +111,14 @@ func NewAnywhere(scope constructs.Construct, id string, props *awscdk.StackProps
 	// the count the agent chose at every later deploy.
 	if _, err := taskcount.New(stack, "TaskCount", taskcount.Props{
 		Cluster: cluster, ClusterName: site.ClusterName, Service: worker.Service(), TaskDefinition: worker.TaskDefinition(), Key: act.Key(),
+		LogRetention: retention,
 	}); err != nil {
 		return nil, fmt.Errorf("site %q: %w", site.Name, err)
 	}
 
 	agent, err := siteagent.New(stack, "Agent", siteagent.Props{
 		Cluster: cluster, ClusterName: site.ClusterName, Service: worker.Service(), Queue: queue,
-		MinTasks: site.SiteMinTasks(), MaxTasks: site.SiteMaxTasks(), Key: act.Key(),
+		MinTasks: site.MinTasks, MaxTasks: site.MaxTasks, Key: act.Key(), LogRetention: retention,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("site %q: %w", site.Name, err)
@@ -108,13 +130,13 @@ func NewAnywhere(scope constructs.Construct, id string, props *awscdk.StackProps
 		regional.Alerts.Notify(alarm)
 	}
 	tagKey, tagValue := act.StackTag()
-	patch := map[string]string{config.PatchScan: fleetmanager.PatchScan, config.PatchInstall: fleetmanager.PatchInstall}[site.SitePatching()]
-	if _, err := fleetmanager.New(stack, "Fleet", fleetmanager.Props{TagKey: tagKey, TagValue: tagValue, Patch: patch, PatchSchedule: site.SitePatchSchedule()}); err != nil {
+	patch := map[string]string{config.PatchScan: fleetmanager.PatchScan, config.PatchInstall: fleetmanager.PatchInstall}[site.Patching]
+	if _, err := fleetmanager.New(stack, "Fleet", fleetmanager.Props{TagKey: tagKey, TagValue: tagValue, Patch: patch, PatchSchedule: site.PatchSchedule}); err != nil {
 		return nil, fmt.Errorf("site %q: %w", site.Name, err)
 	}
 
 	if !site.KeepNodesOnDestroy {
-		nodes, err := sitenodes.New(stack, "Nodes", sitenodes.Props{Cluster: cluster, TagKey: tagKey, TagValue: tagValue, Key: act.Key()})
+		nodes, err := sitenodes.New(stack, "Nodes", sitenodes.Props{Cluster: cluster, TagKey: tagKey, TagValue: tagValue, Key: act.Key(), LogRetention: retention})
 		if err != nil {
 			return nil, fmt.Errorf("site %q: %w", site.Name, err)
 		}

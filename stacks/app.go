@@ -11,6 +11,8 @@ import (
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/ecs-anywhere-stretched/stretched/config"
+	"github.com/ecs-anywhere-stretched/stretched/constructs/dashboard"
+	"github.com/ecs-anywhere-stretched/stretched/constructs/queuescaling"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/workerspec"
 	"github.com/ecs-anywhere-stretched/stretched/internal/names"
 )
@@ -41,15 +43,17 @@ func RepoRoot() string {
 // (CDK Pipelines deploys a Stage per environment).
 func Build(scope constructs.Construct, cfg config.Config) (*App, error) {
 	props := &awscdk.StackProps{Env: env(cfg)}
-	image := workerspec.ImageSource{Tag: cfg.ImageTag, URI: cfg.ImageURI, RepoRoot: RepoRoot()}
-	regional, err := NewRegional(scope, RegionalStackName(cfg), named(withDescription(props, "ECS worker, in region: queue, registry, logs, EFS, Fargate worker"), RegionalStackName(cfg)), cfg, image)
+	regional, err := NewRegional(scope, RegionalStackName(cfg), regionalProps(cfg,
+		named(withDescription(props, "ECS worker, in region: queue, registry, logs, EFS, Fargate worker"), RegionalStackName(cfg))))
 	if err != nil {
 		return nil, err
 	}
 	out := &App{Regional: regional}
 	for _, site := range cfg.Sites {
-		a, err := NewAnywhere(scope, AnywhereStackName(cfg, site),
-			named(withDescription(props, fmt.Sprintf("ECS worker, on premises at site %s: external cluster, activation, EXTERNAL worker", site.Name)), AnywhereStackName(cfg, site)), site, regional)
+		a, err := NewAnywhere(scope, AnywhereStackName(cfg, site), &AnywhereStackProps{
+			StackProps: *named(withDescription(props, fmt.Sprintf("ECS worker, on premises at site %s: external cluster, activation, EXTERNAL worker", site.Name)), AnywhereStackName(cfg, site)),
+			Regional:   regional, Site: site, LogRetentionDays: cfg.LogRetentionDays,
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -57,6 +61,37 @@ func Build(scope constructs.Construct, cfg config.Config) (*App, error) {
 		out.Sites = append(out.Sites, a)
 	}
 	return out, nil
+}
+
+// regionalProps are the regional stack's props from the configuration: the
+// one place the stack's settings come from it.
+func regionalProps(cfg config.Config, stack *awscdk.StackProps) *RegionalStackProps {
+	p := &RegionalStackProps{
+		StackProps:             *stack,
+		Image:                  workerspec.ImageSource{Tag: cfg.ImageTag, URI: cfg.ImageURI, RepoRoot: RepoRoot()},
+		Routed:                 cfg.Work == config.WorkRouted,
+		MaxReceiveCount:        cfg.MaxReceiveCount,
+		VisibilityTimeout:      awscdk.Duration_Seconds(jsii.Number(float64(cfg.VisibilityTimeoutSeconds))),
+		LogRetentionDays:       cfg.LogRetentionDays,
+		NatGateways:            cfg.NatGateways,
+		MinTasks:               cfg.MinTasks,
+		MaxTasks:               cfg.MaxTasks,
+		ScaleOn:                queuescaling.Depth,
+		BurstAgeSeconds:        cfg.BurstAgeSeconds,
+		AlarmEmail:             cfg.AlarmEmail,
+		AlarmMessageAgeSeconds: cfg.AlarmMessageAgeSeconds,
+		EcrMaxImages:           cfg.EcrMaxImages,
+		WorkerSecrets:          cfg.WorkerSecrets,
+		DashboardName:          cfg.StackPrefix,
+		PermissionsBoundary:    cfg.PermissionsBoundary,
+	}
+	if cfg.RegionalScaling == config.ScalingBurst {
+		p.ScaleOn = queuescaling.Burst
+	}
+	for _, s := range cfg.Sites {
+		p.Sites = append(p.Sites, dashboard.Site{Name: s.Name, ClusterName: s.ClusterName})
+	}
+	return p
 }
 
 // Check applies cdk-nag's AwsSolutions checks to every stack in scope; their

@@ -9,7 +9,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscodecommit"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/pipelines"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/ecs-anywhere-stretched/stretched/config"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/encryption"
+	"github.com/ecs-anywhere-stretched/stretched/constructs/loggroup"
 	"github.com/ecs-anywhere-stretched/stretched/internal/names"
 )
 
@@ -89,6 +89,7 @@ func BuildPipeline(app awscdk.App, cfg config.Config) (*Pipeline, error) {
 		StackName:   jsii.String(PipelineStackName(cfg)),
 		Description: jsii.String("ECS worker: the pipeline that builds the multi-arch image and deploys the region and every site"),
 	})
+	bound(stack, cfg.PermissionsBoundary)
 	var source pipelines.CodePipelineSource
 	if p.CodeCommitRepository != "" {
 		repo := awscodecommit.Repository_FromRepositoryName(stack, jsii.String("Repository"), jsii.String(p.CodeCommitRepository))
@@ -134,11 +135,10 @@ func BuildPipeline(app awscdk.App, cfg config.Config) (*Pipeline, error) {
 	pipelineName := PipelineStackName(cfg)
 	key := encryption.NewKey(stack, "Key", "the pipeline's artifacts and build logs", awscdk.RemovalPolicy_RETAIN)
 	artifacts := artifactBucket(stack, key)
-	buildLogs := awslogs.NewLogGroup(stack, jsii.String("BuildLogs"), &awslogs.LogGroupProps{
-		Retention:     awslogs.RetentionDays_ONE_YEAR,
-		EncryptionKey: key,
-		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
-	})
+	buildLogs, err := loggroup.New(stack, "BuildLogs", loggroup.Props{Key: key, RetentionDays: cfg.LogRetentionDays})
+	if err != nil {
+		return nil, err
+	}
 	cp := pipelines.NewCodePipeline(stack, jsii.String("Pipeline"), &pipelines.CodePipelineProps{
 		PipelineName: jsii.String(pipelineName),
 		Synth:        synth,

@@ -12,22 +12,25 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecr"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsefs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/ecs-anywhere-stretched/stretched/config"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/alerts"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/dashboard"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/encryption"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/fargateworker"
+	"github.com/ecs-anywhere-stretched/stretched/constructs/loggroup"
+	"github.com/ecs-anywhere-stretched/stretched/constructs/network"
+	"github.com/ecs-anywhere-stretched/stretched/constructs/registry"
+	"github.com/ecs-anywhere-stretched/stretched/constructs/storage"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/queuescaling"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/router"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/workerspec"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/workqueue"
 	"github.com/ecs-anywhere-stretched/stretched/internal/names"
+	"github.com/ecs-anywhere-stretched/stretched/internal/workersecrets"
 )
 
 // Regional is the in-region half: queue, registry, logs, network, EFS and the
@@ -53,55 +56,83 @@ type Regional struct {
 	Alerts *alerts.Alerts
 }
 
-// NewRegional makes the regional stack.
-func NewRegional(scope constructs.Construct, id string, props *awscdk.StackProps, cfg config.Config, image workerspec.ImageSource) (*Regional, error) {
-	stack := awscdk.NewStack(scope, jsii.String(id), props)
-	r := &Regional{Stack: stack}
+// RegionalStackProps configure the regional stack.
+type RegionalStackProps struct {
+	awscdk.StackProps
+	// Image is where the worker image comes from. Default: the worker's
+	// Dockerfile, built as an image asset at deploy time.
+	Image workerspec.ImageSource
+	// Sites are the on-premises locations: their names (message attribute
+	// location) and clusters (for the dashboard). Default: none.
+	Sites []dashboard.Site
+	// Routed gives the region and every site a work queue of their own and
+	// an entry topic that routes on the message attribute location; false
+	// gives every location the region's queue. Default: false.
+	Routed bool
+	// MaxReceiveCount: receives before a message moves to its dead-letter
+	// queue. Default: workqueue's.
+	MaxReceiveCount int
+	// VisibilityTimeout of the work queues. Default: workqueue's.
+	VisibilityTimeout awscdk.Duration
+	// LogRetentionDays of the worker's and the flow logs. Default: 365.
+	LogRetentionDays int
+	// NatGateways of the VPC. Default: 0 (tasks in public subnets).
+	NatGateways int
+	// MinTasks and MaxTasks bound the Fargate service; ScaleOn and
+	// BurstAgeSeconds say how it scales. Default: fargateworker's.
+	MinTasks, MaxTasks int
+	ScaleOn            queuescaling.Mode
+	BurstAgeSeconds    int
+	// AlarmEmail is subscribed to the alarm topic. Default: none.
+	AlarmEmail string
+	// AlarmMessageAgeSeconds: a location's oldest message older than this
+	// alarms. Required.
+	AlarmMessageAgeSeconds int
+	// EcrMaxImages is how many tagged images the repository keeps.
+	// Default: registry's (20).
+	EcrMaxImages int
+	// WorkerSecrets are the worker's variables from SSM and Secrets
+	// Manager. Default: none.
+	WorkerSecrets []workersecrets.Secret
+	// DashboardName names the dashboard. Required.
+	DashboardName string
+	// PermissionsBoundary is the ARN of the managed policy set as the
+	// permissions boundary of every role of the stack. Default: none.
+	PermissionsBoundary string
+}
 
-	// The region's first two AZs, resolved by CloudFormation (Fn::GetAZs)
-	// whether or not the stack has an account and region. CDK would still look
-	// the AZs up for a stack with both (which needs credentials); answering its
-	// lookup with the same values keeps synth offline.
-	azs := []*string{
-		awscdk.Fn_Select(jsii.Number(0), awscdk.Fn_GetAzs(nil)),
-		awscdk.Fn_Select(jsii.Number(1), awscdk.Fn_GetAzs(nil)),
-	}
-	// (Context can only be set before the stack has children.)
-	if cfg.Account != "" && cfg.Region != "" {
-		stack.Node().SetContext(jsii.String(fmt.Sprintf("availability-zones:account=%s:region=%s", cfg.Account, cfg.Region)), azs)
-	}
+// NewRegional makes the regional stack.
+func NewRegional(scope constructs.Construct, id string, props *RegionalStackProps) (*Regional, error) {
+	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
+	r := &Regional{Stack: stack}
+	network.AnswerZoneLookup(stack) // before any child
+	bound(stack, props.PermissionsBoundary)
 
 	key := encryption.NewKey(stack, "Key", "ecs worker: work queues and logs", awscdk.RemovalPolicy_RETAIN)
-	wq, err := workqueue.New(stack, "WorkQueue", workqueue.Props{
-		Key:               key,
-		MaxReceiveCount:   cfg.MaxReceiveCount,
-		VisibilityTimeout: awscdk.Duration_Seconds(jsii.Number(float64(cfg.VisibilityTimeoutSeconds))),
-	})
+	queueProps := func(policy awscdk.RemovalPolicy) workqueue.Props {
+		return workqueue.Props{Key: key, MaxReceiveCount: props.MaxReceiveCount, VisibilityTimeout: props.VisibilityTimeout, RemovalPolicy: policy}
+	}
+	wq, err := workqueue.New(stack, "WorkQueue", queueProps(""))
 	if err != nil {
 		return nil, err
 	}
 	r.WorkQueue = wq
-	r.Queues = map[string]*workqueue.WorkQueue{config.RegionLocation: wq}
-	for _, site := range cfg.Sites {
+	r.Queues = map[string]*workqueue.WorkQueue{names.RegionLocation: wq}
+	for _, site := range props.Sites {
 		r.Queues[site.Name] = wq
-		if cfg.Work != config.WorkRouted {
+		if !props.Routed {
 			continue
 		}
 		// In the regional stack, beside the region's: destroying a site
 		// stack leaves its queue and messages; removing the site from the
 		// configuration leaves them too (RETAIN).
-		sq, err := workqueue.New(stack, "WorkQueue-"+site.Name, workqueue.Props{
-			Key:               key,
-			MaxReceiveCount:   cfg.MaxReceiveCount,
-			VisibilityTimeout: awscdk.Duration_Seconds(jsii.Number(float64(cfg.VisibilityTimeoutSeconds))),
-			RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
-		})
+		sq, err := workqueue.New(stack, "WorkQueue-"+site.Name, queueProps(awscdk.RemovalPolicy_RETAIN))
 		if err != nil {
 			return nil, fmt.Errorf("site %q: %w", site.Name, err)
 		}
 		r.Queues[site.Name] = sq
 	}
-	if cfg.Work == config.WorkRouted {
+	if props.Routed {
 		byLocation := map[string]awssqs.IQueue{}
 		for name, q := range r.Queues {
 			byLocation[name] = q.Queue()
@@ -111,71 +142,31 @@ func NewRegional(scope constructs.Construct, id string, props *awscdk.StackProps
 		}
 	}
 
-	repo := awsecr.NewRepository(stack, jsii.String("Repository"), &awsecr.RepositoryProps{
-		ImageScanOnPush:    jsii.Bool(true),
-		ImageTagMutability: awsecr.TagMutability_IMMUTABLE,
-		Encryption:         awsecr.RepositoryEncryption_KMS(),
-		LifecycleRules: &[]*awsecr.LifecycleRule{
-			// Counts tagged images only: one image index per commit (the
-			// pipeline and make image-push build without attestations).
-			// The untagged per-platform images an index references are
-			// counted by no rule and expired by none: expiring them by age
-			// could take a platform away from an image still deployed.
-			{Description: jsii.String("keep the newest tagged images (one per commit)"), TagStatus: awsecr.TagStatus_TAGGED, TagPatternList: jsii.Strings("*"),
-				MaxImageCount: jsii.Number(float64(cfg.EcrMaxImages)), RulePriority: jsii.Number(1)},
-		},
-	})
-	// The pipeline's image step may push only to a repository with this tag.
-	awscdk.Tags_Of(repo).Add(jsii.String(names.StackTagKey), stack.StackName(), nil)
-	r.Repository = repo
-
-	logGroup := awslogs.NewLogGroup(stack, jsii.String("LogGroup"), &awslogs.LogGroupProps{
-		Retention:     retentionDays[cfg.LogRetentionDays],
-		EncryptionKey: key,
-		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
-	})
-	r.LogGroup = logGroup
-
-	// Public subnets give no address by default: only the tasks that need one
-	// (no NAT gateway) ask ECS for it.
-	subnets := []*awsec2.SubnetConfiguration{{Name: jsii.String("public"), SubnetType: awsec2.SubnetType_PUBLIC, CidrMask: jsii.Number(24), MapPublicIpOnLaunch: jsii.Bool(false)}}
-	if cfg.NatGateways > 0 {
-		subnets = append(subnets, &awsec2.SubnetConfiguration{Name: jsii.String("private"), SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS, CidrMask: jsii.Number(24)})
+	repo, err := registry.New(stack, registry.Props{MaxImages: props.EcrMaxImages})
+	if err != nil {
+		return nil, err
 	}
-	flowLogs := awslogs.NewLogGroup(stack, jsii.String("FlowLogs"), &awslogs.LogGroupProps{
-		Retention:     retentionDays[cfg.LogRetentionDays],
-		EncryptionKey: key,
-	})
-	vpc := awsec2.NewVpc(stack, jsii.String("Vpc"), &awsec2.VpcProps{
-		AvailabilityZones:   &azs,
-		NatGateways:         jsii.Number(float64(cfg.NatGateways)),
-		SubnetConfiguration: &subnets,
-		FlowLogs: &map[string]*awsec2.FlowLogOptions{
-			"rejected": {
-				Destination: awsec2.FlowLogDestination_ToCloudWatchLogs(flowLogs, nil),
-				TrafficType: awsec2.FlowLogTrafficType_REJECT,
-			},
-		},
-	})
-	r.Vpc = vpc
-
-	fs := awsefs.NewFileSystem(stack, jsii.String("FileSystem"), &awsefs.FileSystemProps{
-		Vpc:             vpc,
-		Encrypted:       jsii.Bool(true),
-		PerformanceMode: awsefs.PerformanceMode_GENERAL_PURPOSE,
-		ThroughputMode:  awsefs.ThroughputMode_ELASTIC,
-		LifecyclePolicy: awsefs.LifecyclePolicy_AFTER_30_DAYS,
-		RemovalPolicy:   awscdk.RemovalPolicy_RETAIN,
-		// AWS Backup's daily plan for /data, kept 35 days.
-		EnableAutomaticBackups: jsii.Bool(true),
-		VpcSubnets:             &awsec2.SubnetSelection{SubnetType: subnetTypeOf(cfg)},
-	})
+	r.Repository = repo
+	logGroup, err := loggroup.New(stack, "LogGroup", loggroup.Props{Key: key, RetentionDays: props.LogRetentionDays})
+	if err != nil {
+		return nil, err
+	}
+	r.LogGroup = logGroup
+	network, err := network.New(stack, network.Props{NatGateways: props.NatGateways, Key: key, LogRetentionDays: props.LogRetentionDays})
+	if err != nil {
+		return nil, err
+	}
+	r.Vpc = network.Vpc()
+	fs, err := storage.New(stack, storage.Props{Vpc: network.Vpc(), Subnets: network.TaskSubnets()})
+	if err != nil {
+		return nil, err
+	}
 
 	spec, err := workerspec.New(stack, "WorkerSpec", workerspec.Props{
-		Image:    image.ContainerImage(repo),
+		Image:    props.Image.ContainerImage(repo),
 		Queues:   r.distinctQueues(),
 		LogGroup: logGroup,
-		Secrets:  cfg.WorkerSecrets,
+		Secrets:  props.WorkerSecrets,
 	})
 	if err != nil {
 		return nil, err
@@ -183,45 +174,39 @@ func NewRegional(scope constructs.Construct, id string, props *awscdk.StackProps
 	r.Spec = spec
 
 	cluster := awsecs.NewCluster(stack, jsii.String("Cluster"), &awsecs.ClusterProps{
-		Vpc:                 vpc,
+		Vpc:                 network.Vpc(),
 		ContainerInsightsV2: awsecs.ContainerInsights_ENABLED,
 	})
 	r.Cluster = cluster
 
-	scaleOn := queuescaling.Depth
-	if cfg.RegionalScaling == config.ScalingBurst {
-		scaleOn = queuescaling.Burst
-	}
 	worker, err := fargateworker.New(stack, "Worker", fargateworker.Props{
 		Spec:            spec,
 		Queue:           wq.Queue(),
 		Cluster:         cluster,
 		FileSystem:      fs,
-		MinTasks:        cfg.MinTasks,
-		MaxTasks:        cfg.MaxTasks,
-		ScaleOn:         scaleOn,
-		BurstAgeSeconds: cfg.BurstAgeSeconds,
-		PublicSubnets:   cfg.NatGateways == 0,
+		MinTasks:        props.MinTasks,
+		MaxTasks:        props.MaxTasks,
+		ScaleOn:         props.ScaleOn,
+		BurstAgeSeconds: props.BurstAgeSeconds,
+		PublicSubnets:   network.PublicTasks(),
 	})
 	if err != nil {
 		return nil, err
 	}
 	r.Worker = worker
 
-	if r.Alerts, err = alerts.New(stack, "Alerts", alerts.Props{Email: cfg.AlarmEmail}); err != nil {
+	if r.Alerts, err = alerts.New(stack, "Alerts", alerts.Props{Email: props.AlarmEmail}); err != nil {
 		return nil, err
 	}
 	// The region's alarms keep their first ids; a site's are named after it.
-	queueAlarms(stack, r.Alerts, wq, "", cfg.AlarmMessageAgeSeconds)
-	var sites []dashboard.Site
-	locations := []dashboard.Location{{Name: config.RegionLocation, Queue: wq.Queue(), DeadLetterQueue: wq.DeadLetterQueue()}}
-	if cfg.Work == config.WorkShared {
+	queueAlarms(stack, r.Alerts, wq, "", props.AlarmMessageAgeSeconds)
+	locations := []dashboard.Location{{Name: names.RegionLocation, Queue: wq.Queue(), DeadLetterQueue: wq.DeadLetterQueue()}}
+	if !props.Routed {
 		locations[0].Name = "every location"
 	}
-	for _, s := range cfg.Sites {
-		sites = append(sites, dashboard.Site{Name: s.Name, ClusterName: s.ClusterName})
+	for _, s := range props.Sites {
 		if q := r.Queues[s.Name]; q != wq {
-			queueAlarms(stack, r.Alerts, q, "-"+s.Name, cfg.AlarmMessageAgeSeconds)
+			queueAlarms(stack, r.Alerts, q, "-"+s.Name, props.AlarmMessageAgeSeconds)
 			locations = append(locations, dashboard.Location{Name: s.Name, Queue: q.Queue(), DeadLetterQueue: q.DeadLetterQueue()})
 			output(stack, names.OutputQueueURL+names.Pascal(s.Name), q.Queue().QueueUrl(), fmt.Sprintf("work queue of site %s: send file names here directly, or publish to the entry with location=%s", s.Name, s.Name))
 			output(stack, names.OutputDeadLetterQueueURL+names.Pascal(s.Name), q.DeadLetterQueue().QueueUrl(), fmt.Sprintf("messages site %s failed maxReceiveCount times", s.Name))
@@ -236,15 +221,15 @@ func NewRegional(scope constructs.Construct, id string, props *awscdk.StackProps
 		output(stack, names.OutputProducerPolicy, r.Router.ProducerPolicy().ManagedPolicyArn(), "managed policy that may send work: attach it to every producer")
 	}
 	output(stack, names.OutputLocations, jsii.String(strings.Join(r.locationNames(), ",")), "the locations work can be sent to")
-	output(stack, names.OutputWork, jsii.String(cfg.Work), "routed: a queue per location; shared: one queue for every location")
+	output(stack, names.OutputWork, jsii.String(map[bool]string{true: names.WorkRouted, false: names.WorkShared}[props.Routed]), "routed: a queue per location; shared: one queue for every location")
 	board, err := dashboard.New(stack, "Dashboard", dashboard.Props{
-		Name: cfg.StackPrefix, Locations: locations, Unrouted: unrouted, Cluster: cluster, Service: worker.Service(), Sites: sites,
+		Name: props.DashboardName, Locations: locations, Unrouted: unrouted, Cluster: cluster, Service: worker.Service(), Sites: props.Sites,
 	})
 	if err != nil {
 		return nil, err
 	}
 
-	output(stack, names.OutputQueueURL, wq.Queue().QueueUrl(), map[bool]string{true: "work queue of the region: send file names here directly, or publish to the entry with location=region", false: "work queue of every location: send file names here"}[cfg.Work == config.WorkRouted])
+	output(stack, names.OutputQueueURL, wq.Queue().QueueUrl(), map[bool]string{true: "work queue of the region: send file names here directly, or publish to the entry with location=region", false: "work queue of every location: send file names here"}[props.Routed])
 	output(stack, names.OutputDeadLetterQueueURL, wq.DeadLetterQueue().QueueUrl(), "messages that failed maxReceiveCount times")
 	output(stack, names.OutputRepositoryURI, repo.RepositoryUri(), "push the worker image here (make image-push)")
 	output(stack, names.OutputLogGroupName, logGroup.LogGroupName(), "logs of both sides (stream prefixes regional/ and external/)")
@@ -323,25 +308,6 @@ func queueAlarms(stack awscdk.Stack, a *alerts.Alerts, wq *workqueue.WorkQueue, 
 	a.Notify(old)
 }
 
-func subnetTypeOf(cfg config.Config) awsec2.SubnetType {
-	if cfg.NatGateways == 0 {
-		return awsec2.SubnetType_PUBLIC
-	}
-	return awsec2.SubnetType_PRIVATE_WITH_EGRESS
-}
-
 func output(stack awscdk.Stack, id string, value *string, description string) {
 	awscdk.NewCfnOutput(stack, jsii.String(id), &awscdk.CfnOutputProps{Value: value, Description: jsii.String(description)})
-}
-
-// retentionDays maps the validated config.LogRetentionDays values to CDK's enum.
-var retentionDays = map[int]awslogs.RetentionDays{
-	1: awslogs.RetentionDays_ONE_DAY, 3: awslogs.RetentionDays_THREE_DAYS, 5: awslogs.RetentionDays_FIVE_DAYS,
-	7: awslogs.RetentionDays_ONE_WEEK, 14: awslogs.RetentionDays_TWO_WEEKS, 30: awslogs.RetentionDays_ONE_MONTH,
-	60: awslogs.RetentionDays_TWO_MONTHS, 90: awslogs.RetentionDays_THREE_MONTHS, 120: awslogs.RetentionDays_FOUR_MONTHS,
-	150: awslogs.RetentionDays_FIVE_MONTHS, 180: awslogs.RetentionDays_SIX_MONTHS, 365: awslogs.RetentionDays_ONE_YEAR,
-	400: awslogs.RetentionDays_THIRTEEN_MONTHS, 545: awslogs.RetentionDays_EIGHTEEN_MONTHS, 731: awslogs.RetentionDays_TWO_YEARS,
-	1096: awslogs.RetentionDays_THREE_YEARS, 1827: awslogs.RetentionDays_FIVE_YEARS, 2192: awslogs.RetentionDays_SIX_YEARS,
-	2557: awslogs.RetentionDays_SEVEN_YEARS, 2922: awslogs.RetentionDays_EIGHT_YEARS, 3288: awslogs.RetentionDays_NINE_YEARS,
-	3653: awslogs.RetentionDays_TEN_YEARS,
 }

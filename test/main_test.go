@@ -68,21 +68,27 @@ const (
 // pipeContext is the pinned sample pipeline configuration.
 var pipeContext = map[string]any{
 	"stackPrefix": pipePrefix, "account": "123456789012", "region": "eu-west-1",
-	"sites":    `[{"name":"factory"},{"name":"pi"}]`,
-	"pipeline": map[string]any{"connectionArn": testConnArn, "repository": "my-org/stretched", "branch": "release", "approveSites": true},
+	"sites":            `[{"name":"factory"},{"name":"pi"}]`,
+	"logRetentionDays": 731,
+	"pipeline":         map[string]any{"connectionArn": testConnArn, "repository": "my-org/stretched", "branch": "release", "approveSites": true},
 }
+
+// variantBoundary bounds every role of the variant's stacks but site pi's,
+// which names its own.
+const variantBoundary = "arn:aws:iam::123456789012:policy/org-boundary"
 
 const variantKey = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
 var variantContext = map[string]any{
-	"imageTag":         "v1.2.3",
-	"natGateways":      1,
-	"maxReceiveCount":  "3",
-	"logRetentionDays": 731,
-	"regionalScaling":  "burst",
-	"work":             "shared",
-	"maxTasks":         6,
-	"alarmEmail":       "ops@example.com",
+	"imageTag":            "v1.2.3",
+	"natGateways":         1,
+	"maxReceiveCount":     "3",
+	"logRetentionDays":    731,
+	"regionalScaling":     "burst",
+	"work":                "shared",
+	"maxTasks":            6,
+	"alarmEmail":          "ops@example.com",
+	"permissionsBoundary": variantBoundary,
 	"workerSecrets": map[string]any{
 		"API_URL":     map[string]any{"parameter": "/app/api-url"},
 		"DB_PASSWORD": map[string]any{"parameter": "arn:aws:ssm:eu-west-1:123456789012:parameter/app/db", "kmsKeyArn": variantKey},

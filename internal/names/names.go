@@ -178,3 +178,14 @@ func Pascal(name string) string {
 	}
 	return b.String()
 }
+
+// Locations and how work reaches them (config's "work").
+const (
+	// RegionLocation is the location name of the region's worker (message
+	// attribute location=region); no site may take it.
+	RegionLocation = "region"
+	// WorkRouted: a queue per location, routed by the entry topic.
+	WorkRouted = "routed"
+	// WorkShared: one queue for every location.
+	WorkShared = "shared"
+)

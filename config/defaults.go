@@ -1,0 +1,135 @@
+package config
+
+import (
+	"github.com/ecs-anywhere-stretched/stretched/internal/limits"
+	"github.com/ecs-anywhere-stretched/stretched/internal/names"
+)
+
+// Defaults of the settings; the configuration table (docs/configuration.md)
+// is generated from them.
+const (
+	DefaultStackPrefix              = names.DefaultStackPrefix
+	DefaultMaxReceiveCount          = 5
+	DefaultVisibilityTimeoutSeconds = 60
+	DefaultLogRetentionDays         = 365
+	DefaultNatGateways              = 0
+	DefaultMinTasks                 = 1
+	DefaultBurstMinTasks            = 0
+	DefaultMaxTasks                 = 10
+	DefaultRegionalScaling          = ScalingDepth
+	DefaultWork                     = WorkRouted
+	DefaultBurstAgeSeconds          = limits.DefaultBurstAgeSeconds
+	DefaultAlarmMessageAgeSeconds   = 900
+	DefaultEcrMaxImages             = 20
+	DefaultSiteName                 = "onprem"
+	DefaultClusterName              = "ecsAnywhereCluster"
+	DefaultSiteMinTasks             = 1
+	DefaultSiteMaxTasks             = 3
+	DefaultPatching                 = PatchScan
+	DefaultPatchSchedule            = limits.DefaultPatchSchedule
+	DefaultRegistrationLimit        = limits.DefaultRegistrationLimit
+	DefaultActivationExpiryDays     = limits.DefaultExpiryDays
+	DefaultActivationSerial         = limits.DefaultSerial
+	DefaultActivationRenewDays      = limits.DefaultRenewDays
+	DefaultActivationRenewSchedule  = limits.DefaultRenewSchedule
+	DefaultBranch                   = "main"
+)
+
+// withDefaults is the one place a default is applied: every setting the
+// user left out gets its default here, and nowhere else.
+func withDefaults(in input) Config {
+	c := Config{
+		Account:                  str(in.Account, ""),
+		Region:                   str(in.Region, ""),
+		StackPrefix:              str(in.StackPrefix, DefaultStackPrefix),
+		ImageTag:                 str(in.ImageTag, ""),
+		ImageURI:                 str(in.ImageURI, ""),
+		MaxReceiveCount:          num(in.MaxReceiveCount, DefaultMaxReceiveCount),
+		VisibilityTimeoutSeconds: num(in.VisibilityTimeoutSeconds, DefaultVisibilityTimeoutSeconds),
+		LogRetentionDays:         num(in.LogRetentionDays, DefaultLogRetentionDays),
+		NatGateways:              num(in.NatGateways, DefaultNatGateways),
+		RegionalScaling:          str(in.RegionalScaling, DefaultRegionalScaling),
+		Work:                     str(in.Work, DefaultWork),
+		BurstAgeSeconds:          num(in.BurstAgeSeconds, DefaultBurstAgeSeconds),
+		AlarmEmail:               str(in.AlarmEmail, ""),
+		AlarmMessageAgeSeconds:   num(in.AlarmMessageAgeSeconds, DefaultAlarmMessageAgeSeconds),
+		EcrMaxImages:             num(in.EcrMaxImages, DefaultEcrMaxImages),
+		PermissionsBoundary:      str(in.PermissionsBoundary, ""),
+		MaxTasks:                 num(in.MaxTasks, DefaultMaxTasks),
+		WorkerSecrets:            in.WorkerSecrets,
+	}
+	minTasks := DefaultMinTasks
+	if c.RegionalScaling == ScalingBurst {
+		minTasks = DefaultBurstMinTasks // burst scaling starts from 0 tasks
+	}
+	c.MinTasks = num(in.MinTasks, minTasks)
+
+	sites := in.Sites
+	if sites == nil {
+		sites = []siteInput{{Name: DefaultSiteName}}
+	}
+	for _, s := range sites {
+		site := Site{
+			Name:                    s.Name,
+			ClusterName:             s.ClusterName,
+			MinTasks:                num(s.MinTasks, DefaultSiteMinTasks),
+			RegistrationLimit:       num(s.RegistrationLimit, DefaultRegistrationLimit),
+			ActivationExpiryDays:    num(s.ActivationExpiryDays, DefaultActivationExpiryDays),
+			InstanceName:            s.InstanceName,
+			PermissionsBoundary:     s.PermissionsBoundary,
+			ActivationSerial:        num(s.ActivationSerial, DefaultActivationSerial),
+			ActivationRenewDays:     num(s.ActivationRenewDays, DefaultActivationRenewDays),
+			ActivationRenewSchedule: s.ActivationRenewSchedule,
+			KeepNodesOnDestroy:      s.KeepNodesOnDestroy,
+			Patching:                s.Patching,
+			PatchSchedule:           s.PatchSchedule,
+		}
+		// A site's maximum is at least its minimum unless the user set both.
+		site.MaxTasks = num(s.MaxTasks, max(DefaultSiteMaxTasks, site.MinTasks))
+		if site.ClusterName == "" {
+			site.ClusterName = DefaultClusterName
+			if len(sites) > 1 {
+				site.ClusterName = DefaultClusterName + "-" + s.Name
+			}
+		}
+		if site.InstanceName == "" {
+			site.InstanceName = s.Name
+		}
+		if site.PermissionsBoundary == "" {
+			site.PermissionsBoundary = c.PermissionsBoundary
+		}
+		if site.ActivationRenewSchedule == "" {
+			site.ActivationRenewSchedule = DefaultActivationRenewSchedule
+		}
+		if site.Patching == "" {
+			site.Patching = DefaultPatching
+		}
+		if site.PatchSchedule == "" {
+			site.PatchSchedule = DefaultPatchSchedule
+		}
+		c.Sites = append(c.Sites, site)
+	}
+
+	if in.Pipeline != nil {
+		p := *in.Pipeline
+		if p.Branch == "" {
+			p.Branch = DefaultBranch
+		}
+		c.Pipeline = &p
+	}
+	return c
+}
+
+func str(p *string, def string) string {
+	if p == nil || *p == "" {
+		return def
+	}
+	return *p
+}
+
+func num(p *int, def int) int {
+	if p == nil {
+		return def
+	}
+	return *p
+}

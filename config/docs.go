@@ -1,0 +1,94 @@
+package config
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Setting is one row of the configuration table.
+type Setting struct {
+	Key, Default, Allowed string
+}
+
+// intDefaults are the defaults of the whole-number settings, for the table
+// and for error messages.
+var intDefaults = map[string]int{
+	KeyMaxReceiveCount: DefaultMaxReceiveCount, KeyVisibilityTimeoutSeconds: DefaultVisibilityTimeoutSeconds,
+	KeyLogRetentionDays: DefaultLogRetentionDays, KeyNatGateways: DefaultNatGateways, KeyMinTasks: DefaultMinTasks,
+	KeyMaxTasks: DefaultMaxTasks, KeyBurstAgeSeconds: DefaultBurstAgeSeconds,
+	KeyAlarmMessageAgeSeconds: DefaultAlarmMessageAgeSeconds, KeyEcrMaxImages: DefaultEcrMaxImages,
+}
+
+func defaultOf(key string) string { return strconv.Itoa(intDefaults[key]) }
+
+func code(v any) string { return fmt.Sprintf("`%v`", v) }
+
+func between(r span) string { return fmt.Sprintf("%d..%d", r.lo, r.hi) }
+
+// Settings are the context keys, in the table's order.
+func Settings() []Setting {
+	days := make([]string, len(LogRetentionDays))
+	for i, d := range LogRetentionDays {
+		days[i] = strconv.Itoa(d)
+	}
+	return []Setting{
+		{KeyAccount, "*(unset: environment-agnostic)*", "12-digit account id; with `region` set too, synth still makes no AWS lookup (the VPC takes the region's first two AZs from `Fn::GetAZs`)"},
+		{KeyRegion, "*(unset: environment-agnostic)*", "region name, e.g. `eu-west-1`"},
+		{KeyStackPrefix, code(DefaultStackPrefix), "letter + up to 31 letters/digits/`-`; stacks are `<prefix>-Regional`, `<prefix>-Anywhere-<site>`"},
+		{KeyImageTag, "*(unset: build `worker/Dockerfile` as an asset)*", "ECR tag in the stack's repository; not with `imageUri`"},
+		{KeyImageURI, "*(unset)*", "any image reference; not with `imageTag`"},
+		{KeyMaxReceiveCount, code(DefaultMaxReceiveCount), between(intRanges[KeyMaxReceiveCount]) + " receives before the dead-letter queue"},
+		{KeyVisibilityTimeoutSeconds, code(DefaultVisibilityTimeoutSeconds), between(intRanges[KeyVisibilityTimeoutSeconds]) + " (the worker extends it per message)"},
+		{KeyLogRetentionDays, code(DefaultLogRetentionDays), "a CloudWatch Logs retention: " + strings.Join(days, ", ") + "; every log group the app makes (worker, Lambdas, VPC flow logs, pipeline builds)"},
+		{KeyNatGateways, code(DefaultNatGateways), between(intRanges[KeyNatGateways])},
+		{KeyMinTasks, fmt.Sprintf("`%d` (`%d` with `regionalScaling: %s`)", DefaultMinTasks, DefaultBurstMinTasks, ScalingBurst), between(intRanges[KeyMinTasks]) + " Fargate tasks at least"},
+		{KeyMaxTasks, code(DefaultMaxTasks), between(intRanges[KeyMaxTasks]) + " Fargate tasks at most"},
+		{KeyRegionalScaling, code(DefaultRegionalScaling), "`depth` (visible messages) or `burst` (age of the oldest message, from 0 tasks; needs `work: shared`)"},
+		{KeyWork, code(DefaultWork), "`routed` (a queue per location, an entry that routes on `location`) or `shared` (one queue for every location, for workers that need no local data)"},
+		{KeyBurstAgeSeconds, code(DefaultBurstAgeSeconds), between(intRanges[KeyBurstAgeSeconds]) + ": the oldest message's age from which burst adds a task"},
+		{KeyAlarmEmail, "*(none)*", "an e-mail address subscribed to the alarm topic"},
+		{KeyAlarmMessageAgeSeconds, code(DefaultAlarmMessageAgeSeconds), between(intRanges[KeyAlarmMessageAgeSeconds]) + ": the oldest message older than this alarms"},
+		{KeyEcrMaxImages, code(DefaultEcrMaxImages), between(intRanges[KeyEcrMaxImages]) + " tagged images kept by the lifecycle rule"},
+		{KeyPermissionsBoundary, "*(none)*", "managed policy ARN set as the permissions boundary of every IAM role of every stack (a site's own replaces it there)"},
+		{KeySites, fmt.Sprintf(`[{"name": %q}]`, DefaultSiteName), "list of sites, below"},
+		{KeyWorkerSecrets, "*(none)*", "worker variables from SSM or Secrets Manager, below"},
+		{KeyPipeline, "*(none: deploy directly)*", "`{connectionArn, repository}` or `{codeCommitRepository}`, with `branch` (default `" + DefaultBranch + "`) and `approveSites`; needs `account` and `region`"},
+	}
+}
+
+// SiteSettings are a site's fields, in the table's order.
+func SiteSettings() []Setting {
+	return []Setting{
+		{"name", "— (required)", "lowercase letter + up to 23 of `a-z 0-9 -`, unique, not `" + RegionLocation + "`"},
+		{"clusterName", fmt.Sprintf("`%s` (one site) or `%s-<name>`", DefaultClusterName, DefaultClusterName), "1..255 of letters, digits, `-`, `_`; unique"},
+		{"minTasks", code(DefaultSiteMinTasks), between(siteRanges["minTasks"]) + " EXTERNAL tasks at least"},
+		{"maxTasks", fmt.Sprintf("`%d` (at least `minTasks`)", DefaultSiteMaxTasks), between(siteRanges["maxTasks"]) + " EXTERNAL tasks at most: what the site's nodes can run"},
+		{"patching", code(DefaultPatching), fmt.Sprintf("`%s`, `%s` or `%s`: what the weekly patch association does", PatchScan, PatchInstall, PatchOff)},
+		{"patchSchedule", code(DefaultPatchSchedule), "a State Manager `cron(…)` or `rate(…)` expression, at least `rate(30 minutes)`"},
+		{"registrationLimit", code(DefaultRegistrationLimit), between(siteRanges["registrationLimit"]) + " nodes"},
+		{"activationExpiryDays", code(DefaultActivationExpiryDays), between(siteRanges["activationExpiryDays"])},
+		{"activationSerial", code(DefaultActivationSerial), between(siteRanges["activationSerial"]) + "; change it for a new activation at the next deploy"},
+		{"activationRenewDays", code(DefaultActivationRenewDays), "0 (no renewal) .. `activationExpiryDays`−1: renew when the activation expires within this many days, or is full"},
+		{"activationRenewSchedule", code(DefaultActivationRenewSchedule), "an EventBridge `rate(…)` or `cron(…)` expression: when the renewer runs"},
+		{"keepNodesOnDestroy", "`false`", "`true` leaves the site's nodes registered when its stack is deleted"},
+		{"instanceName", "the site name", "default name SSM gives a node"},
+		{"permissionsBoundary", "the top-level `" + KeyPermissionsBoundary + "`", "managed policy ARN set as the permissions boundary of every IAM role of the site's stack, the instance role among them"},
+	}
+}
+
+// Table is the configuration table in Markdown: the context keys, then a
+// site's fields.
+func Table() string {
+	var b strings.Builder
+	row := func(s Setting) { fmt.Fprintf(&b, "| `%s` | %s | %s |\n", s.Key, s.Default, s.Allowed) }
+	b.WriteString("| key | default | allowed |\n|---|---|---|\n")
+	for _, s := range Settings() {
+		row(s)
+	}
+	b.WriteString("\nEach site (one anywhere stack):\n\n| field | default | allowed |\n|---|---|---|\n")
+	for _, s := range SiteSettings() {
+		row(s)
+	}
+	return b.String()
+}

@@ -1,0 +1,103 @@
+package config
+
+import (
+	"encoding/json"
+	"flag"
+	"os"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/ecs-anywhere-stretched/stretched/constructs/loggroup"
+)
+
+var update = flag.Bool("update", false, "rewrite the configuration table in docs/configuration.md")
+
+const (
+	docsFile   = "../docs/configuration.md"
+	tableStart = "<!-- The tables below are generated from package config: go test ./config -update -->\n"
+	tableEnd   = "<!-- end of the generated tables -->\n"
+)
+
+// The configuration table in the docs is the one Table makes from the
+// package's own keys, defaults and ranges.
+func TestTheDocsTableIsCurrent(t *testing.T) {
+	raw, err := os.ReadFile(docsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(raw)
+	before, rest, ok1 := strings.Cut(doc, tableStart)
+	_, after, ok2 := strings.Cut(rest, tableEnd)
+	if !ok1 || !ok2 {
+		t.Fatalf("%s lacks the markers %q and %q around the generated tables", docsFile, tableStart, tableEnd)
+	}
+	want := before + tableStart + "\n" + Table() + "\n" + tableEnd + after
+	if want == doc {
+		return
+	}
+	if *update {
+		if err := os.WriteFile(docsFile, []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	t.Errorf("%s's configuration table is not what package config says; run go test ./config -update", docsFile)
+}
+
+// Every key and site field the app reads has a row, and every row is a key
+// or field the app reads.
+func TestTheTableCoversEverySetting(t *testing.T) {
+	var keys []string
+	for _, s := range Settings() {
+		keys = append(keys, s.Key)
+	}
+	if !slices.Equal(keys, Keys) {
+		t.Errorf("table rows %v, keys the app reads %v", keys, Keys)
+	}
+	var fields, rows []string
+	st := reflect.TypeFor[siteInput]()
+	for i := range st.NumField() {
+		if f := strings.Split(st.Field(i).Tag.Get("json"), ",")[0]; f != "desiredCount" {
+			fields = append(fields, f)
+		}
+	}
+	for _, s := range SiteSettings() {
+		rows = append(rows, s.Key)
+	}
+	slices.Sort(fields)
+	slices.Sort(rows)
+	if !slices.Equal(fields, rows) {
+		t.Errorf("site rows %v, site fields %v", rows, fields)
+	}
+}
+
+// Every retention config accepts is one the log groups can be given, and the
+// other way round.
+func TestRetentionsAreTheLogGroupsOwn(t *testing.T) {
+	if !slices.Equal(LogRetentionDays, loggroup.Days()) {
+		t.Errorf("config accepts %v, loggroup maps %v", LogRetentionDays, loggroup.Days())
+	}
+}
+
+// The table's defaults are what Load gives when nothing is set.
+func TestTheTableDefaultsAreTheLoadedOnes(t *testing.T) {
+	c, err := Load(func(string) any { return nil }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := json.Marshal(map[string]any{
+		KeyMaxReceiveCount: c.MaxReceiveCount, KeyVisibilityTimeoutSeconds: c.VisibilityTimeoutSeconds, KeyLogRetentionDays: c.LogRetentionDays,
+		KeyNatGateways: c.NatGateways, KeyMinTasks: c.MinTasks, KeyMaxTasks: c.MaxTasks, KeyBurstAgeSeconds: c.BurstAgeSeconds,
+		KeyAlarmMessageAgeSeconds: c.AlarmMessageAgeSeconds, KeyEcrMaxImages: c.EcrMaxImages})
+	want, _ := json.Marshal(intDefaults)
+	if string(got) != string(want) {
+		t.Errorf("loaded %s, table %s", got, want)
+	}
+	for _, s := range Settings() {
+		if n, ok := intDefaults[s.Key]; ok && !strings.HasPrefix(s.Default, "`"+defaultOf(s.Key)+"`") {
+			t.Errorf("%s: the table says %s, the default is %d", s.Key, s.Default, n)
+		}
+	}
+}
