@@ -184,7 +184,8 @@ func TestDestroyOrderServiceThenNodesThenCluster(t *testing.T) {
 	nodesID := logicalID(t, s, "Custom::SiteNodes", "Nodes")
 	nodes := resources(s, "Custom::SiteNodes")[nodesID]
 	p := props(nodes)
-	if jsonOf(p["ClusterName"]) != `{"Ref":"ClusterEB0386A7"}` || p["TagKey"] != "stretched:stack" || p["TagValue"] != "EcsWorker-Anywhere-onprem" {
+	cluster := logicalID(t, s, "AWS::ECS::Cluster", "Cluster")
+	if jsonOf(p["ClusterName"]) != `{"Ref":"`+cluster+`"}` || p["TagKey"] != "stretched:stack" || p["TagValue"] != "EcsWorker-Anywhere-onprem" {
 		t.Errorf("nodes resource must name the site's cluster and stack tag: %s", jsonOf(p))
 	}
 	service := resources(s, "AWS::ECS::Service")[logicalID(t, s, "AWS::ECS::Service", "WorkerService")]
@@ -219,8 +220,9 @@ func TestNodeDeregistrationLeastPrivilege(t *testing.T) {
 	if keys := slices.Sorted(maps.Keys(got)); !slices.Equal(keys, want) {
 		t.Errorf("node deregistration actions\n got %v\nwant %v", keys, want)
 	}
+	cluster := logicalID(t, s, "AWS::ECS::Cluster", "Cluster")
 	for _, a := range []string{"ecs:DeregisterContainerInstance", "ecs:ListContainerInstances"} {
-		if r := jsonOf(got[a].resource); r != `{"Fn::GetAtt":["ClusterEB0386A7","Arn"]}` {
+		if r := jsonOf(got[a].resource); r != `{"Fn::GetAtt":["`+cluster+`","Arn"]}` {
 			t.Errorf("%s must be limited to the site's cluster, resource %s", a, r)
 		}
 	}
@@ -384,7 +386,7 @@ func TestTaskCountReadsOnlyTheSitesServices(t *testing.T) {
 			got = append(got, a)
 			switch a {
 			case "ecs:ListServices":
-				if cond := jsonOf(st.raw["Condition"]); !strings.Contains(cond, `"ArnEquals":{"ecs:cluster"`) || !strings.Contains(cond, "ClusterEB0386A7") {
+				if cond := jsonOf(st.raw["Condition"]); !strings.Contains(cond, `"ArnEquals":{"ecs:cluster"`) || !strings.Contains(cond, logicalID(t, s, "AWS::ECS::Cluster", "Cluster")) {
 					t.Errorf("ListServices must be limited to the site's cluster: %s", jsonOf(st.raw))
 				}
 			case "ecs:DescribeServices":

@@ -104,7 +104,8 @@ func TestSiteAgentScalesTheExternalService(t *testing.T) {
 	agentID := logicalID(t, s, "AWS::Lambda::Function", "AgentHandler")
 	fn := props(resources(s, "AWS::Lambda::Function")[agentID])
 	env := jsonOf(fn["Environment"])
-	for _, want := range []string{`"MIN_TASKS":"1"`, `"MAX_TASKS":"3"`, `"BACKLOG_PER_TASK":"100"`, `"CLUSTER_NAME":{"Ref":"ClusterEB0386A7"}`, `"SERVICE_NAME":{"Fn::GetAtt":["WorkerService`, "QUEUE_URL", "Fn::ImportValue"} {
+	cluster := logicalID(t, s, "AWS::ECS::Cluster", "Cluster")
+	for _, want := range []string{`"MIN_TASKS":"1"`, `"MAX_TASKS":"3"`, `"BACKLOG_PER_TASK":"100"`, `"CLUSTER_NAME":{"Ref":"` + cluster + `"}`, `"SERVICE_NAME":{"Fn::GetAtt":["WorkerService`, "QUEUE_URL", "Fn::ImportValue"} {
 		if !strings.Contains(env, want) {
 			t.Errorf("agent environment lacks %s: %s", want, env)
 		}
@@ -126,7 +127,7 @@ func TestSiteAgentScalesTheExternalService(t *testing.T) {
 			"EventPattern": map[string]any{
 				"source":      []any{"aws.ecs"},
 				"detail-type": []any{"ECS Container Instance State Change"},
-				"detail":      map[string]any{"clusterArn": []any{map[string]any{"Fn::GetAtt": []any{"ClusterEB0386A7", "Arn"}}}},
+				"detail":      map[string]any{"clusterArn": []any{map[string]any{"Fn::GetAtt": []any{cluster, "Arn"}}}},
 			},
 		})
 	})
@@ -137,7 +138,7 @@ func TestSiteAgentScalesTheExternalService(t *testing.T) {
 		}
 	}
 	for a, want := range map[string]string{
-		"ecs:ListContainerInstances":     `{"Fn::GetAtt":["ClusterEB0386A7","Arn"]}`,
+		"ecs:ListContainerInstances":     `{"Fn::GetAtt":["` + cluster + `","Arn"]}`,
 		"ecs:UpdateService":              `{"Ref":"WorkerService`,
 		"ecs:DescribeServices":           `{"Ref":"WorkerService`,
 		"ecs:DescribeContainerInstances": `:container-instance/*`,

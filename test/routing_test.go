@@ -15,6 +15,9 @@ import (
 // firstQueues are the logical ids the first version gave the one work queue
 // and its dead-letter queue: the region's queue keeps them, so an upgrade
 // updates the queue in place and keeps its messages.
+// firstQueues are the logical ids the first version gave the one queue and
+// its dead-letter queue: deployed stacks hold messages in them, so they are
+// API (TestUpgradeKeepsTheQueue), and the region's queue keeps them.
 var firstQueues = []string{"WorkQueueAD162499", "WorkQueueDeadLetterQueueF71CA21F"}
 
 // replacing are the queue properties whose change replaces a queue.
@@ -47,7 +50,7 @@ func TestEveryLocationHasItsOwnQueue(t *testing.T) {
 	}
 	site := logicalID(t, s, "AWS::SQS::Queue", "WorkQueueonpremQueue")
 	siteDLQ := logicalID(t, s, "AWS::SQS::Queue", "WorkQueueonpremDeadLetterQueue")
-	pairs := map[string]string{"WorkQueueAD162499": "WorkQueueDeadLetterQueueF71CA21F", site: siteDLQ}
+	pairs := map[string]string{firstQueues[0]: firstQueues[1], site: siteDLQ}
 	for q, dlq := range pairs {
 		p := props(queues[q])
 		if jsonOf(p["RedrivePolicy"]) != `{"deadLetterTargetArn":{"Fn::GetAtt":["`+dlq+`","Arn"]},"maxReceiveCount":5}` || p["VisibilityTimeout"] != float64(60) {
@@ -111,7 +114,7 @@ func TestEachWorkerConsumesItsLocationsQueue(t *testing.T) {
 	w := newWorld(all)
 	region := fmt.Sprint(w.resolve(s, queueOf(s)))
 	site := fmt.Sprint(w.resolve(a, queueOf(a)))
-	if region != fmt.Sprint(w.ref(s, "WorkQueueAD162499")) {
+	if region != fmt.Sprint(w.ref(s, firstQueues[0])) {
 		t.Errorf("the region's worker consumes %s, want the region's queue", region)
 	}
 	if site != fmt.Sprint(w.ref(s, logicalID(t, s, "AWS::SQS::Queue", "WorkQueueonpremQueue"))) {
@@ -124,7 +127,7 @@ func TestEachWorkerConsumesItsLocationsQueue(t *testing.T) {
 	// The region scales on its own queue.
 	for id, alarm := range resources(s, "AWS::CloudWatch::Alarm") {
 		if slices.Contains([]string{"WorkerScalingTargetOnQueueLowerAlarm", "WorkerScalingTargetOnQueueUpperAlarm"}, id[:len(id)-8]) {
-			if d := jsonOf(props(alarm)["Dimensions"]); d != `[{"Name":"QueueName","Value":{"Fn::GetAtt":["WorkQueueAD162499","QueueName"]}}]` {
+			if d := jsonOf(props(alarm)["Dimensions"]); d != `[{"Name":"QueueName","Value":{"Fn::GetAtt":["`+firstQueues[0]+`","QueueName"]}}]` {
 				t.Errorf("regional scaling alarm %s reads %s, want the region's queue", id, d)
 			}
 		}
@@ -171,7 +174,7 @@ func TestEntryRoutesByLocation(t *testing.T) {
 	s := regional(t)
 	topic := logicalID(t, s, "AWS::SNS::Topic", "EntryTopic")
 	want := map[string]string{ // subscription endpoint (queue) -> filter
-		"WorkQueueAD162499": jsonOf(route.LocationFilter("region")),
+		firstQueues[0]: jsonOf(route.LocationFilter("region")),
 		logicalID(t, s, "AWS::SQS::Queue", "WorkQueueonpremQueue"): jsonOf(route.LocationFilter("onprem")),
 		logicalID(t, s, "AWS::SQS::Queue", "EntryUnrouted"):        jsonOf(route.UnroutedFilter([]string{"onprem", "region"})),
 	}
