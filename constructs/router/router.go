@@ -28,9 +28,6 @@ import (
 	"github.com/ecs-anywhere-stretched/stretched/internal/route"
 )
 
-// Attribute is the message attribute that names a message's location.
-const Attribute = route.Attribute
-
 // Props configure the entry.
 type Props struct {
 	// Key is the key of the location queues; it encrypts the unrouted queue
@@ -97,7 +94,7 @@ func New(scope constructs.Construct, id string, props Props) (*Router, error) {
 		r.topic.AddSubscription(awssnssubscriptions.NewSqsSubscription(props.Queues[name], &awssnssubscriptions.SqsSubscriptionProps{
 			RawMessageDelivery: jsii.Bool(true),
 			FilterPolicy: &map[string]awssns.SubscriptionFilter{
-				Attribute: awssns.SubscriptionFilter_StringFilter(&awssns.StringConditions{Allowlist: jsii.Strings(name)}),
+				route.Attribute: awssns.SubscriptionFilter_StringFilter(&awssns.StringConditions{Allowlist: jsii.Strings(name)}),
 			},
 		}))
 	}

@@ -26,9 +26,6 @@ import (
 	"github.com/ecs-anywhere-stretched/stretched/internal/route"
 )
 
-// LocationAttribute is the message attribute the entry routes on.
-const LocationAttribute = route.Attribute
-
 // Target is where work goes, from the regional stack's outputs.
 type Target struct {
 	// Topic is the entry (routed work); empty when work is shared.
@@ -143,7 +140,7 @@ func (c Clients) batch(ctx context.Context, t Target, location string, files []s
 			entries[i] = snstypes.PublishBatchRequestEntry{
 				Id: aws.String(strconv.Itoa(i)), Message: aws.String(f),
 				MessageAttributes: map[string]snstypes.MessageAttributeValue{
-					LocationAttribute: {DataType: aws.String("String"), StringValue: aws.String(location)},
+					route.Attribute: {DataType: aws.String("String"), StringValue: aws.String(location)},
 				},
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
 
+	"github.com/ecs-anywhere-stretched/stretched/internal/route"
 	"github.com/ecs-anywhere-stretched/stretched/internal/names"
 	"github.com/ecs-anywhere-stretched/stretched/internal/testkit/errcheck"
 )
@@ -34,7 +35,7 @@ func (f *fakeSNS) PublishBatch(_ context.Context, in *sns.PublishBatchInput, _ .
 			out.Failed = append(out.Failed, snstypes.BatchResultErrorEntry{Id: e.Id, Code: aws.String("InternalError"), Message: aws.String("try again")})
 			continue
 		}
-		f.published[body] = aws.ToString(e.MessageAttributes[LocationAttribute].StringValue)
+		f.published[body] = aws.ToString(e.MessageAttributes[route.Attribute].StringValue)
 	}
 	return out, nil
 }
