@@ -7,6 +7,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/ecs-anywhere-stretched/stretched/internal/testkit/errcheck"
 )
@@ -189,8 +190,11 @@ func TestMoveAcrossFileSystems(t *testing.T) {
 
 func TestBackoffIsCappedAndGrows(t *testing.T) {
 	for n := 1; n < 40; n++ {
-		if d := backoff(n); d <= 0 || d > 20e9 {
-			t.Fatalf("backoff(%d) = %v", n, d)
+		ceiling := min(200*time.Millisecond<<min(n, 10), 20*time.Second)
+		for range 50 { // equal jitter: between half of and all of the ceiling
+			if d := backoff(n); d < ceiling/2 || d > ceiling {
+				t.Fatalf("backoff(%d) = %v, want %v..%v", n, d, ceiling/2, ceiling)
+			}
 		}
 	}
 	if backoff(1) > backoff(12) {

@@ -492,7 +492,9 @@ func (w *worker) deleteBatch(batch []types.Message) {
 	}
 }
 
-// backoff is capped exponential with full jitter: up to 200 ms·2^n, at most 20 s.
+// backoff is capped exponential with equal jitter: between half of and all
+// of 200 ms·2^n, at most 20 s (never below half, so retries stay spread out
+// and never hammer a queue that is just coming back).
 func backoff(failures int) time.Duration {
 	ceiling := min(200*time.Millisecond<<min(failures, 10), 20*time.Second)
 	return ceiling/2 + rand.N(ceiling/2+1)
