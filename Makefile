@@ -39,7 +39,7 @@ test: $(NPM_STAMP) vet ## run every test: config, constructs, golden templates, 
 	go test -count=1 -parallel 4 -timeout 30m ./...
 
 golden: $(NPM_STAMP) ## rewrite the golden templates in test/testdata after a deliberate change
-	go test -count=1 ./test -run TestGolden -update
+	go test -count=1 ./test -run "TestGolden|TestInventory" -update
 
 diff: $(NPM_STAMP) ## compare the stacks with what is deployed
 	$(CDK) diff $(CDK_ARGS)

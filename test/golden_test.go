@@ -67,6 +67,55 @@ func TestGolden(t *testing.T) {
 	}
 }
 
+// inventory is a small snapshot of a stack: one line per resource, its
+// logical id, type and deletion policy, sorted. A changed logical id means
+// CloudFormation replaces the resource; a changed policy, what a delete
+// keeps.
+func inventory(s *synthesized) string {
+	res, _ := s.template["Resources"].(map[string]any)
+	lines := make([]string, 0, len(res))
+	for id, r := range res {
+		m, _ := r.(map[string]any)
+		line := fmt.Sprintf("%s %v", id, m["Type"])
+		if p, ok := m["DeletionPolicy"]; ok {
+			line += fmt.Sprintf(" %v", p)
+		}
+		lines = append(lines, line)
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n") + "\n"
+}
+
+// TestInventory compares every stack of every tested configuration
+// (default, variant, pinned, the three pipelines) with its inventory in
+// testdata/inventory/; make golden rewrites them. The full templates of the
+// default configuration are TestGolden's.
+func TestInventory(t *testing.T) {
+	requireSynth(t)
+	for _, s := range all {
+		t.Run(s.name, func(t *testing.T) {
+			got := inventory(s)
+			path := filepath.Join("testdata", "inventory", s.name+".txt")
+			if *update {
+				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+					t.Fatalf("write inventory: %v", err)
+				}
+				return
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("read inventory %s: %v (run make golden to create it)", path, err)
+			}
+			if d := lineDiff(string(want), got); d != "" {
+				t.Errorf("%s differs from the synthesized stack (- inventory, + now); a changed logical id replaces the resource; if intended run make golden:\n%s", path, d)
+			}
+		})
+	}
+}
+
 // lineDiff is a unified-style diff of two texts by lines, with three lines of
 // context, or "" when they are equal.
 func lineDiff(a, b string) string {
