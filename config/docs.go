@@ -51,7 +51,7 @@ func Settings() []Setting {
 		{KeyAlarmMessageAgeSeconds, code(DefaultAlarmMessageAgeSeconds), between(intRanges[KeyAlarmMessageAgeSeconds]) + ": the oldest message older than this alarms"},
 		{KeyEcrMaxImages, code(DefaultEcrMaxImages), between(intRanges[KeyEcrMaxImages]) + " tagged images kept by the lifecycle rule"},
 		{KeyPermissionsBoundary, "*(none)*", "managed policy ARN set as the permissions boundary of every IAM role of every stack (a site's own replaces it there)"},
-		{KeySites, fmt.Sprintf(`[{"name": %q}]`, DefaultSiteName), "list of sites, below"},
+		{KeySites, fmt.Sprintf("`[{\"name\": %q}]`", DefaultSiteName), "list of sites, below"},
 		{KeyWorkerSecrets, "*(none)*", "worker variables from SSM or Secrets Manager, below"},
 		{KeyPipeline, "*(none: deploy directly)*", "`{connectionArn, repository}` or `{codeCommitRepository}`, with `branch` (default `" + DefaultBranch + "`) and `approveSites`; needs `account` and `region`"},
 	}
