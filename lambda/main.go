@@ -57,13 +57,7 @@ var handlers = map[string]func(log *slog.Logger, cfg aws.Config, getenv func(str
 			return nil, err
 		}
 		r.M, r.Log = ssmact.NewManager(ssm.NewFromConfig(cfg), secretsmanager.NewFromConfig(cfg), log), log
-		return func(ctx context.Context) (renewer.Outcome, error) {
-			out, err := r.Run(ctx)
-			if err != nil {
-				log.Error("activation renewal failed", "error", err)
-			}
-			return out, err
-		}, nil
+		return logged(log, "activation renewal failed", r.Run), nil
 	},
 	names.HandlerSiteAgent: func(log *slog.Logger, cfg aws.Config, getenv func(string) string) (any, error) {
 		a, err := agent.FromEnv(getenv)
@@ -71,13 +65,7 @@ var handlers = map[string]func(log *slog.Logger, cfg aws.Config, getenv func(str
 			return nil, err
 		}
 		a.ECS, a.SQS, a.Log, a.Metrics, a.Now = ecs.NewFromConfig(cfg), sqs.NewFromConfig(cfg), log, os.Stdout, time.Now
-		return func(ctx context.Context) (agent.Report, error) {
-			r, err := a.Run(ctx)
-			if err != nil {
-				log.Error("site agent run failed", "error", err)
-			}
-			return r, err
-		}, nil
+		return logged(log, "site agent run failed", a.Run), nil
 	},
 	names.HandlerSiteNodes: func(log *slog.Logger, cfg aws.Config, _ func(string) string) (any, error) {
 		h := &deregister.Handler{ECS: ecs.NewFromConfig(cfg), SSM: ssm.NewFromConfig(cfg), CFN: cloudformation.NewFromConfig(cfg)}
@@ -87,6 +75,18 @@ var handlers = map[string]func(log *slog.Logger, cfg aws.Config, getenv func(str
 		h := &desiredcount.Handler{ECS: ecs.NewFromConfig(cfg)}
 		return cfn.LambdaWrap(h.Function(log)), nil
 	},
+}
+
+// logged is a scheduled handler whose failure is also logged, with what
+// failed (the runtime reports only the error).
+func logged[T any](log *slog.Logger, failed string, run func(context.Context) (T, error)) func(context.Context) (T, error) {
+	return func(ctx context.Context) (T, error) {
+		out, err := run(ctx)
+		if err != nil {
+			log.Error(failed, "error", err)
+		}
+		return out, err
+	}
 }
 
 // handler returns what the function named by _HANDLER runs.

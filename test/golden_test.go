@@ -49,20 +49,7 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			path := filepath.Join("testdata", name+".template.json")
-			if *update {
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatalf("write golden: %v", err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("read golden %s: %v (run make golden to create it)", path, err)
-			}
-			if d := lineDiff(string(want), got); d != "" {
-				t.Errorf("%s differs from the synthesized template (- golden, + now); if the change is intended run make golden:\n%s", path, d)
-			}
+			matchGolden(t, filepath.Join("testdata", name+".template.json"), got, "the synthesized template")
 		})
 	}
 }
@@ -94,25 +81,30 @@ func TestInventory(t *testing.T) {
 	requireSynth(t)
 	for _, s := range all {
 		t.Run(s.name, func(t *testing.T) {
-			got := inventory(s)
-			path := filepath.Join("testdata", "inventory", s.name+".txt")
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatalf("write inventory: %v", err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("read inventory %s: %v (run make golden to create it)", path, err)
-			}
-			if d := lineDiff(string(want), got); d != "" {
-				t.Errorf("%s differs from the synthesized stack (- inventory, + now); a changed logical id replaces the resource; if intended run make golden:\n%s", path, d)
-			}
+			matchGolden(t, filepath.Join("testdata", "inventory", s.name+".txt"), inventory(s), "the synthesized stack (a changed logical id replaces the resource)")
 		})
+	}
+}
+
+// matchGolden compares got with the golden file at path, or rewrites the
+// file with -update.
+func matchGolden(t *testing.T, path, got, what string) {
+	t.Helper()
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatalf("write golden: %v", err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read golden %s: %v (run make golden to create it)", path, err)
+	}
+	if d := lineDiff(string(want), got); d != "" {
+		t.Errorf("%s differs from %s (- golden, + now); if the change is intended run make golden:\n%s", path, what, d)
 	}
 }
 
