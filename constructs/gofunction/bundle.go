@@ -60,10 +60,42 @@ func bundleOf(root string) (bundle, error) {
 		if err := build(root, dir); err != nil {
 			return bundle{}, err
 		}
+		prune(filepath.Dir(dir), keepBuilds)
 	}
 	b := bundle{dir: dir, hash: hash}
 	bundles[root] = b
 	return b, nil
+}
+
+// keepBuilds is how many built binaries the cache folder keeps (22 MB each):
+// a few, so switching between branches rarely rebuilds.
+const keepBuilds = 4
+
+// prune removes all but the keep most recently built binaries from folder.
+// It is best effort: a binary another synth is using stays on disk until
+// that synth is done with it (CDK copied it into its cloud assembly).
+func prune(folder string, keep int) {
+	entries, err := os.ReadDir(folder)
+	if err != nil {
+		return
+	}
+	type built struct {
+		path string
+		at   int64
+	}
+	var all []built
+	for _, e := range entries {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		if info, err := e.Info(); err == nil {
+			all = append(all, built{filepath.Join(folder, e.Name()), info.ModTime().UnixNano()})
+		}
+	}
+	slices.SortFunc(all, func(a, b built) int { return int(b.at - a.at) })
+	for _, b := range all[min(keep, len(all)):] {
+		_ = os.RemoveAll(b.path)
+	}
 }
 
 // build compiles the binary into dir, through a folder of its own so that

@@ -1,7 +1,11 @@
 package gofunction
 
 import (
+	"os"
+	"path/filepath"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
@@ -37,5 +41,71 @@ func TestValidate(t *testing.T) {
 			}
 			errcheck.Contains(t, err, tc.want...)
 		})
+	}
+}
+
+func TestPruneKeepsTheNewestBuilds(t *testing.T) {
+	dir := t.TempDir()
+	for i, name := range []string{"a", "b", "c", "d", ".build-1"} {
+		p := filepath.Join(dir, name)
+		if err := os.Mkdir(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		at := time.Now().Add(time.Duration(i) * time.Minute)
+		if err := os.Chtimes(p, at, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	prune(dir, 2)
+	entries, _ := os.ReadDir(dir)
+	var left []string
+	for _, e := range entries {
+		left = append(left, e.Name())
+	}
+	if !slices.Equal(left, []string{".build-1", "c", "d"}) {
+		t.Errorf("left %v, want the two newest builds and the build in progress", left)
+	}
+}
+
+func TestSourceHashIsTheSourcesOnly(t *testing.T) {
+	root := t.TempDir()
+	write := func(path, text string) {
+		p := filepath.Join(root, path)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("go.mod", "module x\n")
+	write("go.sum", "")
+	write("lambda/main.go", "package main\n")
+	write("internal/a/a.go", "package a\n")
+	h1, err := sourceHash(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write("internal/a/a_test.go", "package a\n")
+	write("README.md", "words")
+	write("worker/w.go", "package main\n")
+	if h2, _ := sourceHash(root); h2 != h1 {
+		t.Error("tests, docs and code outside the hashed folders must not change the hash")
+	}
+	write("internal/a/a.go", "package a\n\nconst X = 1\n")
+	if h3, _ := sourceHash(root); h3 == h1 {
+		t.Error("a changed source file must change the hash")
+	}
+	// Another checkout of the same sources elsewhere hashes the same.
+	other := t.TempDir()
+	for _, f := range []string{"go.mod", "go.sum", "lambda/main.go", "internal/a/a.go", "internal/a/a_test.go"} {
+		b, _ := os.ReadFile(filepath.Join(root, f))
+		p := filepath.Join(other, f)
+		_ = os.MkdirAll(filepath.Dir(p), 0o755)
+		_ = os.WriteFile(p, b, 0o644)
+	}
+	h4, _ := sourceHash(root)
+	if h5, _ := sourceHash(other); h5 != h4 {
+		t.Error("the hash must not depend on where the checkout is")
 	}
 }
