@@ -1,0 +1,113 @@
+package stacks
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecr"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/ecs-anywhere-stretched/stretched/constructs/alerts"
+	"github.com/ecs-anywhere-stretched/stretched/constructs/dashboard"
+	"github.com/ecs-anywhere-stretched/stretched/constructs/fargateworker"
+	"github.com/ecs-anywhere-stretched/stretched/constructs/workqueue"
+	"github.com/ecs-anywhere-stretched/stretched/internal/names"
+)
+
+// addOperations makes what operators use: the alarm topic and every
+// location's alarms, the dashboard and the stack's outputs.
+func (r *Regional) addOperations(props *RegionalStackProps, cluster awsecs.ICluster, worker *fargateworker.Worker, logGroup awslogs.ILogGroup, repo awsecr.IRepository) error {
+	stack, wq := r.Stack, r.WorkQueue
+	var err error
+	if r.Alerts, err = alerts.New(stack, "Alerts", alerts.Props{Email: props.AlarmEmail}); err != nil {
+		return err
+	}
+	// The region's alarms keep their first ids; a site's are named after it.
+	queueAlarms(stack, r.Alerts, wq, "", props.AlarmMessageAgeSeconds)
+	locations := []dashboard.Location{{Name: names.RegionLocation, Queue: wq.Queue(), DeadLetterQueue: wq.DeadLetterQueue()}}
+	if !props.Routed {
+		locations[0].Name = "every location"
+	}
+	for _, s := range props.Sites {
+		if q := r.Queues[s.Name]; q != wq {
+			queueAlarms(stack, r.Alerts, q, "-"+s.Name, props.AlarmMessageAgeSeconds)
+			locations = append(locations, dashboard.Location{Name: s.Name, Queue: q.Queue(), DeadLetterQueue: q.DeadLetterQueue()})
+			output(stack, names.OutputQueueURL+names.Pascal(s.Name), q.Queue().QueueUrl(), fmt.Sprintf("work queue of site %s: send file names here directly, or publish to the entry with location=%s", s.Name, s.Name))
+			output(stack, names.OutputDeadLetterQueueURL+names.Pascal(s.Name), q.DeadLetterQueue().QueueUrl(), fmt.Sprintf("messages site %s failed maxReceiveCount times", s.Name))
+		}
+	}
+	var unrouted awssqs.IQueue
+	if r.Router != nil {
+		unrouted = r.Router.Unrouted()
+		unroutedAlarm(stack, r.Alerts, unrouted)
+		output(stack, names.OutputEntryTopic, r.Router.Topic().TopicArn(), "send work here: publish the file name with the message attribute location (region or a site's name)")
+		output(stack, names.OutputUnroutedQueueURL, unrouted.QueueUrl(), "messages published without a known location: read, fix the producer, publish again")
+		output(stack, names.OutputProducerPolicy, r.Router.ProducerPolicy().ManagedPolicyArn(), "managed policy that may send work: attach it to every producer")
+	}
+	output(stack, names.OutputLocations, jsii.String(strings.Join(r.locationNames(), ",")), "the locations work can be sent to")
+	output(stack, names.OutputWork, jsii.String(map[bool]string{true: names.WorkRouted, false: names.WorkShared}[props.Routed]), "routed: a queue per location; shared: one queue for every location")
+	board, err := dashboard.New(stack, "Dashboard", dashboard.Props{
+		Name: props.DashboardName, Locations: locations, Unrouted: unrouted, Cluster: cluster, Service: worker.Service(), Sites: props.Sites,
+	})
+	if err != nil {
+		return err
+	}
+
+	output(stack, names.OutputQueueURL, wq.Queue().QueueUrl(), map[bool]string{true: "work queue of the region: send file names here directly, or publish to the entry with location=region", false: "work queue of every location: send file names here"}[props.Routed])
+	output(stack, names.OutputDeadLetterQueueURL, wq.DeadLetterQueue().QueueUrl(), "messages that failed maxReceiveCount times")
+	output(stack, names.OutputRepositoryURI, repo.RepositoryUri(), "push the worker image here (make image-push)")
+	output(stack, names.OutputLogGroupName, logGroup.LogGroupName(), "logs of both sides (stream prefixes regional/ and external/)")
+	output(stack, names.OutputClusterName, cluster.ClusterName(), "regional ECS cluster")
+	output(stack, names.OutputServiceName, worker.Service().ServiceName(), "regional Fargate service")
+	output(stack, names.OutputAlarmTopic, r.Alerts.Topic().TopicArn(), "every alarm of the app notifies this topic: subscribe to it")
+	output(stack, names.OutputDashboard, board.DashboardName(), "the app's CloudWatch dashboard")
+	return nil
+}
+
+// unroutedAlarm goes off when a message reached the entry without a known
+// location.
+func unroutedAlarm(stack awscdk.Stack, a *alerts.Alerts, unrouted awssqs.IQueue) {
+	a.Notify(awscloudwatch.NewAlarm(stack, jsii.String("UnroutedAlarm"), &awscloudwatch.AlarmProps{
+		AlarmDescription: jsii.String("a message reached the entry without a location attribute, or with one no location has: it is kept in the unrouted queue; fix the producer and publish it again"),
+		Metric: unrouted.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{
+			Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Maximum"),
+		}),
+		Threshold:          jsii.Number(1),
+		EvaluationPeriods:  jsii.Number(1),
+		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+	}))
+}
+
+// queueAlarms are a location's dead-letter and oldest-message alarms; the
+// suffix names the location ("" for the region, whose ids are the first).
+func queueAlarms(stack awscdk.Stack, a *alerts.Alerts, wq *workqueue.WorkQueue, suffix string, ageSeconds int) {
+	fiveMinutes := awscdk.Duration_Minutes(jsii.Number(5))
+	dead := awscloudwatch.NewAlarm(stack, jsii.String("DeadLettersAlarm"+suffix), &awscloudwatch.AlarmProps{
+		AlarmDescription: jsii.String("messages are in the dead-letter queue: the worker failed them maxReceiveCount times; read its logs, fix the cause, then redrive them"),
+		Metric: wq.DeadLetterQueue().MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{
+			Period: fiveMinutes, Statistic: jsii.String("Maximum"),
+		}),
+		Threshold:          jsii.Number(1),
+		EvaluationPeriods:  jsii.Number(1),
+		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+	})
+	old := awscloudwatch.NewAlarm(stack, jsii.String("OldestMessageAlarm"+suffix), &awscloudwatch.AlarmProps{
+		AlarmDescription: jsii.String(fmt.Sprintf("the oldest message has waited more than %d s: work is not being done; check `make status`", ageSeconds)),
+		Metric: wq.Queue().MetricApproximateAgeOfOldestMessage(&awscloudwatch.MetricOptions{
+			Period: fiveMinutes, Statistic: jsii.String("Maximum"),
+		}),
+		Threshold:          jsii.Number(float64(ageSeconds)),
+		EvaluationPeriods:  jsii.Number(1),
+		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
+		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+	})
+	a.Notify(dead)
+	a.Notify(old)
+}
