@@ -166,13 +166,15 @@ func TestRenewerScheduleAndAlarm(t *testing.T) {
 			"Dimensions":         []any{map[string]any{"Name": "FunctionName", "Value": map[string]any{"Ref": logicalID(t, s, "AWS::Lambda::Function", "ActivationRenewer")}}},
 		})
 	})
+	// Site factory's activationRenewSchedule and activationRenewDays.
 	factory := variant["Variant-Anywhere-factory"]
-	if !strings.Contains(jsonOf(resources(factory, "AWS::Events::Rule")), `"ScheduleExpression":"rate(12 hours)"`) {
-		t.Error("site factory's activationRenewSchedule rate(12 hours) not applied")
-	}
-	if !strings.Contains(jsonOf(props(resources(factory, "AWS::Lambda::Function")[logicalID(t, factory, "AWS::Lambda::Function", "ActivationRenewer")])["Environment"]), `"RENEW_DAYS":"5"`) {
-		t.Error("site factory's activationRenewDays=5 not applied")
-	}
+	assertTemplate(t, factory, func(tmpl assertions.Template) {
+		tmpl.HasResourceProperties(jsii.String("AWS::Events::Rule"), map[string]any{"ScheduleExpression": "rate(12 hours)"})
+		tmpl.HasResourceProperties(jsii.String("AWS::Lambda::Function"), map[string]any{
+			"Handler":     names.HandlerRenewer,
+			"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]any{"RENEW_DAYS": "5"})},
+		})
+	})
 	pi := variant["Variant-Anywhere-pi"]
 	if hasPrefix(resources(pi, "AWS::Lambda::Function"), "ActivationRenewer") || hasPrefix(resources(pi, "AWS::CloudWatch::Alarm"), "ActivationRenewalFailed") {
 		t.Error("activationRenewDays=0 must make no renewer")

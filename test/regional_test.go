@@ -58,7 +58,7 @@ func TestRepositoryScannedImmutableWithLifecycle(t *testing.T) {
 	if repo["ImageTagMutability"] != "IMMUTABLE" {
 		t.Errorf("tag mutability: %v", repo["ImageTagMutability"])
 	}
-	if !strings.Contains(jsonOf(repo["EncryptionConfiguration"]), "KMS") {
+	if jsonOf(repo["EncryptionConfiguration"]) != `{"EncryptionType":"KMS"}` {
 		t.Errorf("repository not KMS encrypted: %s", jsonOf(repo["EncryptionConfiguration"]))
 	}
 	// The rollback depth the README states: 20 commits. Each commit is one
