@@ -97,6 +97,10 @@ type Site struct {
 	// permissions boundary of every role of the site's stack (the instance
 	// role among them); empty for none.
 	PermissionsBoundary string
+	// InstanceRoleArn, when set, is the user's own role for the site's
+	// nodes (it must trust ssm.amazonaws.com and have the policies the
+	// nodes need); empty makes one.
+	InstanceRoleArn string
 	// ActivationSerial is a number to change when the site needs a new
 	// activation with the same settings at the next deploy.
 	ActivationSerial int

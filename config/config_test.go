@@ -193,6 +193,7 @@ func TestErrors(t *testing.T) {
 		{"pipeline bad codecommit", map[string]any{"pipeline": `{"codeCommitRepository": "a b"}`, "account": "123456789012", "region": "eu-west-1"}, []string{`"pipeline.codeCommitRepository" is "a b"`}},
 		{"pipeline bad branch", map[string]any{"pipeline": `{"codeCommitRepository": "r", "branch": "a..b"}`, "account": "123456789012", "region": "eu-west-1"}, []string{`"pipeline.branch" is "a..b"`}},
 		{"pipeline without environment", map[string]any{"pipeline": `{"codeCommitRepository": "r"}`}, []string{`"pipeline" needs "account" and "region"`}},
+		{"site instance role", map[string]any{"sites": `[{"name":"a","instanceRoleArn":"arn:aws:iam::123456789012:role/path/x"}]`}, []string{`"sites[0].instanceRoleArn" is "arn:aws:iam::123456789012:role/path/x"`, "without a path"}},
 		{"site boundary", map[string]any{"sites": `[{"name":"a","permissionsBoundary":"boundary"}]`}, []string{`permissionsBoundary "boundary"`, "managed policy ARN"}},
 		{"all problems at once", map[string]any{"maxReceiveCount": 0, "natGateways": 9, "region": "x"},
 			[]string{`"maxReceiveCount"`, `"natGateways"`, `"region"`}},

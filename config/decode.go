@@ -39,6 +39,7 @@ type siteInput struct {
 	ActivationExpiryDays    *int   `json:"activationExpiryDays"`
 	InstanceName            string `json:"instanceName"`
 	PermissionsBoundary     string `json:"permissionsBoundary"`
+	InstanceRoleArn         string `json:"instanceRoleArn"`
 	ActivationSerial        *int   `json:"activationSerial"`
 	ActivationRenewDays     *int   `json:"activationRenewDays"`
 	ActivationRenewSchedule string `json:"activationRenewSchedule"`

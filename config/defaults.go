@@ -77,6 +77,7 @@ func withDefaults(in input) Config {
 			ActivationExpiryDays:    num(s.ActivationExpiryDays, DefaultActivationExpiryDays),
 			InstanceName:            s.InstanceName,
 			PermissionsBoundary:     s.PermissionsBoundary,
+			InstanceRoleArn:         s.InstanceRoleArn,
 			ActivationSerial:        num(s.ActivationSerial, DefaultActivationSerial),
 			ActivationRenewDays:     num(s.ActivationRenewDays, DefaultActivationRenewDays),
 			ActivationRenewSchedule: s.ActivationRenewSchedule,

@@ -73,6 +73,7 @@ func SiteSettings() []Setting {
 		{"activationRenewSchedule", code(DefaultActivationRenewSchedule), "an EventBridge `rate(…)` or `cron(…)` expression: when the renewer runs"},
 		{"keepNodesOnDestroy", "`false`", "`true` leaves the site's nodes registered when its stack is deleted"},
 		{"instanceName", "the site name", "default name SSM gives a node"},
+		{"instanceRoleArn", "*(none: the stack makes the role)*", "your own role for the site's nodes, by ARN (no path): it must trust `ssm.amazonaws.com` and have `AmazonSSMManagedInstanceCore` and `AmazonEC2ContainerServiceforEC2Role`; the app only passes it to SSM"},
 		{"permissionsBoundary", "the top-level `" + KeyPermissionsBoundary + "`", "managed policy ARN set as the permissions boundary of every IAM role of the site's stack, the instance role among them"},
 	}
 }

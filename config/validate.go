@@ -65,6 +65,7 @@ var (
 	clusterRe  = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
 	instanceRe = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,256}$`)
 	policyRe   = regexp.MustCompile(`^arn:aws[a-z-]*:iam::([0-9]{12}|aws):policy/.+$`)
+	roleRe     = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_-]{1,64}$`)
 	scheduleRe = regexp.MustCompile(limits.RenewSchedulePattern)
 	connRe     = regexp.MustCompile(`^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:[0-9]{12}:connection/[0-9a-f-]{36}$`)
 	repoRe     = regexp.MustCompile(`^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$`)
@@ -163,6 +164,9 @@ func (v *checker) sites(sites []Site) {
 		}
 		if s.PermissionsBoundary != "" && !policyRe.MatchString(s.PermissionsBoundary) {
 			v.fail("context key %q has permissionsBoundary %q: must be a managed policy ARN such as arn:aws:iam::123456789012:policy/boundary", key, s.PermissionsBoundary)
+		}
+		if s.InstanceRoleArn != "" && !roleRe.MatchString(s.InstanceRoleArn) {
+			v.fail("context key %q is %q: must be the ARN of a role without a path, such as arn:aws:iam::123456789012:role/ecsAnywhereInstanceRole (SSM takes the role's name)", key+".instanceRoleArn", s.InstanceRoleArn)
 		}
 		for _, f := range []struct {
 			field string

@@ -71,14 +71,13 @@ func NewAnywhere(scope constructs.Construct, id string, props *AnywhereStackProp
 	})
 	a.Cluster = cluster
 
-	role := awsiam.NewRole(stack, jsii.String("InstanceRole"), &awsiam.RoleProps{
-		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("ssm.amazonaws.com"), nil),
-		Description: jsii.String(fmt.Sprintf("ECS Anywhere nodes of site %s: SSM agent and ECS agent", site.Name)),
-		ManagedPolicies: &[]awsiam.IManagedPolicy{
-			awsiam.ManagedPolicy_FromAwsManagedPolicyName(jsii.String("AmazonSSMManagedInstanceCore")),
-			awsiam.ManagedPolicy_FromAwsManagedPolicyName(jsii.String("service-role/AmazonEC2ContainerServiceforEC2Role")),
-		},
-	})
+	var role awsiam.IRole
+	if site.InstanceRoleArn != "" {
+		// The user's own role: the app passes it to SSM and changes nothing on it.
+		role = awsiam.Role_FromRoleArn(stack, jsii.String("InstanceRole"), jsii.String(site.InstanceRoleArn), &awsiam.FromRoleArnOptions{Mutable: jsii.Bool(false)})
+	} else {
+		role = newInstanceRole(stack, site.Name)
+	}
 	a.InstanceRole = role
 
 	renewDays := site.ActivationRenewDays
@@ -156,4 +155,18 @@ func NewAnywhere(scope constructs.Construct, id string, props *AnywhereStackProp
 		output(stack, names.OutputRenewerName, r.FunctionName(), "invoke it to renew the activation now (aws lambda invoke --function-name <name> out.json)")
 	}
 	return a, nil
+}
+
+// newInstanceRole is the role SSM gives a site's nodes: trusted by
+// ssm.amazonaws.com, with the SSM agent's and the ECS agent's managed
+// policies.
+func newInstanceRole(stack awscdk.Stack, site string) awsiam.IRole {
+	return awsiam.NewRole(stack, jsii.String("InstanceRole"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("ssm.amazonaws.com"), nil),
+		Description: jsii.String(fmt.Sprintf("ECS Anywhere nodes of site %s: SSM agent and ECS agent", site)),
+		ManagedPolicies: &[]awsiam.IManagedPolicy{
+			awsiam.ManagedPolicy_FromAwsManagedPolicyName(jsii.String("AmazonSSMManagedInstanceCore")),
+			awsiam.ManagedPolicy_FromAwsManagedPolicyName(jsii.String("service-role/AmazonEC2ContainerServiceforEC2Role")),
+		},
+	})
 }

@@ -51,6 +51,29 @@ func TestExternalClusterAndInstanceRole(t *testing.T) {
 	}
 }
 
+// A site with its own instance role: the stack makes none, passes that
+// role to SSM by name, and may pass exactly it.
+func TestOwnInstanceRole(t *testing.T) {
+	requireSynth(t)
+	arn := ownInstanceRoles["Variant-Anywhere-factory"]
+	factory := variant["Variant-Anywhere-factory"]
+	if hasPrefix(resources(factory, "AWS::IAM::Role"), "InstanceRole") {
+		t.Error("a site with instanceRoleArn must not make an instance role")
+	}
+	if got := only(t, factory, "Custom::SsmActivation")["IamRole"]; got != "factoryNodes" {
+		t.Errorf("the activation must name the user's role, got %s", jsonOf(got))
+	}
+	var passes []string
+	for _, st := range statements(factory, "") {
+		if slices.Contains(st.actions, "iam:PassRole") {
+			passes = append(passes, jsonOf(st.resource))
+		}
+	}
+	if len(passes) == 0 || slices.ContainsFunc(passes, func(r string) bool { return r != jsonOf(arn) }) {
+		t.Errorf("iam:PassRole must name exactly the user's role, got %v", passes)
+	}
+}
+
 func TestActivationCustomResource(t *testing.T) {
 	s := anywhere(t)
 	act := only(t, s, "Custom::SsmActivation")

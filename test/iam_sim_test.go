@@ -323,7 +323,10 @@ func (w *world) siteEdges(t *testing.T, s *synthesized) []edge {
 	secretID := one("AWS::SecretsManager::Secret", "ActivationCode")
 	secret := fmt.Sprint(w.ref(s, secretID))
 	secretKey := fmt.Sprint(w.resolve(s, props(resourceOf(s, secretID))["KmsKeyId"]))
-	instanceRole := fmt.Sprint(w.getAtt(s, one("AWS::IAM::Role", "InstanceRole"), "Arn"))
+	instanceRole := ownInstanceRoles[s.name]
+	if instanceRole == "" {
+		instanceRole = fmt.Sprint(w.getAtt(s, one("AWS::IAM::Role", "InstanceRole"), "Arn"))
+	}
 	agentEnv, _ := w.resolve(s, props(resourceOf(s, one("AWS::Lambda::Function", "AgentHandler")))["Environment"]).(map[string]any)
 	queueURL := fmt.Sprint(agentEnv["Variables"].(map[string]any)["QUEUE_URL"])
 	queue := queueArns([]string{queueURL})[0]

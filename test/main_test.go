@@ -73,6 +73,10 @@ var pipeContext = map[string]any{
 	"pipeline":         map[string]any{"connectionArn": testConnArn, "repository": "my-org/stretched", "branch": "release", "approveSites": true},
 }
 
+// ownInstanceRoles are the sites of the test configurations that bring
+// their own instance role, by stack.
+var ownInstanceRoles = map[string]string{"Variant-Anywhere-factory": "arn:aws:iam::123456789012:role/factoryNodes"}
+
 // variantBoundary bounds every role of the variant's stacks but site pi's,
 // which names its own.
 const variantBoundary = "arn:aws:iam::123456789012:policy/org-boundary"
@@ -94,7 +98,7 @@ var variantContext = map[string]any{
 		"DB_PASSWORD": map[string]any{"parameter": "arn:aws:ssm:eu-west-1:123456789012:parameter/app/db", "kmsKeyArn": variantKey},
 		"API_TOKEN":   map[string]any{"secretArn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:app/token-AbCdEf", "jsonKey": "token", "kmsKeyArn": variantKey},
 	},
-	"sites": `[{"name":"factory","minTasks":2,"maxTasks":5,"patching":"install","patchSchedule":"cron(0 2 ? * SAT *)","registrationLimit":25,"activationExpiryDays":30,"activationRenewDays":5,"activationRenewSchedule":"rate(12 hours)"},
+	"sites": `[{"name":"factory","minTasks":2,"maxTasks":5,"patching":"install","patchSchedule":"cron(0 2 ? * SAT *)","registrationLimit":25,"activationExpiryDays":30,"activationRenewDays":5,"activationRenewSchedule":"rate(12 hours)","instanceRoleArn":"arn:aws:iam::123456789012:role/factoryNodes"},
 	           {"name":"pi","clusterName":"piCluster","permissionsBoundary":"arn:aws:iam::123456789012:policy/boundary","activationRenewDays":0,"keepNodesOnDestroy":true,"patching":"off"}]`,
 }
 
