@@ -25,6 +25,9 @@ type world struct {
 	// resolved holds each stack's policies once read: the simulator's
 	// edges ask for them once per call.
 	resolved map[*synthesized][]policyDoc
+	// unknown records every Fn::GetAtt the resolver could only give a
+	// placeholder for (a resource type or attribute it does not map).
+	unknown map[string]bool
 }
 
 type exported struct {
@@ -33,7 +36,7 @@ type exported struct {
 }
 
 func newWorld(stacks []*synthesized) *world {
-	w := &world{stacks: map[string]*synthesized{}, exports: map[string]exported{}, resolved: map[*synthesized][]policyDoc{}}
+	w := &world{stacks: map[string]*synthesized{}, exports: map[string]exported{}, resolved: map[*synthesized][]policyDoc{}, unknown: map[string]bool{}}
 	for _, s := range stacks {
 		w.stacks[s.name] = s
 	}
@@ -147,6 +150,7 @@ func (w *world) clusterOf(s *synthesized, service map[string]any) string {
 func (w *world) getAtt(s *synthesized, id, attr string) any {
 	r := resourceOf(s, id)
 	if r == nil {
+		w.unknown[s.name+": no resource "+id] = true
 		return "unresolved-getatt-" + id + "." + attr
 	}
 	name := w.physicalName(s, id)
@@ -206,7 +210,10 @@ func (w *world) getAtt(s *synthesized, id, attr string) any {
 		return "sg-" + name
 	case "AWS::EC2::VPC.CidrBlock":
 		return "10.0.0.0/16"
+	case "AWS::EC2::VPC.DefaultSecurityGroup":
+		return "sg-default-" + name
 	}
+	w.unknown[typ+"."+attr] = true
 	return id + "." + attr
 }
 
