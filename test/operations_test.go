@@ -43,11 +43,19 @@ func TestDeploysLeaveTheTaskCountAlone(t *testing.T) {
 
 func TestRegionalScalesOnQueueDepth(t *testing.T) {
 	s := regional(t)
-	target := only(t, s, "AWS::ApplicationAutoScaling::ScalableTarget")
-	if target["MinCapacity"] != float64(1) || target["MaxCapacity"] != float64(10) || target["ScalableDimension"] != "ecs:service:DesiredCount" ||
-		!strings.Contains(jsonOf(target["ResourceId"]), "service/") || !strings.Contains(jsonOf(target["RoleARN"]), "AWSServiceRoleForApplicationAutoScaling_ECSService") {
-		t.Errorf("scalable target: %s", jsonOf(target))
-	}
+	assertTemplate(t, s, func(tmpl assertions.Template) {
+		tmpl.ResourceCountIs(jsii.String("AWS::ApplicationAutoScaling::ScalableTarget"), jsii.Number(1))
+		tmpl.HasResourceProperties(jsii.String("AWS::ApplicationAutoScaling::ScalableTarget"), map[string]any{
+			"MinCapacity":       1,
+			"MaxCapacity":       10,
+			"ScalableDimension": "ecs:service:DesiredCount",
+			"ServiceNamespace":  "ecs",
+			"ResourceId":        assertions.Match_AnyValue(),
+			"RoleARN": map[string]any{"Fn::Join": assertions.Match_ArrayWith(&[]any{
+				assertions.Match_ArrayWith(&[]any{assertions.Match_StringLikeRegexp(jsii.String("AWSServiceRoleForApplicationAutoScaling_ECSService"))}),
+			})},
+		})
+	})
 	steps := stepPolicies(t, s)
 	if got := jsonOf(steps); !strings.Contains(got, `"MetricIntervalUpperBound":0,"ScalingAdjustment":-1`) ||
 		!strings.Contains(got, `"MetricIntervalLowerBound":0,"MetricIntervalUpperBound":400,"ScalingAdjustment":1`) ||

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+
 	"github.com/ecs-anywhere-stretched/stretched/stacks"
 )
 
@@ -71,10 +74,17 @@ func TestPipelineSourceFromTheConnection(t *testing.T) {
 	if c.provider != "CodeCommit" || c.config["RepositoryName"] != "stretched" || c.config["BranchName"] != "main" {
 		t.Errorf("CodeCommit source %+v", c)
 	}
-	p := only(t, s, "AWS::CodePipeline::Pipeline")
-	if p["PipelineType"] != "V2" || p["Name"] != "Pipe-Pipeline" || !strings.Contains(jsonOf(p["ArtifactStore"]), "EncryptionKey") {
-		t.Errorf("a V2 pipeline named for the prefix with KMS-encrypted artifacts: %s", jsonOf(map[string]any{"type": p["PipelineType"], "name": p["Name"], "store": p["ArtifactStore"]}))
-	}
+	// A V2 pipeline named for the prefix, with KMS-encrypted artifacts.
+	assertTemplate(t, s, func(tmpl assertions.Template) {
+		tmpl.HasResourceProperties(jsii.String("AWS::CodePipeline::Pipeline"), map[string]any{
+			"PipelineType": "V2",
+			"Name":         "Pipe-Pipeline",
+			"ArtifactStore": assertions.Match_ObjectLike(&map[string]any{
+				"Type":          "S3",
+				"EncryptionKey": assertions.Match_ObjectLike(&map[string]any{"Type": "KMS"}),
+			}),
+		})
+	})
 }
 
 func TestPipelineSynthRunsTheReadmeCommands(t *testing.T) {
@@ -115,14 +125,14 @@ func TestPipelineImageStepBuildsBothPlatformsIntoTheRegionalRepository(t *testin
 			t.Errorf("image step lacks %q:\n%s", want, spec)
 		}
 	}
-	if !strings.Contains(jsonOf(project["Environment"]), `"PrivilegedMode":true`) {
+	if env, _ := project["Environment"].(map[string]any); env["PrivilegedMode"] != true {
 		t.Error("the image step runs Docker: it must be privileged")
 	}
 	// Privileged exactly where Docker runs: the image step and the Docker
 	// asset publishing, no file asset, synth or self-mutation project.
 	var privileged []string
 	for id, r := range resources(s, "AWS::CodeBuild::Project") {
-		if strings.Contains(jsonOf(props(r)["Environment"]), `"PrivilegedMode":true`) {
+		if env, _ := props(r)["Environment"].(map[string]any); env["PrivilegedMode"] == true {
 			privileged = append(privileged, id)
 		}
 	}
