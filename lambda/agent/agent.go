@@ -1,4 +1,4 @@
-// Package siteagent runs once a minute for each site: it scales the site's
+// Package agent is the site agent (handler "siteagent"). It runs once a minute for each site: it scales the site's
 // EXTERNAL service on the work queue's backlog by setting its desired count,
 // and writes the site's metrics (nodes connected and disconnected, tasks
 // desired, running, pending and missing, backlog) in the CloudWatch embedded

@@ -1,4 +1,4 @@
-// Package sitenodes answers Custom::SiteNodes: when a site's stack is
+// Package deregister answers Custom::SiteNodes (handler "sitenodes"): when a site's stack is
 // deleted, it deregisters the site's nodes, so the cluster can be deleted
 // (ECS refuses while it has container instances) and no managed instance is
 // left registered and billed. It touches only the site's cluster and the

@@ -1,4 +1,4 @@
-// Package taskcount answers Custom::ServiceTaskCount: the desired count a
+// Package desiredcount answers Custom::ServiceTaskCount (handler "taskcount"): the desired count a
 // site's EXTERNAL service is deployed with.
 //
 // CloudFormation creates an ECS service that has no DesiredCount with one
