@@ -106,7 +106,7 @@ func TestCfnLint(t *testing.T) {
 
 // guardExceptions are the Control Tower rules a resource of this app fails
 // on purpose, keyed by rule and the resource's logical id prefix; each is
-// explained in the README ("Policy checks"). Any other failure fails the test.
+// explained in docs/security.md ("Policy checks"). Any other failure fails the test.
 var guardExceptions = map[string][]string{
 	// ECS Exec's agent needs a writable root filesystem.
 	"ecs_containers_readonly_access_check": {"WorkerTaskDefinition"},

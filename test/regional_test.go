@@ -61,7 +61,7 @@ func TestRepositoryScannedImmutableWithLifecycle(t *testing.T) {
 	if jsonOf(repo["EncryptionConfiguration"]) != `{"EncryptionType":"KMS"}` {
 		t.Errorf("repository not KMS encrypted: %s", jsonOf(repo["EncryptionConfiguration"]))
 	}
-	// The rollback depth the README states: 20 commits. Each commit is one
+	// The rollback depth docs/pipeline.md states: 20 commits. Each commit is one
 	// tagged image index; its untagged platform images must be neither
 	// counted (they would shrink the depth) nor expired (the index would
 	// lose a platform).

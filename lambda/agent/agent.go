@@ -1,10 +1,11 @@
-// Package agent is the site agent (handler "siteagent"). It runs once a minute for each site: it scales the site's
-// EXTERNAL service on the work queue's backlog by setting its desired count,
-// and writes the site's metrics (nodes connected and disconnected, tasks
-// desired, running, pending and missing, backlog) in the CloudWatch embedded
-// metric format, one JSON log line, no CloudWatch call. A Go function sets
-// the count because AWS's documentation does not establish that Application
-// Auto Scaling serves EXTERNAL services (README, Operating the fleet).
+// Package agent is the site agent (handler "siteagent"). It runs once a
+// minute for each site: it scales the site's EXTERNAL service on the work
+// queue's backlog by setting its desired count, and writes the site's
+// metrics (nodes connected and disconnected, tasks desired, running, pending
+// and missing, backlog) in the CloudWatch embedded metric format, one JSON
+// log line, no CloudWatch call. A Go function sets the count because AWS's
+// documentation does not establish that Application Auto Scaling serves
+// EXTERNAL services (docs/operations.md, Scaling on the queue).
 package agent
 
 import (

@@ -1,5 +1,5 @@
-// Package deregister answers Custom::SiteNodes (handler "sitenodes"): when a site's stack is
-// deleted, it deregisters the site's nodes, so the cluster can be deleted
+// Package deregister answers Custom::SiteNodes (handler "sitenodes"): when a
+// site's stack is deleted, it deregisters the site's nodes, so the cluster can be deleted
 // (ECS refuses while it has container instances) and no managed instance is
 // left registered and billed. It touches only the site's cluster and the
 // managed instances that carry the site's stack tag (SSM gives every node the
@@ -153,7 +153,7 @@ func (h *Handler) Deregister(ctx context.Context, log *slog.Logger, cluster, tag
 	if len(failed) > maxReported {
 		more = fmt.Sprintf(" (and %d more, see the function's log group)", len(failed)-maxReported)
 	}
-	return fmt.Errorf("%d node(s) could not be deregistered%s: %w; fix the cause and delete the stack again, or deregister them by hand (README, Site lifecycle)", len(failed), more, errors.Join(shown...))
+	return fmt.Errorf("%d node(s) could not be deregistered%s: %w; fix the cause and delete the stack again, or deregister them by hand (docs/sites.md, Site lifecycle)", len(failed), more, errors.Join(shown...))
 }
 
 // containerInstances lists every container instance of cluster first and
