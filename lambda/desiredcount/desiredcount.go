@@ -1,5 +1,5 @@
-// Package desiredcount answers Custom::ServiceTaskCount (handler "taskcount"): the desired count a
-// site's EXTERNAL service is deployed with.
+// Package desiredcount answers Custom::ServiceTaskCount (handler
+// "taskcount"): the desired count a site's EXTERNAL service is deployed with.
 //
 // CloudFormation creates an ECS service that has no DesiredCount with one
 // task and waits until it runs; on a new site no node has joined yet, so the
