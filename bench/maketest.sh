@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Times `make test` as a user runs it (gofmt, vet, every test), RUNS times
 # (default 3) after one warm-up run, and prints min/median/max.
-#   COLD=1 bench/maketest.sh   one run with an empty Go build cache (a fresh
-#                              machine's compile of everything; the module
-#                              cache and node_modules stay)
+#   COLD=1 bench/maketest.sh   one run as on a fresh machine: an empty Go
+#                              build cache and an empty user cache folder
+#                              (XDG_CACHE_HOME: the Lambda binary, jsii's
+#                              package cache); the Go module cache and
+#                              node_modules stay
 # Needs the pinned tools: make tools.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,8 +22,8 @@ timed() {
 if [ -n "${COLD:-}" ]; then
   cache=$(mktemp -d)
   trap 'rm -rf "$out" "$cache"' EXIT
-  echo "cold Go build cache (GOCACHE=$cache):"
-  GOCACHE=$cache timed make test
+  echo "cold: GOCACHE=$cache/go XDG_CACHE_HOME=$cache/user"
+  GOCACHE=$cache/go XDG_CACHE_HOME=$cache/user timed make test
   exit 0
 fi
 make test >/dev/null 2>&1 # warm-up: compiles what changed
