@@ -1,6 +1,8 @@
 package config
 
 import (
+	"cmp"
+
 	"github.com/ecs-anywhere-stretched/stretched/internal/limits"
 	"github.com/ecs-anywhere-stretched/stretched/internal/names"
 )
@@ -69,63 +71,44 @@ func withDefaults(in input) Config {
 		sites = []siteInput{{Name: DefaultSiteName}}
 	}
 	for _, s := range sites {
-		site := Site{
-			Name:                    s.Name,
-			ClusterName:             s.ClusterName,
-			MinTasks:                num(s.MinTasks, DefaultSiteMinTasks),
+		cluster := DefaultClusterName
+		if len(sites) > 1 {
+			cluster = DefaultClusterName + "-" + s.Name
+		}
+		minTasks := num(s.MinTasks, DefaultSiteMinTasks)
+		c.Sites = append(c.Sites, Site{
+			Name:        s.Name,
+			ClusterName: cmp.Or(s.ClusterName, cluster),
+			MinTasks:    minTasks,
+			// A site's maximum is at least its minimum unless the user set both.
+			MaxTasks:                num(s.MaxTasks, max(DefaultSiteMaxTasks, minTasks)),
 			RegistrationLimit:       num(s.RegistrationLimit, DefaultRegistrationLimit),
 			ActivationExpiryDays:    num(s.ActivationExpiryDays, DefaultActivationExpiryDays),
-			InstanceName:            s.InstanceName,
-			PermissionsBoundary:     s.PermissionsBoundary,
+			InstanceName:            cmp.Or(s.InstanceName, s.Name),
+			PermissionsBoundary:     cmp.Or(s.PermissionsBoundary, c.PermissionsBoundary),
 			InstanceRoleArn:         s.InstanceRoleArn,
 			ActivationSerial:        num(s.ActivationSerial, DefaultActivationSerial),
 			ActivationRenewDays:     num(s.ActivationRenewDays, DefaultActivationRenewDays),
-			ActivationRenewSchedule: s.ActivationRenewSchedule,
+			ActivationRenewSchedule: cmp.Or(s.ActivationRenewSchedule, DefaultActivationRenewSchedule),
 			KeepNodesOnDestroy:      s.KeepNodesOnDestroy,
-			Patching:                s.Patching,
-			PatchSchedule:           s.PatchSchedule,
-		}
-		// A site's maximum is at least its minimum unless the user set both.
-		site.MaxTasks = num(s.MaxTasks, max(DefaultSiteMaxTasks, site.MinTasks))
-		if site.ClusterName == "" {
-			site.ClusterName = DefaultClusterName
-			if len(sites) > 1 {
-				site.ClusterName = DefaultClusterName + "-" + s.Name
-			}
-		}
-		if site.InstanceName == "" {
-			site.InstanceName = s.Name
-		}
-		if site.PermissionsBoundary == "" {
-			site.PermissionsBoundary = c.PermissionsBoundary
-		}
-		if site.ActivationRenewSchedule == "" {
-			site.ActivationRenewSchedule = DefaultActivationRenewSchedule
-		}
-		if site.Patching == "" {
-			site.Patching = DefaultPatching
-		}
-		if site.PatchSchedule == "" {
-			site.PatchSchedule = DefaultPatchSchedule
-		}
-		c.Sites = append(c.Sites, site)
+			Patching:                cmp.Or(s.Patching, DefaultPatching),
+			PatchSchedule:           cmp.Or(s.PatchSchedule, DefaultPatchSchedule),
+		})
 	}
 
 	if in.Pipeline != nil {
 		p := *in.Pipeline
-		if p.Branch == "" {
-			p.Branch = DefaultBranch
-		}
+		p.Branch = cmp.Or(p.Branch, DefaultBranch)
 		c.Pipeline = &p
 	}
 	return c
 }
 
 func str(p *string, def string) string {
-	if p == nil || *p == "" {
+	if p == nil {
 		return def
 	}
-	return *p
+	return cmp.Or(*p, def)
 }
 
 func num(p *int, def int) int {

@@ -53,11 +53,7 @@ func NewAnywhere(scope constructs.Construct, id string, props *AnywhereStackProp
 	site, regional := props.Site, props.Regional
 	// Every role of the site's stack, the instance role among them.
 	bound(stack, site.PermissionsBoundary)
-	days := props.LogRetentionDays
-	if days == 0 {
-		days = 365
-	}
-	retention, err := loggroup.Retention(days)
+	retention, err := loggroup.Retention(props.LogRetentionDays)
 	if err != nil {
 		return nil, fmt.Errorf("site %q: %w", site.Name, err)
 	}

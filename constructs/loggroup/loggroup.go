@@ -31,8 +31,15 @@ var retention = map[int]awslogs.RetentionDays{
 // Days lists the retentions CloudWatch Logs accepts, in days, ascending.
 func Days() []int { return slices.Sorted(maps.Keys(retention)) }
 
-// Retention is CDK's retention for days, which must be one of Days.
+// DefaultRetentionDays is the retention when none is given: one year.
+const DefaultRetentionDays = 365
+
+// Retention is CDK's retention for days, which must be one of Days; 0 is
+// DefaultRetentionDays.
 func Retention(days int) (awslogs.RetentionDays, error) {
+	if days == 0 {
+		days = DefaultRetentionDays
+	}
 	r, ok := retention[days]
 	if !ok {
 		return "", fmt.Errorf("loggroup: retention %d days: must be one of %v", days, Days())
@@ -44,7 +51,8 @@ func Retention(days int) (awslogs.RetentionDays, error) {
 type Props struct {
 	// Key encrypts the log group. Required.
 	Key awskms.IKey
-	// RetentionDays is how long events are kept; one of Days. Default: 365.
+	// RetentionDays is how long events are kept; one of Days. Default:
+	// DefaultRetentionDays (365).
 	RetentionDays int
 	// RemovalPolicy of the log group. Default: RETAIN (logs outlive the stack).
 	RemovalPolicy awscdk.RemovalPolicy
@@ -52,9 +60,6 @@ type Props struct {
 
 // New adds the log group to scope as id.
 func New(scope constructs.Construct, id string, props Props) (awslogs.LogGroup, error) {
-	if props.RetentionDays == 0 {
-		props.RetentionDays = 365
-	}
 	if props.RemovalPolicy == "" {
 		props.RemovalPolicy = awscdk.RemovalPolicy_RETAIN
 	}
