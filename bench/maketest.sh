@@ -12,23 +12,18 @@ cd "$(dirname "$0")/.."
 runs=${RUNS:-3}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-timed() {
-  local t0 t1
-  t0=$(date +%s%N)
-  "$@" >"$out/log" 2>&1 || { tail -50 "$out/log"; exit 1; }
-  t1=$(date +%s%N)
-  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f\n", (b - a) / 1e9 }' | tee -a "$out/times"
-}
+. bench/lib.sh
 if [ -n "${COLD:-}" ]; then
   cache=$(mktemp -d)
   trap 'rm -rf "$out" "$cache"' EXIT
   echo "cold: GOCACHE=$cache/go XDG_CACHE_HOME=$cache/user"
-  GOCACHE=$cache/go XDG_CACHE_HOME=$cache/user timed make test
+  GOCACHE=$cache/go XDG_CACHE_HOME=$cache/user timed "$out/times" make test
+  stats "make test (cold)" "$out/times"
   exit 0
 fi
 make test >/dev/null 2>&1 # warm-up: compiles what changed
 for i in $(seq "$runs"); do
-  printf 'run %d: ' "$i"
-  timed make test
+  timed "$out/times" make test
+  printf 'run %d: %.1f s\n' "$i" "$(tail -1 "$out/times")"
 done
-sort -n "$out/times" | awk '{v[NR]=$1} END {m=(NR%2)?v[(NR+1)/2]:(v[NR/2]+v[NR/2+1])/2; printf "make test (warm): min %.1f s, median %.1f s, max %.1f s\n", v[1], m, v[NR]}'
+stats "make test (warm)" "$out/times"

@@ -20,25 +20,18 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 floor=(cdk synth --quiet --app "go run ./bench/floor" -o "$out/floor.out")
 app=(cdk synth --quiet -o "$out/app.out")
-timed() { # timed <name> <command...>: appends the command's seconds to $out/<name>
-  local name=$1 t0 t1; shift
-  t0=$(date +%s%N)
-  "$@" >"$out/log" 2>&1 || { cat "$out/log"; exit 1; }
-  t1=$(date +%s%N)
-  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", (b - a) / 1e9 }' >>"$out/$name"
-}
+. bench/lib.sh
 # Warm up: compile both apps and build the Lambda binary once.
 "${floor[@]}" >/dev/null 2>&1
 "${app[@]}" >/dev/null 2>&1
 for i in $(seq "$runs"); do
-  timed floor "${floor[@]}"
-  timed floor-noval env CDK_VALIDATION=false "${floor[@]}"
-  timed app "${app[@]}"
+  timed "$out/floor" "${floor[@]}"
+  timed "$out/floor-noval" env CDK_VALIDATION=false "${floor[@]}"
+  timed "$out/app" "${app[@]}"
   printf 'run %d: floor %.2f s, floor-noval %.2f s, app %.2f s\n' "$i" "$(tail -1 "$out/floor")" "$(tail -1 "$out/floor-noval")" "$(tail -1 "$out/app")"
 done
-median() { sort -n "$1" | awk '{v[NR]=$1} END {print (NR%2)?v[(NR+1)/2]:(v[NR/2]+v[NR/2+1])/2}'; }
 for name in floor floor-noval app; do
-  sort -n "$out/$name" | awk -v n="$name" -v m="$(median "$out/$name")" '{v[NR]=$1} END {printf "%-12s min %.2f s, median %.2f s, max %.2f s\n", n, v[1], m, v[NR]}'
+  stats "$name" "$out/$name"
 done
 awk -v a="$(median "$out/app")" -v f="$(median "$out/floor")" -v g="$(median "$out/floor-noval")" \
   'BEGIN { printf "app / floor: %.2f; app / floor-noval: %.2f (medians)\n", a / f, a / g }'
