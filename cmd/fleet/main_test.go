@@ -89,6 +89,13 @@ func newFleet(t *testing.T, prefix string) *fleet {
 		if _, err := cfn.CreateStack(ctx, &cloudformation.CreateStackInput{StackName: aws.String(name), TemplateBody: aws.String(body)}); err != nil {
 			t.Fatalf("create stack %s in moto: %v", name, err)
 		}
+		// The server is shared: leave it as the test found it, so the
+		// test can run again in the same process (go test -count).
+		t.Cleanup(func() {
+			if _, err := cfn.DeleteStack(ctx, &cloudformation.DeleteStackInput{StackName: aws.String(name)}); err != nil {
+				t.Errorf("delete stack %s in moto: %v", name, err)
+			}
+		})
 	}
 	q := m.Client()
 	for _, suffix := range []string{"work", "dlq"} {
