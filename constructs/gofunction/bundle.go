@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,11 +19,6 @@ var BuildFlags = []string{"-trimpath", "-buildvcs=false", "-ldflags=-s -w -build
 // BinaryPackage is the main package of every handler, relative to the
 // repository root.
 const BinaryPackage = "./lambda"
-
-// HashedFolders hold every package of this module the binary links (the
-// import-boundary test holds the binary to them): with go.mod, go.sum, the
-// Go version and the build settings, their Go files are the asset hash.
-var HashedFolders = []string{"lambda", "internal"}
 
 // bundle is the built binary of one repository: its folder (holding
 // "bootstrap") and the hash CDK names the asset by.
@@ -129,43 +123,90 @@ func build(root, dir string) error {
 	return nil
 }
 
-// sourceHash is the SHA-256 of what the binary is made from: the Go
-// version, the target and build flags, go.mod, go.sum and every non-test Go
-// file under HashedFolders, by path relative to root (so two checkouts of
-// one commit agree, wherever they are).
+// sourceHash is the SHA-256 of what the binary is made from, exactly: the
+// Go version, the target and build flags, and for every package the
+// binary links (`go list -deps` for linux/arm64) its module and version,
+// and for the packages of this module their Go and embedded files, by path
+// relative to root (so two checkouts of one commit agree, wherever they
+// are). A change to the CLI, the worker, tests, test doubles or a module
+// only they use leaves the hash, and so every function, untouched.
 func sourceHash(root string) (string, error) {
+	deps, err := linked(root)
+	if err != nil {
+		return "", err
+	}
 	h := sha256.New()
 	fmt.Fprintf(h, "%s linux/arm64 cgo=0 %s %s\n", runtime.Version(), strings.Join(BuildFlags, " "), BinaryPackage)
-	files := []string{"go.mod", "go.sum"}
-	for _, folder := range HashedFolders {
-		err := filepath.WalkDir(filepath.Join(root, folder), func(path string, d fs.DirEntry, err error) error {
+	for _, d := range deps {
+		fmt.Fprintln(h, d.line)
+		for _, f := range d.files {
+			b, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(f)))
 			if err != nil {
-				return err
+				return "", err
 			}
-			if d.IsDir() && d.Name() == "testdata" {
-				return filepath.SkipDir
-			}
-			if !d.IsDir() && strings.HasSuffix(path, ".go") && !strings.HasSuffix(path, "_test.go") {
-				rel, err := filepath.Rel(root, path)
-				if err != nil {
-					return err
-				}
-				files = append(files, filepath.ToSlash(rel))
-			}
-			return nil
-		})
-		if err != nil {
-			return "", err
+			fmt.Fprintf(h, "%s %d\n", f, len(b))
+			h.Write(b)
 		}
-	}
-	slices.Sort(files[2:])
-	for _, f := range files {
-		b, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(f)))
-		if err != nil {
-			return "", err
-		}
-		fmt.Fprintf(h, "%s %d\n", f, len(b))
-		h.Write(b)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// linkedPackage is one package the binary links: a line naming it (import
+// path, and module@version for another module's) and, for this module's
+// packages, its files relative to the root.
+type linkedPackage struct {
+	line  string
+	files []string
+}
+
+// listFormat prints, per package: standard or not, import path, module
+// path, version and replacement, the package folder, and its Go and
+// embedded files, tab-separated.
+const listFormat = `{{.Standard}}	{{.ImportPath}}	{{with .Module}}{{.Path}}	{{.Version}}	{{with .Replace}}{{.Path}}@{{.Version}}{{end}}	{{.Main}}{{else}}			false{{end}}	{{.Dir}}	{{join .GoFiles ","}}	{{join .EmbedFiles ","}}`
+
+// linked lists the packages the binary links, sorted by import path.
+func linked(root string) ([]linkedPackage, error) {
+	cmd := exec.Command("go", "list", "-deps", "-f", listFormat, BinaryPackage)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0", "GOFLAGS=-mod=readonly")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("go list -deps %s in %s: %w\n%s", BinaryPackage, root, err, stderr.String())
+	}
+	root, err = filepath.Abs(root)
+	if err != nil {
+		return nil, err
+	}
+	var pkgs []linkedPackage
+	for _, line := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
+		f := strings.Split(line, "\t")
+		if len(f) != 9 {
+			return nil, fmt.Errorf("go list printed %q: want 9 tab-separated fields", line)
+		}
+		standard, path, modPath, version, replace, main, dir := f[0], f[1], f[2], f[3], f[4], f[5], f[6]
+		if standard == "true" {
+			continue // the Go version, hashed above, fixes it
+		}
+		if main != "true" {
+			pkgs = append(pkgs, linkedPackage{line: fmt.Sprintf("%s %s@%s %s", path, modPath, version, replace)})
+			continue
+		}
+		rel, err := filepath.Rel(root, dir)
+		if err != nil {
+			return nil, err
+		}
+		p := linkedPackage{line: path}
+		for _, list := range []string{f[7], f[8]} {
+			for _, name := range strings.Split(list, ",") {
+				if name != "" {
+					p.files = append(p.files, filepath.ToSlash(filepath.Join(rel, name)))
+				}
+			}
+		}
+		pkgs = append(pkgs, p)
+	}
+	slices.SortFunc(pkgs, func(a, b linkedPackage) int { return strings.Compare(a.line, b.line) })
+	return pkgs, nil
 }

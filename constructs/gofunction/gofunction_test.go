@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -67,7 +68,7 @@ func TestPruneKeepsTheNewestBuilds(t *testing.T) {
 	}
 }
 
-func TestSourceHashIsTheSourcesOnly(t *testing.T) {
+func TestSourceHashIsWhatTheBinaryLinks(t *testing.T) {
 	root := t.TempDir()
 	write := func(path, text string) {
 		p := filepath.Join(root, path)
@@ -78,10 +79,12 @@ func TestSourceHashIsTheSourcesOnly(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	write("go.mod", "module x\n")
+	write("go.mod", "module x\n\ngo 1.22\n")
 	write("go.sum", "")
-	write("lambda/main.go", "package main\n")
+	write("lambda/main.go", "package main\n\nimport _ \"x/internal/a\"\n\nfunc main() {}\n")
 	write("internal/a/a.go", "package a\n")
+	write("internal/status/status.go", "package status\n")
+	write("cmd/fleet/main.go", "package main\n\nfunc main() {}\n")
 	h1, err := sourceHash(root)
 	if err != nil {
 		t.Fatal(err)
@@ -89,23 +92,55 @@ func TestSourceHashIsTheSourcesOnly(t *testing.T) {
 	write("internal/a/a_test.go", "package a\n")
 	write("README.md", "words")
 	write("worker/w.go", "package main\n")
+	write("internal/status/status.go", "package status\n\nconst Changed = true\n")
+	write("internal/testkit/fake.go", "package testkit\n")
+	write("cmd/fleet/main.go", "package main\n\nfunc main() { println() }\n")
 	if h2, _ := sourceHash(root); h2 != h1 {
-		t.Error("tests, docs and code outside the hashed folders must not change the hash")
+		t.Error("tests, docs, the CLI and packages the binary does not link must not change the hash")
 	}
 	write("internal/a/a.go", "package a\n\nconst X = 1\n")
-	if h3, _ := sourceHash(root); h3 == h1 {
-		t.Error("a changed source file must change the hash")
+	h3, _ := sourceHash(root)
+	if h3 == h1 {
+		t.Error("a changed file of a linked package must change the hash")
+	}
+	write("internal/a/b.go", "package a\n")
+	if h4, _ := sourceHash(root); h4 == h3 {
+		t.Error("a new file in a linked package must change the hash")
 	}
 	// Another checkout of the same sources elsewhere hashes the same.
 	other := t.TempDir()
-	for _, f := range []string{"go.mod", "go.sum", "lambda/main.go", "internal/a/a.go", "internal/a/a_test.go"} {
-		b, _ := os.ReadFile(filepath.Join(root, f))
-		p := filepath.Join(other, f)
-		_ = os.MkdirAll(filepath.Dir(p), 0o755)
-		_ = os.WriteFile(p, b, 0o644)
+	if err := os.CopyFS(other, os.DirFS(root)); err != nil {
+		t.Fatal(err)
 	}
-	h4, _ := sourceHash(root)
-	if h5, _ := sourceHash(other); h5 != h4 {
+	h5, _ := sourceHash(root)
+	if h6, _ := sourceHash(other); h6 != h5 {
 		t.Error("the hash must not depend on where the checkout is")
+	}
+	write("lambda/main.go", "package main\n\nimport _ \"x/internal/a\n")
+	if _, err := sourceHash(root); err == nil || !strings.Contains(err.Error(), "go list -deps") {
+		t.Errorf("a package that does not parse: got %v, want go list's error", err)
+	}
+}
+
+// The real binary: what its hash covers is the handlers and what they use,
+// never the CLI, the worker or a test double.
+func TestSourceHashLeavesOutTheCLIAndTests(t *testing.T) {
+	pkgs, err := linked("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []string
+	for _, p := range pkgs {
+		files = append(files, p.files...)
+	}
+	if !slices.Contains(files, "lambda/main.go") {
+		t.Errorf("hashed files %v lack lambda/main.go", files)
+	}
+	for _, f := range files {
+		for _, out := range []string{"cmd/", "worker/", "internal/testkit/", "internal/status/", "internal/send/", "stacks/", "constructs/"} {
+			if strings.HasPrefix(f, out) || strings.HasSuffix(f, "_test.go") {
+				t.Errorf("the asset hash covers %s, which the Lambda binary does not run", f)
+			}
+		}
 	}
 }

@@ -7,19 +7,16 @@
 //   - constructs and stacks import no handler, worker or command code: they
 //     share names and limits with it through internal/names, internal/limits
 //     and the other small internal packages;
-//   - no shipped package links a test double (internal/testkit);
-//   - the Lambda binary links only this module's packages under the folders
-//     its asset hash covers (constructs/gofunction.HashedFolders), so a change
-//     to any of them makes a new asset.
+//   - no shipped package links a test double (internal/testkit).
+//
+// The Lambda asset hash is of exactly what the binary links (go list -deps,
+// constructs/gofunction), so it needs no rule here.
 package layout_test
 
 import (
 	"os/exec"
-	"slices"
 	"strings"
 	"testing"
-
-	"github.com/ecs-anywhere-stretched/stretched/constructs/gofunction"
 )
 
 const module = "github.com/ecs-anywhere-stretched/stretched"
@@ -78,17 +75,4 @@ func TestConstructsImportNoRuntimeCode(t *testing.T) {
 
 func TestNothingShippedLinksATestDouble(t *testing.T) {
 	forbid(t, "../../...", "test doubles and peers are for tests", module+"/internal/testkit/")
-}
-
-func TestTheLambdaAssetHashCoversEverythingTheBinaryLinks(t *testing.T) {
-	for _, dep := range deps(t, "../../"+strings.TrimPrefix(gofunction.BinaryPackage, "./"))[module+"/lambda"] {
-		rel, ok := strings.CutPrefix(dep, module+"/")
-		if !ok {
-			continue
-		}
-		folder, _, _ := strings.Cut(rel, "/")
-		if !slices.Contains(gofunction.HashedFolders, folder) {
-			t.Errorf("the Lambda binary links %s, outside the folders its asset hash covers (%v): add %q to gofunction.HashedFolders", dep, gofunction.HashedFolders, folder)
-		}
-	}
 }
