@@ -5,10 +5,12 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/ecs-anywhere-stretched/stretched/internal/quota"
 	"github.com/ecs-anywhere-stretched/stretched/internal/synthenv"
 	"github.com/ecs-anywhere-stretched/stretched/stacks"
 )
@@ -16,20 +18,45 @@ import (
 func main() {
 	synthenv.SkipBuiltInValidation()
 	defer jsii.Close()
-	app := awscdk.NewApp(nil)
-	cfg, err := stacks.LoadConfig(app)
-	if err == nil && cfg.Pipeline != nil {
-		// Pipeline mode: the pipeline stack, whose stage holds the stacks.
-		_, err = stacks.BuildPipeline(app, cfg)
-		stacks.Check(app)
-	} else if err == nil {
-		_, err = stacks.Build(app, cfg)
-		stacks.Check(app)
-	}
-	if err != nil {
+	app := awscdk.NewApp(&awscdk.AppProps{Context: &map[string]any{stacks.ResourceLimitContext: 0}})
+	if err := run(app); err != nil {
 		fmt.Fprintf(os.Stderr, "%v\n", err)
 		jsii.Close()
 		os.Exit(1)
 	}
-	app.Synth(nil)
+}
+
+// run builds the stacks, synthesizes them and checks the templates against
+// AWS's quotas. Every problem is an error: a configuration the app cannot deploy
+// fails with what is wrong, never with a panic.
+func run(app awscdk.App) (err error) {
+	cfg, err := stacks.LoadConfig(app)
+	if err != nil {
+		return err
+	}
+	if err := stacks.PlannedStacks(cfg); err != nil {
+		return err
+	}
+	if cfg.Pipeline != nil {
+		// Pipeline mode: the pipeline stack, whose stage holds the stacks.
+		_, err = stacks.BuildPipeline(app, cfg)
+	} else {
+		_, err = stacks.Build(app, cfg)
+	}
+	if err != nil {
+		return err
+	}
+	stacks.Check(app)
+	defer func() {
+		// aws-cdk-lib's own checks throw in Node, which jsii turns into a
+		// panic: the first line says what failed.
+		if r := recover(); r != nil {
+			msg, _, _ := strings.Cut(fmt.Sprint(r), "\n")
+			err = fmt.Errorf("synth failed: %s", msg)
+		}
+	}()
+	asm := app.Synth(nil)
+	// Every quota, from the templates as written (with the exports CDK
+	// adds at synth).
+	return quota.CheckAssembly(*asm.Directory())
 }

@@ -51,6 +51,8 @@ var (
 	// the apps' stacks, for assertions on construct values.
 	defaultApp, variantApp *stacks.App
 	synthErr               error
+	// assemblyDir is the test app's cloud assembly.
+	assemblyDir string
 )
 
 const (
@@ -109,6 +111,7 @@ func TestMain(m *testing.M) {
 		defer jsii.Close()
 		var out string
 		out, synthErr = synth()
+		assemblyDir = out
 		if out != "" && os.Getenv("KEEP_CDK_OUT") == "" {
 			defer os.RemoveAll(out)
 		}

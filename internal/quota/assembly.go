@@ -1,0 +1,144 @@
+package quota
+
+import (
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Template is the part of a CloudFormation template the quotas read.
+type Template struct {
+	Resources  map[string]Resource `json:"Resources"`
+	Outputs    map[string]any      `json:"Outputs"`
+	Parameters map[string]any      `json:"Parameters"`
+}
+
+// Resource is one resource of a template.
+type Resource struct {
+	Type       string         `json:"Type"`
+	Properties map[string]any `json:"Properties"`
+}
+
+// Stack is one synthesized template: its file name, size and content.
+type Stack struct {
+	File  string
+	Bytes int
+	Template
+}
+
+// ReadAssembly reads every template of the cloud assembly in dir (a
+// pipeline's stage assemblies included), sorted by file.
+func ReadAssembly(dir string) ([]Stack, error) {
+	var out []Stack
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".template.json") {
+			return err
+		}
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		s := Stack{File: filepath.Base(path), Bytes: len(raw)}
+		if err := json.Unmarshal(raw, &s.Template); err != nil {
+			return fmt.Errorf("template %s: %w", path, err)
+		}
+		out = append(out, s)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the synthesized templates in %s: %w", dir, err)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].File < out[j].File })
+	return out, nil
+}
+
+// The ways out the app offers, by what grows.
+const (
+	FewerSites = "configure fewer sites in this app (split them between apps with different stackPrefix values)"
+	// OtherAccounts is the way out of an account-wide quota.
+	OtherAccounts = "split the sites between apps with different stackPrefix values in different accounts or regions"
+)
+
+// Uses are every quota use of the templates: per stack its resources,
+// outputs, parameters and size, per topic its filtered subscriptions, per
+// pipeline its stages and per stage its actions; per account its stacks,
+// roles, customer managed policies, EventBridge rules and SSM parameters.
+// Sizes come from the written templates, so the exports CDK adds for
+// cross-stack references at synth are counted too.
+func Uses(stacks []Stack) []Use {
+	var uses []Use
+	var roles, policies, rules, params int
+	for _, s := range stacks {
+		where := "template " + s.File
+		uses = append(uses,
+			Use{Quota: StackResources, Where: where, Value: len(s.Resources), WayOut: FewerSites},
+			Use{Quota: StackOutputs, Where: where, Value: len(s.Outputs), WayOut: FewerSites},
+			Use{Quota: StackParameters, Where: where, Value: len(s.Parameters), WayOut: FewerSites},
+			Use{Quota: TemplateBytes, Where: where, Value: s.Bytes, WayOut: FewerSites},
+		)
+		byTopic := map[string]int{}
+		for _, id := range sortedIDs(s.Resources) {
+			r := s.Resources[id]
+			switch r.Type {
+			case "AWS::IAM::Role":
+				roles++
+			case "AWS::IAM::ManagedPolicy":
+				policies++
+			case "AWS::Events::Rule":
+				rules++
+			case "AWS::SSM::Parameter":
+				params++
+			case "AWS::SNS::Subscription":
+				if r.Properties["FilterPolicy"] != nil {
+					topic, _ := json.Marshal(r.Properties["TopicArn"])
+					byTopic[string(topic)]++
+				}
+			case "AWS::CodePipeline::Pipeline":
+				stages, _ := r.Properties["Stages"].([]any)
+				uses = append(uses, Use{Quota: PipelineStages, Where: fmt.Sprintf("pipeline %s of %s", id, where), Value: len(stages), WayOut: "raise pipeline.waveSize (fewer, larger waves)"})
+				for _, st := range stages {
+					m, _ := st.(map[string]any)
+					actions, _ := m["Actions"].([]any)
+					uses = append(uses, Use{Quota: PipelineActions, Where: fmt.Sprintf("stage %v of %s", m["Name"], where), Value: len(actions), WayOut: "lower pipeline.waveSize"})
+				}
+			}
+		}
+		topics := make([]string, 0, len(byTopic))
+		for t := range byTopic {
+			topics = append(topics, t)
+		}
+		sort.Strings(topics)
+		for _, t := range topics {
+			uses = append(uses, Use{Quota: FilterPolicies, Where: fmt.Sprintf("topic %s of %s", t, where), Value: byTopic[t], WayOut: FewerSites})
+		}
+	}
+	return append(uses,
+		Use{Quota: Stacks, Value: len(stacks), WayOut: OtherAccounts},
+		Use{Quota: Roles, Value: roles, WayOut: "give sites your own instance role (instanceRoleArn)"},
+		Use{Quota: ManagedPolicies, Value: policies, WayOut: FewerSites},
+		Use{Quota: Rules, Value: rules, WayOut: FewerSites},
+		Use{Quota: Parameters, Value: params, WayOut: FewerSites},
+	)
+}
+
+// CheckAssembly reads the templates in dir and checks every quota use.
+func CheckAssembly(dir string) error {
+	stacks, err := ReadAssembly(dir)
+	if err != nil {
+		return err
+	}
+	return Check(Uses(stacks)...)
+}
+
+func sortedIDs(m map[string]Resource) []string {
+	ids := make([]string, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}

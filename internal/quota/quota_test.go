@@ -1,0 +1,41 @@
+package quota
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestCheckNamesTheQuotaTheValueAndTheWayOut(t *testing.T) {
+	err := Check(
+		Use{Quota: StackOutputs, Where: "stack EcsWorker-Regional", Value: 200},
+		Use{Quota: StackOutputs, Where: "stack EcsWorker-Regional", Value: 257, WayOut: "configure fewer sites"},
+		Use{Quota: Roles, Value: 3006, WayOut: "give sites your own instance role"},
+	)
+	if err == nil {
+		t.Fatal("two crossed quotas passed")
+	}
+	lines := strings.Split(err.Error(), "\n")
+	want := []string{
+		"quota: CloudFormation outputs per stack is 200, and stack EcsWorker-Regional would reach 257: configure fewer sites",
+		`quota: IAM roles per account is 1,000 by default, and this app would reach 3,006: give sites your own instance role, or raise "Roles per account" (IAM) in Service Quotas`,
+	}
+	if len(lines) != len(want) {
+		t.Fatalf("got %d lines, want %d (a use at its quota is within it):\n%v", len(lines), len(want), err)
+	}
+	for i := range want {
+		if lines[i] != want[i] {
+			t.Errorf("line %d:\n got %s\nwant %s", i, lines[i], want[i])
+		}
+	}
+	if err := Check(Use{Quota: Stacks, Value: 2000}); err != nil {
+		t.Errorf("a use at its quota: %v", err)
+	}
+}
+
+func TestThousands(t *testing.T) {
+	for n, want := range map[int]string{0: "0", 999: "999", 1000: "1,000", 1469: "1,469", 1000000: "1,000,000", -2500: "-2,500"} {
+		if got := Thousands(n); got != want {
+			t.Errorf("Thousands(%d) = %s, want %s", n, got, want)
+		}
+	}
+}

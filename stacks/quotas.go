@@ -1,0 +1,24 @@
+package stacks
+
+import (
+	"github.com/ecs-anywhere-stretched/stretched/config"
+	"github.com/ecs-anywhere-stretched/stretched/internal/quota"
+)
+
+// ResourceLimitContext is aws-cdk-lib's own check of resources per stack;
+// the app sets it to 0 (off) and checks every quota itself after synth
+// (quota.CheckAssembly), because aws-cdk-lib's check throws in Node, which
+// reaches Go as a panic with a jsii stack trace.
+const ResourceLimitContext = "@aws-cdk/core:stackResourceLimit"
+
+// PlannedStacks is the first check, made from the configuration before
+// any stack is built, so a configuration far over the stacks quota fails
+// at once instead of after minutes of building: one stack per site, the
+// regional one and, in pipeline mode, the pipeline's.
+func PlannedStacks(cfg config.Config) error {
+	n := len(cfg.Sites) + 1
+	if cfg.Pipeline != nil {
+		n++
+	}
+	return quota.Check(quota.Use{Quota: quota.Stacks, Value: n, WayOut: quota.OtherAccounts})
+}

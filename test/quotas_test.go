@@ -1,0 +1,97 @@
+package test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/ecs-anywhere-stretched/stretched/internal/quota"
+)
+
+func TestTestAppsAreWithinQuotas(t *testing.T) {
+	requireSynth(t)
+	if err := quota.CheckAssembly(assemblyDir); err != nil {
+		t.Errorf("the test configurations cross a quota:\n%v", err)
+	}
+}
+
+// With the quotas lowered below what the test app holds, each kind is
+// reported for the template, stage or account that crosses it, one line
+// each, with the exports CDK adds at synth counted.
+func TestCrossedQuotasAreNamed(t *testing.T) {
+	requireSynth(t)
+	stacks, err := quota.ReadAssembly(assemblyDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := []quota.Quota{quota.StackResources, quota.StackOutputs, quota.Roles, quota.Rules, quota.PipelineActions, quota.FilterPolicies}
+	defer func() {
+		quota.StackResources, quota.StackOutputs, quota.Roles, quota.Rules, quota.PipelineActions, quota.FilterPolicies = saved[0], saved[1], saved[2], saved[3], saved[4], saved[5]
+	}()
+	quota.StackResources.Limit, quota.StackOutputs.Limit, quota.Roles.Limit, quota.Rules.Limit, quota.PipelineActions.Limit, quota.FilterPolicies.Limit = 60, 20, 20, 5, 6, 2
+	err = quota.Check(quota.Uses(stacks)...)
+	if err == nil {
+		t.Fatal("no quota reported with every limit lowered")
+	}
+	msg := err.Error()
+	outputs := len(defaults["EcsWorker-Regional"].template["Outputs"].(map[string]any))
+	for _, want := range []string{
+		"quota: CloudFormation resources per stack is 60, and template EcsWorker-Regional.template.json would reach 66: " + quota.FewerSites,
+		fmt.Sprintf("quota: CloudFormation outputs per stack is 20, and template EcsWorker-Regional.template.json would reach %d: ", outputs),
+		"quota: IAM roles per account is 20 by default, and this app would reach ",
+		"quota: EventBridge rules per event bus is 5 by default, and this app would reach ",
+		"quota: CodePipeline actions per stage is 6, and stage Pipe of template Pipe-Pipeline.template.json would reach 9: lower pipeline.waveSize",
+		`quota: SNS filter policies per topic is 2 by default, and topic {"Ref":"EntryTopic58AA9DC2"} of template EcsWorker-Regional.template.json would reach 3: `,
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("report lacks %q:\n%s", want, msg)
+		}
+	}
+	for _, line := range strings.Split(msg, "\n") {
+		if !strings.HasPrefix(line, "quota: ") {
+			t.Errorf("a report line that is not one quota: %q", line)
+		}
+	}
+}
+
+func TestTemplateSizeQuota(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if err := os.MkdirAll(dir+"/assembly-Pipe", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_ = os.WriteFile(dir+"/Small.template.json", []byte("{}"), 0o644)
+	_ = os.WriteFile(dir+"/assembly-Pipe/Big.template.json", []byte("{}"+strings.Repeat(" ", 1_000_000)), 0o644)
+	err := quota.CheckAssembly(dir)
+	want := "quota: CloudFormation template body size in S3 is 1,000,000, and template Big.template.json would reach 1,000,002: " + quota.FewerSites
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v, want the one line %q", err, want)
+	}
+}
+
+// A configuration far past a quota stops the app at once with one line,
+// before it builds thousands of stacks (and never with a panic).
+func TestAppStopsAtTheStacksQuota(t *testing.T) {
+	t.Parallel()
+	var sites []string
+	for i := range 5000 {
+		sites = append(sites, fmt.Sprintf(`{"name":"s%d"}`, i))
+	}
+	out := t.TempDir()
+	cmd := exec.Command("go", "run", ".")
+	cmd.Dir = ".."
+	cmd.Env = append(os.Environ(), `CDK_CONTEXT_JSON={"sites":[`+strings.Join(sites, ",")+`]}`, "CDK_OUTDIR="+out)
+	stderr, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("5,000 sites synthesized:\n%s", stderr)
+	}
+	want := `quota: CloudFormation stacks per account and region is 2,000 by default, and this app would reach 5,001: ` + quota.OtherAccounts + `, or raise "Stacks" (CloudFormation) in Service Quotas`
+	if first, _, _ := strings.Cut(string(stderr), "\n"); first != want || strings.Contains(string(stderr), "panic") {
+		t.Errorf("stderr:\n%s\nwant the one line\n%s", stderr, want)
+	}
+	if entries, _ := os.ReadDir(out); len(entries) != 0 {
+		t.Errorf("a configuration over a quota must not synthesize anything, found %d entries", len(entries))
+	}
+}
