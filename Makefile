@@ -44,8 +44,12 @@ golden: $(NPM_STAMP) ## rewrite the golden templates in test/testdata after a de
 diff: $(NPM_STAMP) ## compare the stacks with what is deployed
 	$(CDK) diff $(CDK_ARGS)
 
-deploy: $(NPM_STAMP) ## deploy every stack (regional first)
-	$(CDK) deploy --all $(CDK_ARGS)
+# Stacks cdk deploys side by side; it keeps the order of their dependencies
+# (the region before every site).
+DEPLOY_CONCURRENCY ?= 10
+
+deploy: $(NPM_STAMP) ## deploy every stack (regional first, then the sites DEPLOY_CONCURRENCY at a time)
+	$(CDK) deploy --all --concurrency $(DEPLOY_CONCURRENCY) $(CDK_ARGS)
 
 destroy: $(NPM_STAMP) ## delete every stack (sites first)
 	$(CDK) destroy --all $(CDK_ARGS)

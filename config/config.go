@@ -76,6 +76,9 @@ type Pipeline struct {
 	Branch string `json:"branch"`
 	// ApproveSites adds a manual approval between the region and the sites.
 	ApproveSites bool `json:"approveSites"`
+	// WaveSize is how many sites deploy side by side in one pipeline stage
+	// (a wave); the waves run one after another, after the region.
+	WaveSize int `json:"waveSize"`
 }
 
 // Site is one on-premises location joined through ECS Anywhere, every

@@ -35,6 +35,12 @@ const (
 	DefaultActivationRenewDays      = limits.DefaultRenewDays
 	DefaultActivationRenewSchedule  = limits.DefaultRenewSchedule
 	DefaultBranch                   = "main"
+	// DefaultWaveSize is the sites per pipeline wave: 2 actions each, 40 of
+	// CodePipeline's 50 actions per stage.
+	DefaultWaveSize = 20
+	// MaxWaveSize leaves room in the last wave's stage for the step after
+	// the sites: 2 × 24 + 1 = 49 actions.
+	MaxWaveSize = 24
 )
 
 // withDefaults is the one place a default is applied: every setting the
@@ -99,6 +105,7 @@ func withDefaults(in input) Config {
 	if in.Pipeline != nil {
 		p := *in.Pipeline
 		p.Branch = cmp.Or(p.Branch, DefaultBranch)
+		p.WaveSize = cmp.Or(p.WaveSize, DefaultWaveSize)
 		c.Pipeline = &p
 	}
 	return c

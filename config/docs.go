@@ -53,7 +53,7 @@ func Settings() []Setting {
 		{KeyPermissionsBoundary, "*(none)*", "managed policy ARN set as the permissions boundary of every IAM role of every stack (a site's own replaces it there)"},
 		{KeySites, fmt.Sprintf("`[{\"name\": %q}]`", DefaultSiteName), "list of sites, below"},
 		{KeyWorkerSecrets, "*(none)*", "worker variables from SSM or Secrets Manager, below"},
-		{KeyPipeline, "*(none: deploy directly)*", "`{connectionArn, repository}` or `{codeCommitRepository}`, with `branch` (default `" + DefaultBranch + "`) and `approveSites`; needs `account` and `region`"},
+		{KeyPipeline, "*(none: deploy directly)*", "`{connectionArn, repository}` or `{codeCommitRepository}`, with `branch` (default `" + DefaultBranch + "`), `approveSites` and `waveSize` (sites deployed side by side per stage after the region, default " + fmt.Sprint(DefaultWaveSize) + ", at most " + fmt.Sprint(MaxWaveSize) + "); needs `account` and `region`"},
 	}
 }
 

@@ -217,6 +217,9 @@ func (v *checker) pipeline(c Config) {
 	if !branchRe.MatchString(p.Branch) || strings.Contains(p.Branch, "..") {
 		v.fail("context key %q is %q: must be a branch name such as main", key("branch"), p.Branch)
 	}
+	if p.WaveSize < 1 || p.WaveSize > MaxWaveSize {
+		v.fail("context key %q is %d: must be from 1 to %d (each site is 2 of CodePipeline's 50 actions per stage)", key("waveSize"), p.WaveSize, MaxWaveSize)
+	}
 	if c.Account == "" || c.Region == "" {
 		v.fail("context key %q needs %q and %q too: a pipeline deploys into one account and region, give both (such as -c account=123456789012 -c region=eu-west-1)", KeyPipeline, KeyAccount, KeyRegion)
 	}

@@ -55,6 +55,8 @@ type Pipeline struct {
 	// Stage holds exactly the stacks `make deploy` deploys, made by Build.
 	Stage awscdk.Stage
 	App   *App
+	// Waves are the pipeline stages that deploy the sites, after the region.
+	Waves []Wave
 }
 
 // imageTagCommand is the shell that sets TAG, the image tag of this commit:
@@ -75,10 +77,10 @@ const imageStateCommand = `IMAGE=""; if [ -n "$REPO" ]; then ` +
 	`else echo "cannot tell whether the image $REPO:$TAG exists: $ERR" >&2; false; fi; fi`
 
 // BuildPipeline makes the pipeline stack: source, a synth step that runs
-// the README's own `make test` and `make synth`, then one stage with the
-// stacks Build makes (the region first; every site after it, in parallel),
-// a multi-arch image step before the regional stack and an optional manual
-// approval after it.
+// the README's own `make test` and `make synth`, then a stage with the
+// regional stack (a multi-arch image step before it and an optional manual
+// approval after it), then the sites in waves of pipeline.waveSize, one
+// stage each, the sites of a wave side by side.
 func BuildPipeline(app awscdk.App, cfg config.Config) (*Pipeline, error) {
 	p := cfg.Pipeline
 	if p == nil {
@@ -171,13 +173,21 @@ func BuildPipeline(app awscdk.App, cfg config.Config) (*Pipeline, error) {
 		Post:       &[]pipelines.Step{secondRunStep(stack, regionalName, pipelineName)},
 	})
 	cp.BuildPipeline()
+	siteNames := make([]string, 0, len(cfg.Sites))
+	for _, s := range cfg.Sites {
+		siteNames = append(siteNames, s.Name)
+	}
+	waves, err := deployInWaves(stack, cp, cfg.StackPrefix, siteNames, p.WaveSize)
+	if err != nil {
+		return nil, err
+	}
 	if p.ConnectionArn != "" {
 		if err := matchConnectionPrefix(stack, p.ConnectionArn); err != nil {
 			return nil, err
 		}
 	}
 	suppressPipeline(stack)
-	return &Pipeline{Stack: stack, Pipeline: cp, Stage: stage, App: built}, nil
+	return &Pipeline{Stack: stack, Pipeline: cp, Stage: stage, App: built, Waves: waves}, nil
 }
 
 // matchConnectionPrefix makes the source action's UseConnection name the

@@ -72,7 +72,7 @@ var pipeContext = map[string]any{
 	"stackPrefix": pipePrefix, "account": "123456789012", "region": "eu-west-1",
 	"sites":            `[{"name":"factory"},{"name":"pi"}]`,
 	"logRetentionDays": 731,
-	"pipeline":         map[string]any{"connectionArn": testConnArn, "repository": "my-org/stretched", "branch": "release", "approveSites": true},
+	"pipeline":         map[string]any{"connectionArn": testConnArn, "repository": "my-org/stretched", "branch": "release", "approveSites": true, "waveSize": 1},
 }
 
 // ownInstanceRoles are the sites of the test configurations that bring

@@ -2,6 +2,7 @@ package test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -163,25 +164,68 @@ func TestPipelineImageStepBuildsBothPlatformsIntoTheRegionalRepository(t *testin
 	}
 }
 
-func TestPipelineDeploysTheRegionBeforeTheSitesInOneWave(t *testing.T) {
-	order := map[string]float64{}
+// The region deploys in its own stage (image first, the approval after);
+// then each wave of sites in a stage of its own, the sites of a wave side
+// by side, the second-run check after the last; a failed site fails its
+// wave's stage, so later waves wait and the region stays deployed.
+func TestPipelineDeploysTheRegionThenTheSitesInWaves(t *testing.T) {
+	type step struct {
+		stage string
+		order float64
+	}
+	at := map[string]step{}
+	var stages []string
 	for _, a := range actions(t, pipelineStack(t, "Pipe-Pipeline")) {
-		if a.stage == "Pipe" {
-			order[a.name] = a.runOrder
+		at[a.name] = step{a.stage, a.runOrder}
+		if len(stages) == 0 || stages[len(stages)-1] != a.stage {
+			stages = append(stages, a.stage)
 		}
 	}
-	image, regional, approve := order["Regional.MultiArchImage"], order["Regional.Deploy"], order["Regional.ApproveSites"]
-	factory, pi := order["Anywhere-factory.Prepare"], order["Anywhere-pi.Prepare"]
-	if !(image > 0 && image < regional && regional < approve && approve < factory && factory == pi) {
-		t.Errorf("want image < regional deploy < approval < every site (together): %v", order)
+	if want := []string{"Source", "Build", "UpdatePipeline", "Assets", "Pipe", "Pipe-Sites-1", "Pipe-Sites-2"}; !slices.Equal(stages, want) {
+		t.Fatalf("stages %v, want %v (waveSize 1: one site per wave)", stages, want)
 	}
-	if order["MultiArchAfterFirstRun"] <= order["Anywhere-pi.Deploy"] {
-		t.Errorf("the second-run check comes after the sites: %v", order)
+	image, regional, approve := at["Regional.MultiArchImage"], at["Regional.Deploy"], at["Regional.ApproveSites"]
+	if image.stage != "Pipe" || regional.stage != "Pipe" || approve.stage != "Pipe" || !(image.order < regional.order && regional.order < approve.order) {
+		t.Errorf("want image < regional deploy < approval, in the region's stage: %v", at)
 	}
+	for site, stage := range map[string]string{"factory": "Pipe-Sites-1", "pi": "Pipe-Sites-2"} {
+		prep, dep := at["Anywhere-"+site+".Prepare"], at["Anywhere-"+site+".Deploy"]
+		if prep.stage != stage || dep.stage != stage || prep.order != 1 || dep.order != 2 {
+			t.Errorf("site %s: prepare %v, deploy %v; want runs 1 and 2 in %s", site, prep, dep, stage)
+		}
+	}
+	if after := at["MultiArchAfterFirstRun"]; after.stage != "Pipe-Sites-2" || after.order != 3 {
+		t.Errorf("the second-run check comes after the last wave's sites: %v", after)
+	}
+	var commitStages []string
 	for _, a := range actions(t, pipelineStack(t, "Commit-Pipeline")) {
 		if a.category == "Approval" {
 			t.Errorf("no approval without approveSites: %+v", a)
 		}
+		if a.name == "Anywhere-onprem.Deploy" {
+			commitStages = append(commitStages, a.stage)
+		}
+	}
+	if !slices.Equal(commitStages, []string{"Commit-Sites-1"}) {
+		t.Errorf("with the default wave size one site is one wave: deployed in %v", commitStages)
+	}
+}
+
+func TestWaves(t *testing.T) {
+	var sites []string
+	for i := range 45 {
+		sites = append(sites, fmt.Sprint("s", i))
+	}
+	waves := stacks.Waves("P", sites, 20)
+	var sizes []int
+	for i, w := range waves {
+		sizes = append(sizes, len(w.Sites))
+		if w.Stage != fmt.Sprintf("P-Sites-%d", i+1) {
+			t.Errorf("wave %d is stage %s", i, w.Stage)
+		}
+	}
+	if !slices.Equal(sizes, []int{20, 20, 5}) || waves[2].Sites[4] != "s44" {
+		t.Errorf("45 sites in waves of 20: %v", waves)
 	}
 }
 
