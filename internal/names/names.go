@@ -133,6 +133,10 @@ const (
 	DimensionCluster = "ClusterName"
 )
 
+// SiteMetrics are the metrics the agent publishes for every site: each one
+// a custom metric (one dimension value per site), priced by CloudWatch.
+var SiteMetrics = []string{MetricConnectedNodes, MetricDisconnectedNodes, MetricDesiredTasks, MetricRunningTasks, MetricPendingTasks, MetricMissingTasks, MetricBacklog}
+
 // Environment of the site agent.
 const (
 	EnvClusterName    = "CLUSTER_NAME"
