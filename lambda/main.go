@@ -6,9 +6,10 @@
 //     site's current SSM activation and writes it into the site's secret;
 //     the code never appears in a log line or a response.
 //   - renewer: scheduled, renews a site's activation (lambda/renewer).
-//   - siteagent: once a minute and on every container-instance state change,
-//     scales the site's EXTERNAL service on its queue and writes the site's
-//     metrics (lambda/agent).
+//   - siteagent: one for the fleet, once a minute for every site of the site
+//     directory and on a container-instance state change for that cluster's
+//     site, scales each site's EXTERNAL service on its queue and writes the
+//     site's metrics (lambda/agent).
 //   - sitenodes: Custom::SiteNodes deregisters a deleted site's nodes
 //     (lambda/deregister).
 //   - taskcount: Custom::ServiceTaskCount answers the desired count of a
@@ -60,12 +61,18 @@ var handlers = map[string]func(log *slog.Logger, cfg aws.Config, getenv func(str
 		return logged(log, "activation renewal failed", r.Run), nil
 	},
 	names.HandlerSiteAgent: func(log *slog.Logger, cfg aws.Config, getenv func(string) string) (any, error) {
-		a, err := agent.FromEnv(getenv)
+		f, err := agent.FleetFromEnv(getenv)
 		if err != nil {
 			return nil, err
 		}
-		a.ECS, a.SQS, a.Log, a.Metrics, a.Now = ecs.NewFromConfig(cfg), sqs.NewFromConfig(cfg), log, os.Stdout, time.Now
-		return logged(log, "site agent run failed", a.Run), nil
+		f.SSM, f.ECS, f.SQS, f.Log, f.Metrics, f.Now = ssm.NewFromConfig(cfg), ecs.NewFromConfig(cfg), sqs.NewFromConfig(cfg), log, os.Stdout, time.Now
+		return func(ctx context.Context, e agent.Event) (agent.FleetReport, error) {
+			rep, err := f.Handle(ctx, e)
+			if err != nil {
+				log.Error("site agent run failed", "error", err)
+			}
+			return rep, err
+		}, nil
 	},
 	names.HandlerSiteNodes: func(log *slog.Logger, cfg aws.Config, _ func(string) string) (any, error) {
 		h := &deregister.Handler{ECS: ecs.NewFromConfig(cfg), SSM: ssm.NewFromConfig(cfg), CFN: cloudformation.NewFromConfig(cfg)}

@@ -33,7 +33,7 @@ func TestHandlerSelection(t *testing.T) {
 	}
 	// A handler whose environment is incomplete says so at start, by name.
 	if _, err := handler(log, aws.Config{}, env(map[string]string{"_HANDLER": names.HandlerSiteAgent})); err == nil ||
-		!strings.Contains(err.Error(), "handler siteagent: bad environment") || !strings.Contains(err.Error(), names.EnvQueueURL) {
+		!strings.Contains(err.Error(), "handler siteagent: bad environment") || !strings.Contains(err.Error(), names.EnvDirectory) {
 		t.Fatalf("agent without environment: %v", err)
 	}
 	for _, name := range []string{names.HandlerActivation, names.HandlerSiteNodes, names.HandlerTaskCount} {

@@ -111,9 +111,12 @@ func NewAnywhere(scope constructs.Construct, id string, props *AnywhereStackProp
 		return nil, fmt.Errorf("site %q: %w", site.Name, err)
 	}
 
-	agent, err := siteagent.New(stack, "Agent", siteagent.Props{
+	// The fleet's agent (regional) serves the site through its directory
+	// entry; the site's part is the entry and its alarms.
+	agent, err := siteagent.NewSite(stack, "Agent", siteagent.SiteProps{
+		Directory: names.SiteDirectory(regional.Fleet), Site: site.Name, Fleet: regional.Fleet,
 		Cluster: cluster, ClusterName: site.ClusterName, Service: worker.Service(), Queue: queue,
-		MinTasks: site.MinTasks, MaxTasks: site.MaxTasks, Key: act.Key(), LogRetention: retention,
+		MinTasks: site.MinTasks, MaxTasks: site.MaxTasks,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("site %q: %w", site.Name, err)

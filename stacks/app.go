@@ -83,6 +83,7 @@ func regionalProps(cfg config.Config, stack *awscdk.StackProps) *RegionalStackPr
 		EcrMaxImages:           cfg.EcrMaxImages,
 		WorkerSecrets:          cfg.WorkerSecrets,
 		DashboardName:          cfg.StackPrefix,
+		Fleet:                  cfg.StackPrefix,
 		PermissionsBoundary:    cfg.PermissionsBoundary,
 	}
 	if cfg.RegionalScaling == config.ScalingBurst {

@@ -7,6 +7,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/jsii-runtime-go"
 
 	"github.com/ecs-anywhere-stretched/stretched/constructs/router"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/workerspec"
@@ -27,6 +28,13 @@ func (r *Regional) addLocations(key awskms.IKey, props *RegionalStackProps) erro
 		return err
 	}
 	r.WorkQueue = wq
+	// The fleet's agent reads the backlog of queues with the app's tag only.
+	tag := func(q *workqueue.WorkQueue) {
+		for _, queue := range []awssqs.IQueue{q.Queue(), q.DeadLetterQueue()} {
+			awscdk.Tags_Of(queue).Add(jsii.String(names.FleetTagKey), jsii.String(props.Fleet), nil)
+		}
+	}
+	tag(wq)
 	r.Queues = map[string]*workqueue.WorkQueue{names.RegionLocation: wq}
 	for _, site := range props.Sites {
 		r.Queues[site.Name] = wq
@@ -41,6 +49,7 @@ func (r *Regional) addLocations(key awskms.IKey, props *RegionalStackProps) erro
 			return fmt.Errorf("site %q: %w", site.Name, err)
 		}
 		r.Queues[site.Name] = sq
+		tag(sq)
 	}
 	if props.Routed {
 		byLocation := map[string]awssqs.IQueue{}

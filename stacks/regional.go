@@ -3,6 +3,8 @@
 package stacks
 
 import (
+	"errors"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecr"
@@ -20,9 +22,11 @@ import (
 	"github.com/ecs-anywhere-stretched/stretched/constructs/queuescaling"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/registry"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/router"
+	"github.com/ecs-anywhere-stretched/stretched/constructs/siteagent"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/storage"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/workerspec"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/workqueue"
+	"github.com/ecs-anywhere-stretched/stretched/internal/names"
 	"github.com/ecs-anywhere-stretched/stretched/internal/workersecrets"
 )
 
@@ -47,6 +51,11 @@ type Regional struct {
 	Worker     *fargateworker.Worker
 	// Alerts is the app's notification topic; every alarm of the app notifies it.
 	Alerts *alerts.Alerts
+	// Fleet is the app's stack prefix: the site directory's name and the
+	// stretched:fleet tag of what the fleet's functions may act on.
+	Fleet string
+	// Agent is the fleet's one site agent.
+	Agent *siteagent.Agent
 }
 
 // RegionalStackProps configure the regional stack.
@@ -89,6 +98,10 @@ type RegionalStackProps struct {
 	WorkerSecrets []workersecrets.Secret
 	// DashboardName names the dashboard. Required.
 	DashboardName string
+	// Fleet is the app's stack prefix: the site directory is
+	// /<Fleet>/sites and the fleet's functions act only on what is tagged
+	// stretched:fleet=<Fleet>. Required.
+	Fleet string
 	// PermissionsBoundary is the ARN of the managed policy set as the
 	// permissions boundary of every role of the stack. Default: none.
 	PermissionsBoundary string
@@ -97,7 +110,10 @@ type RegionalStackProps struct {
 // NewRegional makes the regional stack.
 func NewRegional(scope constructs.Construct, id string, props *RegionalStackProps) (*Regional, error) {
 	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
-	r := &Regional{Stack: stack}
+	r := &Regional{Stack: stack, Fleet: props.Fleet}
+	if props.Fleet == "" {
+		return nil, errors.New("regional stack: Fleet is empty: pass the app's stack prefix")
+	}
 	network.AnswerZoneLookup(stack) // before any child
 	bound(stack, props.PermissionsBoundary)
 
@@ -162,6 +178,21 @@ func NewRegional(scope constructs.Construct, id string, props *RegionalStackProp
 
 	if err := r.addOperations(props, cluster, worker, logGroup, repo); err != nil {
 		return nil, err
+	}
+	// One agent for every site: it reads the site directory each minute.
+	retention, err := loggroup.Retention(props.LogRetentionDays)
+	if err != nil {
+		return nil, err
+	}
+	agent, err := siteagent.New(stack, "SiteAgent", siteagent.Props{
+		Directory: names.SiteDirectory(props.Fleet), Fleet: props.Fleet, Key: key, LogRetention: retention,
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.Agent = agent
+	for _, alarm := range agent.Alarms() {
+		r.Alerts.Notify(alarm)
 	}
 	return r, nil
 }

@@ -327,9 +327,11 @@ func (w *world) siteEdges(t *testing.T, s *synthesized) []edge {
 	if instanceRole == "" {
 		instanceRole = fmt.Sprint(w.getAtt(s, one("AWS::IAM::Role", "InstanceRole"), "Arn"))
 	}
-	agentEnv, _ := w.resolve(s, props(resourceOf(s, one("AWS::Lambda::Function", "AgentHandler")))["Environment"]).(map[string]any)
-	queueURL := fmt.Sprint(agentEnv["Variables"].(map[string]any)["QUEUE_URL"])
-	queue := queueArns([]string{queueURL})[0]
+	var entry map[string]any
+	if err := json.Unmarshal([]byte(fmt.Sprint(w.resolve(s, props(resourceOf(s, one("AWS::SSM::Parameter", "AgentEntry")))["Value"]))), &entry); err != nil {
+		t.Fatalf("%s: directory entry: %v", s.name, err)
+	}
+	queue := queueArns([]string{fmt.Sprint(entry["queueUrl"])})[0]
 	tags := map[string]any{}
 	var tagKeys []any
 	for _, tag := range w.resolve(s, props(resourceOf(s, one("Custom::SsmActivation", "Activation")))["Tags"]).([]any) {
@@ -377,7 +379,6 @@ func (w *world) siteEdges(t *testing.T, s *synthesized) []edge {
 	}{
 		{"ActivationHandler", activationcr.Handler{}},
 		{"ActivationRenewer", renewer.Renewer{}},
-		{"AgentHandler", agent.Agent{}},
 		{"NodesHandler", deregister.Handler{}},
 		{"TaskCountHandler", desiredcount.Handler{}},
 	} {
@@ -439,6 +440,68 @@ func (w *world) siteEdges(t *testing.T, s *synthesized) []edge {
 		edge{what: "the join policy decrypts it through Secrets Manager", principal: joiner, extra: []map[string]any{join}, action: "kms:Decrypt", resource: secretKey, context: viaSecrets, allow: true},
 		edge{what: "the join policy decrypts nothing directly", principal: joiner, extra: []map[string]any{join}, action: "kms:Decrypt", resource: secretKey, allow: false},
 	)
+	edges = append(edges, w.fleetAgentEdges(t, s, clusterArn, service, queue)...)
+	return edges
+}
+
+// fleetAgentEdges are the calls the fleet's one site agent (in the
+// regional stack) makes for site stack s, allowed because s tags its
+// cluster and service and the region its queue with the app's fleet tag;
+// and the same calls on another app's resources, or untagged ones, denied.
+func (w *world) fleetAgentEdges(t *testing.T, s *synthesized, clusterArn, service, queue string) []edge {
+	t.Helper()
+	prefix := strings.SplitN(s.name, "-", 2)[0]
+	var regional *synthesized
+	for _, st := range all {
+		if st.name == prefix+"-Regional" {
+			regional = st
+		}
+	}
+	if regional == nil {
+		t.Fatalf("%s: no regional stack %s-Regional", s.name, prefix)
+	}
+	fn := props(resourceOf(regional, logicalID(t, regional, "AWS::Lambda::Function", "SiteAgentHandler")))
+	role := w.roleByARN(fmt.Sprint(w.resolve(regional, fn["Role"])))
+	ours := map[string]any{"aws:ResourceTag/stretched:fleet": prefix}
+	theirs := map[string]any{"aws:ResourceTag/stretched:fleet": "SomeoneElse"}
+	node := arn("ecs", "container-instance/"+clusterArn[strings.LastIndex(clusterArn, "/")+1:]+"/0123456789abcdef0123456789abcdef")
+	resourceFor := func(call string) (string, map[string]any) {
+		switch call {
+		case "ssm:GetParametersByPath":
+			return arn("ssm", "parameter/"+prefix+"/sites"), nil
+		case "ecs:ListContainerInstances":
+			return clusterArn, ours
+		case "ecs:DescribeContainerInstances":
+			return node, map[string]any{"ecs:cluster": clusterArn}
+		case "ecs:DescribeServices", "ecs:UpdateService":
+			return service, ours
+		case "sqs:GetQueueAttributes":
+			return queue, ours
+		}
+		t.Errorf("fleet agent: no resource known for the call %s: add it to fleetAgentEdges (and grant it)", call)
+		return "", nil
+	}
+	var edges []edge
+	for _, call := range sdkCalls(agent.Fleet{}) {
+		res, ctx := resourceFor(call)
+		edges = append(edges, edge{what: "the fleet agent calls " + call + " for " + s.name, role: role, action: call, resource: res, context: ctx, allow: true})
+		if ctx != nil && ctx["aws:ResourceTag/stretched:fleet"] != nil {
+			edges = append(edges,
+				edge{what: "the fleet agent may not call " + call + " on another app's", role: role, action: call, resource: res, context: theirs, allow: false},
+				edge{what: "the fleet agent may not call " + call + " on untagged resources", role: role, action: call, resource: res, allow: false})
+		}
+	}
+	edges = append(edges,
+		edge{what: "the fleet agent reads no other app's directory", role: role, action: "ssm:GetParametersByPath", resource: arn("ssm", "parameter/SomeoneElse/sites"), allow: false},
+		edge{what: "the fleet agent deregisters no node", role: role, action: "ecs:DeregisterContainerInstance", resource: clusterArn, context: ours, allow: false},
+		edge{what: "the fleet agent reads no message", role: role, action: "sqs:ReceiveMessage", resource: queue, context: ours, allow: false},
+	)
+	if lc, ok := w.resolve(regional, fn["LoggingConfig"]).(map[string]any); ok && lc["LogGroup"] != nil {
+		stream := arn("logs", "log-group:"+fmt.Sprint(lc["LogGroup"])+":log-stream:2026/12/02/[$LATEST]abc")
+		for _, a := range []string{"logs:CreateLogStream", "logs:PutLogEvents"} {
+			edges = append(edges, edge{what: "the fleet agent logs", role: role, action: a, resource: stream, allow: true})
+		}
+	}
 	return edges
 }
 
@@ -723,8 +786,8 @@ func TestCallsTheSystemMakesAreAllowed(t *testing.T) {
 // TestHandlerCallsComeFromTheCode: the edges above are the handlers' own
 // client interfaces; an interface with no methods would check nothing.
 func TestHandlerCallsComeFromTheCode(t *testing.T) {
-	got := strings.Join(sdkCalls(agent.Agent{}), " ")
-	for _, want := range []string{"ecs:UpdateService", "ecs:DescribeContainerInstances", "sqs:GetQueueAttributes"} {
+	got := strings.Join(sdkCalls(agent.Fleet{}), " ")
+	for _, want := range []string{"ssm:GetParametersByPath", "ecs:UpdateService", "ecs:DescribeContainerInstances", "sqs:GetQueueAttributes"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("the site agent's calls %s lack %s", got, want)
 		}

@@ -104,61 +104,79 @@ func stepPolicies(t *testing.T, s *synthesized) []any {
 	return steps
 }
 
+// One agent serves the fleet: its function, role and rules are in the
+// regional stack, and a site adds only its directory entry (and the tags
+// that let the agent act on its cluster, service and queue).
 func TestSiteAgentScalesTheExternalService(t *testing.T) {
-	s := anywhere(t)
+	s, r := anywhere(t), regional(t)
 	if len(resources(s, "AWS::ApplicationAutoScaling::ScalableTarget")) != 0 {
 		t.Error("the EXTERNAL service is scaled by the site agent, not Application Auto Scaling")
 	}
-	agentID := logicalID(t, s, "AWS::Lambda::Function", "AgentHandler")
-	fn := props(resources(s, "AWS::Lambda::Function")[agentID])
-	env := jsonOf(fn["Environment"])
-	cluster := logicalID(t, s, "AWS::ECS::Cluster", "Cluster")
-	for _, want := range []string{`"MIN_TASKS":"1"`, `"MAX_TASKS":"3"`, `"BACKLOG_PER_TASK":"100"`, `"CLUSTER_NAME":{"Ref":"` + cluster + `"}`, `"SERVICE_NAME":{"Fn::GetAtt":["WorkerService`, "QUEUE_URL", "Fn::ImportValue"} {
-		if !strings.Contains(env, want) {
-			t.Errorf("agent environment lacks %s: %s", want, env)
-		}
+	if n := len(resources(s, "AWS::Lambda::Function")) + len(resources(s, "AWS::Events::Rule")); len(resourcesWithPrefix(s, "AWS::Lambda::Function", "Agent")) != 0 || n > 6 {
+		t.Errorf("a site brings no agent function or rule of its own (%d functions and rules in its stack)", n)
 	}
-	if _, reserved := fn["ReservedConcurrentExecutions"]; reserved || jsonOf(fn["LoggingConfig"]) != `{"LogFormat":"Text","LogGroup":{"Ref":"`+logicalID(t, s, "AWS::Logs::LogGroup", "AgentHandlerLogs")+`"}}` {
+	agentID := logicalID(t, r, "AWS::Lambda::Function", "SiteAgentHandler")
+	fn := props(resources(r, "AWS::Lambda::Function")[agentID])
+	if env := jsonOf(fn["Environment"]); !strings.Contains(env, `"SITE_DIRECTORY":"/EcsWorker/sites"`) {
+		t.Errorf("agent environment lacks the site directory: %s", env)
+	}
+	if _, reserved := fn["ReservedConcurrentExecutions"]; reserved || jsonOf(fn["LoggingConfig"]) != `{"LogFormat":"Text","LogGroup":{"Ref":"`+logicalID(t, r, "AWS::Logs::LogGroup", "SiteAgentHandlerLogs")+`"}}` {
 		t.Errorf("no reserved concurrency (an account with a quota of 10 refuses any), text logs for the embedded metric format: %s", jsonOf(fn))
 	}
-	factory := variant["Variant-Anywhere-factory"]
-	fenv := jsonOf(props(resources(factory, "AWS::Lambda::Function")[logicalID(t, factory, "AWS::Lambda::Function", "AgentHandler")])["Environment"])
-	if !strings.Contains(fenv, `"MIN_TASKS":"2"`) || !strings.Contains(fenv, `"MAX_TASKS":"5"`) {
-		t.Errorf("site factory's minTasks 2, maxTasks 5 not applied: %s", fenv)
+	cluster := logicalID(t, s, "AWS::ECS::Cluster", "Cluster")
+	entry := jsonOf(props(resources(s, "AWS::SSM::Parameter")[logicalID(t, s, "AWS::SSM::Parameter", "AgentEntry")]))
+	for _, want := range []string{`"Name":"/EcsWorker/sites/onprem"`, `"Tier":"Standard"`, `\"minTasks\":1`, `\"maxTasks\":3`, `\"backlogPerTask\":100`,
+		`{"Ref":"` + cluster + `"}`, `{"Fn::GetAtt":["WorkerService`, `"Fn::ImportValue":"EcsWorker-Regional:ExportsOutputRefWorkQueueonpremQueue`, `\"site\":\"onprem\"`} {
+		if !strings.Contains(entry, want) {
+			t.Errorf("directory entry lacks %s: %s", want, entry)
+		}
 	}
-	assertTemplate(t, s, func(tmpl assertions.Template) {
+	factory := variant["Variant-Anywhere-factory"]
+	fentry := jsonOf(props(resources(factory, "AWS::SSM::Parameter")[logicalID(t, factory, "AWS::SSM::Parameter", "AgentEntry")]))
+	if !strings.Contains(fentry, `\"minTasks\":2`) || !strings.Contains(fentry, `\"maxTasks\":5`) || !strings.Contains(fentry, `"/Variant/sites/factory"`) {
+		t.Errorf("site factory's minTasks 2, maxTasks 5 not in its entry of the Variant directory: %s", fentry)
+	}
+	fleetTag := `{"Key":"stretched:fleet","Value":"EcsWorker"}`
+	for _, res := range []struct {
+		st  *synthesized
+		typ string
+		id  string
+	}{{s, "AWS::ECS::Cluster", "Cluster"}, {s, "AWS::ECS::Service", "WorkerService"}, {r, "AWS::SQS::Queue", "WorkQueueonpremQueue"}, {r, "AWS::SQS::Queue", "WorkQueueAD"}} {
+		if tags := jsonOf(props(resources(res.st, res.typ)[logicalID(t, res.st, res.typ, res.id)])["Tags"]); !strings.Contains(tags, fleetTag) {
+			t.Errorf("%s %s lacks the tag %s the agent is scoped by: %s", res.st.name, res.id, fleetTag, tags)
+		}
+	}
+	assertTemplate(t, r, func(tmpl assertions.Template) {
 		tmpl.HasResourceProperties(jsii.String("AWS::Events::Rule"), map[string]any{
 			"ScheduleExpression": "rate(1 minute)",
 			"Targets":            []any{assertions.Match_ObjectLike(&map[string]any{"Arn": map[string]any{"Fn::GetAtt": []any{agentID, "Arn"}}})},
 		})
 		tmpl.HasResourceProperties(jsii.String("AWS::Events::Rule"), map[string]any{
-			"EventPattern": map[string]any{
-				"source":      []any{"aws.ecs"},
-				"detail-type": []any{"ECS Container Instance State Change"},
-				"detail":      map[string]any{"clusterArn": []any{map[string]any{"Fn::GetAtt": []any{cluster, "Arn"}}}},
-			},
+			"EventPattern": map[string]any{"source": []any{"aws.ecs"}, "detail-type": []any{"ECS Container Instance State Change"}},
+			"Targets":      []any{assertions.Match_ObjectLike(&map[string]any{"Arn": map[string]any{"Fn::GetAtt": []any{agentID, "Arn"}}})},
 		})
 	})
 	got := map[string]statement{}
-	for _, st := range statements(s, "AgentHandlerRole") {
+	for _, st := range statements(r, "SiteAgentHandlerRole") {
 		for _, a := range st.actions {
 			got[a] = st
 		}
 	}
 	for a, want := range map[string]string{
-		"ecs:ListContainerInstances":     `{"Fn::GetAtt":["` + cluster + `","Arn"]}`,
-		"ecs:UpdateService":              `{"Ref":"WorkerService`,
-		"ecs:DescribeServices":           `{"Ref":"WorkerService`,
-		"ecs:DescribeContainerInstances": `:container-instance/*`,
-		"sqs:GetQueueAttributes":         `Fn::ImportValue`,
+		"ssm:GetParametersByPath":        `:parameter/EcsWorker/sites"`,
+		"ecs:ListContainerInstances":     `:cluster/*"`,
+		"ecs:UpdateService":              `:service/*"`,
+		"ecs:DescribeServices":           `:service/*"`,
+		"ecs:DescribeContainerInstances": `:container-instance/*"`,
+		"sqs:GetQueueAttributes":         `:sqs:`,
 	} {
 		if !strings.Contains(jsonOf(got[a].resource), want) {
-			t.Errorf("%s must be limited to %s, resource %s", a, want, jsonOf(got[a].resource))
+			t.Errorf("%s must be on %s, resource %s", a, want, jsonOf(got[a].resource))
 		}
 	}
-	for _, a := range []string{"ecs:UpdateService", "ecs:DescribeContainerInstances"} {
-		if !strings.Contains(jsonOf(got[a].raw["Condition"]), `"ecs:cluster"`) {
-			t.Errorf("%s must carry the ecs:cluster condition: %s", a, jsonOf(got[a].raw))
+	for _, a := range []string{"ecs:ListContainerInstances", "ecs:UpdateService", "ecs:DescribeServices", "sqs:GetQueueAttributes"} {
+		if c := jsonOf(got[a].raw["Condition"]); c != `{"StringEquals":{"aws:ResourceTag/stretched:fleet":"EcsWorker"}}` {
+			t.Errorf("%s must be limited to what this app's fleet tag marks: %s", a, c)
 		}
 	}
 }
@@ -188,8 +206,15 @@ func TestAlarmsAndTheirTopic(t *testing.T) {
 			"AlarmActions": []any{map[string]any{"Ref": logicalID(t, s, "AWS::SNS::Topic", "AlertsTopic")}},
 		})
 	})
+	// The fleet's agent failing: one alarm in the region, a quarter hour of
+	// failing runs.
+	failing := props(resources(s, "AWS::CloudWatch::Alarm")[logicalID(t, s, "AWS::CloudWatch::Alarm", "SiteAgentAgentFailing")])
+	if failing["MetricName"] != "Errors" || failing["Statistic"] != "Sum" || failing["EvaluationPeriods"] != float64(15) || failing["DatapointsToAlarm"] != float64(15) ||
+		jsonOf(failing["AlarmActions"]) != `[{"Ref":"`+logicalID(t, s, "AWS::SNS::Topic", "AlertsTopic")+`"}]` {
+		t.Errorf("AgentFailing must need a quarter hour of failing runs and notify: %s", jsonOf(failing))
+	}
 	site := anywhere(t)
-	want := map[string]string{"AgentNodeDisconnected": "DisconnectedNodes", "AgentTasksBelowDesired": "MissingTasks", "ActivationRenewalFailed": "Errors", "AgentAgentFailing": "Errors"}
+	want := map[string]string{"AgentNodeDisconnected": "DisconnectedNodes", "AgentTasksBelowDesired": "MissingTasks", "ActivationRenewalFailed": "Errors"}
 	notifies := func(a map[string]any) bool {
 		return strings.Contains(jsonOf(a["AlarmActions"]), "Fn::ImportValue") && strings.Contains(jsonOf(a["OKActions"]), "Fn::ImportValue")
 	}
@@ -210,7 +235,7 @@ func TestAlarmsAndTheirTopic(t *testing.T) {
 	}
 	for prefix, metric := range want {
 		a := props(resources(site, "AWS::CloudWatch::Alarm")[logicalID(t, site, "AWS::CloudWatch::Alarm", prefix)])
-		direct := prefix == "ActivationRenewalFailed" || prefix == "AgentAgentFailing"
+		direct := prefix == "ActivationRenewalFailed"
 		if a["MetricName"] != metric || notifies(a) != direct {
 			t.Errorf("%s must watch %s and notify the app's topic (directly: %v): %s", prefix, metric, direct, jsonOf(a))
 		}
@@ -219,10 +244,8 @@ func TestAlarmsAndTheirTopic(t *testing.T) {
 			// The renewer runs once a day: between runs the alarm must keep
 			// what the last run said, not fall back to OK.
 			t.Errorf("%s must keep its state between runs: %s", prefix, jsonOf(a))
-		case prefix == "AgentAgentFailing" && (a["Statistic"] != "Sum" || a["EvaluationPeriods"] != float64(15) || a["DatapointsToAlarm"] != float64(15)):
-			t.Errorf("%s must need a quarter hour of failing runs: %s", prefix, jsonOf(a))
 		}
-		if prefix != "ActivationRenewalFailed" && prefix != "AgentAgentFailing" && (a["Statistic"] != "Minimum" || a["EvaluationPeriods"] != float64(10) || a["DatapointsToAlarm"] != float64(10) || a["Period"] != float64(60)) {
+		if prefix != "ActivationRenewalFailed" && (a["Statistic"] != "Minimum" || a["EvaluationPeriods"] != float64(10) || a["DatapointsToAlarm"] != float64(10) || a["Period"] != float64(60)) {
 			t.Errorf("%s must need ten minutes in a row (minimum per minute): %s", prefix, jsonOf(a))
 		}
 	}

@@ -30,16 +30,17 @@ func TestCrossedQuotasAreNamed(t *testing.T) {
 	defer func() {
 		quota.StackResources, quota.StackOutputs, quota.Roles, quota.Rules, quota.PipelineActions, quota.FilterPolicies = saved[0], saved[1], saved[2], saved[3], saved[4], saved[5]
 	}()
-	quota.StackResources.Limit, quota.StackOutputs.Limit, quota.Roles.Limit, quota.Rules.Limit, quota.PipelineActions.Limit, quota.FilterPolicies.Limit = 60, 20, 20, 5, 3, 2
+	quota.StackResources.Limit, quota.StackOutputs.Limit, quota.Roles.Limit, quota.Rules.Limit, quota.PipelineActions.Limit, quota.FilterPolicies.Limit = 60, 15, 20, 5, 3, 2
 	err = quota.Check(quota.Uses(stacks)...)
 	if err == nil {
 		t.Fatal("no quota reported with every limit lowered")
 	}
 	msg := err.Error()
 	outputs := len(defaults["EcsWorker-Regional"].template["Outputs"].(map[string]any))
+	resourceCount := len(defaults["EcsWorker-Regional"].template["Resources"].(map[string]any))
 	for _, want := range []string{
-		"quota: CloudFormation resources per stack is 60, and template EcsWorker-Regional.template.json would reach 66: " + quota.FewerSites,
-		fmt.Sprintf("quota: CloudFormation outputs per stack is 20, and template EcsWorker-Regional.template.json would reach %d: ", outputs),
+		fmt.Sprintf("quota: CloudFormation resources per stack is 60, and template EcsWorker-Regional.template.json would reach %d: %s", resourceCount, quota.FewerSites),
+		fmt.Sprintf("quota: CloudFormation outputs per stack is 15, and template EcsWorker-Regional.template.json would reach %d: ", outputs),
 		"quota: IAM roles per account is 20 by default, and this app would reach ",
 		"quota: EventBridge rules per event bus is 5 by default, and this app would reach ",
 		"quota: CodePipeline actions per stage is 3, and stage Pipe of template Pipe-Pipeline.template.json would reach 4: lower pipeline.waveSize",

@@ -120,8 +120,11 @@ func TestEachWorkerConsumesItsLocationsQueue(t *testing.T) {
 	if site != fmt.Sprint(w.ref(s, logicalID(t, s, "AWS::SQS::Queue", "WorkQueueonpremQueue"))) {
 		t.Errorf("the site's worker consumes %s, want the site's queue", site)
 	}
-	agent := props(resourceOf(a, logicalID(t, a, "AWS::Lambda::Function", "AgentHandler")))
-	if got := fmt.Sprint(w.resolve(a, agent["Environment"].(map[string]any)["Variables"].(map[string]any)["QUEUE_URL"])); got != site {
+	var entry map[string]any
+	if err := json.Unmarshal([]byte(fmt.Sprint(w.resolve(a, props(resourceOf(a, logicalID(t, a, "AWS::SSM::Parameter", "AgentEntry")))["Value"]))), &entry); err != nil {
+		t.Fatalf("the site's directory entry is not JSON: %v", err)
+	}
+	if got := fmt.Sprint(entry["queueUrl"]); got != site {
 		t.Errorf("the site agent scales on %s, want the site's queue %s", got, site)
 	}
 	// The region scales on its own queue.

@@ -1,11 +1,14 @@
-// Package siteagent is a site's agent: a Go Lambda (handler "siteagent", lambda/agent), run
-// every minute and on every "ECS Container Instance State Change" of the
-// site's cluster, that scales the site's EXTERNAL service on the queue's
-// backlog within its bounds and writes the site's metrics (nodes connected
-// and disconnected, tasks desired, running and missing, backlog). Two
-// alarms watch those metrics: a node that stays disconnected, and tasks
-// that stay below desired; brief agent disconnects, which happen several
-// times an hour, set off neither.
+// Package siteagent is the sites' agent: one Go Lambda for the whole fleet
+// (handler "siteagent", lambda/agent, in the regional stack: New), run every
+// minute and on every "ECS Container Instance State Change", that reads the
+// site directory (one Parameter Store entry per site, made by NewSite in the
+// site's stack) and, for each site within a bounded time, scales its
+// EXTERNAL service on the queue's backlog within its bounds and writes its
+// metrics (nodes connected and disconnected, tasks desired, running and
+// missing, backlog). A site adds no function, role, rule or log group: only
+// its entry and its alarms. Two alarms watch a site's metrics: a node that
+// stays disconnected, and tasks that stay below desired; brief agent
+// disconnects, which happen several times an hour, set off neither.
 package siteagent
 
 import (
@@ -19,8 +22,10 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsssm"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
@@ -45,22 +50,14 @@ const (
 	OfflineMinutes = 5
 )
 
-// Props configure the agent.
+// Props configure the fleet's agent.
 type Props struct {
-	// Cluster is the site's external cluster. Required.
-	Cluster awsecs.ICluster
-	// ClusterName is the cluster's name as a plain string: the metrics'
-	// dimension, which the app's dashboard reads too. Required.
-	ClusterName string
-	// Service is the site's EXTERNAL service. Required.
-	Service awsecs.IBaseService
-	// Queue is the work queue. Required.
-	Queue awssqs.IQueue
-	// MinTasks and MaxTasks bound the service's task count. Required:
-	// 0 <= MinTasks <= MaxTasks, MaxTasks >= 1.
-	MinTasks, MaxTasks int
-	// BacklogPerTask is the backlog one task is given. Default: 100.
-	BacklogPerTask int
+	// Directory is the path of the site directory the agent reads
+	// (names.SiteDirectory). Required.
+	Directory string
+	// Fleet is the value of names.FleetTagKey on the clusters, services
+	// and queues the agent may act on: the app's stack prefix. Required.
+	Fleet string
 	// Key encrypts the function's logs and environment. Default: a key of its own.
 	Key awskms.IKey
 	// LogRetention of the function's logs. Default: one year.
@@ -69,86 +66,85 @@ type Props struct {
 
 func (p Props) validate() error {
 	var errs []error
-	if p.Cluster == nil || p.ClusterName == "" || p.Service == nil || p.Queue == nil {
-		errs = append(errs, errors.New("siteagent: Cluster, ClusterName, Service and Queue are required: pass the site's cluster, its name, its EXTERNAL service and the work queue"))
+	if len(p.Directory) < 2 || p.Directory[0] != '/' {
+		errs = append(errs, fmt.Errorf("siteagent: Directory is %q: pass the site directory's path, such as /EcsWorker/sites", p.Directory))
 	}
-	if p.MaxTasks < 1 || p.MinTasks < 0 || p.MinTasks > p.MaxTasks {
-		errs = append(errs, fmt.Errorf("siteagent: MinTasks %d and MaxTasks %d: need 0 <= MinTasks <= MaxTasks and MaxTasks >= 1", p.MinTasks, p.MaxTasks))
-	}
-	if p.BacklogPerTask < 0 {
-		errs = append(errs, fmt.Errorf("siteagent: BacklogPerTask is %d: must be at least 1", p.BacklogPerTask))
+	if p.Fleet == "" {
+		errs = append(errs, errors.New("siteagent: Fleet is empty: pass the app's stack prefix, the value of the stretched:fleet tag"))
 	}
 	return errors.Join(errs...)
 }
 
-// Agent is the function, its triggers and its alarms.
+// Agent is the fleet's one agent function, its triggers and its alarm.
 type Agent struct {
 	constructs.Construct
-	disconnected, missingTasks, failing, offline awscloudwatch.Alarm
-	// The symptoms notify only while the site is online: an offline site
-	// sends one alarm, not a storm.
-	disconnectedOnline, missingTasksOnline awscloudwatch.CompositeAlarm
+	function awslambda.IFunction
+	failing  awscloudwatch.Alarm
 }
 
-// New makes the agent.
+// New makes the fleet's agent: one function that serves every site of the
+// directory, run every minute and on every container instance state change
+// in the account and region (it runs only the site of the cluster, and
+// nothing for another app's).
 func New(scope constructs.Construct, id string, props Props) (*Agent, error) {
 	if err := props.validate(); err != nil {
 		return nil, err
-	}
-	if props.BacklogPerTask == 0 {
-		props.BacklogPerTask = limits.BacklogPerTask
 	}
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	stack := awscdk.Stack_Of(c)
 	fn, err := gofunction.New(c, "Handler", gofunction.Props{
 		Handler:      names.HandlerSiteAgent,
-		Description:  "scales the site's EXTERNAL service on the queue and writes the site's node and task metrics",
+		Description:  "scales every site's EXTERNAL service on its queue and writes the sites' node and task metrics",
 		Key:          props.Key,
 		LogRetention: props.LogRetention,
 		Timeout:      awscdk.Duration_Seconds(jsii.Number(50)),
+		MemoryMiB:    256,
 		TextLogs:     true,
-		Environment: map[string]*string{
-			names.EnvClusterName:    props.Cluster.ClusterName(),
-			names.EnvServiceName:    props.Service.ServiceName(),
-			names.EnvQueueURL:       props.Queue.QueueUrl(),
-			names.EnvMinTasks:       jsii.String(fmt.Sprint(props.MinTasks)),
-			names.EnvMaxTasks:       jsii.String(fmt.Sprint(props.MaxTasks)),
-			names.EnvBacklogPerTask: jsii.String(fmt.Sprint(props.BacklogPerTask)),
-		},
+		Environment:  map[string]*string{names.EnvDirectory: jsii.String(props.Directory)},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("siteagent: %w", err)
 	}
-	onCluster := &map[string]any{"ArnEquals": map[string]any{"ecs:cluster": props.Cluster.ClusterArn()}}
+	tagged := &map[string]any{"StringEquals": map[string]any{"aws:ResourceTag/" + names.FleetTagKey: props.Fleet}}
+	arn := func(service, resource string) string {
+		return *stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String(service), Resource: jsii.String(resource), ArnFormat: awscdk.ArnFormat_NO_RESOURCE_NAME})
+	}
 	role := fn.Role()
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:       jsii.String("ListSiteNodes"),
-		Actions:   jsii.Strings("ecs:ListContainerInstances"),
-		Resources: jsii.Strings(*props.Cluster.ClusterArn()),
+		Sid:       jsii.String("ReadSiteDirectory"),
+		Actions:   jsii.Strings("ssm:GetParametersByPath"),
+		Resources: jsii.Strings(arn("ssm", "parameter"+props.Directory)),
 	}))
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:     jsii.String("DescribeSiteNodes"),
-		Actions: jsii.Strings("ecs:DescribeContainerInstances"),
-		Resources: jsii.Strings(*stack.FormatArn(&awscdk.ArnComponents{
-			Service: jsii.String("ecs"), Resource: jsii.String("container-instance"), ResourceName: jsii.String("*"),
-		})),
-		Conditions: onCluster,
+		Sid:        jsii.String("ListSiteNodes"),
+		Actions:    jsii.Strings("ecs:ListContainerInstances"),
+		Resources:  jsii.Strings(arn("ecs", "cluster/*")),
+		Conditions: tagged,
 	}))
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:        jsii.String("ScaleSiteService"),
+		Sid:       jsii.String("DescribeSiteNodes"),
+		Actions:   jsii.Strings("ecs:DescribeContainerInstances"),
+		Resources: jsii.Strings(arn("ecs", "container-instance/*")),
+	}))
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("ScaleSiteServices"),
 		Actions:    jsii.Strings("ecs:DescribeServices", "ecs:UpdateService"),
-		Resources:  jsii.Strings(*props.Service.ServiceArn()),
-		Conditions: onCluster,
+		Resources:  jsii.Strings(arn("ecs", "service/*")),
+		Conditions: tagged,
 	}))
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:       jsii.String("ReadBacklog"),
-		Actions:   jsii.Strings("sqs:GetQueueAttributes"),
-		Resources: jsii.Strings(*props.Queue.QueueArn()),
+		Sid:        jsii.String("ReadBacklogs"),
+		Actions:    jsii.Strings("sqs:GetQueueAttributes"),
+		Resources:  jsii.Strings(arn("sqs", "*")),
+		Conditions: tagged,
 	}))
 	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
-		Id:        jsii.String("AwsSolutions-IAM5"),
-		AppliesTo: &[]any{&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:.+:ecs:.+:container-instance\/\*$/`)}},
-		Reason:    jsii.String("container instance ids are not known in advance: describing them is limited to the site's cluster by the ecs:cluster condition"),
+		Id: jsii.String("AwsSolutions-IAM5"),
+		AppliesTo: &[]any{
+			&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:.+:ecs:.+:(cluster|service|container-instance)\/\*$/`)},
+			&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:.+:sqs:.+:\*$/`)},
+		},
+		Reason: jsii.String("one agent serves every site of the fleet, so its resources are the fleet's: listing nodes, scaling services and reading backlogs are limited to clusters, services and queues tagged stretched:fleet with this app's prefix; describing container instances (read only) takes the ids the tagged clusters listed"),
 	}}, jsii.Bool(true))
 
 	// No reserved concurrency: Lambda refuses a reservation that leaves an
@@ -160,18 +156,121 @@ func New(scope constructs.Construct, id string, props Props) (*Agent, error) {
 		RetryAttempts: jsii.Number(0), MaxEventAge: awscdk.Duration_Minutes(jsii.Number(1)),
 	})
 	awsevents.NewRule(c, jsii.String("Schedule"), &awsevents.RuleProps{
-		Description: jsii.String("runs the site agent every minute"),
+		Description: jsii.String("runs the site agent for every site every minute"),
 		Schedule:    awsevents.Schedule_Rate(awscdk.Duration_Minutes(jsii.Number(1))),
 		Targets:     &[]awsevents.IRuleTarget{target},
 	})
 	awsevents.NewRule(c, jsii.String("StateChange"), &awsevents.RuleProps{
-		Description: jsii.String("runs the site agent when a node of the site connects, disconnects or changes state"),
+		Description: jsii.String("runs the site agent for the site whose node connected, disconnected or changed state"),
 		EventPattern: &awsevents.EventPattern{
 			Source:     jsii.Strings("aws.ecs"),
 			DetailType: jsii.Strings("ECS Container Instance State Change"),
-			Detail:     &map[string]any{"clusterArn": []any{props.Cluster.ClusterArn()}},
 		},
 		Targets: &[]awsevents.IRuleTarget{target},
+	})
+	a := &Agent{Construct: c, function: fn.Function()}
+	// The sites' alarms go quiet when the agent writes nothing, so the
+	// agent's own failures alarm too: every run failing for a quarter hour
+	// (one bad minute, e.g. a throttled call, does not count). A run fails
+	// when any site's does; the log names the site.
+	a.failing = awscloudwatch.NewAlarm(c, jsii.String("AgentFailing"), &awscloudwatch.AlarmProps{
+		AlarmDescription: jsii.String(fmt.Sprintf("the site agent has failed for %d minutes for at least one site: that site neither scales nor reports its nodes; its log group names the site (\"site agent run failed\")", AgentFailingMinutes)),
+		Metric: fn.Function().MetricErrors(&awscloudwatch.MetricOptions{
+			Statistic: jsii.String("Sum"), Period: awscdk.Duration_Minutes(jsii.Number(1)),
+		}),
+		Threshold:          jsii.Number(1),
+		EvaluationPeriods:  jsii.Number(float64(AgentFailingMinutes)),
+		DatapointsToAlarm:  jsii.Number(float64(AgentFailingMinutes)),
+		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+	})
+	return a, nil
+}
+
+// Function is the agent's function.
+func (a *Agent) Function() awslambda.IFunction { return a.function }
+
+// Alarms are the agent's alarms that notify: the agent failing.
+func (a *Agent) Alarms() []alerts.Alarm { return []alerts.Alarm{a.failing} }
+
+// SiteProps configure a site's part: its directory entry and its alarms.
+type SiteProps struct {
+	// Directory is the site directory's path. Required.
+	Directory string
+	// Site is the site's name. Required.
+	Site string
+	// Fleet is the value of the stretched:fleet tag the entry's cluster
+	// and service get (the agent may act only on those). Required.
+	Fleet string
+	// Cluster is the site's external cluster. Required.
+	Cluster awsecs.ICluster
+	// ClusterName is the cluster's name as a plain string: the metrics'
+	// dimension, which the app's dashboard reads too. Required.
+	ClusterName string
+	// Service is the site's EXTERNAL service. Required.
+	Service awsecs.IBaseService
+	// Queue is the site's work queue (tagged by the regional stack). Required.
+	Queue awssqs.IQueue
+	// MinTasks and MaxTasks bound the service's task count. Required:
+	// 0 <= MinTasks <= MaxTasks, MaxTasks >= 1.
+	MinTasks, MaxTasks int
+	// BacklogPerTask is the backlog one task is given. Default: 100.
+	BacklogPerTask int
+}
+
+func (p SiteProps) validate() error {
+	var errs []error
+	if p.Cluster == nil || p.ClusterName == "" || p.Service == nil || p.Queue == nil || p.Site == "" || p.Fleet == "" || p.Directory == "" {
+		errs = append(errs, errors.New("siteagent: Directory, Site, Fleet, Cluster, ClusterName, Service and Queue are required: pass the directory, the site's name, the app's prefix, its cluster, the cluster's name, its EXTERNAL service and its work queue"))
+	}
+	if p.MaxTasks < 1 || p.MinTasks < 0 || p.MinTasks > p.MaxTasks {
+		errs = append(errs, fmt.Errorf("siteagent: MinTasks %d and MaxTasks %d: need 0 <= MinTasks <= MaxTasks and MaxTasks >= 1", p.MinTasks, p.MaxTasks))
+	}
+	if p.BacklogPerTask < 0 {
+		errs = append(errs, fmt.Errorf("siteagent: BacklogPerTask is %d: must be at least 1", p.BacklogPerTask))
+	}
+	return errors.Join(errs...)
+}
+
+// Site is a site's directory entry and its alarms.
+type Site struct {
+	constructs.Construct
+	entry                               awsssm.StringParameter
+	disconnected, missingTasks, offline awscloudwatch.Alarm
+	// The symptoms notify only while the site is online: an offline site
+	// sends one alarm, not a storm.
+	disconnectedOnline, missingTasksOnline awscloudwatch.CompositeAlarm
+}
+
+// NewSite makes a site's directory entry (a standard Parameter Store
+// parameter: no charge), tags its cluster and service for the fleet's
+// agent, and makes the site's alarms on the metrics the agent writes.
+func NewSite(scope constructs.Construct, id string, props SiteProps) (*Site, error) {
+	if err := props.validate(); err != nil {
+		return nil, err
+	}
+	if props.BacklogPerTask == 0 {
+		props.BacklogPerTask = limits.BacklogPerTask
+	}
+	c := constructs.NewConstruct(scope, jsii.String(id))
+	stack := awscdk.Stack_Of(c)
+	for _, r := range []constructs.IConstruct{props.Cluster, props.Service} {
+		awscdk.Tags_Of(r).Add(jsii.String(names.FleetTagKey), jsii.String(props.Fleet), nil)
+	}
+	a := &Site{Construct: c}
+	a.entry = awsssm.NewStringParameter(c, jsii.String("Entry"), &awsssm.StringParameterProps{
+		ParameterName: jsii.String(props.Directory + "/" + props.Site),
+		Description:   jsii.String(fmt.Sprintf("site %s for the fleet's site agent: cluster, service, queue, task bounds", props.Site)),
+		StringValue: stack.ToJsonString(map[string]any{
+			names.DirSite:           props.Site,
+			names.DirCluster:        props.Cluster.ClusterName(),
+			names.DirService:        props.Service.ServiceName(),
+			names.DirQueueURL:       props.Queue.QueueUrl(),
+			names.DirMinTasks:       props.MinTasks,
+			names.DirMaxTasks:       props.MaxTasks,
+			names.DirBacklogPerTask: props.BacklogPerTask,
+		}, nil),
+		Tier: awsssm.ParameterTier_STANDARD,
 	})
 	metric := func(name string) awscloudwatch.Metric {
 		return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
@@ -194,7 +293,6 @@ func New(scope constructs.Construct, id string, props Props) (*Agent, error) {
 			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
 		})
 	}
-	a := &Agent{Construct: c}
 	a.disconnected = sustained("NodeDisconnected", names.MetricDisconnectedNodes, DisconnectedMinutes,
 		fmt.Sprintf("a node of cluster %s has had its ECS agent disconnected for %d minutes: check the machine, its network and `systemctl status ecs`", props.ClusterName, DisconnectedMinutes))
 	a.missingTasks = sustained("TasksBelowDesired", names.MetricMissingTasks, MissingTaskMinutes,
@@ -227,26 +325,15 @@ func New(scope constructs.Construct, id string, props Props) (*Agent, error) {
 	}
 	a.disconnectedOnline = whileOnline("NodeDisconnectedWhileOnline", a.disconnected, "a node disconnected")
 	a.missingTasksOnline = whileOnline("TasksBelowDesiredWhileOnline", a.missingTasks, "fewer tasks than desired")
-	// The two alarms above go quiet when the agent writes nothing, so the
-	// agent's own failures alarm too: every run failing for a quarter hour
-	// (one bad minute, e.g. a throttled call, does not count).
-	a.failing = awscloudwatch.NewAlarm(c, jsii.String("AgentFailing"), &awscloudwatch.AlarmProps{
-		AlarmDescription: jsii.String(fmt.Sprintf("the site agent of cluster %s has failed for %d minutes: the site neither scales nor reports its nodes; see the agent's log group", props.ClusterName, AgentFailingMinutes)),
-		Metric: fn.Function().MetricErrors(&awscloudwatch.MetricOptions{
-			Statistic: jsii.String("Sum"), Period: awscdk.Duration_Minutes(jsii.Number(1)),
-		}),
-		Threshold:          jsii.Number(1),
-		EvaluationPeriods:  jsii.Number(float64(AgentFailingMinutes)),
-		DatapointsToAlarm:  jsii.Number(float64(AgentFailingMinutes)),
-		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
-	})
 	return a, nil
 }
 
-// Alarms are the agent's alarms that notify: the site offline; a node
+// Alarms are the site's alarms that notify: the site offline; a node
 // disconnected and tasks below desired, each only while the site is not
-// offline; the agent failing.
-func (a *Agent) Alarms() []alerts.Alarm {
-	return []alerts.Alarm{a.offline, a.disconnectedOnline, a.missingTasksOnline, a.failing}
+// offline.
+func (a *Site) Alarms() []alerts.Alarm {
+	return []alerts.Alarm{a.offline, a.disconnectedOnline, a.missingTasksOnline}
 }
+
+// Entry is the site's directory entry.
+func (a *Site) Entry() awsssm.IStringParameter { return a.entry }

@@ -137,15 +137,28 @@ const (
 // a custom metric (one dimension value per site), priced by CloudWatch.
 var SiteMetrics = []string{MetricConnectedNodes, MetricDisconnectedNodes, MetricDesiredTasks, MetricRunningTasks, MetricPendingTasks, MetricMissingTasks, MetricBacklog}
 
-// Environment of the site agent.
+// The site directory: one Parameter Store String parameter per site,
+// <SiteDirectory(prefix)>/<site>, written by the site's stack and read by
+// the fleet-wide site agent; its value is a JSON object with these keys.
 const (
-	EnvClusterName    = "CLUSTER_NAME"
-	EnvServiceName    = "SERVICE_NAME"
-	EnvQueueURL       = "QUEUE_URL"
-	EnvMinTasks       = "MIN_TASKS"
-	EnvMaxTasks       = "MAX_TASKS"
-	EnvBacklogPerTask = "BACKLOG_PER_TASK"
+	DirSite           = "site"
+	DirCluster        = "cluster"
+	DirService        = "service"
+	DirQueueURL       = "queueUrl"
+	DirMinTasks       = "minTasks"
+	DirMaxTasks       = "maxTasks"
+	DirBacklogPerTask = "backlogPerTask"
+	// EnvDirectory is the fleet agent's setting: the directory's path.
+	EnvDirectory = "SITE_DIRECTORY"
 )
+
+// SiteDirectory is the path of the app's site directory: /<prefix>/sites.
+func SiteDirectory(prefix string) string { return "/" + prefix + "/sites" }
+
+// FleetTagKey tags what the fleet-wide functions may act on (the sites'
+// clusters, services and queues) with the app's stack prefix: their
+// permissions are scoped to it.
+const FleetTagKey = "stretched:fleet"
 
 // Output keys of the regional stack.
 const (

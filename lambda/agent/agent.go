@@ -1,5 +1,6 @@
-// Package agent is the site agent (handler "siteagent"). It runs once a
-// minute for each site: it scales the site's EXTERNAL service on the work
+// Package agent is the site agent (handler "siteagent"): one function for
+// the whole fleet (Fleet) that runs once a minute for every site of the site
+// directory, each site bounded in time (Agent): it scales the site's EXTERNAL service on the work
 // queue's backlog by setting its desired count, and writes the site's
 // metrics (nodes connected and disconnected, tasks desired, running, pending
 // and missing, backlog) in the CloudWatch embedded metric format, one JSON
@@ -75,32 +76,6 @@ func Decide(current, backlog, minTasks, maxTasks, perTask int) int {
 		want = current - 1
 	}
 	return max(minTasks, min(maxTasks, want))
-}
-
-// FromEnv reads an agent's settings from its environment.
-func FromEnv(getenv func(string) string) (Agent, error) {
-	a := Agent{Cluster: getenv(names.EnvClusterName), Service: getenv(names.EnvServiceName), QueueURL: getenv(names.EnvQueueURL)}
-	var errs []error
-	for k, v := range map[string]string{names.EnvClusterName: a.Cluster, names.EnvServiceName: a.Service, names.EnvQueueURL: a.QueueURL} {
-		if v == "" {
-			errs = append(errs, fmt.Errorf("%s is empty", k))
-		}
-	}
-	num := func(key string, lo int) int {
-		n, err := strconv.Atoi(getenv(key))
-		if err != nil || n < lo {
-			errs = append(errs, fmt.Errorf("%s is %q: must be a whole number from %d", key, getenv(key), lo))
-		}
-		return n
-	}
-	a.MinTasks, a.MaxTasks, a.BacklogPerTask = num(names.EnvMinTasks, 0), num(names.EnvMaxTasks, 1), num(names.EnvBacklogPerTask, 1)
-	if a.MinTasks > a.MaxTasks {
-		errs = append(errs, fmt.Errorf("%s %d is above %s %d", names.EnvMinTasks, a.MinTasks, names.EnvMaxTasks, a.MaxTasks))
-	}
-	if err := errors.Join(errs...); err != nil {
-		return Agent{}, fmt.Errorf("site agent environment: %w; redeploy the site's stack", err)
-	}
-	return a, nil
 }
 
 // Run counts, decides, sets the desired count when it changes and writes

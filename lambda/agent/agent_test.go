@@ -52,12 +52,7 @@ type env struct {
 func newEnv(t *testing.T, desired, running, visible, inFlight int) *env {
 	e := &env{aws: fakeaws.New(t), metrics: &bytes.Buffer{}}
 	cfg := e.aws.Config()
-	a, err := FromEnv(func(k string) string {
-		return map[string]string{"CLUSTER_NAME": cluster, "SERVICE_NAME": service, "QUEUE_URL": queueURL, "MIN_TASKS": "1", "MAX_TASKS": "4", "BACKLOG_PER_TASK": "100"}[k]
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := Agent{Cluster: cluster, Service: service, QueueURL: queueURL, MinTasks: 1, MaxTasks: 4, BacklogPerTask: 100}
 	a.ECS, a.SQS = ecs.NewFromConfig(cfg), sqs.NewFromConfig(cfg)
 	a.Log, a.Metrics, a.Now = slog.New(slog.NewJSONHandler(&bytes.Buffer{}, nil)), e.metrics, func() time.Time { return time.UnixMilli(1700000000000) }
 	e.agent = &a
@@ -148,11 +143,9 @@ func TestNodeFailureWritesNoNodeMetrics(t *testing.T) {
 	}
 }
 
-func TestBadEnvironment(t *testing.T) {
-	_, err := FromEnv(func(k string) string {
-		return map[string]string{"MIN_TASKS": "5", "MAX_TASKS": "2", "BACKLOG_PER_TASK": "0"}[k]
-	})
-	for _, want := range []string{"CLUSTER_NAME is empty", "SERVICE_NAME is empty", "QUEUE_URL is empty", "BACKLOG_PER_TASK", "MIN_TASKS 5 is above MAX_TASKS 2", "redeploy"} {
+func TestBadDirectoryEntry(t *testing.T) {
+	err := Site{MinTasks: 5, MaxTasks: 2, BacklogPerTask: 0}.validate()
+	for _, want := range []string{"site is empty", "cluster is empty", "service is empty", "queueUrl is empty", "minTasks 5, maxTasks 2, backlogPerTask 0"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v lacks %q", err, want)
 		}

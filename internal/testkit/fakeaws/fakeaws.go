@@ -37,6 +37,7 @@ const (
 	DescribeActivations         = "AmazonSSM.DescribeActivations"
 	DescribeInstanceInformation = "AmazonSSM.DescribeInstanceInformation"
 	DeregisterManagedInstance   = "AmazonSSM.DeregisterManagedInstance"
+	GetParametersByPath         = "AmazonSSM.GetParametersByPath"
 	GetSecretValue              = "secretsmanager.GetSecretValue"
 	PutSecretValue              = "secretsmanager.PutSecretValue"
 	UpdateSecretVersionStage    = "secretsmanager.UpdateSecretVersionStage"
@@ -123,10 +124,12 @@ type Fake struct {
 	OldestAge map[string]float64
 	// StackStatus of each stack, by stack id (ARN).
 	StackStatus map[string]string
-	t           *testing.T
-	n           int
-	script      map[string][]Reply
-	requests    map[string][]map[string]any
+	// Parameters are Parameter Store's String parameters by name.
+	Parameters map[string]string
+	t          *testing.T
+	n          int
+	script     map[string][]Reply
+	requests   map[string][]map[string]any
 }
 
 // New starts a fake for the test; it stops when the test ends.
@@ -134,7 +137,7 @@ func New(t *testing.T) *Fake {
 	f := &Fake{
 		t: t, Now: time.Now, PageSize: 50,
 		Activations: map[string]*Activation{}, Secrets: map[string]string{}, versions: map[string]string{}, staged: map[string]map[string]string{}, Instances: map[string]*Instance{},
-		ContainerInstances: map[string][]string{}, Disconnected: map[string]bool{}, Services: map[string]*Service{}, Queues: map[string]*Queue{}, OldestAge: map[string]float64{}, StackStatus: map[string]string{}, script: map[string][]Reply{}, requests: map[string][]map[string]any{},
+		ContainerInstances: map[string][]string{}, Disconnected: map[string]bool{}, Services: map[string]*Service{}, Queues: map[string]*Queue{}, OldestAge: map[string]float64{}, StackStatus: map[string]string{}, Parameters: map[string]string{}, script: map[string][]Reply{}, requests: map[string][]map[string]any{},
 	}
 	srv := httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(srv.Close)
@@ -303,6 +306,33 @@ func (f *Fake) answer(target string, in map[string]any) Reply {
 		}
 		delete(f.Activations, id)
 		return ok(map[string]any{})
+	case GetParametersByPath:
+		// As SSM: at most 10 a page, the path's direct children unless
+		// Recursive.
+		path := strings.TrimSuffix(str(in, "Path"), "/") + "/"
+		recursive, _ := in["Recursive"].(bool)
+		var names []string
+		for _, n := range sortedKeys(f.Parameters) {
+			if rest, ok := strings.CutPrefix(n, path); ok && (recursive || !strings.Contains(rest, "/")) {
+				names = append(names, n)
+			}
+		}
+		if m, _ := in["MaxResults"].(float64); m > 10 {
+			return Reply{400, `{"__type":"ValidationException","message":"1 validation error detected: Value at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 10"}`}
+		}
+		if _, ok := in["MaxResults"]; !ok {
+			in["MaxResults"] = float64(10)
+		}
+		names, next := f.page(names, in, "NextToken", "MaxResults")
+		var list []map[string]any
+		for _, n := range names {
+			list = append(list, map[string]any{"Name": n, "Type": "String", "Value": f.Parameters[n]})
+		}
+		out := map[string]any{"Parameters": list}
+		if next != "" {
+			out["NextToken"] = next
+		}
+		return ok(out)
 	case DescribeActivations:
 		var want, roles []string
 		filters, _ := in["Filters"].([]any)
