@@ -110,7 +110,7 @@ type Site struct {
 	// ActivationRenewDays: the renewer replaces the activation when it
 	// expires within this many days (or is full); 0 turns renewal off.
 	ActivationRenewDays int
-	// ActivationRenewSchedule is when the renewer runs (EventBridge rate or cron).
+	// ActivationRenewSchedule is when the site's renewal runs (rate or cron).
 	ActivationRenewSchedule string
 	// KeepNodesOnDestroy leaves the site's nodes registered when its stack is
 	// deleted (then the cluster cannot be deleted while nodes remain).

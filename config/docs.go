@@ -70,7 +70,7 @@ func SiteSettings() []Setting {
 		{"activationExpiryDays", code(DefaultActivationExpiryDays), between(siteRanges["activationExpiryDays"])},
 		{"activationSerial", code(DefaultActivationSerial), between(siteRanges["activationSerial"]) + "; change it for a new activation at the next deploy"},
 		{"activationRenewDays", code(DefaultActivationRenewDays), "0 (no renewal) .. `activationExpiryDays`−1: renew when the activation expires within this many days, or is full"},
-		{"activationRenewSchedule", code(DefaultActivationRenewSchedule), "an EventBridge `rate(…)` or `cron(…)` expression: when the renewer runs"},
+		{"activationRenewSchedule", code(DefaultActivationRenewSchedule), "a `rate(…)` or `cron(…)` expression: when the site's renewal runs (its EventBridge Scheduler schedule)"},
 		{"keepNodesOnDestroy", "`false`", "`true` leaves the site's nodes registered when its stack is deleted"},
 		{"instanceName", "the site name", "default name SSM gives a node"},
 		{"instanceRoleArn", "*(none: the stack makes the role)*", "your own role for the site's nodes, by ARN (no path): it must trust `ssm.amazonaws.com` and have `AmazonSSMManagedInstanceCore` and `AmazonEC2ContainerServiceforEC2Role`; the app only passes it to SSM"},

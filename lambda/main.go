@@ -2,10 +2,11 @@
 // once per synth (constructs/gofunction). The provided.al2023 runtime passes
 // a function's Handler setting as _HANDLER; that name picks what runs:
 //
-//   - activation: Custom::SsmActivation (lambda/activationcr) keeps the
-//     site's current SSM activation and writes it into the site's secret;
-//     the code never appears in a log line or a response.
-//   - renewer: scheduled, renews a site's activation (lambda/renewer).
+//   - activation: one for the fleet: a site's Custom::SsmActivation
+//     (lambda/activationcr) keeps the site's current SSM activation and
+//     writes it into the site's secret, and a site's renewal schedule
+//     renews it (lambda/renewer); the code never appears in a log line or a
+//     response.
 //   - siteagent: one for the fleet, once a minute for every site of the site
 //     directory and on a container-instance state change for that cluster's
 //     site, scales each site's EXTERNAL service on its queue and writes the
@@ -18,6 +19,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -49,16 +51,11 @@ import (
 // from the logger, the AWS configuration and the environment.
 var handlers = map[string]func(log *slog.Logger, cfg aws.Config, getenv func(string) string) (any, error){
 	names.HandlerActivation: func(log *slog.Logger, cfg aws.Config, _ func(string) string) (any, error) {
-		h := &activationcr.Handler{M: ssmact.NewManager(ssm.NewFromConfig(cfg), secretsmanager.NewFromConfig(cfg), log)}
-		return cfn.LambdaWrap(h.Function(log)), nil
-	},
-	names.HandlerRenewer: func(log *slog.Logger, cfg aws.Config, getenv func(string) string) (any, error) {
-		r, err := renewer.FromEnv(getenv)
-		if err != nil {
-			return nil, err
-		}
-		r.M, r.Log = ssmact.NewManager(ssm.NewFromConfig(cfg), secretsmanager.NewFromConfig(cfg), log), log
-		return logged(log, "activation renewal failed", r.Run), nil
+		m := ssmact.NewManager(ssm.NewFromConfig(cfg), secretsmanager.NewFromConfig(cfg), log)
+		answer := cfn.LambdaWrap((&activationcr.Handler{M: m}).Function(log))
+		return func(ctx context.Context, raw json.RawMessage) (any, error) {
+			return activation(ctx, log, m, answer, raw)
+		}, nil
 	},
 	names.HandlerSiteAgent: func(log *slog.Logger, cfg aws.Config, getenv func(string) string) (any, error) {
 		f, err := agent.FleetFromEnv(getenv)
@@ -82,6 +79,37 @@ var handlers = map[string]func(log *slog.Logger, cfg aws.Config, getenv func(str
 		h := &desiredcount.Handler{ECS: ecs.NewFromConfig(cfg)}
 		return cfn.LambdaWrap(h.Function(log)), nil
 	},
+}
+
+// activation answers what reaches the fleet's activation function: a
+// CloudFormation request of a site's Custom::SsmActivation, or a site's
+// renewal from its schedule.
+func activation(ctx context.Context, log *slog.Logger, m *ssmact.Manager, answer cfn.CustomResourceLambdaFunction, raw json.RawMessage) (any, error) {
+	var kind struct {
+		RequestType string `json:"RequestType"`
+	}
+	if err := json.Unmarshal(raw, &kind); err != nil {
+		return nil, fmt.Errorf("activation: the event is not a JSON object: %w", err)
+	}
+	if kind.RequestType != "" {
+		var e cfn.Event
+		if err := json.Unmarshal(raw, &e); err != nil {
+			return nil, fmt.Errorf("activation: a CloudFormation request that does not parse: %w", err)
+		}
+		return answer(ctx, e)
+	}
+	var e renewer.Event
+	if err := json.Unmarshal(raw, &e); err != nil {
+		return nil, fmt.Errorf("activation: a renewal event that does not parse: %w", err)
+	}
+	r, err := renewer.FromEvent(e)
+	if err != nil {
+		log.Error("activation renewal failed", "error", err)
+		return nil, err
+	}
+	r.Log = log.With("stack", r.Settings.StackTag())
+	r.M = m
+	return logged(r.Log, "activation renewal failed", r.Run)(ctx)
 }
 
 // logged is a scheduled handler whose failure is also logged, with what

@@ -73,11 +73,14 @@ func NewAnywhere(scope constructs.Construct, id string, props *AnywhereStackProp
 		role = awsiam.Role_FromRoleArn(stack, jsii.String("InstanceRole"), jsii.String(site.InstanceRoleArn), &awsiam.FromRoleArnOptions{Mutable: jsii.Bool(false)})
 	} else {
 		role = newInstanceRole(stack, site.Name)
+		// The fleet's activation function passes only roles with the tag.
+		awscdk.Tags_Of(role).Add(jsii.String(names.FleetTagKey), jsii.String(regional.Fleet), nil)
 	}
 	a.InstanceRole = role
 
 	renewDays := site.ActivationRenewDays
 	act, err := activation.New(stack, "Activation", activation.Props{
+		Fleet:               regional.Activations,
 		InstanceRole:        role,
 		RegistrationLimit:   site.RegistrationLimit,
 		ExpiryDays:          site.ActivationExpiryDays,
@@ -87,7 +90,6 @@ func NewAnywhere(scope constructs.Construct, id string, props *AnywhereStackProp
 		DefaultInstanceName: site.InstanceName,
 		Description:         fmt.Sprintf("ECS Anywhere nodes of site %s, cluster %s", site.Name, site.ClusterName),
 		Tags:                map[string]string{"site": site.Name, "cluster": site.ClusterName},
-		LogRetention:        retention,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("site %q: %w", site.Name, err)
@@ -124,9 +126,6 @@ func NewAnywhere(scope constructs.Construct, id string, props *AnywhereStackProp
 	for _, alarm := range agent.Alarms() {
 		regional.Alerts.Notify(alarm)
 	}
-	if alarm := act.RenewalAlarm(); alarm != nil {
-		regional.Alerts.Notify(alarm)
-	}
 	tagKey, tagValue := act.StackTag()
 	patch := map[string]string{config.PatchScan: fleetmanager.PatchScan, config.PatchInstall: fleetmanager.PatchInstall}[site.Patching]
 	if _, err := fleetmanager.New(stack, "Fleet", fleetmanager.Props{TagKey: tagKey, TagValue: tagValue, Patch: patch, PatchSchedule: site.PatchSchedule}); err != nil {
@@ -150,9 +149,6 @@ func NewAnywhere(scope constructs.Construct, id string, props *AnywhereStackProp
 	output(stack, names.OutputJoinPolicy, act.JoinPolicy().ManagedPolicyArn(), "managed policy that may read the activation: attach it to whoever runs the join command")
 	output(stack, names.OutputJoinCommand, jsii.String(join.Command(*stack.Region(), *cluster.ClusterName(), *act.Secret().SecretArn())),
 		"run on a node with AWS credentials that have the join policy; append optional install flags such as --enable-gpu")
-	if r := act.Renewer(); r != nil {
-		output(stack, names.OutputRenewerName, r.FunctionName(), "invoke it to renew the activation now (aws lambda invoke --function-name <name> out.json)")
-	}
 	return a, nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/ecs-anywhere-stretched/stretched/constructs/activation"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/alerts"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/dashboard"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/encryption"
@@ -56,6 +57,9 @@ type Regional struct {
 	Fleet string
 	// Agent is the fleet's one site agent.
 	Agent *siteagent.Agent
+	// Activations is the fleet's one activation function: every site's
+	// Custom::SsmActivation and renewals.
+	Activations *activation.Fleet
 }
 
 // RegionalStackProps configure the regional stack.
@@ -192,6 +196,12 @@ func NewRegional(scope constructs.Construct, id string, props *RegionalStackProp
 	}
 	r.Agent = agent
 	for _, alarm := range agent.Alarms() {
+		r.Alerts.Notify(alarm)
+	}
+	if r.Activations, err = activation.NewFleet(stack, "Activations", activation.FleetProps{Fleet: props.Fleet, Key: key, LogRetention: retention}); err != nil {
+		return nil, err
+	}
+	for _, alarm := range r.Activations.Alarms() {
 		r.Alerts.Notify(alarm)
 	}
 	return r, nil

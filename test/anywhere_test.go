@@ -51,11 +51,10 @@ func TestExternalClusterAndInstanceRole(t *testing.T) {
 	}
 }
 
-// A site with its own instance role: the stack makes none, passes that
-// role to SSM by name, and may pass exactly it.
+// A site with its own instance role: the stack makes none and passes that
+// role to SSM by name (the permission simulation passes it, tagged).
 func TestOwnInstanceRole(t *testing.T) {
 	requireSynth(t)
-	arn := ownInstanceRoles["Variant-Anywhere-factory"]
 	factory := variant["Variant-Anywhere-factory"]
 	if hasPrefix(resources(factory, "AWS::IAM::Role"), "InstanceRole") {
 		t.Error("a site with instanceRoleArn must not make an instance role")
@@ -63,14 +62,13 @@ func TestOwnInstanceRole(t *testing.T) {
 	if got := only(t, factory, "Custom::SsmActivation")["IamRole"]; got != "factoryNodes" {
 		t.Errorf("the activation must name the user's role, got %s", jsonOf(got))
 	}
-	var passes []string
+	// The fleet's activation function passes only roles tagged
+	// stretched:fleet: the user's own role needs the tag (docs/sites.md);
+	// the stack passes no role itself.
 	for _, st := range statements(factory, "") {
 		if slices.Contains(st.actions, "iam:PassRole") {
-			passes = append(passes, jsonOf(st.resource))
+			t.Errorf("the site's stack grants iam:PassRole itself: %s", jsonOf(st.raw))
 		}
-	}
-	if len(passes) == 0 || slices.ContainsFunc(passes, func(r string) bool { return r != jsonOf(arn) }) {
-		t.Errorf("iam:PassRole must name exactly the user's role, got %v", passes)
 	}
 }
 
@@ -83,9 +81,17 @@ func TestActivationCustomResource(t *testing.T) {
 	if !strings.Contains(jsonOf(act["IamRole"]), "InstanceRole") || !strings.Contains(jsonOf(act["SecretArn"]), "ActivationCode") {
 		t.Errorf("activation must name the instance role and the code secret: %s", jsonOf(act))
 	}
-	fn := props(resources(s, "AWS::Lambda::Function")[logicalID(t, s, "AWS::Lambda::Function", "ActivationHandler")])
+	r := regional(t)
+	fnID := logicalID(t, r, "AWS::Lambda::Function", "ActivationsHandler")
+	fn := props(resources(r, "AWS::Lambda::Function")[fnID])
 	if fn["Runtime"] != "provided.al2023" || jsonOf(fn["Architectures"]) != `["arm64"]` || fn["Handler"] != names.HandlerActivation {
 		t.Errorf("handler must be the project binary's activation handler on provided.al2023 arm64: %s", jsonOf(fn))
+	}
+	if token := jsonOf(act["ServiceToken"]); !strings.Contains(token, `"Fn::ImportValue":"EcsWorker-Regional:ExportsOutputFnGetAtt`+fnID+`Arn`) {
+		t.Errorf("the site's activation must be answered by the fleet's function in the regional stack: %s", token)
+	}
+	if len(resources(s, "AWS::Lambda::Function")) > 2 {
+		t.Errorf("a site brings no activation function of its own: %d functions", len(resources(s, "AWS::Lambda::Function")))
 	}
 	secret := only(t, s, "AWS::SecretsManager::Secret")
 	if secret["KmsKeyId"] == nil {
@@ -103,40 +109,53 @@ var activationActions = []string{"iam:PassRole", "kms:Decrypt", "kms:Encrypt", "
 	"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage", "ssm:CreateActivation", "ssm:DeleteActivation", "ssm:DescribeActivations"}
 
 func TestActivationFunctionsLeastPrivilege(t *testing.T) {
-	s := anywhere(t)
-	for _, role := range []string{"ActivationHandlerRole", "ActivationRenewerRole"} {
-		var got []string
-		deniesTaggingNodes := false
-		for _, st := range statements(s, role) {
-			if st.effect == "Deny" {
-				deniesTaggingNodes = deniesTaggingNodes || slices.Equal(st.actions, []string{"ssm:AddTagsToResource"}) &&
-					strings.Contains(jsonOf(st.resource), ":managed-instance/*")
-				continue
-			}
-			for _, a := range st.actions {
-				got = append(got, a)
-				switch a {
-				case "iam:PassRole":
-					if !strings.Contains(jsonOf(st.resource), "InstanceRole") || !strings.Contains(jsonOf(st.raw["Condition"]), "ssm.amazonaws.com") {
-						t.Errorf("%s: iam:PassRole must be limited to the instance role, passed to SSM: %s", role, jsonOf(st.raw))
-					}
-				case "secretsmanager:PutSecretValue", "secretsmanager:GetSecretValue", "secretsmanager:UpdateSecretVersionStage":
-					if !strings.Contains(jsonOf(st.resource), "ActivationCode") {
-						t.Errorf("%s: the secret access must be limited to the site's secret: %s", role, jsonOf(st.resource))
-					}
-				case "ssm:CreateActivation":
-					if got := jsonOf(st.raw["Condition"]); got != `{"ForAllValues:StringEquals":{"aws:TagKeys":["stretched:stack","cluster","site"]},"StringEquals":{"aws:RequestTag/stretched:stack":"EcsWorker-Anywhere-onprem"}}` {
-						t.Errorf("%s: activations may be made only with the site's stack tag, condition %s", role, got)
-					}
+	s := regional(t)
+	role := "ActivationsHandlerRole"
+	var got []string
+	deniesTaggingNodes := false
+	fleetTag := `"aws:ResourceTag/stretched:fleet":"EcsWorker"`
+	for _, st := range statements(s, role) {
+		if st.effect == "Deny" {
+			deniesTaggingNodes = deniesTaggingNodes || slices.Equal(st.actions, []string{"ssm:AddTagsToResource"}) &&
+				strings.Contains(jsonOf(st.resource), ":managed-instance/*")
+			continue
+		}
+		cond := jsonOf(st.raw["Condition"])
+		for _, a := range st.actions {
+			got = append(got, a)
+			switch a {
+			case "iam:PassRole":
+				if cond != `{"StringEquals":{"iam:PassedToService":"ssm.amazonaws.com","iam:ResourceTag/stretched:fleet":"EcsWorker"}}` {
+					t.Errorf("%s: iam:PassRole must be limited to the fleet's tagged roles, passed to SSM: %s", role, jsonOf(st.raw))
+				}
+			case "secretsmanager:PutSecretValue", "secretsmanager:GetSecretValue", "secretsmanager:UpdateSecretVersionStage":
+				if !strings.Contains(cond, fleetTag) {
+					t.Errorf("%s: the secret access must be limited to the fleet's tagged secrets: %s", role, jsonOf(st.raw))
+				}
+			case "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey":
+				if !strings.Contains(cond, fleetTag) || !strings.Contains(cond, `"kms:ViaService":{"Fn::Join":["",["secretsmanager.",`) {
+					t.Errorf("%s: the key access must be limited to the fleet's tagged keys through Secrets Manager: %s", role, jsonOf(st.raw))
+				}
+			case "ssm:CreateActivation":
+				if cond != `{"ForAllValues:StringEquals":{"aws:TagKeys":["stretched:stack","cluster","site"]},"StringLike":{"aws:RequestTag/stretched:stack":"EcsWorker-Anywhere-*"}}` {
+					t.Errorf("%s: activations may be made only with a site stack's tag, condition %s", role, cond)
 				}
 			}
 		}
-		if !deniesTaggingNodes {
-			t.Errorf("%s: tagging managed instances must be denied (a node with the site's tag is deregistered with the site)", role)
-		}
-		slices.Sort(got)
-		if !slices.Equal(got, activationActions) {
-			t.Errorf("%s actions\n got %v\nwant %v", role, got, activationActions)
+	}
+	if !deniesTaggingNodes {
+		t.Errorf("%s: tagging managed instances must be denied (a node with the site's tag is deregistered with the site)", role)
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, activationActions) {
+		t.Errorf("%s actions\n got %v\nwant %v", role, got, activationActions)
+	}
+	// What the role acts on carries the tag: the site's secret and key and
+	// the instance role it makes.
+	site := anywhere(t)
+	for _, r := range []struct{ typ, id string }{{"AWS::SecretsManager::Secret", "ActivationCode"}, {"AWS::KMS::Key", "ActivationKey"}, {"AWS::IAM::Role", "InstanceRole"}} {
+		if tags := jsonOf(props(resources(site, r.typ)[logicalID(t, site, r.typ, r.id)])["Tags"]); !strings.Contains(tags, `{"Key":"stretched:fleet","Value":"EcsWorker"}`) {
+			t.Errorf("%s lacks the fleet tag the activation function is scoped by: %s", r.id, tags)
 		}
 	}
 }
@@ -157,28 +176,33 @@ func TestNoUnconditionedWildcard(t *testing.T) {
 	}
 }
 
+// Renewal: the site's own EventBridge Scheduler schedule (not a rule: the
+// account has 300 rules per bus) runs the fleet's activation function with
+// the site's settings; one alarm watches every renewal.
 func TestRenewerScheduleAndAlarm(t *testing.T) {
-	s := anywhere(t)
-	fn := props(resources(s, "AWS::Lambda::Function")[logicalID(t, s, "AWS::Lambda::Function", "ActivationRenewer")])
-	env := jsonOf(fn["Environment"])
-	for _, want := range []string{`"RENEW_DAYS":"2"`, `ACTIVATION_SETTINGS`, `\"RegistrationLimit\":\"10\"`, `\"ExpiryDays\":\"7\"`, `stretched:stack`, "ActivationCode"} {
-		if !strings.Contains(env, want) {
-			t.Errorf("renewer environment lacks %s: %s", want, env)
-		}
-	}
+	s, r := anywhere(t), regional(t)
+	fnID := logicalID(t, r, "AWS::Lambda::Function", "ActivationsHandler")
+	fn := props(resources(r, "AWS::Lambda::Function")[fnID])
 	// No reservation: an account with a concurrency quota of 10 refuses any.
 	if _, reserved := fn["ReservedConcurrentExecutions"]; reserved || fn["Runtime"] != "provided.al2023" || jsonOf(fn["Architectures"]) != `["arm64"]` {
 		t.Errorf("renewer: no reserved concurrency, Go on arm64: %s", jsonOf(fn))
 	}
-	assertTemplate(t, s, func(tmpl assertions.Template) {
-		tmpl.HasResourceProperties(jsii.String("AWS::Events::Rule"), map[string]any{
-			"ScheduleExpression": "rate(1 day)",
-			"State":              "ENABLED",
-			"Targets": []any{assertions.Match_ObjectLike(&map[string]any{
-				"Arn":         map[string]any{"Fn::GetAtt": []any{logicalID(t, s, "AWS::Lambda::Function", "ActivationRenewer"), "Arn"}},
-				"RetryPolicy": map[string]any{"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 3600},
-			})},
-		})
+	schedule := only(t, s, "AWS::Scheduler::Schedule")
+	target := jsonOf(schedule["Target"])
+	for _, want := range []string{`\"renewDays\":2`, `\"settings\":`, `\"RegistrationLimit\":\"10\"`, `\"ExpiryDays\":\"7\"`, `stretched:stack`, "ActivationCode",
+		`"Arn":{"Fn::ImportValue":"EcsWorker-Regional:ExportsOutputFnGetAtt` + fnID, `"RoleArn":{"Fn::ImportValue":"EcsWorker-Regional:ExportsOutputFnGetAttActivationsSchedulerRole`,
+		`"RetryPolicy":{"MaximumEventAgeInSeconds":3600,"MaximumRetryAttempts":2}`} {
+		if !strings.Contains(target, want) {
+			t.Errorf("renewal schedule's target lacks %s: %s", want, target)
+		}
+	}
+	if schedule["ScheduleExpression"] != "rate(1 day)" || jsonOf(schedule["FlexibleTimeWindow"]) != `{"Mode":"OFF"}` {
+		t.Errorf("renewal schedule: %s", jsonOf(schedule))
+	}
+	if len(resources(s, "AWS::Events::Rule")) != 0 {
+		t.Errorf("a site brings no EventBridge rule: %d", len(resources(s, "AWS::Events::Rule")))
+	}
+	assertTemplate(t, r, func(tmpl assertions.Template) {
 		tmpl.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
 			"MetricName":         "Errors",
 			"Namespace":          "AWS/Lambda",
@@ -186,21 +210,25 @@ func TestRenewerScheduleAndAlarm(t *testing.T) {
 			"Threshold":          1,
 			"ComparisonOperator": "GreaterThanOrEqualToThreshold",
 			"TreatMissingData":   "ignore",
-			"Dimensions":         []any{map[string]any{"Name": "FunctionName", "Value": map[string]any{"Ref": logicalID(t, s, "AWS::Lambda::Function", "ActivationRenewer")}}},
+			"Dimensions":         []any{map[string]any{"Name": "FunctionName", "Value": map[string]any{"Ref": fnID}}},
 		})
 	})
+	// The scheduler's role may invoke exactly the function.
+	var invokes []string
+	for _, st := range statements(r, "ActivationsSchedulerRole") {
+		invokes = append(invokes, jsonOf(st.actions)+jsonOf(st.resource))
+	}
+	if len(invokes) != 1 || !strings.Contains(invokes[0], `["lambda:InvokeFunction"]`) || !strings.Contains(invokes[0], fnID) {
+		t.Errorf("the scheduler role may only invoke the activation function: %v", invokes)
+	}
 	// Site factory's activationRenewSchedule and activationRenewDays.
-	factory := variant["Variant-Anywhere-factory"]
-	assertTemplate(t, factory, func(tmpl assertions.Template) {
-		tmpl.HasResourceProperties(jsii.String("AWS::Events::Rule"), map[string]any{"ScheduleExpression": "rate(12 hours)"})
-		tmpl.HasResourceProperties(jsii.String("AWS::Lambda::Function"), map[string]any{
-			"Handler":     names.HandlerRenewer,
-			"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]any{"RENEW_DAYS": "5"})},
-		})
-	})
+	factory := only(t, variant["Variant-Anywhere-factory"], "AWS::Scheduler::Schedule")
+	if factory["ScheduleExpression"] != "rate(12 hours)" || !strings.Contains(jsonOf(factory["Target"]), `\"renewDays\":5`) {
+		t.Errorf("site factory's renewal settings not applied: %s", jsonOf(factory))
+	}
 	pi := variant["Variant-Anywhere-pi"]
-	if hasPrefix(resources(pi, "AWS::Lambda::Function"), "ActivationRenewer") || hasPrefix(resources(pi, "AWS::CloudWatch::Alarm"), "ActivationRenewalFailed") {
-		t.Error("activationRenewDays=0 must make no renewer")
+	if len(resources(pi, "AWS::Scheduler::Schedule")) != 0 {
+		t.Error("activationRenewDays=0 must make no renewal schedule")
 	}
 }
 
@@ -221,7 +249,7 @@ func TestDestroyOrderServiceThenNodesThenCluster(t *testing.T) {
 		t.Errorf("the nodes resource must keep its function's permissions until it ran, DependsOn %v", deps)
 	}
 	activationID := logicalID(t, s, "Custom::SsmActivation", "Activation")
-	rule := resources(s, "AWS::Events::Rule")[logicalID(t, s, "AWS::Events::Rule", "ActivationRenewSchedule")]
+	rule := resources(s, "AWS::Scheduler::Schedule")[logicalID(t, s, "AWS::Scheduler::Schedule", "ActivationRenewal")]
 	if !slices.Contains(list(rule["DependsOn"]), activationID) {
 		t.Errorf("the renewal schedule must go before the activation (a run between would make an activation nothing deletes), DependsOn %v", rule["DependsOn"])
 	}
@@ -357,7 +385,7 @@ func TestAnywhereOutputsNeverHoldTheCode(t *testing.T) {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	if want := []string{"ActivationRenewerName", "ActivationSecretArn", "ClusterName", "JoinCommand", "JoinPolicyArn", "ServiceName"}; !slices.Equal(keys, want) {
+	if want := []string{"ActivationSecretArn", "ClusterName", "JoinCommand", "JoinPolicyArn", "ServiceName"}; !slices.Equal(keys, want) {
 		t.Errorf("anywhere outputs %v, want %v (nothing a renewal makes stale)", keys, want)
 	}
 	join := jsonOf(outs["JoinCommand"])

@@ -377,8 +377,6 @@ func (w *world) siteEdges(t *testing.T, s *synthesized) []edge {
 		prefix  string
 		handler any
 	}{
-		{"ActivationHandler", activationcr.Handler{}},
-		{"ActivationRenewer", renewer.Renewer{}},
 		{"NodesHandler", deregister.Handler{}},
 		{"TaskCountHandler", desiredcount.Handler{}},
 	} {
@@ -394,22 +392,7 @@ func (w *world) siteEdges(t *testing.T, s *synthesized) []edge {
 			res, ctx := resourceFor(call)
 			edges = append(edges, edge{what: h.prefix + " calls " + call, role: role, action: call, resource: res, context: ctx, allow: true})
 		}
-		// What the calls need besides: the secret's key through Secrets
-		// Manager, the instance role passed to SSM, the function's logs.
-		joined := strings.Join(calls, ",")
-		if strings.Contains(joined, "secretsmanager:GetSecretValue") {
-			edges = append(edges, edge{what: h.prefix + " reads the record", role: role, action: "kms:Decrypt", resource: secretKey, context: viaSecrets, allow: true})
-		}
-		if strings.Contains(joined, "secretsmanager:PutSecretValue") {
-			edges = append(edges, edge{what: h.prefix + " writes the record", role: role, action: "kms:GenerateDataKey", resource: secretKey, context: viaSecrets, allow: true})
-		}
-		if strings.Contains(joined, "ssm:CreateActivation") {
-			edges = append(edges, edge{what: h.prefix + " passes the instance role", role: role, action: "iam:PassRole", resource: instanceRole,
-				context: map[string]any{"iam:PassedToService": "ssm.amazonaws.com"}, allow: true})
-			// Never a node: a tagged node is deregistered with the site.
-			edges = append(edges, edge{what: h.prefix + " must not tag nodes", role: role, action: "ssm:AddTagsToResource",
-				resource: arn("ssm", "managed-instance/mi-0123456789abcdef0"), context: tags, allow: false})
-		}
+		// What the calls need besides: the function's logs.
 		fn := props(resourceOf(s, one("AWS::Lambda::Function", h.prefix)))
 		if lc, ok := w.resolve(s, fn["LoggingConfig"]).(map[string]any); ok && lc["LogGroup"] != nil {
 			stream := arn("logs", "log-group:"+fmt.Sprint(lc["LogGroup"])+":log-stream:2026/12/02/[$LATEST]abc")
@@ -425,8 +408,8 @@ func (w *world) siteEdges(t *testing.T, s *synthesized) []edge {
 			continue
 		}
 		for id := range resources(st, "AWS::IAM::Role") {
-			if st == s && (strings.HasPrefix(id, "ActivationHandlerRole") || strings.HasPrefix(id, "ActivationRenewerRole")) {
-				continue
+			if strings.HasPrefix(id, "ActivationsHandlerRole") {
+				continue // the fleet's activation function: fleetActivationEdges
 			}
 			edges = append(edges, edge{what: "only the join policy reads the activation", role: &roleRef{st, id},
 				action: "secretsmanager:GetSecretValue", resource: secret, allow: false})
@@ -441,6 +424,88 @@ func (w *world) siteEdges(t *testing.T, s *synthesized) []edge {
 		edge{what: "the join policy decrypts nothing directly", principal: joiner, extra: []map[string]any{join}, action: "kms:Decrypt", resource: secretKey, allow: false},
 	)
 	edges = append(edges, w.fleetAgentEdges(t, s, clusterArn, service, queue)...)
+	edges = append(edges, w.fleetActivationEdges(t, s, secret, secretKey, instanceRole, tags, tagKeys)...)
+	return edges
+}
+
+// regionalOf is the regional stack of site stack s.
+func regionalOf(t *testing.T, s *synthesized) *synthesized {
+	t.Helper()
+	prefix := strings.SplitN(s.name, "-", 2)[0]
+	for _, st := range all {
+		if st.name == prefix+"-Regional" {
+			return st
+		}
+	}
+	t.Fatalf("%s: no regional stack %s-Regional", s.name, prefix)
+	return nil
+}
+
+// fleetActivationEdges are the calls the fleet's one activation function
+// (regional) makes for site stack s, as the custom resource and as its
+// renewal: allowed on the site's tagged secret, key and instance role and
+// for activations tagged with the site's stack; denied for another app's.
+func (w *world) fleetActivationEdges(t *testing.T, s *synthesized, secret, secretKey, instanceRole string, tags map[string]any, tagKeys []any) []edge {
+	t.Helper()
+	prefix := strings.SplitN(s.name, "-", 2)[0]
+	regional := regionalOf(t, s)
+	fn := props(resourceOf(regional, logicalID(t, regional, "AWS::Lambda::Function", "ActivationsHandler")))
+	role := w.roleByARN(fmt.Sprint(w.resolve(regional, fn["Role"])))
+	ours := map[string]any{"aws:ResourceTag/stretched:fleet": prefix}
+	theirs := map[string]any{"aws:ResourceTag/stretched:fleet": "SomeoneElse"}
+	with := func(a, b map[string]any) map[string]any {
+		out := maps.Clone(a)
+		maps.Copy(out, b)
+		return out
+	}
+	viaSecrets := map[string]any{"kms:ViaService": "secretsmanager." + iamRegion + ".amazonaws.com"}
+	createCtx := map[string]any{"aws:TagKeys": tagKeys}
+	maps.Copy(createCtx, tags)
+	passCtx := map[string]any{"iam:PassedToService": "ssm.amazonaws.com", "iam:ResourceTag/stretched:fleet": prefix}
+	resourceFor := func(call string) (string, map[string]any) {
+		switch call {
+		case "ssm:CreateActivation":
+			return "*", createCtx
+		case "ssm:DeleteActivation", "ssm:DescribeActivations":
+			return "*", nil
+		case "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage":
+			return secret, ours
+		}
+		t.Errorf("fleet activation function: no resource known for the call %s: add it to fleetActivationEdges (and grant it)", call)
+		return "", nil
+	}
+	var edges []edge
+	calls := append(sdkCalls(activationcr.Handler{}), sdkCalls(renewer.Renewer{})...)
+	for _, call := range calls {
+		res, ctx := resourceFor(call)
+		edges = append(edges, edge{what: "the fleet's activation function calls " + call + " for " + s.name, role: role, action: call, resource: res, context: ctx, allow: true})
+		if ctx != nil && ctx["aws:ResourceTag/stretched:fleet"] != nil {
+			edges = append(edges, edge{what: "the fleet's activation function may not call " + call + " on another app's", role: role, action: call, resource: res, context: theirs, allow: false})
+		}
+	}
+	otherStack := maps.Clone(createCtx)
+	otherStack["aws:RequestTag/stretched:stack"] = "SomeoneElse-Anywhere-x"
+	edges = append(edges,
+		edge{what: "the fleet's activation function reads the record's key through Secrets Manager", role: role, action: "kms:Decrypt", resource: secretKey, context: with(viaSecrets, ours), allow: true},
+		edge{what: "the fleet's activation function writes the record's key through Secrets Manager", role: role, action: "kms:GenerateDataKey", resource: secretKey, context: with(viaSecrets, ours), allow: true},
+		edge{what: "the fleet's activation function decrypts nothing directly", role: role, action: "kms:Decrypt", resource: secretKey, context: ours, allow: false},
+		edge{what: "the fleet's activation function uses no other app's key", role: role, action: "kms:Decrypt", resource: secretKey, context: with(viaSecrets, theirs), allow: false},
+		edge{what: "the fleet's activation function passes the site's instance role (tagged)", role: role, action: "iam:PassRole", resource: instanceRole, context: passCtx, allow: true},
+		edge{what: "the fleet's activation function passes no untagged role", role: role, action: "iam:PassRole", resource: instanceRole, context: map[string]any{"iam:PassedToService": "ssm.amazonaws.com"}, allow: false},
+		edge{what: "the fleet's activation function passes roles to SSM only", role: role, action: "iam:PassRole", resource: instanceRole, context: map[string]any{"iam:PassedToService": "ec2.amazonaws.com", "iam:ResourceTag/stretched:fleet": prefix}, allow: false},
+		edge{what: "the fleet's activation function makes no activation for another app's stack", role: role, action: "ssm:CreateActivation", resource: "*", context: otherStack, allow: false},
+		// Never a node: a tagged node is deregistered with the site.
+		edge{what: "the fleet's activation function must not tag nodes", role: role, action: "ssm:AddTagsToResource", resource: arn("ssm", "managed-instance/mi-0123456789abcdef0"), context: tags, allow: false},
+	)
+	if lc, ok := w.resolve(regional, fn["LoggingConfig"]).(map[string]any); ok && lc["LogGroup"] != nil {
+		stream := arn("logs", "log-group:"+fmt.Sprint(lc["LogGroup"])+":log-stream:2026/12/02/[$LATEST]abc")
+		for _, a := range []string{"logs:CreateLogStream", "logs:PutLogEvents"} {
+			edges = append(edges, edge{what: "the fleet's activation function logs", role: role, action: a, resource: stream, allow: true})
+		}
+	}
+	// EventBridge Scheduler runs the renewal with the fleet's scheduler role.
+	schedRole := &roleRef{regional, logicalID(t, regional, "AWS::IAM::Role", "ActivationsSchedulerRole")}
+	edges = append(edges, edge{what: "the scheduler runs the renewal", role: schedRole, action: "lambda:InvokeFunction", resource: fmt.Sprint(w.resolve(regional, map[string]any{"Fn::GetAtt": []any{logicalID(t, regional, "AWS::Lambda::Function", "ActivationsHandler"), "Arn"}})), allow: true})
 	return edges
 }
 
@@ -451,15 +516,7 @@ func (w *world) siteEdges(t *testing.T, s *synthesized) []edge {
 func (w *world) fleetAgentEdges(t *testing.T, s *synthesized, clusterArn, service, queue string) []edge {
 	t.Helper()
 	prefix := strings.SplitN(s.name, "-", 2)[0]
-	var regional *synthesized
-	for _, st := range all {
-		if st.name == prefix+"-Regional" {
-			regional = st
-		}
-	}
-	if regional == nil {
-		t.Fatalf("%s: no regional stack %s-Regional", s.name, prefix)
-	}
+	regional := regionalOf(t, s)
 	fn := props(resourceOf(regional, logicalID(t, regional, "AWS::Lambda::Function", "SiteAgentHandler")))
 	role := w.roleByARN(fmt.Sprint(w.resolve(regional, fn["Role"])))
 	ours := map[string]any{"aws:ResourceTag/stretched:fleet": prefix}

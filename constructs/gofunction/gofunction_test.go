@@ -24,12 +24,12 @@ func TestValidate(t *testing.T) {
 	}{
 		{"defaults", Props{Handler: names.HandlerActivation, Description: "d"}, nil},
 		{"settings", Props{Handler: names.HandlerSiteNodes, Description: "d", MemoryMiB: 256}, nil},
-		{"no handler", Props{Description: "d"}, []string{`Handler is ""`, "one of activation, renewer"}},
+		{"no handler", Props{Description: "d"}, []string{`Handler is ""`, "one of activation, siteagent"}},
 		{"unknown handler", Props{Handler: "lambda/renewer", Description: "d"}, []string{`Handler is "lambda/renewer"`}},
-		{"not a repository", Props{Handler: names.HandlerRenewer, Description: "d", RepoRoot: "/nonexistent"}, []string{`RepoRoot "/nonexistent" has no go.mod`}},
-		{"no description", Props{Handler: names.HandlerRenewer}, []string{"Description is empty"}},
-		{"timeout", Props{Handler: names.HandlerRenewer, Description: "d", Timeout: awscdk.Duration_Minutes(jsii.Number(16))}, []string{"Timeout is 960 seconds", "from 1 to 900"}},
-		{"memory", Props{Handler: names.HandlerRenewer, Description: "d", MemoryMiB: 64}, []string{"MemoryMiB is 64"}},
+		{"not a repository", Props{Handler: names.HandlerActivation, Description: "d", RepoRoot: "/nonexistent"}, []string{`RepoRoot "/nonexistent" has no go.mod`}},
+		{"no description", Props{Handler: names.HandlerActivation}, []string{"Description is empty"}},
+		{"timeout", Props{Handler: names.HandlerActivation, Description: "d", Timeout: awscdk.Duration_Minutes(jsii.Number(16))}, []string{"Timeout is 960 seconds", "from 1 to 900"}},
+		{"memory", Props{Handler: names.HandlerActivation, Description: "d", MemoryMiB: 64}, []string{"MemoryMiB is 64"}},
 		{"every problem at once", Props{MemoryMiB: 99999}, []string{`Handler is ""`, "Description is empty", "MemoryMiB is 99999"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

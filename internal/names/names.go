@@ -20,7 +20,6 @@ const (
 	OutputActivationSecret = "ActivationSecretArn"
 	OutputJoinPolicy       = "JoinPolicyArn"
 	OutputJoinCommand      = "JoinCommand"
-	OutputRenewerName      = "ActivationRenewerName"
 )
 
 // DefaultStackPrefix starts every stack's name unless stackPrefix says
@@ -87,23 +86,13 @@ const (
 // as _HANDLER, says which of them it runs.
 const (
 	HandlerActivation = "activation"
-	HandlerRenewer    = "renewer"
 	HandlerSiteAgent  = "siteagent"
 	HandlerSiteNodes  = "sitenodes"
 	HandlerTaskCount  = "taskcount"
 )
 
 // Handlers lists every handler name the Lambda binary answers.
-var Handlers = []string{HandlerActivation, HandlerRenewer, HandlerSiteAgent, HandlerSiteNodes, HandlerTaskCount}
-
-// Environment of the renewer Lambda.
-const (
-	// EnvActivationSettings is the JSON of the Custom::SsmActivation
-	// properties: the renewer makes new activations with the same settings.
-	EnvActivationSettings = "ACTIVATION_SETTINGS"
-	// EnvRenewDays: renew when the activation expires within this many days.
-	EnvRenewDays = "RENEW_DAYS"
-)
+var Handlers = []string{HandlerActivation, HandlerSiteAgent, HandlerSiteNodes, HandlerTaskCount}
 
 // Fields of the activation secret's JSON value, read by the join command.
 const (
@@ -154,6 +143,13 @@ const (
 
 // SiteDirectory is the path of the app's site directory: /<prefix>/sites.
 func SiteDirectory(prefix string) string { return "/" + prefix + "/sites" }
+
+// The input of a site's renewal schedule: the activation's settings (the
+// custom resource's properties) and the renew days.
+const (
+	RenewalSettings  = "settings"
+	RenewalRenewDays = "renewDays"
+)
 
 // FleetTagKey tags what the fleet-wide functions may act on (the sites'
 // clusters, services and queues) with the app's stack prefix: their

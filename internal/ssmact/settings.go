@@ -125,3 +125,14 @@ func Changed(old, new map[string]any) bool {
 	}
 	return !reflect.DeepEqual(strip(old), strip(new))
 }
+
+// StackTag is the value of the activation's names.StackTagKey tag: the site
+// stack it belongs to ("" when it has none).
+func (s Settings) StackTag() string {
+	for _, t := range s.Tags {
+		if t.Key == names.StackTagKey {
+			return t.Value
+		}
+	}
+	return ""
+}

@@ -1,5 +1,6 @@
 // Package renewer keeps a site's activation able to accept nodes without a
-// deploy: run on a schedule, it replaces the current activation (the one the
+// deploy: run on the site's schedule (by the fleet's activation function,
+// with the site's settings in the event), it replaces the current activation (the one the
 // site's secret names) when it expires soon, is full or has vanished. The
 // new activation is written into the secret before the old one is deleted,
 // so nodes always find a valid code; if any step fails the old activation
@@ -12,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -32,19 +32,33 @@ type Renewer struct {
 	Log       *slog.Logger
 }
 
-// FromEnv reads the renewer's settings from its environment (written by
-// constructs/activation); the error names every bad variable.
-func FromEnv(getenv func(string) string) (Renewer, error) {
+// Event is one site's renewal: the input its EventBridge Scheduler
+// schedule sends (constructs/activation), the activation's settings (the
+// site's Custom::SsmActivation properties) and the renew days.
+type Event struct {
+	Settings  map[string]any `json:"settings"`
+	RenewDays *int           `json:"renewDays"`
+}
+
+// FromEvent reads a renewal's settings from its event; the error names
+// every bad field.
+func FromEvent(e Event) (Renewer, error) {
 	var errs []error
-	settings, err := ssmact.ParseSettingsJSON(getenv(names.EnvActivationSettings))
+	settings, err := ssmact.ParseSettings(e.Settings)
 	if err != nil {
-		errs = append(errs, fmt.Errorf("%s: %w; redeploy the site's stack", names.EnvActivationSettings, err))
+		errs = append(errs, fmt.Errorf("%s: %w", names.RenewalSettings, err))
 	}
-	days, err := strconv.Atoi(getenv(names.EnvRenewDays))
-	if err != nil || days < 0 || days >= limits.MaxExpiryDays {
-		errs = append(errs, fmt.Errorf("%s is %q: must be a whole number of days from 0 to %d; redeploy the site's stack", names.EnvRenewDays, getenv(names.EnvRenewDays), limits.MaxExpiryDays-1))
+	days := -1
+	if e.RenewDays != nil {
+		days = *e.RenewDays
 	}
-	return Renewer{Settings: settings, RenewDays: days}, errors.Join(errs...)
+	if days < 0 || days >= limits.MaxExpiryDays {
+		errs = append(errs, fmt.Errorf("%s is %d: must be a whole number of days from 0 to %d", names.RenewalRenewDays, days, limits.MaxExpiryDays-1))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Renewer{}, fmt.Errorf("renewal event: %w; redeploy the site's stack (its renewal schedule sends the event)", err)
+	}
+	return Renewer{Settings: settings, RenewDays: days}, nil
 }
 
 // Outcome is what one run did.

@@ -194,17 +194,20 @@ func TestNoRecordIsAnError(t *testing.T) {
 	}
 }
 
-func TestFromEnv(t *testing.T) {
-	good := map[string]string{
-		"ACTIVATION_SETTINGS": `{"IamRole":"Role","RegistrationLimit":"10","ExpiryDays":"7","SecretArn":"arn:aws:secretsmanager:eu-west-1:123456789012:secret:code","Serial":"1","Tags":[{"Key":"stretched:stack","Value":"S"}]}`,
-		"RENEW_DAYS":          "2",
+func TestFromEvent(t *testing.T) {
+	var e Event
+	if err := json.Unmarshal([]byte(`{"settings":{"IamRole":"Role","RegistrationLimit":"10","ExpiryDays":"7","SecretArn":"arn:aws:secretsmanager:eu-west-1:123456789012:secret:code","Serial":"1","Tags":[{"Key":"stretched:stack","Value":"S"}]},"renewDays":2}`), &e); err != nil {
+		t.Fatal(err)
 	}
-	r, err := FromEnv(func(k string) string { return good[k] })
+	r, err := FromEvent(e)
 	if err != nil || r.RenewDays != 2 || r.Settings.IamRole != "Role" || r.Settings.ExpiryDays != 7 {
-		t.Fatalf("FromEnv = %+v, %v", r, err)
+		t.Fatalf("FromEvent = %+v, %v", r, err)
 	}
-	_, err = FromEnv(func(k string) string { return map[string]string{"RENEW_DAYS": "-1"}[k] })
-	errcheck.Contains(t, err, "ACTIVATION_SETTINGS", `RENEW_DAYS is "-1": must be a whole number of days from 0 to 29`, "redeploy the site's stack")
+	days := -1
+	_, err = FromEvent(Event{RenewDays: &days})
+	errcheck.Contains(t, err, "settings: ", `renewDays is -1: must be a whole number of days from 0 to 29`, "redeploy the site's stack")
+	_, err = FromEvent(Event{Settings: e.Settings})
+	errcheck.Contains(t, err, "renewDays is -1")
 }
 
 // TestADeployAtTheSameMomentWins: the renewer read the record, a deploy then
