@@ -13,7 +13,6 @@ import (
 	"github.com/ecs-anywhere-stretched/stretched/constructs/activation"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/externalworker"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/fleetmanager"
-	"github.com/ecs-anywhere-stretched/stretched/constructs/loggroup"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/siteagent"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/sitenodes"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/taskcount"
@@ -41,8 +40,6 @@ type AnywhereStackProps struct {
 	Regional *Regional
 	// Site is the site's configuration, every default applied. Required.
 	Site config.Site
-	// LogRetentionDays of the site's Lambdas' logs. Default: 365.
-	LogRetentionDays int
 }
 
 // NewAnywhere makes the anywhere stack of one site from the regional stack's
@@ -53,10 +50,6 @@ func NewAnywhere(scope constructs.Construct, id string, props *AnywhereStackProp
 	site, regional := props.Site, props.Regional
 	// Every role of the site's stack, the instance role among them.
 	bound(stack, site.PermissionsBoundary)
-	retention, err := loggroup.Retention(props.LogRetentionDays)
-	if err != nil {
-		return nil, fmt.Errorf("site %q: %w", site.Name, err)
-	}
 
 	cluster := awsecs.NewCluster(stack, jsii.String("Cluster"), &awsecs.ClusterProps{
 		// The VPC is only a required handle here: external instances bring
@@ -107,8 +100,7 @@ func NewAnywhere(scope constructs.Construct, id string, props *AnywhereStackProp
 	// The service is created with 0 tasks (no node has joined yet) and keeps
 	// the count the agent chose at every later deploy.
 	if _, err := taskcount.New(stack, "TaskCount", taskcount.Props{
-		Cluster: cluster, ClusterName: site.ClusterName, Service: worker.Service(), TaskDefinition: worker.TaskDefinition(), Key: act.Key(),
-		LogRetention: retention,
+		Fleet: regional.TaskCounts, Cluster: cluster, Service: worker.Service(), TaskDefinition: worker.TaskDefinition(),
 	}); err != nil {
 		return nil, fmt.Errorf("site %q: %w", site.Name, err)
 	}
@@ -133,7 +125,7 @@ func NewAnywhere(scope constructs.Construct, id string, props *AnywhereStackProp
 	}
 
 	if !site.KeepNodesOnDestroy {
-		nodes, err := sitenodes.New(stack, "Nodes", sitenodes.Props{Cluster: cluster, TagKey: tagKey, TagValue: tagValue, Key: act.Key(), LogRetention: retention})
+		nodes, err := sitenodes.New(stack, "Nodes", sitenodes.Props{Fleet: regional.SiteNodes, Cluster: cluster, TagKey: tagKey, TagValue: tagValue})
 		if err != nil {
 			return nil, fmt.Errorf("site %q: %w", site.Name, err)
 		}

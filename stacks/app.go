@@ -52,7 +52,7 @@ func Build(scope constructs.Construct, cfg config.Config) (*App, error) {
 	for _, site := range cfg.Sites {
 		a, err := NewAnywhere(scope, AnywhereStackName(cfg, site), &AnywhereStackProps{
 			StackProps: *named(withDescription(props, fmt.Sprintf("ECS worker, on premises at site %s: external cluster, activation, EXTERNAL worker", site.Name)), AnywhereStackName(cfg, site)),
-			Regional:   regional, Site: site, LogRetentionDays: cfg.LogRetentionDays,
+			Regional:   regional, Site: site,
 		})
 		if err != nil {
 			return nil, err

@@ -24,7 +24,9 @@ import (
 	"github.com/ecs-anywhere-stretched/stretched/constructs/registry"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/router"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/siteagent"
+	"github.com/ecs-anywhere-stretched/stretched/constructs/sitenodes"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/storage"
+	"github.com/ecs-anywhere-stretched/stretched/constructs/taskcount"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/workerspec"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/workqueue"
 	"github.com/ecs-anywhere-stretched/stretched/internal/names"
@@ -60,6 +62,10 @@ type Regional struct {
 	// Activations is the fleet's one activation function: every site's
 	// Custom::SsmActivation and renewals.
 	Activations *activation.Fleet
+	// TaskCounts and SiteNodes answer every site's Custom::ServiceTaskCount
+	// and Custom::SiteNodes.
+	TaskCounts *taskcount.Fleet
+	SiteNodes  *sitenodes.Fleet
 }
 
 // RegionalStackProps configure the regional stack.
@@ -203,6 +209,12 @@ func NewRegional(scope constructs.Construct, id string, props *RegionalStackProp
 	}
 	for _, alarm := range r.Activations.Alarms() {
 		r.Alerts.Notify(alarm)
+	}
+	if r.TaskCounts, err = taskcount.NewFleet(stack, "TaskCounts", taskcount.FleetProps{Key: key, LogRetention: retention}); err != nil {
+		return nil, err
+	}
+	if r.SiteNodes, err = sitenodes.NewFleet(stack, "SiteNodes", sitenodes.FleetProps{Fleet: props.Fleet, Key: key, LogRetention: retention}); err != nil {
+		return nil, err
 	}
 	return r, nil
 }

@@ -245,8 +245,10 @@ func TestDestroyOrderServiceThenNodesThenCluster(t *testing.T) {
 	if !slices.Contains(list(service["DependsOn"]), nodesID) {
 		t.Errorf("the service must depend on %s (deleted before the nodes are deregistered), DependsOn %v", nodesID, service["DependsOn"])
 	}
-	if deps := list(nodes["DependsOn"]); !slices.ContainsFunc(deps, func(d string) bool { return strings.HasPrefix(d, "NodesHandlerRoleDefaultPolicy") }) {
-		t.Errorf("the nodes resource must keep its function's permissions until it ran, DependsOn %v", deps)
+	// The fleet's function answers it: its permissions are in the regional
+	// stack, deployed before every site and deleted after them.
+	if token := jsonOf(p["ServiceToken"]); !strings.Contains(token, `"Fn::ImportValue":"EcsWorker-Regional:ExportsOutputFnGetAttSiteNodesHandler`) {
+		t.Errorf("the nodes resource must be answered by the fleet's function: %s", token)
 	}
 	activationID := logicalID(t, s, "Custom::SsmActivation", "Activation")
 	rule := resources(s, "AWS::Scheduler::Schedule")[logicalID(t, s, "AWS::Scheduler::Schedule", "ActivationRenewal")]
@@ -262,9 +264,9 @@ func TestDestroyOrderServiceThenNodesThenCluster(t *testing.T) {
 }
 
 func TestNodeDeregistrationLeastPrivilege(t *testing.T) {
-	s := anywhere(t)
+	s := regional(t)
 	got := map[string]statement{}
-	for _, st := range statements(s, "NodesHandlerRole") {
+	for _, st := range statements(s, "SiteNodesHandlerRole") {
 		for _, a := range st.actions {
 			got[a] = st
 		}
@@ -273,19 +275,22 @@ func TestNodeDeregistrationLeastPrivilege(t *testing.T) {
 	if keys := slices.Sorted(maps.Keys(got)); !slices.Equal(keys, want) {
 		t.Errorf("node deregistration actions\n got %v\nwant %v", keys, want)
 	}
-	cluster := logicalID(t, s, "AWS::ECS::Cluster", "Cluster")
 	for _, a := range []string{"ecs:DeregisterContainerInstance", "ecs:ListContainerInstances"} {
-		if r := jsonOf(got[a].resource); r != `{"Fn::GetAtt":["`+cluster+`","Arn"]}` {
-			t.Errorf("%s must be limited to the site's cluster, resource %s", a, r)
+		if c := jsonOf(got[a].raw["Condition"]); !strings.Contains(jsonOf(got[a].resource), ":cluster/*") || c != `{"StringEquals":{"aws:ResourceTag/stretched:fleet":"EcsWorker"}}` {
+			t.Errorf("%s must be limited to the fleet's tagged clusters: %s", a, jsonOf(got[a].raw))
 		}
 	}
-	if r := jsonOf(got["cloudformation:DescribeStacks"].resource); r != `{"Ref":"AWS::StackId"}` {
-		t.Errorf("the stack status may be read of the site's own stack only, resource %s", r)
+	if r := jsonOf(got["cloudformation:DescribeStacks"].resource); !strings.Contains(r, ":stack/EcsWorker-Anywhere-*/*") {
+		t.Errorf("the stack status may be read of the app's site stacks only, resource %s", r)
 	}
 	dereg := got["ssm:DeregisterManagedInstance"]
-	if c := jsonOf(dereg.raw["Condition"]); c != `{"StringEquals":{"ssm:resourceTag/stretched:stack":"EcsWorker-Anywhere-onprem"}}` ||
+	if c := jsonOf(dereg.raw["Condition"]); c != `{"StringLike":{"ssm:resourceTag/stretched:stack":"EcsWorker-Anywhere-*"}}` ||
 		!strings.Contains(jsonOf(dereg.resource), ":managed-instance/*") {
-		t.Errorf("managed-instance deregistration must be limited to the site's tag: %s", jsonOf(dereg.raw))
+		t.Errorf("managed-instance deregistration must be limited to the app's site stacks' tag: %s", jsonOf(dereg.raw))
+	}
+	site := anywhere(t)
+	if tags := jsonOf(props(resources(site, "AWS::ECS::Cluster")[logicalID(t, site, "AWS::ECS::Cluster", "Cluster")])["Tags"]); !strings.Contains(tags, `{"Key":"stretched:fleet","Value":"EcsWorker"}`) {
+		t.Errorf("the site's cluster must carry the fleet tag: %s", tags)
 	}
 }
 
@@ -432,19 +437,19 @@ func hasPrefix(rs map[string]map[string]any, prefix string) bool {
 // TestTaskCountReadsOnlyTheSitesServices: the task count's function lists
 // and describes services of the site's cluster, nothing else.
 func TestTaskCountReadsOnlyTheSitesServices(t *testing.T) {
-	s := anywhere(t)
+	s := regional(t)
 	var got []string
-	for _, st := range statements(s, "TaskCountHandlerRole") {
+	for _, st := range statements(s, "TaskCountsHandlerRole") {
 		for _, a := range st.actions {
 			got = append(got, a)
 			switch a {
 			case "ecs:ListServices":
-				if cond := jsonOf(st.raw["Condition"]); !strings.Contains(cond, `"ArnEquals":{"ecs:cluster"`) || !strings.Contains(cond, logicalID(t, s, "AWS::ECS::Cluster", "Cluster")) {
-					t.Errorf("ListServices must be limited to the site's cluster: %s", jsonOf(st.raw))
+				if cond := jsonOf(st.raw["Condition"]); !strings.Contains(cond, `"ArnLike":{"ecs:cluster"`) || !strings.Contains(cond, `:cluster/*`) {
+					t.Errorf("ListServices must be limited to the clusters of the account and region: %s", jsonOf(st.raw))
 				}
 			case "ecs:DescribeServices":
-				if !strings.Contains(jsonOf(st.resource), ":service/ecsAnywhereCluster/*") {
-					t.Errorf("DescribeServices must be limited to the site's cluster's services: %s", jsonOf(st.resource))
+				if !strings.Contains(jsonOf(st.resource), ":service/*") || !strings.Contains(jsonOf(st.raw["Condition"]), `"ArnLike":{"ecs:cluster"`) {
+					t.Errorf("DescribeServices must be limited to the services of the account and region: %s", jsonOf(st.raw))
 				}
 			}
 		}

@@ -127,7 +127,7 @@ var guardExceptions = map[string][]string{
 	"ecs_containers_readonly_access_check": {"WorkerTaskDefinition"},
 	// The activation handler calls only public SSM and Secrets Manager
 	// endpoints; CDK's default-security-group handler only the EC2 API.
-	"lambda_inside_vpc_check": {"ActivationsHandler", "NodesHandler", "SiteAgentHandler", "TaskCountHandler", "CustomVpcRestrictDefaultSGCustomResourceProviderHandler"},
+	"lambda_inside_vpc_check": {"ActivationsHandler", "SiteNodesHandler", "SiteAgentHandler", "TaskCountsHandler", "CustomVpcRestrictDefaultSGCustomResourceProviderHandler"},
 	// Without a NAT gateway (the default) Fargate tasks reach AWS through a
 	// public IP; security groups allow no inbound traffic.
 	"ecs_service_assign_public_ip_disabled_check": {"WorkerService"},

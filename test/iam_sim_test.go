@@ -312,10 +312,6 @@ func interfaceMethods(t *testing.T, file, name string) []string {
 func (w *world) siteEdges(t *testing.T, s *synthesized) []edge {
 	t.Helper()
 	one := func(typ, prefix string) string { return logicalID(t, s, typ, prefix) }
-	fnRole := func(prefix string) *roleRef {
-		fn := props(resourceOf(s, one("AWS::Lambda::Function", prefix)))
-		return w.roleByARN(fmt.Sprint(w.resolve(s, fn["Role"])))
-	}
 	clusterID := one("AWS::ECS::Cluster", "Cluster")
 	cluster := fmt.Sprint(w.ref(s, clusterID))
 	clusterArn := fmt.Sprint(w.getAtt(s, clusterID, "Arn"))
@@ -347,7 +343,7 @@ func (w *world) siteEdges(t *testing.T, s *synthesized) []edge {
 		case "ecs:DescribeServices", "ecs:UpdateService":
 			return service, inCluster
 		case "ecs:ListContainerInstances", "ecs:DeregisterContainerInstance":
-			return clusterArn, nil
+			return clusterArn, map[string]any{"aws:ResourceTag/stretched:fleet": strings.SplitN(s.name, "-", 2)[0]}
 		case "ecs:DescribeContainerInstances":
 			return arn("ecs", "container-instance/"+cluster+"/0123456789abcdef0123456789abcdef"), inCluster
 		case "ecs:ListServices":
@@ -377,13 +373,16 @@ func (w *world) siteEdges(t *testing.T, s *synthesized) []edge {
 		prefix  string
 		handler any
 	}{
-		{"NodesHandler", deregister.Handler{}},
-		{"TaskCountHandler", desiredcount.Handler{}},
+		// The fleet's functions in the regional stack, for this site.
+		{"SiteNodesHandler", deregister.Handler{}},
+		{"TaskCountsHandler", desiredcount.Handler{}},
 	} {
-		if len(resourcesWithPrefix(s, "AWS::Lambda::Function", h.prefix)) == 0 {
-			continue // a site without renewal has no renewer
+		if h.prefix == "SiteNodesHandler" && len(resources(s, "Custom::SiteNodes")) == 0 {
+			continue // keepNodesOnDestroy: nothing deregisters this site's nodes
 		}
-		role := fnRole(h.prefix)
+		regional := regionalOf(t, s)
+		fn := props(resourceOf(regional, logicalID(t, regional, "AWS::Lambda::Function", h.prefix)))
+		role := w.roleByARN(fmt.Sprint(w.resolve(regional, fn["Role"])))
 		calls := sdkCalls(h.handler)
 		if len(calls) == 0 {
 			t.Fatalf("%s: no SDK calls found in %T", h.prefix, h.handler)
@@ -392,9 +391,19 @@ func (w *world) siteEdges(t *testing.T, s *synthesized) []edge {
 			res, ctx := resourceFor(call)
 			edges = append(edges, edge{what: h.prefix + " calls " + call, role: role, action: call, resource: res, context: ctx, allow: true})
 		}
+		if h.prefix == "SiteNodesHandler" {
+			prefix := strings.SplitN(s.name, "-", 2)[0]
+			edges = append(edges,
+				edge{what: "the fleet's deregistration leaves another app's nodes", role: role, action: "ecs:DeregisterContainerInstance", resource: clusterArn,
+					context: map[string]any{"aws:ResourceTag/stretched:fleet": "SomeoneElse"}, allow: false},
+				edge{what: "the fleet's deregistration leaves another app's managed instances", role: role, action: "ssm:DeregisterManagedInstance",
+					resource: arn("ssm", "managed-instance/mi-0123456789abcdef0"), context: map[string]any{"ssm:resourceTag/stretched:stack": "SomeoneElse-Anywhere-x"}, allow: false},
+				edge{what: "the fleet's deregistration reads no other stack", role: role, action: "cloudformation:DescribeStacks",
+					resource: arn("cloudformation", "stack/"+prefix+"-Regional/0a1b2c3d-0000-0000-0000-000000000000"), allow: false},
+			)
+		}
 		// What the calls need besides: the function's logs.
-		fn := props(resourceOf(s, one("AWS::Lambda::Function", h.prefix)))
-		if lc, ok := w.resolve(s, fn["LoggingConfig"]).(map[string]any); ok && lc["LogGroup"] != nil {
+		if lc, ok := w.resolve(regional, fn["LoggingConfig"]).(map[string]any); ok && lc["LogGroup"] != nil {
 			stream := arn("logs", "log-group:"+fmt.Sprint(lc["LogGroup"])+":log-stream:2026/12/02/[$LATEST]abc")
 			for _, a := range []string{"logs:CreateLogStream", "logs:PutLogEvents"} {
 				edges = append(edges, edge{what: h.prefix + " logs", role: role, action: a, resource: stream, allow: true})

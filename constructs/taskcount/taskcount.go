@@ -1,6 +1,7 @@
 // Package taskcount gives a site's EXTERNAL service the desired count it
-// has, at every deploy: a Custom::ServiceTaskCount resource whose Go Lambda
-// (handler "taskcount", lambda/desiredcount) answers the service's current desired count, or 0 when
+// has, at every deploy: a Custom::ServiceTaskCount resource that the fleet's
+// one Go Lambda (NewFleet in the regional stack; handler "taskcount",
+// lambda/desiredcount) answers with the service's current desired count, or 0 when
 // the service does not exist yet, and the service's DesiredCount is that
 // answer.
 //
@@ -20,6 +21,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -29,28 +31,86 @@ import (
 	"github.com/ecs-anywhere-stretched/stretched/internal/names"
 )
 
-// Props configure the count.
-type Props struct {
-	// Cluster is the site's external cluster. Required.
-	Cluster awsecs.ICluster
-	// ClusterName is the cluster's name, known at synth (the IAM grant names
-	// the cluster's services with it). Required.
-	ClusterName string
-	// Service is the site's service; its DesiredCount becomes the answer.
-	// Required.
-	Service awsecs.BaseService
-	// TaskDefinition is the service's task definition. Required.
-	TaskDefinition awsecs.TaskDefinition
+// FleetProps configure the fleet's task count function.
+type FleetProps struct {
 	// Key encrypts the function's logs. Default: a key of its own.
 	Key awskms.IKey
 	// LogRetention of the function's log group. Default: one year.
 	LogRetention awslogs.RetentionDays
 }
 
+// Fleet is the one function that answers every site's
+// Custom::ServiceTaskCount.
+type Fleet struct {
+	constructs.Construct
+	function awslambda.IFunction
+}
+
+// NewFleet makes the fleet's task count function. It only reads: it lists
+// and describes services, in any cluster of the account and region (a
+// deploy that upgrades a site asks it before the site's service carries
+// the tags a narrower grant could name).
+func NewFleet(scope constructs.Construct, id string, props FleetProps) (*Fleet, error) {
+	c := constructs.NewConstruct(scope, jsii.String(id))
+	stack := awscdk.Stack_Of(c)
+	fn, err := gofunction.New(c, "Handler", gofunction.Props{
+		Handler:      names.HandlerTaskCount,
+		Description:  "answers the desired count a site's service has (0 before it exists), so a deploy neither waits for a node nor resets the count",
+		Key:          props.Key,
+		LogRetention: props.LogRetention,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("taskcount: %w", err)
+	}
+	inRegion := &map[string]any{"ArnLike": map[string]any{"ecs:cluster": *stack.FormatArn(&awscdk.ArnComponents{
+		Service: jsii.String("ecs"), Resource: jsii.String("cluster"), ResourceName: jsii.String("*"),
+	})}}
+	role := fn.Role()
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("ListSiteServices"),
+		Actions:    jsii.Strings("ecs:ListServices"),
+		Resources:  jsii.Strings("*"),
+		Conditions: inRegion,
+	}))
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:     jsii.String("DescribeSiteServices"),
+		Actions: jsii.Strings("ecs:DescribeServices"),
+		Resources: jsii.Strings(*stack.FormatArn(&awscdk.ArnComponents{
+			Service: jsii.String("ecs"), Resource: jsii.String("service"), ResourceName: jsii.String("*"),
+		})),
+		Conditions: inRegion,
+	}))
+	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
+		Id: jsii.String("AwsSolutions-IAM5"),
+		AppliesTo: &[]any{
+			jsii.String("Resource::*"),
+			&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:.+:ecs:.+:service\/\*$/`)},
+		},
+		Reason: jsii.String("one read-only function answers every site's task count: ecs:ListServices has no resource-level permissions, and it lists and describes services only (no write), in the account's clusters of this region"),
+	}}, jsii.Bool(true))
+	return &Fleet{Construct: c, function: fn.Function()}, nil
+}
+
+// Props configure the count.
+type Props struct {
+	// Fleet is the fleet's task count function (NewFleet). Required.
+	Fleet *Fleet
+	// Cluster is the site's external cluster. Required.
+	Cluster awsecs.ICluster
+	// Service is the site's service; its DesiredCount becomes the answer.
+	// Required.
+	Service awsecs.BaseService
+	// TaskDefinition is the service's task definition. Required.
+	TaskDefinition awsecs.TaskDefinition
+}
+
 func (p Props) validate() error {
 	var errs []error
-	if p.Cluster == nil || p.ClusterName == "" {
-		errs = append(errs, fmt.Errorf("taskcount: Cluster (%v) and ClusterName (%q) are both required: pass the site's cluster and its name", p.Cluster, p.ClusterName))
+	if p.Fleet == nil {
+		errs = append(errs, errors.New("taskcount: Fleet is nil: pass the fleet's task count function (taskcount.NewFleet in the regional stack)"))
+	}
+	if p.Cluster == nil {
+		errs = append(errs, errors.New("taskcount: Cluster is nil: pass the site's cluster"))
 	}
 	if p.Service == nil || p.TaskDefinition == nil {
 		errs = append(errs, errors.New("taskcount: Service and TaskDefinition are both required: pass the site's EXTERNAL service and its task definition"))
@@ -64,48 +124,16 @@ type Count struct {
 	resource awscdk.CustomResource
 }
 
-// New makes the resource and its function and sets the service's
-// DesiredCount to the resource's answer.
+// New makes the resource, answered by the fleet's function, and sets the
+// service's DesiredCount to its answer.
 func New(scope constructs.Construct, id string, props Props) (*Count, error) {
 	if err := props.validate(); err != nil {
 		return nil, err
 	}
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	stack := awscdk.Stack_Of(c)
-	fn, err := gofunction.New(c, "Handler", gofunction.Props{
-		Handler:      names.HandlerTaskCount,
-		Description:  "answers the desired count the site's service has (0 before it exists), so a deploy neither waits for a node nor resets the count",
-		Key:          props.Key,
-		LogRetention: props.LogRetention,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("taskcount: %w", err)
-	}
-	role := fn.Role()
-	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:        jsii.String("ListSiteServices"),
-		Actions:    jsii.Strings("ecs:ListServices"),
-		Resources:  jsii.Strings("*"),
-		Conditions: &map[string]any{"ArnEquals": map[string]any{"ecs:cluster": props.Cluster.ClusterArn()}},
-	}))
-	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:     jsii.String("DescribeSiteServices"),
-		Actions: jsii.Strings("ecs:DescribeServices"),
-		Resources: jsii.Strings(*stack.FormatArn(&awscdk.ArnComponents{
-			Service: jsii.String("ecs"), Resource: jsii.String("service"), ResourceName: jsii.String(props.ClusterName + "/*"),
-		})),
-	}))
-	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
-		Id: jsii.String("AwsSolutions-IAM5"),
-		AppliesTo: &[]any{
-			jsii.String("Resource::*"),
-			&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:.+:ecs:.+:service\/.+\/\*$/`)},
-		},
-		Reason: jsii.String("ecs:ListServices has no resource-level permissions: it is limited to the site's cluster by the ecs:cluster condition; services are described only in the site's cluster (their names are CloudFormation's)"),
-	}}, jsii.Bool(true))
-
 	cfnService := props.Service.Node().DefaultChild().(awsecs.CfnService)
-	resource := fn.CustomResource(c, names.TaskCountResourceType, map[string]any{
+	properties := map[string]any{
 		names.PropClusterName:    props.Cluster.ClusterName(),
 		names.PropFamily:         props.TaskDefinition.Family(),
 		names.PropTaskDefinition: props.TaskDefinition.TaskDefinitionArn(),
@@ -119,6 +147,11 @@ func New(scope constructs.Construct, id string, props Props) (*Count, error) {
 			"LaunchType":              cfnService.LaunchType(),
 			"PropagateTags":           cfnService.PropagateTags(),
 		}, nil),
+	}
+	resource := awscdk.NewCustomResource(c, jsii.String("Resource"), &awscdk.CustomResourceProps{
+		ServiceToken: props.Fleet.function.FunctionArn(),
+		ResourceType: jsii.String(names.TaskCountResourceType),
+		Properties:   &properties,
 	})
 	cfnService.SetDesiredCount(awscdk.Token_AsNumber(resource.GetAttString(jsii.String(names.AttrDesiredCount))))
 	return &Count{Construct: c, resource: resource}, nil
