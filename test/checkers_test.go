@@ -145,10 +145,7 @@ var guardExceptions = map[string][]string{
 	// The dead-letter queues (the region's and each site's) and the
 	// unrouted queue are the end of the line: a DLQ of their own would only
 	// move the problem.
-	// A site's node and task alarms notify through composite alarms that
-	// hold them back while the site is offline (one SiteOffline instead).
-	"cloudwatch_alarm_action_check": {"AgentTasksBelowDesired", "AgentNodeDisconnected"},
-	"sqs_dlq_check":                 {"WorkQueue[a-z0-9]*DeadLetterQueue", "EntryUnrouted"},
+	"sqs_dlq_check": {"WorkQueue[a-z0-9]*DeadLetterQueue", "EntryUnrouted"},
 	// The pipeline's Docker builds (the image asset and the multi-arch image
 	// step) run the Docker daemon inside CodeBuild, which needs privileged
 	// mode; no other project has it.

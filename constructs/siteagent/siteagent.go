@@ -4,8 +4,8 @@
 // site directory (one Parameter Store entry per site, made by NewSite in the
 // site's stack) and, for each site within a bounded time, scales its
 // EXTERNAL service on the queue's backlog within its bounds and writes its
-// metrics (nodes connected and disconnected, tasks desired, running and
-// missing, backlog). A site adds no function, role, rule or log group: only
+// metrics (nodes connected and disconnected, tasks desired and running).
+// A site adds no function, role, rule or log group: only
 // its entry and its alarms. Two alarms watch a site's metrics: a node that
 // stays disconnected, and tasks that stay below desired; brief agent
 // disconnects, which happen several times an hour, set off neither.
@@ -272,20 +272,30 @@ func NewSite(scope constructs.Construct, id string, props SiteProps) (*Site, err
 		}, nil),
 		Tier: awsssm.ParameterTier_STANDARD,
 	})
-	metric := func(name string) awscloudwatch.Metric {
+	metric := func(name, stat string) awscloudwatch.Metric {
 		return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
 			Namespace:     jsii.String(names.MetricNamespace),
 			MetricName:    jsii.String(name),
 			DimensionsMap: &map[string]*string{names.DimensionCluster: jsii.String(props.ClusterName)},
-			// The minimum over a minute: one good sample clears the minute.
-			Statistic: jsii.String("Minimum"),
-			Period:    awscdk.Duration_Minutes(jsii.Number(1)),
+			Statistic:     jsii.String(stat),
+			Period:        awscdk.Duration_Minutes(jsii.Number(1)),
 		})
 	}
-	sustained := func(id, name string, minutes int, description string) awscloudwatch.Alarm {
+	// A symptom counts in a minute only while some node of the site is
+	// connected (the maximum of ConnectedNodes in the minute is at least
+	// 1): an offline site sends SiteOffline once, not a storm. Metric math
+	// in the alarm itself, where a composite alarm per symptom cost five
+	// times as much.
+	whileOnline := func(id, expression, label string, minutes int, using map[string]awscloudwatch.IMetric, description string) awscloudwatch.Alarm {
+		using["online"] = metric(names.MetricConnectedNodes, "Maximum")
 		return awscloudwatch.NewAlarm(c, jsii.String(id), &awscloudwatch.AlarmProps{
-			AlarmDescription:   jsii.String(description),
-			Metric:             metric(name),
+			AlarmDescription: jsii.String(description),
+			Metric: awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+				Expression:   jsii.String("IF(online >= 1, " + expression + ", 0)"),
+				UsingMetrics: &using,
+				Label:        jsii.String(label),
+				Period:       awscdk.Duration_Minutes(jsii.Number(1)),
+			}),
 			Threshold:          jsii.Number(1),
 			EvaluationPeriods:  jsii.Number(float64(minutes)),
 			DatapointsToAlarm:  jsii.Number(float64(minutes)),
@@ -293,38 +303,24 @@ func NewSite(scope constructs.Construct, id string, props SiteProps) (*Site, err
 			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
 		})
 	}
-	a.disconnected = sustained("NodeDisconnected", names.MetricDisconnectedNodes, DisconnectedMinutes,
-		fmt.Sprintf("a node of cluster %s has had its ECS agent disconnected for %d minutes: check the machine, its network and `systemctl status ecs`", props.ClusterName, DisconnectedMinutes))
-	a.missingTasks = sustained("TasksBelowDesired", names.MetricMissingTasks, MissingTaskMinutes,
-		fmt.Sprintf("cluster %s has run fewer worker tasks than desired for %d minutes: nodes down or full; see `make status` and the service's events", props.ClusterName, MissingTaskMinutes))
-	// Every node disconnected (or none joined): nothing can run there. It
-	// fires before the symptoms (OfflineMinutes < the others), which are
-	// then held back.
+	// The minimum over a minute: one good sample clears the minute.
+	a.disconnected = whileOnline("NodeDisconnected", "disconnected", "nodes disconnected while the site is online", DisconnectedMinutes,
+		map[string]awscloudwatch.IMetric{"disconnected": metric(names.MetricDisconnectedNodes, "Minimum")},
+		fmt.Sprintf("a node of cluster %s has had its ECS agent disconnected for %d minutes while the site is online: check the machine, its network and `systemctl status ecs`", props.ClusterName, DisconnectedMinutes))
+	a.missingTasks = whileOnline("TasksBelowDesired", "desired - running", "tasks missing while the site is online", MissingTaskMinutes,
+		map[string]awscloudwatch.IMetric{"desired": metric(names.MetricDesiredTasks, "Minimum"), "running": metric(names.MetricRunningTasks, "Maximum")},
+		fmt.Sprintf("cluster %s has run fewer worker tasks than desired for %d minutes while the site is online: nodes full or failing; see `make status` and the service's events", props.ClusterName, MissingTaskMinutes))
+	// Every node disconnected (or none joined): nothing can run there.
 	a.offline = awscloudwatch.NewAlarm(c, jsii.String("SiteOffline"), &awscloudwatch.AlarmProps{
 		AlarmDescription: jsii.String(fmt.Sprintf("site cluster %s has had no connected node for %d minutes: the site is offline (link cut, power, or no node joined yet); its work waits in its queue and the agent does not add tasks", props.ClusterName, OfflineMinutes)),
-		Metric: awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
-			Namespace: jsii.String(names.MetricNamespace), MetricName: jsii.String(names.MetricConnectedNodes),
-			DimensionsMap: &map[string]*string{names.DimensionCluster: jsii.String(props.ClusterName)},
-			// The maximum over a minute: one connected sample clears it.
-			Statistic: jsii.String("Maximum"), Period: awscdk.Duration_Minutes(jsii.Number(1)),
-		}),
+		// The maximum over a minute: one connected sample clears it.
+		Metric:             metric(names.MetricConnectedNodes, "Maximum"),
 		Threshold:          jsii.Number(1),
 		EvaluationPeriods:  jsii.Number(OfflineMinutes),
 		DatapointsToAlarm:  jsii.Number(OfflineMinutes),
 		ComparisonOperator: awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD,
 		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
 	})
-	whileOnline := func(id string, symptom awscloudwatch.Alarm, what string) awscloudwatch.CompositeAlarm {
-		return awscloudwatch.NewCompositeAlarm(c, jsii.String(id), &awscloudwatch.CompositeAlarmProps{
-			AlarmDescription: jsii.String(fmt.Sprintf("%s in cluster %s while the site is online (when it is offline, SiteOffline says so once)", what, props.ClusterName)),
-			AlarmRule: awscloudwatch.AlarmRule_AllOf(
-				awscloudwatch.AlarmRule_FromAlarm(symptom, awscloudwatch.AlarmState_ALARM),
-				awscloudwatch.AlarmRule_Not(awscloudwatch.AlarmRule_FromAlarm(a.offline, awscloudwatch.AlarmState_ALARM)),
-			),
-		})
-	}
-	a.disconnectedOnline = whileOnline("NodeDisconnectedWhileOnline", a.disconnected, "a node disconnected")
-	a.missingTasksOnline = whileOnline("TasksBelowDesiredWhileOnline", a.missingTasks, "fewer tasks than desired")
 	return a, nil
 }
 
@@ -332,7 +328,7 @@ func NewSite(scope constructs.Construct, id string, props SiteProps) (*Site, err
 // disconnected and tasks below desired, each only while the site is not
 // offline.
 func (a *Site) Alarms() []alerts.Alarm {
-	return []alerts.Alarm{a.offline, a.disconnectedOnline, a.missingTasksOnline}
+	return []alerts.Alarm{a.offline, a.disconnected, a.missingTasks}
 }
 
 // Entry is the site's directory entry.

@@ -110,21 +110,17 @@ const (
 	// container instances by agent connection.
 	MetricConnectedNodes    = "ConnectedNodes"
 	MetricDisconnectedNodes = "DisconnectedNodes"
-	// MetricDesiredTasks, MetricRunningTasks and MetricPendingTasks are the
-	// EXTERNAL service's counts after the agent's decision; MetricMissingTasks
-	// is desired minus running, at least 0.
+	// MetricDesiredTasks and MetricRunningTasks are the EXTERNAL service's
+	// counts after the agent's decision. (The backlog is SQS's own metric,
+	// at no charge; tasks missing are desired minus running, by metric math.)
 	MetricDesiredTasks = "DesiredTasks"
 	MetricRunningTasks = "RunningTasks"
-	MetricPendingTasks = "PendingTasks"
-	MetricMissingTasks = "MissingTasks"
-	// MetricBacklog is the queue's visible plus in-flight messages.
-	MetricBacklog    = "Backlog"
-	DimensionCluster = "ClusterName"
+	DimensionCluster   = "ClusterName"
 )
 
 // SiteMetrics are the metrics the agent publishes for every site: each one
 // a custom metric (one dimension value per site), priced by CloudWatch.
-var SiteMetrics = []string{MetricConnectedNodes, MetricDisconnectedNodes, MetricDesiredTasks, MetricRunningTasks, MetricPendingTasks, MetricMissingTasks, MetricBacklog}
+var SiteMetrics = []string{MetricConnectedNodes, MetricDisconnectedNodes, MetricDesiredTasks, MetricRunningTasks}
 
 // The site directory: one Parameter Store String parameter per site,
 // <SiteDirectory(prefix)>/<site>, written by the site's stack and read by

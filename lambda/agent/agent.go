@@ -2,8 +2,8 @@
 // the whole fleet (Fleet) that runs once a minute for every site of the site
 // directory, each site bounded in time (Agent): it scales the site's EXTERNAL service on the work
 // queue's backlog by setting its desired count, and writes the site's
-// metrics (nodes connected and disconnected, tasks desired, running, pending
-// and missing, backlog) in the CloudWatch embedded metric format, one JSON
+// metrics (nodes connected and disconnected, tasks desired and running) in
+// the CloudWatch embedded metric format, one JSON
 // log line, no CloudWatch call. A Go function sets the count because AWS's
 // documentation does not establish that Application Auto Scaling serves
 // EXTERNAL services (docs/operations.md, Scaling on the queue).
@@ -154,12 +154,9 @@ func (a *Agent) writeMetrics(r Report, nodesKnown, tasksKnown bool) error {
 		line[names.MetricDisconnectedNodes] = r.Nodes.Disconnected
 	}
 	if tasksKnown {
-		metrics = append(metrics, names.MetricDesiredTasks, names.MetricRunningTasks, names.MetricPendingTasks, names.MetricMissingTasks, names.MetricBacklog)
+		metrics = append(metrics, names.MetricDesiredTasks, names.MetricRunningTasks)
 		line[names.MetricDesiredTasks] = r.NewDesired
 		line[names.MetricRunningTasks] = r.Running
-		line[names.MetricPendingTasks] = r.Pending
-		line[names.MetricMissingTasks] = max(r.NewDesired-r.Running, 0)
-		line[names.MetricBacklog] = r.Visible + r.InFlight
 	}
 	if len(metrics) == 0 {
 		return nil
