@@ -74,6 +74,7 @@ func NewAnywhere(scope constructs.Construct, id string, props *AnywhereStackProp
 	renewDays := site.ActivationRenewDays
 	act, err := activation.New(stack, "Activation", activation.Props{
 		Fleet:               regional.Activations,
+		Key:                 regional.Key,
 		InstanceRole:        role,
 		RegistrationLimit:   site.RegistrationLimit,
 		ExpiryDays:          site.ActivationExpiryDays,

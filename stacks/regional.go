@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecr"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -54,6 +55,9 @@ type Regional struct {
 	Worker     *fargateworker.Worker
 	// Alerts is the app's notification topic; every alarm of the app notifies it.
 	Alerts *alerts.Alerts
+	// Key is the app's KMS key: work queues, logs, the sites' activation
+	// records; tagged stretched:fleet.
+	Key awskms.IKey
 	// Fleet is the app's stack prefix: the site directory's name and the
 	// stretched:fleet tag of what the fleet's functions may act on.
 	Fleet string
@@ -127,7 +131,10 @@ func NewRegional(scope constructs.Construct, id string, props *RegionalStackProp
 	network.AnswerZoneLookup(stack) // before any child
 	bound(stack, props.PermissionsBoundary)
 
-	key := encryption.NewKey(stack, "Key", "ecs worker: work queues and logs", awscdk.RemovalPolicy_RETAIN)
+	key := encryption.NewKey(stack, "Key", "ecs worker: work queues, logs and the sites' activation records", awscdk.RemovalPolicy_RETAIN)
+	// The fleet's activation function uses keys with the app's tag only.
+	awscdk.Tags_Of(key).Add(jsii.String(names.FleetTagKey), jsii.String(props.Fleet), nil)
+	r.Key = key
 	if err := r.addLocations(key, props); err != nil {
 		return nil, err
 	}

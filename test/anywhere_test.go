@@ -153,10 +153,23 @@ func TestActivationFunctionsLeastPrivilege(t *testing.T) {
 	// What the role acts on carries the tag: the site's secret and key and
 	// the instance role it makes.
 	site := anywhere(t)
-	for _, r := range []struct{ typ, id string }{{"AWS::SecretsManager::Secret", "ActivationCode"}, {"AWS::KMS::Key", "ActivationKey"}, {"AWS::IAM::Role", "InstanceRole"}} {
-		if tags := jsonOf(props(resources(site, r.typ)[logicalID(t, site, r.typ, r.id)])["Tags"]); !strings.Contains(tags, `{"Key":"stretched:fleet","Value":"EcsWorker"}`) {
+	for _, r := range []struct {
+		st      *synthesized
+		typ, id string
+	}{{site, "AWS::SecretsManager::Secret", "ActivationCode"}, {site, "AWS::IAM::Role", "InstanceRole"}, {s, "AWS::KMS::Key", "Key9"}} {
+		if tags := jsonOf(props(resources(r.st, r.typ)[logicalID(t, r.st, r.typ, r.id)])["Tags"]); !strings.Contains(tags, `{"Key":"stretched:fleet","Value":"EcsWorker"}`) {
 			t.Errorf("%s lacks the fleet tag the activation function is scoped by: %s", r.id, tags)
 		}
+	}
+	// The record is encrypted with the app's key (no key per site), whose
+	// ARN is a property: a new key rewrites the record under it.
+	secret := props(resources(site, "AWS::SecretsManager::Secret")[logicalID(t, site, "AWS::SecretsManager::Secret", "ActivationCode")])
+	act := only(t, site, "Custom::SsmActivation")
+	if k := jsonOf(secret["KmsKeyId"]); !strings.Contains(k, "EcsWorker-Regional:ExportsOutputFnGetAttKey9") || jsonOf(act["SecretKey"]) != k {
+		t.Errorf("the record's key must be the app's, named in the activation's properties: secret %s, activation %s", k, jsonOf(act["SecretKey"]))
+	}
+	if n := len(resources(site, "AWS::KMS::Key")); n != 0 {
+		t.Errorf("a site has %d keys of its own (USD 1 each a month)", n)
 	}
 }
 

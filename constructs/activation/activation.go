@@ -26,7 +26,6 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
-	"github.com/ecs-anywhere-stretched/stretched/constructs/encryption"
 	"github.com/ecs-anywhere-stretched/stretched/internal/limits"
 	"github.com/ecs-anywhere-stretched/stretched/internal/names"
 )
@@ -36,6 +35,12 @@ type Props struct {
 	// Fleet is the fleet's activation function (NewFleet) that answers the
 	// custom resource and renews. Required.
 	Fleet *Fleet
+	// Key encrypts the secret: the app's key, shared by the sites (a key per
+	// site was USD 1 a month each), tagged stretched:fleet like everything
+	// the fleet's function may use. Its ARN is one of the custom resource's
+	// properties, so a new key makes the next deploy write the record anew
+	// under it. Required.
+	Key awskms.IKey
 	// InstanceRole is the role SSM gives the nodes that join; it must trust
 	// ssm.amazonaws.com and carry the tag stretched:fleet = the fleet's
 	// prefix (the fleet's function may pass only such roles; NewSite's
@@ -80,7 +85,7 @@ type Activation struct {
 	constructs.Construct
 	resource   awscdk.CustomResource
 	secret     awssecretsmanager.Secret
-	key        awskms.Key
+	key        awskms.IKey
 	joinPolicy awsiam.ManagedPolicy
 	stackTag   string
 }
@@ -116,6 +121,9 @@ func (p Props) validate() error {
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf("activation: "+format, args...)) }
 	if p.Fleet == nil {
 		add("Fleet is nil: pass the fleet's activation function (activation.NewFleet in the regional stack)")
+	}
+	if p.Key == nil {
+		add("Key is nil: pass the app's KMS key (tagged stretched:fleet) to encrypt the activation record")
 	}
 	if p.InstanceRole == nil {
 		add("InstanceRole is nil: pass the role the nodes assume (trusted by ssm.amazonaws.com)")
@@ -161,10 +169,10 @@ func sortedKeys(m map[string]string) []string {
 	return keys
 }
 
-// New makes the site's key and secret, the custom resource the fleet's
-// function answers, the site's renewal schedule (unless renewal is off) and
-// the join policy. The key and the secret carry the tag stretched:fleet:
-// the fleet's function may use only such.
+// New makes the site's secret, the custom resource the fleet's function
+// answers, the site's renewal schedule (unless renewal is off) and the join
+// policy. The secret carries the tag stretched:fleet: the fleet's function
+// may use only such.
 func New(scope constructs.Construct, id string, props Props) (*Activation, error) {
 	p := props.withDefaults()
 	if err := p.validate(); err != nil {
@@ -174,16 +182,14 @@ func New(scope constructs.Construct, id string, props Props) (*Activation, error
 	stack := awscdk.Stack_Of(c)
 	a := &Activation{Construct: c, stackTag: *stack.StackName()}
 
-	key := encryption.NewKey(c, "Key", "ssm activation code", awscdk.RemovalPolicy_DESTROY)
+	key := p.Key
 	a.key = key
 	a.secret = awssecretsmanager.NewSecret(c, jsii.String("Code"), &awssecretsmanager.SecretProps{
 		Description:   jsii.String("the site's current ssm activation (id, code, expiry) as JSON, written by the activation custom resource and its renewer"),
 		EncryptionKey: key,
 		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 	})
-	for _, r := range []constructs.IConstruct{key, a.secret} {
-		awscdk.Tags_Of(r).Add(jsii.String(names.FleetTagKey), jsii.String(p.Fleet.fleet), nil)
-	}
+	awscdk.Tags_Of(a.secret).Add(jsii.String(names.FleetTagKey), jsii.String(p.Fleet.fleet), nil)
 
 	properties := a.properties(p)
 	a.resource = awscdk.NewCustomResource(c, jsii.String("Resource"), &awscdk.CustomResourceProps{
@@ -253,6 +259,7 @@ func (a *Activation) properties(p Props) map[string]any {
 		names.PropRegistrationLimit: fmt.Sprint(p.RegistrationLimit),
 		names.PropExpiryDays:        fmt.Sprint(p.ExpiryDays),
 		names.PropSecretArn:         a.secret.SecretArn(),
+		names.PropSecretKey:         p.Key.KeyArn(),
 		names.PropSerial:            fmt.Sprint(p.Serial),
 		names.PropTags:              tags,
 	}
@@ -268,7 +275,7 @@ func (a *Activation) properties(p Props) map[string]any {
 // Secret records the current activation; nodes read it when they join.
 func (a *Activation) Secret() awssecretsmanager.ISecret { return a.secret }
 
-// Key encrypts the secret; the site's functions' logs may use it too.
+// Key encrypts the secret.
 func (a *Activation) Key() awskms.IKey { return a.key }
 
 // JoinPolicy may read the current activation; attach it to the people or

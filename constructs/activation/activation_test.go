@@ -6,6 +6,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/ecs-anywhere-stretched/stretched/internal/testkit/errcheck"
@@ -16,34 +17,36 @@ func TestValidate(t *testing.T) {
 	stack := awscdk.NewStack(awscdk.NewApp(nil), jsii.String("S"), nil)
 	role := awsiam.NewRole(stack, jsii.String("R"), &awsiam.RoleProps{AssumedBy: awsiam.NewServicePrincipal(jsii.String("ssm.amazonaws.com"), nil)})
 	fleet := &Fleet{fleet: "T"}
+	key := awskms.NewKey(stack, jsii.String("K"), nil)
 	long := strings.Repeat("x", 257)
 	cases := []struct {
 		name  string
 		props Props
 		want  []string
 	}{
-		{"defaults", Props{Fleet: fleet, InstanceRole: role}, nil},
-		{"all set", Props{Fleet: fleet, InstanceRole: role, RegistrationLimit: 1000, ExpiryDays: 30, DefaultInstanceName: "node-1.a_b", Description: "d", Tags: map[string]string{"site": "a"}}, nil},
-		{"no role", Props{Fleet: fleet}, []string{"InstanceRole is nil"}},
-		{"no fleet", Props{InstanceRole: role}, []string{"Fleet is nil", "activation.NewFleet"}},
-		{"tag the fleet may not set", Props{Fleet: fleet, InstanceRole: role, Tags: map[string]string{"team": "a"}}, []string{`tag key "team": must be one of cluster, site`}},
-		{"limit too high", Props{Fleet: fleet, InstanceRole: role, RegistrationLimit: 1001}, []string{"RegistrationLimit is 1001", "from 1 to 1000"}},
-		{"limit negative", Props{Fleet: fleet, InstanceRole: role, RegistrationLimit: -1}, []string{"RegistrationLimit is -1"}},
-		{"expiry too long", Props{Fleet: fleet, InstanceRole: role, ExpiryDays: 31}, []string{"ExpiryDays is 31", "from 1 to 30"}},
-		{"expiry negative", Props{Fleet: fleet, InstanceRole: role, ExpiryDays: -2}, []string{"ExpiryDays is -2"}},
-		{"instance name chars", Props{Fleet: fleet, InstanceRole: role, DefaultInstanceName: "node 1"}, []string{`DefaultInstanceName is "node 1"`}},
-		{"instance name long", Props{Fleet: fleet, InstanceRole: role, DefaultInstanceName: long}, []string{"DefaultInstanceName is"}},
-		{"description long", Props{Fleet: fleet, InstanceRole: role, Description: long}, []string{"Description is 257 characters"}},
-		{"tag key aws", Props{Fleet: fleet, InstanceRole: role, Tags: map[string]string{"aws:x": "v"}}, []string{`tag key "aws:x"`}},
-		{"tag value long", Props{Fleet: fleet, InstanceRole: role, Tags: map[string]string{"k": long}}, []string{`tag "k" has a value of 257`}},
-		{"serial", Props{Fleet: fleet, InstanceRole: role, Serial: -1}, []string{"Serial is -1"}},
-		{"renewal off", Props{Fleet: fleet, InstanceRole: role, RenewDays: intp(0)}, nil},
-		{"renew days not below expiry", Props{Fleet: fleet, InstanceRole: role, ExpiryDays: 3, RenewDays: intp(3)}, []string{"RenewDays is 3", "from 0 (no renewal) to 2"}},
-		{"renew days negative", Props{Fleet: fleet, InstanceRole: role, RenewDays: intp(-1)}, []string{"RenewDays is -1"}},
-		{"schedule", Props{Fleet: fleet, InstanceRole: role, RenewSchedule: "daily"}, []string{`RenewSchedule is "daily"`, "rate(1 day)"}},
-		{"cron schedule", Props{Fleet: fleet, InstanceRole: role, RenewSchedule: "cron(0 3 * * ? *)"}, nil},
-		{"stack tag is the construct's", Props{Fleet: fleet, InstanceRole: role, Tags: map[string]string{"stretched:stack": "x"}}, []string{`tag key "stretched:stack"`}},
-		{"every problem at once", Props{RegistrationLimit: 5000, ExpiryDays: 99}, []string{"Fleet", "InstanceRole", "RegistrationLimit", "ExpiryDays"}},
+		{"defaults", Props{Fleet: fleet, Key: key, InstanceRole: role}, nil},
+		{"all set", Props{Fleet: fleet, Key: key, InstanceRole: role, RegistrationLimit: 1000, ExpiryDays: 30, DefaultInstanceName: "node-1.a_b", Description: "d", Tags: map[string]string{"site": "a"}}, nil},
+		{"no role", Props{Fleet: fleet, Key: key}, []string{"InstanceRole is nil"}},
+		{"no fleet", Props{Key: key, InstanceRole: role}, []string{"Fleet is nil", "activation.NewFleet"}},
+		{"no key", Props{Fleet: fleet, InstanceRole: role}, []string{"Key is nil", "stretched:fleet"}},
+		{"tag the fleet may not set", Props{Fleet: fleet, Key: key, InstanceRole: role, Tags: map[string]string{"team": "a"}}, []string{`tag key "team": must be one of cluster, site`}},
+		{"limit too high", Props{Fleet: fleet, Key: key, InstanceRole: role, RegistrationLimit: 1001}, []string{"RegistrationLimit is 1001", "from 1 to 1000"}},
+		{"limit negative", Props{Fleet: fleet, Key: key, InstanceRole: role, RegistrationLimit: -1}, []string{"RegistrationLimit is -1"}},
+		{"expiry too long", Props{Fleet: fleet, Key: key, InstanceRole: role, ExpiryDays: 31}, []string{"ExpiryDays is 31", "from 1 to 30"}},
+		{"expiry negative", Props{Fleet: fleet, Key: key, InstanceRole: role, ExpiryDays: -2}, []string{"ExpiryDays is -2"}},
+		{"instance name chars", Props{Fleet: fleet, Key: key, InstanceRole: role, DefaultInstanceName: "node 1"}, []string{`DefaultInstanceName is "node 1"`}},
+		{"instance name long", Props{Fleet: fleet, Key: key, InstanceRole: role, DefaultInstanceName: long}, []string{"DefaultInstanceName is"}},
+		{"description long", Props{Fleet: fleet, Key: key, InstanceRole: role, Description: long}, []string{"Description is 257 characters"}},
+		{"tag key aws", Props{Fleet: fleet, Key: key, InstanceRole: role, Tags: map[string]string{"aws:x": "v"}}, []string{`tag key "aws:x"`}},
+		{"tag value long", Props{Fleet: fleet, Key: key, InstanceRole: role, Tags: map[string]string{"k": long}}, []string{`tag "k" has a value of 257`}},
+		{"serial", Props{Fleet: fleet, Key: key, InstanceRole: role, Serial: -1}, []string{"Serial is -1"}},
+		{"renewal off", Props{Fleet: fleet, Key: key, InstanceRole: role, RenewDays: intp(0)}, nil},
+		{"renew days not below expiry", Props{Fleet: fleet, Key: key, InstanceRole: role, ExpiryDays: 3, RenewDays: intp(3)}, []string{"RenewDays is 3", "from 0 (no renewal) to 2"}},
+		{"renew days negative", Props{Fleet: fleet, Key: key, InstanceRole: role, RenewDays: intp(-1)}, []string{"RenewDays is -1"}},
+		{"schedule", Props{Fleet: fleet, Key: key, InstanceRole: role, RenewSchedule: "daily"}, []string{`RenewSchedule is "daily"`, "rate(1 day)"}},
+		{"cron schedule", Props{Fleet: fleet, Key: key, InstanceRole: role, RenewSchedule: "cron(0 3 * * ? *)"}, nil},
+		{"stack tag is the construct's", Props{Fleet: fleet, Key: key, InstanceRole: role, Tags: map[string]string{"stretched:stack": "x"}}, []string{`tag key "stretched:stack"`}},
+		{"every problem at once", Props{RegistrationLimit: 5000, ExpiryDays: 99}, []string{"Fleet", "Key", "InstanceRole", "RegistrationLimit", "ExpiryDays"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

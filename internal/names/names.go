@@ -42,8 +42,11 @@ const (
 	PropDescription         = "Description"
 	PropTags                = "Tags"
 	PropSecretArn           = "SecretArn"
-	PropSerial              = "Serial"
-	PropServiceToken        = "ServiceToken"
+	// PropSecretKey is the ARN of the key that encrypts the secret: a new
+	// key changes the properties, so the record is written anew under it.
+	PropSecretKey    = "SecretKey"
+	PropSerial       = "Serial"
+	PropServiceToken = "ServiceToken"
 
 	// AttrSecretArn is the one attribute the resource returns.
 	AttrSecretArn = "SecretArn"

@@ -1,0 +1,75 @@
+package test
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// kept are the resource types an upgrade must never replace: what holds
+// data or identity (queued messages, the clusters nodes joined, the
+// instance role their SSM registration is bound to, the activation record
+// and its key, the join policy people have attached, the image repository,
+// the file system, retained logs), and the custom resources whose physical
+// ids their handlers keep for the life of the site.
+var kept = []string{
+	"AWS::SQS::Queue", "AWS::ECS::Cluster", "AWS::ECS::Service", "AWS::SecretsManager::Secret", "AWS::KMS::Key",
+	"AWS::EFS::FileSystem", "AWS::ECR::Repository", "AWS::SNS::Topic", "AWS::IAM::ManagedPolicy", "AWS::SSM::Association",
+	"Custom::SsmActivation", "Custom::SiteNodes", "Custom::ServiceTaskCount",
+}
+
+// TestUpgradeKeepsQueuesClustersAndJoinedNodes compares the stacks with the
+// inventories of the version before the fleet-wide functions
+// (testdata/upgrade/, the inventory goldens of commit da21a79): every
+// resource of a kept type, every instance role and every retained log
+// group keeps its logical id, type and deletion policy, so CloudFormation
+// updates it in place. What the upgrade removes and adds is listed in
+// docs/operations.md (Upgrading to fleet-wide functions).
+func TestUpgradeKeepsQueuesClustersAndJoinedNodes(t *testing.T) {
+	requireSynth(t)
+	files, err := filepath.Glob(filepath.Join("testdata", "upgrade", "*.txt"))
+	if err != nil || len(files) < 5 {
+		t.Fatalf("upgrade inventories: %v, %v", files, err)
+	}
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".txt")
+		s := defaults[name]
+		if s == nil {
+			s = variant[name]
+		}
+		if s == nil {
+			t.Errorf("%s: no such stack in the tested configurations", name)
+			continue
+		}
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := strings.Split(inventory(s), "\n")
+		checked := 0
+		for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+			fields := strings.Fields(line)
+			id, typ := fields[0], fields[1]
+			retainedLogs := typ == "AWS::Logs::LogGroup" && strings.HasSuffix(line, " Retain")
+			if !slices.Contains(kept, typ) && !retainedLogs && !(typ == "AWS::IAM::Role" && strings.HasPrefix(id, "InstanceRole")) {
+				continue
+			}
+			if id == "ActivationKeyDAD806E4" {
+				// The site's own key is replaced by the app's: the activation
+				// names the key, so the upgrade's deploy writes the record
+				// anew under the app's key before this one is scheduled for
+				// deletion (7 days).
+				continue
+			}
+			checked++
+			if !slices.Contains(now, line) {
+				t.Errorf("%s: %q is gone or changed: the upgrade would replace or delete it", name, line)
+			}
+		}
+		if checked == 0 {
+			t.Errorf("%s: nothing of a kept type in its old inventory", name)
+		}
+	}
+}
