@@ -380,9 +380,7 @@ func (w *world) siteEdges(t *testing.T, s *synthesized) []edge {
 		if h.prefix == "SiteNodesHandler" && len(resources(s, "Custom::SiteNodes")) == 0 {
 			continue // keepNodesOnDestroy: nothing deregisters this site's nodes
 		}
-		regional := regionalOf(t, s)
-		fn := props(resourceOf(regional, logicalID(t, regional, "AWS::Lambda::Function", h.prefix)))
-		role := w.roleByARN(fmt.Sprint(w.resolve(regional, fn["Role"])))
+		regional, fn, role := w.fleetFunction(t, s, h.prefix)
 		calls := sdkCalls(h.handler)
 		if len(calls) == 0 {
 			t.Fatalf("%s: no SDK calls found in %T", h.prefix, h.handler)
@@ -403,12 +401,7 @@ func (w *world) siteEdges(t *testing.T, s *synthesized) []edge {
 			)
 		}
 		// What the calls need besides: the function's logs.
-		if lc, ok := w.resolve(regional, fn["LoggingConfig"]).(map[string]any); ok && lc["LogGroup"] != nil {
-			stream := arn("logs", "log-group:"+fmt.Sprint(lc["LogGroup"])+":log-stream:2026/12/02/[$LATEST]abc")
-			for _, a := range []string{"logs:CreateLogStream", "logs:PutLogEvents"} {
-				edges = append(edges, edge{what: h.prefix + " logs", role: role, action: a, resource: stream, allow: true})
-			}
-		}
+		edges = append(edges, w.logEdges(regional, fn, role, h.prefix)...)
 	}
 	// Nobody but the join policy (and the two functions that write it)
 	// reads the activation: every other role of the site and of the region.
@@ -450,6 +443,29 @@ func regionalOf(t *testing.T, s *synthesized) *synthesized {
 	return nil
 }
 
+// fleetFunction is the function of the regional stack of site stack s
+// whose logical id starts with prefix, and its role.
+func (w *world) fleetFunction(t *testing.T, s *synthesized, prefix string) (regional *synthesized, fn map[string]any, role *roleRef) {
+	t.Helper()
+	regional = regionalOf(t, s)
+	fn = props(resourceOf(regional, logicalID(t, regional, "AWS::Lambda::Function", prefix)))
+	return regional, fn, w.roleByARN(fmt.Sprint(w.resolve(regional, fn["Role"])))
+}
+
+// logEdges let a function of stack st write to its log group.
+func (w *world) logEdges(st *synthesized, fn map[string]any, role *roleRef, what string) []edge {
+	lc, ok := w.resolve(st, fn["LoggingConfig"]).(map[string]any)
+	if !ok || lc["LogGroup"] == nil {
+		return nil
+	}
+	stream := arn("logs", "log-group:"+fmt.Sprint(lc["LogGroup"])+":log-stream:2026/12/02/[$LATEST]abc")
+	var edges []edge
+	for _, a := range []string{"logs:CreateLogStream", "logs:PutLogEvents"} {
+		edges = append(edges, edge{what: what + " logs", role: role, action: a, resource: stream, allow: true})
+	}
+	return edges
+}
+
 // fleetActivationEdges are the calls the fleet's one activation function
 // (regional) makes for site stack s, as the custom resource and as its
 // renewal: allowed on the site's tagged secret, key and instance role and
@@ -457,9 +473,7 @@ func regionalOf(t *testing.T, s *synthesized) *synthesized {
 func (w *world) fleetActivationEdges(t *testing.T, s *synthesized, secret, secretKey, instanceRole string, tags map[string]any, tagKeys []any) []edge {
 	t.Helper()
 	prefix := strings.SplitN(s.name, "-", 2)[0]
-	regional := regionalOf(t, s)
-	fn := props(resourceOf(regional, logicalID(t, regional, "AWS::Lambda::Function", "ActivationsHandler")))
-	role := w.roleByARN(fmt.Sprint(w.resolve(regional, fn["Role"])))
+	regional, fn, role := w.fleetFunction(t, s, "ActivationsHandler")
 	ours := map[string]any{"aws:ResourceTag/stretched:fleet": prefix}
 	theirs := map[string]any{"aws:ResourceTag/stretched:fleet": "SomeoneElse"}
 	with := func(a, b map[string]any) map[string]any {
@@ -506,12 +520,7 @@ func (w *world) fleetActivationEdges(t *testing.T, s *synthesized, secret, secre
 		// Never a node: a tagged node is deregistered with the site.
 		edge{what: "the fleet's activation function must not tag nodes", role: role, action: "ssm:AddTagsToResource", resource: arn("ssm", "managed-instance/mi-0123456789abcdef0"), context: tags, allow: false},
 	)
-	if lc, ok := w.resolve(regional, fn["LoggingConfig"]).(map[string]any); ok && lc["LogGroup"] != nil {
-		stream := arn("logs", "log-group:"+fmt.Sprint(lc["LogGroup"])+":log-stream:2026/12/02/[$LATEST]abc")
-		for _, a := range []string{"logs:CreateLogStream", "logs:PutLogEvents"} {
-			edges = append(edges, edge{what: "the fleet's activation function logs", role: role, action: a, resource: stream, allow: true})
-		}
-	}
+	edges = append(edges, w.logEdges(regional, fn, role, "the fleet's activation function")...)
 	// EventBridge Scheduler runs the renewal with the fleet's scheduler role.
 	schedRole := &roleRef{regional, logicalID(t, regional, "AWS::IAM::Role", "ActivationsSchedulerRole")}
 	edges = append(edges, edge{what: "the scheduler runs the renewal", role: schedRole, action: "lambda:InvokeFunction", resource: fmt.Sprint(w.resolve(regional, map[string]any{"Fn::GetAtt": []any{logicalID(t, regional, "AWS::Lambda::Function", "ActivationsHandler"), "Arn"}})), allow: true})
@@ -525,9 +534,7 @@ func (w *world) fleetActivationEdges(t *testing.T, s *synthesized, secret, secre
 func (w *world) fleetAgentEdges(t *testing.T, s *synthesized, clusterArn, service, queue string) []edge {
 	t.Helper()
 	prefix := strings.SplitN(s.name, "-", 2)[0]
-	regional := regionalOf(t, s)
-	fn := props(resourceOf(regional, logicalID(t, regional, "AWS::Lambda::Function", "SiteAgentHandler")))
-	role := w.roleByARN(fmt.Sprint(w.resolve(regional, fn["Role"])))
+	regional, fn, role := w.fleetFunction(t, s, "SiteAgentHandler")
 	ours := map[string]any{"aws:ResourceTag/stretched:fleet": prefix}
 	theirs := map[string]any{"aws:ResourceTag/stretched:fleet": "SomeoneElse"}
 	node := arn("ecs", "container-instance/"+clusterArn[strings.LastIndex(clusterArn, "/")+1:]+"/0123456789abcdef0123456789abcdef")
@@ -562,12 +569,7 @@ func (w *world) fleetAgentEdges(t *testing.T, s *synthesized, clusterArn, servic
 		edge{what: "the fleet agent deregisters no node", role: role, action: "ecs:DeregisterContainerInstance", resource: clusterArn, context: ours, allow: false},
 		edge{what: "the fleet agent reads no message", role: role, action: "sqs:ReceiveMessage", resource: queue, context: ours, allow: false},
 	)
-	if lc, ok := w.resolve(regional, fn["LoggingConfig"]).(map[string]any); ok && lc["LogGroup"] != nil {
-		stream := arn("logs", "log-group:"+fmt.Sprint(lc["LogGroup"])+":log-stream:2026/12/02/[$LATEST]abc")
-		for _, a := range []string{"logs:CreateLogStream", "logs:PutLogEvents"} {
-			edges = append(edges, edge{what: "the fleet agent logs", role: role, action: a, resource: stream, allow: true})
-		}
-	}
+	edges = append(edges, w.logEdges(regional, fn, role, "the fleet agent")...)
 	return edges
 }
 

@@ -49,7 +49,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	usage := func() {
-		fmt.Fprintf(stderr, "usage: fleet status [--prefix %s] [--region REGION] [--json]\n", names.DefaultStackPrefix)
+		fmt.Fprintf(stderr, "usage: fleet status [--prefix %s] [--region REGION] [--site SITE] [--json]\n", names.DefaultStackPrefix)
 		fmt.Fprintf(stderr, "       fleet send --location LOCATION [--prefix %s] [--region REGION] [NAME ...]   (names as arguments, or one per line on standard input)\n", names.DefaultStackPrefix)
 	}
 	if len(args) == 0 || (args[0] != "status" && args[0] != "send") {
@@ -63,6 +63,7 @@ func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	region := fs.String("region", "", "AWS region of the stacks (default: the AWS configuration's)")
 	asJSON := fs.Bool("json", false, "print JSON instead of tables (status)")
 	location := fs.String("location", "", `where the files are: "region" or a site's name (send)`)
+	site := fs.String("site", "", "the one site to look at, by name (status; default: every site)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return exitError
 	}
@@ -106,7 +107,7 @@ func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		CloudFormation: cloudformation.NewFromConfig(cfg), SQS: sqs.NewFromConfig(cfg), CloudWatch: cloudwatch.NewFromConfig(cfg),
 		ECS: ecs.NewFromConfig(cfg), SSM: ssm.NewFromConfig(cfg), Now: time.Now,
 	}
-	f, err := status.Gather(ctx, c, *prefix)
+	f, err := status.Gather(ctx, c, status.Scope{Prefix: *prefix, Site: *site})
 	if err != nil {
 		if errors.Is(err, status.ErrNoStack) {
 			return fail("%v (region %s)", err, cfg.Region)

@@ -177,6 +177,13 @@ func TestHealthyFleet(t *testing.T) {
 	if strings.Contains(out, "Other-Anywhere") {
 		t.Error("another stack's activation is shown")
 	}
+	// One site by name, or a clear error for a site that has no stack.
+	if code, out, errOut := f.status(t, "--site", "factory"); code != 0 || !strings.Contains(out, "Healthy-Anywhere-factory") {
+		t.Errorf("--site factory: exit %d:\n%s%s", code, out, errOut)
+	}
+	if code, _, errOut := f.status(t, "--site", "nowhere"); code != exitError || !strings.Contains(errOut, `site "nowhere" has no stack Healthy-Anywhere-nowhere: give one of factory`) {
+		t.Errorf("--site nowhere: exit %d: %s", code, errOut)
+	}
 	got := f.json(t)
 	if !got.Healthy || len(got.Sites) != 1 || len(got.Sites[0].Activations) != 1 || len(got.Sites[0].ManagedInstances) != 2 ||
 		len(got.Sites[0].ContainerInstances) != 2 || got.Region.Queue.Visible != 2 || *got.Region.Queue.OldestAgeSeconds != 42 {

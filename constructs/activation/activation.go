@@ -26,6 +26,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
+	"github.com/ecs-anywhere-stretched/stretched/constructs/gofunction"
 	"github.com/ecs-anywhere-stretched/stretched/internal/limits"
 	"github.com/ecs-anywhere-stretched/stretched/internal/names"
 )
@@ -192,11 +193,7 @@ func New(scope constructs.Construct, id string, props Props) (*Activation, error
 	awscdk.Tags_Of(a.secret).Add(jsii.String(names.FleetTagKey), jsii.String(p.Fleet.fleet), nil)
 
 	properties := a.properties(p)
-	a.resource = awscdk.NewCustomResource(c, jsii.String("Resource"), &awscdk.CustomResourceProps{
-		ServiceToken: p.Fleet.function.FunctionArn(),
-		ResourceType: jsii.String(names.ActivationResourceType),
-		Properties:   &properties,
-	})
+	a.resource = gofunction.AnsweredBy(c, p.Fleet.function, names.ActivationResourceType, properties)
 
 	if *p.RenewDays > 0 {
 		// The renewal's input is the custom resource's properties: both

@@ -183,6 +183,19 @@ func (f *Function) DependOnPermissions(dependent constructs.IConstruct) {
 	}
 }
 
+// AnsweredBy makes the custom resource "Resource" in scope, of
+// resourceType with properties, that function answers: a function of
+// another stack (the regional stack's fleet-wide functions answer every
+// site's custom resources; that stack is deployed first and deleted last,
+// so the function's permissions outlive the resource).
+func AnsweredBy(scope constructs.Construct, function awslambda.IFunction, resourceType string, properties map[string]any) awscdk.CustomResource {
+	return awscdk.NewCustomResource(scope, jsii.String("Resource"), &awscdk.CustomResourceProps{
+		ServiceToken: function.FunctionArn(),
+		ResourceType: jsii.String(resourceType),
+		Properties:   &properties,
+	})
+}
+
 // CustomResource makes the custom resource "Resource" in scope that this
 // function answers, of resourceType with properties, and makes it depend on
 // the function's permissions (DependOnPermissions): add every statement

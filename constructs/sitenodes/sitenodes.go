@@ -144,11 +144,7 @@ func New(scope constructs.Construct, id string, props Props) (*Nodes, error) {
 		names.PropTagKey:      props.TagKey,
 		names.PropTagValue:    props.TagValue,
 	}
-	resource := awscdk.NewCustomResource(c, jsii.String("Resource"), &awscdk.CustomResourceProps{
-		ServiceToken: props.Fleet.function.FunctionArn(),
-		ResourceType: jsii.String(names.NodesResourceType),
-		Properties:   &properties,
-	})
+	resource := gofunction.AnsweredBy(c, props.Fleet.function, names.NodesResourceType, properties)
 	return &Nodes{Construct: c, resource: resource}, nil
 }
 

@@ -148,11 +148,7 @@ func New(scope constructs.Construct, id string, props Props) (*Count, error) {
 			"PropagateTags":           cfnService.PropagateTags(),
 		}, nil),
 	}
-	resource := awscdk.NewCustomResource(c, jsii.String("Resource"), &awscdk.CustomResourceProps{
-		ServiceToken: props.Fleet.function.FunctionArn(),
-		ResourceType: jsii.String(names.TaskCountResourceType),
-		Properties:   &properties,
-	})
+	resource := gofunction.AnsweredBy(c, props.Fleet.function, names.TaskCountResourceType, properties)
 	cfnService.SetDesiredCount(awscdk.Token_AsNumber(resource.GetAttString(jsii.String(names.AttrDesiredCount))))
 	return &Count{Construct: c, resource: resource}, nil
 }

@@ -6,6 +6,7 @@
 package status
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -138,10 +140,28 @@ type ContainerInstance struct {
 // ErrNoStack is returned when the regional stack does not exist.
 var ErrNoStack = errors.New("stack not found")
 
-// Gather reads the fleet of the stacks named with prefix. A missing regional
-// stack is an error (wrapping ErrNoStack); anything else that cannot be read
-// is recorded as a problem, so one bad site does not hide the others.
-func Gather(ctx context.Context, c Clients, prefix string) (Fleet, error) {
+// Scope is what Gather reads.
+type Scope struct {
+	// Prefix names the app's stacks. Required.
+	Prefix string
+	// Site, when set, is the one site to read (its name, not its stack's).
+	// Default: every site.
+	Site string
+	// Parallel sites are read at once. Default: DefaultParallel.
+	Parallel int
+}
+
+// DefaultParallel sites are read at once: a fleet of 500 sites is several
+// calls per site, too slow one after another.
+const DefaultParallel = 8
+
+// Gather reads the fleet of the stacks named with the scope's prefix. A
+// missing regional stack, or a missing site when one is asked for, is an
+// error (wrapping ErrNoStack); anything else that cannot be read is
+// recorded as a problem, so one bad site does not hide the others. Sites
+// are read Parallel at a time; their problems are reported in site order.
+func Gather(ctx context.Context, c Clients, scope Scope) (Fleet, error) {
+	prefix := scope.Prefix
 	f := Fleet{Prefix: prefix}
 	stacks, err := c.stacks(ctx)
 	if err != nil {
@@ -162,19 +182,48 @@ func Gather(ctx context.Context, c Clients, prefix string) (Fleet, error) {
 		}
 	}
 	sort.Strings(siteNames)
+	if scope.Site != "" {
+		want := names.AnywhereStack(prefix, scope.Site)
+		if !slices.Contains(siteNames, want) {
+			var known []string
+			for _, n := range siteNames {
+				known = append(known, strings.TrimPrefix(n, sitePrefix))
+			}
+			return f, fmt.Errorf("%w: site %q has no stack %s: give one of %s", ErrNoStack, scope.Site, want, strings.Join(known, ", "))
+		}
+		siteNames = []string{want}
+	}
 	activations, err := c.activations(ctx)
 	if err != nil {
 		f.problem("activations: %v", err)
 	}
-	for _, name := range siteNames {
-		site := c.site(ctx, stacks[name], activations, &f)
-		// A routed site's queue is in the regional stack, named after it.
-		location := strings.TrimPrefix(name, sitePrefix)
-		if url := regionalOut[names.OutputQueueURL+names.Pascal(location)]; url != "" {
-			q := c.queue(ctx, "site "+location, url, regionalOut[names.OutputDeadLetterQueueURL+names.Pascal(location)], &f)
-			site.Queue = &q
-		}
-		f.Sites = append(f.Sites, site)
+	type result struct {
+		site     Site
+		problems []string
+	}
+	results := make([]result, len(siteNames))
+	sem := make(chan struct{}, cmp.Or(scope.Parallel, DefaultParallel))
+	var wg sync.WaitGroup
+	for i, name := range siteNames {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			var own Fleet // this site's problems, merged in order below
+			site := c.site(ctx, stacks[name], activations, &own)
+			// A routed site's queue is in the regional stack, named after it.
+			location := strings.TrimPrefix(name, sitePrefix)
+			if url := regionalOut[names.OutputQueueURL+names.Pascal(location)]; url != "" {
+				q := c.queue(ctx, "site "+location, url, regionalOut[names.OutputDeadLetterQueueURL+names.Pascal(location)], &own)
+				site.Queue = &q
+			}
+			results[i] = result{site, own.Problems}
+		}()
+	}
+	wg.Wait()
+	for _, r := range results {
+		f.Sites = append(f.Sites, r.site)
+		f.Problems = append(f.Problems, r.problems...)
 	}
 	f.Healthy = len(f.Problems) == 0
 	return f, nil
