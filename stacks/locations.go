@@ -56,7 +56,7 @@ func (r *Regional) addLocations(key awskms.IKey, props *RegionalStackProps) erro
 		for name, q := range r.Queues {
 			byLocation[name] = q.Queue()
 		}
-		if r.Router, err = router.New(stack, "Entry", router.Props{Key: key, Queues: byLocation}); err != nil {
+		if r.Router, err = router.New(stack, "Entry", router.Props{Key: key, Queues: byLocation, Fleet: props.Fleet}); err != nil {
 			return err
 		}
 	}

@@ -816,8 +816,14 @@ func (w *world) routingEdges(t *testing.T, s *synthesized) []edge {
 				context: map[string]any{"aws:SourceArn": arn("sns", "other-topic"), "aws:SourceAccount": iamAccount}, allow: false},
 		)
 		if !strings.Contains(id, "Unrouted") {
+			prefix := strings.SplitN(s.name, "-", 2)[0]
+			location := map[string]any{"aws:ResourceTag/stretched:fleet": prefix, "aws:ResourceTag/stretched:location": "somewhere"}
 			edges = append(edges,
-				edge{what: "a producer sends straight to a location", principal: producer, extra: []map[string]any{policy}, action: "sqs:SendMessage", resource: queue, allow: true},
+				edge{what: "a producer sends straight to a location", principal: producer, extra: []map[string]any{policy}, action: "sqs:SendMessage", resource: queue, context: location, allow: true},
+				edge{what: "a producer sends to no queue without a location (dead letters, unrouted)", principal: producer, extra: []map[string]any{policy}, action: "sqs:SendMessage", resource: queue,
+					context: map[string]any{"aws:ResourceTag/stretched:fleet": prefix}, allow: false},
+				edge{what: "a producer sends to no other app's location", principal: producer, extra: []map[string]any{policy}, action: "sqs:SendMessage", resource: queue,
+					context: map[string]any{"aws:ResourceTag/stretched:fleet": "SomeoneElse", "aws:ResourceTag/stretched:location": "somewhere"}, allow: false},
 				edge{what: "a producer encrypts through SQS", principal: producer, extra: []map[string]any{policy}, action: "kms:GenerateDataKey", resource: key, context: via("sqs"), allow: true},
 				edge{what: "a producer consumes nothing", principal: producer, extra: []map[string]any{policy}, action: "sqs:ReceiveMessage", resource: queue, allow: false})
 		}

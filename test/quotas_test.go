@@ -26,10 +26,11 @@ func TestCrossedQuotasAreNamed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	saved := []quota.Quota{quota.StackResources, quota.StackOutputs, quota.Roles, quota.Rules, quota.PipelineActions, quota.FilterPolicies}
+	saved := []quota.Quota{quota.StackResources, quota.StackOutputs, quota.Roles, quota.Rules, quota.PipelineActions, quota.FilterPolicies, quota.ManagedPolicyChars}
 	defer func() {
-		quota.StackResources, quota.StackOutputs, quota.Roles, quota.Rules, quota.PipelineActions, quota.FilterPolicies = saved[0], saved[1], saved[2], saved[3], saved[4], saved[5]
+		quota.StackResources, quota.StackOutputs, quota.Roles, quota.Rules, quota.PipelineActions, quota.FilterPolicies, quota.ManagedPolicyChars = saved[0], saved[1], saved[2], saved[3], saved[4], saved[5], saved[6]
 	}()
+	quota.ManagedPolicyChars.Limit = 300
 	quota.StackResources.Limit, quota.StackOutputs.Limit, quota.Roles.Limit, quota.Rules.Limit, quota.PipelineActions.Limit, quota.FilterPolicies.Limit = 60, 15, 20, 5, 3, 2
 	err = quota.Check(quota.Uses(stacks)...)
 	if err == nil {
@@ -43,6 +44,7 @@ func TestCrossedQuotasAreNamed(t *testing.T) {
 		fmt.Sprintf("quota: CloudFormation outputs per stack is 15, and template EcsWorker-Regional.template.json would reach %d: ", outputs),
 		"quota: IAM roles per account is 20 by default, and this app would reach ",
 		"quota: EventBridge rules per event bus is 5 by default, and this app would reach ",
+		"quota: IAM managed policy size (characters) is 300, and managed policy EntryProducerPolicy4DC419C2 of template EcsWorker-Regional.template.json would reach ",
 		"quota: CodePipeline actions per stage is 3, and stage Pipe of template Pipe-Pipeline.template.json would reach 4: lower pipeline.waveSize",
 		`quota: SNS filter policies per topic is 2 by default, and topic {"Ref":"EntryTopic58AA9DC2"} of template EcsWorker-Regional.template.json would reach 3: `,
 	} {

@@ -25,6 +25,7 @@ import (
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/ecs-anywhere-stretched/stretched/constructs/encryption"
+	"github.com/ecs-anywhere-stretched/stretched/internal/names"
 	"github.com/ecs-anywhere-stretched/stretched/internal/route"
 )
 
@@ -36,10 +37,20 @@ type Props struct {
 	// circular dependency). Required.
 	Key awskms.IKey
 	// Queues are the location queues by location name (the attribute's
-	// values). Required: at least one; names of 1..64 letters, digits, '-'
-	// or '_'.
+	// values); each is tagged LocationTagKey = its location. Required: at
+	// least one; names of 1..64 letters, digits, '-' or '_'.
 	Queues map[string]awssqs.IQueue
+	// Fleet is the value of names.FleetTagKey on the location queues (the
+	// app's stack prefix): the producer policy may send to queues with both
+	// tags, so its size does not grow with the locations (a managed policy
+	// holds at most 6,144 characters: one queue ARN per location, about 100
+	// characters each, crossed it at about 50 sites). Required.
+	Fleet string
 }
+
+// LocationTagKey tags each location queue with its location: producers
+// may send to the queues with it (not to dead-letter or unrouted queues).
+const LocationTagKey = "stretched:location"
 
 var locationRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
@@ -47,6 +58,9 @@ func (p Props) validate() error {
 	var errs []error
 	if p.Key == nil {
 		errs = append(errs, errors.New("router: Key is nil: pass the KMS key of the location queues"))
+	}
+	if p.Fleet == "" {
+		errs = append(errs, errors.New("router: Fleet is empty: pass the app's stack prefix, the value of the stretched:fleet tag on the location queues"))
 	}
 	if len(p.Queues) == 0 {
 		errs = append(errs, errors.New("router: Queues is empty: pass the queue of every location, such as {\"region\": queue}"))
@@ -123,21 +137,20 @@ func New(scope constructs.Construct, id string, props Props) (*Router, error) {
 	via := func(service string) *map[string]any {
 		return &map[string]any{"StringEquals": map[string]any{"kms:ViaService": fmt.Sprintf("%s.%s.amazonaws.com", service, *stack.Region())}}
 	}
-	queueArns := make([]*string, 0, len(r.locations))
-	seen := map[string]bool{}
 	for _, name := range r.locations {
-		arn := props.Queues[name].QueueArn()
-		if !seen[*arn] {
-			seen[*arn] = true
-			queueArns = append(queueArns, arn)
-		}
+		awscdk.Tags_Of(props.Queues[name]).Add(jsii.String(LocationTagKey), jsii.String(name), nil)
 	}
 	r.producer.AddStatements(
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid: jsii.String("PublishWork"), Actions: jsii.Strings("sns:Publish"), Resources: jsii.Strings(*r.topic.TopicArn()),
 		}),
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid: jsii.String("SendToALocation"), Actions: jsii.Strings("sqs:SendMessage"), Resources: &queueArns,
+			Sid: jsii.String("SendToALocation"), Actions: jsii.Strings("sqs:SendMessage"),
+			Resources: jsii.Strings(*stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("sqs"), Resource: jsii.String("*"), ArnFormat: awscdk.ArnFormat_NO_RESOURCE_NAME})),
+			Conditions: &map[string]any{
+				"StringEquals": map[string]any{"aws:ResourceTag/" + names.FleetTagKey: props.Fleet},
+				"Null":         map[string]any{"aws:ResourceTag/" + LocationTagKey: "false"},
+			},
 		}),
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid: jsii.String("EncryptThroughSNS"), Actions: jsii.Strings("kms:GenerateDataKey", "kms:Decrypt"),
@@ -148,6 +161,11 @@ func New(scope constructs.Construct, id string, props Props) (*Router, error) {
 			Resources: jsii.Strings(*props.Key.KeyArn()), Conditions: via("sqs"),
 		}),
 	)
+	cdknag.NagSuppressions_AddResourceSuppressions(r.producer, &[]*cdknag.NagPackSuppression{{
+		Id:        jsii.String("AwsSolutions-IAM5"),
+		AppliesTo: &[]any{&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:.+:sqs:.+:\*$/`)}},
+		Reason:    jsii.String("producers may send to every location queue of this app, and only to those: the queues tagged stretched:fleet with the app's prefix and a stretched:location (not the dead-letter or unrouted queues); one ARN per location would outgrow a managed policy's 6,144 characters"),
+	}}, jsii.Bool(false))
 	return r, nil
 }
 

@@ -14,7 +14,7 @@ func TestValidate(t *testing.T) {
 		props Props
 		want  []string
 	}{
-		{"nothing", Props{}, []string{"Key is nil", "Queues is empty"}},
+		{"nothing", Props{}, []string{"Key is nil", "Queues is empty", "Fleet is empty"}},
 		{"bad location", Props{Queues: map[string]awssqs.IQueue{"a b": nil}}, []string{`location "a b": must be 1 to 64 letters`, `location "a b" has no queue`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -88,6 +88,7 @@ func Uses(stacks []Stack) []Use {
 				roles++
 			case "AWS::IAM::ManagedPolicy":
 				policies++
+				uses = append(uses, Use{Quota: ManagedPolicyChars, Where: fmt.Sprintf("managed policy %s of %s", id, where), Value: PolicyChars(r.Properties["PolicyDocument"]), WayOut: FewerSites})
 			case "AWS::Events::Rule":
 				rules++
 			case "AWS::SSM::Parameter":
@@ -123,6 +124,42 @@ func Uses(stacks []Stack) []Use {
 		Use{Quota: Rules, Value: rules, WayOut: FewerSites},
 		Use{Quota: Parameters, Value: params, WayOut: FewerSites},
 	)
+}
+
+// ArnChars is what a reference in a policy is taken to resolve to: an ARN
+// such as arn:aws:sqs:eu-west-1:123456789012:<a generated queue name>.
+const ArnChars = 100
+
+// PolicyChars estimates the size IAM counts of a policy document (its JSON
+// without whitespace) once deployed: every intrinsic function (a Ref, a
+// GetAtt, an import, a join with one) as an ARN of ArnChars characters.
+func PolicyChars(doc any) int {
+	b, _ := json.Marshal(withArns(doc))
+	return len(b)
+}
+
+func withArns(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		for k := range t {
+			if k == "Ref" || strings.HasPrefix(k, "Fn::") {
+				return strings.Repeat("a", ArnChars)
+			}
+		}
+		out := make(map[string]any, len(t))
+		for k, x := range t {
+			out[k] = withArns(x)
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i, x := range t {
+			out[i] = withArns(x)
+		}
+		return out
+	default:
+		return v
+	}
 }
 
 // CheckAssembly reads the templates in dir and checks every quota use.

@@ -39,3 +39,15 @@ func TestThousands(t *testing.T) {
 		}
 	}
 }
+
+func TestPolicyCharsTakesEveryReferenceForAnARN(t *testing.T) {
+	doc := map[string]any{"Version": "2012-10-17", "Statement": []any{map[string]any{
+		"Effect": "Allow", "Action": "sqs:SendMessage",
+		"Resource": []any{map[string]any{"Fn::GetAtt": []any{"Q1", "Arn"}}, map[string]any{"Ref": "Q2"}, "arn:aws:sqs:eu-west-1:123456789012:x"},
+	}}}
+	arn := `"` + strings.Repeat("a", ArnChars) + `"`
+	want := len(`{"Statement":[{"Action":"sqs:SendMessage","Effect":"Allow","Resource":[` + arn + `,` + arn + `,"arn:aws:sqs:eu-west-1:123456789012:x"]}],"Version":"2012-10-17"}`)
+	if got := PolicyChars(doc); got != want {
+		t.Errorf("PolicyChars = %d, want %d", got, want)
+	}
+}
