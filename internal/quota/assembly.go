@@ -94,9 +94,10 @@ func Uses(stacks []Stack) []Use {
 			case "AWS::SSM::Parameter":
 				params++
 			case "AWS::SNS::Subscription":
-				if r.Properties["FilterPolicy"] != nil {
+				if policy := r.Properties["FilterPolicy"]; policy != nil {
 					topic, _ := json.Marshal(r.Properties["TopicArn"])
 					byTopic[string(topic)]++
+					uses = append(uses, Use{Quota: FilterCombinations, Where: fmt.Sprintf("subscription %s of %s", id, where), Value: Combinations(policy), WayOut: FewerSites})
 				}
 			case "AWS::CodePipeline::Pipeline":
 				stages, _ := r.Properties["Stages"].([]any)
@@ -161,6 +162,53 @@ func withArns(v any) any {
 		return v
 	}
 }
+
+// Combinations is SNS's count of a filter policy's value combinations:
+// the product over its keys of the values each lists (an anything-but
+// counts each value it names), and for $or the sum over its branches.
+func Combinations(policy any) int {
+	m, ok := policy.(map[string]any)
+	if !ok {
+		return 1
+	}
+	total := 1
+	for k, v := range m {
+		switch {
+		case k == "$or":
+			sum := 0
+			for _, branch := range asList(v) {
+				sum += Combinations(branch)
+			}
+			total *= max(sum, 1)
+		default:
+			if list, ok := v.([]any); ok {
+				n := 0
+				for _, x := range list {
+					n += values(x)
+				}
+				total *= max(n, 1)
+			} else {
+				total *= Combinations(v) // a nested key
+			}
+		}
+	}
+	return total
+}
+
+// values is what one entry of a key's list counts: a value, or an
+// operator (anything-but of a list counts each value of it).
+func values(x any) int {
+	op, ok := x.(map[string]any)
+	if !ok {
+		return 1
+	}
+	if l, ok := op["anything-but"].([]any); ok {
+		return max(len(l), 1)
+	}
+	return 1
+}
+
+func asList(v any) []any { l, _ := v.([]any); return l }
 
 // CheckAssembly reads the templates in dir and checks every quota use.
 func CheckAssembly(dir string) error {

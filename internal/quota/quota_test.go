@@ -1,6 +1,7 @@
 package quota
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -49,5 +50,35 @@ func TestPolicyCharsTakesEveryReferenceForAnARN(t *testing.T) {
 	want := len(`{"Statement":[{"Action":"sqs:SendMessage","Effect":"Allow","Resource":[` + arn + `,` + arn + `,"arn:aws:sqs:eu-west-1:123456789012:x"]}],"Version":"2012-10-17"}`)
 	if got := PolicyChars(doc); got != want {
 		t.Errorf("PolicyChars = %d, want %d", got, want)
+	}
+}
+
+func TestCombinationsCountsAsSNSDoes(t *testing.T) {
+	var names []any
+	for i := range 149 {
+		names = append(names, fmt.Sprint("site", i))
+	}
+	unrouted := map[string]any{"$or": []any{
+		map[string]any{"location": []any{map[string]any{"exists": false}}},
+		map[string]any{"location": []any{map[string]any{"anything-but": names}}},
+	}}
+	for _, tc := range []struct {
+		policy any
+		want   int
+	}{
+		{map[string]any{"location": []any{"onprem"}}, 1},
+		{map[string]any{"location": []any{"a", "b"}, "kind": []any{"x", "y", "z"}}, 6},
+		{unrouted, 150},
+	} {
+		if got := Combinations(tc.policy); got != tc.want {
+			t.Errorf("Combinations(%v) = %d, want %d", tc.policy, got, tc.want)
+		}
+	}
+	more := map[string]any{"$or": []any{
+		map[string]any{"location": []any{map[string]any{"exists": false}}},
+		map[string]any{"location": []any{map[string]any{"anything-but": append(names, "one-more")}}},
+	}}
+	if err := Check(Use{Quota: FilterCombinations, Where: "the unrouted subscription", Value: Combinations(more)}); err == nil {
+		t.Error("151 combinations passed")
 	}
 }
