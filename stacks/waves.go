@@ -45,37 +45,9 @@ func deployInWaves(stack awscdk.Stack, cp pipelines.CodePipeline, stageName stri
 	// The L1 holds its properties as in TypeScript (camelCase); it writes
 	// them as CloudFormation names at synth.
 	stages, _ := stack.Resolve(cfn.Stages()).([]any)
-	var out []any
-	var waves []Wave
-	for _, st := range stages {
-		stage, _ := st.(map[string]any)
-		if stage["name"] != stageName {
-			out = append(out, stage)
-			continue
-		}
-		actions, _ := stage["actions"].([]any)
-		region, bySite, after, err := sortActions(actions, sites)
-		if err != nil {
-			return nil, err
-		}
-		stage["actions"] = region
-		out = append(out, stage)
-		waves = Waves(stageName, sites, waveSize)
-		for i, w := range waves {
-			var acts []any
-			for _, s := range w.Sites {
-				acts = append(acts, withRunOrder(bySite[s].prepare, 1), withRunOrder(bySite[s].deploy, 2))
-			}
-			if i == len(waves)-1 {
-				for _, a := range after {
-					acts = append(acts, withRunOrder(a, 3))
-				}
-			}
-			out = append(out, map[string]any{"name": w.Stage, "actions": acts})
-		}
-	}
-	if waves == nil {
-		return nil, fmt.Errorf("pipeline: no stage %q to split into waves", stageName)
+	out, waves, err := SplitStages(stages, stageName, sites, waveSize)
+	if err != nil {
+		return nil, err
 	}
 	// The typed setter takes no plain maps, so the stages go in as an
 	// override, with CloudFormation's names.
@@ -109,14 +81,78 @@ func cfnNames(v any, free bool) any {
 	}
 }
 
+// SplitStages rewrites a pipeline's stages (as CDK holds them: camelCase
+// properties) so that the app's stage, stageName (or the parts CDK
+// Pipelines splits it into, <stageName>.1, .2, … when it has more than 50
+// actions), deploys the region, and one stage per wave of waveSize sites
+// follows it; it returns the stages and the waves.
+func SplitStages(stages []any, stageName string, sites []string, waveSize int) ([]any, []Wave, error) {
+	// CDK Pipelines itself splits a stage of more than 50 actions into
+	// <name>.1, <name>.2, …: all of them are the app's stage.
+	isApp := func(name any) bool {
+		n := fmt.Sprint(name)
+		return n == stageName || strings.HasPrefix(n, stageName+".")
+	}
+	var out, actions []any
+	var waves []Wave
+	for _, st := range stages {
+		stage, _ := st.(map[string]any)
+		if !isApp(stage["name"]) {
+			out = append(out, stage)
+			continue
+		}
+		acts, _ := stage["actions"].([]any)
+		actions = append(actions, acts...)
+		if waves != nil {
+			continue // a later part: its actions are in
+		}
+		waves = Waves(stageName, sites, waveSize)
+		out = append(out, map[string]any{"name": stageName}) // the region's, filled below
+	}
+	if waves == nil {
+		var seen []string
+		for _, st := range stages {
+			stage, _ := st.(map[string]any)
+			seen = append(seen, fmt.Sprint(stage["name"]))
+		}
+		return nil, nil, fmt.Errorf("pipeline: no stage %q to split into waves (the pipeline has %s)", stageName, strings.Join(seen, ", "))
+	}
+	region, bySite, after, err := sortActions(actions, sites)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i, st := range out {
+		if stage, _ := st.(map[string]any); stage["name"] == stageName && stage["actions"] == nil {
+			stage["actions"] = region
+			rest := append([]any{}, out[i+1:]...)
+			out = out[:i+1]
+			for k, w := range waves {
+				var acts []any
+				for _, s := range w.Sites {
+					acts = append(acts, withRunOrder(bySite[s].prepare, 1), withRunOrder(bySite[s].deploy, 2))
+				}
+				if k == len(waves)-1 {
+					for _, a := range after {
+						acts = append(acts, withRunOrder(a, 3))
+					}
+				}
+				out = append(out, map[string]any{"name": w.Stage, "actions": acts})
+			}
+			out = append(out, rest...)
+			break
+		}
+	}
+	return out, waves, nil
+}
+
 type siteActions struct{ prepare, deploy map[string]any }
 
-// sortActions sorts the app stage's actions into the region's (before the
-// sites), each site's Prepare and Deploy, and those after the sites.
+// sortActions sorts the app stage's actions, in pipeline order, into the
+// region's (before the first site's), each site's Prepare and Deploy, and
+// those after the last site's.
 func sortActions(actions []any, sites []string) (region []any, bySite map[string]siteActions, after []map[string]any, err error) {
 	bySite = map[string]siteActions{}
-	var others []map[string]any
-	firstSite := 0.0
+	seenSite := false
 	for _, a := range actions {
 		act, _ := a.(map[string]any)
 		name, _ := act["name"].(string)
@@ -126,23 +162,17 @@ func sortActions(actions []any, sites []string) (region []any, bySite map[string
 		switch {
 		case isSite && step == "Prepare":
 			sa.prepare = act
-			if order, _ := act["runOrder"].(float64); firstSite == 0 || order < firstSite {
-				firstSite = order
-			}
 		case isSite && step == "Deploy":
 			sa.deploy = act
+		case seenSite:
+			after = append(after, act)
+			continue
 		default:
-			others = append(others, act)
+			region = append(region, act)
 			continue
 		}
+		seenSite = true
 		bySite[site] = sa
-	}
-	for _, act := range others {
-		if order, _ := act["runOrder"].(float64); order > firstSite {
-			after = append(after, act)
-		} else {
-			region = append(region, act)
-		}
 	}
 	for _, s := range sites {
 		if bySite[s].prepare == nil || bySite[s].deploy == nil {

@@ -312,3 +312,43 @@ func TestConnectionGrantMatchesArnPrefix(t *testing.T) {
 		}
 	}
 }
+
+// CDK Pipelines splits a stage of more than 50 actions into <name>.1, .2, …
+// (seen at 50 sites): the waves take the sites from every part.
+func TestWavesFromAStageCDKPipelinesSplit(t *testing.T) {
+	action := func(name string, order int) any { return map[string]any{"name": name, "runOrder": float64(order)} }
+	stages := []any{
+		map[string]any{"name": "Source", "actions": []any{action("src", 1)}},
+		map[string]any{"name": "P.1", "actions": []any{action("Regional.MultiArchImage", 1), action("Regional.Prepare", 2), action("Regional.Deploy", 3),
+			action("Anywhere-a.Prepare", 4), action("Anywhere-b.Prepare", 4), action("Anywhere-a.Deploy", 5)}},
+		map[string]any{"name": "P.2", "actions": []any{action("Anywhere-b.Deploy", 1), action("Anywhere-c.Prepare", 1), action("Anywhere-c.Deploy", 2), action("MultiArchAfterFirstRun", 3)}},
+	}
+	out, waves, err := stacks.SplitStages(stages, "P", []string{"a", "b", "c"}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, st := range out {
+		m := st.(map[string]any)
+		var names []string
+		for _, a := range m["actions"].([]any) {
+			names = append(names, fmt.Sprintf("%v@%v", a.(map[string]any)["name"], a.(map[string]any)["runOrder"]))
+		}
+		got = append(got, fmt.Sprintf("%v: %s", m["name"], strings.Join(names, " ")))
+	}
+	want := []string{
+		"Source: src@1",
+		"P: Regional.MultiArchImage@1 Regional.Prepare@2 Regional.Deploy@3",
+		"P-Sites-1: Anywhere-a.Prepare@1 Anywhere-a.Deploy@2 Anywhere-b.Prepare@1 Anywhere-b.Deploy@2",
+		"P-Sites-2: Anywhere-c.Prepare@1 Anywhere-c.Deploy@2 MultiArchAfterFirstRun@3",
+	}
+	if !slices.Equal(got, want) || len(waves) != 2 {
+		t.Errorf("stages\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if _, _, err := stacks.SplitStages(stages, "Q", []string{"a"}, 2); err == nil || !strings.Contains(err.Error(), `no stage "Q"`) || !strings.Contains(err.Error(), "P.1, P.2") {
+		t.Errorf("a missing stage: %v", err)
+	}
+	if _, _, err := stacks.SplitStages(stages, "P", []string{"a", "b", "c", "d"}, 2); err == nil || !strings.Contains(err.Error(), "site d has no Anywhere-d.Prepare") {
+		t.Errorf("a site without actions: %v", err)
+	}
+}
