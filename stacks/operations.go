@@ -53,6 +53,7 @@ func (r *Regional) addOperations(props *RegionalStackProps, cluster awsecs.IClus
 	output(stack, names.OutputWork, jsii.String(map[bool]string{true: names.WorkRouted, false: names.WorkShared}[props.Routed]), "routed: a queue per location; shared: one queue for every location")
 	board, err := dashboard.New(stack, "Dashboard", dashboard.Props{
 		Name: props.DashboardName, Locations: locations, Unrouted: unrouted, Cluster: cluster, Service: worker.Service(), Sites: props.Sites,
+		QueueSearch: *stack.StackName() + "-WorkQueue",
 	})
 	if err != nil {
 		return err

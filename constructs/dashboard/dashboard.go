@@ -7,6 +7,7 @@ package dashboard
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
@@ -50,12 +51,33 @@ type Props struct {
 	Service awsecs.IBaseService
 	// Sites to show. Default: none.
 	Sites []Site
+	// QueueSearch is a term every location queue's name holds (their
+	// generated names start with the regional stack's name and
+	// "-WorkQueue"): the fleet view searches the queues' metrics with it.
+	// Required.
+	QueueSearch string
 }
+
+// Fleet view: with more locations or sites than MaxListed, the per-location
+// and per-site graphs show the region only, and the fleet view (always
+// there) the TopN queues with the most messages and the oldest, and the
+// TopN sites with the fewest connected nodes, by CloudWatch search: its
+// size does not grow with the fleet (a widget holds at most 500 metrics).
+const (
+	MaxListed = 20
+	TopN      = 10
+)
 
 // New makes the dashboard.
 func New(scope constructs.Construct, id string, p Props) (awscloudwatch.Dashboard, error) {
-	if p.Name == "" || len(p.Locations) == 0 || p.Cluster == nil || p.Service == nil {
-		return nil, errors.New("dashboard: Name, Locations, Cluster and Service are required")
+	if p.Name == "" || len(p.Locations) == 0 || p.Cluster == nil || p.Service == nil || p.QueueSearch == "" {
+		return nil, errors.New("dashboard: Name, Locations, Cluster, Service and QueueSearch are required")
+	}
+	if len(p.Locations) > MaxListed {
+		p.Locations = p.Locations[:1] // the region's
+	}
+	if len(p.Sites) > MaxListed {
+		p.Sites = nil
 	}
 	minute := awscdk.Duration_Minutes(jsii.Number(1))
 	opts := func(label, stat string) *awscloudwatch.MetricOptions {
@@ -107,6 +129,21 @@ func New(scope constructs.Construct, id string, p Props) (awscloudwatch.Dashboar
 		graph("Tasks in the region", insights("RunningTaskCount", "running"), insights("DesiredTaskCount", "desired")),
 		graph("Tasks per site", siteTasks...),
 		graph("Nodes per site", siteNodes...),
+	)
+	search := func(label, expression string) awscloudwatch.IMetric {
+		return awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+			Expression: jsii.String(expression), Label: jsii.String(label), Period: minute,
+			UsingMetrics: &map[string]awscloudwatch.IMetric{},
+		})
+	}
+	queues := func(metric string, order string) string {
+		return fmt.Sprintf(`SORT(SEARCH('{AWS/SQS,QueueName} MetricName="%s" "%s"', 'Maximum', 60), MAX, %s, %d)`, metric, p.QueueSearch, order, TopN)
+	}
+	d.AddWidgets(
+		graph(fmt.Sprintf("Fleet: the %d queues with the most messages", TopN), search("", queues("ApproximateNumberOfMessagesVisible", "DESC"))),
+		graph(fmt.Sprintf("Fleet: the %d oldest messages (s)", TopN), search("", queues("ApproximateAgeOfOldestMessage", "DESC"))),
+		graph(fmt.Sprintf("Fleet: the %d sites with the fewest connected nodes", TopN), search("",
+			fmt.Sprintf(`SORT(SEARCH('{%s,%s} MetricName="%s"', 'Maximum', 60), MAX, ASC, %d)`, names.MetricNamespace, names.DimensionCluster, names.MetricConnectedNodes, TopN))),
 	)
 	return d, nil
 }
