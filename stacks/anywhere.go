@@ -92,7 +92,11 @@ func NewAnywhere(scope constructs.Construct, id string, props *AnywhereStackProp
 
 	// The site's own queue (the one queue when work is shared), in the
 	// regional stack.
-	queue := regional.QueueFor(site.Name).Queue()
+	siteQueue := regional.QueueFor(site.Name)
+	queue := siteQueue.Queue()
+	if siteQueue != regional.WorkQueue {
+		regional.siteQueueAlarms(stack, siteQueue)
+	}
 	worker, err := externalworker.New(stack, "Worker", externalworker.Props{Spec: regional.Spec, Cluster: cluster, Queue: queue})
 	if err != nil {
 		return nil, fmt.Errorf("site %q: %w", site.Name, err)
@@ -110,7 +114,7 @@ func NewAnywhere(scope constructs.Construct, id string, props *AnywhereStackProp
 	// entry; the site's part is the entry and its alarms.
 	agent, err := siteagent.NewSite(stack, "Agent", siteagent.SiteProps{
 		Directory: names.SiteDirectory(regional.Fleet), Site: site.Name, Fleet: regional.Fleet,
-		Cluster: cluster, ClusterName: site.ClusterName, Service: worker.Service(), Queue: queue,
+		Cluster: cluster, ClusterName: site.ClusterName, Service: worker.Service(), Queue: queue, DeadLetterQueue: siteQueue.DeadLetterQueue(),
 		MinTasks: site.MinTasks, MaxTasks: site.MaxTasks,
 	})
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/ecs-anywhere-stretched/stretched/constructs/alerts"
@@ -28,17 +29,17 @@ func (r *Regional) addOperations(props *RegionalStackProps, cluster awsecs.IClus
 		return err
 	}
 	// The region's alarms keep their first ids; a site's are named after it.
-	queueAlarms(stack, r.Alerts, wq, "", props.AlarmMessageAgeSeconds)
+	r.alarmMessageAgeSeconds = props.AlarmMessageAgeSeconds
+	queueAlarms(stack, r.Alerts, wq.Queue().QueueName(), wq.DeadLetterQueue().QueueName(), "", props.AlarmMessageAgeSeconds)
 	locations := []dashboard.Location{{Name: names.RegionLocation, Queue: wq.Queue(), DeadLetterQueue: wq.DeadLetterQueue()}}
 	if !props.Routed {
 		locations[0].Name = "every location"
 	}
 	for _, s := range props.Sites {
+		// A site's queue alarms and outputs are in its own stack
+		// (siteQueueOperations): the regional stack adds none per site.
 		if q := r.Queues[s.Name]; q != wq {
-			queueAlarms(stack, r.Alerts, q, "-"+s.Name, props.AlarmMessageAgeSeconds)
 			locations = append(locations, dashboard.Location{Name: s.Name, Queue: q.Queue(), DeadLetterQueue: q.DeadLetterQueue()})
-			output(stack, names.OutputQueueURL+names.Pascal(s.Name), q.Queue().QueueUrl(), fmt.Sprintf("work queue of site %s: send file names here directly, or publish to the entry with location=%s", s.Name, s.Name))
-			output(stack, names.OutputDeadLetterQueueURL+names.Pascal(s.Name), q.DeadLetterQueue().QueueUrl(), fmt.Sprintf("messages site %s failed maxReceiveCount times", s.Name))
 		}
 	}
 	var unrouted awssqs.IQueue
@@ -85,25 +86,28 @@ func unroutedAlarm(stack awscdk.Stack, a *alerts.Alerts, unrouted awssqs.IQueue)
 	}))
 }
 
-// queueAlarms are a location's dead-letter and oldest-message alarms; the
-// suffix names the location ("" for the region, whose ids are the first).
-func queueAlarms(stack awscdk.Stack, a *alerts.Alerts, wq *workqueue.WorkQueue, suffix string, ageSeconds int) {
-	fiveMinutes := awscdk.Duration_Minutes(jsii.Number(5))
-	dead := awscloudwatch.NewAlarm(stack, jsii.String("DeadLettersAlarm"+suffix), &awscloudwatch.AlarmProps{
-		AlarmDescription: jsii.String("messages are in the dead-letter queue: the worker failed them maxReceiveCount times; read its logs, fix the cause, then redrive them"),
-		Metric: wq.DeadLetterQueue().MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{
-			Period: fiveMinutes, Statistic: jsii.String("Maximum"),
-		}),
+// queueAlarms are a location's dead-letter and oldest-message alarms, in
+// scope; the suffix names the location in their ids ("" for the region,
+// whose ids are the first, and for a site, whose alarms are in its stack).
+func queueAlarms(scope constructs.Construct, a *alerts.Alerts, queueName, deadLetterQueueName *string, suffix string, ageSeconds int) {
+	metric := func(name string, queue *string) awscloudwatch.Metric {
+		return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+			Namespace: jsii.String("AWS/SQS"), MetricName: jsii.String(name),
+			DimensionsMap: &map[string]*string{"QueueName": queue},
+			Period:        awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Maximum"),
+		})
+	}
+	dead := awscloudwatch.NewAlarm(scope, jsii.String("DeadLettersAlarm"+suffix), &awscloudwatch.AlarmProps{
+		AlarmDescription:   jsii.String("messages are in the dead-letter queue: the worker failed them maxReceiveCount times; read its logs, fix the cause, then redrive them"),
+		Metric:             metric("ApproximateNumberOfMessagesVisible", deadLetterQueueName),
 		Threshold:          jsii.Number(1),
 		EvaluationPeriods:  jsii.Number(1),
 		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
 		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
 	})
-	old := awscloudwatch.NewAlarm(stack, jsii.String("OldestMessageAlarm"+suffix), &awscloudwatch.AlarmProps{
-		AlarmDescription: jsii.String(fmt.Sprintf("the oldest message has waited more than %d s: work is not being done; check `make status`", ageSeconds)),
-		Metric: wq.Queue().MetricApproximateAgeOfOldestMessage(&awscloudwatch.MetricOptions{
-			Period: fiveMinutes, Statistic: jsii.String("Maximum"),
-		}),
+	old := awscloudwatch.NewAlarm(scope, jsii.String("OldestMessageAlarm"+suffix), &awscloudwatch.AlarmProps{
+		AlarmDescription:   jsii.String(fmt.Sprintf("the oldest message has waited more than %d s: work is not being done; check `make status`", ageSeconds)),
+		Metric:             metric("ApproximateAgeOfOldestMessage", queueName),
 		Threshold:          jsii.Number(float64(ageSeconds)),
 		EvaluationPeriods:  jsii.Number(1),
 		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
@@ -111,4 +115,20 @@ func queueAlarms(stack awscdk.Stack, a *alerts.Alerts, wq *workqueue.WorkQueue, 
 	})
 	a.Notify(dead)
 	a.Notify(old)
+}
+
+// queueName is the name in a queue URL (https://sqs.<region>.amazonaws.com/<account>/<name>),
+// as CloudFormation computes it: a site's stack names its queues from the
+// URLs it imports anyway, with no export more.
+func queueName(url *string) *string {
+	return awscdk.Fn_Select(jsii.Number(4), awscdk.Fn_Split(jsii.String("/"), url, nil))
+}
+
+// siteQueueAlarms are a site's own queue's dead-letter and oldest-message
+// alarms (on the app's topic), in the site's stack. In the regional stack
+// they were 2 resources a site, with 2 outputs of its URLs (now in the
+// site's directory entry); here they need no export more than the queue's
+// URL the site imports anyway, and its dead-letter queue's.
+func (r *Regional) siteQueueAlarms(stack awscdk.Stack, wq *workqueue.WorkQueue) {
+	queueAlarms(stack, r.Alerts, queueName(wq.Queue().QueueUrl()), queueName(wq.DeadLetterQueue().QueueUrl()), "", r.alarmMessageAgeSeconds)
 }

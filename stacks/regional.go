@@ -61,6 +61,9 @@ type Regional struct {
 	// Fleet is the app's stack prefix: the site directory's name and the
 	// stretched:fleet tag of what the fleet's functions may act on.
 	Fleet string
+	// alarmMessageAgeSeconds is the age from which a location's oldest
+	// message alarms.
+	alarmMessageAgeSeconds int
 	// Agent is the fleet's one site agent.
 	Agent *siteagent.Agent
 	// Activations is the fleet's one activation function: every site's

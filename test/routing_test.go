@@ -205,9 +205,15 @@ func TestEntryRoutesByLocation(t *testing.T) {
 		t.Errorf("the entry topic must be KMS encrypted")
 	}
 	outs, _ := s.template["Outputs"].(map[string]any)
-	for _, k := range []string{"EntryTopicArn", "UnroutedQueueUrl", "ProducerPolicyArn", "QueueUrl", "QueueUrlOnprem", "Locations", "Work"} {
+	for _, k := range []string{"EntryTopicArn", "UnroutedQueueUrl", "ProducerPolicyArn", "QueueUrl", "Locations", "Work"} {
 		if outs[k] == nil {
 			t.Errorf("output %s is missing", k)
+		}
+	}
+	// A site's queue URLs are in its directory entry: no output per site.
+	for _, k := range []string{"QueueUrlOnprem", "DeadLetterQueueUrlOnprem"} {
+		if outs[k] != nil {
+			t.Errorf("output %s: the regional stack has no output per site", k)
 		}
 	}
 	if v := outs["Locations"].(map[string]any)["Value"]; v != "onprem,region" {

@@ -361,3 +361,32 @@ func TestSendRoutesToTheLocationAndStatusShowsIt(t *testing.T) {
 		t.Errorf("the site's own queue in --json: %+v", fleet.Sites)
 	}
 }
+
+// A site's queue URLs come from its entry in the site directory (the
+// regional stack no longer outputs them); a deployment of an earlier
+// version, with no entry, falls back to the regional outputs (the other
+// tests).
+func TestSiteQueueFromTheDirectory(t *testing.T) {
+	f := newFleet(t, "Directory")
+	ctx := context.Background()
+	q := f.moto.Client()
+	urls := map[string]string{}
+	for _, suffix := range []string{"work", "dlq"} {
+		out, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("Directory-site-factory-" + suffix)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		urls[suffix] = aws.ToString(out.QueueUrl)
+		t.Cleanup(func() { _, _ = q.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: out.QueueUrl}) })
+	}
+	for i := range 5 {
+		if _, err := q.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(urls["work"]), MessageBody: aws.String(fmt.Sprint("f", i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.aws.Parameters["/Directory/sites/factory"] = fmt.Sprintf(`{"site":"factory","queueUrl":%q,"deadLetterQueueUrl":%q}`, urls["work"], urls["dlq"])
+	got := f.json(t)
+	if len(got.Sites) != 1 || got.Sites[0].Queue == nil || got.Sites[0].Queue.Visible != 5 {
+		t.Errorf("the site's queue must be the directory's (5 visible): %+v", got.Sites)
+	}
+}

@@ -211,6 +211,9 @@ type SiteProps struct {
 	Service awsecs.IBaseService
 	// Queue is the site's work queue (tagged by the regional stack). Required.
 	Queue awssqs.IQueue
+	// DeadLetterQueue is the queue's dead-letter queue: its URL is in the
+	// entry for operators (fleet status). Required.
+	DeadLetterQueue awssqs.IQueue
 	// MinTasks and MaxTasks bound the service's task count. Required:
 	// 0 <= MinTasks <= MaxTasks, MaxTasks >= 1.
 	MinTasks, MaxTasks int
@@ -220,8 +223,8 @@ type SiteProps struct {
 
 func (p SiteProps) validate() error {
 	var errs []error
-	if p.Cluster == nil || p.ClusterName == "" || p.Service == nil || p.Queue == nil || p.Site == "" || p.Fleet == "" || p.Directory == "" {
-		errs = append(errs, errors.New("siteagent: Directory, Site, Fleet, Cluster, ClusterName, Service and Queue are required: pass the directory, the site's name, the app's prefix, its cluster, the cluster's name, its EXTERNAL service and its work queue"))
+	if p.Cluster == nil || p.ClusterName == "" || p.Service == nil || p.Queue == nil || p.DeadLetterQueue == nil || p.Site == "" || p.Fleet == "" || p.Directory == "" {
+		errs = append(errs, errors.New("siteagent: Directory, Site, Fleet, Cluster, ClusterName, Service, Queue and DeadLetterQueue are required: pass the directory, the site's name, the app's prefix, its cluster, the cluster's name, its EXTERNAL service, its work queue and that queue's dead-letter queue"))
 	}
 	if p.MaxTasks < 1 || p.MinTasks < 0 || p.MinTasks > p.MaxTasks {
 		errs = append(errs, fmt.Errorf("siteagent: MinTasks %d and MaxTasks %d: need 0 <= MinTasks <= MaxTasks and MaxTasks >= 1", p.MinTasks, p.MaxTasks))
@@ -266,6 +269,7 @@ func NewSite(scope constructs.Construct, id string, props SiteProps) (*Site, err
 			names.DirCluster:        props.Cluster.ClusterName(),
 			names.DirService:        props.Service.ServiceName(),
 			names.DirQueueURL:       props.Queue.QueueUrl(),
+			names.DirDeadLetterURL:  props.DeadLetterQueue.QueueUrl(),
 			names.DirMinTasks:       props.MinTasks,
 			names.DirMaxTasks:       props.MaxTasks,
 			names.DirBacklogPerTask: props.BacklogPerTask,

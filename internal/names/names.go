@@ -133,6 +133,7 @@ const (
 	DirCluster        = "cluster"
 	DirService        = "service"
 	DirQueueURL       = "queueUrl"
+	DirDeadLetterURL  = "deadLetterQueueUrl"
 	DirMinTasks       = "minTasks"
 	DirMaxTasks       = "maxTasks"
 	DirBacklogPerTask = "backlogPerTask"

@@ -8,6 +8,7 @@ package status
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -54,6 +55,7 @@ type Clients struct {
 	SSM interface {
 		DescribeActivations(context.Context, *ssm.DescribeActivationsInput, ...func(*ssm.Options)) (*ssm.DescribeActivationsOutput, error)
 		DescribeInstanceInformation(context.Context, *ssm.DescribeInstanceInformationInput, ...func(*ssm.Options)) (*ssm.DescribeInstanceInformationOutput, error)
+		GetParametersByPath(context.Context, *ssm.GetParametersByPathInput, ...func(*ssm.Options)) (*ssm.GetParametersByPathOutput, error)
 	}
 	Now func() time.Time
 }
@@ -197,6 +199,10 @@ func Gather(ctx context.Context, c Clients, scope Scope) (Fleet, error) {
 	if err != nil {
 		f.problem("activations: %v", err)
 	}
+	directory, err := c.directory(ctx, prefix)
+	if err != nil {
+		f.problem("site directory: %v", err)
+	}
 	type result struct {
 		site     Site
 		problems []string
@@ -211,10 +217,18 @@ func Gather(ctx context.Context, c Clients, scope Scope) (Fleet, error) {
 			defer func() { <-sem; wg.Done() }()
 			var own Fleet // this site's problems, merged in order below
 			site := c.site(ctx, stacks[name], activations, &own)
-			// A routed site's queue is in the regional stack, named after it.
+			// A routed site's queue: the site's directory entry has its
+			// URLs (a deployment of an earlier version, the regional
+			// stack's outputs named after the site).
 			location := strings.TrimPrefix(name, sitePrefix)
-			if url := regionalOut[names.OutputQueueURL+names.Pascal(location)]; url != "" {
-				q := c.queue(ctx, "site "+location, url, regionalOut[names.OutputDeadLetterQueueURL+names.Pascal(location)], &own)
+			url, dlq := directory[location].QueueURL, directory[location].DeadLetterQueueURL
+			if url == regionalOut[names.OutputQueueURL] {
+				url = "" // shared work: the site uses the region's queue
+			} else if url == "" {
+				url, dlq = regionalOut[names.OutputQueueURL+names.Pascal(location)], regionalOut[names.OutputDeadLetterQueueURL+names.Pascal(location)]
+			}
+			if url != "" {
+				q := c.queue(ctx, "site "+location, url, dlq, &own)
 				site.Queue = &q
 			}
 			results[i] = result{site, own.Problems}
@@ -227,6 +241,32 @@ func Gather(ctx context.Context, c Clients, scope Scope) (Fleet, error) {
 	}
 	f.Healthy = len(f.Problems) == 0
 	return f, nil
+}
+
+// directoryEntry is what status reads of a site's directory entry.
+type directoryEntry struct {
+	QueueURL           string `json:"queueUrl"`
+	DeadLetterQueueURL string `json:"deadLetterQueueUrl"`
+}
+
+// directory reads the app's site directory, by site name: 10 sites a call.
+func (c Clients) directory(ctx context.Context, prefix string) (map[string]directoryEntry, error) {
+	out := map[string]directoryEntry{}
+	pages := ssm.NewGetParametersByPathPaginator(c.SSM, &ssm.GetParametersByPathInput{Path: aws.String(names.SiteDirectory(prefix)), MaxResults: aws.Int32(10)})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return out, explain(err)
+		}
+		for _, p := range page.Parameters {
+			var e directoryEntry
+			if err := json.Unmarshal([]byte(aws.ToString(p.Value)), &e); err != nil {
+				return out, fmt.Errorf("entry %s is not JSON: %w", aws.ToString(p.Name), err)
+			}
+			out[path.Base(aws.ToString(p.Name))] = e
+		}
+	}
+	return out, nil
 }
 
 // RegionalOutputs are the outputs of the regional stack of prefix; a missing
