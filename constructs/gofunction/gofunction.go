@@ -174,15 +174,6 @@ func (f *Function) Role() awsiam.Role { return f.role }
 // LogGroup is the function's log group.
 func (f *Function) LogGroup() awslogs.LogGroup { return f.logs }
 
-// DependOnPermissions makes dependent wait for the role's policy on create
-// and go before it on delete: a custom resource needs its handler's
-// permissions for its Delete too. Call it after the last statement is added.
-func (f *Function) DependOnPermissions(dependent constructs.IConstruct) {
-	if p := f.role.Node().TryFindChild(jsii.String("DefaultPolicy")); p != nil {
-		dependent.Node().AddDependency(p)
-	}
-}
-
 // AnsweredBy makes the custom resource "Resource" in scope, of
 // resourceType with properties, that function answers: a function of
 // another stack (the regional stack's fleet-wide functions answer every
@@ -194,18 +185,4 @@ func AnsweredBy(scope constructs.Construct, function awslambda.IFunction, resour
 		ResourceType: jsii.String(resourceType),
 		Properties:   &properties,
 	})
-}
-
-// CustomResource makes the custom resource "Resource" in scope that this
-// function answers, of resourceType with properties, and makes it depend on
-// the function's permissions (DependOnPermissions): add every statement
-// first.
-func (f *Function) CustomResource(scope constructs.Construct, resourceType string, properties map[string]any) awscdk.CustomResource {
-	resource := awscdk.NewCustomResource(scope, jsii.String("Resource"), &awscdk.CustomResourceProps{
-		ServiceToken: f.function.FunctionArn(),
-		ResourceType: jsii.String(resourceType),
-		Properties:   &properties,
-	})
-	f.DependOnPermissions(resource)
-	return resource
 }

@@ -46,10 +46,7 @@ const (
 	MaxDescription = 256
 	// MaxInstanceName is SSM's limit on the default instance name.
 	MaxInstanceName = 256
-	// MaxTags is SSM's limit on the tags of a resource.
-	MaxTags = 50
-	// MaxTagKey and MaxTagValue are SSM's limits on a tag.
-	MaxTagKey   = 128
+	// MaxTagValue is SSM's limit on a tag's value.
 	MaxTagValue = 256
 )
 
