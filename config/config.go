@@ -49,6 +49,8 @@ type Config struct {
 	AlarmMessageAgeSeconds int
 	// EcrMaxImages is how many tagged images the ECR lifecycle rule keeps.
 	EcrMaxImages int
+	// EntryTopics is how many entry topics share the locations (routed work).
+	EntryTopics int
 	// PermissionsBoundary, when set, is the ARN of the managed policy set as
 	// the permissions boundary of every IAM role the app makes, in every
 	// stack; a site's own PermissionsBoundary replaces it in that site's

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -117,6 +118,26 @@ func TestLifecycleSettings(t *testing.T) {
 	}
 	if b := c.Sites[1]; b.ActivationRenewDays != 10 || b.ActivationRenewSchedule != "cron(0 3 * * ? *)" || b.KeepNodesOnDestroy {
 		t.Errorf("site b: %+v", b)
+	}
+}
+
+// More locations than one entry topic routes fail at load, naming the SNS
+// quotas and the setting that fixes it; enough topics load.
+func TestEntryTopicsCoverTheLocations(t *testing.T) {
+	var sites []string
+	for i := range 500 {
+		sites = append(sites, fmt.Sprintf(`{"name":"site%d"}`, i+1))
+	}
+	list := "[" + strings.Join(sites, ",") + "]"
+	_, err := load(map[string]any{"sites": list})
+	if err == nil || !strings.Contains(err.Error(), "quota: SNS filter policy value combinations is 150, and the unrouted filter of entry topic 1 of 1 (1 + 501 locations; a topic routes at most 149) would reach 502") || !strings.Contains(err.Error(), `set context key "entryTopics" to at least 6`) {
+		t.Errorf("500 sites on one topic: %v", err)
+	}
+	if c, err := load(map[string]any{"sites": list, "entryTopics": 6}); err != nil || c.EntryTopics != 6 {
+		t.Errorf("500 sites on 6 topics: %v", err)
+	}
+	if _, err := load(map[string]any{"sites": list, "work": "shared"}); err != nil {
+		t.Errorf("shared work has no entry: %v", err)
 	}
 }
 

@@ -19,7 +19,7 @@ type input struct {
 	Account, Region, StackPrefix, ImageTag, ImageURI, RegionalScaling, Work, AlarmEmail, PermissionsBoundary *string
 
 	MaxReceiveCount, VisibilityTimeoutSeconds, LogRetentionDays, NatGateways, MinTasks, MaxTasks,
-	BurstAgeSeconds, AlarmMessageAgeSeconds, EcrMaxImages *int
+	BurstAgeSeconds, AlarmMessageAgeSeconds, EcrMaxImages, EntryTopics *int
 
 	// Sites is nil when the key is not set (one default site), empty when
 	// it is an empty list (an error).
@@ -74,6 +74,7 @@ func decode(get Getter, keys []string) (input, []error) {
 		LogRetentionDays: d.int(KeyLogRetentionDays), NatGateways: d.int(KeyNatGateways), MinTasks: d.int(KeyMinTasks),
 		MaxTasks: d.int(KeyMaxTasks), BurstAgeSeconds: d.int(KeyBurstAgeSeconds),
 		AlarmMessageAgeSeconds: d.int(KeyAlarmMessageAgeSeconds), EcrMaxImages: d.int(KeyEcrMaxImages),
+		EntryTopics: d.int(KeyEntryTopics),
 	}
 	in.Sites = d.sites()
 	in.WorkerSecrets = d.workerSecrets()

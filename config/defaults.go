@@ -23,18 +23,20 @@ const (
 	DefaultBurstAgeSeconds          = limits.DefaultBurstAgeSeconds
 	DefaultAlarmMessageAgeSeconds   = 900
 	DefaultEcrMaxImages             = 20
-	DefaultSiteName                 = "onprem"
-	DefaultClusterName              = "ecsAnywhereCluster"
-	DefaultSiteMinTasks             = 1
-	DefaultSiteMaxTasks             = 3
-	DefaultPatching                 = PatchScan
-	DefaultPatchSchedule            = limits.DefaultPatchSchedule
-	DefaultRegistrationLimit        = limits.DefaultRegistrationLimit
-	DefaultActivationExpiryDays     = limits.DefaultExpiryDays
-	DefaultActivationSerial         = limits.DefaultSerial
-	DefaultActivationRenewDays      = limits.DefaultRenewDays
-	DefaultActivationRenewSchedule  = limits.DefaultRenewSchedule
-	DefaultBranch                   = "main"
+	// DefaultEntryTopics routes up to route.MaxLocationsPerTopic locations.
+	DefaultEntryTopics             = 1
+	DefaultSiteName                = "onprem"
+	DefaultClusterName             = "ecsAnywhereCluster"
+	DefaultSiteMinTasks            = 1
+	DefaultSiteMaxTasks            = 3
+	DefaultPatching                = PatchScan
+	DefaultPatchSchedule           = limits.DefaultPatchSchedule
+	DefaultRegistrationLimit       = limits.DefaultRegistrationLimit
+	DefaultActivationExpiryDays    = limits.DefaultExpiryDays
+	DefaultActivationSerial        = limits.DefaultSerial
+	DefaultActivationRenewDays     = limits.DefaultRenewDays
+	DefaultActivationRenewSchedule = limits.DefaultRenewSchedule
+	DefaultBranch                  = "main"
 	// DefaultWaveSize is the sites per pipeline wave: 2 actions each, 40 of
 	// CodePipeline's 50 actions per stage.
 	DefaultWaveSize = 20
@@ -62,6 +64,7 @@ func withDefaults(in input) Config {
 		AlarmEmail:               str(in.AlarmEmail, ""),
 		AlarmMessageAgeSeconds:   num(in.AlarmMessageAgeSeconds, DefaultAlarmMessageAgeSeconds),
 		EcrMaxImages:             num(in.EcrMaxImages, DefaultEcrMaxImages),
+		EntryTopics:              num(in.EntryTopics, DefaultEntryTopics),
 		PermissionsBoundary:      str(in.PermissionsBoundary, ""),
 		MaxTasks:                 num(in.MaxTasks, DefaultMaxTasks),
 		WorkerSecrets:            in.WorkerSecrets,

@@ -90,7 +90,7 @@ func TestTheTableDefaultsAreTheLoadedOnes(t *testing.T) {
 	got, _ := json.Marshal(map[string]any{
 		KeyMaxReceiveCount: c.MaxReceiveCount, KeyVisibilityTimeoutSeconds: c.VisibilityTimeoutSeconds, KeyLogRetentionDays: c.LogRetentionDays,
 		KeyNatGateways: c.NatGateways, KeyMinTasks: c.MinTasks, KeyMaxTasks: c.MaxTasks, KeyBurstAgeSeconds: c.BurstAgeSeconds,
-		KeyAlarmMessageAgeSeconds: c.AlarmMessageAgeSeconds, KeyEcrMaxImages: c.EcrMaxImages})
+		KeyAlarmMessageAgeSeconds: c.AlarmMessageAgeSeconds, KeyEcrMaxImages: c.EcrMaxImages, KeyEntryTopics: c.EntryTopics})
 	want, _ := json.Marshal(intDefaults)
 	if string(got) != string(want) {
 		t.Errorf("loaded %s, table %s", got, want)

@@ -17,6 +17,7 @@ const (
 	KeyMaxTasks                 = "maxTasks"
 	KeyRegionalScaling          = "regionalScaling"
 	KeyWork                     = "work"
+	KeyEntryTopics              = "entryTopics"
 	KeyBurstAgeSeconds          = "burstAgeSeconds"
 	KeyAlarmEmail               = "alarmEmail"
 	KeyAlarmMessageAgeSeconds   = "alarmMessageAgeSeconds"
@@ -34,7 +35,7 @@ const (
 // configuration table.
 var Keys = []string{KeyAccount, KeyRegion, KeyStackPrefix, KeyImageTag, KeyImageURI, KeyMaxReceiveCount,
 	KeyVisibilityTimeoutSeconds, KeyLogRetentionDays, KeyNatGateways, KeyMinTasks, KeyMaxTasks, KeyRegionalScaling,
-	KeyWork, KeyBurstAgeSeconds, KeyAlarmEmail, KeyAlarmMessageAgeSeconds, KeyEcrMaxImages, KeyPermissionsBoundary,
+	KeyWork, KeyEntryTopics, KeyBurstAgeSeconds, KeyAlarmEmail, KeyAlarmMessageAgeSeconds, KeyEcrMaxImages, KeyPermissionsBoundary,
 	KeySites, KeyWorkerSecrets, KeyPipeline}
 
 // Regional scaling modes (regionalScaling).

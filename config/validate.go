@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/ecs-anywhere-stretched/stretched/internal/limits"
+	"github.com/ecs-anywhere-stretched/stretched/internal/quota"
+	"github.com/ecs-anywhere-stretched/stretched/internal/route"
 	"github.com/ecs-anywhere-stretched/stretched/internal/workersecrets"
 )
 
@@ -45,6 +47,7 @@ var intRanges = map[string]span{
 	KeyBurstAgeSeconds:          {60, 43200},
 	KeyAlarmMessageAgeSeconds:   {60, 1209600},
 	KeyEcrMaxImages:             {1, 10000},
+	KeyEntryTopics:              {1, 100},
 }
 
 // siteRanges check a site's whole-number fields.
@@ -101,7 +104,7 @@ func validate(c Config, in input) []error {
 		KeyAlarmEmail: c.AlarmEmail, KeyPermissionsBoundary: c.PermissionsBoundary}
 	ints := map[string]int{KeyMaxReceiveCount: c.MaxReceiveCount, KeyVisibilityTimeoutSeconds: c.VisibilityTimeoutSeconds,
 		KeyNatGateways: c.NatGateways, KeyMinTasks: c.MinTasks, KeyMaxTasks: c.MaxTasks, KeyBurstAgeSeconds: c.BurstAgeSeconds,
-		KeyAlarmMessageAgeSeconds: c.AlarmMessageAgeSeconds, KeyEcrMaxImages: c.EcrMaxImages}
+		KeyAlarmMessageAgeSeconds: c.AlarmMessageAgeSeconds, KeyEcrMaxImages: c.EcrMaxImages, KeyEntryTopics: c.EntryTopics}
 	for _, key := range Keys { // in the table's order
 		if value, ok := strs[key]; ok && value != "" && !stringRules[key].re.MatchString(value) {
 			v.fail("context key %q is %q: must be %s", key, value, stringRules[key].allowed)
@@ -118,6 +121,20 @@ func validate(c Config, in input) []error {
 	if c.RegionalScaling == ScalingBurst && c.Work == WorkRouted {
 		v.fail("context key %q is %q with %q %q: burst scaling lets the region take over a backlog, but routed work waits in each location's own queue, next to its data, and the region cannot move a site's files; set %q to %q (the worker needs no local data) or %q to %q",
 			KeyRegionalScaling, ScalingBurst, KeyWork, WorkRouted, KeyWork, WorkShared, KeyRegionalScaling, ScalingDepth)
+	}
+	if c.Work == WorkRouted && c.EntryTopics >= 1 {
+		locations := []string{RegionLocation}
+		for _, s := range c.Sites {
+			locations = append(locations, s.Name)
+		}
+		for i, shard := range route.Shards(locations, c.EntryTopics) {
+			if len(shard) > route.MaxLocationsPerTopic {
+				v.errs = append(v.errs, quota.Use{Quota: quota.FilterCombinations, Value: len(shard) + 1,
+					Where:  fmt.Sprintf("the unrouted filter of entry topic %d of %d (1 + %d locations; a topic routes at most %d)", i+1, c.EntryTopics, len(shard), route.MaxLocationsPerTopic),
+					WayOut: fmt.Sprintf("set context key %q to at least %d (about one topic per 100 locations)", KeyEntryTopics, (len(locations)+99)/100)})
+				break
+			}
+		}
 	}
 	if c.MinTasks > c.MaxTasks {
 		v.fail("context keys %q and %q are %d and %d: minTasks must not exceed maxTasks", KeyMinTasks, KeyMaxTasks, c.MinTasks, c.MaxTasks)

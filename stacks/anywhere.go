@@ -6,6 +6,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -90,12 +91,16 @@ func NewAnywhere(scope constructs.Construct, id string, props *AnywhereStackProp
 	}
 	a.Activation = act
 
-	// The site's own queue (the one queue when work is shared), in the
-	// regional stack.
-	siteQueue := regional.QueueFor(site.Name)
+	// The site's own queue in its stack (the region's when work is shared).
+	siteQueue, err := regional.SiteQueue(stack, site.Name)
+	if err != nil {
+		return nil, fmt.Errorf("site %q: %w", site.Name, err)
+	}
 	queue := siteQueue.Queue()
+	var entryTopic awssns.ITopic
 	if siteQueue != regional.WorkQueue {
 		regional.siteQueueAlarms(stack, siteQueue)
+		entryTopic = regional.Router.TopicFor(site.Name)
 	}
 	worker, err := externalworker.New(stack, "Worker", externalworker.Props{Spec: regional.Spec, Cluster: cluster, Queue: queue})
 	if err != nil {
@@ -114,7 +119,7 @@ func NewAnywhere(scope constructs.Construct, id string, props *AnywhereStackProp
 	// entry; the site's part is the entry and its alarms.
 	agent, err := siteagent.NewSite(stack, "Agent", siteagent.SiteProps{
 		Directory: names.SiteDirectory(regional.Fleet), Site: site.Name, Fleet: regional.Fleet,
-		Cluster: cluster, ClusterName: site.ClusterName, Service: worker.Service(), Queue: queue, DeadLetterQueue: siteQueue.DeadLetterQueue(),
+		Cluster: cluster, ClusterName: site.ClusterName, Service: worker.Service(), Queue: queue, DeadLetterQueue: siteQueue.DeadLetterQueue(), EntryTopic: entryTopic,
 		MinTasks: site.MinTasks, MaxTasks: site.MaxTasks,
 	})
 	if err != nil {

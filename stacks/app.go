@@ -70,6 +70,7 @@ func regionalProps(cfg config.Config, stack *awscdk.StackProps) *RegionalStackPr
 		StackProps:             *stack,
 		Image:                  workerspec.ImageSource{Tag: cfg.ImageTag, URI: cfg.ImageURI, RepoRoot: RepoRoot()},
 		Routed:                 cfg.Work == config.WorkRouted,
+		EntryTopics:            cfg.EntryTopics,
 		MaxReceiveCount:        cfg.MaxReceiveCount,
 		VisibilityTimeout:      awscdk.Duration_Seconds(jsii.Number(float64(cfg.VisibilityTimeoutSeconds))),
 		LogRetentionDays:       cfg.LogRetentionDays,

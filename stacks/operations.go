@@ -2,7 +2,6 @@ package stacks
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
@@ -35,26 +34,26 @@ func (r *Regional) addOperations(props *RegionalStackProps, cluster awsecs.IClus
 	if !props.Routed {
 		locations[0].Name = "every location"
 	}
-	for _, s := range props.Sites {
-		// A site's queue alarms and outputs are in its own stack
-		// (siteQueueOperations): the regional stack adds none per site.
-		if q := r.Queues[s.Name]; q != wq {
-			locations = append(locations, dashboard.Location{Name: s.Name, Queue: q.Queue(), DeadLetterQueue: q.DeadLetterQueue()})
-		}
-	}
+	// A site's queue, its alarms and its directory entry are in its own
+	// stack: the regional stack adds nothing per site.
 	var unrouted awssqs.IQueue
 	if r.Router != nil {
 		unrouted = r.Router.Unrouted()
 		unroutedAlarm(stack, r.Alerts, unrouted)
-		output(stack, names.OutputEntryTopic, r.Router.Topic().TopicArn(), "send work here: publish the file name with the message attribute location (region or a site's name)")
+		output(stack, names.OutputEntryTopic, r.Router.Topic().TopicArn(), "send work here: publish the file name with the message attribute location (region or a site's name); with entryTopics > 1, to the location's topic (EntryTopicArns, and the site's directory entry)")
+		var arns []*string
+		for _, t := range r.Router.Topics() {
+			arns = append(arns, t.TopicArn())
+		}
+		output(stack, names.OutputEntryTopics, awscdk.Fn_Join(jsii.String(","), &arns), "every entry topic; a location's is in its directory entry (entryTopicArn) and is route.Topic of its name")
 		output(stack, names.OutputUnroutedQueueURL, unrouted.QueueUrl(), "messages published without a known location: read, fix the producer, publish again")
 		output(stack, names.OutputProducerPolicy, r.Router.ProducerPolicy().ManagedPolicyArn(), "managed policy that may send work: attach it to every producer")
 	}
-	output(stack, names.OutputLocations, jsii.String(strings.Join(r.locationNames(), ",")), "the locations work can be sent to")
+	output(stack, names.OutputSiteDirectory, jsii.String(names.SiteDirectory(r.Fleet)), "the site directory: one SSM parameter per site (its queue, entry topic, cluster, service), read by fleet send, fleet status and producers")
 	output(stack, names.OutputWork, jsii.String(map[bool]string{true: names.WorkRouted, false: names.WorkShared}[props.Routed]), "routed: a queue per location; shared: one queue for every location")
 	board, err := dashboard.New(stack, "Dashboard", dashboard.Props{
 		Name: props.DashboardName, Locations: locations, Unrouted: unrouted, Cluster: cluster, Service: worker.Service(), Sites: props.Sites,
-		QueueSearch: *stack.StackName() + "-WorkQueue",
+		QueueSearch: r.Fleet + "-",
 	})
 	if err != nil {
 		return err
@@ -117,18 +116,8 @@ func queueAlarms(scope constructs.Construct, a *alerts.Alerts, queueName, deadLe
 	a.Notify(old)
 }
 
-// queueName is the name in a queue URL (https://sqs.<region>.amazonaws.com/<account>/<name>),
-// as CloudFormation computes it: a site's stack names its queues from the
-// URLs it imports anyway, with no export more.
-func queueName(url *string) *string {
-	return awscdk.Fn_Select(jsii.Number(4), awscdk.Fn_Split(jsii.String("/"), url, nil))
-}
-
 // siteQueueAlarms are a site's own queue's dead-letter and oldest-message
-// alarms (on the app's topic), in the site's stack. In the regional stack
-// they were 2 resources a site, with 2 outputs of its URLs (now in the
-// site's directory entry); here they need no export more than the queue's
-// URL the site imports anyway, and its dead-letter queue's.
+// alarms (on the app's topic), in the site's stack beside the queue.
 func (r *Regional) siteQueueAlarms(stack awscdk.Stack, wq *workqueue.WorkQueue) {
-	queueAlarms(stack, r.Alerts, queueName(wq.Queue().QueueUrl()), queueName(wq.DeadLetterQueue().QueueUrl()), "", r.alarmMessageAgeSeconds)
+	queueAlarms(stack, r.Alerts, wq.Queue().QueueName(), wq.DeadLetterQueue().QueueName(), "", r.alarmMessageAgeSeconds)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/ecs-anywhere-stretched/stretched/constructs/activation"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/alerts"
@@ -43,9 +44,6 @@ type Regional struct {
 	// shared); its construct id is the one the first version gave the one
 	// queue, so an upgrade keeps the queue and its messages.
 	WorkQueue *workqueue.WorkQueue
-	// Queues are the work queues by location ("region" and each site's
-	// name); with shared work every location has WorkQueue.
-	Queues map[string]*workqueue.WorkQueue
 	// Router is the entry producers publish to; nil when work is shared.
 	Router     *router.Router
 	Repository awsecr.IRepository
@@ -64,6 +62,9 @@ type Regional struct {
 	// alarmMessageAgeSeconds is the age from which a location's oldest
 	// message alarms.
 	alarmMessageAgeSeconds int
+	// maxReceiveCount and visibilityTimeout are the work queues' settings.
+	maxReceiveCount   int
+	visibilityTimeout awscdk.Duration
 	// Agent is the fleet's one site agent.
 	Agent *siteagent.Agent
 	// Activations is the fleet's one activation function: every site's
@@ -88,6 +89,9 @@ type RegionalStackProps struct {
 	// an entry topic that routes on the message attribute location; false
 	// gives every location the region's queue. Default: false.
 	Routed bool
+	// EntryTopics is how many entry topics share the locations when work
+	// is routed. Default: router's (1).
+	EntryTopics int
 	// MaxReceiveCount: receives before a message moves to its dead-letter
 	// queue. Default: workqueue's.
 	MaxReceiveCount int
@@ -127,7 +131,7 @@ type RegionalStackProps struct {
 // NewRegional makes the regional stack.
 func NewRegional(scope constructs.Construct, id string, props *RegionalStackProps) (*Regional, error) {
 	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
-	r := &Regional{Stack: stack, Fleet: props.Fleet}
+	r := &Regional{Stack: stack, Fleet: props.Fleet, maxReceiveCount: props.MaxReceiveCount, visibilityTimeout: props.VisibilityTimeout}
 	if props.Fleet == "" {
 		return nil, errors.New("regional stack: Fleet is empty: pass the app's stack prefix")
 	}
@@ -165,7 +169,7 @@ func NewRegional(scope constructs.Construct, id string, props *RegionalStackProp
 
 	spec, err := workerspec.New(stack, "WorkerSpec", workerspec.Props{
 		Image:    props.Image.ContainerImage(repo),
-		Queues:   r.distinctQueues(),
+		Queues:   []workerspec.Queue{r.WorkQueue},
 		LogGroup: logGroup,
 		Secrets:  props.WorkerSecrets,
 	})
@@ -173,6 +177,16 @@ func NewRegional(scope constructs.Construct, id string, props *RegionalStackProp
 		return nil, err
 	}
 	r.Spec = spec
+	if r.Router != nil {
+		// Every location's worker runs as the one task role: it consumes
+		// the queues tagged as the app's locations, wherever their stack.
+		r.Router.GrantConsume(spec.TaskRole())
+		cdknag.NagSuppressions_AddResourceSuppressions(spec.TaskRole(), &[]*cdknag.NagPackSuppression{{
+			Id:        jsii.String("AwsSolutions-IAM5"),
+			AppliesTo: &[]any{&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:.+:sqs:.+:\*$/`)}},
+			Reason:    jsii.String("the worker consumes every location queue of this app, and only those: the queues tagged stretched:fleet with the app's prefix and a stretched:location (not the dead-letter or unrouted queues); a site's queue is in the site's stack, which the regional stack cannot name"),
+		}}, jsii.Bool(true))
+	}
 
 	cluster := awsecs.NewCluster(stack, jsii.String("Cluster"), &awsecs.ClusterProps{
 		Vpc:                 network.Vpc(),

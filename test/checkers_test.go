@@ -146,6 +146,11 @@ var guardExceptions = map[string][]string{
 	// unrouted queue are the end of the line: a DLQ of their own would only
 	// move the problem.
 	"sqs_dlq_check": {"WorkQueue[a-z0-9]*DeadLetterQueue", "EntryUnrouted"},
+	// A site's queues (in its stack) are encrypted with the app's key, which
+	// they import from the regional stack: the rule reads only a literal or
+	// a key of the same template. TestEveryLocationHasItsOwnQueue checks
+	// that every queue of every stack has the app's key.
+	"sqs_queue_encrypted_check": {"WorkQueue"},
 	// The pipeline's Docker builds (the image asset and the multi-arch image
 	// step) run the Docker daemon inside CodeBuild, which needs privileged
 	// mode; no other project has it.

@@ -598,7 +598,18 @@ func (w *world) taskEdges(t *testing.T, s *synthesized) []edge {
 			for _, m := range calls {
 				// DeleteMessageBatch is authorized as sqs:DeleteMessage.
 				action := "sqs:" + strings.TrimSuffix(m, "Batch")
-				edges = append(edges, edge{what: id + " worker calls " + m, role: task, action: action, resource: queue, allow: true})
+				edges = append(edges, edge{what: id + " worker calls " + m, role: task, action: action, resource: queue, context: w.queueTags(queue), allow: true})
+			}
+			if tags := w.queueTags(queue); tags["aws:ResourceTag/stretched:location"] != nil {
+				other := maps.Clone(tags)
+				other["aws:ResourceTag/stretched:fleet"] = "SomeoneElse"
+				dead := maps.Clone(tags)
+				delete(dead, "aws:ResourceTag/stretched:location")
+				edges = append(edges,
+					edge{what: id + " worker consumes no other app's location queue", role: task, action: "sqs:ReceiveMessage", resource: arn("sqs", "other-queue"), context: other, allow: false},
+					edge{what: id + " worker consumes no dead-letter or unrouted queue", role: task, action: "sqs:ReceiveMessage", resource: arn("sqs", "some-dlq"), context: dead, allow: false},
+					edge{what: id + " worker sends to no location queue", role: task, action: "sqs:SendMessage", resource: queue, context: tags, allow: false},
+					edge{what: id + " worker purges no location queue", role: task, action: "sqs:PurgeQueue", resource: queue, context: tags, allow: false})
 			}
 			if key := w.queueKey(queue); key != "" {
 				edges = append(edges, edge{what: id + " worker reads encrypted messages", role: task, action: "kms:Decrypt", resource: key,
@@ -664,6 +675,25 @@ func (w *world) queueKey(queue string) string {
 		}
 	}
 	return ""
+}
+
+// queueTags are a queue's tags as the aws:ResourceTag/ context IAM
+// evaluates a call on it with; nil when the queue is not ours.
+func (w *world) queueTags(queue string) map[string]any {
+	for _, s := range all {
+		for id, q := range resources(s, "AWS::SQS::Queue") {
+			if fmt.Sprint(w.getAtt(s, id, "Arn")) != queue {
+				continue
+			}
+			out := map[string]any{}
+			for _, tag := range asList(props(q)["Tags"]) {
+				m := tag.(map[string]any)
+				out["aws:ResourceTag/"+fmt.Sprint(m["Key"])] = fmt.Sprint(w.resolve(s, m["Value"]))
+			}
+			return out
+		}
+	}
+	return nil
 }
 
 // repositoryOf is the ARN of the repository an image URI names, if ours.

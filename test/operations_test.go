@@ -126,8 +126,8 @@ func TestSiteAgentScalesTheExternalService(t *testing.T) {
 	cluster := logicalID(t, s, "AWS::ECS::Cluster", "Cluster")
 	entry := jsonOf(props(resources(s, "AWS::SSM::Parameter")[logicalID(t, s, "AWS::SSM::Parameter", "AgentEntry")]))
 	for _, want := range []string{`"Name":"/EcsWorker/sites/onprem"`, `"Tier":"Standard"`, `\"minTasks\":1`, `\"maxTasks\":3`, `\"backlogPerTask\":100`,
-		`{"Ref":"` + cluster + `"}`, `{"Fn::GetAtt":["WorkerService`, `"Fn::ImportValue":"EcsWorker-Regional:ExportsOutputRefWorkQueueonpremQueue`, `\"site\":\"onprem\"`,
-		`\"deadLetterQueueUrl\":\"`, `"Fn::ImportValue":"EcsWorker-Regional:ExportsOutputRefWorkQueueonpremDeadLetterQueue`} {
+		`{"Ref":"` + cluster + `"}`, `{"Fn::GetAtt":["WorkerService`, `\"queueUrl\":\"",{"Ref":"WorkQueueAD162499"}`, `\"site\":\"onprem\"`,
+		`\"deadLetterQueueUrl\":\"",{"Ref":"WorkQueueDeadLetterQueueF71CA21F"}`, `\"entryTopicArn\":\"",{"Fn::ImportValue":"EcsWorker-Regional:ExportsOutputRefEntryTopic`} {
 		if !strings.Contains(entry, want) {
 			t.Errorf("directory entry lacks %s: %s", want, entry)
 		}
@@ -142,7 +142,7 @@ func TestSiteAgentScalesTheExternalService(t *testing.T) {
 		st  *synthesized
 		typ string
 		id  string
-	}{{s, "AWS::ECS::Cluster", "Cluster"}, {s, "AWS::ECS::Service", "WorkerService"}, {r, "AWS::SQS::Queue", "WorkQueueonpremQueue"}, {r, "AWS::SQS::Queue", "WorkQueueAD"}} {
+	}{{s, "AWS::ECS::Cluster", "Cluster"}, {s, "AWS::ECS::Service", "WorkerService"}, {s, "AWS::SQS::Queue", "WorkQueueAD"}, {r, "AWS::SQS::Queue", "WorkQueueAD"}} {
 		if tags := jsonOf(props(resources(res.st, res.typ)[logicalID(t, res.st, res.typ, res.id)])["Tags"]); !strings.Contains(tags, fleetTag) {
 			t.Errorf("%s %s lacks the tag %s the agent is scoped by: %s", res.st.name, res.id, fleetTag, tags)
 		}
@@ -221,17 +221,17 @@ func TestAlarmsAndTheirTopic(t *testing.T) {
 		t.Errorf("RenewalFailed must keep its state between runs and notify: %s", jsonOf(renewal))
 	}
 	site := anywhere(t)
-	// A site's queue alarms are in its stack, on the queue names taken from
-	// the URLs it imports: the regional stack has none per site.
+	// A site's queue alarms are in its stack, beside the queue: the
+	// regional stack has none per site.
 	for _, id := range []string{"DeadLettersAlarm", "OldestMessageAlarm"} {
 		if len(resourcesWithPrefix(s, "AWS::CloudWatch::Alarm", id+"onprem")) != 0 {
 			t.Errorf("the regional stack has the site's %s", id)
 		}
 		a := props(resources(site, "AWS::CloudWatch::Alarm")[logicalID(t, site, "AWS::CloudWatch::Alarm", id)])
 		dims := jsonOf(a["Dimensions"])
-		if !strings.Contains(dims, `"Fn::Select":[4,{"Fn::Split":["/",{"Fn::ImportValue":"EcsWorker-Regional:ExportsOutputRefWorkQueueonprem`) ||
+		if !strings.Contains(dims, `{"Fn::GetAtt":["WorkQueue`) ||
 			!strings.Contains(jsonOf(a["AlarmActions"]), "Fn::ImportValue") {
-			t.Errorf("site alarm %s must watch the site's queue by the name in its URL and notify the app's topic: %s", id, jsonOf(a))
+			t.Errorf("site alarm %s must watch the site's queue and notify the app's topic: %s", id, jsonOf(a))
 		}
 	}
 	notifies := func(a map[string]any) bool {

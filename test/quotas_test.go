@@ -66,7 +66,11 @@ func TestTemplateSizeQuota(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = os.WriteFile(dir+"/Small.template.json", []byte("{}"), 0o644)
+	_ = os.WriteFile(dir+"/Stale.template.json", []byte("{}"+strings.Repeat(" ", 2_000_000)), 0o644) // an earlier synth's
 	_ = os.WriteFile(dir+"/assembly-Pipe/Big.template.json", []byte("{}"+strings.Repeat(" ", 1_000_000)), 0o644)
+	_ = os.WriteFile(dir+"/manifest.json", []byte(`{"artifacts": {"Small": {"type": "aws:cloudformation:stack", "properties": {"templateFile": "Small.template.json"}},
+		"Pipe": {"type": "cdk:cloud-assembly", "properties": {"directoryName": "assembly-Pipe"}}}}`), 0o644)
+	_ = os.WriteFile(dir+"/assembly-Pipe/manifest.json", []byte(`{"artifacts": {"Big": {"type": "aws:cloudformation:stack", "properties": {"templateFile": "Big.template.json"}}}}`), 0o644)
 	err := quota.CheckAssembly(dir)
 	want := "quota: CloudFormation template body size in S3 is 1,000,000, and template Big.template.json would reach 1,000,002: " + quota.FewerSites
 	if err == nil || err.Error() != want {
@@ -82,10 +86,11 @@ func TestAppStopsAtTheStacksQuota(t *testing.T) {
 	for i := range 5000 {
 		sites = append(sites, fmt.Sprintf(`{"name":"s%d"}`, i))
 	}
+	// Enough entry topics for 5,001 locations: the stacks quota is the first crossed.
 	out := t.TempDir()
 	cmd := exec.Command("go", "run", ".")
 	cmd.Dir = ".."
-	cmd.Env = append(os.Environ(), `CDK_CONTEXT_JSON={"sites":[`+strings.Join(sites, ",")+`]}`, "CDK_OUTDIR="+out)
+	cmd.Env = append(os.Environ(), `CDK_CONTEXT_JSON={"entryTopics":60,"sites":[`+strings.Join(sites, ",")+`]}`, "CDK_OUTDIR="+out)
 	stderr, err := cmd.CombinedOutput()
 	if err == nil {
 		t.Fatalf("5,000 sites synthesized:\n%s", stderr)

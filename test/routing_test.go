@@ -6,6 +6,7 @@ import (
 	"maps"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/ecs-anywhere-stretched/stretched/constructs/workerspec"
@@ -42,41 +43,42 @@ func TestUpgradeKeepsTheQueue(t *testing.T) {
 }
 
 func TestEveryLocationHasItsOwnQueue(t *testing.T) {
-	s := regional(t)
-	queues := resources(s, "AWS::SQS::Queue")
-	// The region's pair, the site's pair, the unrouted queue.
-	if len(queues) != 5 {
-		t.Fatalf("want 5 queues (region and site onprem with their dead-letter queues, unrouted), got %d", len(queues))
+	s, a := regional(t), anywhere(t)
+	// The region's pair and the unrouted queue in the regional stack; the
+	// site's pair in its own stack, under the same ids.
+	if n, m := len(resources(s, "AWS::SQS::Queue")), len(resources(a, "AWS::SQS::Queue")); n != 3 || m != 2 {
+		t.Fatalf("want 3 queues in the regional stack (the region's and its dead-letter queue, unrouted) and 2 in the site's, got %d and %d", n, m)
 	}
-	site := logicalID(t, s, "AWS::SQS::Queue", "WorkQueueonpremQueue")
-	siteDLQ := logicalID(t, s, "AWS::SQS::Queue", "WorkQueueonpremDeadLetterQueue")
-	pairs := map[string]string{firstQueues[0]: firstQueues[1], site: siteDLQ}
-	for q, dlq := range pairs {
-		p := props(queues[q])
-		if jsonOf(p["RedrivePolicy"]) != `{"deadLetterTargetArn":{"Fn::GetAtt":["`+dlq+`","Arn"]},"maxReceiveCount":5}` || p["VisibilityTimeout"] != float64(60) {
-			t.Errorf("%s must redrive to %s after 5 receives, visibility 60 s: %s", q, dlq, jsonOf(p))
+	w := newWorld(all)
+	appKey := fmt.Sprint(w.resolve(s, map[string]any{"Fn::GetAtt": []any{logicalID(t, s, "AWS::KMS::Key", "Key"), "Arn"}}))
+	for _, st := range []*synthesized{s, a} {
+		queues := resources(st, "AWS::SQS::Queue")
+		p := props(queues[firstQueues[0]])
+		if jsonOf(p["RedrivePolicy"]) != `{"deadLetterTargetArn":{"Fn::GetAtt":["`+firstQueues[1]+`","Arn"]},"maxReceiveCount":5}` || p["VisibilityTimeout"] != float64(60) {
+			t.Errorf("%s: %s must redrive to %s after 5 receives, visibility 60 s: %s", st.name, firstQueues[0], firstQueues[1], jsonOf(p))
 		}
-	}
-	for id, q := range queues {
-		if props(q)["KmsMasterKeyId"] == nil {
-			t.Errorf("queue %s is not encrypted with a KMS key", id)
-		}
-		tlsOnly := false
-		for _, qp := range resources(s, "AWS::SQS::QueuePolicy") {
-			if slices.Contains(list(jsonList(props(qp)["Queues"])), id) {
-				for _, st := range statementsOf(props(qp)["PolicyDocument"].(map[string]any)) {
-					tlsOnly = tlsOnly || st["Effect"] == "Deny" && jsonOf(st["Condition"]) == `{"Bool":{"aws:SecureTransport":"false"}}`
+		for id, q := range queues {
+			if key := fmt.Sprint(w.resolve(st, props(q)["KmsMasterKeyId"])); key != appKey {
+				t.Errorf("%s: queue %s is encrypted with %s, want the app's key %s", st.name, id, key, appKey)
+			}
+			tlsOnly := false
+			for _, qp := range resources(st, "AWS::SQS::QueuePolicy") {
+				if slices.Contains(list(jsonList(props(qp)["Queues"])), id) {
+					for _, stmt := range statementsOf(props(qp)["PolicyDocument"].(map[string]any)) {
+						tlsOnly = tlsOnly || stmt["Effect"] == "Deny" && jsonOf(stmt["Condition"]) == `{"Bool":{"aws:SecureTransport":"false"}}`
+					}
 				}
 			}
-		}
-		if !tlsOnly {
-			t.Errorf("queue %s does not refuse requests without TLS", id)
-		}
-	}
-	// Removing a site, or destroying its stack, never deletes its messages.
-	for _, id := range []string{site, siteDLQ, logicalID(t, s, "AWS::SQS::Queue", "EntryUnrouted")} {
-		if r := resourceOf(s, id); r["DeletionPolicy"] != "Retain" || r["UpdateReplacePolicy"] != "Retain" {
-			t.Errorf("%s must be retained: %v %v", id, r["DeletionPolicy"], r["UpdateReplacePolicy"])
+			if !tlsOnly {
+				t.Errorf("%s: queue %s does not refuse requests without TLS", st.name, id)
+			}
+			// Removing a site, or destroying its stack, never deletes its
+			// messages; nor does anything delete the unrouted ones.
+			if st == a || strings.HasPrefix(id, "EntryUnrouted") {
+				if r := resourceOf(st, id); r["DeletionPolicy"] != "Retain" || r["UpdateReplacePolicy"] != "Retain" {
+					t.Errorf("%s: %s must be retained: %v %v", st.name, id, r["DeletionPolicy"], r["UpdateReplacePolicy"])
+				}
+			}
 		}
 	}
 	// Shared work: one queue pair, no entry.
@@ -117,7 +119,7 @@ func TestEachWorkerConsumesItsLocationsQueue(t *testing.T) {
 	if region != fmt.Sprint(w.ref(s, firstQueues[0])) {
 		t.Errorf("the region's worker consumes %s, want the region's queue", region)
 	}
-	if site != fmt.Sprint(w.ref(s, logicalID(t, s, "AWS::SQS::Queue", "WorkQueueonpremQueue"))) {
+	if site != fmt.Sprint(w.ref(a, firstQueues[0])) || site == region {
 		t.Errorf("the site's worker consumes %s, want the site's queue", site)
 	}
 	var entry map[string]any
@@ -174,27 +176,28 @@ func TestTaskDefinitionsDifferOnlyInTheQueue(t *testing.T) {
 }
 
 func TestEntryRoutesByLocation(t *testing.T) {
-	s := regional(t)
+	s, a := regional(t), anywhere(t)
+	w := newWorld(all)
 	topic := logicalID(t, s, "AWS::SNS::Topic", "EntryTopic")
-	want := map[string]string{ // subscription endpoint (queue) -> filter
-		firstQueues[0]: jsonOf(route.LocationFilter("region")),
-		logicalID(t, s, "AWS::SQS::Queue", "WorkQueueonpremQueue"): jsonOf(route.LocationFilter("onprem")),
-		logicalID(t, s, "AWS::SQS::Queue", "EntryUnrouted"):        jsonOf(route.UnroutedFilter([]string{"onprem", "region"})),
+	topicArn := fmt.Sprint(w.ref(s, topic))
+	queueArn := func(st *synthesized, id string) string { return fmt.Sprint(w.getAtt(st, id, "Arn")) }
+	want := map[string]string{ // subscription endpoint (queue ARN) -> filter
+		queueArn(s, firstQueues[0]):                                      jsonOf(route.LocationFilter("region")),
+		queueArn(a, firstQueues[0]):                                      jsonOf(route.LocationFilter("onprem")),
+		queueArn(s, logicalID(t, s, "AWS::SQS::Queue", "EntryUnrouted")): jsonOf(route.UnroutedFilter([]string{"onprem", "region"})),
 	}
 	got := map[string]string{}
-	for id, sub := range resources(s, "AWS::SNS::Subscription") {
-		p := props(sub)
-		if jsonOf(p["TopicArn"]) != `{"Ref":"`+topic+`"}` {
-			continue
-		}
-		if p["Protocol"] != "sqs" || p["RawMessageDelivery"] != true {
-			t.Errorf("subscription %s must deliver raw to SQS: %s", id, jsonOf(p))
-		}
-		endpoint := jsonOf(p["Endpoint"])
-		for q := range want {
-			if endpoint == `{"Fn::GetAtt":["`+q+`","Arn"]}` {
-				got[q] = jsonOf(p["FilterPolicy"])
+	// The site's queue subscribes from the site's stack.
+	for _, st := range []*synthesized{s, a} {
+		for id, sub := range resources(st, "AWS::SNS::Subscription") {
+			p := props(sub)
+			if fmt.Sprint(w.resolve(st, p["TopicArn"])) != topicArn {
+				continue
 			}
+			if p["Protocol"] != "sqs" || p["RawMessageDelivery"] != true {
+				t.Errorf("subscription %s must deliver raw to SQS: %s", id, jsonOf(p))
+			}
+			got[fmt.Sprint(w.resolve(st, p["Endpoint"]))] = jsonOf(p["FilterPolicy"])
 		}
 	}
 	if !maps.Equal(got, want) {
@@ -205,7 +208,7 @@ func TestEntryRoutesByLocation(t *testing.T) {
 		t.Errorf("the entry topic must be KMS encrypted")
 	}
 	outs, _ := s.template["Outputs"].(map[string]any)
-	for _, k := range []string{"EntryTopicArn", "UnroutedQueueUrl", "ProducerPolicyArn", "QueueUrl", "Locations", "Work"} {
+	for _, k := range []string{"EntryTopicArn", "EntryTopicArns", "UnroutedQueueUrl", "ProducerPolicyArn", "QueueUrl", "SiteDirectory", "Work"} {
 		if outs[k] == nil {
 			t.Errorf("output %s is missing", k)
 		}
@@ -216,7 +219,7 @@ func TestEntryRoutesByLocation(t *testing.T) {
 			t.Errorf("output %s: the regional stack has no output per site", k)
 		}
 	}
-	if v := outs["Locations"].(map[string]any)["Value"]; v != "onprem,region" {
-		t.Errorf("Locations output %v, want onprem,region", v)
+	if v := outs["SiteDirectory"].(map[string]any)["Value"]; v != "/EcsWorker/sites" {
+		t.Errorf("SiteDirectory output %v, want /EcsWorker/sites", v)
 	}
 }

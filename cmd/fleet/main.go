@@ -6,16 +6,20 @@
 // activations, managed instances, container instances and service. Exit
 // status: 0 healthy, 1 unhealthy (a node disconnected, tasks below desired,
 // dead letters present, ...), 2 when it cannot tell (no credentials, no
-// stack). It never reads or prints an activation code.
+// stack). It never reads or prints an activation code. After the upgrade
+// to site queues in the site stacks, `fleet rehome --site S` moves the
+// site's messages from the queues the regional stack held.
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -28,6 +32,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/ecs-anywhere-stretched/stretched/internal/names"
+	"github.com/ecs-anywhere-stretched/stretched/internal/rehome"
 	"github.com/ecs-anywhere-stretched/stretched/internal/send"
 	"github.com/ecs-anywhere-stretched/stretched/internal/status"
 )
@@ -51,8 +56,9 @@ func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	usage := func() {
 		fmt.Fprintf(stderr, "usage: fleet status [--prefix %s] [--region REGION] [--site SITE] [--json]\n", names.DefaultStackPrefix)
 		fmt.Fprintf(stderr, "       fleet send --location LOCATION [--prefix %s] [--region REGION] [NAME ...]   (names as arguments, or one per line on standard input)\n", names.DefaultStackPrefix)
+		fmt.Fprintf(stderr, "       fleet rehome --site SITE [--prefix %s] [--region REGION] [--delete]   (after the upgrade: move a site's messages from the regional stack's old queues to its own)\n", names.DefaultStackPrefix)
 	}
-	if len(args) == 0 || (args[0] != "status" && args[0] != "send") {
+	if len(args) == 0 || !slices.Contains([]string{"status", "send", "rehome"}, args[0]) {
 		usage()
 		return exitError
 	}
@@ -63,7 +69,8 @@ func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	region := fs.String("region", "", "AWS region of the stacks (default: the AWS configuration's)")
 	asJSON := fs.Bool("json", false, "print JSON instead of tables (status)")
 	location := fs.String("location", "", `where the files are: "region" or a site's name (send)`)
-	site := fs.String("site", "", "the one site to look at, by name (status; default: every site)")
+	site := fs.String("site", "", "the one site to look at, by name (status; default: every site; rehome: required)")
+	deleteOld := fs.Bool("delete", false, "delete the old queues once empty (rehome)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return exitError
 	}
@@ -103,6 +110,9 @@ func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if cmd == "send" {
 		return sendWork(ctx, cfg, *prefix, *location, files, stdout, fail)
 	}
+	if cmd == "rehome" {
+		return rehomeSite(ctx, sqs.NewFromConfig(cfg), ssm.NewFromConfig(cfg), *prefix, *site, *deleteOld, stdout, fail)
+	}
 	c := status.Clients{
 		CloudFormation: cloudformation.NewFromConfig(cfg), SQS: sqs.NewFromConfig(cfg), CloudWatch: cloudwatch.NewFromConfig(cfg),
 		ECS: ecs.NewFromConfig(cfg), SSM: ssm.NewFromConfig(cfg), Now: time.Now,
@@ -128,13 +138,62 @@ func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	return exitHealthy
 }
 
+// rehomeSite moves a site's messages from the queues the regional stack of
+// an earlier version held (retained by the upgrade) to the site's own, as
+// its directory entry names them; with deleteOld it deletes the old queues
+// once they are empty.
+func rehomeSite(ctx context.Context, q rehome.SQS, dir send.Directory, prefix, site string, deleteOld bool, stdout io.Writer, fail func(string, ...any) int) int {
+	if site == "" {
+		return fail("--site is required: the site whose messages to move")
+	}
+	path := names.SiteDirectory(prefix) + "/" + site
+	got, err := dir.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(path)})
+	if err != nil {
+		return fail("read the site directory entry %s: %v; deploy the site's stack of this version first (make deploy)", path, err)
+	}
+	var entry map[string]any
+	if err := json.Unmarshal([]byte(aws.ToString(got.Parameter.Value)), &entry); err != nil {
+		return fail("site directory entry %s is not JSON: %v", path, err)
+	}
+	oldQueue, oldDLQ := rehome.OldQueues(prefix, site)
+	total := 0
+	for _, pair := range [][2]string{{oldQueue, names.DirQueueURL}, {oldDLQ, names.DirDeadLetterURL}} {
+		to, _ := entry[pair[1]].(string)
+		from, err := rehome.Find(ctx, q, pair[0])
+		if err != nil {
+			return fail("%v", err)
+		}
+		if from == "" {
+			fmt.Fprintf(stdout, "no queue named %s…: nothing to move\n", pair[0])
+			continue
+		}
+		if to == "" || to == from {
+			return fail("site directory entry %s has no %s of its own: deploy the site's stack of this version first", path, pair[1])
+		}
+		n, err := rehome.Move(ctx, q, from, to, 3)
+		total += n
+		if err != nil {
+			return fail("%v", err)
+		}
+		fmt.Fprintf(stdout, "moved %d message(s) from %s to %s\n", n, from, to)
+		if deleteOld {
+			if _, err := q.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: aws.String(from)}); err != nil {
+				return fail("delete %s: %v", from, err)
+			}
+			fmt.Fprintf(stdout, "deleted %s\n", from)
+		}
+	}
+	fmt.Fprintf(stdout, "site %s: %d message(s) moved\n", site, total)
+	return exitHealthy
+}
+
 // sendWork sends files to location through the regional stack's entry.
 func sendWork(ctx context.Context, cfg aws.Config, prefix, location string, files []string, stdout io.Writer, fail func(string, ...any) int) int {
 	out, err := status.RegionalOutputs(ctx, cloudformation.NewFromConfig(cfg), prefix)
 	if err != nil {
 		return fail("%v (region %s)", err, cfg.Region)
 	}
-	t, err := send.TargetFromOutputs(names.RegionalStack(prefix), out)
+	t, err := send.Locate(ctx, ssm.NewFromConfig(cfg), names.RegionalStack(prefix), prefix, out, location)
 	if err != nil {
 		return fail("%v", err)
 	}

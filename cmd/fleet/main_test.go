@@ -48,7 +48,7 @@ const regionalTemplate = `{"Resources": {
   "QueueUrl": {"Value": {"Ref": "Queue"}}, "DeadLetterQueueUrl": {"Value": {"Ref": "Dlq"}},
   "QueueUrlFactory": {"Value": {"Ref": "SiteQueue"}}, "DeadLetterQueueUrlFactory": {"Value": {"Ref": "SiteDlq"}},
   "UnroutedQueueUrl": {"Value": {"Ref": "Unrouted"}}, "EntryTopicArn": {"Value": {"Ref": "Entry"}},
-  "Locations": {"Value": "factory,region"}, "Work": {"Value": "routed"},
+  "Work": {"Value": "routed"},
   "ClusterName": {"Value": "%[1]s-cluster"}, "ServiceName": {"Value": "ecsworker"}}}`
 
 const siteTemplate = `{"Resources": {"Marker": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "%[1]s-marker"}}},
@@ -307,6 +307,8 @@ func TestSendRoutesToTheLocationAndStatusShowsIt(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The site's directory entry names its queues and entry topic.
+	f.aws.Parameters["/Send/sites/factory"] = fmt.Sprintf(`{"site":"factory","queueUrl":%q,"deadLetterQueueUrl":%q,"entryTopicArn":%q}`, url("factory-work"), url("factory-dlq"), aws.ToString(topic))
 	for k, v := range f.env {
 		t.Setenv(k, v)
 	}
@@ -388,5 +390,75 @@ func TestSiteQueueFromTheDirectory(t *testing.T) {
 	got := f.json(t)
 	if len(got.Sites) != 1 || got.Sites[0].Queue == nil || got.Sites[0].Queue.Visible != 5 {
 		t.Errorf("the site's queue must be the directory's (5 visible): %+v", got.Sites)
+	}
+}
+
+// After the upgrade, a site's messages wait in the queues the regional
+// stack of the earlier version held (retained, out of the template):
+// rehome moves every one, with its attributes, to the site's own queues
+// named in its directory entry, and --delete removes the old queues once
+// empty. Without a directory entry it moves nothing and says to deploy.
+func TestRehomeMovesASitesMessagesToItsOwnQueues(t *testing.T) {
+	f := newFleet(t, "Rehome")
+	ctx := context.Background()
+	q := f.moto.Client()
+	mk := func(name string) string {
+		out, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _, _ = q.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: out.QueueUrl}) })
+		return aws.ToString(out.QueueUrl)
+	}
+	oldQ, oldDLQ := mk("Rehome-Regional-WorkQueuefactoryQueue3869DA7B-Ab12"), mk("Rehome-Regional-WorkQueuefactoryDeadLetterQueue471BC856-Cd34")
+	newQ, newDLQ := mk("Rehome-Anywhere-factory-WorkQueueAD162499-Ef56"), mk("Rehome-Anywhere-factory-WorkQueueDeadLetterQueueF71CA21F-Gh78")
+	for i := range 23 {
+		if _, err := q.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(oldQ), MessageBody: aws.String(fmt.Sprintf("file-%02d", i)),
+			MessageAttributes: map[string]sqstypes.MessageAttributeValue{"location": {DataType: aws.String("String"), StringValue: aws.String("factory")}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := q.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(oldDLQ), MessageBody: aws.String("dead-1")}); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range f.env {
+		t.Setenv(k, v)
+	}
+	rehome := func(args ...string) (int, string) {
+		var out, errOut bytes.Buffer
+		code := run(ctx, append([]string{"rehome", "--prefix", "Rehome"}, args...), &out, &errOut)
+		return code, out.String() + errOut.String()
+	}
+	if code, out := rehome("--site", "factory"); code != 2 || !strings.Contains(out, "deploy the site's stack of this version first") {
+		t.Errorf("without a directory entry: exit %d\n%s", code, out)
+	}
+	f.aws.Parameters["/Rehome/sites/factory"] = fmt.Sprintf(`{"site":"factory","queueUrl":%q,"deadLetterQueueUrl":%q}`, newQ, newDLQ)
+	code, out := rehome("--site", "factory", "--delete")
+	if code != 0 || !strings.Contains(out, "moved 23 message(s) from "+oldQ) || !strings.Contains(out, "moved 1 message(s) from "+oldDLQ) || !strings.Contains(out, "site factory: 24 message(s) moved") {
+		t.Fatalf("rehome: exit %d\n%s", code, out)
+	}
+	var got []string
+	for range 10 {
+		r, err := q.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(newQ), MaxNumberOfMessages: 10, VisibilityTimeout: 60, MessageAttributeNames: []string{"All"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range r.Messages {
+			if aws.ToString(m.MessageAttributes["location"].StringValue) != "factory" {
+				t.Errorf("message %s lost its attributes: %v", aws.ToString(m.Body), m.MessageAttributes)
+			}
+			got = append(got, aws.ToString(m.Body))
+		}
+	}
+	slices.Sort(got)
+	if len(got) != 23 || got[0] != "file-00" || got[22] != "file-22" {
+		t.Errorf("the site's new queue holds %d messages %v, want the 23 moved", len(got), got)
+	}
+	listed, err := q.ListQueues(ctx, &sqs.ListQueuesInput{QueueNamePrefix: aws.String("Rehome-Regional-")})
+	if err != nil || len(listed.QueueUrls) != 0 {
+		t.Errorf("the old queues are left after --delete: %v %v", listed.QueueUrls, err)
+	}
+	if code, out := rehome("--site", "factory"); code != 0 || !strings.Contains(out, "nothing to move") {
+		t.Errorf("a second run: exit %d\n%s", code, out)
 	}
 }

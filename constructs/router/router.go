@@ -8,11 +8,11 @@
 package router
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"regexp"
 	"slices"
-	"sort"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
@@ -25,6 +25,7 @@ import (
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/ecs-anywhere-stretched/stretched/constructs/encryption"
+	"github.com/ecs-anywhere-stretched/stretched/constructs/workqueue"
 	"github.com/ecs-anywhere-stretched/stretched/internal/names"
 	"github.com/ecs-anywhere-stretched/stretched/internal/route"
 )
@@ -32,14 +33,20 @@ import (
 // Props configure the entry.
 type Props struct {
 	// Key is the key of the location queues; it encrypts the unrouted queue
-	// too, and SNS delivers with it. The topic has a key of its own (the
-	// queues' key policy names the topic: one key for both would be a
+	// too, and SNS delivers with it. The topics have a key of their own (the
+	// queues' key policy names the topics: one key for both would be a
 	// circular dependency). Required.
 	Key awskms.IKey
-	// Queues are the location queues by location name (the attribute's
-	// values); each is tagged LocationTagKey = its location. Required: at
-	// least one; names of 1..64 letters, digits, '-' or '_'.
-	Queues map[string]awssqs.IQueue
+	// Locations are every location's name (the attribute's values): the
+	// region's and each site's. Their queues subscribe with Subscribe, in
+	// whichever stack holds them. Required: at least one; names of 1..64
+	// letters, digits, '-' or '_', each once.
+	Locations []string
+	// Topics is how many entry topics share the locations, each location on
+	// one (route.Topic: a hash of its name); each holds at most
+	// route.MaxLocationsPerTopic. Changing it moves locations between
+	// topics (their subscriptions are replaced). Default: 1.
+	Topics int
 	// Fleet is the value of names.FleetTagKey on the location queues (the
 	// app's stack prefix): the producer policy may send to queues with both
 	// tags, so its size does not grow with the locations (a managed policy
@@ -54,6 +61,11 @@ const LocationTagKey = "stretched:location"
 
 var locationRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
+func (p Props) withDefaults() Props {
+	p.Topics = cmp.Or(p.Topics, 1)
+	return p
+}
+
 func (p Props) validate() error {
 	var errs []error
 	if p.Key == nil {
@@ -62,54 +74,71 @@ func (p Props) validate() error {
 	if p.Fleet == "" {
 		errs = append(errs, errors.New("router: Fleet is empty: pass the app's stack prefix, the value of the stretched:fleet tag on the location queues"))
 	}
-	if len(p.Queues) == 0 {
-		errs = append(errs, errors.New("router: Queues is empty: pass the queue of every location, such as {\"region\": queue}"))
+	if len(p.Locations) == 0 {
+		errs = append(errs, errors.New("router: Locations is empty: pass every location's name, such as [\"region\"]"))
 	}
-	for name, q := range p.Queues {
+	seen := map[string]bool{}
+	for _, name := range p.Locations {
 		if !locationRe.MatchString(name) {
 			errs = append(errs, fmt.Errorf("router: location %q: must be 1 to 64 letters, digits, '-' or '_'", name))
 		}
-		if q == nil {
-			errs = append(errs, fmt.Errorf("router: location %q has no queue", name))
+		if seen[name] {
+			errs = append(errs, fmt.Errorf("router: location %q is listed twice: give each location once", name))
+		}
+		seen[name] = true
+	}
+	if p.Topics < 1 {
+		errs = append(errs, fmt.Errorf("router: Topics is %d: must be at least 1", p.Topics))
+	} else {
+		for i, shard := range route.Shards(p.Locations, p.Topics) {
+			if len(shard) > route.MaxLocationsPerTopic {
+				errs = append(errs, fmt.Errorf("router: entry topic %d would route %d locations: SNS allows %d filter policies per topic and 150 value combinations in the unrouted filter, so a topic routes at most %d; set entryTopics to at least %d",
+					i+1, len(shard), quotaFilterPolicies, route.MaxLocationsPerTopic, (len(p.Locations)+99)/100))
+			}
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// Router is the entry topic, its subscriptions, the unrouted queue and the
-// producer policy.
+// quotaFilterPolicies is SNS's "filter policies per topic".
+const quotaFilterPolicies = 200
+
+// Router is the entry topics, the unrouted queue with its subscriptions and
+// the producer policy; location queues join with Subscribe.
 type Router struct {
 	constructs.Construct
-	topic     awssns.Topic
-	unrouted  awssqs.Queue
-	producer  awsiam.ManagedPolicy
-	locations []string
+	topics     []awssns.Topic
+	unrouted   awssqs.Queue
+	producer   awsiam.ManagedPolicy
+	key        awskms.IKey
+	fleet      string
+	locations  []string
+	subscribed map[string]bool
 }
 
-// New makes the topic, one filtered subscription per location, the
-// unrouted queue with its subscription, and the producer policy.
+// New makes the topics, the unrouted queue with one subscription per topic
+// (the messages no location of that topic takes), and the producer policy.
 func New(scope constructs.Construct, id string, props Props) (*Router, error) {
+	props = props.withDefaults()
 	if err := props.validate(); err != nil {
 		return nil, err
 	}
 	c := constructs.NewConstruct(scope, jsii.String(id))
-	r := &Router{Construct: c}
-	for name := range props.Queues {
-		r.locations = append(r.locations, name)
-	}
-	sort.Strings(r.locations)
-	topicKey := encryption.NewKey(c, "TopicKey", "ecs worker: the entry topic's messages", awscdk.RemovalPolicy_RETAIN)
-	r.topic = awssns.NewTopic(c, jsii.String("Topic"), &awssns.TopicProps{
-		DisplayName: jsii.String("ECS worker: work for every location"),
-		MasterKey:   topicKey,
-		EnforceSSL:  jsii.Bool(true),
-	})
-	for _, name := range r.locations {
-		r.topic.AddSubscription(awssnssubscriptions.NewSqsSubscription(props.Queues[name], &awssnssubscriptions.SqsSubscriptionProps{
-			RawMessageDelivery: jsii.Bool(true),
-			FilterPolicy: &map[string]awssns.SubscriptionFilter{
-				route.Attribute: awssns.SubscriptionFilter_StringFilter(&awssns.StringConditions{Allowlist: jsii.Strings(name)}),
-			},
+	r := &Router{Construct: c, key: props.Key, fleet: props.Fleet, locations: slices.Sorted(slices.Values(props.Locations)), subscribed: map[string]bool{}}
+	topicKey := encryption.NewKey(c, "TopicKey", "ecs worker: the entry topics' messages", awscdk.RemovalPolicy_RETAIN)
+	for i := range props.Topics {
+		// The first topic keeps the id of the one entry topic of earlier versions.
+		id, display := "Topic", "ECS worker: work for every location"
+		if props.Topics > 1 {
+			display = fmt.Sprintf("ECS worker: work for the locations of entry topic %d of %d", i+1, props.Topics)
+		}
+		if i > 0 {
+			id = fmt.Sprintf("Topic%d", i+1)
+		}
+		r.topics = append(r.topics, awssns.NewTopic(c, jsii.String(id), &awssns.TopicProps{
+			DisplayName: jsii.String(display),
+			MasterKey:   topicKey,
+			EnforceSSL:  jsii.Bool(true),
 		}))
 	}
 	r.unrouted = awssqs.NewQueue(c, jsii.String("Unrouted"), &awssqs.QueueProps{
@@ -123,12 +152,14 @@ func New(scope constructs.Construct, id string, props Props) (*Router, error) {
 		Id:     jsii.String("AwsSolutions-SQS3"),
 		Reason: jsii.String("the unrouted queue is the end of the line, like a dead-letter queue: its messages wait for a person (it alarms); a DLQ of its own would only move them"),
 	}}, jsii.Bool(false))
-	sub := r.topic.AddSubscription(awssnssubscriptions.NewSqsSubscription(r.unrouted, &awssnssubscriptions.SqsSubscriptionProps{
-		RawMessageDelivery: jsii.Bool(true),
-	}))
-	// No attribute, or one no location takes: CDK's filter types cannot say
-	// "$or", so the policy is written as SNS reads it.
-	sub.Node().DefaultChild().(awssns.CfnSubscription).AddPropertyOverride(jsii.String("FilterPolicy"), route.UnroutedFilter(r.locations))
+	// No attribute, or one no location of the topic takes: CDK's filter
+	// types cannot say "$or", so the policy is written as SNS reads it.
+	for i, shard := range route.Shards(r.locations, props.Topics) {
+		sub := r.topics[i].AddSubscription(awssnssubscriptions.NewSqsSubscription(r.unrouted, &awssnssubscriptions.SqsSubscriptionProps{
+			RawMessageDelivery: jsii.Bool(true),
+		}))
+		sub.Node().DefaultChild().(awssns.CfnSubscription).AddPropertyOverride(jsii.String("FilterPolicy"), route.UnroutedFilter(shard))
+	}
 
 	r.producer = awsiam.NewManagedPolicy(c, jsii.String("ProducerPolicy"), &awsiam.ManagedPolicyProps{
 		Description: jsii.String("send work: publish to the entry topic (with the location attribute) or send straight to a location's queue"),
@@ -137,12 +168,9 @@ func New(scope constructs.Construct, id string, props Props) (*Router, error) {
 	via := func(service string) *map[string]any {
 		return &map[string]any{"StringEquals": map[string]any{"kms:ViaService": fmt.Sprintf("%s.%s.amazonaws.com", service, *stack.Region())}}
 	}
-	for _, name := range r.locations {
-		awscdk.Tags_Of(props.Queues[name]).Add(jsii.String(LocationTagKey), jsii.String(name), nil)
-	}
 	r.producer.AddStatements(
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid: jsii.String("PublishWork"), Actions: jsii.Strings("sns:Publish"), Resources: jsii.Strings(*r.topic.TopicArn()),
+			Sid: jsii.String("PublishWork"), Actions: jsii.Strings("sns:Publish"), Resources: r.topicArns(),
 		}),
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid: jsii.String("SendToALocation"), Actions: jsii.Strings("sqs:SendMessage"),
@@ -169,13 +197,81 @@ func New(scope constructs.Construct, id string, props Props) (*Router, error) {
 	return r, nil
 }
 
-// Topic is the entry producers publish to.
-func (r *Router) Topic() awssns.ITopic { return r.topic }
+// Subscribe subscribes a location's queue to its entry topic (in the
+// queue's stack: a site's queue subscribes from the site's stack) with the
+// location's filter, raw delivery, and tags the queue with LocationTagKey so
+// producers may send to it and workers consume it.
+func (r *Router) Subscribe(queue awssqs.IQueue, location string) error {
+	if queue == nil {
+		return fmt.Errorf("router: location %q has no queue: pass its work queue", location)
+	}
+	if !slices.Contains(r.locations, location) {
+		return fmt.Errorf("router: location %q is not one of the router's Locations %v: add it there", location, r.locations)
+	}
+	if r.subscribed[location] {
+		return fmt.Errorf("router: location %q already has a queue: subscribe each location once", location)
+	}
+	r.subscribed[location] = true
+	r.TopicFor(location).AddSubscription(awssnssubscriptions.NewSqsSubscription(queue, &awssnssubscriptions.SqsSubscriptionProps{
+		RawMessageDelivery: jsii.Bool(true),
+		FilterPolicy: &map[string]awssns.SubscriptionFilter{
+			route.Attribute: awssns.SubscriptionFilter_StringFilter(&awssns.StringConditions{Allowlist: jsii.Strings(location)}),
+		},
+	}))
+	awscdk.Tags_Of(queue).Add(jsii.String(LocationTagKey), jsii.String(location), nil)
+	return nil
+}
+
+// GrantConsume lets grantee consume every location queue of the app (the
+// queues tagged with the app's stretched:fleet and a stretched:location,
+// wherever their stack is) and decrypt their messages: the one worker role
+// of every location, whose policy does not grow with the sites.
+func (r *Router) GrantConsume(grantee awsiam.IGrantable) {
+	stack := awscdk.Stack_Of(r.Construct)
+	grantee.GrantPrincipal().AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("ConsumeLocationQueues"),
+		Actions:   jsii.Strings(workqueue.ConsumeActions...),
+		Resources: jsii.Strings(*stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("sqs"), Resource: jsii.String("*"), ArnFormat: awscdk.ArnFormat_NO_RESOURCE_NAME})),
+		Conditions: &map[string]any{
+			"StringEquals": map[string]any{"aws:ResourceTag/" + names.FleetTagKey: r.fleet},
+			"Null":         map[string]any{"aws:ResourceTag/" + LocationTagKey: "false"},
+		},
+	}))
+	grantee.GrantPrincipal().AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("kms:Decrypt"),
+		Resources: jsii.Strings(*r.key.KeyArn()),
+	}))
+}
+
+// Topic is the first entry topic: every location's when there is one.
+func (r *Router) Topic() awssns.ITopic { return r.topics[0] }
+
+// Topics are the entry topics.
+func (r *Router) Topics() []awssns.ITopic {
+	out := make([]awssns.ITopic, len(r.topics))
+	for i, t := range r.topics {
+		out[i] = t
+	}
+	return out
+}
+
+// TopicFor is the entry topic that routes location.
+func (r *Router) TopicFor(location string) awssns.ITopic {
+	return r.topics[route.Topic(location, len(r.topics))]
+}
+
+func (r *Router) topicArns() *[]*string {
+	var out []*string
+	for _, t := range r.topics {
+		out = append(out, t.TopicArn())
+	}
+	return &out
+}
 
 // Unrouted keeps the messages no location takes.
 func (r *Router) Unrouted() awssqs.IQueue { return r.unrouted }
 
-// ProducerPolicy may publish to the entry and send to every location's queue.
+// ProducerPolicy may publish to the entry topics and send to every location's queue.
 func (r *Router) ProducerPolicy() awsiam.IManagedPolicy { return r.producer }
 
 // Locations are the location names, sorted.

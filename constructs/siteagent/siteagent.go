@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsssm"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -214,6 +215,9 @@ type SiteProps struct {
 	// DeadLetterQueue is the queue's dead-letter queue: its URL is in the
 	// entry for operators (fleet status). Required.
 	DeadLetterQueue awssqs.IQueue
+	// EntryTopic is the entry topic that routes the site's work (routed
+	// work): producers read it from the entry. Default: none (shared work).
+	EntryTopic awssns.ITopic
 	// MinTasks and MaxTasks bound the service's task count. Required:
 	// 0 <= MinTasks <= MaxTasks, MaxTasks >= 1.
 	MinTasks, MaxTasks int
@@ -261,20 +265,24 @@ func NewSite(scope constructs.Construct, id string, props SiteProps) (*Site, err
 		awscdk.Tags_Of(r).Add(jsii.String(names.FleetTagKey), jsii.String(props.Fleet), nil)
 	}
 	a := &Site{Construct: c}
+	value := map[string]any{
+		names.DirSite:           props.Site,
+		names.DirCluster:        props.Cluster.ClusterName(),
+		names.DirService:        props.Service.ServiceName(),
+		names.DirQueueURL:       props.Queue.QueueUrl(),
+		names.DirDeadLetterURL:  props.DeadLetterQueue.QueueUrl(),
+		names.DirMinTasks:       props.MinTasks,
+		names.DirMaxTasks:       props.MaxTasks,
+		names.DirBacklogPerTask: props.BacklogPerTask,
+	}
+	if props.EntryTopic != nil {
+		value[names.DirEntryTopic] = props.EntryTopic.TopicArn()
+	}
 	a.entry = awsssm.NewStringParameter(c, jsii.String("Entry"), &awsssm.StringParameterProps{
 		ParameterName: jsii.String(props.Directory + "/" + props.Site),
-		Description:   jsii.String(fmt.Sprintf("site %s for the fleet's site agent: cluster, service, queue, task bounds", props.Site)),
-		StringValue: stack.ToJsonString(map[string]any{
-			names.DirSite:           props.Site,
-			names.DirCluster:        props.Cluster.ClusterName(),
-			names.DirService:        props.Service.ServiceName(),
-			names.DirQueueURL:       props.Queue.QueueUrl(),
-			names.DirDeadLetterURL:  props.DeadLetterQueue.QueueUrl(),
-			names.DirMinTasks:       props.MinTasks,
-			names.DirMaxTasks:       props.MaxTasks,
-			names.DirBacklogPerTask: props.BacklogPerTask,
-		}, nil),
-		Tier: awsssm.ParameterTier_STANDARD,
+		Description:   jsii.String(fmt.Sprintf("site %s for the fleet's site agent, fleet send and producers: cluster, service, queue, entry topic, task bounds", props.Site)),
+		StringValue:   stack.ToJsonString(value, nil),
+		Tier:          awsssm.ParameterTier_STANDARD,
 	})
 	metric := func(name, stat string) awscloudwatch.Metric {
 		return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{

@@ -129,11 +129,14 @@ var SiteMetrics = []string{MetricConnectedNodes, MetricDisconnectedNodes, Metric
 // <SiteDirectory(prefix)>/<site>, written by the site's stack and read by
 // the fleet-wide site agent; its value is a JSON object with these keys.
 const (
-	DirSite           = "site"
-	DirCluster        = "cluster"
-	DirService        = "service"
-	DirQueueURL       = "queueUrl"
-	DirDeadLetterURL  = "deadLetterQueueUrl"
+	DirSite          = "site"
+	DirCluster       = "cluster"
+	DirService       = "service"
+	DirQueueURL      = "queueUrl"
+	DirDeadLetterURL = "deadLetterQueueUrl"
+	// DirEntryTopic is the entry topic that routes the site's work
+	// (routed work only): producers publish there with location=<site>.
+	DirEntryTopic     = "entryTopicArn"
 	DirMinTasks       = "minTasks"
 	DirMaxTasks       = "maxTasks"
 	DirBacklogPerTask = "backlogPerTask"
@@ -160,17 +163,20 @@ const FleetTagKey = "stretched:fleet"
 const (
 	OutputQueueURL           = "QueueUrl"
 	OutputDeadLetterQueueURL = "DeadLetterQueueUrl"
-	// A site's queue outputs are these keys followed by the site's name in
-	// Pascal case (QueueUrlFactory); the region's have none.
+	// OutputEntryTopic is the first entry topic (every location's with
+	// one topic); OutputEntryTopics lists them all.
 	OutputEntryTopic       = "EntryTopicArn"
+	OutputEntryTopics      = "EntryTopicArns"
 	OutputUnroutedQueueURL = "UnroutedQueueUrl"
 	OutputProducerPolicy   = "ProducerPolicyArn"
-	OutputLocations        = "Locations"
-	OutputWork             = "Work"
-	OutputRepositoryURI    = "RepositoryUri"
-	OutputLogGroupName     = "LogGroupName"
-	OutputAlarmTopic       = "AlarmTopicArn"
-	OutputDashboard        = "DashboardName"
+	// OutputSiteDirectory is the site directory's path: the sites, each
+	// with its queue and entry topic (no output per site).
+	OutputSiteDirectory = "SiteDirectory"
+	OutputWork          = "Work"
+	OutputRepositoryURI = "RepositoryUri"
+	OutputLogGroupName  = "LogGroupName"
+	OutputAlarmTopic    = "AlarmTopicArn"
+	OutputDashboard     = "DashboardName"
 )
 
 // Pascal turns a site name (lowercase letters, digits, '-') into the part

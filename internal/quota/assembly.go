@@ -3,7 +3,6 @@ package quota
 import (
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -31,28 +30,59 @@ type Stack struct {
 }
 
 // ReadAssembly reads every template of the cloud assembly in dir (a
-// pipeline's stage assemblies included), sorted by file.
+// pipeline's stage assemblies included), sorted by file: the templates its
+// manifest.json lists, not whatever else an earlier synth left in dir.
 func ReadAssembly(dir string) ([]Stack, error) {
-	var out []Stack
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".template.json") {
-			return err
-		}
-		raw, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		s := Stack{File: filepath.Base(path), Bytes: len(raw)}
-		if err := json.Unmarshal(raw, &s.Template); err != nil {
-			return fmt.Errorf("template %s: %w", path, err)
-		}
-		out = append(out, s)
-		return nil
-	})
+	out, err := readManifest(dir)
 	if err != nil {
 		return nil, fmt.Errorf("read the synthesized templates in %s: %w", dir, err)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].File < out[j].File })
+	return out, nil
+}
+
+// manifest is the part of a cloud assembly's manifest.json read here.
+type manifest struct {
+	Artifacts map[string]struct {
+		Type       string `json:"type"`
+		Properties struct {
+			TemplateFile  string `json:"templateFile"`
+			DirectoryName string `json:"directoryName"`
+		} `json:"properties"`
+	} `json:"artifacts"`
+}
+
+func readManifest(dir string) ([]Stack, error) {
+	raw, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if err != nil {
+		return nil, err
+	}
+	var m manifest
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("%s/manifest.json: %w", dir, err)
+	}
+	var out []Stack
+	for _, a := range m.Artifacts {
+		switch a.Type {
+		case "aws:cloudformation:stack":
+			path := filepath.Join(dir, a.Properties.TemplateFile)
+			raw, err := os.ReadFile(path)
+			if err != nil {
+				return nil, err
+			}
+			s := Stack{File: filepath.Base(path), Bytes: len(raw)}
+			if err := json.Unmarshal(raw, &s.Template); err != nil {
+				return nil, fmt.Errorf("template %s: %w", path, err)
+			}
+			out = append(out, s)
+		case "cdk:cloud-assembly":
+			nested, err := readManifest(filepath.Join(dir, a.Properties.DirectoryName))
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, nested...)
+		}
+	}
 	return out, nil
 }
 
@@ -72,6 +102,8 @@ const (
 func Uses(stacks []Stack) []Use {
 	var uses []Use
 	var roles, policies, rules, params int
+	byTopic := map[string]int{}
+	exports := exported(stacks)
 	for _, s := range stacks {
 		where := "template " + s.File
 		uses = append(uses,
@@ -80,7 +112,6 @@ func Uses(stacks []Stack) []Use {
 			Use{Quota: StackParameters, Where: where, Value: len(s.Parameters), WayOut: FewerSites},
 			Use{Quota: TemplateBytes, Where: where, Value: s.Bytes, WayOut: FewerSites},
 		)
-		byTopic := map[string]int{}
 		for _, id := range sortedIDs(s.Resources) {
 			r := s.Resources[id]
 			switch r.Type {
@@ -95,8 +126,7 @@ func Uses(stacks []Stack) []Use {
 				params++
 			case "AWS::SNS::Subscription":
 				if policy := r.Properties["FilterPolicy"]; policy != nil {
-					topic, _ := json.Marshal(r.Properties["TopicArn"])
-					byTopic[string(topic)]++
+					byTopic[topicOf(s, r.Properties["TopicArn"], exports)]++
 					uses = append(uses, Use{Quota: FilterCombinations, Where: fmt.Sprintf("subscription %s of %s", id, where), Value: Combinations(policy), WayOut: FewerSites})
 				}
 			case "AWS::CodePipeline::Pipeline":
@@ -109,14 +139,14 @@ func Uses(stacks []Stack) []Use {
 				}
 			}
 		}
-		topics := make([]string, 0, len(byTopic))
-		for t := range byTopic {
-			topics = append(topics, t)
-		}
-		sort.Strings(topics)
-		for _, t := range topics {
-			uses = append(uses, Use{Quota: FilterPolicies, Where: fmt.Sprintf("topic %s of %s", t, where), Value: byTopic[t], WayOut: FewerSites})
-		}
+	}
+	topics := make([]string, 0, len(byTopic))
+	for t := range byTopic {
+		topics = append(topics, t)
+	}
+	sort.Strings(topics)
+	for _, t := range topics {
+		uses = append(uses, Use{Quota: FilterPolicies, Where: "topic " + t, Value: byTopic[t], WayOut: "raise entryTopics"})
 	}
 	return append(uses,
 		Use{Quota: Stacks, Value: len(stacks), WayOut: OtherAccounts},
@@ -226,4 +256,34 @@ func sortedIDs(m map[string]Resource) []string {
 	}
 	sort.Strings(ids)
 	return ids
+}
+
+// exported maps each export's name to the topic it stands for: the
+// exporting template and the value's JSON.
+func exported(stacks []Stack) map[string]string {
+	out := map[string]string{}
+	for _, s := range stacks {
+		for _, o := range s.Outputs {
+			m, _ := o.(map[string]any)
+			export, _ := m["Export"].(map[string]any)
+			if name, ok := export["Name"].(string); ok {
+				v, _ := json.Marshal(m["Value"])
+				out[name] = fmt.Sprintf("%s of template %s", v, s.File)
+			}
+		}
+	}
+	return out
+}
+
+// topicOf names the topic a subscription's TopicArn refers to, the same
+// for a Ref in the topic's template and an import of it in another, so
+// the filter policies of one topic count together wherever they are.
+func topicOf(s Stack, arn any, exports map[string]string) string {
+	if m, ok := arn.(map[string]any); ok {
+		if name, ok := m["Fn::ImportValue"].(string); ok && exports[name] != "" {
+			return exports[name]
+		}
+	}
+	v, _ := json.Marshal(arn)
+	return fmt.Sprintf("%s of template %s", v, s.File)
 }

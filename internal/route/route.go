@@ -4,7 +4,10 @@
 // the same ones. It imports no CDK.
 package route
 
-import "slices"
+import (
+	"hash/fnv"
+	"slices"
+)
 
 // Attribute is the message attribute that names a message's location.
 const Attribute = "location"
@@ -21,4 +24,35 @@ func UnroutedFilter(locations []string) map[string]any {
 		map[string]any{Attribute: []any{map[string]any{"exists": false}}},
 		map[string]any{Attribute: []any{map[string]any{"anything-but": slices.Clone(locations)}}},
 	}}
+}
+
+// MaxLocationsPerTopic is how many locations one entry topic routes. Its
+// unrouted subscription's filter combines 1 + n values (SNS allows 150
+// combinations in one filter policy), and the topic holds n + 1 filter
+// policies (SNS allows 200 per topic): n ≤ 149.
+const MaxLocationsPerTopic = 149
+
+// Topic is the entry topic (0 to topics-1) that routes a location: a hash
+// of its name, so a location keeps its topic while sites come and go, and
+// moves only when the number of topics changes.
+func Topic(location string, topics int) int {
+	if topics <= 1 {
+		return 0
+	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(location))
+	return int(h.Sum32() % uint32(topics))
+}
+
+// Shards are the locations routed by each of topics entry topics, sorted.
+func Shards(locations []string, topics int) [][]string {
+	out := make([][]string, max(topics, 1))
+	for _, l := range locations {
+		i := Topic(l, topics)
+		out[i] = append(out[i], l)
+	}
+	for _, s := range out {
+		slices.Sort(s)
+	}
+	return out
 }

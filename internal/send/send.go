@@ -1,16 +1,21 @@
 // Package send is the producer side of the app: it sends file names as work
 // to a location, through the entry topic with the location message
 // attribute (routed work) or to the one queue (shared work), ten per call.
-// It reads where to send from the regional stack's outputs and checks every
+// It reads where to send from the regional stack's outputs and the site
+// directory (a site's entry topic), and checks every
 // name with the worker's own rule before sending any. It imports no CDK.
 package send
 
 import (
 	"bufio"
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"path"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,33 +25,103 @@ import (
 	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/ecs-anywhere-stretched/stretched/internal/filename"
 	"github.com/ecs-anywhere-stretched/stretched/internal/names"
 	"github.com/ecs-anywhere-stretched/stretched/internal/route"
 )
 
-// Target is where work goes, from the regional stack's outputs.
+// Target is where work goes, from the regional stack's outputs and the
+// site directory.
 type Target struct {
-	// Topic is the entry (routed work); empty when work is shared.
+	// Topic is the entry topic of the location (routed work); empty when
+	// work is shared.
 	Topic string
 	// Queue is the one queue of shared work.
 	Queue string
-	// Locations are the names work may be sent to.
+	// Locations are the names work may be sent to (as far as known: the
+	// location asked for when it exists, or the directory's when not).
 	Locations []string
 }
 
-// TargetFromOutputs reads the target from the regional stack's outputs.
-func TargetFromOutputs(stack string, out map[string]string) (Target, error) {
-	t := Target{Topic: out[names.OutputEntryTopic], Locations: strings.Split(out[names.OutputLocations], ",")}
-	if out[names.OutputWork] == "shared" {
-		t.Topic, t.Queue = "", out[names.OutputQueueURL]
+// Directory is what Locate reads of the site directory; *ssm.Client
+// satisfies it.
+type Directory interface {
+	GetParameter(context.Context, *ssm.GetParameterInput, ...func(*ssm.Options)) (*ssm.GetParameterOutput, error)
+	GetParametersByPath(context.Context, *ssm.GetParametersByPathInput, ...func(*ssm.Options)) (*ssm.GetParametersByPathOutput, error)
+}
+
+// Locate finds where work for location goes: the region's from the
+// regional stack's outputs (stack, out), a site's from its entry in the
+// site directory (its entry topic), so nothing here grows with the sites.
+// An unknown location gives a Target without it, naming those known.
+func Locate(ctx context.Context, dir Directory, stack, prefix string, out map[string]string, location string) (Target, error) {
+	var t Target
+	topics := strings.Split(cmp.Or(out[names.OutputEntryTopics], out[names.OutputEntryTopic]), ",")
+	switch {
+	case out[names.OutputWork] == names.WorkShared && out[names.OutputQueueURL] != "":
+		t.Queue = out[names.OutputQueueURL]
+	case out[names.OutputWork] == names.WorkRouted && topics[0] != "":
+		t.Topic = topics[route.Topic(location, len(topics))]
+	default:
+		return t, fmt.Errorf("%s has no outputs %s and %s or %s: deploy this version of the app (make deploy) first", stack, names.OutputWork, names.OutputEntryTopics, names.OutputQueueURL)
 	}
-	if out[names.OutputLocations] == "" || (t.Topic == "" && t.Queue == "") {
-		return t, fmt.Errorf("%s has no outputs %s and %s or %s: deploy this version of the app (make deploy) first", stack, names.OutputLocations, names.OutputEntryTopic, names.OutputQueueURL)
+	if location == names.RegionLocation {
+		t.Locations = []string{location}
+		return t, nil
 	}
+	path := names.SiteDirectory(prefix) + "/" + location
+	if !locationRe.MatchString(location) {
+		return t, nil // Check names the location as unknown
+	}
+	got, err := dir.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(path)})
+	var missing *ssmtypes.ParameterNotFound
+	switch {
+	case errors.As(err, &missing):
+		known, err := knownLocations(ctx, dir, prefix)
+		t.Locations = known
+		return t, err
+	case err != nil:
+		return t, fmt.Errorf("read the site directory entry %s: %w", path, err)
+	}
+	var entry map[string]any
+	if err := json.Unmarshal([]byte(aws.ToString(got.Parameter.Value)), &entry); err != nil {
+		return t, fmt.Errorf("site directory entry %s is not JSON (%w): deploy the site's stack again", path, err)
+	}
+	if topic, _ := entry[names.DirEntryTopic].(string); t.Topic != "" && topic != "" {
+		t.Topic = topic
+	}
+	t.Locations = []string{location}
 	return t, nil
 }
+
+var locationRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// knownLocations are the region and the directory's sites, for an error
+// message: the first 20, sorted.
+func knownLocations(ctx context.Context, dir Directory, prefix string) ([]string, error) {
+	out := []string{names.RegionLocation}
+	pages := ssm.NewGetParametersByPathPaginator(dir, &ssm.GetParametersByPathInput{Path: aws.String(names.SiteDirectory(prefix)), MaxResults: aws.Int32(10)})
+	for pages.HasMorePages() && len(out) <= maxListed {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return out, fmt.Errorf("list the site directory %s: %w", names.SiteDirectory(prefix), err)
+		}
+		for _, p := range page.Parameters {
+			out = append(out, path.Base(aws.ToString(p.Name)))
+		}
+	}
+	slices.Sort(out)
+	if len(out) > maxListed {
+		out = append(out[:maxListed], "…")
+	}
+	return out, nil
+}
+
+// maxListed is how many locations an unknown location's error names.
+const maxListed = 20
 
 // Check returns every problem with a send, joined: an unknown location, and
 // each name the worker would refuse (with its place in the list).

@@ -8,6 +8,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/ecs-anywhere-stretched/stretched/internal/names"
 	"github.com/ecs-anywhere-stretched/stretched/internal/route"
@@ -85,17 +87,59 @@ func TestSendChecksBeforeSendingAnything(t *testing.T) {
 	}
 }
 
-func TestTargetFromOutputs(t *testing.T) {
-	routed, err := TargetFromOutputs("EcsWorker-Regional", map[string]string{names.OutputEntryTopic: target.Topic, names.OutputLocations: "factory,region", names.OutputWork: "routed"})
-	if err != nil || routed.Topic != target.Topic || len(routed.Locations) != 2 {
-		t.Errorf("routed: %+v %v", routed, err)
+// fakeDirectory is a site directory: parameter name -> value.
+type fakeDirectory map[string]string
+
+func (d fakeDirectory) GetParameter(_ context.Context, in *ssm.GetParameterInput, _ ...func(*ssm.Options)) (*ssm.GetParameterOutput, error) {
+	v, ok := d[aws.ToString(in.Name)]
+	if !ok {
+		return nil, &ssmtypes.ParameterNotFound{Message: aws.String("not found")}
 	}
-	shared, err := TargetFromOutputs("EcsWorker-Regional", map[string]string{names.OutputQueueURL: "https://q", names.OutputLocations: "factory,region", names.OutputWork: "shared"})
+	return &ssm.GetParameterOutput{Parameter: &ssmtypes.Parameter{Name: in.Name, Value: aws.String(v)}}, nil
+}
+
+func (d fakeDirectory) GetParametersByPath(_ context.Context, in *ssm.GetParametersByPathInput, _ ...func(*ssm.Options)) (*ssm.GetParametersByPathOutput, error) {
+	out := &ssm.GetParametersByPathOutput{}
+	for k, v := range d {
+		if strings.HasPrefix(k, aws.ToString(in.Path)+"/") {
+			out.Parameters = append(out.Parameters, ssmtypes.Parameter{Name: aws.String(k), Value: aws.String(v)})
+		}
+	}
+	return out, nil
+}
+
+// A site's work goes to its entry topic as its directory entry says; the
+// region's to its topic among the outputs'; an unknown location names the
+// known ones; a stack without the outputs says to deploy.
+func TestLocate(t *testing.T) {
+	ctx := context.Background()
+	topics := "arn:t1,arn:t2,arn:t3"
+	dir := fakeDirectory{"/W/sites/factory": `{"site":"factory","entryTopicArn":"arn:t2"}`, "/W/sites/pi": `{"site":"pi"}`}
+	routed := map[string]string{names.OutputEntryTopics: topics, names.OutputEntryTopic: "arn:t1", names.OutputWork: names.WorkRouted}
+	got, err := Locate(ctx, dir, "W-Regional", "W", routed, "factory")
+	if err != nil || got.Topic != "arn:t2" || Check(got, "factory", []string{"a"}) != nil {
+		t.Errorf("factory: %+v %v", got, err)
+	}
+	got, err = Locate(ctx, dir, "W-Regional", "W", routed, "region")
+	if want := strings.Split(topics, ",")[route.Topic("region", 3)]; err != nil || got.Topic != want {
+		t.Errorf("region: %+v %v, want topic %s", got, err, want)
+	}
+	// An entry of an earlier version without its topic: the topic by hash.
+	got, _ = Locate(ctx, dir, "W-Regional", "W", routed, "pi")
+	if want := strings.Split(topics, ",")[route.Topic("pi", 3)]; got.Topic != want {
+		t.Errorf("pi: %+v, want topic %s", got, want)
+	}
+	got, err = Locate(ctx, dir, "W-Regional", "W", routed, "mars")
+	if err != nil {
+		t.Fatal(err)
+	}
+	errcheck.Contains(t, Check(got, "mars", []string{"a"}), `unknown location "mars": the locations are factory, pi, region`)
+	shared, err := Locate(ctx, dir, "W-Regional", "W", map[string]string{names.OutputQueueURL: "https://q", names.OutputWork: names.WorkShared}, "factory")
 	if err != nil || shared.Topic != "" || shared.Queue != "https://q" {
 		t.Errorf("shared: %+v %v", shared, err)
 	}
-	_, err = TargetFromOutputs("EcsWorker-Regional", map[string]string{names.OutputQueueURL: "https://q"})
-	errcheck.Contains(t, err, "EcsWorker-Regional has no outputs Locations", "make deploy")
+	_, err = Locate(ctx, dir, "W-Regional", "W", map[string]string{names.OutputQueueURL: "https://q"}, "factory")
+	errcheck.Contains(t, err, "W-Regional has no outputs Work", "make deploy")
 }
 
 func TestReadNames(t *testing.T) {

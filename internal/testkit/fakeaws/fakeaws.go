@@ -38,6 +38,7 @@ const (
 	DescribeInstanceInformation = "AmazonSSM.DescribeInstanceInformation"
 	DeregisterManagedInstance   = "AmazonSSM.DeregisterManagedInstance"
 	GetParametersByPath         = "AmazonSSM.GetParametersByPath"
+	GetParameter                = "AmazonSSM.GetParameter"
 	GetSecretValue              = "secretsmanager.GetSecretValue"
 	PutSecretValue              = "secretsmanager.PutSecretValue"
 	UpdateSecretVersionStage    = "secretsmanager.UpdateSecretVersionStage"
@@ -306,6 +307,13 @@ func (f *Fake) answer(target string, in map[string]any) Reply {
 		}
 		delete(f.Activations, id)
 		return ok(map[string]any{})
+	case GetParameter:
+		name := str(in, "Name")
+		v, found := f.Parameters[name]
+		if !found {
+			return Reply{400, `{"__type":"ParameterNotFound","message":""}`}
+		}
+		return ok(map[string]any{"Parameter": map[string]any{"Name": name, "Type": "String", "Value": v}})
 	case GetParametersByPath:
 		// As SSM: at most 10 a page, the path's direct children unless
 		// Recursive.
