@@ -117,16 +117,12 @@ func NewAnywhere(scope constructs.Construct, id string, props *AnywhereStackProp
 
 	// The fleet's agent (regional) serves the site through its directory
 	// entry; the site's part is the entry and its alarms.
-	agent, err := siteagent.NewSite(stack, "Agent", siteagent.SiteProps{
+	if _, err := siteagent.NewSite(stack, "Agent", siteagent.SiteProps{
 		Directory: names.SiteDirectory(regional.Fleet), Site: site.Name, Fleet: regional.Fleet,
-		Cluster: cluster, ClusterName: site.ClusterName, Service: worker.Service(), Queue: queue, DeadLetterQueue: siteQueue.DeadLetterQueue(), EntryTopic: entryTopic,
+		Cluster: cluster, Service: worker.Service(), Queue: queue, DeadLetterQueue: siteQueue.DeadLetterQueue(), EntryTopic: entryTopic,
 		MinTasks: site.MinTasks, MaxTasks: site.MaxTasks,
-	})
-	if err != nil {
+	}); err != nil {
 		return nil, fmt.Errorf("site %q: %w", site.Name, err)
-	}
-	for _, alarm := range agent.Alarms() {
-		regional.Alerts.Notify(alarm)
 	}
 	tagKey, tagValue := act.StackTag()
 	patch := map[string]string{config.PatchScan: fleetmanager.PatchScan, config.PatchInstall: fleetmanager.PatchInstall}[site.Patching]

@@ -52,7 +52,7 @@ func (r *Regional) addOperations(props *RegionalStackProps, cluster awsecs.IClus
 	output(stack, names.OutputSiteDirectory, jsii.String(names.SiteDirectory(r.Fleet)), "the site directory: one SSM parameter per site (its queue, entry topic, cluster, service), read by fleet send, fleet status and producers")
 	output(stack, names.OutputWork, jsii.String(map[bool]string{true: names.WorkRouted, false: names.WorkShared}[props.Routed]), "routed: a queue per location; shared: one queue for every location")
 	board, err := dashboard.New(stack, "Dashboard", dashboard.Props{
-		Name: props.DashboardName, Locations: locations, Unrouted: unrouted, Cluster: cluster, Service: worker.Service(), Sites: props.Sites,
+		Name: props.DashboardName, Locations: locations, Unrouted: unrouted, Cluster: cluster, Service: worker.Service(), Fleet: r.Fleet, AgentLogs: r.Agent.LogGroup(),
 		QueueSearch: r.Fleet + "-",
 	})
 	if err != nil {

@@ -210,9 +210,6 @@ func NewRegional(scope constructs.Construct, id string, props *RegionalStackProp
 	}
 	r.Worker = worker
 
-	if err := r.addOperations(props, cluster, worker, logGroup, repo); err != nil {
-		return nil, err
-	}
 	// One agent for every site: it reads the site directory each minute.
 	retention, err := loggroup.Retention(props.LogRetentionDays)
 	if err != nil {
@@ -225,6 +222,9 @@ func NewRegional(scope constructs.Construct, id string, props *RegionalStackProp
 		return nil, err
 	}
 	r.Agent = agent
+	if err := r.addOperations(props, cluster, worker, logGroup, repo); err != nil {
+		return nil, err
+	}
 	for _, alarm := range agent.Alarms() {
 		r.Alerts.Notify(alarm)
 	}

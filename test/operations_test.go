@@ -234,33 +234,24 @@ func TestAlarmsAndTheirTopic(t *testing.T) {
 			t.Errorf("site alarm %s must watch the site's queue and notify the app's topic: %s", id, jsonOf(a))
 		}
 	}
-	notifies := func(a map[string]any) bool {
-		return strings.Contains(jsonOf(a["AlarmActions"]), "Fn::ImportValue") && strings.Contains(jsonOf(a["OKActions"]), "Fn::ImportValue")
+	// The sites' node and task alarms are the fleet's, in the regional
+	// stack, on the agent's counts of sites: none per site.
+	if n := len(resources(site, "AWS::CloudWatch::Alarm")); n != 2 {
+		t.Errorf("a site has %d alarms, want its queue's 2 only", n)
 	}
-	// An offline site sends one alarm: the node and task alarms count a
-	// minute only while some node is connected (metric math in the alarm,
-	// not a composite alarm: a fifth of the price).
-	offlineID := logicalID(t, site, "AWS::CloudWatch::Alarm", "AgentSiteOffline")
-	offline := props(resources(site, "AWS::CloudWatch::Alarm")[offlineID])
-	if offline["MetricName"] != "ConnectedNodes" || offline["Statistic"] != "Maximum" || offline["ComparisonOperator"] != "LessThanThreshold" || offline["EvaluationPeriods"] != float64(5) || !notifies(offline) {
-		t.Errorf("SiteOffline must watch ConnectedNodes below 1 for 5 minutes and notify: %s", jsonOf(offline))
-	}
-	if n := len(resources(site, "AWS::CloudWatch::CompositeAlarm")); n != 0 {
-		t.Errorf("a site has %d composite alarms (USD 0.50 each a month): the symptoms hold back by metric math", n)
-	}
-	for prefix, want := range map[string][]string{
-		"AgentNodeDisconnected":  {`"Expression":"IF(online \u003e= 1, disconnected, 0)"`, `"MetricName":"DisconnectedNodes"`, `"Stat":"Minimum"`, `"MetricName":"ConnectedNodes"`, `"Stat":"Maximum"`},
-		"AgentTasksBelowDesired": {`"Expression":"IF(online \u003e= 1, desired - running, 0)"`, `"MetricName":"DesiredTasks"`, `"MetricName":"RunningTasks"`},
+	for prefix, want := range map[string]struct {
+		metric  string
+		minutes float64
+	}{
+		"SiteAgentSitesOffline":           {"SitesOffline", 5},
+		"SiteAgentSitesNodeDisconnected":  {"SitesNodeDisconnected", 10},
+		"SiteAgentSitesTasksBelowDesired": {"SitesTasksBelowDesired", 10},
 	} {
-		a := props(resources(site, "AWS::CloudWatch::Alarm")[logicalID(t, site, "AWS::CloudWatch::Alarm", prefix)])
-		metrics := jsonOf(a["Metrics"])
-		for _, w := range want {
-			if !strings.Contains(metrics, w) {
-				t.Errorf("%s lacks %s: %s", prefix, w, metrics)
-			}
-		}
-		if !notifies(a) || a["EvaluationPeriods"] != float64(10) || a["DatapointsToAlarm"] != float64(10) || a["Threshold"] != float64(1) {
-			t.Errorf("%s must need ten minutes in a row and notify the app's topic: %s", prefix, jsonOf(a))
+		a := props(resources(s, "AWS::CloudWatch::Alarm")[logicalID(t, s, "AWS::CloudWatch::Alarm", prefix)])
+		if a["MetricName"] != want.metric || a["Namespace"] != "EcsAnywhereStretched" || jsonOf(a["Dimensions"]) != `[{"Name":"Fleet","Value":"EcsWorker"}]` ||
+			a["Statistic"] != "Minimum" || a["EvaluationPeriods"] != want.minutes || a["DatapointsToAlarm"] != want.minutes || a["Threshold"] != float64(1) ||
+			a["ComparisonOperator"] != "GreaterThanOrEqualToThreshold" || jsonOf(a["AlarmActions"]) != `[{"Ref":"`+logicalID(t, s, "AWS::SNS::Topic", "AlertsTopic")+`"}]` {
+			t.Errorf("%s must alarm when at least one site is counted for %v minutes in a row and notify the app's topic: %s", prefix, want.minutes, jsonOf(a))
 		}
 	}
 }
@@ -269,8 +260,7 @@ func TestDashboard(t *testing.T) {
 	requireSynth(t)
 	body := jsonOf(only(t, variant["Variant-Regional"], "AWS::CloudWatch::Dashboard")["DashboardBody"])
 	for _, want := range []string{"ApproximateNumberOfMessagesVisible", "ApproximateNumberOfMessagesNotVisible", "ApproximateAgeOfOldestMessage",
-		"RunningTaskCount", "DesiredTaskCount", "ConnectedNodes", "DisconnectedNodes", "RunningTasks", "DesiredTasks",
-		"ecsAnywhereCluster-factory", "piCluster", "factory connected", "pi connected"} {
+		"RunningTaskCount", "DesiredTaskCount", "SitesOffline", "SitesNodeDisconnected", "SitesTasksBelowDesired", "site state"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("dashboard lacks %s", want)
 		}

@@ -182,10 +182,9 @@ func report(stacks []quota.Stack) Report {
 			}
 		}
 	}
-	// The agent's metrics: one set per site, whichever stack runs it.
-	metrics := float64(r.Sites * len(names.SiteMetrics))
-	total["custom metrics (agent)"] += metrics * customMetric
-	site["custom metrics (agent)"] += metrics * customMetric
+	// The agent's metrics: counts of sites for the fleet, a fixed set
+	// whatever its size (none per site).
+	total["custom metrics (agent)"] += float64(len(names.FleetMetrics)) * customMetric
 	items := make([]string, 0, len(total))
 	for k := range total {
 		items = append(items, k)

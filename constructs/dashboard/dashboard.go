@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -23,7 +24,7 @@ import (
 type Site struct {
 	// Name of the site, for the legend.
 	Name string
-	// ClusterName is the dimension of the site agent's metrics.
+	// ClusterName is the site's external cluster.
 	ClusterName string
 }
 
@@ -49,8 +50,13 @@ type Props struct {
 	// Cluster and Service are the regional cluster and Fargate service. Required.
 	Cluster awsecs.ICluster
 	Service awsecs.IBaseService
-	// Sites to show. Default: none.
-	Sites []Site
+	// Fleet is the app's stack prefix: the dimension of the site agent's
+	// counts of sites. Required.
+	Fleet string
+	// AgentLogs is the site agent's log group: the fleet view lists the
+	// sites with a problem from its "site state" lines. Default: none (no
+	// such list).
+	AgentLogs awslogs.ILogGroup
 	// QueueSearch is a term every location queue's name holds (their
 	// generated names start with the regional stack's name and
 	// "-WorkQueue"): the fleet view searches the queues' metrics with it.
@@ -59,10 +65,11 @@ type Props struct {
 }
 
 // Fleet view: with more locations or sites than MaxListed, the per-location
-// and per-site graphs show the region only, and the fleet view (always
-// there) the TopN queues with the most messages and the oldest, and the
-// TopN sites with the fewest connected nodes, by CloudWatch search: its
-// size does not grow with the fleet (a widget holds at most 500 metrics).
+// graphs show the region only, and the fleet view (always there) the TopN
+// queues with the most messages and the oldest (CloudWatch search), the
+// counts of sites with a problem (the site agent's metrics) and up to
+// 2×TopN such sites by name (the agent's log): its size does not grow with
+// the fleet (a widget holds at most 500 metrics).
 const (
 	MaxListed = 20
 	TopN      = 10
@@ -70,14 +77,11 @@ const (
 
 // New makes the dashboard.
 func New(scope constructs.Construct, id string, p Props) (awscloudwatch.Dashboard, error) {
-	if p.Name == "" || len(p.Locations) == 0 || p.Cluster == nil || p.Service == nil || p.QueueSearch == "" {
-		return nil, errors.New("dashboard: Name, Locations, Cluster, Service and QueueSearch are required")
+	if p.Name == "" || len(p.Locations) == 0 || p.Cluster == nil || p.Service == nil || p.QueueSearch == "" || p.Fleet == "" {
+		return nil, errors.New("dashboard: Name, Locations, Cluster, Service, QueueSearch and Fleet are required")
 	}
 	if len(p.Locations) > MaxListed {
 		p.Locations = p.Locations[:1] // the region's
-	}
-	if len(p.Sites) > MaxListed {
-		p.Sites = nil
 	}
 	minute := awscdk.Duration_Minutes(jsii.Number(1))
 	opts := func(label, stat string) *awscloudwatch.MetricOptions {
@@ -93,17 +97,12 @@ func New(scope constructs.Construct, id string, p Props) (awscloudwatch.Dashboar
 			Statistic:     jsii.String("Average"), Period: minute,
 		})
 	}
-	site := func(metric, label string, s Site) awscloudwatch.IMetric {
+	sites := func(metric, label, stat string) awscloudwatch.IMetric {
 		return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
-			Namespace: jsii.String(names.MetricNamespace), MetricName: jsii.String(metric), Label: jsii.String(s.Name + " " + label),
-			DimensionsMap: &map[string]*string{names.DimensionCluster: jsii.String(s.ClusterName)},
-			Statistic:     jsii.String("Maximum"), Period: minute,
+			Namespace: jsii.String(names.MetricNamespace), MetricName: jsii.String(metric), Label: jsii.String(label),
+			DimensionsMap: &map[string]*string{names.DimensionFleet: jsii.String(p.Fleet)},
+			Statistic:     jsii.String(stat), Period: minute,
 		})
-	}
-	var siteTasks, siteNodes []awscloudwatch.IMetric
-	for _, s := range p.Sites {
-		siteTasks = append(siteTasks, site(names.MetricRunningTasks, "running", s), site(names.MetricDesiredTasks, "desired", s))
-		siteNodes = append(siteNodes, site(names.MetricConnectedNodes, "connected", s), site(names.MetricDisconnectedNodes, "disconnected", s))
 	}
 	d := awscloudwatch.NewDashboard(scope, jsii.String(id), &awscloudwatch.DashboardProps{
 		DashboardName:   jsii.String(p.Name),
@@ -127,8 +126,9 @@ func New(scope constructs.Construct, id string, p Props) (awscloudwatch.Dashboar
 	)
 	d.AddWidgets(
 		graph("Tasks in the region", insights("RunningTaskCount", "running"), insights("DesiredTaskCount", "desired")),
-		graph("Tasks per site", siteTasks...),
-		graph("Nodes per site", siteNodes...),
+		graph("Sites", sites(names.MetricSites, "served", "Maximum"), sites(names.MetricSitesFailed, "agent failed", "Maximum")),
+		graph("Sites with a problem", sites(names.MetricSitesOffline, "offline", "Minimum"),
+			sites(names.MetricSitesNodeDisconnected, "node disconnected", "Minimum"), sites(names.MetricSitesTasksBelowDesired, "tasks below desired", "Minimum")),
 	)
 	search := func(label, expression string) awscloudwatch.IMetric {
 		return awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
@@ -142,8 +142,23 @@ func New(scope constructs.Construct, id string, p Props) (awscloudwatch.Dashboar
 	d.AddWidgets(
 		graph(fmt.Sprintf("Fleet: the %d queues with the most messages", TopN), search("", queues("ApproximateNumberOfMessagesVisible", "DESC"))),
 		graph(fmt.Sprintf("Fleet: the %d oldest messages (s)", TopN), search("", queues("ApproximateAgeOfOldestMessage", "DESC"))),
-		graph(fmt.Sprintf("Fleet: the %d sites with the fewest connected nodes", TopN), search("",
-			fmt.Sprintf(`SORT(SEARCH('{%s,%s} MetricName="%s"', 'Maximum', 60), MAX, ASC, %d)`, names.MetricNamespace, names.DimensionCluster, names.MetricConnectedNodes, TopN))),
 	)
+	if p.AgentLogs != nil {
+		// The sites whose last state (the agent logs one a minute per site)
+		// shows a problem, the offline first.
+		d.AddWidgets(awscloudwatch.NewLogQueryWidget(&awscloudwatch.LogQueryWidgetProps{
+			Title:         jsii.String(fmt.Sprintf("Fleet: up to %d sites with a problem (last 15 minutes of the agent's log)", TopN*2)),
+			LogGroupNames: jsii.Strings(*p.AgentLogs.LogGroupName()),
+			QueryLines: jsii.Strings(
+				fmt.Sprintf(`filter msg = %q`, names.LogSiteState),
+				fmt.Sprintf(`stats latest(%s) as connected, latest(%s) as disconnected, latest(%s) as desired, latest(%s) as running by site`,
+					names.LogConnectedNodes, names.LogDisconnectedNodes, names.LogDesiredTasks, names.LogRunningTasks),
+				`filter connected = 0 or disconnected > 0 or running < desired`,
+				`sort connected asc, disconnected desc`,
+				fmt.Sprintf(`limit %d`, TopN*2),
+			),
+			View: awscloudwatch.LogQueryVisualizationType_TABLE, Width: jsii.Number(24), Height: jsii.Number(6),
+		}))
+	}
 	return d, nil
 }

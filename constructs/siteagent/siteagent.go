@@ -3,12 +3,13 @@
 // minute and on every "ECS Container Instance State Change", that reads the
 // site directory (one Parameter Store entry per site, made by NewSite in the
 // site's stack) and, for each site within a bounded time, scales its
-// EXTERNAL service on the queue's backlog within its bounds and writes its
-// metrics (nodes connected and disconnected, tasks desired and running).
-// A site adds no function, role, rule or log group: only
-// its entry and its alarms. Two alarms watch a site's metrics: a node that
-// stays disconnected, and tasks that stay below desired; brief agent
-// disconnects, which happen several times an hour, set off neither.
+// EXTERNAL service on the queue's backlog within its bounds and logs its
+// state; each scheduled run writes the fleet's counts of sites offline,
+// with a node disconnected, or missing tasks (a fixed set of metrics). A
+// site adds no function, role, rule, log group, metric or alarm: only its
+// entry. Three fleet alarms watch the counts: a site offline, a node that
+// stays disconnected, tasks that stay below desired; brief agent
+// disconnects, which happen several times an hour, set off none.
 package siteagent
 
 import (
@@ -79,8 +80,9 @@ func (p Props) validate() error {
 // Agent is the fleet's one agent function, its triggers and its alarm.
 type Agent struct {
 	constructs.Construct
-	function awslambda.IFunction
-	failing  awscloudwatch.Alarm
+	function                                     awslambda.IFunction
+	logs                                         awslogs.ILogGroup
+	failing, offline, disconnected, missingTasks awscloudwatch.Alarm
 }
 
 // New makes the fleet's agent: one function that serves every site of the
@@ -185,16 +187,52 @@ func New(scope constructs.Construct, id string, props Props) (*Agent, error) {
 		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
 		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
 	})
+	a.logs = fn.LogGroup()
+	// The fleet's alarms, one per symptom for every site: the agent's
+	// counts of sites (a site's name is in the agent's "site state" log
+	// lines, the dashboard's fleet view and `fleet status`). The minimum
+	// over a minute: one good run clears the minute.
+	count := func(name string) awscloudwatch.Metric {
+		return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+			Namespace: jsii.String(names.MetricNamespace), MetricName: jsii.String(name),
+			DimensionsMap: &map[string]*string{names.DimensionFleet: jsii.String(props.Fleet)},
+			Statistic:     jsii.String("Minimum"), Period: awscdk.Duration_Minutes(jsii.Number(1)),
+		})
+	}
+	alarm := func(id, metric string, minutes int, description string) awscloudwatch.Alarm {
+		return awscloudwatch.NewAlarm(c, jsii.String(id), &awscloudwatch.AlarmProps{
+			AlarmDescription:   jsii.String(description),
+			Metric:             count(metric),
+			Threshold:          jsii.Number(1),
+			EvaluationPeriods:  jsii.Number(float64(minutes)),
+			DatapointsToAlarm:  jsii.Number(float64(minutes)),
+			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+		})
+	}
+	a.offline = alarm("SitesOffline", names.MetricSitesOffline, OfflineMinutes, fmt.Sprintf(
+		"a site has had no connected node for %d minutes: offline (link cut, power, or no node joined yet); its work waits in its queue and the agent does not add tasks there; `fleet status` and the dashboard's fleet view name it", OfflineMinutes))
+	a.disconnected = alarm("SitesNodeDisconnected", names.MetricSitesNodeDisconnected, DisconnectedMinutes, fmt.Sprintf(
+		"a node's ECS agent has been disconnected for %d minutes at a site that is online: check the machine, its network and `systemctl status ecs`; `fleet status` names the site and node", DisconnectedMinutes))
+	a.missingTasks = alarm("SitesTasksBelowDesired", names.MetricSitesTasksBelowDesired, MissingTaskMinutes, fmt.Sprintf(
+		"a site that is online has run fewer worker tasks than desired for %d minutes: nodes full or failing; `fleet status` names the site, its service's events say why", MissingTaskMinutes))
 	return a, nil
 }
 
 // Function is the agent's function.
 func (a *Agent) Function() awslambda.IFunction { return a.function }
 
-// Alarms are the agent's alarms that notify: the agent failing.
-func (a *Agent) Alarms() []alerts.Alarm { return []alerts.Alarm{a.failing} }
+// Alarms are the agent's alarms that notify: the agent failing, and for
+// every site at once: a site offline; a node disconnected and tasks below
+// desired at a site that is online.
+func (a *Agent) Alarms() []alerts.Alarm {
+	return []alerts.Alarm{a.failing, a.offline, a.disconnected, a.missingTasks}
+}
 
-// SiteProps configure a site's part: its directory entry and its alarms.
+// LogGroup holds the agent's "site state" lines, one per site and run.
+func (a *Agent) LogGroup() awslogs.ILogGroup { return a.logs }
+
+// SiteProps configure a site's part: its directory entry.
 type SiteProps struct {
 	// Directory is the site directory's path. Required.
 	Directory string
@@ -205,9 +243,6 @@ type SiteProps struct {
 	Fleet string
 	// Cluster is the site's external cluster. Required.
 	Cluster awsecs.ICluster
-	// ClusterName is the cluster's name as a plain string: the metrics'
-	// dimension, which the app's dashboard reads too. Required.
-	ClusterName string
 	// Service is the site's EXTERNAL service. Required.
 	Service awsecs.IBaseService
 	// Queue is the site's work queue (tagged by the regional stack). Required.
@@ -227,8 +262,8 @@ type SiteProps struct {
 
 func (p SiteProps) validate() error {
 	var errs []error
-	if p.Cluster == nil || p.ClusterName == "" || p.Service == nil || p.Queue == nil || p.DeadLetterQueue == nil || p.Site == "" || p.Fleet == "" || p.Directory == "" {
-		errs = append(errs, errors.New("siteagent: Directory, Site, Fleet, Cluster, ClusterName, Service, Queue and DeadLetterQueue are required: pass the directory, the site's name, the app's prefix, its cluster, the cluster's name, its EXTERNAL service, its work queue and that queue's dead-letter queue"))
+	if p.Cluster == nil || p.Service == nil || p.Queue == nil || p.DeadLetterQueue == nil || p.Site == "" || p.Fleet == "" || p.Directory == "" {
+		errs = append(errs, errors.New("siteagent: Directory, Site, Fleet, Cluster, Service, Queue and DeadLetterQueue are required: pass the directory, the site's name, the app's prefix, its cluster, its EXTERNAL service, its work queue and that queue's dead-letter queue"))
 	}
 	if p.MaxTasks < 1 || p.MinTasks < 0 || p.MinTasks > p.MaxTasks {
 		errs = append(errs, fmt.Errorf("siteagent: MinTasks %d and MaxTasks %d: need 0 <= MinTasks <= MaxTasks and MaxTasks >= 1", p.MinTasks, p.MaxTasks))
@@ -239,19 +274,15 @@ func (p SiteProps) validate() error {
 	return errors.Join(errs...)
 }
 
-// Site is a site's directory entry and its alarms.
+// Site is a site's directory entry.
 type Site struct {
 	constructs.Construct
-	entry                               awsssm.StringParameter
-	disconnected, missingTasks, offline awscloudwatch.Alarm
-	// The symptoms notify only while the site is online: an offline site
-	// sends one alarm, not a storm.
-	disconnectedOnline, missingTasksOnline awscloudwatch.CompositeAlarm
+	entry awsssm.StringParameter
 }
 
 // NewSite makes a site's directory entry (a standard Parameter Store
 // parameter: no charge), tags its cluster and service for the fleet's
-// agent, and makes the site's alarms on the metrics the agent writes.
+// agent.
 func NewSite(scope constructs.Construct, id string, props SiteProps) (*Site, error) {
 	if err := props.validate(); err != nil {
 		return nil, err
@@ -284,63 +315,7 @@ func NewSite(scope constructs.Construct, id string, props SiteProps) (*Site, err
 		StringValue:   stack.ToJsonString(value, nil),
 		Tier:          awsssm.ParameterTier_STANDARD,
 	})
-	metric := func(name, stat string) awscloudwatch.Metric {
-		return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
-			Namespace:     jsii.String(names.MetricNamespace),
-			MetricName:    jsii.String(name),
-			DimensionsMap: &map[string]*string{names.DimensionCluster: jsii.String(props.ClusterName)},
-			Statistic:     jsii.String(stat),
-			Period:        awscdk.Duration_Minutes(jsii.Number(1)),
-		})
-	}
-	// A symptom counts in a minute only while some node of the site is
-	// connected (the maximum of ConnectedNodes in the minute is at least
-	// 1): an offline site sends SiteOffline once, not a storm. Metric math
-	// in the alarm itself, where a composite alarm per symptom cost five
-	// times as much.
-	whileOnline := func(id, expression, label string, minutes int, using map[string]awscloudwatch.IMetric, description string) awscloudwatch.Alarm {
-		using["online"] = metric(names.MetricConnectedNodes, "Maximum")
-		return awscloudwatch.NewAlarm(c, jsii.String(id), &awscloudwatch.AlarmProps{
-			AlarmDescription: jsii.String(description),
-			Metric: awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
-				Expression:   jsii.String("IF(online >= 1, " + expression + ", 0)"),
-				UsingMetrics: &using,
-				Label:        jsii.String(label),
-				Period:       awscdk.Duration_Minutes(jsii.Number(1)),
-			}),
-			Threshold:          jsii.Number(1),
-			EvaluationPeriods:  jsii.Number(float64(minutes)),
-			DatapointsToAlarm:  jsii.Number(float64(minutes)),
-			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
-		})
-	}
-	// The minimum over a minute: one good sample clears the minute.
-	a.disconnected = whileOnline("NodeDisconnected", "disconnected", "nodes disconnected while the site is online", DisconnectedMinutes,
-		map[string]awscloudwatch.IMetric{"disconnected": metric(names.MetricDisconnectedNodes, "Minimum")},
-		fmt.Sprintf("a node of cluster %s has had its ECS agent disconnected for %d minutes while the site is online: check the machine, its network and `systemctl status ecs`", props.ClusterName, DisconnectedMinutes))
-	a.missingTasks = whileOnline("TasksBelowDesired", "desired - running", "tasks missing while the site is online", MissingTaskMinutes,
-		map[string]awscloudwatch.IMetric{"desired": metric(names.MetricDesiredTasks, "Minimum"), "running": metric(names.MetricRunningTasks, "Maximum")},
-		fmt.Sprintf("cluster %s has run fewer worker tasks than desired for %d minutes while the site is online: nodes full or failing; see `make status` and the service's events", props.ClusterName, MissingTaskMinutes))
-	// Every node disconnected (or none joined): nothing can run there.
-	a.offline = awscloudwatch.NewAlarm(c, jsii.String("SiteOffline"), &awscloudwatch.AlarmProps{
-		AlarmDescription: jsii.String(fmt.Sprintf("site cluster %s has had no connected node for %d minutes: the site is offline (link cut, power, or no node joined yet); its work waits in its queue and the agent does not add tasks", props.ClusterName, OfflineMinutes)),
-		// The maximum over a minute: one connected sample clears it.
-		Metric:             metric(names.MetricConnectedNodes, "Maximum"),
-		Threshold:          jsii.Number(1),
-		EvaluationPeriods:  jsii.Number(OfflineMinutes),
-		DatapointsToAlarm:  jsii.Number(OfflineMinutes),
-		ComparisonOperator: awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD,
-		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
-	})
 	return a, nil
-}
-
-// Alarms are the site's alarms that notify: the site offline; a node
-// disconnected and tasks below desired, each only while the site is not
-// offline.
-func (a *Site) Alarms() []alerts.Alarm {
-	return []alerts.Alarm{a.offline, a.disconnected, a.missingTasks}
 }
 
 // Entry is the site's directory entry.

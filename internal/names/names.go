@@ -104,26 +104,38 @@ const (
 	SecretExpirationDate = "expirationDate"
 )
 
-// Metrics each site's agent publishes every minute (CloudWatch embedded
-// metric format), dimension DimensionCluster.
+// Metrics the fleet's site agent publishes after each scheduled run
+// (CloudWatch embedded metric format), dimension DimensionFleet = the app's
+// stack prefix: counts of sites, so their number (and price) does not grow
+// with the fleet.
 const (
 	// MetricNamespace holds the app's own metrics.
 	MetricNamespace = "EcsAnywhereStretched"
-	// MetricConnectedNodes and MetricDisconnectedNodes count the site's
-	// container instances by agent connection.
-	MetricConnectedNodes    = "ConnectedNodes"
-	MetricDisconnectedNodes = "DisconnectedNodes"
-	// MetricDesiredTasks and MetricRunningTasks are the EXTERNAL service's
-	// counts after the agent's decision. (The backlog is SQS's own metric,
-	// at no charge; tasks missing are desired minus running, by metric math.)
-	MetricDesiredTasks = "DesiredTasks"
-	MetricRunningTasks = "RunningTasks"
-	DimensionCluster   = "ClusterName"
+	DimensionFleet  = "Fleet"
+	// MetricSites is how many sites the run served; MetricSitesFailed how
+	// many of them it could not read or scale.
+	MetricSites       = "Sites"
+	MetricSitesFailed = "SitesFailed"
+	// MetricSitesOffline: sites with no connected node.
+	MetricSitesOffline = "SitesOffline"
+	// MetricSitesNodeDisconnected: online sites with a node disconnected.
+	MetricSitesNodeDisconnected = "SitesNodeDisconnected"
+	// MetricSitesTasksBelowDesired: online sites running fewer tasks than desired.
+	MetricSitesTasksBelowDesired = "SitesTasksBelowDesired"
 )
 
-// SiteMetrics are the metrics the agent publishes for every site: each one
-// a custom metric (one dimension value per site), priced by CloudWatch.
-var SiteMetrics = []string{MetricConnectedNodes, MetricDisconnectedNodes, MetricDesiredTasks, MetricRunningTasks}
+// FleetMetrics are the fleet's custom metrics: a fixed number, priced by
+// CloudWatch per metric.
+var FleetMetrics = []string{MetricSites, MetricSitesFailed, MetricSitesOffline, MetricSitesNodeDisconnected, MetricSitesTasksBelowDesired}
+
+// The site agent's log line per site and run, and its fields.
+const (
+	LogSiteState         = "site state"
+	LogConnectedNodes    = "connectedNodes"
+	LogDisconnectedNodes = "disconnectedNodes"
+	LogDesiredTasks      = "desiredTasks"
+	LogRunningTasks      = "runningTasks"
+)
 
 // The site directory: one Parameter Store String parameter per site,
 // <SiteDirectory(prefix)>/<site>, written by the site's stack and read by

@@ -1,23 +1,22 @@
 // Package agent is the site agent (handler "siteagent"): one function for
 // the whole fleet (Fleet) that runs once a minute for every site of the site
 // directory, each site bounded in time (Agent): it scales the site's EXTERNAL service on the work
-// queue's backlog by setting its desired count, and writes the site's
-// metrics (nodes connected and disconnected, tasks desired and running) in
-// the CloudWatch embedded metric format, one JSON
-// log line, no CloudWatch call. A Go function sets the count because AWS's
+// queue's backlog by setting its desired count, and logs the site's state
+// (nodes connected and disconnected, tasks desired and running: one JSON
+// line, "site state"). Each scheduled run then writes the fleet's metrics
+// (how many sites are offline, have a node disconnected or miss tasks) in
+// the CloudWatch embedded metric format, one line, no CloudWatch call: a
+// fixed number of custom metrics, whatever the number of sites. A Go function sets the count because AWS's
 // documentation does not establish that Application Auto Scaling serves
 // EXTERNAL services (docs/operations.md, Scaling on the queue).
 package agent
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"strconv"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
@@ -54,8 +53,6 @@ type Agent struct {
 	MinTasks, MaxTasks int
 	BacklogPerTask     int
 	Log                *slog.Logger
-	Metrics            io.Writer
-	Now                func() time.Time
 }
 
 // Report is what one run saw and did.
@@ -65,6 +62,22 @@ type Report struct {
 	Desired, Running, Pending int
 	// NewDesired is the desired count after the run.
 	NewDesired int
+	// NodesKnown and TasksKnown say whether the nodes, and the service and
+	// queue, were read: a count that was not read is not a zero.
+	NodesKnown, TasksKnown bool
+}
+
+// Offline: no node connected (the link is cut, or none joined yet).
+func (r Report) Offline() bool { return r.NodesKnown && r.Nodes.Connected == 0 }
+
+// NodeDisconnected: a node disconnected while the site is online.
+func (r Report) NodeDisconnected() bool {
+	return r.NodesKnown && r.Nodes.Connected >= 1 && r.Nodes.Disconnected >= 1
+}
+
+// TasksBelowDesired: fewer tasks run than desired while the site is online.
+func (r Report) TasksBelowDesired() bool {
+	return r.NodesKnown && r.TasksKnown && r.Nodes.Connected >= 1 && r.Running < r.NewDesired
 }
 
 // Decide is the desired count for a backlog: enough tasks that each has at
@@ -78,8 +91,8 @@ func Decide(current, backlog, minTasks, maxTasks, perTask int) int {
 	return max(minTasks, min(maxTasks, want))
 }
 
-// Run counts, decides, sets the desired count when it changes and writes
-// the metrics. A failure to read nodes does not stop the scaling, and the
+// Run counts, decides, sets the desired count when it changes and logs the
+// site's state. A failure to read nodes does not stop the scaling, and the
 // reverse; every failure is returned.
 func (a *Agent) Run(ctx context.Context) (Report, error) {
 	var r Report
@@ -93,9 +106,8 @@ func (a *Agent) Run(ctx context.Context) (Report, error) {
 	if scaleErr != nil {
 		errs = append(errs, scaleErr)
 	}
-	if err := a.writeMetrics(r, nodesErr == nil, scaleErr == nil); err != nil {
-		errs = append(errs, err)
-	}
+	r.NodesKnown, r.TasksKnown = nodesErr == nil, scaleErr == nil
+	a.logState(r)
 	return r, errors.Join(errs...)
 }
 
@@ -141,42 +153,18 @@ func (a *Agent) scale(ctx context.Context, r *Report, nodesKnown bool) error {
 	return nil
 }
 
-// writeMetrics writes one embedded-metric-format line: node metrics only
-// when the nodes were read, task and backlog metrics only when the service
-// and queue were (a zero for "unknown" would clear the node-disconnected
-// alarm and draw an empty site). Nothing known, nothing written.
-func (a *Agent) writeMetrics(r Report, nodesKnown, tasksKnown bool) error {
-	var metrics []string
-	line := map[string]any{names.DimensionCluster: a.Cluster}
-	if nodesKnown {
-		metrics = append(metrics, names.MetricConnectedNodes, names.MetricDisconnectedNodes)
-		line[names.MetricConnectedNodes] = r.Nodes.Connected
-		line[names.MetricDisconnectedNodes] = r.Nodes.Disconnected
+// logState logs what the run saw, the counts it read only (a zero for
+// "unknown" would read as an empty site): the dashboard's fleet view lists
+// the sites with a problem from these lines.
+func (a *Agent) logState(r Report) {
+	var attrs []any
+	if r.NodesKnown {
+		attrs = append(attrs, names.LogConnectedNodes, r.Nodes.Connected, names.LogDisconnectedNodes, r.Nodes.Disconnected)
 	}
-	if tasksKnown {
-		metrics = append(metrics, names.MetricDesiredTasks, names.MetricRunningTasks)
-		line[names.MetricDesiredTasks] = r.NewDesired
-		line[names.MetricRunningTasks] = r.Running
+	if r.TasksKnown {
+		attrs = append(attrs, names.LogDesiredTasks, r.NewDesired, names.LogRunningTasks, r.Running, "visible", r.Visible, "inFlight", r.InFlight)
 	}
-	if len(metrics) == 0 {
-		return nil
+	if len(attrs) > 0 {
+		a.Log.Info(names.LogSiteState, attrs...)
 	}
-	defs := make([]map[string]string, len(metrics))
-	for i, m := range metrics {
-		defs[i] = map[string]string{"Name": m, "Unit": "Count"}
-	}
-	line["_aws"] = map[string]any{
-		"Timestamp": a.Now().UnixMilli(),
-		"CloudWatchMetrics": []any{map[string]any{
-			"Namespace":  names.MetricNamespace,
-			"Dimensions": [][]string{{names.DimensionCluster}},
-			"Metrics":    defs,
-		}},
-	}
-	b, err := json.Marshal(line)
-	if err != nil {
-		return fmt.Errorf("encode the site metrics: %w", err)
-	}
-	_, err = fmt.Fprintf(a.Metrics, "%s\n", b)
-	return err
 }

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -44,17 +43,17 @@ const (
 )
 
 type env struct {
-	aws     *fakeaws.Fake
-	agent   *Agent
-	metrics *bytes.Buffer
+	aws   *fakeaws.Fake
+	agent *Agent
+	log   *bytes.Buffer
 }
 
 func newEnv(t *testing.T, desired, running, visible, inFlight int) *env {
-	e := &env{aws: fakeaws.New(t), metrics: &bytes.Buffer{}}
+	e := &env{aws: fakeaws.New(t), log: &bytes.Buffer{}}
 	cfg := e.aws.Config()
 	a := Agent{Cluster: cluster, Service: service, QueueURL: queueURL, MinTasks: 1, MaxTasks: 4, BacklogPerTask: 100}
 	a.ECS, a.SQS = ecs.NewFromConfig(cfg), sqs.NewFromConfig(cfg)
-	a.Log, a.Metrics, a.Now = slog.New(slog.NewJSONHandler(&bytes.Buffer{}, nil)), e.metrics, func() time.Time { return time.UnixMilli(1700000000000) }
+	a.Log = slog.New(slog.NewJSONHandler(e.log, nil))
 	e.agent = &a
 	e.aws.Services[fakeaws.ServiceKey(cluster, service)] = &fakeaws.Service{Desired: desired, Running: running}
 	e.aws.Queues[queueURL] = &fakeaws.Queue{Visible: visible, InFlight: inFlight}
@@ -66,21 +65,26 @@ func newEnv(t *testing.T, desired, running, visible, inFlight int) *env {
 	return e
 }
 
-// emf is the one metrics line a run wrote.
-func (e *env) emf(t *testing.T) map[string]any {
+// state is the one "site state" line a run logged.
+func (e *env) state(t *testing.T) map[string]any {
 	t.Helper()
-	lines := strings.Split(strings.TrimSpace(e.metrics.String()), "\n")
-	if len(lines) != 1 {
-		t.Fatalf("want one metrics line, got %q", e.metrics.String())
+	var found []map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(e.log.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("log line is not JSON: %v", err)
+		}
+		if m["msg"] == "site state" {
+			found = append(found, m)
+		}
 	}
-	var m map[string]any
-	if err := json.Unmarshal([]byte(lines[0]), &m); err != nil {
-		t.Fatalf("metrics line is not JSON: %v", err)
+	if len(found) != 1 {
+		t.Fatalf("want one site state line, got %q", e.log.String())
 	}
-	return m
+	return found[0]
 }
 
-func TestRunScalesOutAndWritesTheSiteMetrics(t *testing.T) {
+func TestRunScalesOutAndLogsTheSiteState(t *testing.T) {
 	e := newEnv(t, 1, 1, 180, 60)
 	r, err := e.agent.Run(context.Background())
 	if err != nil {
@@ -89,18 +93,14 @@ func TestRunScalesOutAndWritesTheSiteMetrics(t *testing.T) {
 	if got := e.aws.Services[fakeaws.ServiceKey(cluster, service)].Desired; got != 3 || r.NewDesired != 3 {
 		t.Errorf("a backlog of 240 at 100 per task needs 3 tasks, desired is %d", got)
 	}
-	m := e.emf(t)
-	want := map[string]float64{"ConnectedNodes": 2, "DisconnectedNodes": 1, "DesiredTasks": 3, "RunningTasks": 1}
-	for k, v := range want {
+	m := e.state(t)
+	for k, v := range map[string]float64{"connectedNodes": 2, "disconnectedNodes": 1, "desiredTasks": 3, "runningTasks": 1, "visible": 180, "inFlight": 60} {
 		if m[k] != v {
-			t.Errorf("metric %s = %v, want %v (line %v)", k, m[k], v, m)
+			t.Errorf("%s = %v, want %v (line %v)", k, m[k], v, m)
 		}
 	}
-	aws := m["_aws"].(map[string]any)
-	def := aws["CloudWatchMetrics"].([]any)[0].(map[string]any)
-	if aws["Timestamp"] != float64(1700000000000) || def["Namespace"] != "EcsAnywhereStretched" || fmt.Sprint(def["Dimensions"]) != "[[ClusterName]]" ||
-		len(def["Metrics"].([]any)) != len(want) || m["ClusterName"] != cluster {
-		t.Errorf("EMF metadata %v", aws)
+	if !r.NodeDisconnected() || !r.TasksBelowDesired() || r.Offline() {
+		t.Errorf("2 connected, 1 disconnected, 1 of 3 tasks running: want node disconnected and tasks below desired, not offline: %+v", r)
 	}
 }
 
@@ -114,32 +114,32 @@ func TestRunLeavesASteadyCountAlone(t *testing.T) {
 	}
 }
 
-func TestQueueFailureStillWritesNodeMetrics(t *testing.T) {
+func TestQueueFailureStillLogsTheNodes(t *testing.T) {
 	e := newEnv(t, 1, 1, 0, 0)
 	e.aws.On(fakeaws.GetQueueAttributes, fakeaws.Reply{Status: 400, Body: `{"__type":"com.amazonaws.sqs#AccessDenied","message":"not authorized"}`})
-	_, err := e.agent.Run(context.Background())
+	r, err := e.agent.Run(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "read the backlog of queue") {
 		t.Fatalf("error %v", err)
 	}
-	m := e.emf(t)
-	if m["DisconnectedNodes"] != float64(1) || m["DesiredTasks"] != nil {
-		t.Errorf("node metrics must still be written, task metrics not guessed: %v", m)
+	m := e.state(t)
+	if m["disconnectedNodes"] != float64(1) || m["desiredTasks"] != nil || r.TasksBelowDesired() || !r.NodeDisconnected() {
+		t.Errorf("the nodes must still be logged and counted, the tasks not guessed: %v %+v", m, r)
 	}
 }
 
-func TestNodeFailureWritesNoNodeMetrics(t *testing.T) {
+func TestNodeFailureGuessesNoNodes(t *testing.T) {
 	e := newEnv(t, 1, 1, 0, 0)
 	e.aws.On(fakeaws.ListContainerInstances, fakeaws.Reply{Status: 400, Body: `{"__type":"AccessDeniedException","message":"not authorized"}`})
 	_, err := e.agent.Run(context.Background())
 	if err == nil {
 		t.Fatal("a failure to list the nodes must be returned")
 	}
-	m := e.emf(t)
-	if _, ok := m["DisconnectedNodes"]; ok {
-		t.Errorf("node metrics must not be guessed (a 0 would clear the disconnected-node alarm): %v", m)
+	m := e.state(t)
+	if _, ok := m["disconnectedNodes"]; ok {
+		t.Errorf("the nodes must not be guessed: %v", m)
 	}
-	if m["DesiredTasks"] != float64(1) {
-		t.Errorf("task metrics must still be written: %v", m)
+	if m["desiredTasks"] != float64(1) {
+		t.Errorf("the tasks must still be logged: %v", m)
 	}
 }
 
@@ -170,7 +170,6 @@ func TestOverlappingRunsAreSafe(t *testing.T) {
 			for round := range 20 {
 				e := newEnv(t, tc.desired, tc.desired, tc.visible, 0)
 				second := *e.agent
-				second.Metrics = &bytes.Buffer{}
 				errs := make(chan error, 2)
 				for _, a := range []*Agent{e.agent, &second} {
 					go func() { _, err := a.Run(context.Background()); errs <- err }()

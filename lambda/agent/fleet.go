@@ -45,8 +45,7 @@ type Fleet struct {
 	SiteTimeout time.Duration
 	Parallel    int
 	Log         *slog.Logger
-	// Metrics receives every site's metrics line (whole lines, never
-	// interleaved).
+	// Metrics receives the fleet's metrics line after each run of every site.
 	Metrics io.Writer
 	Now     func() time.Time
 }
@@ -152,7 +151,6 @@ func (f *Fleet) Run(ctx context.Context, onlyCluster string) (FleetReport, error
 	if dirErr != nil {
 		errs = append(errs, dirErr)
 	}
-	metrics := &lockedWriter{w: f.Metrics}
 	sem := make(chan struct{}, max(f.Parallel, 1))
 	var wg sync.WaitGroup
 	for _, s := range sites {
@@ -167,7 +165,7 @@ func (f *Fleet) Run(ctx context.Context, onlyCluster string) (FleetReport, error
 			defer cancel()
 			a := Agent{ECS: f.ECS, SQS: f.SQS, Cluster: s.Cluster, Service: s.Service, QueueURL: s.QueueURL,
 				MinTasks: s.MinTasks, MaxTasks: s.MaxTasks, BacklogPerTask: s.BacklogPerTask,
-				Log: f.Log.With("site", s.Name), Metrics: metrics, Now: f.Now}
+				Log: f.Log.With("site", s.Name)}
 			r, err := a.Run(sctx)
 			mu.Lock()
 			defer mu.Unlock()
@@ -184,17 +182,55 @@ func (f *Fleet) Run(ctx context.Context, onlyCluster string) (FleetReport, error
 	}
 	wg.Wait()
 	f.Log.Info("fleet agent run", "sites", len(rep.Sites), "failed", len(rep.Failed))
+	if onlyCluster == "" {
+		// A run for one site's node event would count one site only.
+		if err := f.writeMetrics(rep); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return rep, errors.Join(errs...)
 }
 
-// lockedWriter writes each Write whole, one at a time.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
+// FleetName is the app's stack prefix, from the site directory's path
+// (/<prefix>/sites): the dimension of the fleet's metrics.
+func (f *Fleet) FleetName() string {
+	return strings.Split(strings.TrimPrefix(f.Directory, "/"), "/")[0]
 }
 
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
+// writeMetrics writes one embedded-metric-format line: how many sites the
+// run served, and how many of them are offline, have a node disconnected
+// while online, or run fewer tasks than desired while online. A count the
+// run could not read (names.MetricSitesFailed counts those sites) is in none.
+func (f *Fleet) writeMetrics(rep FleetReport) error {
+	line := map[string]any{names.DimensionFleet: f.FleetName(), names.MetricSites: len(rep.Sites), names.MetricSitesFailed: len(rep.Failed)}
+	for _, m := range []string{names.MetricSitesOffline, names.MetricSitesNodeDisconnected, names.MetricSitesTasksBelowDesired} {
+		line[m] = 0
+	}
+	for _, r := range rep.Sites {
+		for m, yes := range map[string]bool{names.MetricSitesOffline: r.Offline(), names.MetricSitesNodeDisconnected: r.NodeDisconnected(), names.MetricSitesTasksBelowDesired: r.TasksBelowDesired()} {
+			if yes {
+				line[m] = line[m].(int) + 1
+			}
+		}
+	}
+	defs := make([]map[string]string, len(names.FleetMetrics))
+	for i, m := range names.FleetMetrics {
+		defs[i] = map[string]string{"Name": m, "Unit": "Count"}
+	}
+	line["_aws"] = map[string]any{
+		"Timestamp": f.Now().UnixMilli(),
+		"CloudWatchMetrics": []any{map[string]any{
+			"Namespace":  names.MetricNamespace,
+			"Dimensions": [][]string{{names.DimensionFleet}},
+			"Metrics":    defs,
+		}},
+	}
+	b, err := json.Marshal(line)
+	if err != nil {
+		return fmt.Errorf("encode the fleet metrics: %w", err)
+	}
+	if _, err := fmt.Fprintf(f.Metrics, "%s\n", b); err != nil {
+		return fmt.Errorf("write the fleet metrics: %w", err)
+	}
+	return nil
 }

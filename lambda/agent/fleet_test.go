@@ -65,17 +65,60 @@ func TestFleetRunsEverySiteOfTheDirectory(t *testing.T) {
 	if n := len(aws.Calls(fakeaws.GetParametersByPath)); n != 3 {
 		t.Errorf("%d GetParametersByPath calls, want 3 (pages of 10)", n)
 	}
-	lines := strings.Split(strings.TrimSpace(metrics.String()), "\n")
-	clusters := map[string]bool{}
-	for _, l := range lines {
-		var m map[string]any
-		if err := json.Unmarshal([]byte(l), &m); err != nil {
-			t.Fatalf("a metrics line is not one JSON object (lines interleaved?): %q", l)
+	// One metrics line for the fleet, whatever its size: the counts of
+	// sites, one dimension (the app's prefix).
+	m := fleetLine(t, metrics)
+	for k, v := range map[string]float64{"Sites": 25, "SitesFailed": 0, "SitesOffline": 0, "SitesNodeDisconnected": 0, "SitesTasksBelowDesired": 25} {
+		if m[k] != v {
+			t.Errorf("%s = %v, want %v (%v)", k, m[k], v, m)
 		}
-		clusters[fmt.Sprint(m["ClusterName"])] = true
 	}
-	if len(lines) != 25 || len(clusters) != 25 {
-		t.Errorf("%d metrics lines for %d clusters, want one per site", len(lines), len(clusters))
+	aws2 := m["_aws"].(map[string]any)
+	def := aws2["CloudWatchMetrics"].([]any)[0].(map[string]any)
+	if aws2["Timestamp"] != float64(1700000000000) || def["Namespace"] != "EcsAnywhereStretched" || fmt.Sprint(def["Dimensions"]) != "[[Fleet]]" ||
+		len(def["Metrics"].([]any)) != 5 || m["Fleet"] != "EcsWorker" {
+		t.Errorf("EMF metadata %v", m)
+	}
+	// A node's event runs its site only, and writes no fleet counts.
+	metrics.Reset()
+	if _, err := f.Run(context.Background(), "cluster-site03"); err != nil || metrics.Len() != 0 {
+		t.Errorf("a one-site run wrote fleet metrics %q (%v)", metrics.String(), err)
+	}
+}
+
+// fleetLine is the one metrics line a run wrote.
+func fleetLine(t *testing.T, metrics *bytes.Buffer) map[string]any {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(metrics.String()), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("want one fleet metrics line, got %q", metrics.String())
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &m); err != nil {
+		t.Fatalf("the metrics line is not JSON: %v", err)
+	}
+	return m
+}
+
+// Each site counts in what it is: offline (no node connected), a node
+// disconnected while online; a site that failed is counted as failed.
+func TestFleetMetricsCountTheSitesWithAProblem(t *testing.T) {
+	f, aws, metrics := newFleet(t, 5)
+	aws.Disconnected["arn:aws:ecs:eu-west-1:123456789012:container-instance/cluster-site00/"+fmt.Sprintf("%032x", 1)] = true
+	aws.ContainerInstances["cluster-site01"] = append(aws.ContainerInstances["cluster-site01"], "arn:aws:ecs:eu-west-1:123456789012:container-instance/cluster-site01/"+fmt.Sprintf("%032x", 99))
+	aws.Disconnected["arn:aws:ecs:eu-west-1:123456789012:container-instance/cluster-site01/"+fmt.Sprintf("%032x", 99)] = true
+	delete(aws.Services, fakeaws.ServiceKey("cluster-site02", "ecsworker-external"))
+	for i := range 5 {
+		aws.Queues[fmt.Sprintf("https://sqs.eu-west-1.amazonaws.com/123456789012/queue-site%02d", i)].Visible = 0
+	}
+	if _, err := f.Run(context.Background(), ""); err == nil {
+		t.Fatal("site02 has no service: the run must fail naming it")
+	}
+	m := fleetLine(t, metrics)
+	for k, v := range map[string]float64{"Sites": 5, "SitesFailed": 1, "SitesOffline": 1, "SitesNodeDisconnected": 1, "SitesTasksBelowDesired": 0} {
+		if m[k] != v {
+			t.Errorf("%s = %v, want %v (%v)", k, m[k], v, m)
+		}
 	}
 }
 
