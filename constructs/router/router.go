@@ -11,7 +11,6 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -59,8 +58,6 @@ type Props struct {
 // may send to the queues with it (not to dead-letter or unrouted queues).
 const LocationTagKey = "stretched:location"
 
-var locationRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-
 func (p Props) withDefaults() Props {
 	p.Topics = cmp.Or(p.Topics, 1)
 	return p
@@ -79,7 +76,7 @@ func (p Props) validate() error {
 	}
 	seen := map[string]bool{}
 	for _, name := range p.Locations {
-		if !locationRe.MatchString(name) {
+		if !route.Location.MatchString(name) {
 			errs = append(errs, fmt.Errorf("router: location %q: must be 1 to 64 letters, digits, '-' or '_'", name))
 		}
 		if seen[name] {
@@ -174,11 +171,7 @@ func New(scope constructs.Construct, id string, props Props) (*Router, error) {
 		}),
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid: jsii.String("SendToALocation"), Actions: jsii.Strings("sqs:SendMessage"),
-			Resources: jsii.Strings(*stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("sqs"), Resource: jsii.String("*"), ArnFormat: awscdk.ArnFormat_NO_RESOURCE_NAME})),
-			Conditions: &map[string]any{
-				"StringEquals": map[string]any{"aws:ResourceTag/" + names.FleetTagKey: props.Fleet},
-				"Null":         map[string]any{"aws:ResourceTag/" + LocationTagKey: "false"},
-			},
+			Resources: r.locationQueues(), Conditions: r.locationTags(),
 		}),
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid: jsii.String("EncryptThroughSNS"), Actions: jsii.Strings("kms:GenerateDataKey", "kms:Decrypt"),
@@ -227,20 +220,30 @@ func (r *Router) Subscribe(queue awssqs.IQueue, location string) error {
 // wherever their stack is) and decrypt their messages: the one worker role
 // of every location, whose policy does not grow with the sites.
 func (r *Router) GrantConsume(grantee awsiam.IGrantable) {
-	stack := awscdk.Stack_Of(r.Construct)
 	grantee.GrantPrincipal().AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:       jsii.String("ConsumeLocationQueues"),
 		Actions:   jsii.Strings(workqueue.ConsumeActions...),
-		Resources: jsii.Strings(*stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("sqs"), Resource: jsii.String("*"), ArnFormat: awscdk.ArnFormat_NO_RESOURCE_NAME})),
-		Conditions: &map[string]any{
-			"StringEquals": map[string]any{"aws:ResourceTag/" + names.FleetTagKey: r.fleet},
-			"Null":         map[string]any{"aws:ResourceTag/" + LocationTagKey: "false"},
-		},
+		Resources: r.locationQueues(), Conditions: r.locationTags(),
 	}))
 	grantee.GrantPrincipal().AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions:   jsii.Strings("kms:Decrypt"),
 		Resources: jsii.Strings(*r.key.KeyArn()),
 	}))
+}
+
+// locationQueues and locationTags say "every location queue of the app":
+// any queue of the stack's account and region, on condition that it has the
+// app's stretched:fleet tag and a stretched:location tag (not a dead-letter
+// or unrouted queue, not another app's).
+func (r *Router) locationQueues() *[]*string {
+	return jsii.Strings(*awscdk.Stack_Of(r.Construct).FormatArn(&awscdk.ArnComponents{Service: jsii.String("sqs"), Resource: jsii.String("*"), ArnFormat: awscdk.ArnFormat_NO_RESOURCE_NAME}))
+}
+
+func (r *Router) locationTags() *map[string]any {
+	return &map[string]any{
+		"StringEquals": map[string]any{"aws:ResourceTag/" + names.FleetTagKey: r.fleet},
+		"Null":         map[string]any{"aws:ResourceTag/" + LocationTagKey: "false"},
+	}
 }
 
 // Topic is the first entry topic: every location's when there is one.

@@ -6,6 +6,7 @@ package route
 
 import (
 	"hash/fnv"
+	"regexp"
 	"slices"
 )
 
@@ -25,6 +26,11 @@ func UnroutedFilter(locations []string) map[string]any {
 		map[string]any{Attribute: []any{map[string]any{"anything-but": slices.Clone(locations)}}},
 	}}
 }
+
+// Location is what a location's name must look like (the attribute's
+// value, an SSM parameter name's last part): 1 to 64 letters, digits, '-'
+// or '_'.
+var Location = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 // MaxLocationsPerTopic is how many locations one entry topic routes. Its
 // unrouted subscription's filter combines 1 + n values (SNS allows 150

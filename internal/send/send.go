@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"io"
 	"path"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -73,7 +72,7 @@ func Locate(ctx context.Context, dir Directory, stack, prefix string, out map[st
 		return t, nil
 	}
 	path := names.SiteDirectory(prefix) + "/" + location
-	if !locationRe.MatchString(location) {
+	if !route.Location.MatchString(location) {
 		return t, nil // Check names the location as unknown
 	}
 	got, err := dir.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(path)})
@@ -96,8 +95,6 @@ func Locate(ctx context.Context, dir Directory, stack, prefix string, out map[st
 	t.Locations = []string{location}
 	return t, nil
 }
-
-var locationRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 // knownLocations are the region and the directory's sites, for an error
 // message: the first 20, sorted.
