@@ -8,7 +8,9 @@
 // dead letters present, ...), 2 when it cannot tell (no credentials, no
 // stack). It never reads or prints an activation code. After the upgrade
 // to site queues in the site stacks, `fleet rehome --site S` moves the
-// site's messages from the queues the regional stack held.
+// site's messages from the queues the regional stack held. Before that
+// upgrade, `fleet prepare-upgrade` readies the site stacks of the earlier
+// version for it (package upgrade).
 package main
 
 import (
@@ -35,6 +37,7 @@ import (
 	"github.com/ecs-anywhere-stretched/stretched/internal/rehome"
 	"github.com/ecs-anywhere-stretched/stretched/internal/send"
 	"github.com/ecs-anywhere-stretched/stretched/internal/status"
+	"github.com/ecs-anywhere-stretched/stretched/internal/upgrade"
 )
 
 // Exit statuses.
@@ -56,9 +59,10 @@ func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	usage := func() {
 		fmt.Fprintf(stderr, "usage: fleet status [--prefix %s] [--region REGION] [--site SITE] [--json]\n", names.DefaultStackPrefix)
 		fmt.Fprintf(stderr, "       fleet send --location LOCATION [--prefix %s] [--region REGION] [NAME ...]   (names as arguments, or one per line on standard input)\n", names.DefaultStackPrefix)
+		fmt.Fprintf(stderr, "       fleet prepare-upgrade [--prefix %s] [--region REGION] [--dry-run]   (before deploying this version over one made before the fleet-wide functions)\n", names.DefaultStackPrefix)
 		fmt.Fprintf(stderr, "       fleet rehome --site SITE [--prefix %s] [--region REGION] [--delete]   (after the upgrade: move a site's messages from the regional stack's old queues to its own)\n", names.DefaultStackPrefix)
 	}
-	if len(args) == 0 || !slices.Contains([]string{"status", "send", "rehome"}, args[0]) {
+	if len(args) == 0 || !slices.Contains([]string{"status", "send", "rehome", "prepare-upgrade"}, args[0]) {
 		usage()
 		return exitError
 	}
@@ -71,6 +75,7 @@ func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	location := fs.String("location", "", `where the files are: "region" or a site's name (send)`)
 	site := fs.String("site", "", "the one site to look at, by name (status; default: every site; rehome: required)")
 	deleteOld := fs.Bool("delete", false, "delete the old queues once empty (rehome)")
+	dryRun := fs.Bool("dry-run", false, "print what would change and change nothing (prepare-upgrade)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return exitError
 	}
@@ -102,13 +107,23 @@ func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if cfg.Region == "" {
 		return fail("no AWS region: pass --region or set AWS_REGION (or a region in your AWS profile)")
 	}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	timeout := 2 * time.Minute
+	if cmd == "prepare-upgrade" {
+		timeout = 12 * time.Hour // one stack update after another, each bounded by upgrade.Options.Wait
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
 		return fail("no AWS credentials found: set AWS_PROFILE, run `aws configure` or `aws sso login`, then run this again (%v)", err)
 	}
 	if cmd == "send" {
 		return sendWork(ctx, cfg, *prefix, *location, files, stdout, fail)
+	}
+	if cmd == "prepare-upgrade" {
+		if err := upgrade.Run(ctx, cloudformation.NewFromConfig(cfg), upgrade.Options{Prefix: *prefix, DryRun: *dryRun}, stdout); err != nil {
+			return fail("%v", err)
+		}
+		return exitHealthy
 	}
 	if cmd == "rehome" {
 		return rehomeSite(ctx, sqs.NewFromConfig(cfg), ssm.NewFromConfig(cfg), *prefix, *site, *deleteOld, stdout, fail)

@@ -462,3 +462,99 @@ func TestRehomeMovesASitesMessagesToItsOwnQueues(t *testing.T) {
 		t.Errorf("a second run: exit %d\n%s", code, out)
 	}
 }
+
+// The site stacks of the version before the fleet-wide functions, as far as
+// prepare-upgrade looks at them: a custom resource answered by the site's
+// own function, and values imported from the regional stack. moto does not
+// run custom resources, so theirs are under a condition that is never true;
+// the template still names them, as the deployed one does (the handler is
+// a function moto creates but never calls).
+const (
+	oldRegionalTemplate = `{"Resources": {"SiteQueue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "%[1]s-old-site-queue"}}},
+ "Outputs": {"ExportsOutputRefSiteQueue": {"Value": {"Ref": "SiteQueue"}, "Export": {"Name": "%[1]s-Regional:ExportsOutputRefSiteQueue"}}}}`
+	oldSiteTemplate = `{"Conditions": {"Never": {"Fn::Equals": ["a", "b"]}},
+ "Resources": {
+  "HandlerRole": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}}},
+  "NodesHandler": {"Type": "AWS::Lambda::Function", "Properties": {"Role": {"Fn::GetAtt": ["HandlerRole", "Arn"]}, "Code": {"ZipFile": "x"}, "Handler": "h", "Runtime": "provided.al2023"}},
+  "Nodes": {"Type": "Custom::SiteNodes", "Condition": "Never", "Properties": {"ServiceToken": {"Fn::GetAtt": ["NodesHandler", "Arn"]}}, "DeletionPolicy": "Delete"},
+  "Marker": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "%[1]s-marker", "Tags": [{"Key": "queue", "Value": {"Fn::ImportValue": "%[1]s-Regional:ExportsOutputRefSiteQueue"}}]}}}}`
+	newSiteTemplate = `{"Conditions": {"Never": {"Fn::Equals": ["a", "b"]}},
+ "Resources": {
+  "NodesFleet": {"Type": "Custom::SiteNodes", "Condition": "Never", "Properties": {"ServiceToken": {"Fn::ImportValue": "%[1]s-Regional:SiteNodesArn"}}},
+  "Marker": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "%[1]s-new-marker"}}}}`
+)
+
+// prepare-upgrade readies each site stack of the earlier version for the
+// deploy of this one: its old custom resources retained (so their removal
+// sends no Delete to the old handlers), its imports replaced by their values
+// (so the regional stack may drop those exports); a site of this version and
+// a second run change nothing; --dry-run changes nothing.
+func TestPrepareUpgradeRetainsOldCustomResourcesAndDropsImports(t *testing.T) {
+	m := shared
+	if m == nil {
+		t.Skip("no moto_server (see above)")
+	}
+	ctx := context.Background()
+	cfn := cloudformation.NewFromConfig(m.Config())
+	const prefix = "Prep"
+	for _, s := range [][2]string{{prefix + "-Regional", oldRegionalTemplate}, {prefix + "-Anywhere-factory", oldSiteTemplate}, {prefix + "-Anywhere-shop", newSiteTemplate}} {
+		if _, err := cfn.CreateStack(ctx, &cloudformation.CreateStackInput{StackName: aws.String(s[0]), TemplateBody: aws.String(fmt.Sprintf(s[1], prefix))}); err != nil {
+			t.Fatalf("create stack %s in moto: %v", s[0], err)
+		}
+		t.Cleanup(func() { _, _ = cfn.DeleteStack(ctx, &cloudformation.DeleteStackInput{StackName: aws.String(s[0])}) })
+	}
+	exports, err := cfn.ListExports(ctx, &cloudformation.ListExportsInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var queueURL string
+	for _, e := range exports.Exports {
+		if aws.ToString(e.Name) == prefix+"-Regional:ExportsOutputRefSiteQueue" {
+			queueURL = aws.ToString(e.Value)
+		}
+	}
+	t.Setenv("AWS_ENDPOINT_URL_CLOUDFORMATION", m.URL())
+	for k, v := range map[string]string{"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": sqspeer.Region,
+		"AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"} {
+		t.Setenv(k, v)
+	}
+	prepare := func(args ...string) (int, string) {
+		var out, errOut bytes.Buffer
+		code := run(ctx, append([]string{"prepare-upgrade", "--prefix", prefix}, args...), &out, &errOut)
+		return code, out.String() + errOut.String()
+	}
+	template := func(stack string) string {
+		out, err := cfn.GetTemplate(ctx, &cloudformation.GetTemplateInput{StackName: aws.String(stack)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return aws.ToString(out.TemplateBody)
+	}
+	code, out := prepare("--dry-run")
+	if code != 0 || !strings.Contains(out, "Prep-Anywhere-factory: would retain Nodes on removal; replace 1 import(s)") || !strings.Contains(template(prefix+"-Anywhere-factory"), "Fn::ImportValue") {
+		t.Errorf("--dry-run: exit %d\n%s", code, out)
+	}
+	code, out = prepare()
+	if code != 0 || !strings.Contains(out, "Prep-Anywhere-factory: prepared: retain Nodes on removal; replace 1 import(s) by their values") ||
+		!strings.Contains(out, "Prep-Anywhere-shop: nothing to prepare") {
+		t.Fatalf("prepare-upgrade: exit %d\n%s", code, out)
+	}
+	var got struct {
+		Resources map[string]struct {
+			DeletionPolicy string
+			Properties     struct{ Tags []struct{ Value any } }
+		}
+	}
+	if err := json.Unmarshal([]byte(template(prefix+"-Anywhere-factory")), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Resources["Nodes"].DeletionPolicy != "Retain" || len(got.Resources["Marker"].Properties.Tags) != 1 || queueURL == "" || got.Resources["Marker"].Properties.Tags[0].Value != queueURL {
+		t.Errorf("the deployed template after prepare-upgrade: %+v; want Nodes retained and the import replaced by %q", got, queueURL)
+	}
+	if code, out := prepare(); code != 0 || strings.Contains(out, "prepared:") {
+		t.Errorf("a second run: exit %d\n%s", code, out)
+	}
+	if code, out := prepare("--prefix", "Nobody"); code != 2 || !strings.Contains(out, "no stack named Nobody-Anywhere-") {
+		t.Errorf("no site stacks: exit %d\n%s", code, out)
+	}
+}

@@ -174,13 +174,21 @@ func (f *Function) Role() awsiam.Role { return f.role }
 // LogGroup is the function's log group.
 func (f *Function) LogGroup() awslogs.LogGroup { return f.logs }
 
-// AnsweredBy makes the custom resource "Resource" in scope, of
+// answeredID is the construct id of a fleet-answered custom resource. The
+// first version's site custom resources were "Resource", answered by the
+// site's own functions; CloudFormation refuses to change a custom
+// resource's ServiceToken, so the fleet-answered ones have an id of their
+// own (the upgrade retains the old ones: package upgrade). Changing it
+// replaces every site's custom resources.
+const answeredID = "Fleet"
+
+// AnsweredBy makes the custom resource answeredID in scope, of
 // resourceType with properties, that function answers: a function of
 // another stack (the regional stack's fleet-wide functions answer every
 // site's custom resources; that stack is deployed first and deleted last,
 // so the function's permissions outlive the resource).
 func AnsweredBy(scope constructs.Construct, function awslambda.IFunction, resourceType string, properties map[string]any) awscdk.CustomResource {
-	return awscdk.NewCustomResource(scope, jsii.String("Resource"), &awscdk.CustomResourceProps{
+	return awscdk.NewCustomResource(scope, jsii.String(answeredID), &awscdk.CustomResourceProps{
 		ServiceToken: function.FunctionArn(),
 		ResourceType: jsii.String(resourceType),
 		Properties:   &properties,

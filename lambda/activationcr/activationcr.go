@@ -38,7 +38,11 @@ func (h *Handler) handle(ctx context.Context, log *slog.Logger, e cfn.Event) (st
 	case cfn.RequestCreate:
 		s, err := ssmact.ParseSettings(e.ResourceProperties)
 		if err == nil {
-			_, err = m.Replace(ctx, s, nil)
+			_, err = m.Replace(ctx, s, recorded(ctx, m, s.SecretArn))
+			if errors.Is(err, ssmact.ErrOldNotDeleted) {
+				log.Warn("new activation is current, the one it took over is left to expire", "error", err)
+				err = nil
+			}
 		}
 		if err != nil {
 			// Not this resource's id: the Delete CloudFormation sends while
@@ -128,6 +132,25 @@ func current(ctx context.Context, m *ssmact.Manager, secretArn, physicalID strin
 		return ssmact.Current{ActivationID: physicalID}, true, nil
 	}
 	return ssmact.Current{}, false, nil
+}
+
+// recorded is the activation a site's secret records when its custom
+// resource is created: none on a new site; on a site upgraded from the
+// version whose own function answered it, the activation the old (retained)
+// resource made, which the new one takes over and deletes once its own is
+// current. A record that cannot be read is left to expire (at most the
+// site's expiry days), not a reason to fail the deploy.
+func recorded(ctx context.Context, m *ssmact.Manager, secretArn string) *ssmact.Current {
+	cur, found, err := m.ReadCurrent(ctx, secretArn)
+	if err != nil {
+		m.Log.Warn("the secret's record cannot be read: the activation it names, if any, is left to expire", "error", err)
+		return nil
+	}
+	if !found {
+		return nil
+	}
+	m.Log.Info("taking over the activation the secret records", "activationId", cur.ActivationID)
+	return &cur
 }
 
 func data(secretArn string) map[string]any {

@@ -149,6 +149,29 @@ func TestCreateWritesTheCurrentActivationIntoTheSecret(t *testing.T) {
 	}
 }
 
+// TestCreateOnAnUpgradedSiteTakesOverTheRecordedActivation: the upgrade to
+// the fleet-wide functions retains a site's old custom resource and creates
+// a new one (a custom resource cannot change its ServiceToken); its Create
+// finds the old resource's activation in the site's secret, makes its own
+// current and deletes the old one, so no activation is left behind.
+func TestCreateOnAnUpgradedSiteTakesOverTheRecordedActivation(t *testing.T) {
+	e := newEnv(t)
+	first := e.created(t)
+	ev := event(cfn.RequestCreate, "", baseProps(), nil)
+	ev.LogicalResourceID = "ActivationFleet1D0A5C2E"
+	wantStatus(t, e.run(t, ev), cfn.StatusSuccess)
+	cur := e.current(t)
+	if cur.ActivationID == first.ActivationID || !e.exists(cur.ActivationID) {
+		t.Fatalf("the secret must record the new resource's activation, got %+v", cur)
+	}
+	if e.exists(first.ActivationID) || e.activations() != 1 {
+		t.Errorf("the old resource's activation must be deleted once the new one is current; %d remain", e.activations())
+	}
+	if len(cur.Previous) != 1 || cur.Previous[0] != first.ActivationID {
+		t.Errorf("the record must remember the activation it took over: %v", cur.Previous)
+	}
+}
+
 func TestCreateAtMaximumExpiryStaysInsideSSMLimit(t *testing.T) {
 	e := newEnv(t)
 	p := baseProps()
