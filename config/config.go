@@ -117,6 +117,11 @@ type Site struct {
 	// KeepNodesOnDestroy leaves the site's nodes registered when its stack is
 	// deleted (then the cluster cannot be deleted while nodes remain).
 	KeepNodesOnDestroy bool
+	// ContainerInsights turns on CloudWatch Container Insights for the
+	// site's cluster (per-cluster, service and task family metrics, billed
+	// as custom metrics: several USD a site a month). Off: the site agent's
+	// fleet metrics and alarms cover nodes and tasks without it.
+	ContainerInsights bool
 	// Patching is PatchScan, PatchInstall or PatchOff: what the site's patch
 	// association does with AWS-RunPatchBaseline.
 	Patching string

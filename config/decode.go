@@ -44,6 +44,7 @@ type siteInput struct {
 	ActivationRenewDays     *int   `json:"activationRenewDays"`
 	ActivationRenewSchedule string `json:"activationRenewSchedule"`
 	KeepNodesOnDestroy      bool   `json:"keepNodesOnDestroy"`
+	ContainerInsights       bool   `json:"containerInsights"`
 	Patching                string `json:"patching"`
 	PatchSchedule           string `json:"patchSchedule"`
 }

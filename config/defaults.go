@@ -100,6 +100,7 @@ func withDefaults(in input) Config {
 			ActivationRenewDays:     num(s.ActivationRenewDays, DefaultActivationRenewDays),
 			ActivationRenewSchedule: cmp.Or(s.ActivationRenewSchedule, DefaultActivationRenewSchedule),
 			KeepNodesOnDestroy:      s.KeepNodesOnDestroy,
+			ContainerInsights:       s.ContainerInsights,
 			Patching:                cmp.Or(s.Patching, DefaultPatching),
 			PatchSchedule:           cmp.Or(s.PatchSchedule, DefaultPatchSchedule),
 		})

@@ -75,6 +75,7 @@ func SiteSettings() []Setting {
 		{"activationRenewDays", code(DefaultActivationRenewDays), "0 (no renewal) .. `activationExpiryDays`−1: renew when the activation expires within this many days, or is full"},
 		{"activationRenewSchedule", code(DefaultActivationRenewSchedule), "a `rate(…)` or `cron(…)` expression: when the site's renewal runs (its EventBridge Scheduler schedule)"},
 		{"keepNodesOnDestroy", "`false`", "`true` leaves the site's nodes registered when its stack is deleted"},
+		{"containerInsights", "`false`", "`true` turns on CloudWatch Container Insights for the site's cluster: per-task CPU and memory, at 16 or more custom metrics (at least USD 4.80 a month a site); the fleet's alarms need none of it"},
 		{"instanceName", "the site name", "default name SSM gives a node"},
 		{"instanceRoleArn", "*(none: the stack makes the role)*", "your own role for the site's nodes, by ARN (no path): it must trust `ssm.amazonaws.com` and have `AmazonSSMManagedInstanceCore` and `AmazonEC2ContainerServiceforEC2Role`; the app only passes it to SSM"},
 		{"permissionsBoundary", "the top-level `" + KeyPermissionsBoundary + "`", "managed policy ARN set as the permissions boundary of every IAM role of the site's stack, the instance role among them"},

@@ -57,7 +57,7 @@ func NewAnywhere(scope constructs.Construct, id string, props *AnywhereStackProp
 		// their own network, and this cluster has no capacity in the VPC.
 		Vpc:                 regional.Vpc,
 		ClusterName:         jsii.String(site.ClusterName),
-		ContainerInsightsV2: awsecs.ContainerInsights_ENABLED,
+		ContainerInsightsV2: containerInsights(site.ContainerInsights),
 	})
 	a.Cluster = cluster
 
@@ -162,4 +162,12 @@ func newInstanceRole(stack awscdk.Stack, site string) awsiam.IRole {
 			awsiam.ManagedPolicy_FromAwsManagedPolicyName(jsii.String("service-role/AmazonEC2ContainerServiceforEC2Role")),
 		},
 	})
+}
+
+// containerInsights is a site cluster's Container Insights setting.
+func containerInsights(on bool) awsecs.ContainerInsights {
+	if on {
+		return awsecs.ContainerInsights_ENABLED
+	}
+	return awsecs.ContainerInsights_DISABLED
 }

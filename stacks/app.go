@@ -57,7 +57,7 @@ func Build(scope constructs.Construct, cfg config.Config) (*App, error) {
 		if err != nil {
 			return nil, err
 		}
-		suppressAnywhere(a)
+		suppressAnywhere(a, site)
 		out.Sites = append(out.Sites, a)
 	}
 	return out, nil

@@ -23,7 +23,7 @@ func TestExternalClusterAndInstanceRole(t *testing.T) {
 	assertTemplate(t, s, func(tmpl assertions.Template) {
 		tmpl.HasResourceProperties(jsii.String("AWS::ECS::Cluster"), map[string]any{
 			"ClusterName":     "ecsAnywhereCluster",
-			"ClusterSettings": []any{map[string]any{"Name": "containerInsights", "Value": "enabled"}},
+			"ClusterSettings": []any{map[string]any{"Name": "containerInsights", "Value": "disabled"}},
 		})
 		tmpl.HasResourceProperties(jsii.String("AWS::IAM::Role"), map[string]any{
 			"AssumeRolePolicyDocument": map[string]any{"Statement": []any{map[string]any{
@@ -45,6 +45,12 @@ func TestExternalClusterAndInstanceRole(t *testing.T) {
 		t.Error("the anywhere stack must not create network resources")
 	}
 	pi := variant["Variant-Anywhere-pi"]
+	// Container Insights costs a site several USD a month: off unless the
+	// site asks (pi does).
+	piCluster := props(resources(pi, "AWS::ECS::Cluster")[logicalID(t, pi, "AWS::ECS::Cluster", "Cluster")])
+	if got := jsonOf(piCluster["ClusterSettings"]); got != `[{"Name":"containerInsights","Value":"enabled"}]` {
+		t.Errorf("site pi sets containerInsights, its cluster has %s", got)
+	}
 	piRole := props(resources(pi, "AWS::IAM::Role")[logicalID(t, pi, "AWS::IAM::Role", "InstanceRole")])
 	if piRole["PermissionsBoundary"] != "arn:aws:iam::123456789012:policy/boundary" {
 		t.Errorf("site pi's permissionsBoundary not applied: %v", piRole["PermissionsBoundary"])

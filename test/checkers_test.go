@@ -151,6 +151,13 @@ var guardExceptions = map[string][]string{
 	// a key of the same template. TestEveryLocationHasItsOwnQueue checks
 	// that every queue of every stack has the app's key.
 	"sqs_queue_encrypted_check": {"WorkQueue"},
+	// A site's cluster has Container Insights only when the site sets
+	// containerInsights: 16 or more custom metrics a cluster would cost a
+	// fleet several USD a site a month. The regional cluster has the same
+	// logical id and keeps Container Insights (asserted in
+	// regional_test.go), as does a site that sets it
+	// (TestExternalClusterAndInstanceRole).
+	"ecs_container_insights_enabled_check": {"Cluster"},
 	// The pipeline's Docker builds (the image asset and the multi-arch image
 	// step) run the Docker daemon inside CodeBuild, which needs privileged
 	// mode; no other project has it.

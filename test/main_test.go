@@ -101,7 +101,7 @@ var variantContext = map[string]any{
 		"API_TOKEN":   map[string]any{"secretArn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:app/token-AbCdEf", "jsonKey": "token", "kmsKeyArn": variantKey},
 	},
 	"sites": `[{"name":"factory","minTasks":2,"maxTasks":5,"patching":"install","patchSchedule":"cron(0 2 ? * SAT *)","registrationLimit":25,"activationExpiryDays":30,"activationRenewDays":5,"activationRenewSchedule":"rate(12 hours)","instanceRoleArn":"arn:aws:iam::123456789012:role/factoryNodes"},
-	           {"name":"pi","clusterName":"piCluster","permissionsBoundary":"arn:aws:iam::123456789012:policy/boundary","activationRenewDays":0,"keepNodesOnDestroy":true,"patching":"off"}]`,
+	           {"name":"pi","clusterName":"piCluster","permissionsBoundary":"arn:aws:iam::123456789012:policy/boundary","activationRenewDays":0,"keepNodesOnDestroy":true,"patching":"off","containerInsights":true}]`,
 }
 
 func TestMain(m *testing.M) {

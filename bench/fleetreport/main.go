@@ -44,6 +44,12 @@ const (
 	dashboard         = 3.00
 	lambdaRequest     = 0.20 / 1e6
 	lambdaGBSecond    = 0.0000133334
+	// containerInsightsMetrics is the fewest custom metrics a cluster with
+	// Container Insights writes: the 16 ECS metric names
+	// (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Container-Insights-metrics-ECS.html),
+	// each at least at the cluster dimension; services and task families
+	// add more.
+	containerInsightsMetrics = 16
 	// runSeconds is the assumed duration of one scheduled run per site it
 	// serves (not measured here: no AWS account).
 	runSeconds = 0.3
@@ -146,6 +152,13 @@ func report(stacks []quota.Stack) Report {
 		for _, res := range s.Resources {
 			p := res.Properties
 			switch res.Type {
+			case "AWS::ECS::Cluster":
+				for _, cs := range asList(p["ClusterSettings"]) {
+					m, _ := cs.(map[string]any)
+					if m["Name"] == "containerInsights" && m["Value"] != "disabled" {
+						add(s, "Container Insights metrics (at least)", containerInsightsMetrics*customMetric)
+					}
+				}
 			case "AWS::KMS::Key":
 				add(s, "KMS keys", kmsKey)
 			case "AWS::SecretsManager::Secret":
