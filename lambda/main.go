@@ -37,6 +37,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
+	"github.com/ecs-anywhere-stretched/stretched/internal/cr"
 	"github.com/ecs-anywhere-stretched/stretched/internal/lambdamain"
 	"github.com/ecs-anywhere-stretched/stretched/internal/names"
 	"github.com/ecs-anywhere-stretched/stretched/internal/ssmact"
@@ -73,11 +74,11 @@ var handlers = map[string]func(log *slog.Logger, cfg aws.Config, getenv func(str
 	},
 	names.HandlerSiteNodes: func(log *slog.Logger, cfg aws.Config, _ func(string) string) (any, error) {
 		h := &deregister.Handler{ECS: ecs.NewFromConfig(cfg), SSM: ssm.NewFromConfig(cfg), CFN: cloudformation.NewFromConfig(cfg)}
-		return cfn.LambdaWrap(h.Function(log)), nil
+		return cr.Lenient(log, cfn.LambdaWrap(h.Function(log))), nil
 	},
 	names.HandlerTaskCount: func(log *slog.Logger, cfg aws.Config, _ func(string) string) (any, error) {
 		h := &desiredcount.Handler{ECS: ecs.NewFromConfig(cfg)}
-		return cfn.LambdaWrap(h.Function(log)), nil
+		return cr.Lenient(log, cfn.LambdaWrap(h.Function(log))), nil
 	},
 }
 
@@ -92,11 +93,7 @@ func activation(ctx context.Context, log *slog.Logger, m *ssmact.Manager, answer
 		return nil, fmt.Errorf("activation: the event is not a JSON object: %w", err)
 	}
 	if kind.RequestType != "" {
-		var e cfn.Event
-		if err := json.Unmarshal(raw, &e); err != nil {
-			return nil, fmt.Errorf("activation: a CloudFormation request that does not parse: %w", err)
-		}
-		return answer(ctx, e)
+		return cr.Lenient(log, answer)(ctx, raw)
 	}
 	var e renewer.Event
 	if err := json.Unmarshal(raw, &e); err != nil {

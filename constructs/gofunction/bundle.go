@@ -135,8 +135,12 @@ func sourceHash(root string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	semantics, err := languageLines(root)
+	if err != nil {
+		return "", err
+	}
 	h := sha256.New()
-	fmt.Fprintf(h, "%s linux/arm64 cgo=0 %s %s\n", runtime.Version(), strings.Join(BuildFlags, " "), BinaryPackage)
+	fmt.Fprintf(h, "%s linux/arm64 cgo=0 %s %s\n%s", runtime.Version(), strings.Join(BuildFlags, " "), BinaryPackage, semantics)
 	for _, d := range deps {
 		fmt.Fprintln(h, d.line)
 		for _, f := range d.files {
@@ -149,6 +153,33 @@ func sourceHash(root string) (string, error) {
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// languageLines are the lines of root's go.mod that change how the same
+// sources compile: the go version (loop variables, for one), toolchain and
+// godebug settings. The rest of go.mod (requirements) reaches the hash
+// through the linked packages' module versions, and only for the modules
+// the binary links.
+func languageLines(root string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(root, "go.mod"))
+	if err != nil {
+		return "", fmt.Errorf("read go.mod: %w", err)
+	}
+	var out strings.Builder
+	inBlock := false
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case inBlock:
+			out.WriteString("godebug " + line + "\n")
+			inBlock = line != ")"
+		case line == "godebug (":
+			inBlock = true
+		case strings.HasPrefix(line, "go "), strings.HasPrefix(line, "toolchain "), strings.HasPrefix(line, "godebug "):
+			out.WriteString(line + "\n")
+		}
+	}
+	return out.String(), nil
 }
 
 // linkedPackage is one package the binary links: a line naming it (import

@@ -104,8 +104,24 @@ func TestSourceHashIsWhatTheBinaryLinks(t *testing.T) {
 		t.Error("a changed file of a linked package must change the hash")
 	}
 	write("internal/a/b.go", "package a\n")
-	if h4, _ := sourceHash(root); h4 == h3 {
+	h4, _ := sourceHash(root)
+	if h4 == h3 {
 		t.Error("a new file in a linked package must change the hash")
+	}
+	// The go version in go.mod changes how the same sources compile (loop
+	// variables); a requirement only the CLI uses does not reach the binary.
+	write("go.mod", "module x\n\ngo 1.21\n")
+	h4b, _ := sourceHash(root)
+	if h4b == h4 {
+		t.Error("the go directive of go.mod must change the hash")
+	}
+	write("go.mod", "module x\n\ngo 1.21\n\n// a comment the build ignores\n")
+	if h, _ := sourceHash(root); h != h4b {
+		t.Error("a go.mod line that changes no compilation must not change the hash")
+	}
+	write("go.mod", "module x\n\ngo 1.21\n\ngodebug (\n\tpanicnil=1\n)\n")
+	if h, _ := sourceHash(root); h == h4b {
+		t.Error("a godebug setting of go.mod must change the hash")
 	}
 	// Another checkout of the same sources elsewhere hashes the same.
 	other := t.TempDir()

@@ -155,6 +155,13 @@ func New(scope constructs.Construct, id string, props Props) (*Agent, error) {
 	// overlapping runs are safe: each sets the desired count from what it
 	// reads, within the same bounds, and never reads it back to add to it
 	// (tested in lambda/agent).
+	// A failed run is not run again by Lambda (by default it retries an
+	// asynchronous invocation twice, one and two minutes later, on top of
+	// the next scheduled runs): the next minute's run reads everything
+	// afresh, and AgentFailing counts the failure.
+	fn.Function().ConfigureAsyncInvoke(&awslambda.EventInvokeConfigOptions{
+		RetryAttempts: jsii.Number(0), MaxEventAge: awscdk.Duration_Minutes(jsii.Number(1)),
+	})
 	target := awseventstargets.NewLambdaFunction(fn.Function(), &awseventstargets.LambdaFunctionProps{
 		RetryAttempts: jsii.Number(0), MaxEventAge: awscdk.Duration_Minutes(jsii.Number(1)),
 	})

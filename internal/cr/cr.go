@@ -6,6 +6,7 @@ package cr
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"time"
@@ -56,4 +57,51 @@ func FallbackID(e cfn.Event) string {
 		return "create-failed-" + e.RequestID
 	}
 	return e.PhysicalResourceID
+}
+
+// Lenient is what lambda.Start runs for a custom resource: answer with the
+// request parsed. A request that does not parse as one (a property of the
+// wrong shape, a hand-made event) never reaches answer; the Lambda runtime
+// would fail it without a word to CloudFormation, which then waits an hour
+// for the answer and Lambda retries twice. Lenient answers FAILED instead,
+// through the ResponseURL the request names, and returns no error, so
+// nothing retries.
+func Lenient(log *slog.Logger, answer cfn.CustomResourceLambdaFunction) func(context.Context, json.RawMessage) (string, error) {
+	return func(ctx context.Context, raw json.RawMessage) (string, error) {
+		var e cfn.Event
+		if err := json.Unmarshal(raw, &e); err != nil {
+			return "", Refuse(log, raw, fmt.Errorf("the request does not parse as a CloudFormation custom resource request: %w", err))
+		}
+		return answer(ctx, e)
+	}
+}
+
+// Refuse answers FAILED, with reason, to a request read only as far as its
+// answer needs (ResponseURL, StackId, RequestId, LogicalResourceId,
+// PhysicalResourceId). Without a ResponseURL there is nobody to answer:
+// it returns reason.
+func Refuse(log *slog.Logger, raw json.RawMessage, reason error) error {
+	var m map[string]any
+	_ = json.Unmarshal(raw, &m)
+	field := func(k string) string { s, _ := m[k].(string); return s }
+	e := cfn.Event{
+		RequestType: cfn.RequestType(field("RequestType")), ResponseURL: field("ResponseURL"), StackID: field("StackId"),
+		RequestID: field("RequestId"), LogicalResourceID: field("LogicalResourceId"), PhysicalResourceID: field("PhysicalResourceId"),
+	}
+	log = log.With("requestType", string(e.RequestType), "logicalResourceId", e.LogicalResourceID)
+	if e.ResponseURL == "" {
+		log.Error("request without a ResponseURL: nobody to answer", "error", reason)
+		return reason
+	}
+	r := cfn.NewResponse(&e)
+	r.Status, r.Reason, r.PhysicalResourceID = cfn.StatusFailed, reason.Error(), FallbackID(e)
+	if r.PhysicalResourceID == "" {
+		r.PhysicalResourceID = "unreadable-" + e.RequestID
+	}
+	if err := r.Send(); err != nil {
+		log.Error("answering FAILED failed", "error", err, "reason", reason)
+		return fmt.Errorf("%w; and answering FAILED: %w", reason, err)
+	}
+	log.Error("request failed", "error", reason)
+	return nil
 }

@@ -6,7 +6,6 @@
 package status
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -149,7 +148,7 @@ type Scope struct {
 	// Site, when set, is the one site to read (its name, not its stack's).
 	// Default: every site.
 	Site string
-	// Parallel sites are read at once. Default: DefaultParallel.
+	// Parallel sites are read at once. Default (0 or less): DefaultParallel.
 	Parallel int
 }
 
@@ -208,7 +207,11 @@ func Gather(ctx context.Context, c Clients, scope Scope) (Fleet, error) {
 		problems []string
 	}
 	results := make([]result, len(siteNames))
-	sem := make(chan struct{}, cmp.Or(scope.Parallel, DefaultParallel))
+	parallel := scope.Parallel
+	if parallel <= 0 {
+		parallel = DefaultParallel
+	}
+	sem := make(chan struct{}, parallel)
 	var wg sync.WaitGroup
 	for i, name := range siteNames {
 		wg.Add(1)
