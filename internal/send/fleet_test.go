@@ -11,7 +11,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/ecs-anywhere-stretched/stretched/internal/quota"
 	"github.com/ecs-anywhere-stretched/stretched/internal/route"
@@ -55,19 +54,17 @@ func TestRoutingReachesEveryLocationOfAFleet(t *testing.T) {
 	unrouted := make([]string, topics)
 	queues := map[string]string{}
 	var mu sync.Mutex
-	subscribe := func(topic, queueURL string, filter map[string]any) error {
-		attrs, err := sqsc.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(queueURL), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
-		if err != nil {
-			return err
-		}
+	// moto names a queue arn:aws:sqs:<region>:123456789012:<name>.
+	queueArn := func(name string) string { return "arn:aws:sqs:" + sqspeer.Region + ":123456789012:" + name }
+	subscribe := func(topic, queue string, filter map[string]any) error {
 		policy, _ := json.Marshal(filter)
 		var asSNSSeesIt any
 		_ = json.Unmarshal(policy, &asSNSSeesIt)
 		mu.Lock()
 		uses = append(uses, quota.Use{Quota: quota.FilterCombinations, Where: string(policy[:min(len(policy), 40)]), Value: quota.Combinations(asSNSSeesIt)})
 		mu.Unlock()
-		_, err = snsc.Subscribe(ctx, &sns.SubscribeInput{
-			TopicArn: aws.String(topic), Protocol: aws.String("sqs"), Endpoint: aws.String(attrs.Attributes["QueueArn"]),
+		_, err := snsc.Subscribe(ctx, &sns.SubscribeInput{
+			TopicArn: aws.String(topic), Protocol: aws.String("sqs"), Endpoint: aws.String(queueArn(queue)),
 			Attributes: map[string]string{"RawMessageDelivery": "true", "FilterPolicy": string(policy)},
 		})
 		return err
@@ -84,7 +81,7 @@ func TestRoutingReachesEveryLocationOfAFleet(t *testing.T) {
 			t.Fatal(err)
 		}
 		unrouted[i] = aws.ToString(q.QueueUrl)
-		if err := subscribe(topicArns[i], unrouted[i], route.UnroutedFilter(shard)); err != nil {
+		if err := subscribe(topicArns[i], fmt.Sprintf("unrouted-%d", i), route.UnroutedFilter(shard)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -96,7 +93,7 @@ func TestRoutingReachesEveryLocationOfAFleet(t *testing.T) {
 		mu.Lock()
 		queues[l] = aws.ToString(q.QueueUrl)
 		mu.Unlock()
-		return subscribe(topicArns[route.Topic(l, topics)], aws.ToString(q.QueueUrl), route.LocationFilter(l))
+		return subscribe(topicArns[route.Topic(l, topics)], "work-"+l, route.LocationFilter(l))
 	})
 	if err := quota.Check(uses...); err != nil {
 		t.Fatalf("the fleet's routing crosses SNS's quotas:\n%v", err)
@@ -118,17 +115,18 @@ func TestRoutingReachesEveryLocationOfAFleet(t *testing.T) {
 		}
 	}
 
+	// One receive of up to 10 takes what a queue holds here: a queue
+	// expects one or two messages, so a third would show too.
 	receive := func(queueURL string) ([]string, error) {
-		var bodies []string
-		for {
-			out, err := sqsc.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(queueURL), MaxNumberOfMessages: 10, VisibilityTimeout: 300})
-			if err != nil || len(out.Messages) == 0 {
-				return bodies, err
-			}
-			for _, m := range out.Messages {
-				bodies = append(bodies, aws.ToString(m.Body))
-			}
+		out, err := sqsc.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(queueURL), MaxNumberOfMessages: 10, VisibilityTimeout: 300})
+		if err != nil {
+			return nil, err
 		}
+		var bodies []string
+		for _, m := range out.Messages {
+			bodies = append(bodies, aws.ToString(m.Body))
+		}
+		return bodies, nil
 	}
 	parallel(t, locations, func(l string) error {
 		got, err := receive(queues[l])
