@@ -170,16 +170,16 @@ func rehomeSite(ctx context.Context, q rehome.SQS, dir send.Directory, prefix, s
 	if err := json.Unmarshal([]byte(aws.ToString(got.Parameter.Value)), &entry); err != nil {
 		return fail("site directory entry %s is not JSON: %v", path, err)
 	}
-	oldQueue, oldDLQ := rehome.OldQueues(prefix, site)
+	oldQueue, oldDLQ := rehome.OldQueues(site)
 	total := 0
 	for _, pair := range [][2]string{{oldQueue, names.DirQueueURL}, {oldDLQ, names.DirDeadLetterURL}} {
 		to, _ := entry[pair[1]].(string)
-		from, err := rehome.Find(ctx, q, pair[0])
+		from, err := rehome.Find(ctx, q, names.RegionalStack(prefix), pair[0])
 		if err != nil {
 			return fail("%v", err)
 		}
 		if from == "" {
-			fmt.Fprintf(stdout, "no queue named %s…: nothing to move\n", pair[0])
+			fmt.Fprintf(stdout, "no queue of %s with a logical id %s…: nothing to move\n", names.RegionalStack(prefix), pair[0])
 			continue
 		}
 		if to == "" || to == from {

@@ -402,15 +402,24 @@ func TestRehomeMovesASitesMessagesToItsOwnQueues(t *testing.T) {
 	f := newFleet(t, "Rehome")
 	ctx := context.Background()
 	q := f.moto.Client()
-	mk := func(name string) string {
-		out, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name)})
+	mk := func(name string, tags ...string) string {
+		in := &sqs.CreateQueueInput{QueueName: aws.String(name), Tags: map[string]string{}}
+		for i := 0; i+1 < len(tags); i += 2 {
+			in.Tags[tags[i]] = tags[i+1]
+		}
+		out, err := q.CreateQueue(ctx, in)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _, _ = q.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: out.QueueUrl}) })
 		return aws.ToString(out.QueueUrl)
 	}
-	oldQ, oldDLQ := mk("Rehome-Regional-WorkQueuefactoryQueue3869DA7B-Ab12"), mk("Rehome-Regional-WorkQueuefactoryDeadLetterQueue471BC856-Cd34")
+	// The dead-letter queue's name was cut (SQS takes 80 characters): it is
+	// found by the tags CloudFormation gave it, and not the queue beside it
+	// with another logical id.
+	oldQ := mk("Rehome-Regional-WorkQueuefactoryQueue3869DA7B-Ab12")
+	oldDLQ := mk("Rehome-Regional-WorkQueuefactoryDe-Cd34", "aws:cloudformation:stack-name", "Rehome-Regional", "aws:cloudformation:logical-id", "WorkQueuefactoryDeadLetterQueue471BC856")
+	mk("Rehome-Regional-WorkQueuepiDeadLet-Zz99", "aws:cloudformation:stack-name", "Rehome-Regional", "aws:cloudformation:logical-id", "WorkQueuepiDeadLetterQueue0A1B2C3D")
 	newQ, newDLQ := mk("Rehome-Anywhere-factory-WorkQueueAD162499-Ef56"), mk("Rehome-Anywhere-factory-WorkQueueDeadLetterQueueF71CA21F-Gh78")
 	for i := range 23 {
 		if _, err := q.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(oldQ), MessageBody: aws.String(fmt.Sprintf("file-%02d", i)),
@@ -455,8 +464,8 @@ func TestRehomeMovesASitesMessagesToItsOwnQueues(t *testing.T) {
 		t.Errorf("the site's new queue holds %d messages %v, want the 23 moved", len(got), got)
 	}
 	listed, err := q.ListQueues(ctx, &sqs.ListQueuesInput{QueueNamePrefix: aws.String("Rehome-Regional-")})
-	if err != nil || len(listed.QueueUrls) != 0 {
-		t.Errorf("the old queues are left after --delete: %v %v", listed.QueueUrls, err)
+	if err != nil || len(listed.QueueUrls) != 1 || !strings.HasSuffix(listed.QueueUrls[0], "Rehome-Regional-WorkQueuepiDeadLet-Zz99") {
+		t.Errorf("after --delete, the regional stack's old queues are %v (%v); want only site pi's, which factory's rehome must not touch", listed.QueueUrls, err)
 	}
 	if code, out := rehome("--site", "factory"); code != 0 || !strings.Contains(out, "nothing to move") {
 		t.Errorf("a second run: exit %d\n%s", code, out)

@@ -16,43 +16,87 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
-
-	"github.com/ecs-anywhere-stretched/stretched/internal/names"
 )
 
 // SQS is the calls rehome makes; *sqs.Client satisfies it.
 type SQS interface {
-	ListQueues(context.Context, *sqs.ListQueuesInput, ...func(*sqs.Options)) (*sqs.ListQueuesOutput, error)
+	sqs.ListQueuesAPIClient
+	ListQueueTags(context.Context, *sqs.ListQueueTagsInput, ...func(*sqs.Options)) (*sqs.ListQueueTagsOutput, error)
 	ReceiveMessage(context.Context, *sqs.ReceiveMessageInput, ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error)
 	SendMessageBatch(context.Context, *sqs.SendMessageBatchInput, ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error)
 	DeleteMessageBatch(context.Context, *sqs.DeleteMessageBatchInput, ...func(*sqs.Options)) (*sqs.DeleteMessageBatchOutput, error)
 	DeleteQueue(context.Context, *sqs.DeleteQueueInput, ...func(*sqs.Options)) (*sqs.DeleteQueueOutput, error)
 }
 
-// OldQueues are the name prefixes CloudFormation gave a site's queue and
-// dead-letter queue in the regional stack of earlier versions
-// (<stack>-<logical id>-<random>; the logical id is the construct path
-// WorkQueue-<site>/Queue without its '-').
-func OldQueues(prefix, site string) (queue, deadLetter string) {
-	base := names.RegionalStack(prefix) + "-WorkQueue" + strings.ReplaceAll(site, "-", "")
+// OldQueues are the logical id prefixes of a site's queue and dead-letter
+// queue in the regional stack of earlier versions (the construct path
+// WorkQueue-<site>/Queue without its '-', then a hash).
+func OldQueues(site string) (queue, deadLetter string) {
+	base := "WorkQueue" + strings.ReplaceAll(site, "-", "")
 	return base + "Queue", base + "DeadLetterQueue"
 }
 
-// Find is the URL of the one queue whose name starts with namePrefix, ""
-// when there is none.
-func Find(ctx context.Context, c SQS, namePrefix string) (string, error) {
-	out, err := c.ListQueues(ctx, &sqs.ListQueuesInput{QueueNamePrefix: aws.String(namePrefix)})
+// Tags CloudFormation puts on what it creates; a queue retained out of its
+// stack keeps them.
+const (
+	tagStackName = "aws:cloudformation:stack-name"
+	tagLogicalID = "aws:cloudformation:logical-id"
+)
+
+// Find is the URL of the one queue stack made (and retained) under a
+// logical id starting with logicalPrefix; "" when there is none. First by
+// name (CloudFormation names it <stack>-<logical id>-<random>); a name too
+// long for SQS's 80 characters is cut, so then by CloudFormation's tags
+// on the stack's queues.
+func Find(ctx context.Context, c SQS, stack, logicalPrefix string) (string, error) {
+	namePrefix := stack + "-" + logicalPrefix
+	byName, err := list(ctx, c, namePrefix)
 	if err != nil {
-		return "", fmt.Errorf("list queues named %s…: %w", namePrefix, err)
+		return "", err
 	}
-	switch len(out.QueueUrls) {
+	switch len(byName) {
+	case 1:
+		return byName[0], nil
+	case 0:
+	default:
+		return "", fmt.Errorf("%d queues are named %s…: %s; move their messages by hand", len(byName), namePrefix, strings.Join(byName, ", "))
+	}
+	all, err := list(ctx, c, stack+"-")
+	if err != nil {
+		return "", err
+	}
+	var found []string
+	for _, u := range all {
+		out, err := c.ListQueueTags(ctx, &sqs.ListQueueTagsInput{QueueUrl: aws.String(u)})
+		if err != nil {
+			return "", fmt.Errorf("read the tags of %s: %w", u, err)
+		}
+		if out.Tags[tagStackName] == stack && strings.HasPrefix(out.Tags[tagLogicalID], logicalPrefix) {
+			found = append(found, u)
+		}
+	}
+	switch len(found) {
 	case 0:
 		return "", nil
 	case 1:
-		return out.QueueUrls[0], nil
+		return found[0], nil
 	default:
-		return "", fmt.Errorf("%d queues are named %s…: %s; move their messages by hand", len(out.QueueUrls), namePrefix, strings.Join(out.QueueUrls, ", "))
+		return "", fmt.Errorf("%d queues of stack %s have a logical id %s…: %s; move their messages by hand", len(found), stack, logicalPrefix, strings.Join(found, ", "))
 	}
+}
+
+// list is every queue whose name starts with namePrefix.
+func list(ctx context.Context, c SQS, namePrefix string) ([]string, error) {
+	var urls []string
+	pages := sqs.NewListQueuesPaginator(c, &sqs.ListQueuesInput{QueueNamePrefix: aws.String(namePrefix), MaxResults: aws.Int32(1000)})
+	for pages.HasMorePages() {
+		out, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list queues named %s…: %w", namePrefix, err)
+		}
+		urls = append(urls, out.QueueUrls...)
+	}
+	return urls, nil
 }
 
 // Move moves every message of from to to, ten at a time: sent to to, then
