@@ -127,13 +127,10 @@ func validate(c Config, in input) []error {
 		for _, s := range c.Sites {
 			locations = append(locations, s.Name)
 		}
-		for i, shard := range route.Shards(locations, c.EntryTopics) {
-			if len(shard) > route.MaxLocationsPerTopic {
-				v.errs = append(v.errs, quota.Use{Quota: quota.FilterCombinations, Value: len(shard) + 1,
-					Where:  fmt.Sprintf("the unrouted filter of entry topic %d of %d (1 + %d locations; a topic routes at most %d)", i+1, c.EntryTopics, len(shard), route.MaxLocationsPerTopic),
-					WayOut: fmt.Sprintf("set context key %q to at least %d (about one topic per 100 locations)", KeyEntryTopics, (len(locations)+99)/100)})
-				break
-			}
+		if i, n, over := route.Overfull(locations, c.EntryTopics); over {
+			v.errs = append(v.errs, quota.Use{Quota: quota.FilterCombinations, Value: n + 1,
+				Where:  fmt.Sprintf("the unrouted filter of entry topic %d of %d (1 + %d locations; a topic routes at most %d)", i+1, c.EntryTopics, n, route.MaxLocationsPerTopic),
+				WayOut: fmt.Sprintf("set context key %q to at least %d (about one topic per 100 locations)", KeyEntryTopics, route.SuggestedTopics(len(locations)))})
 		}
 	}
 	if c.MinTasks > c.MaxTasks {

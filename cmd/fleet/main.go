@@ -15,7 +15,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -162,13 +161,9 @@ func rehomeSite(ctx context.Context, q rehome.SQS, dir send.Directory, prefix, s
 		return fail("--site is required: the site whose messages to move")
 	}
 	path := names.SiteDirectory(prefix) + "/" + site
-	got, err := dir.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(path)})
+	entry, err := send.Entry(ctx, dir, prefix, site)
 	if err != nil {
-		return fail("read the site directory entry %s: %v; deploy the site's stack of this version first (make deploy)", path, err)
-	}
-	var entry map[string]any
-	if err := json.Unmarshal([]byte(aws.ToString(got.Parameter.Value)), &entry); err != nil {
-		return fail("site directory entry %s is not JSON: %v", path, err)
+		return fail("%v; deploy the site's stack of this version first (make deploy)", err)
 	}
 	oldQueue, oldDLQ := rehome.OldQueues(site)
 	total := 0

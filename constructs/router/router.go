@@ -87,11 +87,9 @@ func (p Props) validate() error {
 	if p.Topics < 1 {
 		errs = append(errs, fmt.Errorf("router: Topics is %d: must be at least 1", p.Topics))
 	} else {
-		for i, shard := range route.Shards(p.Locations, p.Topics) {
-			if len(shard) > route.MaxLocationsPerTopic {
-				errs = append(errs, fmt.Errorf("router: entry topic %d would route %d locations: SNS allows %d filter policies per topic and 150 value combinations in the unrouted filter, so a topic routes at most %d; set entryTopics to at least %d",
-					i+1, len(shard), quotaFilterPolicies, route.MaxLocationsPerTopic, (len(p.Locations)+99)/100))
-			}
+		if i, n, over := route.Overfull(p.Locations, p.Topics); over {
+			errs = append(errs, fmt.Errorf("router: entry topic %d would route %d locations: SNS allows %d filter policies per topic and 150 value combinations in the unrouted filter, so a topic routes at most %d; set entryTopics to at least %d",
+				i+1, n, quotaFilterPolicies, route.MaxLocationsPerTopic, route.SuggestedTopics(len(p.Locations))))
 		}
 	}
 	return errors.Join(errs...)

@@ -62,3 +62,19 @@ func Shards(locations []string, topics int) [][]string {
 	}
 	return out
 }
+
+// Overfull is the first entry topic (0-based) that would route more than
+// MaxLocationsPerTopic of locations, and how many; ok is false when none
+// would.
+func Overfull(locations []string, topics int) (topic, n int, ok bool) {
+	for i, shard := range Shards(locations, topics) {
+		if len(shard) > MaxLocationsPerTopic {
+			return i, len(shard), true
+		}
+	}
+	return 0, 0, false
+}
+
+// SuggestedTopics is how many entry topics to give locations: one per 100,
+// which leaves room for the hash's uneven shares.
+func SuggestedTopics(locations int) int { return max((locations+99)/100, 1) }

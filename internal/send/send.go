@@ -71,11 +71,10 @@ func Locate(ctx context.Context, dir Directory, stack, prefix string, out map[st
 		t.Locations = []string{location}
 		return t, nil
 	}
-	path := names.SiteDirectory(prefix) + "/" + location
 	if !route.Location.MatchString(location) {
 		return t, nil // Check names the location as unknown
 	}
-	got, err := dir.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(path)})
+	entry, err := Entry(ctx, dir, prefix, location)
 	var missing *ssmtypes.ParameterNotFound
 	switch {
 	case errors.As(err, &missing):
@@ -83,17 +82,28 @@ func Locate(ctx context.Context, dir Directory, stack, prefix string, out map[st
 		t.Locations = known
 		return t, err
 	case err != nil:
-		return t, fmt.Errorf("read the site directory entry %s: %w", path, err)
-	}
-	var entry map[string]any
-	if err := json.Unmarshal([]byte(aws.ToString(got.Parameter.Value)), &entry); err != nil {
-		return t, fmt.Errorf("site directory entry %s is not JSON (%w): deploy the site's stack again", path, err)
+		return t, err
 	}
 	if topic, _ := entry[names.DirEntryTopic].(string); t.Topic != "" && topic != "" {
 		t.Topic = topic
 	}
 	t.Locations = []string{location}
 	return t, nil
+}
+
+// Entry is a site's entry in the site directory (/<prefix>/sites/<site>,
+// JSON). The error of a missing entry wraps *ssmtypes.ParameterNotFound.
+func Entry(ctx context.Context, dir Directory, prefix, site string) (map[string]any, error) {
+	path := names.SiteDirectory(prefix) + "/" + site
+	got, err := dir.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(path)})
+	if err != nil {
+		return nil, fmt.Errorf("read the site directory entry %s: %w", path, err)
+	}
+	var entry map[string]any
+	if err := json.Unmarshal([]byte(aws.ToString(got.Parameter.Value)), &entry); err != nil {
+		return nil, fmt.Errorf("site directory entry %s is not JSON (%w): deploy the site's stack again", path, err)
+	}
+	return entry, nil
 }
 
 // knownLocations are the region and the directory's sites, for an error
