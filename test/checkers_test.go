@@ -16,6 +16,8 @@ import (
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/cxapi"
+
+	"github.com/ecs-anywhere-stretched/stretched/internal/review"
 )
 
 // TestCdkNag fails on any unsuppressed AwsSolutions error or warning, and
@@ -119,51 +121,6 @@ func TestCfnLint(t *testing.T) {
 	}
 }
 
-// guardExceptions are the Control Tower rules a resource of this app fails
-// on purpose, keyed by rule and the resource's logical id prefix; each is
-// explained in docs/security.md ("Policy checks"). Any other failure fails the test.
-var guardExceptions = map[string][]string{
-	// ECS Exec's agent needs a writable root filesystem.
-	"ecs_containers_readonly_access_check": {"WorkerTaskDefinition"},
-	// The activation handler calls only public SSM and Secrets Manager
-	// endpoints; CDK's default-security-group handler only the EC2 API.
-	"lambda_inside_vpc_check": {"ActivationsHandler", "SiteNodesHandler", "SiteAgentHandler", "TaskCountsHandler", "CustomVpcRestrictDefaultSGCustomResourceProviderHandler"},
-	// Without a NAT gateway (the default) Fargate tasks reach AWS through a
-	// public IP; security groups allow no inbound traffic.
-	"ecs_service_assign_public_ip_disabled_check": {"WorkerService"},
-
-	// The pipeline's artifact bucket and its access-log bucket: nothing
-	// consumes their object events (CodePipeline reads artifacts itself),
-	// and object lock would keep every superseded artifact; the repository
-	// is the record of what was deployed.
-	"s3_event_notifications_enabled_check": {"Artifacts"},
-	"s3_bucket_object_lock_enabled_check":  {"Artifacts"},
-	// The access-log bucket does not log its own access, and S3 delivers
-	// server access logs only to a bucket with SSE-S3.
-	"s3_bucket_logging_enabled_check":        {"ArtifactsAccessLogs"},
-	"s3_bucket_default_encryption_kms_check": {"ArtifactsAccessLogs"},
-	// The dead-letter queues (the region's and each site's) and the
-	// unrouted queue are the end of the line: a DLQ of their own would only
-	// move the problem.
-	"sqs_dlq_check": {"WorkQueue[a-z0-9]*DeadLetterQueue", "EntryUnrouted"},
-	// A site's queues (in its stack) are encrypted with the app's key, which
-	// they import from the regional stack: the rule reads only a literal or
-	// a key of the same template. TestEveryLocationHasItsOwnQueue checks
-	// that every queue of every stack has the app's key.
-	"sqs_queue_encrypted_check": {"WorkQueue"},
-	// A site's cluster has Container Insights only when the site sets
-	// containerInsights: 16 or more custom metrics a cluster would cost a
-	// fleet several USD a site a month. The regional cluster has the same
-	// logical id and keeps Container Insights (asserted in
-	// regional_test.go), as does a site that sets it
-	// (TestExternalClusterAndInstanceRole).
-	"ecs_container_insights_enabled_check": {"Cluster"},
-	// The pipeline's Docker builds (the image asset and the multi-arch image
-	// step) run the Docker daemon inside CodeBuild, which needs privileged
-	// mode; no other project has it.
-	"codebuild_project_environment_privileged_check": {"PipelineAssetsDockerAsset", "Pipeline[A-Za-z]*MultiArchImage"},
-}
-
 // guardFinding is one resource failing one rule.
 type guardFinding struct{ rule, resource string }
 
@@ -224,14 +181,9 @@ func walkPaths(v any, fn func(string)) {
 	}
 }
 
-func excepted(f guardFinding) bool {
-	for _, prefix := range guardExceptions[f.rule] {
-		if regexp.MustCompile("^" + prefix).MatchString(f.resource) {
-			return true
-		}
-	}
-	return false
-}
+// excepted: the finding is one of the app's cfn-guard exceptions
+// (internal/review, listed in the review and docs/security.md).
+func excepted(f guardFinding) bool { return review.GuardExcepted(f.rule, f.resource) }
 
 // TestCfnGuard runs cfn-guard with the Control Tower proactive rules over
 // every synthesized template, in one run (the rules are read once).

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ecs-anywhere-stretched/stretched/internal/review"
 	"github.com/ecs-anywhere-stretched/stretched/lambda/activationcr"
 	"github.com/ecs-anywhere-stretched/stretched/lambda/agent"
 	"github.com/ecs-anywhere-stretched/stretched/lambda/deregister"
@@ -217,7 +218,7 @@ func (w *world) simulate(t *testing.T, edges []edge) []string {
 }
 
 // check simulates the edges and reports each that is not as it must be.
-func (w *world) check(t *testing.T, edges []edge) {
+func (w *world) check(t *testing.T, edges []edge) []string {
 	t.Helper()
 	if len(edges) == 0 {
 		t.Fatal("no calls to check")
@@ -235,6 +236,7 @@ func (w *world) check(t *testing.T, edges []edge) {
 		}
 	}
 	t.Logf("%d calls evaluated", len(edges))
+	return results
 }
 
 // sdkCalls lists the AWS calls a handler makes, from its own types: every
@@ -868,8 +870,10 @@ func TestCallsTheSystemMakesAreAllowed(t *testing.T) {
 	requireSynth(t)
 	w := newWorld(all)
 	var edges []edge
+	var from []*synthesized // the stack each edge was made for
 	sites := 0
 	for _, s := range all {
+		n := len(edges)
 		switch {
 		case strings.HasSuffix(s.name, "-Pipeline"):
 			edges = append(edges, w.pipelineEdges(t, s)...)
@@ -880,11 +884,58 @@ func TestCallsTheSystemMakesAreAllowed(t *testing.T) {
 		edges = append(edges, w.taskEdges(t, s)...)
 		edges = append(edges, w.alarmEdges(t, s)...)
 		edges = append(edges, w.routingEdges(t, s)...)
+		for range len(edges) - n {
+			from = append(from, s)
+		}
 	}
 	if sites < 4 {
 		t.Fatalf("only %d site stacks: the tested configurations were not all read", sites)
 	}
-	w.check(t, edges)
+	results := w.check(t, edges)
+	writeSimulation(t, edges, from, results)
+}
+
+// simulationFile is what the review reports of the simulation: the edges
+// of the default configuration, with their results (make review reads it;
+// -update rewrites it, and a stale one fails).
+var simulationFile = filepath.Join("testdata", "review", "simulation.json")
+
+func writeSimulation(t *testing.T, edges []edge, from []*synthesized, results []string) {
+	t.Helper()
+	sim := review.Simulation{Configurations: []string{"the default configuration (cdk.json: one site, onprem)"}}
+	for i, e := range edges {
+		if defaults[from[i].name] == nil {
+			continue
+		}
+		who := e.principal
+		if e.role != nil {
+			who = review.Name(e.role.stack.name, e.role.id, "AWS::IAM::Role")
+		}
+		sim.Edges = append(sim.Edges, review.Edge{What: e.what, Who: who, Action: e.action, Resource: e.resource, Allowed: results[i] == "Allowed"})
+	}
+	// The edges are made partly in map order: sorted, the file is stable.
+	sort.Slice(sim.Edges, func(i, j int) bool {
+		a, b := sim.Edges[i], sim.Edges[j]
+		return fmt.Sprint(!a.Allowed, a.Who, a.Action, a.What, a.Resource) < fmt.Sprint(!b.Allowed, b.Who, b.Action, b.What, b.Resource)
+	})
+	got, err := json.MarshalIndent(sim, "", " ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, '\n')
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(simulationFile), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(simulationFile, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(simulationFile)
+	if err != nil || !bytes.Equal(want, got) {
+		t.Errorf("%s is stale (%v): the review would report other edges than this run proved; go test ./test -run TestCallsTheSystemMakesAreAllowed -update", simulationFile, err)
+	}
 }
 
 // TestHandlerCallsComeFromTheCode: the edges above are the handlers' own

@@ -1,0 +1,302 @@
+package review
+
+import (
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// createOnly are, per resource type, the properties CloudFormation cannot
+// update in place: changing one replaces the resource (the providers'
+// createOnlyProperties, as cfn-lint ships them; createonly_test.go keeps
+// the file current for every type the app's templates use).
+//
+//go:embed createonly.json
+var createOnlyJSON []byte
+
+var createOnly = func() map[string][]string {
+	m := map[string][]string{}
+	if err := json.Unmarshal(createOnlyJSON, &m); err != nil {
+		panic(fmt.Sprintf("review: createonly.json: %v", err))
+	}
+	return m
+}()
+
+// replacedBy are the properties whose change replaces a resource of typ,
+// of those that differ between old and new; unknown is true when the type
+// is not in the table.
+func replacedBy(typ string, old, new map[string]any) (props []string, unknown bool) {
+	names, known := createOnly[typ]
+	if !known {
+		return nil, !strings.HasPrefix(typ, "Custom::")
+	}
+	for _, p := range names {
+		if !reflect.DeepEqual(old[p], new[p]) {
+			props = append(props, p)
+		}
+	}
+	return props, false
+}
+
+// isDataStore tells whether a type keeps data that a replacement loses.
+func isDataStore(typ string) bool {
+	_, ok := dataStores[typ]
+	return ok || typ == "AWS::KMS::Key" || typ == "AWS::ECS::Cluster" || typ == "AWS::IAM::Role"
+}
+
+// loses says what replacing a resource of typ loses.
+func loses(typ string) string {
+	switch typ {
+	case "AWS::KMS::Key":
+		return "a new key: what the old one encrypted can be read only while it lives (it is scheduled for deletion)"
+	case "AWS::ECS::Cluster":
+		return "a new cluster: every node that joined must join again"
+	case "AWS::IAM::Role":
+		return "a new role: nodes registered with the old one (SSM) and anything trusting its ARN lose it"
+	}
+	if _, ok := dataStores[typ]; ok {
+		return "a new, empty " + Kind(typ) + "; what the old one holds is deleted with it"
+	}
+	return ""
+}
+
+// Changes is what changed from base to head, in Markdown, short when the
+// change is: resources added, removed and replaced (a changed logical id,
+// type, or a property CloudFormation replaces on update; data stores
+// flagged), permissions added and removed per role or policy, checker
+// exceptions added and removed. Nothing else.
+func Changes(base, head *Assembly, baseName string, levels *Levels) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# What changed since %s\n\n", baseName)
+	var lines []string
+	section := func(title string, items []string) {
+		if len(items) == 0 {
+			return
+		}
+		lines = append(lines, "### "+title, "")
+		for _, it := range items {
+			lines = append(lines, "* "+it)
+		}
+		lines = append(lines, "")
+	}
+	names := map[string]bool{}
+	for _, s := range base.Stacks {
+		names[s.Name] = true
+	}
+	for _, s := range head.Stacks {
+		names[s.Name] = true
+	}
+	stacks := make([]string, 0, len(names))
+	for n := range names {
+		stacks = append(stacks, n)
+	}
+	sort.Strings(stacks)
+	for _, name := range stacks {
+		bs, hs := base.Stack(name), head.Stack(name)
+		start := len(lines)
+		switch {
+		case bs == nil:
+			lines = append(lines, "A new stack.", "")
+		case hs == nil:
+			lines = append(lines, "**Removed**: `cdk deploy` leaves it; `cdk destroy` of the base deletes it and what it does not retain.", "")
+		default:
+			res, renamed := resourceChanges(*bs, *hs)
+			section("Resources", res)
+			perms := lineChanges(policyLines(base, *bs, levels, renamed), policyLines(head, *hs, levels, nil))
+			section("Permissions", perms)
+			exc := lineChanges(exceptionLines(base, *bs, renamed), exceptionLines(head, *hs, nil))
+			section("Checker exceptions", exc)
+		}
+		if len(lines) > start {
+			lines = slices.Insert(lines, start, "## "+name, "")
+		}
+	}
+	if len(lines) == 0 {
+		b.WriteString("Nothing: every template's resources, permissions and checker exceptions are as they were.\n\n")
+	} else {
+		b.WriteString(strings.Join(lines, "\n"))
+		b.WriteString("\n")
+	}
+	b.WriteString("---\n\n")
+	return b.String()
+}
+
+// resourceChanges are a stack's added, removed and replaced resources, and
+// the renamed ones (a changed logical id: old name in words → new), for
+// reading the base's permissions and exceptions in the head's words.
+func resourceChanges(base, head Stack) (items []string, renamed map[string]string) {
+	br, hr := base.Resources(), head.Resources()
+	var added, removed []string
+	for id := range hr {
+		if _, ok := br[id]; !ok {
+			added = append(added, id)
+		}
+	}
+	for id := range br {
+		if _, ok := hr[id]; !ok {
+			removed = append(removed, id)
+		}
+	}
+	sort.Strings(added)
+	sort.Strings(removed)
+	renamed = map[string]string{}
+	flag := func(typ string) string {
+		if l := loses(typ); l != "" && isDataStore(typ) {
+			return " **Data store: " + l + ".**"
+		}
+		return ""
+	}
+	// flagOld also says when the old resource is retained.
+	flagOld := func(id, typ string) string {
+		f := flag(typ)
+		if f != "" && br[id]["DeletionPolicy"] == "Retain" {
+			f = " **Data store: a new, empty " + Kind(typ) + "; the old one is retained with what it holds, out of the stack (move or delete it by hand).**"
+		}
+		return f
+	}
+	// A removed and an added resource of one type with the same
+	// properties: the logical id changed, so CloudFormation replaces it.
+	type pair struct{ old, neu, typ string }
+	var pairs []pair
+	for _, old := range removed {
+		ot := fmt.Sprint(br[old]["Type"])
+		for i, neu := range added {
+			if fmt.Sprint(hr[neu]["Type"]) == ot && reflect.DeepEqual(br[old]["Properties"], hr[neu]["Properties"]) {
+				pairs = append(pairs, pair{old, neu, ot})
+				renamed[Name(base.Name, old, ot)] = Name(head.Name, neu, ot)
+				renamed["`"+old+"`"] = "`" + neu + "`"
+				added = slices.Delete(added, i, i+1)
+				break
+			}
+		}
+	}
+	for _, p := range pairs {
+		removed = slices.DeleteFunc(removed, func(s string) bool { return s == p.old })
+	}
+	// withRenames is a base resource's properties as they read once the
+	// renamed resources have their new ids: a change that is only that
+	// follows from the rename.
+	withRenames := func(props any) any {
+		raw, _ := json.Marshal(props)
+		text := string(raw)
+		for _, p := range pairs {
+			text = strings.ReplaceAll(text, `"`+p.old+`"`, `"`+p.neu+`"`)
+		}
+		var out any
+		_ = json.Unmarshal([]byte(text), &out)
+		return out
+	}
+	var follow []string // replaced only because they refer to a renamed resource
+	var changed []string
+	ids := make([]string, 0, len(hr))
+	for id := range hr {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		old, ok := br[id]
+		if !ok {
+			continue
+		}
+		ot, nt := fmt.Sprint(old["Type"]), fmt.Sprint(hr[id]["Type"])
+		if ot != nt {
+			changed = append(changed, fmt.Sprintf("replaced: `%s` changes type from %s to %s.%s", id, ot, nt, flagOld(id, ot)))
+			continue
+		}
+		op, _ := old["Properties"].(map[string]any)
+		np, _ := hr[id]["Properties"].(map[string]any)
+		props, unknown := replacedBy(nt, op, np)
+		if len(props) == 0 && !(unknown && !reflect.DeepEqual(op, np)) {
+			continue
+		}
+		if len(pairs) > 0 && reflect.DeepEqual(withRenames(op), withRenames(np)) {
+			if len(props) > 0 {
+				follow = append(follow, Name(head.Name, id, nt)+" `"+id+"`")
+			}
+			continue
+		}
+		if len(props) > 0 {
+			changed = append(changed, fmt.Sprintf("replaced: %s `%s`, because %s changes (CloudFormation cannot update it in place).%s", Name(head.Name, id, nt), id, strings.Join(props, ", "), flagOld(id, nt)))
+		} else {
+			changed = append(changed, fmt.Sprintf("changed: %s `%s`, a type the review's replacement table does not know: check whether the change replaces it.", Name(head.Name, id, nt), id))
+		}
+	}
+	for _, p := range pairs {
+		item := fmt.Sprintf("replaced: %s, its logical id changed from `%s` to `%s`.%s", Name(head.Name, p.neu, p.typ), p.old, p.neu, flagOld(p.old, p.typ))
+		if len(follow) > 0 {
+			item += " With it, what refers to it is replaced: " + strings.Join(follow, ", ") + "."
+		}
+		items = append(items, item)
+	}
+	for _, id := range removed {
+		typ := fmt.Sprint(br[id]["Type"])
+		what := "deleted"
+		if br[id]["DeletionPolicy"] == "Retain" {
+			what = "left in the account (retained), out of the stack"
+		}
+		items = append(items, fmt.Sprintf("removed: %s `%s`: %s.", Name(base.Name, id, typ), id, what))
+	}
+	for _, id := range added {
+		typ := fmt.Sprint(hr[id]["Type"])
+		items = append(items, fmt.Sprintf("added: %s `%s`.", Name(head.Name, id, typ), id))
+	}
+	items = append(items, changed...)
+	return items, renamed
+}
+
+// policyLines are a stack's permissions, one line per row, under their
+// role's or policy's title; renamed rewrites names of the base in the
+// head's words.
+func policyLines(a *Assembly, s Stack, levels *Levels, renamed map[string]string) []string {
+	var out []string
+	for _, p := range a.Policies(s, levels) {
+		for _, r := range p.Rows {
+			out = append(out, rename(p.Title+": "+r.Line(), renamed))
+		}
+	}
+	return out
+}
+
+func exceptionLines(a *Assembly, s Stack, renamed map[string]string) []string {
+	var out []string
+	for _, e := range a.exceptions(s) {
+		out = append(out, rename(e.Line(), renamed))
+	}
+	return out
+}
+
+func rename(line string, renamed map[string]string) string {
+	for old, neu := range renamed {
+		line = strings.ReplaceAll(line, old, neu)
+	}
+	return line
+}
+
+// lineChanges are the lines only one side has: "added: …", "removed: …".
+func lineChanges(base, head []string) []string {
+	count := func(lines []string) map[string]int {
+		m := map[string]int{}
+		for _, l := range lines {
+			m[l]++
+		}
+		return m
+	}
+	bc, hc := count(base), count(head)
+	var out []string
+	for l, n := range hc {
+		if n > bc[l] {
+			out = append(out, "added: "+cell(l))
+		}
+	}
+	for l, n := range bc {
+		if n > hc[l] {
+			out = append(out, "removed: "+cell(l))
+		}
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,280 @@
+package review
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Policy is one heading of the permissions part: a role (its identity
+// policies), a managed policy attached to no role of the template (for
+// people), or a resource's policy.
+type Policy struct {
+	// Kind is "role", "managed policy" or "resource policy".
+	Kind string
+	// Title names the owner in words; ID is its logical id.
+	Title, ID string
+	// Facts are lines above the table: who may assume a role, its
+	// boundary and AWS managed policies.
+	Facts []string
+	Rows  []Row
+	// principals: the table has a principal column (resource policies).
+	principals bool
+}
+
+// Policies are a stack's roles, managed policies and resource policies,
+// in that order, each by title.
+func (a *Assembly) Policies(s Stack, levels *Levels) []Policy {
+	res := s.Resources()
+	refs := func(v any) []string {
+		var ids []string
+		for _, x := range list(v) {
+			if m, ok := x.(map[string]any); ok {
+				if id, ok := m["Ref"].(string); ok {
+					ids = append(ids, id)
+				}
+			}
+		}
+		return ids
+	}
+	attached := map[string]bool{} // policies attached to a role of the template
+	var roles, managed, resource []Policy
+	for id, r := range res {
+		typ := fmt.Sprint(r["Type"])
+		p, _ := r["Properties"].(map[string]any)
+		title := Name(s.Name, id, typ)
+		switch typ {
+		case "AWS::IAM::Role":
+			pol := Policy{Kind: "role", Title: title, ID: id}
+			trust, _ := p["AssumeRolePolicyDocument"].(map[string]any)
+			for _, st := range list(trust["Statement"]) {
+				m, _ := st.(map[string]any)
+				fact := fmt.Sprintf("Assumed by %s (%s)", a.principals(s.Name, m["Principal"]), strings.Join(a.texts(s.Name, m["Action"]), ", "))
+				if c := a.conditionText(s.Name, m["Condition"]); c != "" {
+					fact += " when " + c
+				}
+				pol.Facts = append(pol.Facts, fact)
+			}
+			if b := p["PermissionsBoundary"]; b != nil {
+				pol.Facts = append(pol.Facts, "Permissions boundary: "+a.Text(s.Name, b))
+			}
+			for _, m := range list(p["ManagedPolicyArns"]) {
+				pol.Facts = append(pol.Facts, "Managed policy: "+a.Text(s.Name, m))
+			}
+			for _, inline := range list(p["Policies"]) {
+				m, _ := inline.(map[string]any)
+				pol.Rows = append(pol.Rows, a.rows(s.Name, m["PolicyDocument"], levels, false)...)
+			}
+			for _, pid := range sortedIDs(res) {
+				pr := res[pid]
+				pt := fmt.Sprint(pr["Type"])
+				if pt != "AWS::IAM::Policy" && pt != "AWS::IAM::ManagedPolicy" {
+					continue
+				}
+				pp, _ := pr["Properties"].(map[string]any)
+				for _, rid := range refs(pp["Roles"]) {
+					if rid == id {
+						attached[pid] = true
+						pol.Rows = append(pol.Rows, a.rows(s.Name, pp["PolicyDocument"], levels, false)...)
+					}
+				}
+			}
+			roles = append(roles, pol)
+		case "AWS::SQS::QueuePolicy", "AWS::SNS::TopicPolicy", "AWS::S3::BucketPolicy":
+			var on []string
+			for _, k := range []string{"Queues", "Topics", "Bucket"} {
+				on = append(on, a.texts(s.Name, p[k])...)
+			}
+			resource = append(resource, Policy{Kind: "resource policy", Title: "policy of " + strings.Join(on, ", "), ID: id, Rows: a.rows(s.Name, p["PolicyDocument"], levels, true), principals: true})
+		case "AWS::KMS::Key":
+			resource = append(resource, Policy{Kind: "resource policy", Title: "key policy of " + title, ID: id, Rows: a.rows(s.Name, p["KeyPolicy"], levels, true), principals: true})
+		case "AWS::SecretsManager::ResourcePolicy":
+			resource = append(resource, Policy{Kind: "resource policy", Title: "policy of " + a.Text(s.Name, p["SecretId"]), ID: id, Rows: a.rows(s.Name, p["ResourcePolicy"], levels, true), principals: true})
+		case "AWS::ECR::Repository", "AWS::EFS::FileSystem":
+			for _, k := range []string{"RepositoryPolicyText", "FileSystemPolicy"} {
+				if p[k] != nil {
+					resource = append(resource, Policy{Kind: "resource policy", Title: "policy of " + title, ID: id, Rows: a.rows(s.Name, p[k], levels, true), principals: true})
+				}
+			}
+		case "AWS::Lambda::Permission":
+			row := Row{Effect: "Allow", Principals: a.principals(s.Name, map[string]any{"Service": p["Principal"]}), Actions: []string{fmt.Sprint(p["Action"])}, Resources: a.Text(s.Name, p["FunctionName"])}
+			row.Service, _, _ = strings.Cut(fmt.Sprint(p["Action"]), ":")
+			row.Level = levels.Level(fmt.Sprint(p["Action"]))
+			if src := p["SourceArn"]; src != nil {
+				row.Conditions = "aws:SourceArn is " + a.Text(s.Name, src)
+			}
+			resource = append(resource, Policy{Kind: "resource policy", Title: "invoke permission " + title, ID: id, Rows: []Row{row}, principals: true})
+		}
+	}
+	for id, r := range res {
+		typ := fmt.Sprint(r["Type"])
+		if (typ == "AWS::IAM::ManagedPolicy" || typ == "AWS::IAM::Policy") && !attached[id] {
+			p, _ := r["Properties"].(map[string]any)
+			managed = append(managed, Policy{Kind: "managed policy", Title: Name(s.Name, id, typ), ID: id, Rows: a.rows(s.Name, p["PolicyDocument"], levels, false)})
+		}
+	}
+	var out []Policy
+	for _, group := range [][]Policy{roles, managed, resource} {
+		sort.Slice(group, func(i, j int) bool { return group[i].Title+group[i].ID < group[j].Title+group[j].ID })
+		out = append(out, group...)
+	}
+	return out
+}
+
+// sortedIDs are the logical ids of res, sorted.
+func sortedIDs(res map[string]map[string]any) []string {
+	ids := make([]string, 0, len(res))
+	for id := range res {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// purposes group resource types by what they are for.
+var purposes = []struct{ name, prefixes string }{
+	{"work and messages", "AWS::SQS:: AWS::SNS::"},
+	{"compute", "AWS::ECS:: AWS::Lambda:: AWS::ApplicationAutoScaling:: AWS::Events:: AWS::Scheduler::"},
+	{"data and images", "AWS::EFS:: AWS::ECR:: AWS::S3:: AWS::Logs::"},
+	{"keys, secrets and parameters", "AWS::KMS:: AWS::SecretsManager:: AWS::SSM::Parameter"},
+	{"identity", "AWS::IAM::"},
+	{"monitoring", "AWS::CloudWatch::"},
+	{"node management", "AWS::SSM::Association"},
+	{"delivery", "AWS::CodePipeline:: AWS::CodeBuild:: AWS::CodeStarConnections::"},
+	{"network", "AWS::EC2::"},
+	{"custom resources", "Custom:: AWS::CloudFormation::CustomResource"},
+}
+
+// purpose is what a resource type is for.
+func purpose(typ string) string {
+	for _, p := range purposes {
+		for _, prefix := range strings.Fields(p.prefixes) {
+			if strings.HasPrefix(typ, prefix) {
+				return p.name
+			}
+		}
+	}
+	return "other"
+}
+
+// Options of a report.
+type Options struct {
+	// Title is the report's first heading.
+	Title string
+	// Levels gives the access levels (required).
+	Levels *Levels
+	// Simulation is the permission simulation's results (optional).
+	Simulation *Simulation
+}
+
+// Report is the review of every stack of a, in Markdown.
+func Report(a *Assembly, o Options) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# %s\n\n", o.Title)
+	b.WriteString("Generated by `make review` from the synthesized templates (`go run ./cmd/review`); do not edit by hand.\n\n")
+	b.WriteString("| stack | resources | roles | public or unencrypted |\n|---|---|---|---|\n")
+	for _, s := range a.Stacks {
+		roles := 0
+		for _, r := range s.Resources() {
+			if r["Type"] == "AWS::IAM::Role" {
+				roles++
+			}
+		}
+		exposed := "nothing"
+		if n := len(a.exposed(s)); n > 0 {
+			exposed = fmt.Sprintf("%d (see the stack)", n)
+		}
+		fmt.Fprintf(&b, "| [%s](#%s) | %d | %d | %s |\n", s.Name, anchor(s.Name), len(s.Resources()), roles, exposed)
+	}
+	b.WriteString("\n")
+	for _, s := range a.Stacks {
+		a.stackReport(&b, s, o)
+	}
+	if o.Simulation != nil {
+		o.Simulation.write(&b)
+	}
+	return b.String()
+}
+
+// anchor is the id a code host gives a heading.
+func anchor(heading string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(heading) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-', r == '_':
+			b.WriteRune(r)
+		case r == ' ':
+			b.WriteByte('-')
+		}
+	}
+	return b.String()
+}
+
+func (a *Assembly) stackReport(b *strings.Builder, s Stack, o Options) {
+	fmt.Fprintf(b, "## %s\n\n", s.Name)
+	if d, ok := s.Template["Description"].(string); ok {
+		fmt.Fprintf(b, "%s\n\n", d)
+	}
+	res := s.Resources()
+	ids := sortedIDs(res)
+
+	b.WriteString("### What it holds\n\n| purpose | resource | logical id |\n|---|---|---|\n")
+	for _, p := range append(purposes, struct{ name, prefixes string }{"other", ""}) {
+		for _, id := range ids {
+			typ := fmt.Sprint(res[id]["Type"])
+			if purpose(typ) == p.name {
+				fmt.Fprintf(b, "| %s | %s | `%s` |\n", p.name, cell(Name(s.Name, id, typ)), id)
+			}
+		}
+	}
+	b.WriteString("\n### Data stores\n\n")
+	stores := a.stores(s)
+	if len(stores) == 0 {
+		b.WriteString("None.\n\n")
+	} else {
+		b.WriteString("| store | encryption | keeps | on delete |\n|---|---|---|---|\n")
+		for _, st := range stores {
+			fmt.Fprintf(b, "| %s | %s | %s | %s |\n", cell(st.name), cell(st.encryption), cell(st.retention), st.deletion)
+		}
+		b.WriteString("\n")
+	}
+
+	kind := ""
+	for _, p := range a.Policies(s, o.Levels) {
+		if p.Kind != kind {
+			kind = p.Kind
+			fmt.Fprintf(b, "### %s\n\n", map[string]string{"role": "IAM roles", "managed policy": "Managed policies attached to no role here (for people or other roles)", "resource policy": "Resource policies"}[kind])
+		}
+		fmt.Fprintf(b, "#### %s\n\n`%s`\n\n", p.Title, p.ID)
+		for _, f := range p.Facts {
+			fmt.Fprintf(b, "* %s\n", cell(f))
+		}
+		if len(p.Facts) > 0 {
+			b.WriteString("\n")
+		}
+		table(b, p.Rows, p.principals)
+	}
+
+	b.WriteString("### Checker exceptions\n\n")
+	ex := a.exceptions(s)
+	if len(ex) == 0 {
+		b.WriteString("None.\n\n")
+	} else {
+		b.WriteString("| checker | rule | resource | reason |\n|---|---|---|---|\n")
+		for _, e := range ex {
+			fmt.Fprintf(b, "| %s | %s | %s | %s |\n", e.Checker, cell(e.Rule), cell(e.Resource), cell(e.Reason))
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("### Public or unencrypted\n\n")
+	exposed := a.exposed(s)
+	if len(exposed) == 0 {
+		b.WriteString("Nothing.\n\n")
+	}
+	for _, e := range exposed {
+		fmt.Fprintf(b, "* %s\n", e)
+	}
+	if len(exposed) > 0 {
+		b.WriteString("\n")
+	}
+}
