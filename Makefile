@@ -13,7 +13,7 @@ CDK_ARGS ?=
 # Image tag for make image-push (immutable tags: use a new one per build).
 TAG ?= $(shell git describe --tags --always --dirty 2>/dev/null || date +%Y%m%d%H%M%S)
 
-.PHONY: help tools synth test vet fmt-check golden diff deploy destroy image-push status pipeline clean
+.PHONY: help tools synth review review-report test vet fmt-check golden diff deploy destroy image-push status pipeline clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -27,6 +27,22 @@ tools: $(NPM_STAMP) ## install the pinned Node 24, aws-cdk CLI, cfn-guard rules 
 synth: $(NPM_STAMP) ## synthesize every stack into cdk.out/ (no AWS credentials needed)
 	$(CDK) synth --quiet $(CDK_ARGS)
 	@ls cdk.out/*.template.json
+
+# The review of what `make synth` writes (the same CDK_ARGS); with
+# BASE=<git ref>, the base commit is synthesized in a temporary worktree
+# (same CDK_ARGS) and what changed since it comes first.
+BASE ?=
+review: $(NPM_STAMP) ## write cdk.out/review.md: every stack's resources, roles and policies in words, checker exceptions; BASE=<git ref> puts what changed first
+	$(CDK) synth --quiet $(CDK_ARGS)
+	@if [ -z "$(BASE)" ]; then go run ./cmd/review -o cdk.out/review.md cdk.out; exit 0; fi; \
+	base=$$(mktemp -d); trap 'git worktree remove --force "$$base/src" >/dev/null 2>&1; rm -rf "$$base"' EXIT; \
+	git worktree add --detach "$$base/src" "$(BASE)" >/dev/null; \
+	ln -s "$(CURDIR)/node_modules" "$$base/src/node_modules"; \
+	(cd "$$base/src" && $(CDK) synth --quiet -o "$$base/cdk.out" $(CDK_ARGS)); \
+	go run ./cmd/review -base "$$base/cdk.out" -base-name "$(BASE)" -o cdk.out/review.md cdk.out
+
+review-report: ## write cdk.out/review.md from cdk.out as it is (no synth; the pipeline runs it after make synth)
+	go run ./cmd/review -o cdk.out/review.md cdk.out
 
 # The Go files are found without git: a pipeline's source artifact has no .git.
 GO_FILES = $(shell find . -name '*.go' -not -path './node_modules/*' -not -path './cdk.out/*' -not -path './.git/*')

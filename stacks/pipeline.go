@@ -129,6 +129,10 @@ func BuildPipeline(app awscdk.App, cfg config.Config) (*Pipeline, error) {
 			regionalRepository(regionalName),
 			fmt.Sprintf(`if [ -n "$TAG" ] && [ -n "$REPO" ]; then CTX="-c imageTag=$TAG"; else CTX=""; echo "first run: no repository in stack %s yet, the stacks deploy the worker's Dockerfile as an asset"; fi`, regionalName),
 			`make synth CDK_ARGS="$CTX"`,
+			// The review of exactly what this run deploys, kept with the
+			// cloud assembly in the artifact bucket (docs/review.md is the
+			// default configuration's).
+			"make review-report",
 		),
 		PrimaryOutputDirectory: jsii.String("cdk.out"),
 		RolePolicyStatements:   &[]awsiam.PolicyStatement{readRegional},

@@ -109,8 +109,8 @@ func TestImageStepCommands(t *testing.T) {
 func TestSynthCommands(t *testing.T) {
 	cmds := commandsOf(t, "make test")
 	calls, ok := runCommands(t, cmds)
-	if !ok || !strings.Contains(calls, "make test\n") || !strings.Contains(calls, "make synth CDK_ARGS=\n") {
-		t.Errorf("first run: make test, then make synth without a tag: ok %v\n%s", ok, calls)
+	if !ok || !strings.Contains(calls, "make test\n") || !strings.Contains(calls, "make synth CDK_ARGS=\nmake review-report\n") {
+		t.Errorf("first run: make test, then make synth without a tag, then the review of what it wrote: ok %v\n%s", ok, calls)
 	}
 	// A regional stack without its repository output (a first run that
 	// failed): the image step will not build, so no tag either.

@@ -31,7 +31,9 @@ var GuardExceptions = []GuardException{
 		"the fleet's functions call only public AWS APIs (CDK's default-security-group handler only EC2's); in a VPC they would need a NAT gateway or endpoints", nil},
 	{"ecs_service_assign_public_ip_disabled_check", "AWS::ECS::Service", []string{"WorkerService"},
 		"without a NAT gateway (the default) Fargate tasks reach AWS through a public IP; security groups allow no inbound traffic",
-		func(p map[string]any) bool { return strings.Contains(fmt.Sprint(p["NetworkConfiguration"]), "AssignPublicIp:ENABLED") }},
+		func(p map[string]any) bool {
+			return strings.Contains(fmt.Sprint(p["NetworkConfiguration"]), "AssignPublicIp:ENABLED")
+		}},
 	{"s3_event_notifications_enabled_check", "AWS::S3::Bucket", []string{"Artifacts"},
 		"nothing consumes the pipeline artifact bucket's object events (CodePipeline reads artifacts itself)", nil},
 	{"s3_bucket_object_lock_enabled_check", "AWS::S3::Bucket", []string{"Artifacts"},
@@ -45,10 +47,14 @@ var GuardExceptions = []GuardException{
 		func(p map[string]any) bool { return p["RedrivePolicy"] == nil }},
 	{"sqs_queue_encrypted_check", "AWS::SQS::Queue", []string{"WorkQueue"},
 		"a site's queues are encrypted with the app's key, imported from the regional stack: the rule reads only a literal or a key of the same template (TestEveryLocationHasItsOwnQueue checks every queue's key)",
-		func(p map[string]any) bool { return strings.Contains(fmt.Sprint(p["KmsMasterKeyId"]), "Fn::ImportValue") }},
+		func(p map[string]any) bool {
+			return strings.Contains(fmt.Sprint(p["KmsMasterKeyId"]), "Fn::ImportValue")
+		}},
 	{"ecs_container_insights_enabled_check", "AWS::ECS::Cluster", []string{"Cluster"},
 		"a site's cluster has Container Insights only when the site sets containerInsights: 16 or more custom metrics a cluster would cost a fleet several USD a site a month (the regional cluster keeps it)",
-		func(p map[string]any) bool { return !strings.Contains(fmt.Sprint(p["ClusterSettings"]), "Value:enabled") }},
+		func(p map[string]any) bool {
+			return !strings.Contains(fmt.Sprint(p["ClusterSettings"]), "Value:enabled")
+		}},
 	{"codebuild_project_environment_privileged_check", "AWS::CodeBuild::Project", []string{"PipelineAssetsDockerAsset", "Pipeline[A-Za-z]*MultiArchImage"},
 		"the pipeline's Docker builds run the Docker daemon inside CodeBuild, which needs privileged mode; no other project has it", nil},
 }
@@ -137,4 +143,3 @@ func (a *Assembly) exceptions(s Stack) []Exception {
 	}
 	return out
 }
-

@@ -228,16 +228,11 @@ func (a *Assembly) stackReport(b *strings.Builder, s Stack, o Options) {
 		}
 	}
 	b.WriteString("\n### Data stores\n\n")
-	stores := a.stores(s)
-	if len(stores) == 0 {
-		b.WriteString("None.\n\n")
-	} else {
-		b.WriteString("| store | encryption | keeps | on delete |\n|---|---|---|---|\n")
-		for _, st := range stores {
-			fmt.Fprintf(b, "| %s | %s | %s | %s |\n", cell(st.name), cell(st.encryption), cell(st.retention), st.deletion)
-		}
-		b.WriteString("\n")
+	var stores [][]string
+	for _, st := range a.stores(s) {
+		stores = append(stores, []string{st.name, st.encryption, st.retention, st.deletion})
 	}
+	markdownTable(b, []string{"store", "encryption", "keeps", "on delete"}, stores)
 
 	kind := ""
 	for _, p := range a.Policies(s, o.Levels) {
@@ -256,16 +251,11 @@ func (a *Assembly) stackReport(b *strings.Builder, s Stack, o Options) {
 	}
 
 	b.WriteString("### Checker exceptions\n\n")
-	ex := a.exceptions(s)
-	if len(ex) == 0 {
-		b.WriteString("None.\n\n")
-	} else {
-		b.WriteString("| checker | rule | resource | reason |\n|---|---|---|---|\n")
-		for _, e := range ex {
-			fmt.Fprintf(b, "| %s | %s | %s | %s |\n", e.Checker, cell(e.Rule), cell(e.Resource), cell(e.Reason))
-		}
-		b.WriteString("\n")
+	var ex [][]string
+	for _, e := range a.exceptions(s) {
+		ex = append(ex, []string{e.Checker, e.Rule, e.Resource, e.Reason})
 	}
+	markdownTable(b, []string{"checker", "rule", "resource", "reason"}, ex)
 	b.WriteString("### Public or unencrypted\n\n")
 	exposed := a.exposed(s)
 	if len(exposed) == 0 {
@@ -277,4 +267,75 @@ func (a *Assembly) stackReport(b *strings.Builder, s Stack, o Options) {
 	if len(exposed) > 0 {
 		b.WriteString("\n")
 	}
+}
+
+// RolesTable is every role of a's stacks in one Markdown table: who may
+// assume it and, per service, the access levels its Allow statements
+// grant (docs/security.md holds it; a test keeps it current).
+func RolesTable(a *Assembly, levels *Levels) string {
+	var b strings.Builder
+	b.WriteString("| stack | role | assumed by | may (service: access levels) |\n|---|---|---|---|\n")
+	for _, s := range a.Stacks {
+		for _, p := range a.Policies(s, levels) {
+			if p.Kind != "role" {
+				continue
+			}
+			var by []string
+			for _, f := range p.Facts {
+				if rest, ok := strings.CutPrefix(f, "Assumed by "); ok {
+					by = append(by, rest)
+				}
+			}
+			grants := map[string]map[string]bool{}
+			for _, r := range p.Rows {
+				if r.Effect != "Allow" {
+					continue
+				}
+				if grants[r.Service] == nil {
+					grants[r.Service] = map[string]bool{}
+				}
+				for _, l := range strings.Split(r.Level, ";") {
+					for _, part := range strings.Split(l, ",") {
+						grants[r.Service][strings.TrimSpace(part)] = true
+					}
+				}
+			}
+			var may []string
+			for svc, lv := range grants {
+				var ls []string
+				for l := range lv {
+					ls = append(ls, l)
+				}
+				sort.Strings(ls)
+				may = append(may, svc+": "+strings.Join(ls, ", "))
+			}
+			sort.Strings(may)
+			for _, f := range p.Facts {
+				if strings.HasPrefix(f, "Managed policy: ") {
+					may = append(may, "AWS managed "+strings.TrimPrefix(f, "Managed policy: arn:<partition>:iam::aws:policy/"))
+				}
+			}
+			title := strings.TrimSuffix(strings.TrimPrefix(p.Title, owner(s.Name)+" "), " (IAM role)")
+			fmt.Fprintf(&b, "| %s | %s `%s` | %s | %s |\n", s.Name, cell(title), p.ID, cell(strings.Join(by, "; ")), cell(strings.Join(may, "; ")))
+		}
+	}
+	return b.String()
+}
+
+// markdownTable writes rows under header, each cell made safe; "None." when
+// there are no rows.
+func markdownTable(b *strings.Builder, header []string, rows [][]string) {
+	if len(rows) == 0 {
+		b.WriteString("None.\n\n")
+		return
+	}
+	fmt.Fprintf(b, "| %s |\n|%s\n", strings.Join(header, " | "), strings.Repeat("---|", len(header)))
+	for _, r := range rows {
+		cells := make([]string, len(r))
+		for i, c := range r {
+			cells[i] = cell(c)
+		}
+		fmt.Fprintf(b, "| %s |\n", strings.Join(cells, " | "))
+	}
+	b.WriteString("\n")
 }
