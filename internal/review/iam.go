@@ -112,9 +112,9 @@ func (a *Assembly) rows(stack string, doc any, levels *Levels, withPrincipals bo
 		if actions == nil {
 			actions, not = st["NotAction"], "all but "
 		}
-		resources := strings.Join(a.texts(stack, st["Resource"]), ", ")
+		resources := strings.Join(a.resourceTexts(stack, st["Resource"]), ", ")
 		if st["Resource"] == nil && st["NotResource"] != nil {
-			resources = "all but " + strings.Join(a.texts(stack, st["NotResource"]), ", ")
+			resources = "all but " + strings.Join(a.resourceTexts(stack, st["NotResource"]), ", ")
 		}
 		conds := a.conditionText(stack, st["Condition"])
 		principals := ""
@@ -180,4 +180,13 @@ func table(b *strings.Builder, rows []Row, withPrincipals bool) {
 		}
 	}
 	b.WriteString("\n")
+}
+
+// resourceTexts are a statement's resources in words.
+func (a *Assembly) resourceTexts(stack string, v any) []string {
+	out := a.texts(stack, v)
+	for i, t := range out {
+		out[i] = ARNWords(t)
+	}
+	return out
 }

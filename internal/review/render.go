@@ -127,3 +127,40 @@ func cell(s string) string {
 	s = strings.ReplaceAll(s, "|", `\|`)
 	return strings.ReplaceAll(s, "\n", " ")
 }
+
+// arnPattern is an ARN as Text writes it, placeholders for the pseudo
+// parameters.
+var arnPattern = regexp.MustCompile(`^arn:<partition>:([a-z0-9-]+):([^:]*):([^:]*):(.+)$`)
+
+// ARNWords says what an ARN pattern that names every resource of a type
+// covers, in words ("every sqs queue of the account in the region");
+// other ARNs and values are returned as they are.
+func ARNWords(s string) string {
+	m := arnPattern.FindStringSubmatch(s)
+	if m == nil {
+		return s
+	}
+	svc, region, account, res := m[1], m[2], m[3], m[4]
+	var where string
+	switch {
+	case region == "<region>" && account == "<account>":
+		where = "of the account in the region"
+	case region == "" && account == "<account>":
+		where = "of the account"
+	case (region == "*" || region == "") && account == "*":
+		where = "of any account, in any region"
+	case region == "*" && account == "<account>":
+		where = "of the account, in any region"
+	default:
+		return s
+	}
+	if res == "*" {
+		return "every " + svc + " resource " + where
+	}
+	for _, sep := range []string{"/*", ":*"} {
+		if typ, ok := strings.CutSuffix(res, sep); ok && !strings.ContainsAny(typ, "*/:") {
+			return "every " + svc + " " + typ + " " + where
+		}
+	}
+	return s
+}
