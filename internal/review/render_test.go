@@ -4,14 +4,14 @@ import "testing"
 
 func TestARNWords(t *testing.T) {
 	for in, want := range map[string]string{
-		"arn:<partition>:ecs:<region>:<account>:cluster/*":                  "every ecs cluster of the account in the region",
-		"arn:<partition>:secretsmanager:<region>:<account>:secret:*":        "every secretsmanager secret of the account in the region",
-		"arn:<partition>:iam::<account>:role/*":                             "every iam role of the account",
-		"arn:<partition>:ssm:*:*:managed-instance/*":                        "every ssm managed-instance of any account, in any region",
-		"arn:<partition>:sqs:<region>:<account>:*":                          "every sqs resource of the account in the region",
-		"arn:<partition>:cloudformation:<region>:<account>:stack/App-*/*":   "arn:<partition>:cloudformation:<region>:<account>:stack/App-*/*",
+		"arn:<partition>:ecs:<region>:<account>:cluster/*":                 "every ecs cluster of the account in the region",
+		"arn:<partition>:secretsmanager:<region>:<account>:secret:*":       "every secretsmanager secret of the account in the region",
+		"arn:<partition>:iam::<account>:role/*":                            "every iam role of the account",
+		"arn:<partition>:ssm:*:*:managed-instance/*":                       "every ssm managed-instance of any account, in any region",
+		"arn:<partition>:sqs:<region>:<account>:*":                         "every sqs resource of the account in the region",
+		"arn:<partition>:cloudformation:<region>:<account>:stack/App-*/*":  "arn:<partition>:cloudformation:<region>:<account>:stack/App-*/*",
 		"arn:<partition>:ssm:<region>:<account>:parameter/EcsWorker/sites": "arn:<partition>:ssm:<region>:<account>:parameter/EcsWorker/sites",
-		"*": "*",
+		"*":                          "*",
 		"the region's key (KMS key)": "the region's key (KMS key)",
 	} {
 		if got := ARNWords(in); got != want {
