@@ -338,6 +338,15 @@ func TestExternalTaskDefinitionFromSameSpec(t *testing.T) {
 			t.Errorf("%s differs: regional %s, external %s", k, jsonOf(rc[k]), jsonOf(ec[k]))
 		}
 	}
+	// A site's worker is restarted on its node when it exits, even with the
+	// link down; a clean stop and a worker that cannot start are not.
+	// Fargate replaces a stopped task itself: no restart policy there.
+	if got := jsonOf(ec["RestartPolicy"]); got != `{"Enabled":true,"IgnoredExitCodes":[0],"RestartAttemptPeriod":60}` {
+		t.Errorf("external container restart policy %s", got)
+	}
+	if rc["RestartPolicy"] != nil {
+		t.Errorf("regional container restart policy %s, want none", jsonOf(rc["RestartPolicy"]))
+	}
 	renv, eenv := envOf(rc), envOf(ec)
 	if !slices.Equal(slices.Sorted(mapsKeys(renv)), []string{"AWS_REGION", "EFS_DESTINATION_FOLDER", "EFS_SOURCE_FOLDER", "SQS_QUEUE_URL", "WORKER_STOP_TIMEOUT_SECONDS"}) || renv["WORKER_STOP_TIMEOUT_SECONDS"] != `"30"` {
 		t.Errorf("environment contract: %v", renv)

@@ -57,6 +57,10 @@ func (p Props) validate() error {
 	return errors.Join(errs...)
 }
 
+// RestartAttemptSeconds is how long the worker container must have run
+// before the agent restarts it when it exits (ECS allows 60 to 1800).
+const RestartAttemptSeconds = 60
+
 // New makes the EXTERNAL task definition and service.
 func New(scope constructs.Construct, id string, props Props) (*Worker, error) {
 	props = props.withDefaults()
@@ -80,6 +84,17 @@ func New(scope constructs.Construct, id string, props Props) (*Worker, error) {
 	cfnTd.SetCpu(jsii.String(fmt.Sprint(spec.Cpu())))
 	cfnTd.SetMemory(jsii.String(fmt.Sprint(spec.MemoryMiB())))
 	spec.AddContainer(td, StreamPrefix, props.Queue)
+	// A worker that exits on a node is restarted there by the ECS agent,
+	// even while the site cannot reach ECS (a cut link): without it the
+	// task would stop and wait for the control plane to place a new one.
+	// A clean stop (exit 0: SIGTERM, a deployment) is not restarted; a
+	// container that ran less than RestartAttemptPeriod is not either, so
+	// a worker that cannot start (a bad setting) stops instead of looping.
+	cfnTd.AddPropertyOverride(jsii.String("ContainerDefinitions.0.RestartPolicy"), map[string]any{
+		"Enabled":              true,
+		"IgnoredExitCodes":     []int{0},
+		"RestartAttemptPeriod": RestartAttemptSeconds,
+	})
 
 	service := awsecs.NewExternalService(c, jsii.String("Service"), &awsecs.ExternalServiceProps{
 		Cluster:        props.Cluster,
