@@ -306,4 +306,12 @@ func TestInventoryAndPatchAssociations(t *testing.T) {
 	if _, has := pi["AWS-RunPatchBaseline"]; has || pi["AWS-GatherSoftwareInventory"] == nil {
 		t.Errorf("site pi: inventory, no patching: %v", pi)
 	}
+	// Every site keeps its nodes' SSM Agent current (an older one reconnects
+	// hours after an outage), patching or not.
+	for _, s := range []map[string]map[string]any{def, pi} {
+		up := s["AWS-UpdateSSMAgent"]
+		if up == nil || up["ScheduleExpression"] != "rate(7 days)" || jsonOf(up["Parameters"]) != `{"allowDowngrade":["false"]}` || !strings.Contains(jsonOf(up["Targets"]), "tag:stretched:stack") {
+			t.Errorf("SSM Agent update association: %s", jsonOf(up))
+		}
+	}
 }

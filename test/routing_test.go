@@ -141,7 +141,9 @@ func TestEachWorkerConsumesItsLocationsQueue(t *testing.T) {
 
 // TestTaskDefinitionsDifferOnlyInTheQueue: both workers are made from the one
 // spec; between the region's container and a site's, only the queue (and
-// the log stream prefix that tells the sides apart) may differ.
+// the log stream prefix that tells the sides apart) may differ, and the
+// site's restart policy (TestExternalTaskDefinitionFromSameSpec: ECS on a
+// node restarts the worker while the link is down; Fargate replaces tasks).
 func TestTaskDefinitionsDifferOnlyInTheQueue(t *testing.T) {
 	container := func(st *synthesized) map[string]any {
 		td := only(t, st, "AWS::ECS::TaskDefinition")
@@ -155,6 +157,7 @@ func TestTaskDefinitionsDifferOnlyInTheQueue(t *testing.T) {
 			}
 		}
 		c["Environment"] = env
+		delete(c, "RestartPolicy")
 		opts := c["LogConfiguration"].(map[string]any)["Options"].(map[string]any)
 		delete(opts, "awslogs-stream-prefix")
 		return c

@@ -26,6 +26,14 @@ const (
 // InventorySchedule is how often inventory is gathered.
 const InventorySchedule = "rate(12 hours)"
 
+// AgentUpdateSchedule is when the SSM Agent update association runs after
+// the first time (on every node as it joins).
+const AgentUpdateSchedule = "rate(7 days)"
+
+// MinSSMAgent is the oldest SSM Agent that reconnects quickly after a long
+// outage (earlier ones back off for hours).
+const MinSSMAgent = "3.3.3050.0"
+
 // DefaultPatchSchedule is Sunday 03:00 UTC.
 const DefaultPatchSchedule = limits.DefaultPatchSchedule
 
@@ -87,6 +95,18 @@ func New(scope constructs.Construct, id string, props Props) (*Fleet, error) {
 			"instanceDetailedInformation": enabled,
 			"services":                    enabled,
 		},
+	})
+	// SSM Agent before MinSSMAgent backs off for hours after a long outage
+	// before it reconnects, and the ECS agent's credentials come through
+	// it: a site would stay dark long after its link returns. The
+	// association updates every node's agent to the latest when it joins
+	// (an association runs on a new target at once) and then weekly.
+	awsssm.NewCfnAssociation(c, jsii.String("AgentUpdate"), &awsssm.CfnAssociationProps{
+		Name:               jsii.String("AWS-UpdateSSMAgent"),
+		AssociationName:    jsii.String(props.TagValue + "-ssm-agent-update"),
+		Targets:            targets,
+		ScheduleExpression: jsii.String(AgentUpdateSchedule),
+		Parameters:         &map[string]any{"allowDowngrade": jsii.Strings("false")},
 	})
 	if props.Patch != "" {
 		awsssm.NewCfnAssociation(c, jsii.String("Patch"), &awsssm.CfnAssociationProps{
