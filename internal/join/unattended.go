@@ -1,0 +1,262 @@
+package join
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+// Stages of an unattended join.
+const (
+	// StageFull installs and registers on first boot (the default).
+	StageFull = "full"
+	// StageImage installs the agents without registering or starting them,
+	// for a golden image; it carries no activation.
+	StageImage = "image"
+	// StageBoot registers a machine made from such an image at its first
+	// boot, and starts the ECS agent.
+	StageBoot = "boot"
+)
+
+// LogFile is where an unattended join writes what it did.
+const LogFile = "/var/log/ecs-anywhere-join.log"
+
+// ScriptPath is where the cloud-init user data writes the join script; it
+// deletes itself once the node has joined (it holds the activation).
+const ScriptPath = "/usr/local/sbin/ecs-anywhere-join"
+
+// ProxyNoProxy are the addresses a node must reach without the proxy: the
+// instance metadata and the ECS agent's task metadata and credentials
+// endpoints, and Docker's socket (AWS's proxy guide for external
+// instances; Docker's NO_PROXY must hold 169.254.170.2 or the awslogs
+// driver fails).
+var ProxyNoProxy = []string{"169.254.169.254", "169.254.170.2", "/var/run/docker.sock"}
+
+// Unattended is a join with nobody at the machine: cloud-init user data
+// (CloudConfig) or a script (Script) that runs once, as root.
+type Unattended struct {
+	// Region and Cluster of the site.
+	Region, Cluster string
+	// ActivationID and ActivationCode of the batch's dedicated activation;
+	// empty for StageImage.
+	ActivationID, ActivationCode string
+	// Stage is StageFull, StageImage or StageBoot. Default: StageFull.
+	Stage string
+	// Proxy is the HTTP(S) proxy the node reaches AWS through
+	// (http://host:port); empty for none.
+	Proxy string
+	// NoProxy are more addresses to reach directly, beside ProxyNoProxy.
+	NoProxy []string
+	// GPU installs the agent with GPU support (--enable-gpu).
+	GPU bool
+	// ECSVersion pins the ECS agent's version (--ecs-version); empty for the latest.
+	ECSVersion string
+	// Site names the site in the log and the user data's comment.
+	Site string
+}
+
+var (
+	activationID = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	// shellSafe is what may stand inside single quotes in the script.
+	shellSafe  = regexp.MustCompile(`^[A-Za-z0-9._:/@%+=,~-]*$`)
+	ecsVersion = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+$`)
+)
+
+// Validate returns every problem of u, joined.
+func (u Unattended) Validate() error {
+	var errs []error
+	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf("join: "+format, a...)) }
+	stage := u.stage()
+	if stage != StageFull && stage != StageImage && stage != StageBoot {
+		add("stage is %q: must be %q, %q or %q", u.Stage, StageFull, StageImage, StageBoot)
+	}
+	if !shellSafe.MatchString(u.Region) || u.Region == "" {
+		add("region is %q: give the site's region, such as eu-west-1", u.Region)
+	}
+	if stage != StageImage {
+		if !shellSafe.MatchString(u.Cluster) || u.Cluster == "" {
+			add("cluster is %q: give the site's cluster name (letters, digits, - and _)", u.Cluster)
+		}
+		if !activationID.MatchString(u.ActivationID) {
+			add("activation id is %q: must be an SSM activation id (a UUID)", u.ActivationID)
+		}
+		if !shellSafe.MatchString(u.ActivationCode) || u.ActivationCode == "" {
+			add("the activation code is empty or holds characters SSM never issues")
+		}
+	} else if u.ActivationID != "" || u.ActivationCode != "" {
+		add("an image carries no activation: its clones register at first boot (stage %q)", StageBoot)
+	}
+	if u.Proxy != "" {
+		p, err := url.Parse(u.Proxy)
+		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" || !shellSafe.MatchString(u.Proxy) {
+			add("proxy is %q: give it as http://host:port", u.Proxy)
+		}
+	}
+	for _, n := range u.NoProxy {
+		if n == "" || !shellSafe.MatchString(n) {
+			add("no-proxy entry %q: give host names, addresses or CIDR blocks", n)
+		}
+	}
+	if len(u.NoProxy) > 0 && u.Proxy == "" {
+		add("no-proxy entries without a proxy: give the proxy too (--proxy http://host:port)")
+	}
+	if u.ECSVersion != "" && !ecsVersion.MatchString(u.ECSVersion) {
+		add("ECS agent version is %q: give one like 1.89.1", u.ECSVersion)
+	}
+	if (u.GPU || u.ECSVersion != "") && stage == StageBoot {
+		add("GPU support and the agent version are chosen when the image is made (stage %q), not at first boot", StageImage)
+	}
+	if !shellSafe.MatchString(u.Site) {
+		add("site is %q: letters, digits and -", u.Site)
+	}
+	return errors.Join(errs...)
+}
+
+func (u Unattended) stage() string {
+	if u.Stage == "" {
+		return StageFull
+	}
+	return u.Stage
+}
+
+// unattended is the join script (POSIX sh). It logs to LogFile, says
+// where on failure, and leaves the node unregistered rather than half
+// joined: the proxy settings come first, the registration last.
+const unattended = `#!/bin/sh
+# ECS Anywhere join of site @SITE@ (@STAGE@), written by fleet node userdata.
+set -u
+# ECS_JOIN_ROOT prefixes every path the script writes (a chroot, a test).
+root=${ECS_JOIN_ROOT:-}
+log=$root@LOG@
+mkdir -p "$(dirname "$log")"
+main() (
+  set -eu
+  fail() { echo "ecs-anywhere-join: $*" >&2; exit 1; }
+  region='@REGION@'; cluster='@CLUSTER@'; stage='@STAGE@'
+  url='@URL@'; fpr=@FPR@
+  [ "$(id -u)" = 0 ] || fail "run it as root (cloud-init does; by hand: sudo sh $0)"
+  echo "ecs-anywhere-join: site @SITE@, cluster $cluster, region $region, stage $stage, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  if [ "$stage" != image ] && [ -s "$root/var/lib/amazon/ssm/registration" ]; then
+    echo "already registered with SSM ($(cat "$root/var/lib/amazon/ssm/registration")): nothing to do"; exit 0
+  fi
+  install -d -o 1000 -g 1000 "$root/data"
+  echo "/data is ready for the worker (uid 1000)"
+@PROXY@
+  if [ "$stage" != boot ]; then
+    for t in curl gpg; do command -v $t >/dev/null 2>&1 || fail "$t is not installed: install curl and gnupg (the image's package manager)"; done
+    dir=$(mktemp -d); trap 'rm -rf "$dir"' EXIT
+    c() { curl --proto '=https' --tlsv1.2 -fsSL "$@"; }
+    c -o "$dir/i.sh" "$url" && c -o "$dir/i.sh.asc" "$url.asc" || fail "cannot download $url and its signature (network, proxy?)"
+    GNUPGHOME="$dir/g"; export GNUPGHOME; mkdir -m 700 "$GNUPGHOME"
+    { c '@KEYURL@' | gpg --batch -q --import; } >"$dir/k.err" 2>&1 || gpg --batch -q --keyserver @KEYSERVER@ --recv-keys $fpr >>"$dir/k.err" 2>&1 ||
+      fail "cannot fetch the ECS Anywhere signing key $fpr from @KEYURL@ or @KEYSERVER@"
+    s=$(gpg --batch --status-fd 1 --verify "$dir/i.sh.asc" "$dir/i.sh" 2>/dev/null || true)
+    printf '%s' "$s" | grep -q '^\[GNUPG:\] GOODSIG ' && printf '%s' "$s" | grep -q "^\[GNUPG:\] VALIDSIG .*$fpr" ||
+      fail "the install script's signature does not verify with the ECS Anywhere key $fpr: it was not run"
+    echo "install script signature verified ($fpr)"
+@INSTALL@
+  fi
+@REGISTER@
+)
+main "$@" >>"$log" 2>&1
+status=$?
+if [ $status -eq 0 ]; then
+  echo "ecs-anywhere-join: done (log: $log)"
+  [ "$0" = @SCRIPT@ ] && [ '@STAGE@' != image ] && rm -f "$0"
+else
+  echo "ecs-anywhere-join: FAILED with status $status; the last lines of $log:" >&2
+  tail -n 20 "$log" >&2
+fi
+exit $status
+`
+
+// proxySetup writes the proxy settings for the ECS agent, Docker and the
+// SSM agent before anything is installed or registered, and exports them
+// for the install script's downloads.
+const proxySetup = `  proxy='@PROXYURL@'; noproxy='@NOPROXY@'
+  install -d "$root/etc/ecs" "$root/etc/systemd/system/ecs.service.d" "$root/etc/systemd/system/docker.service.d" "$root/etc/systemd/system/amazon-ssm-agent.service.d"
+  { grep -Ev '^(HTTP_PROXY|NO_PROXY)=' "$root/etc/ecs/ecs.config" 2>/dev/null || true; echo "HTTP_PROXY=$proxy"; echo "NO_PROXY=$noproxy"; } >"$root/etc/ecs/ecs.config.new"
+  mv "$root/etc/ecs/ecs.config.new" "$root/etc/ecs/ecs.config"
+  for unit in ecs docker amazon-ssm-agent; do
+    printf '[Service]\nEnvironment="HTTP_PROXY=%s" "HTTPS_PROXY=%s" "NO_PROXY=%s" "http_proxy=%s" "https_proxy=%s" "no_proxy=%s"\n' \
+      "$proxy" "$proxy" "$noproxy" "$proxy" "$proxy" "$noproxy" >"$root/etc/systemd/system/$unit.service.d/http-proxy.conf"
+  done
+  ! command -v systemctl >/dev/null 2>&1 || systemctl daemon-reload
+  HTTP_PROXY=$proxy HTTPS_PROXY=$proxy NO_PROXY=$noproxy http_proxy=$proxy https_proxy=$proxy no_proxy=$noproxy
+  export HTTP_PROXY HTTPS_PROXY NO_PROXY http_proxy https_proxy no_proxy
+  echo "proxy $proxy set for the ECS agent, Docker and the SSM agent (direct: $noproxy)"`
+
+// Script is the join script for u; call Validate first.
+func (u Unattended) Script() string {
+	stage := u.stage()
+	proxy := ""
+	if u.Proxy != "" {
+		proxy = strings.NewReplacer("@PROXYURL@", u.Proxy, "@NOPROXY@", strings.Join(append(append([]string{}, ProxyNoProxy...), u.NoProxy...), ",")).Replace(proxySetup)
+	}
+	flags := ""
+	if u.GPU {
+		flags += " --enable-gpu"
+	}
+	if u.ECSVersion != "" {
+		flags += " --ecs-version " + u.ECSVersion
+	}
+	var install, register string
+	switch stage {
+	case StageImage:
+		// No activation: the clones register at first boot.
+		install = `    bash "$dir/i.sh" --region "$region" --skip-registration --no-start` + flags + `
+    echo "agents installed, not registered, not started: make the image; each machine made from it joins at first boot (fleet node userdata --stage boot)"`
+	default:
+		// --no-start: the script's ecs.service orders itself after
+		// cloud-final.service, so starting it from cloud-init's own
+		// runcmd would wait for itself; it is started without blocking
+		// below and runs once cloud-final is done.
+		install = `    bash "$dir/i.sh" --region "$region" --cluster "$cluster" --activation-id '@ID@' --activation-code '@CODE@' --no-start` + flags + `
+    echo "installed and registered with SSM"`
+	}
+	switch stage {
+	case StageBoot:
+		register = `  command -v amazon-ssm-agent >/dev/null 2>&1 || fail "amazon-ssm-agent is not installed: make the image with fleet node userdata --stage image first"
+  amazon-ssm-agent -register -y -id '@ID@' -code '@CODE@' -region "$region" >/dev/null || fail "SSM registration failed: the activation may be used up or expired (make a new batch: fleet node userdata)"
+  systemctl restart amazon-ssm-agent
+  install -d "$root/etc/ecs"
+  { grep -v '^ECS_CLUSTER=' "$root/etc/ecs/ecs.config" 2>/dev/null || true; echo "ECS_CLUSTER=$cluster"; } >"$root/etc/ecs/ecs.config.new" && mv "$root/etc/ecs/ecs.config.new" "$root/etc/ecs/ecs.config"
+  echo "registered with SSM; ECS cluster $cluster"
+  systemctl enable ecs && systemctl start --no-block ecs
+  echo "ECS agent starting (joins $cluster once cloud-init is done)"`
+	case StageFull:
+		register = `  systemctl enable ecs && systemctl start --no-block ecs
+  echo "ECS agent starting (joins $cluster once cloud-init is done)"`
+	}
+	r := strings.NewReplacer(
+		"@PROXY@", proxy, "@INSTALL@", install, "@REGISTER@", register,
+	)
+	script := r.Replace(unattended)
+	return strings.NewReplacer(
+		"@SITE@", u.Site, "@STAGE@", stage, "@LOG@", LogFile, "@SCRIPT@", ScriptPath,
+		"@REGION@", u.Region, "@CLUSTER@", u.Cluster, "@ID@", u.ActivationID, "@CODE@", u.ActivationCode,
+		"@URL@", InstallScriptURL, "@KEYURL@", KeyURL, "@KEYSERVER@", Keyserver, "@FPR@", KeyFingerprint,
+	).Replace(script)
+}
+
+// CloudConfig is u as cloud-init user data: the script written to
+// ScriptPath (root only) and run once on first boot.
+func (u Unattended) CloudConfig(comment string) string {
+	var b strings.Builder
+	b.WriteString("#cloud-config\n")
+	for _, line := range strings.Split(strings.TrimSpace(comment), "\n") {
+		b.WriteString("# " + line + "\n")
+	}
+	b.WriteString("write_files:\n  - path: " + ScriptPath + "\n    owner: root:root\n    permissions: '0700'\n    content: |\n")
+	for _, line := range strings.Split(strings.TrimSuffix(u.Script(), "\n"), "\n") {
+		if line == "" {
+			b.WriteString("\n")
+			continue
+		}
+		b.WriteString("      " + line + "\n")
+	}
+	b.WriteString("runcmd:\n  - [" + ScriptPath + "]\n")
+	return b.String()
+}
