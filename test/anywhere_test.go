@@ -419,7 +419,7 @@ func TestAnywhereOutputsNeverHoldTheCode(t *testing.T) {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	if want := []string{"ActivationSecretArn", "ClusterName", "JoinCommand", "JoinPolicyArn", "ServiceName"}; !slices.Equal(keys, want) {
+	if want := []string{"ActivationSecretArn", "ClusterName", "JoinCommand", "JoinPolicyArn", "NodeOperatorPolicyArn", "ServiceName"}; !slices.Equal(keys, want) {
 		t.Errorf("anywhere outputs %v, want %v (nothing a renewal makes stale)", keys, want)
 	}
 	join := jsonOf(outs["JoinCommand"])

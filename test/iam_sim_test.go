@@ -16,6 +16,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ecs-anywhere-stretched/stretched/internal/nodes"
 	"github.com/ecs-anywhere-stretched/stretched/internal/review"
 	"github.com/ecs-anywhere-stretched/stretched/lambda/activationcr"
 	"github.com/ecs-anywhere-stretched/stretched/lambda/agent"
@@ -426,6 +427,34 @@ func (w *world) siteEdges(t *testing.T, s *synthesized) []edge {
 		edge{what: "the join policy reads the activation", principal: joiner, extra: []map[string]any{join}, action: "secretsmanager:GetSecretValue", resource: secret, allow: true},
 		edge{what: "the join policy decrypts it through Secrets Manager", principal: joiner, extra: []map[string]any{join}, action: "kms:Decrypt", resource: secretKey, context: viaSecrets, allow: true},
 		edge{what: "the join policy decrypts nothing directly", principal: joiner, extra: []map[string]any{join}, action: "kms:Decrypt", resource: secretKey, allow: false},
+	)
+	// fleet node userdata with the site's NodeOperatorPolicy: its calls
+	// (internal/nodes, send.Entry), for this site only.
+	opID := one("AWS::IAM::ManagedPolicy", "ActivationNodeOperatorPolicy")
+	op, _ := w.resolve(s, props(resourceOf(s, opID))["PolicyDocument"]).(map[string]any)
+	operator := fmt.Sprintf("arn:aws:iam::%s:role/site-operator", iamAccount)
+	entryName := fmt.Sprint(w.resolve(s, props(resourceOf(s, one("AWS::SSM::Parameter", "AgentEntry")))["Name"]))
+	prefix := strings.SplitN(s.name, "-", 2)[0]
+	batch := func(stack string, keys ...any) map[string]any {
+		return map[string]any{"aws:RequestTag/stretched:stack": stack, "aws:TagKeys": keys}
+	}
+	opEdge := func(what, action, resource string, ctx map[string]any, allow bool) edge {
+		return edge{what: "fleet node userdata " + what, principal: operator, extra: []map[string]any{op}, action: action, resource: resource, context: ctx, allow: allow}
+	}
+	for _, c := range sdkCalls(struct{ nodes.SSM }{}) {
+		if c != "ssm:CreateActivation" {
+			t.Errorf("fleet node userdata calls %s: add its edge here and grant it in the NodeOperatorPolicy", c)
+		}
+	}
+	edges = append(edges,
+		opEdge("reads the site's directory entry", "ssm:GetParameter", arn("ssm", "parameter"+entryName), nil, true),
+		opEdge("reads no other site's entry", "ssm:GetParameter", arn("ssm", "parameter/"+prefix+"/sites/elsewhere"), nil, false),
+		opEdge("makes the batch's activation", "ssm:CreateActivation", "*", batch(s.name, "stretched:stack", "site", "cluster"), true),
+		opEdge("makes no activation for another site", "ssm:CreateActivation", "*", batch(prefix+"-Anywhere-elsewhere", "stretched:stack", "site", "cluster"), false),
+		opEdge("makes no activation with other tags", "ssm:CreateActivation", "*", batch(s.name, "stretched:stack", "owner"), false),
+		opEdge("passes the site's instance role to SSM", "iam:PassRole", instanceRole, map[string]any{"iam:PassedToService": "ssm.amazonaws.com"}, true),
+		opEdge("passes the role to nothing but SSM", "iam:PassRole", instanceRole, map[string]any{"iam:PassedToService": "ec2.amazonaws.com"}, false),
+		opEdge("passes no other role", "iam:PassRole", fmt.Sprintf("arn:aws:iam::%s:role/admin", iamAccount), map[string]any{"iam:PassedToService": "ssm.amazonaws.com"}, false),
 	)
 	edges = append(edges, w.fleetAgentEdges(t, s, clusterArn, service, queue)...)
 	edges = append(edges, w.fleetActivationEdges(t, s, secret, secretKey, instanceRole, tags, tagKeys)...)

@@ -14,6 +14,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -21,6 +22,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -32,7 +34,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
+	"github.com/ecs-anywhere-stretched/stretched/internal/join"
 	"github.com/ecs-anywhere-stretched/stretched/internal/names"
+	"github.com/ecs-anywhere-stretched/stretched/internal/nodes"
 	"github.com/ecs-anywhere-stretched/stretched/internal/rehome"
 	"github.com/ecs-anywhere-stretched/stretched/internal/send"
 	"github.com/ecs-anywhere-stretched/stretched/internal/status"
@@ -59,13 +63,21 @@ func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		fmt.Fprintf(stderr, "usage: fleet status [--prefix %s] [--region REGION] [--site SITE] [--json]\n", names.DefaultStackPrefix)
 		fmt.Fprintf(stderr, "       fleet send --location LOCATION [--prefix %s] [--region REGION] [NAME ...]   (names as arguments, or one per line on standard input)\n", names.DefaultStackPrefix)
 		fmt.Fprintf(stderr, "       fleet prepare-upgrade [--prefix %s] [--region REGION] [--dry-run]   (before deploying this version over one made before the fleet-wide functions)\n", names.DefaultStackPrefix)
+		fmt.Fprintf(stderr, "       fleet node userdata --site SITE [--nodes 1] [--expires 24h] [--proxy URL [--no-proxy A,B]] [--gpu] [--ecs-version V] [--stage full|image|boot] [--format cloud-init|script]   (user data that joins machines with nobody at them; holds a dedicated activation: a secret)\n")
 		fmt.Fprintf(stderr, "       fleet rehome --site SITE [--prefix %s] [--region REGION] [--delete]   (after the upgrade: move a site's messages from the regional stack's old queues to its own)\n", names.DefaultStackPrefix)
 	}
-	if len(args) == 0 || !slices.Contains([]string{"status", "send", "rehome", "prepare-upgrade"}, args[0]) {
+	if len(args) == 0 || !slices.Contains([]string{"status", "send", "rehome", "prepare-upgrade", "node"}, args[0]) {
 		usage()
 		return exitError
 	}
 	cmd := args[0]
+	if cmd == "node" {
+		if len(args) < 2 || !slices.Contains([]string{"userdata"}, args[1]) {
+			usage()
+			return exitError
+		}
+		cmd, args = "node "+args[1], args[1:]
+	}
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	prefix := fs.String("prefix", names.DefaultStackPrefix, "stack prefix of the app (context key stackPrefix)")
@@ -75,6 +87,14 @@ func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	site := fs.String("site", "", "the one site to look at, by name (status; default: every site; rehome: required)")
 	deleteOld := fs.Bool("delete", false, "delete the old queues once empty (rehome)")
 	dryRun := fs.Bool("dry-run", false, "print what would change and change nothing (prepare-upgrade)")
+	nodeCount := fs.Int("nodes", 1, "how many machines the user data joins: its activation's registration limit (node userdata)")
+	expires := fs.Duration("expires", nodes.DefaultExpiry, "how long the user data's activation accepts machines, 1h to 720h (node userdata)")
+	proxy := fs.String("proxy", "", "the HTTP(S) proxy the machines reach AWS through, http://host:port (node userdata)")
+	noProxy := fs.String("no-proxy", "", "more addresses to reach without the proxy, comma-separated (node userdata)")
+	gpu := fs.Bool("gpu", false, "install the ECS agent with GPU support (node userdata)")
+	ecsVersion := fs.String("ecs-version", "", "the ECS agent version to install (default: the latest) (node userdata)")
+	stage := fs.String("stage", join.StageFull, "full: install and join at first boot; image: install only, for a golden image (no activation); boot: join a machine made from such an image (node userdata)")
+	format := fs.String("format", "cloud-init", "cloud-init: user data; script: a shell script to run as root on a machine without cloud-init (node userdata)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return exitError
 	}
@@ -95,6 +115,24 @@ func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 			}
 		}
 	}
+	var u join.Unattended
+	var batch nodes.Batch
+	if cmd == "node userdata" {
+		if *site == "" {
+			return fail("--site is required: the site the machines join")
+		}
+		if *format != "cloud-init" && *format != "script" {
+			return fail(`--format is %q: give "cloud-init" or "script"`, *format)
+		}
+		u = join.Unattended{Site: *site, Stage: *stage, Proxy: *proxy, GPU: *gpu, ECSVersion: *ecsVersion}
+		if *noProxy != "" {
+			u.NoProxy = strings.Split(*noProxy, ",")
+		}
+		batch = nodes.Batch{Site: *site, Nodes: *nodeCount, Expires: *expires}
+		if err := batch.Validate(); err != nil && *stage != join.StageImage {
+			return fail("%v", err)
+		}
+	}
 	opts := []func(*config.LoadOptions) error{config.WithRetryMaxAttempts(5)}
 	if *region != "" {
 		opts = append(opts, config.WithRegion(*region))
@@ -112,11 +150,15 @@ func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+	imageOnly := cmd == "node userdata" && *stage == join.StageImage // no AWS call
+	if _, err := cfg.Credentials.Retrieve(ctx); err != nil && !imageOnly {
 		return fail("no AWS credentials found: set AWS_PROFILE, run `aws configure` or `aws sso login`, then run this again (%v)", err)
 	}
 	if cmd == "send" {
 		return sendWork(ctx, cfg, *prefix, *location, files, stdout, fail)
+	}
+	if cmd == "node userdata" {
+		return userData(ctx, ssm.NewFromConfig(cfg), cfg.Region, *prefix, u, batch, *format, stdout, stderr, fail)
 	}
 	if cmd == "prepare-upgrade" {
 		if err := upgrade.Run(ctx, cloudformation.NewFromConfig(cfg), upgrade.Options{Prefix: *prefix, DryRun: *dryRun}, stdout); err != nil {
@@ -148,6 +190,43 @@ func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 	if !f.Healthy {
 		return exitUnhealthy
+	}
+	return exitHealthy
+}
+
+// userData prints the user data (or script) that joins a batch of a
+// site's machines, after making the batch's dedicated activation (none for
+// an image); what it made goes to stderr, the secret only to stdout.
+func userData(ctx context.Context, api interface {
+	send.Directory
+	nodes.SSM
+}, region, prefix string, u join.Unattended, b nodes.Batch, format string, stdout, stderr io.Writer, fail func(string, ...any) int) int {
+	u.Region = region
+	what := fmt.Sprintf("ECS Anywhere join of site %s (fleet node userdata, stage %s).", u.Site, cmp.Or(u.Stage, join.StageFull))
+	if u.Stage != join.StageImage {
+		entry, err := send.Entry(ctx, api, prefix, u.Site)
+		if err != nil {
+			return fail("%v; is %q a site of this app (--prefix %s)?", err, u.Site, prefix)
+		}
+		u.Cluster, _ = entry[names.DirCluster].(string)
+		if err := u.ValidateSettings(); err != nil {
+			return fail("nothing made:\n%v", err)
+		}
+		act, err := nodes.Create(ctx, api, b, entry, time.Now())
+		if err != nil {
+			return fail("%v", err)
+		}
+		u.ActivationID, u.ActivationCode = act.ID, act.Code
+		what += fmt.Sprintf("\nHolds activation %s: %d machine(s) may register until %s. Treat it as a secret.", act.ID, b.Nodes, act.Expiry.Format(time.RFC3339))
+		fmt.Fprintf(stderr, "activation %s made for %d machine(s) of site %s, accepting them until %s; the user data holds its code: treat it as a secret (docs/sites.md)\n", act.ID, b.Nodes, u.Site, act.Expiry.Format(time.RFC3339))
+	}
+	if err := u.Validate(); err != nil {
+		return fail("%v", err)
+	}
+	if format == "script" {
+		_, _ = io.WriteString(stdout, u.Script())
+	} else {
+		_, _ = io.WriteString(stdout, u.CloudConfig(what))
 	}
 	return exitHealthy
 }

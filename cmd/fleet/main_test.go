@@ -567,3 +567,66 @@ func TestPrepareUpgradeRetainsOldCustomResourcesAndDropsImports(t *testing.T) {
 		t.Errorf("no site stacks: exit %d\n%s", code, out)
 	}
 }
+
+// fleet node userdata makes a dedicated activation for the batch (its
+// count, its expiry, the site's role and tags, so the site's destroy
+// deletes it) and prints user data that joins with it; the code goes only
+// to standard output. A site deployed before the entry named its role, a
+// bad flag and an unknown site make nothing.
+func TestNodeUserDataMakesADedicatedActivation(t *testing.T) {
+	a := fakeaws.New(t)
+	env := map[string]string{"AWS_ENDPOINT_URL_SSM": a.URL, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": sqspeer.Region,
+		"AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"}
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	a.Parameters["/Nodes/sites/factory"] = `{"site":"factory","cluster":"Nodes-factory","instanceRole":"factoryNodes","stack":"Nodes-Anywhere-factory"}`
+	a.Parameters["/Nodes/sites/old"] = `{"site":"old","cluster":"Nodes-old"}`
+	userdata := func(args ...string) (int, string, string) {
+		var out, errOut bytes.Buffer
+		code := run(context.Background(), append([]string{"node", "userdata", "--prefix", "Nodes"}, args...), &out, &errOut)
+		return code, out.String(), errOut.String()
+	}
+	before := time.Now()
+	code, out, errOut := userdata("--site", "factory", "--nodes", "3", "--expires", "2h", "--proxy", "http://proxy.example:3128")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if len(a.Activations) != 1 {
+		t.Fatalf("%d activations made, want 1", len(a.Activations))
+	}
+	for _, act := range a.Activations {
+		if act.Limit != 3 || act.IamRole != "factoryNodes" || act.Tags["stretched:stack"] != "Nodes-Anywhere-factory" || act.Tags["site"] != "factory" ||
+			act.Expiry.Before(before.Add(2*time.Hour-time.Minute)) || act.Expiry.After(before.Add(2*time.Hour+time.Minute)) {
+			t.Errorf("activation %+v: want 3 registrations for 2 h, the site's role and tags", act)
+		}
+		if !strings.HasPrefix(out, "#cloud-config\n") || !strings.Contains(out, "--activation-id '"+act.ID+"'") || !strings.Contains(out, act.Code) ||
+			!strings.Contains(out, "cluster='Nodes-factory'") || !strings.Contains(out, "proxy='http://proxy.example:3128'") {
+			t.Errorf("user data does not join with the batch's activation:\n%s", out)
+		}
+		if strings.Contains(errOut, act.Code) || !strings.Contains(errOut, "activation "+act.ID+" made for 3 machine(s) of site factory") {
+			t.Errorf("stderr: %s", errOut)
+		}
+	}
+	if code, out, _ := userdata("--site", "factory", "--stage", "image", "--format", "script"); code != 0 || !strings.HasPrefix(out, "#!/bin/sh\n") || !strings.Contains(out, "--skip-registration") || len(a.Activations) != 1 {
+		t.Errorf("image stage: exit %d, %d activations, want a script and no activation:\n%s", code, len(a.Activations), out)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--site", "old"}, "names no instance role, stack or cluster: deploy the site's stack of this version"},
+		{[]string{"--site", "nowhere"}, `is "nowhere" a site of this app`},
+		{[]string{"--site", "factory", "--nodes", "0"}, "--nodes is 0"},
+		{[]string{"--site", "factory", "--expires", "800h"}, "--expires is 800h0m0s"},
+		{[]string{"--site", "factory", "--proxy", "proxy:3128"}, "give it as http://host:port"},
+		{[]string{"--site", "factory", "--format", "yaml"}, `--format is "yaml"`},
+	} {
+		if code, _, errOut := userdata(tc.args...); code != 2 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: exit %d, %s; want 2 and %q", tc.args, code, errOut, tc.want)
+		}
+	}
+	if len(a.Activations) != 1 {
+		t.Errorf("refused runs made activations: %d", len(a.Activations))
+	}
+}

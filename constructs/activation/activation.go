@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsscheduler"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsssm"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
@@ -89,6 +90,7 @@ type Activation struct {
 	key        awskms.IKey
 	joinPolicy awsiam.ManagedPolicy
 	stackTag   string
+	role       awsiam.IRole
 }
 
 var (
@@ -181,7 +183,7 @@ func New(scope constructs.Construct, id string, props Props) (*Activation, error
 	}
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	stack := awscdk.Stack_Of(c)
-	a := &Activation{Construct: c, stackTag: *stack.StackName()}
+	a := &Activation{Construct: c, stackTag: *stack.StackName(), role: p.InstanceRole}
 
 	key := p.Key
 	a.key = key
@@ -267,6 +269,47 @@ func (a *Activation) properties(p Props) map[string]any {
 		properties[names.PropDescription] = p.Description
 	}
 	return properties
+}
+
+// NodeOperatorPolicy makes the managed policy (id "NodeOperatorPolicy",
+// beside the join policy) for whoever runs `fleet node userdata` for the
+// site: read the site's directory entry, make activations only tagged with
+// the site's stack (and the sites' tag keys only), pass only the site's
+// instance role, and only to SSM.
+func (a *Activation) NodeOperatorPolicy(entry awsssm.IStringParameter) awsiam.ManagedPolicy {
+	keys := append([]string{names.StackTagKey}, SiteTagKeys...)
+	sort.Strings(keys)
+	p := awsiam.NewManagedPolicy(a.Construct, jsii.String("NodeOperatorPolicy"), &awsiam.ManagedPolicyProps{
+		Description: jsii.String("fleet node userdata for this site: read its directory entry, make a batch's activation for its nodes (tagged with the site's stack), pass its instance role to SSM"),
+		Statements: &[]awsiam.PolicyStatement{
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:       jsii.String("ReadSiteEntry"),
+				Actions:   jsii.Strings("ssm:GetParameter"),
+				Resources: jsii.Strings(*entry.ParameterArn()),
+			}),
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:       jsii.String("BatchActivation"),
+				Actions:   jsii.Strings("ssm:CreateActivation"),
+				Resources: jsii.Strings("*"),
+				Conditions: &map[string]any{
+					"StringEquals":               map[string]any{"aws:RequestTag/" + names.StackTagKey: a.stackTag},
+					"ForAllValues:StringEquals": map[string]any{"aws:TagKeys": keys},
+				},
+			}),
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:        jsii.String("PassSiteRole"),
+				Actions:    jsii.Strings("iam:PassRole"),
+				Resources:  jsii.Strings(*a.role.RoleArn()),
+				Conditions: &map[string]any{"StringEquals": map[string]any{"iam:PassedToService": "ssm.amazonaws.com"}},
+			}),
+		},
+	})
+	cdknag.NagSuppressions_AddResourceSuppressions(p, &[]*cdknag.NagPackSuppression{{
+		Id:        jsii.String("AwsSolutions-IAM5"),
+		AppliesTo: &[]any{jsii.String("Resource::*")},
+		Reason:    jsii.String("ssm:CreateActivation has no resource-level permissions: the policy allows it only with the site's stack tag and the sites' tag keys"),
+	}}, jsii.Bool(false))
+	return p
 }
 
 // Secret records the current activation; nodes read it when they join.

@@ -265,6 +265,9 @@ type SiteProps struct {
 	MinTasks, MaxTasks int
 	// BacklogPerTask is the backlog one task is given. Default: 100.
 	BacklogPerTask int
+	// InstanceRole is the role the site's nodes register with: its name is
+	// in the entry for fleet node userdata. Default: none in the entry.
+	InstanceRole awsiam.IRole
 }
 
 func (p SiteProps) validate() error {
@@ -315,6 +318,10 @@ func NewSite(scope constructs.Construct, id string, props SiteProps) (*Site, err
 	}
 	if props.EntryTopic != nil {
 		value[names.DirEntryTopic] = props.EntryTopic.TopicArn()
+	}
+	if props.InstanceRole != nil {
+		value[names.DirInstanceRole] = props.InstanceRole.RoleName()
+		value[names.DirStack] = stack.StackName()
 	}
 	a.entry = awsssm.NewStringParameter(c, jsii.String("Entry"), &awsssm.StringParameterProps{
 		ParameterName: jsii.String(props.Directory + "/" + props.Site),

@@ -65,7 +65,13 @@ var (
 )
 
 // Validate returns every problem of u, joined.
-func (u Unattended) Validate() error {
+func (u Unattended) Validate() error { return u.validate(true) }
+
+// ValidateSettings checks all but the activation (which a batch makes
+// after the settings are known to be good).
+func (u Unattended) ValidateSettings() error { return u.validate(false) }
+
+func (u Unattended) validate(activation bool) error {
 	var errs []error
 	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf("join: "+format, a...)) }
 	stage := u.stage()
@@ -79,10 +85,10 @@ func (u Unattended) Validate() error {
 		if !shellSafe.MatchString(u.Cluster) || u.Cluster == "" {
 			add("cluster is %q: give the site's cluster name (letters, digits, - and _)", u.Cluster)
 		}
-		if !activationID.MatchString(u.ActivationID) {
+		if activation && !activationID.MatchString(u.ActivationID) {
 			add("activation id is %q: must be an SSM activation id (a UUID)", u.ActivationID)
 		}
-		if !shellSafe.MatchString(u.ActivationCode) || u.ActivationCode == "" {
+		if activation && (!shellSafe.MatchString(u.ActivationCode) || u.ActivationCode == "") {
 			add("the activation code is empty or holds characters SSM never issues")
 		}
 	} else if u.ActivationID != "" || u.ActivationCode != "" {

@@ -19,7 +19,9 @@ const (
 	OutputServiceName      = "ServiceName"
 	OutputActivationSecret = "ActivationSecretArn"
 	OutputJoinPolicy       = "JoinPolicyArn"
-	OutputJoinCommand      = "JoinCommand"
+	// OutputNodeOperatorPolicy is the policy fleet node userdata needs.
+	OutputNodeOperatorPolicy = "NodeOperatorPolicyArn"
+	OutputJoinCommand        = "JoinCommand"
 )
 
 // DefaultStackPrefix starts every stack's name unless stackPrefix says
@@ -152,6 +154,11 @@ const (
 	DirMinTasks       = "minTasks"
 	DirMaxTasks       = "maxTasks"
 	DirBacklogPerTask = "backlogPerTask"
+	// DirInstanceRole is the name of the role the site's nodes register
+	// with, and DirStack the site's stack (the tag value its activations
+	// carry): fleet node userdata makes a batch's activation from them.
+	DirInstanceRole = "instanceRole"
+	DirStack        = "stack"
 	// EnvDirectory is the fleet agent's setting: the directory's path.
 	EnvDirectory = "SITE_DIRECTORY"
 )
