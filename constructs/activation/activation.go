@@ -292,7 +292,7 @@ func (a *Activation) NodeOperatorPolicy(entry awsssm.IStringParameter) awsiam.Ma
 				Actions:   jsii.Strings("ssm:CreateActivation"),
 				Resources: jsii.Strings("*"),
 				Conditions: &map[string]any{
-					"StringEquals":               map[string]any{"aws:RequestTag/" + names.StackTagKey: a.stackTag},
+					"StringEquals":              map[string]any{"aws:RequestTag/" + names.StackTagKey: a.stackTag},
 					"ForAllValues:StringEquals": map[string]any{"aws:TagKeys": keys},
 				},
 			}),
