@@ -125,7 +125,7 @@ func NewAnywhere(scope constructs.Construct, id string, props *AnywhereStackProp
 	if err != nil {
 		return nil, fmt.Errorf("site %q: %w", site.Name, err)
 	}
-	operator := act.NodeOperatorPolicy(agentSite.Entry())
+	operator := act.NodeOperatorPolicy(agentSite.Entry(), cluster)
 	tagKey, tagValue := act.StackTag()
 	patch := map[string]string{config.PatchScan: fleetmanager.PatchScan, config.PatchInstall: fleetmanager.PatchInstall}[site.Patching]
 	if _, err := fleetmanager.New(stack, "Fleet", fleetmanager.Props{TagKey: tagKey, TagValue: tagValue, Patch: patch, PatchSchedule: site.PatchSchedule}); err != nil {
@@ -147,7 +147,7 @@ func NewAnywhere(scope constructs.Construct, id string, props *AnywhereStackProp
 	output(stack, names.OutputServiceName, worker.Service().ServiceName(), "EXTERNAL worker service")
 	output(stack, names.OutputActivationSecret, act.Secret().SecretArn(), "Secrets Manager secret with the site's current activation (id, code, expiry as JSON); the renewer keeps it current")
 	output(stack, names.OutputJoinPolicy, act.JoinPolicy().ManagedPolicyArn(), "managed policy that may read the activation: attach it to whoever runs the join command")
-	output(stack, names.OutputNodeOperatorPolicy, operator.ManagedPolicyArn(), "managed policy for fleet node userdata: attach it to whoever makes the user data that joins the site's machines")
+	output(stack, names.OutputNodeOperatorPolicy, operator.ManagedPolicyArn(), "managed policy for fleet node userdata, list, drain and retire: attach it to whoever joins, drains and retires the site's machines")
 	output(stack, names.OutputJoinCommand, jsii.String(join.Command(*stack.Region(), *cluster.ClusterName(), *act.Secret().SecretArn())),
 		"run on a node with AWS credentials that have the join policy; append optional install flags such as --enable-gpu")
 	return a, nil

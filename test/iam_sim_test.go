@@ -441,11 +441,38 @@ func (w *world) siteEdges(t *testing.T, s *synthesized) []edge {
 	opEdge := func(what, action, resource string, ctx map[string]any, allow bool) edge {
 		return edge{what: "fleet node userdata " + what, principal: operator, extra: []map[string]any{op}, action: action, resource: resource, context: ctx, allow: allow}
 	}
-	for _, c := range sdkCalls(struct{ nodes.SSM }{}) {
-		if c != "ssm:CreateActivation" {
-			t.Errorf("fleet node userdata calls %s: add its edge here and grant it in the NodeOperatorPolicy", c)
-		}
+	ci := arn("ecs", "container-instance/"+cluster+"/0123456789abcdef0123456789abcdef")
+	otherCluster := arn("ecs", "cluster/someone-elses")
+	mine := map[string]any{"ssm:resourceTag/stretched:stack": s.name}
+	covered := map[string]bool{}
+	for _, c := range sdkCalls(struct {
+		nodes.SSM
+		nodes.ECS
+		nodes.Managed
+	}{}) {
+		covered[c] = true
 	}
+	opEdges := []edge{
+		opEdge("lists the site's container instances", "ecs:ListContainerInstances", clusterArn, nil, true),
+		opEdge("lists no other cluster's", "ecs:ListContainerInstances", otherCluster, nil, false),
+		opEdge("describes the site's nodes", "ecs:DescribeContainerInstances", ci, map[string]any{"ecs:cluster": clusterArn}, true),
+		opEdge("drains the site's nodes", "ecs:UpdateContainerInstancesState", ci, map[string]any{"ecs:cluster": clusterArn}, true),
+		opEdge("drains no other cluster's node", "ecs:UpdateContainerInstancesState", arn("ecs", "container-instance/someone-elses/0123456789abcdef0123456789abcdef"), map[string]any{"ecs:cluster": otherCluster}, false),
+		opEdge("deregisters the site's nodes from its cluster", "ecs:DeregisterContainerInstance", clusterArn, nil, true),
+		opEdge("deregisters nothing from another cluster", "ecs:DeregisterContainerInstance", otherCluster, nil, false),
+		opEdge("finds the site's managed instances", "ssm:DescribeInstanceInformation", "*", nil, true),
+		opEdge("retires the site's managed instances", "ssm:DeregisterManagedInstance", arn("ssm", "managed-instance/mi-0123456789abcdef0"), mine, true),
+		opEdge("retires no other site's managed instance", "ssm:DeregisterManagedInstance", arn("ssm", "managed-instance/mi-0123456789abcdef0"),
+			map[string]any{"ssm:resourceTag/stretched:stack": prefix + "-Anywhere-elsewhere"}, false),
+	}
+	for _, e := range opEdges {
+		delete(covered, e.action)
+	}
+	delete(covered, "ssm:CreateActivation")
+	for c := range covered {
+		t.Errorf("fleet node calls %s: add its edge here and grant it in the NodeOperatorPolicy", c)
+	}
+	edges = append(edges, opEdges...)
 	edges = append(edges,
 		opEdge("reads the site's directory entry", "ssm:GetParameter", arn("ssm", "parameter"+entryName), nil, true),
 		opEdge("reads no other site's entry", "ssm:GetParameter", arn("ssm", "parameter/"+prefix+"/sites/elsewhere"), nil, false),

@@ -16,13 +16,17 @@ package main
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"slices"
+	"sort"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -64,6 +68,9 @@ func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		fmt.Fprintf(stderr, "       fleet send --location LOCATION [--prefix %s] [--region REGION] [NAME ...]   (names as arguments, or one per line on standard input)\n", names.DefaultStackPrefix)
 		fmt.Fprintf(stderr, "       fleet prepare-upgrade [--prefix %s] [--region REGION] [--dry-run]   (before deploying this version over one made before the fleet-wide functions)\n", names.DefaultStackPrefix)
 		fmt.Fprintf(stderr, "       fleet node userdata --site SITE [--nodes 1] [--expires 24h] [--proxy URL [--no-proxy A,B]] [--gpu] [--ecs-version V] [--stage full|image|boot] [--format cloud-init|script]   (user data that joins machines with nobody at them; holds a dedicated activation: a secret)\n")
+		fmt.Fprintf(stderr, "       fleet node list [--site SITE] [--json]   (each node: managed and container instance, ECS status, agents, connected, tasks, last seen, problems)\n")
+		fmt.Fprintf(stderr, "       fleet node drain --site SITE [--wait 10m] NODE   (DRAINING, then wait until its tasks stopped or moved)\n")
+		fmt.Fprintf(stderr, "       fleet node retire --site SITE [--wait 10m] [--force] NODE   (drain, deregister from ECS and SSM, print the machine's clean-up)\n")
 		fmt.Fprintf(stderr, "       fleet rehome --site SITE [--prefix %s] [--region REGION] [--delete]   (after the upgrade: move a site's messages from the regional stack's old queues to its own)\n", names.DefaultStackPrefix)
 	}
 	if len(args) == 0 || !slices.Contains([]string{"status", "send", "rehome", "prepare-upgrade", "node"}, args[0]) {
@@ -72,7 +79,7 @@ func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 	cmd := args[0]
 	if cmd == "node" {
-		if len(args) < 2 || !slices.Contains([]string{"userdata"}, args[1]) {
+		if len(args) < 2 || !slices.Contains([]string{"userdata", "list", "drain", "retire"}, args[1]) {
 			usage()
 			return exitError
 		}
@@ -94,6 +101,8 @@ func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	gpu := fs.Bool("gpu", false, "install the ECS agent with GPU support (node userdata)")
 	ecsVersion := fs.String("ecs-version", "", "the ECS agent version to install (default: the latest) (node userdata)")
 	stage := fs.String("stage", join.StageFull, "full: install and join at first boot; image: install only, for a golden image (no activation); boot: join a machine made from such an image (node userdata)")
+	wait := fs.Duration("wait", 10*time.Minute, "how long to wait for a draining node's tasks to stop or move (node drain, retire)")
+	force := fs.Bool("force", false, "retire even the last node running tasks, or one whose tasks did not move in time (node retire)")
 	format := fs.String("format", "cloud-init", "cloud-init: user data; script: a shell script to run as root on a machine without cloud-init (node userdata)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return exitError
@@ -157,6 +166,9 @@ func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if cmd == "send" {
 		return sendWork(ctx, cfg, *prefix, *location, files, stdout, fail)
 	}
+	if cmd == "node list" || cmd == "node drain" || cmd == "node retire" {
+		return nodeCommand(ctx, cmd, ecs.NewFromConfig(cfg), ssm.NewFromConfig(cfg), *prefix, *site, fs.Args(), *asJSON, *wait, *force, stdout, stderr, fail)
+	}
 	if cmd == "node userdata" {
 		return userData(ctx, ssm.NewFromConfig(cfg), cfg.Region, *prefix, u, batch, *format, stdout, stderr, fail)
 	}
@@ -192,6 +204,116 @@ func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return exitUnhealthy
 	}
 	return exitHealthy
+}
+
+// nodeCommand lists, drains or retires a site's nodes.
+func nodeCommand(ctx context.Context, cmd string, e nodes.ECS, m interface {
+	nodes.Managed
+	send.Directory
+}, prefix, site string, args []string, asJSON bool, wait time.Duration, force bool, stdout, stderr io.Writer, fail func(string, ...any) int) int {
+	say := func(format string, a ...any) { fmt.Fprintf(stdout, format+"\n", a...) }
+	poll := min(5*time.Second, max(wait/10, 100*time.Millisecond))
+	if cmd != "node list" && (site == "" || len(args) != 1) {
+		return fail("give --site SITE and one NODE (a managed instance id, container instance id or name)")
+	}
+	sites := []string{site}
+	if site == "" {
+		var err error
+		if sites, err = siteNames(ctx, m, prefix); err != nil {
+			return fail("%v", err)
+		}
+	}
+	var all []nodes.Node
+	unhealthy := false
+	for _, name := range sites {
+		entry, err := send.Entry(ctx, m, prefix, name)
+		if err != nil {
+			return fail("%v; is %q a site of this app (--prefix %s)?", err, name, prefix)
+		}
+		s, err := nodes.SiteOf(name, entry)
+		if err != nil {
+			return fail("%v", err)
+		}
+		list, err := nodes.List(ctx, e, m, s)
+		if err != nil {
+			return fail("%v", err)
+		}
+		if cmd == "node list" {
+			if !asJSON {
+				writeNodes(stdout, name, list)
+			}
+			for _, n := range list {
+				unhealthy = unhealthy || len(n.Problems) > 0
+			}
+			all = append(all, list...)
+			continue
+		}
+		n, err := nodes.Find(list, name, args[0])
+		if err != nil {
+			return fail("%v", err)
+		}
+		if cmd == "node drain" {
+			if _, err := nodes.Drain(ctx, e, s, n, wait, poll, say); err != nil {
+				return fail("%v", err)
+			}
+			say("node %s is drained: it stays in the cluster, DRAINING (fleet node retire to remove it; aws ecs update-container-instances-state --status ACTIVE to use it again)", n.Name)
+			return exitHealthy
+		}
+		if err := nodes.Retire(ctx, e, m, s, list, n, force, wait, poll, say); err != nil {
+			return fail("%v", err)
+		}
+		say("node %s is retired. On the machine, remove the agents and their state:\n%s", n.Name, nodes.Cleanup)
+		return exitHealthy
+	}
+	if asJSON {
+		b, _ := json.MarshalIndent(all, "", "  ")
+		fmt.Fprintln(stdout, string(b))
+	}
+	if unhealthy {
+		return exitUnhealthy
+	}
+	return exitHealthy
+}
+
+// siteNames are the sites in the app's directory.
+func siteNames(ctx context.Context, dir send.Directory, prefix string) ([]string, error) {
+	var out []string
+	pages := ssm.NewGetParametersByPathPaginator(dir, &ssm.GetParametersByPathInput{Path: aws.String(names.SiteDirectory(prefix))})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list the site directory %s: %w", names.SiteDirectory(prefix), err)
+		}
+		for _, p := range page.Parameters {
+			out = append(out, path.Base(aws.ToString(p.Name)))
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("the site directory %s is empty: no site of this app is deployed here (--prefix, --region?)", names.SiteDirectory(prefix))
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// writeNodes prints a site's nodes as a table.
+func writeNodes(w io.Writer, site string, list []nodes.Node) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "site %s: %d node(s)\n", site, len(list))
+	fmt.Fprintln(tw, "NODE\tMANAGED INSTANCE\tCONTAINER INSTANCE\tECS\tCONNECTED\tECS AGENT\tSSM AGENT\tTASKS\tLAST SEEN")
+	for _, n := range list {
+		ci := n.ContainerInstance[strings.LastIndex(n.ContainerInstance, "/")+1:]
+		seen := "-"
+		if !n.LastSeen.IsZero() {
+			seen = n.LastSeen.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%s\t%s\t%d\t%s\n", cmp.Or(n.Name, "-"), n.ManagedInstance, cmp.Or(ci, "-"), cmp.Or(n.ECSStatus, "-"), n.Connected, cmp.Or(n.ECSAgent, "-"), cmp.Or(n.SSMAgent, "-"), n.RunningTasks, seen)
+	}
+	_ = tw.Flush()
+	for _, n := range list {
+		for _, p := range n.Problems {
+			fmt.Fprintf(w, "  %s: %s\n", cmp.Or(n.Name, n.ManagedInstance), p)
+		}
+	}
 }
 
 // userData prints the user data (or script) that joins a batch of a

@@ -5,7 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -13,6 +17,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
@@ -629,4 +635,141 @@ func TestNodeUserDataMakesADedicatedActivation(t *testing.T) {
 	if len(a.Activations) != 1 {
 		t.Errorf("refused runs made activations: %d", len(a.Activations))
 	}
+}
+
+// fleet node list, drain and retire: ECS on moto_server (container
+// instances, tasks, DRAINING, deregistration), SSM on the fake AWS
+// (managed instances by the site's tag, their agents, deregistration).
+func TestNodeListDrainRetire(t *testing.T) {
+	m := shared
+	if m == nil {
+		t.Skip("no moto_server (see above)")
+	}
+	ctx := context.Background()
+	const prefix, cluster, stack = "NodeOps", "NodeOps-factory", "NodeOps-Anywhere-factory"
+	a := fakeaws.New(t)
+	a.Parameters["/"+prefix+"/sites/factory"] = fmt.Sprintf(`{"site":"factory","cluster":%q,"stack":%q,"instanceRole":"r"}`, cluster, stack)
+	// moto registers a container instance only for an instance its EC2
+	// knows: the nodes' ids are EC2's (a managed instance's are mi-…; the
+	// code only matches them).
+	mi := []string{motoInstance(t, m), motoInstance(t, m)}
+	for i, id := range mi {
+		a.Instances[id] = &fakeaws.Instance{ID: id, Name: fmt.Sprintf("node-%d", i), Tags: map[string]string{"stretched:stack": stack}}
+	}
+	a.Instances[mi[1]].AgentVersion = "3.3.3100.0"
+	a.Instances["mi-0000000000000000f"] = &fakeaws.Instance{ID: "mi-0000000000000000f", Tags: map[string]string{"stretched:stack": "Other-Anywhere-x"}} // another app's
+
+	e := ecs.NewFromConfig(m.Config())
+	if _, err := e.CreateCluster(ctx, &ecs.CreateClusterInput{ClusterName: aws.String(cluster)}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = e.DeleteCluster(ctx, &ecs.DeleteClusterInput{Cluster: aws.String(cluster)}) })
+	td, err := e.RegisterTaskDefinition(ctx, &ecs.RegisterTaskDefinitionInput{Family: aws.String("nodeops-worker"), Cpu: aws.String("64"), Memory: aws.String("128"),
+		ContainerDefinitions: []ecstypes.ContainerDefinition{{Name: aws.String("worker"), Image: aws.String("worker:1"), Cpu: 64, Memory: aws.Int32(128)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cis []string
+	for _, id := range mi {
+		out, err := e.RegisterContainerInstance(ctx, &ecs.RegisterContainerInstanceInput{Cluster: aws.String(cluster),
+			InstanceIdentityDocument: aws.String(fmt.Sprintf(`{"instanceId":%q,"region":"%s"}`, id, sqspeer.Region))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cis = append(cis, aws.ToString(out.ContainerInstance.ContainerInstanceArn))
+	}
+	start := func(ci string) string {
+		// moto answers StartTask with a task whose cpu is a number where the
+		// SDK reads a string: the task is made; its ARN comes from ListTasks.
+		if _, err := e.StartTask(ctx, &ecs.StartTaskInput{Cluster: aws.String(cluster), TaskDefinition: td.TaskDefinition.TaskDefinitionArn, ContainerInstances: []string{ci}}); err != nil && !strings.Contains(err.Error(), "deserialization failed") {
+			t.Fatal(err)
+		}
+		out, err := e.ListTasks(ctx, &ecs.ListTasksInput{Cluster: aws.String(cluster), ContainerInstance: aws.String(ci)})
+		if err != nil || len(out.TaskArns) == 0 {
+			t.Fatalf("the started task: %v %v", out, err)
+		}
+		return out.TaskArns[len(out.TaskArns)-1]
+	}
+	task0 := start(cis[0])
+	for k, v := range map[string]string{"AWS_ENDPOINT_URL_ECS": m.URL(), "AWS_ENDPOINT_URL_SSM": a.URL, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+		"AWS_REGION": sqspeer.Region, "AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"} {
+		t.Setenv(k, v)
+	}
+	node := func(args ...string) (int, string) {
+		var out, errOut bytes.Buffer
+		code := run(ctx, append([]string{"node", args[0], "--prefix", prefix}, args[1:]...), &out, &errOut)
+		return code, out.String() + errOut.String()
+	}
+
+	code, out := node("list", "--site", "factory")
+	if code != 1 || !strings.Contains(out, "site factory: 2 node(s)") || !strings.Contains(out, "node-0  "+mi[0]) ||
+		!strings.Contains(out, "node-0: SSM Agent 3.3.1957.0 is older than 3.3.3050.0") || strings.Contains(out, "node-1: SSM Agent") ||
+		!strings.Contains(out, "ECS agent 1.0.0 is older than 1.86.0") {
+		t.Errorf("node list: exit %d (want 1: agents below their minimum)\n%s", code, out)
+	}
+	var listed []map[string]any
+	code, out = node("list", "--json")
+	if err := json.Unmarshal([]byte(out), &listed); err != nil || len(listed) != 2 || listed[0]["runningTasks"] != float64(1) {
+		t.Errorf("node list --json (every site): %v\n%s", err, out)
+	}
+
+	// The only other node runs nothing but is connected and ACTIVE: node-0
+	// may go. Its task does not move within the wait: nothing deregistered.
+	code, out = node("retire", "--site", "factory", "--wait", "1s", "node-0")
+	if code != 2 || !strings.Contains(out, "still runs 1 task(s) after 1s") || !strings.Contains(out, "nothing deregistered") || len(a.Instances) != 3 {
+		t.Errorf("retire with a task that does not move: exit %d\n%s", code, out)
+	}
+	// ECS stops the task on the draining node: retire drains, deregisters
+	// from ECS and SSM, and says how to clean the machine.
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		_, _ = e.StopTask(ctx, &ecs.StopTaskInput{Cluster: aws.String(cluster), Task: aws.String(task0)})
+	}()
+	code, out = node("retire", "--site", "factory", "--wait", "20s", mi[0])
+	if code != 0 || !strings.Contains(out, "node node-0 runs no task") || !strings.Contains(out, "deregistered from cluster "+cluster) ||
+		!strings.Contains(out, "managed instance "+mi[0]+" deregistered from SSM") || !strings.Contains(out, "sudo rm -rf /var/lib/ecs") {
+		t.Errorf("retire: exit %d\n%s", code, out)
+	}
+	left, err := e.ListContainerInstances(ctx, &ecs.ListContainerInstancesInput{Cluster: aws.String(cluster)})
+	if err != nil || len(left.ContainerInstanceArns) != 1 || left.ContainerInstanceArns[0] != cis[1] || a.Instances[mi[0]] != nil || len(a.Instances) != 2 {
+		t.Errorf("after retire: container instances %v (%v), managed instances %d", left.ContainerInstanceArns, err, len(a.Instances))
+	}
+	// The last node, running a task: refused without --force, nothing changed.
+	start(cis[1])
+	code, out = node("retire", "--site", "factory", "node-1")
+	if code != 2 || !strings.Contains(out, "has no other connected ACTIVE node") || a.Instances[mi[1]] == nil {
+		t.Errorf("retire the last node: exit %d\n%s", code, out)
+	}
+	// Drain: DRAINING, and a bounded wait that says what is left.
+	code, out = node("drain", "--site", "factory", "--wait", "1s", "node-1")
+	if code != 2 || !strings.Contains(out, "is DRAINING") || !strings.Contains(out, "still runs 1 task(s) after 1s: it stays DRAINING") {
+		t.Errorf("drain: exit %d\n%s", code, out)
+	}
+	if code, out := node("drain", "--site", "factory", "nobody"); code != 2 || !strings.Contains(out, `site factory has no node "nobody": give a managed instance id, container instance id or name of node-1 (`+mi[1]+")") {
+		t.Errorf("drain an unknown node: exit %d\n%s", code, out)
+	}
+}
+
+// motoInstance runs an EC2 instance in moto_server (EC2's query API; the
+// project links no EC2 client) and returns its id.
+func motoInstance(t *testing.T, m *sqspeer.Peer) string {
+	t.Helper()
+	form := url.Values{"Action": {"RunInstances"}, "ImageId": {"ami-12c6146b"}, "MinCount": {"1"}, "MaxCount": {"1"}, "Version": {"2016-11-15"}}
+	req, err := http.NewRequest(http.MethodPost, m.URL()+"/", strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=test/20260101/"+sqspeer.Region+"/ec2/aws4_request, SignedHeaders=host, Signature=0")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	id := regexp.MustCompile(`<instanceId>(i-[0-9a-f]+)</instanceId>`).FindSubmatch(body)
+	if id == nil {
+		t.Fatalf("moto RunInstances: %s", body)
+	}
+	return string(id[1])
 }

@@ -18,6 +18,7 @@ import (
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsscheduler"
@@ -276,11 +277,13 @@ func (a *Activation) properties(p Props) map[string]any {
 // site: read the site's directory entry, make activations only tagged with
 // the site's stack (and the sites' tag keys only), pass only the site's
 // instance role, and only to SSM.
-func (a *Activation) NodeOperatorPolicy(entry awsssm.IStringParameter) awsiam.ManagedPolicy {
+func (a *Activation) NodeOperatorPolicy(entry awsssm.IStringParameter, cluster awsecs.ICluster) awsiam.ManagedPolicy {
+	stack := awscdk.Stack_Of(a.Construct)
+	inCluster := &map[string]any{"ArnEquals": map[string]any{"ecs:cluster": *cluster.ClusterArn()}}
 	keys := append([]string{names.StackTagKey}, SiteTagKeys...)
 	sort.Strings(keys)
 	p := awsiam.NewManagedPolicy(a.Construct, jsii.String("NodeOperatorPolicy"), &awsiam.ManagedPolicyProps{
-		Description: jsii.String("fleet node userdata for this site: read its directory entry, make a batch's activation for its nodes (tagged with the site's stack), pass its instance role to SSM"),
+		Description: jsii.String("fleet node userdata, list, drain and retire for this site: read its directory entry, make a batch's activation (tagged with the site's stack) and pass its instance role to SSM, list, drain and deregister its nodes in its cluster and SSM"),
 		Statements: &[]awsiam.PolicyStatement{
 			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 				Sid:       jsii.String("ReadSiteEntry"),
@@ -297,6 +300,30 @@ func (a *Activation) NodeOperatorPolicy(entry awsssm.IStringParameter) awsiam.Ma
 				},
 			}),
 			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:       jsii.String("SiteNodesInECS"),
+				Actions:   jsii.Strings("ecs:ListContainerInstances", "ecs:DeregisterContainerInstance"),
+				Resources: jsii.Strings(*cluster.ClusterArn()),
+			}),
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:     jsii.String("DrainSiteNodes"),
+				Actions: jsii.Strings("ecs:DescribeContainerInstances", "ecs:UpdateContainerInstancesState"),
+				Resources: jsii.Strings(*stack.FormatArn(&awscdk.ArnComponents{
+					Service: jsii.String("ecs"), Resource: jsii.String("container-instance"), ResourceName: jsii.String(*cluster.ClusterName() + "/*"),
+				})),
+				Conditions: inCluster,
+			}),
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:       jsii.String("FindManagedInstances"),
+				Actions:   jsii.Strings("ssm:DescribeInstanceInformation"),
+				Resources: jsii.Strings("*"),
+			}),
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:        jsii.String("RetireSiteManagedInstances"),
+				Actions:    jsii.Strings("ssm:DeregisterManagedInstance"),
+				Resources:  jsii.Strings(*stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("ssm"), Resource: jsii.String("managed-instance"), ResourceName: jsii.String("*")})),
+				Conditions: &map[string]any{"StringEquals": map[string]any{"ssm:resourceTag/" + names.StackTagKey: a.stackTag}},
+			}),
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 				Sid:        jsii.String("PassSiteRole"),
 				Actions:    jsii.Strings("iam:PassRole"),
 				Resources:  jsii.Strings(*a.role.RoleArn()),
@@ -306,8 +333,8 @@ func (a *Activation) NodeOperatorPolicy(entry awsssm.IStringParameter) awsiam.Ma
 	})
 	cdknag.NagSuppressions_AddResourceSuppressions(p, &[]*cdknag.NagPackSuppression{{
 		Id:        jsii.String("AwsSolutions-IAM5"),
-		AppliesTo: &[]any{jsii.String("Resource::*")},
-		Reason:    jsii.String("ssm:CreateActivation has no resource-level permissions: the policy allows it only with the site's stack tag and the sites' tag keys"),
+		AppliesTo: &[]any{jsii.String("Resource::*"), &cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:.+:(ecs:.+:container-instance\/.+\/\*|ssm:.+:managed-instance\/\*)$/`)}},
+		Reason:    jsii.String("ssm:CreateActivation and ssm:DescribeInstanceInformation have no resource-level permissions (the first is allowed only with the site's stack tag and the sites' tag keys, the second only reads); container instances are the site cluster's only (ecs:cluster), managed instances only those tagged with the site's stack"),
 	}}, jsii.Bool(false))
 	return p
 }

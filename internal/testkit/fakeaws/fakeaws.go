@@ -8,6 +8,7 @@ package fakeaws
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
@@ -77,6 +78,8 @@ type Instance struct {
 	Tags             map[string]string
 	// Name and PingStatus as SSM reports them; PingStatus "" is Online.
 	Name, PingStatus string
+	// AgentVersion is the SSM Agent's; "" is 3.3.1957.0.
+	AgentVersion string
 }
 
 // Service is an ECS service's counts.
@@ -396,7 +399,7 @@ func (f *Fake) answer(target string, in map[string]any) Reply {
 				ping = "Online"
 			}
 			list = append(list, map[string]any{"InstanceId": i.ID, "ActivationId": i.ActivationID, "PingStatus": ping, "ResourceType": "ManagedInstance",
-				"Name": i.Name, "LastPingDateTime": 1764590000, "AgentVersion": "3.3.1957.0", "PlatformName": "Ubuntu", "PlatformVersion": "24.04"})
+				"Name": i.Name, "LastPingDateTime": 1764590000, "AgentVersion": cmp.Or(i.AgentVersion, "3.3.1957.0"), "PlatformName": "Ubuntu", "PlatformVersion": "24.04"})
 		}
 		out := map[string]any{"InstanceInformationList": list}
 		if next != "" {

@@ -1,0 +1,296 @@
+package nodes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+
+	"github.com/ecs-anywhere-stretched/stretched/internal/awserr"
+	"github.com/ecs-anywhere-stretched/stretched/internal/names"
+)
+
+// Minimum agent versions; fleet node list flags nodes below them.
+const (
+	// MinSSMAgent reconnects quickly after a long outage; earlier agents
+	// back off for up to hours (and the ECS agent's credentials come
+	// through the SSM agent).
+	MinSSMAgent = "3.3.3050.0"
+	// MinECSAgent runs container restart policies, which keep a site's
+	// worker up while the site cannot reach ECS.
+	MinECSAgent = "1.86.0"
+)
+
+// ECS is what fleet node calls of ECS; *ecs.Client satisfies it.
+type ECS interface {
+	ecs.ListContainerInstancesAPIClient
+	DescribeContainerInstances(context.Context, *ecs.DescribeContainerInstancesInput, ...func(*ecs.Options)) (*ecs.DescribeContainerInstancesOutput, error)
+	UpdateContainerInstancesState(context.Context, *ecs.UpdateContainerInstancesStateInput, ...func(*ecs.Options)) (*ecs.UpdateContainerInstancesStateOutput, error)
+	DeregisterContainerInstance(context.Context, *ecs.DeregisterContainerInstanceInput, ...func(*ecs.Options)) (*ecs.DeregisterContainerInstanceOutput, error)
+}
+
+// Managed is what fleet node calls of SSM for managed instances; *ssm.Client
+// satisfies it.
+type Managed interface {
+	ssm.DescribeInstanceInformationAPIClient
+	DeregisterManagedInstance(context.Context, *ssm.DeregisterManagedInstanceInput, ...func(*ssm.Options)) (*ssm.DeregisterManagedInstanceOutput, error)
+}
+
+// Node is one machine of a site as ECS and SSM see it.
+type Node struct {
+	Name              string    `json:"name"`
+	ManagedInstance   string    `json:"managedInstance"`
+	ContainerInstance string    `json:"containerInstance,omitempty"`
+	ECSStatus         string    `json:"ecsStatus,omitempty"`
+	Connected         bool      `json:"connected"`
+	ECSAgent          string    `json:"ecsAgent,omitempty"`
+	SSMAgent          string    `json:"ssmAgent,omitempty"`
+	SSMPing           string    `json:"ssmPing,omitempty"`
+	RunningTasks      int       `json:"runningTasks"`
+	PendingTasks      int       `json:"pendingTasks"`
+	LastSeen          time.Time `json:"lastSeen,omitzero"`
+	// Problems say what is wrong with the node: an agent below its
+	// minimum, not connected, registered with only one of ECS and SSM.
+	Problems []string `json:"problems,omitempty"`
+}
+
+// Site is where a site's nodes are.
+type Site struct {
+	Name, Cluster, Stack string
+}
+
+// SiteOf reads a site's cluster and stack from its directory entry.
+func SiteOf(site string, entry map[string]any) (Site, error) {
+	s := Site{Name: site}
+	s.Cluster, _ = entry[names.DirCluster].(string)
+	s.Stack, _ = entry[names.DirStack].(string)
+	if s.Cluster == "" || s.Stack == "" {
+		return s, fmt.Errorf("site %s's directory entry names no cluster or stack: deploy the site's stack of this version (make deploy), then run this again", site)
+	}
+	return s, nil
+}
+
+// List is every node of a site: its container instances (ECS) joined with
+// its managed instances (SSM, by the site's stack tag), by managed
+// instance id, sorted by name.
+func List(ctx context.Context, e ECS, m Managed, s Site) ([]Node, error) {
+	byID := map[string]*Node{}
+	var arns []string
+	pages := ecs.NewListContainerInstancesPaginator(e, &ecs.ListContainerInstancesInput{Cluster: aws.String(s.Cluster)})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list the container instances of cluster %s: %w", s.Cluster, awserr.Explain(err))
+		}
+		arns = append(arns, page.ContainerInstanceArns...)
+	}
+	for start := 0; start < len(arns); start += 100 { // DescribeContainerInstances takes 100
+		out, err := e.DescribeContainerInstances(ctx, &ecs.DescribeContainerInstancesInput{Cluster: aws.String(s.Cluster), ContainerInstances: arns[start:min(start+100, len(arns))]})
+		if err != nil {
+			return nil, fmt.Errorf("describe the container instances of cluster %s: %w", s.Cluster, awserr.Explain(err))
+		}
+		for _, ci := range out.ContainerInstances {
+			n := &Node{ManagedInstance: aws.ToString(ci.Ec2InstanceId), ContainerInstance: aws.ToString(ci.ContainerInstanceArn),
+				ECSStatus: aws.ToString(ci.Status), Connected: ci.AgentConnected, RunningTasks: int(ci.RunningTasksCount), PendingTasks: int(ci.PendingTasksCount)}
+			if ci.VersionInfo != nil {
+				n.ECSAgent = aws.ToString(ci.VersionInfo.AgentVersion)
+			}
+			byID[n.ManagedInstance] = n
+		}
+	}
+	info := ssm.NewDescribeInstanceInformationPaginator(m, &ssm.DescribeInstanceInformationInput{
+		Filters: []ssmtypes.InstanceInformationStringFilter{{Key: aws.String("tag:" + names.StackTagKey), Values: []string{s.Stack}}},
+	})
+	for info.HasMorePages() {
+		page, err := info.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("describe the managed instances of site %s: %w", s.Name, awserr.Explain(err))
+		}
+		for _, ii := range page.InstanceInformationList {
+			id := aws.ToString(ii.InstanceId)
+			n := byID[id]
+			if n == nil {
+				n = &Node{ManagedInstance: id}
+				byID[id] = n
+			}
+			n.Name = aws.ToString(ii.Name)
+			if n.Name == "" {
+				n.Name = aws.ToString(ii.ComputerName)
+			}
+			n.SSMAgent, n.SSMPing = aws.ToString(ii.AgentVersion), string(ii.PingStatus)
+			if ii.LastPingDateTime != nil {
+				n.LastSeen = *ii.LastPingDateTime
+			}
+		}
+	}
+	out := make([]Node, 0, len(byID))
+	for _, n := range byID {
+		n.Problems = problems(*n)
+		out = append(out, *n)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name+out[i].ManagedInstance < out[j].Name+out[j].ManagedInstance })
+	return out, nil
+}
+
+// problems are what is wrong with a node.
+func problems(n Node) []string {
+	var p []string
+	switch {
+	case n.ContainerInstance == "":
+		p = append(p, "registered with SSM but not in the ECS cluster (ECS agent not started?)")
+	case n.SSMAgent == "" && n.SSMPing == "":
+		p = append(p, "in the ECS cluster but not among the site's managed instances")
+	}
+	if n.ContainerInstance != "" && !n.Connected {
+		p = append(p, "ECS agent disconnected")
+	}
+	if n.SSMAgent != "" && Older(n.SSMAgent, MinSSMAgent) {
+		p = append(p, fmt.Sprintf("SSM Agent %s is older than %s: it may take hours to reconnect after an outage (the site's AWS-UpdateSSMAgent association updates it)", n.SSMAgent, MinSSMAgent))
+	}
+	if n.ECSAgent != "" && Older(n.ECSAgent, MinECSAgent) {
+		p = append(p, fmt.Sprintf("ECS agent %s is older than %s: no container restart policy (update the ecs-init package, then restart ecs)", n.ECSAgent, MinECSAgent))
+	}
+	return p
+}
+
+// Older tells whether dotted version a is older than b ("3.2.0" < "3.3.3050.0").
+func Older(a, b string) bool {
+	pa, pb := strings.Split(strings.TrimPrefix(a, "v"), "."), strings.Split(b, ".")
+	for i := range max(len(pa), len(pb)) {
+		var x, y int
+		if i < len(pa) {
+			x, _ = strconv.Atoi(pa[i])
+		}
+		if i < len(pb) {
+			y, _ = strconv.Atoi(pb[i])
+		}
+		if x != y {
+			return x < y
+		}
+	}
+	return false
+}
+
+// Find is the node ref names: its managed instance id, its container
+// instance id or ARN, or its name.
+func Find(nodes []Node, site, ref string) (Node, error) {
+	var found []Node
+	for _, n := range nodes {
+		if ref != "" && (n.ManagedInstance == ref || n.ContainerInstance == ref || strings.HasSuffix(n.ContainerInstance, "/"+ref) || n.Name == ref) {
+			found = append(found, n)
+		}
+	}
+	switch len(found) {
+	case 1:
+		return found[0], nil
+	case 0:
+		var known []string
+		for _, n := range nodes {
+			known = append(known, n.Name+" ("+n.ManagedInstance+")")
+		}
+		if len(known) == 0 {
+			return Node{}, fmt.Errorf("site %s has no node: nothing named %q", site, ref)
+		}
+		return Node{}, fmt.Errorf("site %s has no node %q: give a managed instance id, container instance id or name of %s", site, ref, strings.Join(known, ", "))
+	}
+	var ids []string
+	for _, n := range found {
+		ids = append(ids, n.ManagedInstance)
+	}
+	return Node{}, fmt.Errorf("%d nodes of site %s are named %q (%s): give its managed instance id", len(found), site, ref, strings.Join(ids, ", "))
+}
+
+// Drain sets n DRAINING and waits, at most wait, polling every poll, until
+// it runs no task. It returns the tasks it still ran when it gave up.
+func Drain(ctx context.Context, e ECS, s Site, n Node, wait, poll time.Duration, say func(string, ...any)) (left int, err error) {
+	if n.ContainerInstance == "" {
+		return 0, fmt.Errorf("node %s (%s) is not in cluster %s: nothing to drain", n.Name, n.ManagedInstance, s.Cluster)
+	}
+	if n.ECSStatus != string(ecstypes.ContainerInstanceStatusDraining) {
+		out, err := e.UpdateContainerInstancesState(ctx, &ecs.UpdateContainerInstancesStateInput{
+			Cluster: aws.String(s.Cluster), ContainerInstances: []string{n.ContainerInstance}, Status: ecstypes.ContainerInstanceStatusDraining,
+		})
+		if err == nil && len(out.Failures) > 0 {
+			err = fmt.Errorf("%s: %s", aws.ToString(out.Failures[0].Reason), aws.ToString(out.Failures[0].Detail))
+		}
+		if err != nil {
+			return n.RunningTasks, fmt.Errorf("set node %s DRAINING: %w", n.Name, awserr.Explain(err))
+		}
+		say("node %s (%s) is DRAINING: ECS stops its tasks and the service starts them on the site's other nodes", n.Name, n.ManagedInstance)
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		out, err := e.DescribeContainerInstances(ctx, &ecs.DescribeContainerInstancesInput{Cluster: aws.String(s.Cluster), ContainerInstances: []string{n.ContainerInstance}})
+		if err != nil {
+			return -1, fmt.Errorf("read node %s while it drains: %w", n.Name, awserr.Explain(err))
+		}
+		if len(out.ContainerInstances) == 0 {
+			return 0, errors.New("node " + n.Name + " left the cluster while it drained")
+		}
+		ci := out.ContainerInstances[0]
+		left = int(ci.RunningTasksCount + ci.PendingTasksCount)
+		if left == 0 {
+			say("node %s runs no task", n.Name)
+			return 0, nil
+		}
+		if time.Now().After(deadline) {
+			return left, fmt.Errorf("node %s still runs %d task(s) after %s: it stays DRAINING (ECS moves tasks only where another node has room; is one connected?); run this again, or retire it with --force", n.Name, left, wait)
+		}
+		select {
+		case <-ctx.Done():
+			return left, ctx.Err()
+		case <-time.After(poll):
+		}
+	}
+}
+
+// Retire drains n, then deregisters its container instance and its managed
+// instance. It refuses to retire the last connected ACTIVE node while n
+// runs tasks (the site would stop working) unless force. Each step it did
+// is said; an error says what is left.
+func Retire(ctx context.Context, e ECS, m Managed, s Site, all []Node, n Node, force bool, wait, poll time.Duration, say func(string, ...any)) error {
+	others := 0
+	for _, o := range all {
+		if o.ManagedInstance != n.ManagedInstance && o.Connected && o.ECSStatus == string(ecstypes.ContainerInstanceStatusActive) {
+			others++
+		}
+	}
+	if n.RunningTasks > 0 && others == 0 && !force {
+		return fmt.Errorf("node %s runs %d task(s) and site %s has no other connected ACTIVE node to take them: retiring it stops the site's work; join another node first, or give --force", n.Name, n.RunningTasks, s.Name)
+	}
+	if n.ContainerInstance != "" {
+		left, err := Drain(ctx, e, s, n, wait, poll, say)
+		if err != nil && !force {
+			return fmt.Errorf("%w; nothing deregistered", err)
+		}
+		if err != nil {
+			say("--force: deregistering with %d task(s) still on it", left)
+		}
+		if _, err := e.DeregisterContainerInstance(ctx, &ecs.DeregisterContainerInstanceInput{
+			Cluster: aws.String(s.Cluster), ContainerInstance: aws.String(n.ContainerInstance), Force: aws.Bool(force),
+		}); err != nil {
+			return fmt.Errorf("deregister node %s from cluster %s: %w; it is DRAINING, still registered with ECS and SSM", n.Name, s.Cluster, awserr.Explain(err))
+		}
+		say("node %s deregistered from cluster %s", n.Name, s.Cluster)
+	}
+	if _, err := m.DeregisterManagedInstance(ctx, &ssm.DeregisterManagedInstanceInput{InstanceId: aws.String(n.ManagedInstance)}); err != nil {
+		return fmt.Errorf("deregister managed instance %s: %w; it is out of the ECS cluster, still registered with SSM (run this again)", n.ManagedInstance, awserr.Explain(err))
+	}
+	say("managed instance %s deregistered from SSM", n.ManagedInstance)
+	return nil
+}
+
+// Cleanup is what to run on a retired machine to remove the agents and
+// their state (the ECS Anywhere documentation's deregistration steps).
+const Cleanup = `sudo systemctl stop ecs amazon-ssm-agent
+sudo apt-get remove -y amazon-ecs-init amazon-ssm-agent 2>/dev/null || sudo yum remove -y amazon-ecs-init amazon-ssm-agent 2>/dev/null || sudo zypper remove -y amazon-ecs-init amazon-ssm-agent
+sudo rm -rf /var/lib/ecs /etc/ecs /var/lib/amazon/ssm /var/log/ecs /var/log/amazon/ssm`
