@@ -449,6 +449,7 @@ func (w *world) siteEdges(t *testing.T, s *synthesized) []edge {
 		nodes.SSM
 		nodes.ECS
 		nodes.Managed
+		nodes.Commands
 	}{}) {
 		covered[c] = true
 	}
@@ -462,6 +463,14 @@ func (w *world) siteEdges(t *testing.T, s *synthesized) []edge {
 		opEdge("deregisters nothing from another cluster", "ecs:DeregisterContainerInstance", otherCluster, nil, false),
 		opEdge("finds the site's managed instances", "ssm:DescribeInstanceInformation", "*", nil, true),
 		opEdge("retires the site's managed instances", "ssm:DeregisterManagedInstance", arn("ssm", "managed-instance/mi-0123456789abcdef0"), mine, true),
+		opEdge("runs the agent update on the site's nodes", "ssm:SendCommand", arn("ssm", "managed-instance/mi-0123456789abcdef0"), mine, true),
+		// AWS's documents have no account in their ARN, which the
+		// simulator cannot type: the edge names one (the policy's '*').
+		opEdge("runs the agent update with AWS-RunShellScript", "ssm:SendCommand", arn("ssm", "document/AWS-RunShellScript"), nil, true),
+		opEdge("runs no other document", "ssm:SendCommand", arn("ssm", "document/AWS-RunPowerShellScript"), nil, false),
+		opEdge("runs nothing on another site's nodes", "ssm:SendCommand", arn("ssm", "managed-instance/mi-0123456789abcdef0"),
+			map[string]any{"ssm:resourceTag/stretched:stack": prefix + "-Anywhere-elsewhere"}, false),
+		opEdge("reads the update's result", "ssm:GetCommandInvocation", "*", nil, true),
 		opEdge("retires no other site's managed instance", "ssm:DeregisterManagedInstance", arn("ssm", "managed-instance/mi-0123456789abcdef0"),
 			map[string]any{"ssm:resourceTag/stretched:stack": prefix + "-Anywhere-elsewhere"}, false),
 	}

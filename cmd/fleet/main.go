@@ -71,6 +71,7 @@ func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		fmt.Fprintf(stderr, "       fleet node list [--site SITE] [--json]   (each node: managed and container instance, ECS status, agents, connected, tasks, last seen, problems)\n")
 		fmt.Fprintf(stderr, "       fleet node drain --site SITE [--wait 10m] NODE   (DRAINING, then wait until its tasks stopped or moved)\n")
 		fmt.Fprintf(stderr, "       fleet node retire --site SITE [--wait 10m] [--force] NODE   (drain, deregister from ECS and SSM, print the machine's clean-up)\n")
+		fmt.Fprintf(stderr, "       fleet node update-agents --site SITE [--wait 10m]   (one node at a time: drain, update the ECS agent's ecs-init package through SSM Run Command, ACTIVE again)\n")
 		fmt.Fprintf(stderr, "       fleet rehome --site SITE [--prefix %s] [--region REGION] [--delete]   (after the upgrade: move a site's messages from the regional stack's old queues to its own)\n", names.DefaultStackPrefix)
 	}
 	if len(args) == 0 || !slices.Contains([]string{"status", "send", "rehome", "prepare-upgrade", "node"}, args[0]) {
@@ -79,7 +80,7 @@ func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 	cmd := args[0]
 	if cmd == "node" {
-		if len(args) < 2 || !slices.Contains([]string{"userdata", "list", "drain", "retire"}, args[1]) {
+		if len(args) < 2 || !slices.Contains([]string{"userdata", "list", "drain", "retire", "update-agents"}, args[1]) {
 			usage()
 			return exitError
 		}
@@ -166,8 +167,8 @@ func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if cmd == "send" {
 		return sendWork(ctx, cfg, *prefix, *location, files, stdout, fail)
 	}
-	if cmd == "node list" || cmd == "node drain" || cmd == "node retire" {
-		return nodeCommand(ctx, cmd, ecs.NewFromConfig(cfg), ssm.NewFromConfig(cfg), *prefix, *site, fs.Args(), *asJSON, *wait, *force, stdout, stderr, fail)
+	if cmd == "node list" || cmd == "node drain" || cmd == "node retire" || cmd == "node update-agents" {
+		return nodeCommand(ctx, cmd, ecs.NewFromConfig(cfg), ssm.NewFromConfig(cfg), cfg.Region, *prefix, *site, fs.Args(), *asJSON, *wait, *force, stdout, stderr, fail)
 	}
 	if cmd == "node userdata" {
 		return userData(ctx, ssm.NewFromConfig(cfg), cfg.Region, *prefix, u, batch, *format, stdout, stderr, fail)
@@ -209,11 +210,15 @@ func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 // nodeCommand lists, drains or retires a site's nodes.
 func nodeCommand(ctx context.Context, cmd string, e nodes.ECS, m interface {
 	nodes.Managed
+	nodes.Commands
 	send.Directory
-}, prefix, site string, args []string, asJSON bool, wait time.Duration, force bool, stdout, stderr io.Writer, fail func(string, ...any) int) int {
+}, region, prefix, site string, args []string, asJSON bool, wait time.Duration, force bool, stdout, stderr io.Writer, fail func(string, ...any) int) int {
 	say := func(format string, a ...any) { fmt.Fprintf(stdout, format+"\n", a...) }
 	poll := min(5*time.Second, max(wait/10, 100*time.Millisecond))
-	if cmd != "node list" && (site == "" || len(args) != 1) {
+	switch {
+	case cmd == "node update-agents" && (site == "" || len(args) != 0):
+		return fail("give --site SITE (and no node: every connected node of the site is updated, one at a time)")
+	case cmd != "node list" && cmd != "node update-agents" && (site == "" || len(args) != 1):
 		return fail("give --site SITE and one NODE (a managed instance id, container instance id or name)")
 	}
 	sites := []string{site}
@@ -247,6 +252,12 @@ func nodeCommand(ctx context.Context, cmd string, e nodes.ECS, m interface {
 			}
 			all = append(all, list...)
 			continue
+		}
+		if cmd == "node update-agents" {
+			if err := nodes.UpdateAgents(ctx, e, m, s, region, list, wait, poll, say); err != nil {
+				return fail("%v", err)
+			}
+			return exitHealthy
 		}
 		n, err := nodes.Find(list, name, args[0])
 		if err != nil {

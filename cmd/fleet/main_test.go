@@ -637,16 +637,24 @@ func TestNodeUserDataMakesADedicatedActivation(t *testing.T) {
 	}
 }
 
-// fleet node list, drain and retire: ECS on moto_server (container
-// instances, tasks, DRAINING, deregistration), SSM on the fake AWS
-// (managed instances by the site's tag, their agents, deregistration).
-func TestNodeListDrainRetire(t *testing.T) {
+// nodeSite is a site with two nodes: its cluster, container instances
+// and tasks on moto_server's ECS, its managed instances on the fake SSM.
+type nodeSite struct {
+	e     *ecs.Client
+	a     *fakeaws.Fake
+	mi    []string // the nodes' managed instance ids (EC2's, in moto)
+	cis   []string // their container instance ARNs
+	start func(ci string) string
+	node  func(args ...string) (int, string)
+}
+
+func newNodeSite(t *testing.T, prefix string) *nodeSite {
 	m := shared
 	if m == nil {
 		t.Skip("no moto_server (see above)")
 	}
 	ctx := context.Background()
-	const prefix, cluster, stack = "NodeOps", "NodeOps-factory", "NodeOps-Anywhere-factory"
+	cluster, stack := prefix+"-factory", prefix+"-Anywhere-factory"
 	a := fakeaws.New(t)
 	a.Parameters["/"+prefix+"/sites/factory"] = fmt.Sprintf(`{"site":"factory","cluster":%q,"stack":%q,"instanceRole":"r"}`, cluster, stack)
 	// moto registers a container instance only for an instance its EC2
@@ -664,21 +672,21 @@ func TestNodeListDrainRetire(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _, _ = e.DeleteCluster(ctx, &ecs.DeleteClusterInput{Cluster: aws.String(cluster)}) })
-	td, err := e.RegisterTaskDefinition(ctx, &ecs.RegisterTaskDefinitionInput{Family: aws.String("nodeops-worker"), Cpu: aws.String("64"), Memory: aws.String("128"),
+	td, err := e.RegisterTaskDefinition(ctx, &ecs.RegisterTaskDefinitionInput{Family: aws.String(strings.ToLower(prefix) + "-worker"), Cpu: aws.String("64"), Memory: aws.String("128"),
 		ContainerDefinitions: []ecstypes.ContainerDefinition{{Name: aws.String("worker"), Image: aws.String("worker:1"), Cpu: 64, Memory: aws.Int32(128)}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var cis []string
+	ns := &nodeSite{e: e, a: a, mi: mi}
 	for _, id := range mi {
 		out, err := e.RegisterContainerInstance(ctx, &ecs.RegisterContainerInstanceInput{Cluster: aws.String(cluster),
 			InstanceIdentityDocument: aws.String(fmt.Sprintf(`{"instanceId":%q,"region":"%s"}`, id, sqspeer.Region))})
 		if err != nil {
 			t.Fatal(err)
 		}
-		cis = append(cis, aws.ToString(out.ContainerInstance.ContainerInstanceArn))
+		ns.cis = append(ns.cis, aws.ToString(out.ContainerInstance.ContainerInstanceArn))
 	}
-	start := func(ci string) string {
+	ns.start = func(ci string) string {
 		// moto answers StartTask with a task whose cpu is a number where the
 		// SDK reads a string: the task is made; its ARN comes from ListTasks.
 		if _, err := e.StartTask(ctx, &ecs.StartTaskInput{Cluster: aws.String(cluster), TaskDefinition: td.TaskDefinition.TaskDefinitionArn, ContainerInstances: []string{ci}}); err != nil && !strings.Contains(err.Error(), "deserialization failed") {
@@ -690,16 +698,27 @@ func TestNodeListDrainRetire(t *testing.T) {
 		}
 		return out.TaskArns[len(out.TaskArns)-1]
 	}
-	task0 := start(cis[0])
 	for k, v := range map[string]string{"AWS_ENDPOINT_URL_ECS": m.URL(), "AWS_ENDPOINT_URL_SSM": a.URL, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
 		"AWS_REGION": sqspeer.Region, "AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"} {
 		t.Setenv(k, v)
 	}
-	node := func(args ...string) (int, string) {
+	ns.node = func(args ...string) (int, string) {
 		var out, errOut bytes.Buffer
 		code := run(ctx, append([]string{"node", args[0], "--prefix", prefix}, args[1:]...), &out, &errOut)
 		return code, out.String() + errOut.String()
 	}
+	return ns
+}
+
+// fleet node list, drain and retire: ECS on moto_server (container
+// instances, tasks, DRAINING, deregistration), SSM on the fake AWS
+// (managed instances by the site's tag, their agents, deregistration).
+func TestNodeListDrainRetire(t *testing.T) {
+	ns := newNodeSite(t, "NodeOps")
+	ctx := context.Background()
+	const cluster = "NodeOps-factory"
+	e, a, mi, cis, start, node := ns.e, ns.a, ns.mi, ns.cis, ns.start, ns.node
+	task0 := start(cis[0])
 
 	code, out := node("list", "--site", "factory")
 	if code != 1 || !strings.Contains(out, "site factory: 2 node(s)") || !strings.Contains(out, "node-0  "+mi[0]) ||
@@ -772,4 +791,36 @@ func motoInstance(t *testing.T, m *sqspeer.Peer) string {
 		t.Fatalf("moto RunInstances: %s", body)
 	}
 	return string(id[1])
+}
+
+// fleet node update-agents: one node at a time, drained (its task stopped
+// by ECS), the ecs-init update sent through Run Command, ACTIVE again; a
+// failed update stops the rollout with the node DRAINING and says so.
+func TestNodeUpdateAgentsRollsOneNodeAtATime(t *testing.T) {
+	ns := newNodeSite(t, "NodeUp")
+	ctx := context.Background()
+	task := ns.start(ns.cis[0])
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		_, _ = ns.e.StopTask(ctx, &ecs.StopTaskInput{Cluster: aws.String("NodeUp-factory"), Task: aws.String(task)})
+	}()
+	code, out := ns.node("update-agents", "--site", "factory", "--wait", "20s")
+	if code != 0 || !strings.Contains(out, "2 node(s) of site factory updated") || strings.Index(out, "node node-0 is ACTIVE") > strings.Index(out, "node-1 (") {
+		t.Fatalf("update-agents: exit %d\n%s", code, out)
+	}
+	sent := ns.a.Calls(fakeaws.SendCommand)
+	if len(sent) != 2 || !strings.Contains(fmt.Sprint(sent[0]), "AWS-RunShellScript") || !strings.Contains(fmt.Sprint(sent[0]), "amazon-ecs-init-latest") ||
+		!strings.Contains(fmt.Sprint(sent[0]), ns.mi[0]) || !strings.Contains(fmt.Sprint(sent[1]), ns.mi[1]) {
+		t.Errorf("commands sent: %v", sent)
+	}
+	states, err := ns.e.DescribeContainerInstances(ctx, &ecs.DescribeContainerInstancesInput{Cluster: aws.String("NodeUp-factory"), ContainerInstances: ns.cis})
+	if err != nil || aws.ToString(states.ContainerInstances[0].Status) != "ACTIVE" || aws.ToString(states.ContainerInstances[1].Status) != "ACTIVE" {
+		t.Errorf("after the rollout the nodes must be ACTIVE: %v", err)
+	}
+	ns.a.On(fakeaws.GetCommandInvocation, fakeaws.Reply{Status: 200, Body: `{"Status":"Failed","StandardErrorContent":"the signature of amazon-ecs-init-latest.amd64.deb does not verify"}`})
+	code, out = ns.node("update-agents", "--site", "factory", "--wait", "5s")
+	if code != 2 || !strings.Contains(out, "the update on node node-0 ended Failed") || !strings.Contains(out, "does not verify") || !strings.Contains(out, "it stays DRAINING") ||
+		len(ns.a.Calls(fakeaws.SendCommand)) != 3 {
+		t.Errorf("a failed update: exit %d, %d commands\n%s", code, len(ns.a.Calls(fakeaws.SendCommand)), out)
+	}
 }

@@ -283,7 +283,7 @@ func (a *Activation) NodeOperatorPolicy(entry awsssm.IStringParameter, cluster a
 	keys := append([]string{names.StackTagKey}, SiteTagKeys...)
 	sort.Strings(keys)
 	p := awsiam.NewManagedPolicy(a.Construct, jsii.String("NodeOperatorPolicy"), &awsiam.ManagedPolicyProps{
-		Description: jsii.String("fleet node userdata, list, drain and retire for this site: read its directory entry, make a batch's activation (tagged with the site's stack) and pass its instance role to SSM, list, drain and deregister its nodes in its cluster and SSM"),
+		Description: jsii.String("fleet node userdata, list, drain, retire and update-agents for this site: read its directory entry, make a batch's activation (tagged with the site's stack) and pass its instance role to SSM, list, drain and deregister its nodes in its cluster and SSM"),
 		Statements: &[]awsiam.PolicyStatement{
 			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 				Sid:       jsii.String("ReadSiteEntry"),
@@ -324,6 +324,25 @@ func (a *Activation) NodeOperatorPolicy(entry awsssm.IStringParameter, cluster a
 				Conditions: &map[string]any{"StringEquals": map[string]any{"ssm:resourceTag/" + names.StackTagKey: a.stackTag}},
 			}),
 			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:     jsii.String("UpdateAgentsDocument"),
+				Actions: jsii.Strings("ssm:SendCommand"),
+				Resources: jsii.Strings(*stack.FormatArn(&awscdk.ArnComponents{
+					// AWS's own documents have no account in their ARN: '*' matches it.
+					Service: jsii.String("ssm"), Account: jsii.String("*"), Resource: jsii.String("document"), ResourceName: jsii.String("AWS-RunShellScript"),
+				})),
+			}),
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:        jsii.String("UpdateAgentsOnSiteNodes"),
+				Actions:    jsii.Strings("ssm:SendCommand"),
+				Resources:  jsii.Strings(*stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("ssm"), Resource: jsii.String("managed-instance"), ResourceName: jsii.String("*")})),
+				Conditions: &map[string]any{"StringEquals": map[string]any{"ssm:resourceTag/" + names.StackTagKey: a.stackTag}},
+			}),
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:       jsii.String("ReadUpdateResults"),
+				Actions:   jsii.Strings("ssm:GetCommandInvocation"),
+				Resources: jsii.Strings("*"),
+			}),
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 				Sid:        jsii.String("PassSiteRole"),
 				Actions:    jsii.Strings("iam:PassRole"),
 				Resources:  jsii.Strings(*a.role.RoleArn()),
@@ -333,8 +352,8 @@ func (a *Activation) NodeOperatorPolicy(entry awsssm.IStringParameter, cluster a
 	})
 	cdknag.NagSuppressions_AddResourceSuppressions(p, &[]*cdknag.NagPackSuppression{{
 		Id:        jsii.String("AwsSolutions-IAM5"),
-		AppliesTo: &[]any{jsii.String("Resource::*"), &cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:.+:(ecs:.+:container-instance\/.+\/\*|ssm:.+:managed-instance\/\*)$/`)}},
-		Reason:    jsii.String("ssm:CreateActivation and ssm:DescribeInstanceInformation have no resource-level permissions (the first is allowed only with the site's stack tag and the sites' tag keys, the second only reads); container instances are the site cluster's only (ecs:cluster), managed instances only those tagged with the site's stack"),
+		AppliesTo: &[]any{jsii.String("Resource::*"), &cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:.+:(ecs:.+:container-instance\/.+\/\*|ssm:.+:managed-instance\/\*|ssm:.+:\*:document\/AWS-RunShellScript)$/`)}},
+		Reason:    jsii.String("ssm:CreateActivation, ssm:DescribeInstanceInformation and ssm:GetCommandInvocation have no resource-level permissions (the first is allowed only with the site's stack tag and the sites' tag keys, the others only read); Run Command only with AWS-RunShellScript (AWS's document: its ARN has no account, hence '*') and only on the site's managed instances (tag); container instances are the site cluster's only (ecs:cluster), managed instances only those tagged with the site's stack"),
 	}}, jsii.Bool(false))
 	return p
 }

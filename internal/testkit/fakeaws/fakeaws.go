@@ -38,6 +38,10 @@ const (
 	DescribeActivations         = "AmazonSSM.DescribeActivations"
 	DescribeInstanceInformation = "AmazonSSM.DescribeInstanceInformation"
 	DeregisterManagedInstance   = "AmazonSSM.DeregisterManagedInstance"
+	// SendCommand answers a new command id; GetCommandInvocation says
+	// every invocation succeeded (script another answer with On).
+	SendCommand                 = "AmazonSSM.SendCommand"
+	GetCommandInvocation        = "AmazonSSM.GetCommandInvocation"
 	GetParametersByPath         = "AmazonSSM.GetParametersByPath"
 	GetParameter                = "AmazonSSM.GetParameter"
 	GetSecretValue              = "secretsmanager.GetSecretValue"
@@ -406,6 +410,11 @@ func (f *Fake) answer(target string, in map[string]any) Reply {
 			out["NextToken"] = next
 		}
 		return ok(out)
+	case SendCommand:
+		f.n++
+		return ok(map[string]any{"Command": map[string]any{"CommandId": fmt.Sprintf("cmd-%04d", f.n), "DocumentName": str(in, "DocumentName"), "Status": "Pending"}})
+	case GetCommandInvocation:
+		return ok(map[string]any{"CommandId": str(in, "CommandId"), "InstanceId": str(in, "InstanceId"), "Status": "Success", "StandardOutputContent": "done"})
 	case DeregisterManagedInstance:
 		id := str(in, "InstanceId")
 		if f.Instances[id] == nil {

@@ -1,0 +1,175 @@
+package nodes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+
+	"github.com/ecs-anywhere-stretched/stretched/internal/awserr"
+	"github.com/ecs-anywhere-stretched/stretched/internal/join"
+)
+
+// Commands is what updating the agents calls of SSM Run Command; *ssm.Client
+// satisfies it.
+type Commands interface {
+	SendCommand(context.Context, *ssm.SendCommandInput, ...func(*ssm.Options)) (*ssm.SendCommandOutput, error)
+	GetCommandInvocation(context.Context, *ssm.GetCommandInvocationInput, ...func(*ssm.Options)) (*ssm.GetCommandInvocationOutput, error)
+}
+
+// UpdateScript updates a node's ECS agent the way ECS documents it for
+// machines outside its AMIs (UpdateContainerAgent does not support external
+// instances): the latest ecs-init package of the region's bucket, its
+// signature verified with the ECS key, installed over the current one,
+// then ecs restarted (running tasks keep running). Debian and RPM
+// families, amd64 and arm64.
+func UpdateScript(region string) string {
+	return strings.NewReplacer("@REGION@", region, "@KEYURL@", join.KeyURL, "@FPR@", join.KeyFingerprint).Replace(`set -eu
+arch=$(uname -m); case "$arch" in x86_64) deb=amd64; rpm=x86_64;; aarch64|arm64) deb=arm64; rpm=aarch64;; *) echo "unsupported architecture $arch" >&2; exit 1;; esac
+if command -v dpkg >/dev/null 2>&1; then pkg=amazon-ecs-init-latest.$deb.deb; else pkg=amazon-ecs-init-latest.$rpm.rpm; fi
+url=https://s3.@REGION@.amazonaws.com/amazon-ecs-agent-@REGION@/$pkg
+dir=$(mktemp -d); trap 'rm -rf "$dir"' EXIT
+curl --proto '=https' --tlsv1.2 -fsSL -o "$dir/$pkg" "$url"
+curl --proto '=https' --tlsv1.2 -fsSL -o "$dir/$pkg.asc" "$url.asc"
+export GNUPGHOME="$dir/g"; mkdir -m 700 "$GNUPGHOME"
+curl --proto '=https' --tlsv1.2 -fsSL '@KEYURL@' | gpg --batch -q --import
+gpg --batch --status-fd 1 --verify "$dir/$pkg.asc" "$dir/$pkg" 2>/dev/null | grep -q "VALIDSIG .*@FPR@" || { echo "the signature of $pkg does not verify with the ECS key @FPR@: not installed" >&2; exit 1; }
+if command -v dpkg >/dev/null 2>&1; then dpkg -i "$dir/$pkg"; elif command -v dnf >/dev/null 2>&1; then dnf install -y "$dir/$pkg"; elif command -v zypper >/dev/null 2>&1; then zypper -n install --allow-unsigned-rpm "$dir/$pkg"; else yum localinstall -y "$dir/$pkg"; fi
+systemctl restart ecs
+echo "ecs-init updated from $url; ecs restarted"`)
+}
+
+// UpdateAgents updates the ECS agent of every connected node of a site, one
+// node at a time: drained first (bounded by wait), the update run through
+// SSM Run Command and awaited, the node made ACTIVE again and awaited
+// connected. A node that is not connected or not in the cluster is
+// skipped and said; the first failure stops the rollout, leaving the node
+// as it says.
+func UpdateAgents(ctx context.Context, e ECS, c Commands, s Site, region string, all []Node, wait, poll time.Duration, say func(string, ...any)) error {
+	updated := 0
+	for _, n := range all {
+		if n.ContainerInstance == "" || !n.Connected {
+			say("node %s (%s) skipped: not connected to cluster %s", n.Name, n.ManagedInstance, s.Cluster)
+			continue
+		}
+		if _, err := Drain(ctx, e, s, n, wait, poll, say); err != nil {
+			if _, aerr := setActive(ctx, e, s, n); aerr != nil {
+				return fmt.Errorf("%w; and making it ACTIVE again: %w (aws ecs update-container-instances-state --status ACTIVE)", err, aerr)
+			}
+			return fmt.Errorf("%w; it is ACTIVE again; the rollout stopped after %d node(s)", err, updated)
+		}
+		out, err := c.SendCommand(ctx, &ssm.SendCommandInput{
+			DocumentName: aws.String("AWS-RunShellScript"), InstanceIds: []string{n.ManagedInstance},
+			Parameters:     map[string][]string{"commands": {UpdateScript(region)}},
+			TimeoutSeconds: aws.Int32(600), Comment: aws.String("fleet node update-agents: ecs-init for site " + s.Name),
+		})
+		if err != nil {
+			return fmt.Errorf("send the update to node %s: %w; it stays DRAINING (fleet node update-agents again, or make it ACTIVE)", n.Name, awserr.Explain(err))
+		}
+		id := aws.ToString(out.Command.CommandId)
+		status, detail, err := awaitCommand(ctx, c, id, n.ManagedInstance, wait, poll)
+		if err != nil || status != ssmtypes.CommandInvocationStatusSuccess {
+			return fmt.Errorf("the update on node %s ended %s (command %s: %s%v); it stays DRAINING", n.Name, status, id, detail, errOrEmpty(err))
+		}
+		say("node %s: ECS agent updated (command %s)", n.Name, id)
+		if _, err := setActive(ctx, e, s, n); err != nil {
+			return fmt.Errorf("make node %s ACTIVE again: %w", n.Name, err)
+		}
+		version, err := awaitConnected(ctx, e, s, n, wait, poll)
+		if err != nil {
+			return fmt.Errorf("node %s after its update: %w", n.Name, err)
+		}
+		say("node %s is ACTIVE and connected, ECS agent %s", n.Name, version)
+		updated++
+	}
+	say("%d node(s) of site %s updated", updated, s.Name)
+	return nil
+}
+
+func errOrEmpty(err error) string {
+	if err == nil {
+		return ""
+	}
+	return "; " + err.Error()
+}
+
+func setActive(ctx context.Context, e ECS, s Site, n Node) (*ecs.UpdateContainerInstancesStateOutput, error) {
+	out, err := e.UpdateContainerInstancesState(ctx, &ecs.UpdateContainerInstancesStateInput{
+		Cluster: aws.String(s.Cluster), ContainerInstances: []string{n.ContainerInstance}, Status: ecstypes.ContainerInstanceStatusActive,
+	})
+	if err != nil {
+		return nil, awserr.Explain(err)
+	}
+	return out, nil
+}
+
+// awaitCommand waits for a Run Command invocation to end.
+func awaitCommand(ctx context.Context, c Commands, id, instance string, wait, poll time.Duration) (ssmtypes.CommandInvocationStatus, string, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		out, err := c.GetCommandInvocation(ctx, &ssm.GetCommandInvocationInput{CommandId: aws.String(id), InstanceId: aws.String(instance)})
+		var invErr *ssmtypes.InvocationDoesNotExist
+		if err != nil && !errors.As(err, &invErr) {
+			return "", "", awserr.Explain(err)
+		}
+		if err == nil {
+			switch out.Status {
+			case ssmtypes.CommandInvocationStatusPending, ssmtypes.CommandInvocationStatusInProgress, ssmtypes.CommandInvocationStatusDelayed:
+			default:
+				return out.Status, lastLine(aws.ToString(out.StandardErrorContent) + aws.ToString(out.StandardOutputContent)), nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return "InProgress", "", fmt.Errorf("still running after %s", wait)
+		}
+		if err := sleepCtx(ctx, poll); err != nil {
+			return "", "", err
+		}
+	}
+}
+
+// awaitConnected waits until the node's ECS agent is connected again and
+// returns its version.
+func awaitConnected(ctx context.Context, e ECS, s Site, n Node, wait, poll time.Duration) (string, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		out, err := e.DescribeContainerInstances(ctx, &ecs.DescribeContainerInstancesInput{Cluster: aws.String(s.Cluster), ContainerInstances: []string{n.ContainerInstance}})
+		if err != nil {
+			return "", awserr.Explain(err)
+		}
+		if len(out.ContainerInstances) == 1 && out.ContainerInstances[0].AgentConnected {
+			ci := out.ContainerInstances[0]
+			if ci.VersionInfo != nil {
+				return aws.ToString(ci.VersionInfo.AgentVersion), nil
+			}
+			return "?", nil
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("its ECS agent is not connected %s after the update: look at the machine (journalctl -u ecs)", wait)
+		}
+		if err := sleepCtx(ctx, poll); err != nil {
+			return "", err
+		}
+	}
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	return s[strings.LastIndex(s, "\n")+1:]
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}
