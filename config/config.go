@@ -127,6 +127,11 @@ type Site struct {
 	Patching string
 	// PatchSchedule is when the patch association runs (cron or rate).
 	PatchSchedule string
+	// EcsAgentUpdateSchedule, when set (cron or rate), updates the nodes'
+	// ECS agent on that schedule, one node at a time (as fleet node
+	// update-agents does, without draining: an agent update leaves running
+	// tasks running); empty for none.
+	EcsAgentUpdateSchedule string
 }
 
 // Load decodes every setting, applies the defaults and validates the

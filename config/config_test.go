@@ -194,6 +194,7 @@ func TestErrors(t *testing.T) {
 		{"site patch schedule", map[string]any{"sites": `[{"name":"a","patchSchedule":"sundays"}]`}, []string{`"sites[0].patchSchedule" is "sundays"`, "State Manager schedule"}},
 		{"site patch schedule too often", map[string]any{"sites": `[{"name":"a","patchSchedule":"rate(5 minutes)"}]`}, []string{`"sites[0].patchSchedule" is "rate(5 minutes)"`, "at least rate(30 minutes)"}},
 		{"site patch schedule of one minute", map[string]any{"sites": `[{"name":"a","patchSchedule":"rate(1 minute)"}]`}, []string{`"sites[0].patchSchedule" is "rate(1 minute)"`}},
+		{"site ECS agent update schedule", map[string]any{"sites": `[{"name":"a","ecsAgentUpdateSchedule":"weekly"}]`}, []string{`"sites[0].ecsAgentUpdateSchedule" is "weekly"`, "State Manager schedule"}},
 		{"secrets not an object", map[string]any{"workerSecrets": "API=x"}, []string{`"workerSecrets" is API=x`, "must be an object"}},
 		{"secret unknown field", map[string]any{"workerSecrets": `{"A": {"param": "/x"}}`}, []string{`"workerSecrets" has A =`, `unknown field "param"`}},
 		{"secret contract name", map[string]any{"workerSecrets": `{"SQS_QUEUE_URL": {"parameter": "/x"}}`}, []string{"secret SQS_QUEUE_URL", "part of the worker's contract"}},

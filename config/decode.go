@@ -47,6 +47,7 @@ type siteInput struct {
 	ContainerInsights       bool   `json:"containerInsights"`
 	Patching                string `json:"patching"`
 	PatchSchedule           string `json:"patchSchedule"`
+	EcsAgentUpdateSchedule  string `json:"ecsAgentUpdateSchedule"`
 }
 
 // Getter returns the context value of a key, or nil when it is not set.

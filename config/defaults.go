@@ -103,6 +103,7 @@ func withDefaults(in input) Config {
 			ContainerInsights:       s.ContainerInsights,
 			Patching:                cmp.Or(s.Patching, DefaultPatching),
 			PatchSchedule:           cmp.Or(s.PatchSchedule, DefaultPatchSchedule),
+			EcsAgentUpdateSchedule:  s.EcsAgentUpdateSchedule,
 		})
 	}
 

@@ -69,6 +69,7 @@ func SiteSettings() []Setting {
 		{"maxTasks", fmt.Sprintf("`%d` (at least `minTasks`)", DefaultSiteMaxTasks), between(siteRanges["maxTasks"]) + " EXTERNAL tasks at most: what the site's nodes can run"},
 		{"patching", code(DefaultPatching), fmt.Sprintf("`%s`, `%s` or `%s`: what the weekly patch association does", PatchScan, PatchInstall, PatchOff)},
 		{"patchSchedule", code(DefaultPatchSchedule), "a State Manager `cron(…)` or `rate(…)` expression, at least `rate(30 minutes)`"},
+		{"ecsAgentUpdateSchedule", "*(none)*", "a State Manager `cron(…)` or `rate(…)` expression: update the nodes' ECS agent (ecs-init) then, one node at a time; `fleet node update-agents` does it on demand, draining each node first"},
 		{"registrationLimit", code(DefaultRegistrationLimit), between(siteRanges["registrationLimit"]) + " nodes"},
 		{"activationExpiryDays", code(DefaultActivationExpiryDays), between(siteRanges["activationExpiryDays"])},
 		{"activationSerial", code(DefaultActivationSerial), between(siteRanges["activationSerial"]) + "; change it for a new activation at the next deploy"},

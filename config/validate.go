@@ -200,6 +200,11 @@ func (v *checker) sites(sites []Site) {
 		if problem := limits.PatchScheduleProblem(s.PatchSchedule); problem != "" {
 			v.fail("context key %q is %q: %s", key+".patchSchedule", s.PatchSchedule, problem)
 		}
+		if s.EcsAgentUpdateSchedule != "" {
+			if problem := limits.PatchScheduleProblem(s.EcsAgentUpdateSchedule); problem != "" {
+				v.fail("context key %q is %q: %s", key+".ecsAgentUpdateSchedule", s.EcsAgentUpdateSchedule, problem)
+			}
+		}
 		if d := s.ActivationRenewDays; d < 0 || d >= s.ActivationExpiryDays {
 			v.fail("context key %q is %d: must be from 0 (no renewal) to %d, less than the site's activationExpiryDays (%d)", key+".activationRenewDays", d, s.ActivationExpiryDays-1, s.ActivationExpiryDays)
 		}

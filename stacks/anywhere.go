@@ -128,7 +128,7 @@ func NewAnywhere(scope constructs.Construct, id string, props *AnywhereStackProp
 	operator := act.NodeOperatorPolicy(agentSite.Entry(), cluster)
 	tagKey, tagValue := act.StackTag()
 	patch := map[string]string{config.PatchScan: fleetmanager.PatchScan, config.PatchInstall: fleetmanager.PatchInstall}[site.Patching]
-	if _, err := fleetmanager.New(stack, "Fleet", fleetmanager.Props{TagKey: tagKey, TagValue: tagValue, Patch: patch, PatchSchedule: site.PatchSchedule}); err != nil {
+	if _, err := fleetmanager.New(stack, "Fleet", fleetmanager.Props{TagKey: tagKey, TagValue: tagValue, Patch: patch, PatchSchedule: site.PatchSchedule, EcsAgentUpdateSchedule: site.EcsAgentUpdateSchedule}); err != nil {
 		return nil, fmt.Errorf("site %q: %w", site.Name, err)
 	}
 

@@ -100,7 +100,7 @@ var variantContext = map[string]any{
 		"DB_PASSWORD": map[string]any{"parameter": "arn:aws:ssm:eu-west-1:123456789012:parameter/app/db", "kmsKeyArn": variantKey},
 		"API_TOKEN":   map[string]any{"secretArn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:app/token-AbCdEf", "jsonKey": "token", "kmsKeyArn": variantKey},
 	},
-	"sites": `[{"name":"factory","minTasks":2,"maxTasks":5,"patching":"install","patchSchedule":"cron(0 2 ? * SAT *)","registrationLimit":25,"activationExpiryDays":30,"activationRenewDays":5,"activationRenewSchedule":"rate(12 hours)","instanceRoleArn":"arn:aws:iam::123456789012:role/factoryNodes"},
+	"sites": `[{"name":"factory","minTasks":2,"maxTasks":5,"patching":"install","patchSchedule":"cron(0 2 ? * SAT *)","registrationLimit":25,"activationExpiryDays":30,"activationRenewDays":5,"activationRenewSchedule":"rate(12 hours)","instanceRoleArn":"arn:aws:iam::123456789012:role/factoryNodes","ecsAgentUpdateSchedule":"cron(0 4 ? * MON *)"},
 	           {"name":"pi","clusterName":"piCluster","permissionsBoundary":"arn:aws:iam::123456789012:policy/boundary","activationRenewDays":0,"keepNodesOnDestroy":true,"patching":"off","containerInsights":true}]`,
 }
 

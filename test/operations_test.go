@@ -306,6 +306,16 @@ func TestInventoryAndPatchAssociations(t *testing.T) {
 	if _, has := pi["AWS-RunPatchBaseline"]; has || pi["AWS-GatherSoftwareInventory"] == nil {
 		t.Errorf("site pi: inventory, no patching: %v", pi)
 	}
+	// Site factory updates its nodes' ECS agent on Mondays, one node at a
+	// time, the first failure stopping the round; the default site does not.
+	if _, has := def["AWS-RunShellScript"]; has {
+		t.Error("the default site has an ECS agent update association")
+	}
+	up := byName(variant["Variant-Anywhere-factory"])["AWS-RunShellScript"]
+	if up == nil || up["ScheduleExpression"] != "cron(0 4 ? * MON *)" || up["MaxConcurrency"] != "1" || up["MaxErrors"] != "0" ||
+		!strings.Contains(jsonOf(up["Parameters"]), "amazon-ecs-init-latest") || !strings.Contains(jsonOf(up["Parameters"]), "systemctl restart ecs") {
+		t.Errorf("ECS agent update association: %s", jsonOf(up))
+	}
 	// Every site keeps its nodes' SSM Agent current (an older one reconnects
 	// hours after an outage), patching or not.
 	for _, s := range []map[string]map[string]any{def, pi} {

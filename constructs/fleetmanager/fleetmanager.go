@@ -10,11 +10,13 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsssm"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/ecs-anywhere-stretched/stretched/internal/limits"
+	"github.com/ecs-anywhere-stretched/stretched/internal/nodes"
 )
 
 // Patch operations of AWS-RunPatchBaseline.
@@ -44,6 +46,9 @@ type Props struct {
 	// Patch is PatchScan (report missing patches), PatchInstall (install them,
 	// without rebooting) or "" (no patch association). Default: "".
 	Patch string
+	// EcsAgentUpdateSchedule, when set, runs nodes.UpdateScript on every
+	// node on that schedule, one node at a time. Default: none.
+	EcsAgentUpdateSchedule string
 	// PatchSchedule is when patching runs. Default: DefaultPatchSchedule.
 	PatchSchedule string
 }
@@ -59,6 +64,11 @@ func (p Props) validate() error {
 	if p.PatchSchedule != "" {
 		if problem := limits.PatchScheduleProblem(p.PatchSchedule); problem != "" {
 			errs = append(errs, fmt.Errorf("fleetmanager: PatchSchedule is %q: %s", p.PatchSchedule, problem))
+		}
+	}
+	if p.EcsAgentUpdateSchedule != "" {
+		if problem := limits.PatchScheduleProblem(p.EcsAgentUpdateSchedule); problem != "" {
+			errs = append(errs, fmt.Errorf("fleetmanager: EcsAgentUpdateSchedule is %q: %s", p.EcsAgentUpdateSchedule, problem))
 		}
 	}
 	return errors.Join(errs...)
@@ -108,6 +118,19 @@ func New(scope constructs.Construct, id string, props Props) (*Fleet, error) {
 		ScheduleExpression: jsii.String(AgentUpdateSchedule),
 		Parameters:         &map[string]any{"allowDowngrade": jsii.Strings("false")},
 	})
+	if props.EcsAgentUpdateSchedule != "" {
+		awsssm.NewCfnAssociation(c, jsii.String("EcsAgentUpdate"), &awsssm.CfnAssociationProps{
+			Name:               jsii.String("AWS-RunShellScript"),
+			AssociationName:    jsii.String(props.TagValue + "-ecs-agent-update"),
+			Targets:            targets,
+			ScheduleExpression: jsii.String(props.EcsAgentUpdateSchedule),
+			// One node at a time; the first failure stops the round.
+			MaxConcurrency:          jsii.String("1"),
+			MaxErrors:               jsii.String("0"),
+			ApplyOnlyAtCronInterval: jsii.Bool(true),
+			Parameters:              &map[string]any{"commands": jsii.Strings(nodes.UpdateScript(*awscdk.Stack_Of(c).Region()))},
+		})
+	}
 	if props.Patch != "" {
 		awsssm.NewCfnAssociation(c, jsii.String("Patch"), &awsssm.CfnAssociationProps{
 			Name:               jsii.String("AWS-RunPatchBaseline"),
