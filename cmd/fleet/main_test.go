@@ -211,6 +211,12 @@ func TestUnhealthyFleets(t *testing.T) {
 				break
 			}
 		}, "is ConnectionLost to Systems Manager"},
+		{"an SSM Agent that reconnects slowly", func(f *fleet) {
+			for _, i := range f.aws.Instances {
+				i.AgentVersion = "3.2.582.0"
+				break
+			}
+		}, "runs SSM Agent 3.2.582.0, older than 3.3.3050.0"},
 		{"dead letters", func(f *fleet) {
 			c := f.moto.Client()
 			for range 2 {
@@ -664,7 +670,7 @@ func newNodeSite(t *testing.T, prefix string) *nodeSite {
 	for i, id := range mi {
 		a.Instances[id] = &fakeaws.Instance{ID: id, Name: fmt.Sprintf("node-%d", i), Tags: map[string]string{"stretched:stack": stack}}
 	}
-	a.Instances[mi[1]].AgentVersion = "3.3.3100.0"
+	a.Instances[mi[0]].AgentVersion = "3.3.1957.0" // reconnects hours after an outage
 	a.Instances["mi-0000000000000000f"] = &fakeaws.Instance{ID: "mi-0000000000000000f", Tags: map[string]string{"stretched:stack": "Other-Anywhere-x"}} // another app's
 
 	e := ecs.NewFromConfig(m.Config())

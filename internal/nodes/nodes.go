@@ -16,6 +16,7 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/ecs-anywhere-stretched/stretched/internal/awserr"
+	"github.com/ecs-anywhere-stretched/stretched/internal/ecsnodes"
 	"github.com/ecs-anywhere-stretched/stretched/internal/names"
 )
 
@@ -84,28 +85,17 @@ func SiteOf(site string, entry map[string]any) (Site, error) {
 // instance id, sorted by name.
 func List(ctx context.Context, e ECS, m Managed, s Site) ([]Node, error) {
 	byID := map[string]*Node{}
-	var arns []string
-	pages := ecs.NewListContainerInstancesPaginator(e, &ecs.ListContainerInstancesInput{Cluster: aws.String(s.Cluster)})
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("list the container instances of cluster %s: %w", s.Cluster, awserr.Explain(err))
-		}
-		arns = append(arns, page.ContainerInstanceArns...)
+	instances, err := ecsnodes.Describe(ctx, e, s.Cluster, awserr.Explain)
+	if err != nil {
+		return nil, err
 	}
-	for start := 0; start < len(arns); start += 100 { // DescribeContainerInstances takes 100
-		out, err := e.DescribeContainerInstances(ctx, &ecs.DescribeContainerInstancesInput{Cluster: aws.String(s.Cluster), ContainerInstances: arns[start:min(start+100, len(arns))]})
-		if err != nil {
-			return nil, fmt.Errorf("describe the container instances of cluster %s: %w", s.Cluster, awserr.Explain(err))
+	for _, ci := range instances {
+		n := &Node{ManagedInstance: aws.ToString(ci.Ec2InstanceId), ContainerInstance: aws.ToString(ci.ContainerInstanceArn),
+			ECSStatus: aws.ToString(ci.Status), Connected: ci.AgentConnected, RunningTasks: int(ci.RunningTasksCount), PendingTasks: int(ci.PendingTasksCount)}
+		if ci.VersionInfo != nil {
+			n.ECSAgent = aws.ToString(ci.VersionInfo.AgentVersion)
 		}
-		for _, ci := range out.ContainerInstances {
-			n := &Node{ManagedInstance: aws.ToString(ci.Ec2InstanceId), ContainerInstance: aws.ToString(ci.ContainerInstanceArn),
-				ECSStatus: aws.ToString(ci.Status), Connected: ci.AgentConnected, RunningTasks: int(ci.RunningTasksCount), PendingTasks: int(ci.PendingTasksCount)}
-			if ci.VersionInfo != nil {
-				n.ECSAgent = aws.ToString(ci.VersionInfo.AgentVersion)
-			}
-			byID[n.ManagedInstance] = n
-		}
+		byID[n.ManagedInstance] = n
 	}
 	info := ssm.NewDescribeInstanceInformationPaginator(m, &ssm.DescribeInstanceInformationInput{
 		Filters: []ssmtypes.InstanceInformationStringFilter{{Key: aws.String("tag:" + names.StackTagKey), Values: []string{s.Stack}}},

@@ -33,6 +33,7 @@ import (
 
 	"github.com/ecs-anywhere-stretched/stretched/internal/ecsnodes"
 	"github.com/ecs-anywhere-stretched/stretched/internal/names"
+	"github.com/ecs-anywhere-stretched/stretched/internal/nodes"
 )
 
 // Clients are the AWS clients status uses; *cloudformation.Client and the
@@ -506,6 +507,9 @@ func (c Clients) site(ctx context.Context, s cftypes.Stack, activations []ssmtyp
 			if i.PingStatus != ssmtypes.PingStatusOnline {
 				f.problem("%s: node %s (%s) is %s to Systems Manager since %s", name, mi.ID, mi.Name, mi.PingStatus, mi.LastPing.Format(time.RFC3339))
 			}
+			if mi.AgentVersion != "" && nodes.Older(mi.AgentVersion, nodes.MinSSMAgent) {
+				f.problem("%s: node %s (%s) runs SSM Agent %s, older than %s: after an outage it may take hours to reconnect (the site's AWS-UpdateSSMAgent association updates it)", name, mi.ID, mi.Name, mi.AgentVersion, nodes.MinSSMAgent)
+			}
 			site.ManagedInstances = append(site.ManagedInstances, mi)
 		}
 	}
@@ -531,6 +535,9 @@ func (c Clients) containerInstances(ctx context.Context, stack, cluster string, 
 			RunningTasks: int(ci.RunningTasksCount), Status: aws.ToString(ci.Status)}
 		if !n.AgentConnected {
 			f.problem("%s: the ECS agent of node %s (container instance %s) is disconnected", stack, n.Node, n.ID)
+		}
+		if ci.VersionInfo != nil && aws.ToString(ci.VersionInfo.AgentVersion) != "" && nodes.Older(aws.ToString(ci.VersionInfo.AgentVersion), nodes.MinECSAgent) {
+			f.problem("%s: node %s runs ECS agent %s, older than %s (no container restart policy): fleet node update-agents --site <site>", stack, n.Node, aws.ToString(ci.VersionInfo.AgentVersion), nodes.MinECSAgent)
 		}
 		list = append(list, n)
 	}

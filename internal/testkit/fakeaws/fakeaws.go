@@ -82,7 +82,7 @@ type Instance struct {
 	Tags             map[string]string
 	// Name and PingStatus as SSM reports them; PingStatus "" is Online.
 	Name, PingStatus string
-	// AgentVersion is the SSM Agent's; "" is 3.3.1957.0.
+	// AgentVersion is the SSM Agent's; "" is 3.3.3100.0.
 	AgentVersion string
 }
 
@@ -403,7 +403,7 @@ func (f *Fake) answer(target string, in map[string]any) Reply {
 				ping = "Online"
 			}
 			list = append(list, map[string]any{"InstanceId": i.ID, "ActivationId": i.ActivationID, "PingStatus": ping, "ResourceType": "ManagedInstance",
-				"Name": i.Name, "LastPingDateTime": 1764590000, "AgentVersion": cmp.Or(i.AgentVersion, "3.3.1957.0"), "PlatformName": "Ubuntu", "PlatformVersion": "24.04"})
+				"Name": i.Name, "LastPingDateTime": 1764590000, "AgentVersion": cmp.Or(i.AgentVersion, "3.3.3100.0"), "PlatformName": "Ubuntu", "PlatformVersion": "24.04"})
 		}
 		out := map[string]any{"InstanceInformationList": list}
 		if next != "" {
