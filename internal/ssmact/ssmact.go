@@ -326,6 +326,27 @@ func (m *Manager) Tagged(ctx context.Context, iamRole, key, value string) ([]str
 	return ids, nil
 }
 
+// ExpiredTagged lists the expired activations for iamRole that carry the
+// tag key=value (a site's batches once their time is up).
+func (m *Manager) ExpiredTagged(ctx context.Context, iamRole, key, value string) ([]string, error) {
+	var ids []string
+	pages := ssm.NewDescribeActivationsPaginator(m.SSM, &ssm.DescribeActivationsInput{
+		Filters: []types.DescribeActivationsFilter{{FilterKey: types.DescribeActivationsFilterKeysIamRole, FilterValues: []string{iamRole}}},
+	})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list the activations of role %s: %w", iamRole, awserr.Explain(err))
+		}
+		for _, a := range page.ActivationList {
+			if a.Expired && slices.ContainsFunc(a.Tags, func(t types.Tag) bool { return aws.ToString(t.Key) == key && aws.ToString(t.Value) == value }) {
+				ids = append(ids, aws.ToString(a.ActivationId))
+			}
+		}
+	}
+	return ids, nil
+}
+
 // Delete removes the activation; one that is already gone, or an id that is
 // not an activation id, is success.
 func (m *Manager) Delete(ctx context.Context, id string) error {

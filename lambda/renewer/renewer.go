@@ -85,6 +85,7 @@ func (r *Renewer) Run(ctx context.Context) (Outcome, error) {
 	if !found {
 		return Outcome{}, fmt.Errorf("renewal: secret %s records no activation: the site's activation custom resource writes it; deploy the site's stack", r.Settings.SecretArn)
 	}
+	r.cleanUp(ctx, m, cur)
 	reason, err := r.why(ctx, m, cur)
 	if err != nil {
 		return Outcome{Current: cur}, fmt.Errorf("renewal: %w", err)
@@ -110,6 +111,33 @@ func (r *Renewer) Run(ctx context.Context) (Outcome, error) {
 	}
 	r.Log.Info("activation renewed", "old", cur.ActivationID, "activation", next)
 	return out, nil
+}
+
+// cleanUp deletes the site's expired activations other than the current
+// one (the batches fleet node userdata made, once their time is up: SSM
+// keeps an expired activation listed until it is deleted). A failure is
+// logged, not the run's: the next run tries again.
+func (r *Renewer) cleanUp(ctx context.Context, m *ssmact.Manager, cur ssmact.Current) {
+	for _, t := range r.Settings.Tags {
+		if t.Key != names.StackTagKey || t.Value == "" {
+			continue
+		}
+		ids, err := m.ExpiredTagged(ctx, r.Settings.IamRole, t.Key, t.Value)
+		if err != nil {
+			r.Log.Warn("could not list the site's expired activations; the next run tries again", "error", err)
+			return
+		}
+		for _, id := range ids {
+			if id == cur.ActivationID {
+				continue // the renewal below replaces it
+			}
+			if err := m.Delete(ctx, id); err != nil {
+				r.Log.Warn("could not delete an expired activation of the site; the next run tries again", "activationId", id, "error", err)
+				continue
+			}
+			r.Log.Info("expired activation of the site deleted", "activationId", id)
+		}
+	}
 }
 
 // why returns the reason to renew, or "" when the activation is fresh.

@@ -137,6 +137,24 @@ func TestNoRenewalWhenFresh(t *testing.T) {
 	}
 }
 
+// Each run deletes the site's expired activations (batches made by fleet
+// node userdata whose time is up), and no other: a batch still valid,
+// another site's, and the current one stay.
+func TestExpiredBatchesAreDeleted(t *testing.T) {
+	e := newEnv(t, 3*24*time.Hour, 0)
+	site := map[string]string{"stretched:stack": "EcsWorker-Anywhere-onprem"}
+	expired := e.aws.AddActivation(fakeaws.Activation{IamRole: "role", Limit: 5, Expiry: now.Add(-time.Hour), Tags: site})
+	valid := e.aws.AddActivation(fakeaws.Activation{IamRole: "role", Limit: 5, Expiry: now.Add(time.Hour), Tags: site})
+	others := e.aws.AddActivation(fakeaws.Activation{IamRole: "role", Limit: 5, Expiry: now.Add(-time.Hour), Tags: map[string]string{"stretched:stack": "Other-Anywhere-x"}})
+	if _, err := e.r.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if e.aws.Activations[expired.ID] != nil || e.aws.Activations[valid.ID] == nil || e.aws.Activations[others.ID] == nil || e.aws.Activations[e.old.ID] == nil {
+		t.Errorf("after a run: expired batch kept %v, valid batch kept %v, another site's kept %v, current kept %v",
+			e.aws.Activations[expired.ID] != nil, e.aws.Activations[valid.ID] != nil, e.aws.Activations[others.ID] != nil, e.aws.Activations[e.old.ID] != nil)
+	}
+}
+
 func TestRenewalOff(t *testing.T) {
 	e := newEnv(t, time.Hour, 10)
 	e.r.RenewDays = 0
