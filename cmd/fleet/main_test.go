@@ -670,7 +670,7 @@ func newNodeSite(t *testing.T, prefix string) *nodeSite {
 	for i, id := range mi {
 		a.Instances[id] = &fakeaws.Instance{ID: id, Name: fmt.Sprintf("node-%d", i), Tags: map[string]string{"stretched:stack": stack}}
 	}
-	a.Instances[mi[0]].AgentVersion = "3.3.1957.0" // reconnects hours after an outage
+	a.Instances[mi[0]].AgentVersion = "3.3.1957.0"                                                                                                      // reconnects hours after an outage
 	a.Instances["mi-0000000000000000f"] = &fakeaws.Instance{ID: "mi-0000000000000000f", Tags: map[string]string{"stretched:stack": "Other-Anywhere-x"}} // another app's
 
 	e := ecs.NewFromConfig(m.Config())
