@@ -830,3 +830,19 @@ func TestNodeUpdateAgentsRollsOneNodeAtATime(t *testing.T) {
 		t.Errorf("a failed update: exit %d, %d commands\n%s", code, len(ns.a.Calls(fakeaws.SendCommand)), out)
 	}
 }
+
+// A retire that fails half-way says what is left, and running it again
+// finishes: SSM refuses the managed instance's deregistration once (the
+// node is already out of the ECS cluster), the second run deregisters it.
+func TestNodeRetireHalfDoneThenFinished(t *testing.T) {
+	ns := newNodeSite(t, "NodePart")
+	ns.a.On(fakeaws.DeregisterManagedInstance, fakeaws.Reply{Status: 400, Body: `{"__type":"InternalServerError","message":"try again"}`})
+	code, out := ns.node("retire", "--site", "factory", "--wait", "5s", "node-1")
+	if code != 2 || !strings.Contains(out, "deregistered from cluster NodePart-factory") || !strings.Contains(out, "it is out of the ECS cluster, still registered with SSM (run this again)") || ns.a.Instances[ns.mi[1]] == nil {
+		t.Fatalf("half-done retire: exit %d\n%s", code, out)
+	}
+	code, out = ns.node("retire", "--site", "factory", "node-1")
+	if code != 0 || !strings.Contains(out, "managed instance "+ns.mi[1]+" deregistered from SSM") || ns.a.Instances[ns.mi[1]] != nil || strings.Contains(out, "DRAINING") {
+		t.Errorf("the second run: exit %d\n%s", code, out)
+	}
+}
