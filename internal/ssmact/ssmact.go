@@ -308,27 +308,18 @@ func (m *Manager) Describe(ctx context.Context, id string) (*types.Activation, e
 // every activation a site made, whatever its record says (one made by a
 // renewal that raced a deploy, or a record that cannot be read).
 func (m *Manager) Tagged(ctx context.Context, iamRole, key, value string) ([]string, error) {
-	var ids []string
-	pages := ssm.NewDescribeActivationsPaginator(m.SSM, &ssm.DescribeActivationsInput{
-		Filters: []types.DescribeActivationsFilter{{FilterKey: types.DescribeActivationsFilterKeysIamRole, FilterValues: []string{iamRole}}},
-	})
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("list the activations of role %s: %w", iamRole, awserr.Explain(err))
-		}
-		for _, a := range page.ActivationList {
-			if slices.ContainsFunc(a.Tags, func(t types.Tag) bool { return aws.ToString(t.Key) == key && aws.ToString(t.Value) == value }) {
-				ids = append(ids, aws.ToString(a.ActivationId))
-			}
-		}
-	}
-	return ids, nil
+	return m.taggedWhere(ctx, iamRole, key, value, func(types.Activation) bool { return true })
 }
 
 // ExpiredTagged lists the expired activations for iamRole that carry the
 // tag key=value (a site's batches once their time is up).
 func (m *Manager) ExpiredTagged(ctx context.Context, iamRole, key, value string) ([]string, error) {
+	return m.taggedWhere(ctx, iamRole, key, value, func(a types.Activation) bool { return a.Expired })
+}
+
+// taggedWhere lists the activations for iamRole with the tag key=value
+// that keep says yes to.
+func (m *Manager) taggedWhere(ctx context.Context, iamRole, key, value string, keep func(types.Activation) bool) ([]string, error) {
 	var ids []string
 	pages := ssm.NewDescribeActivationsPaginator(m.SSM, &ssm.DescribeActivationsInput{
 		Filters: []types.DescribeActivationsFilter{{FilterKey: types.DescribeActivationsFilterKeysIamRole, FilterValues: []string{iamRole}}},
@@ -339,7 +330,7 @@ func (m *Manager) ExpiredTagged(ctx context.Context, iamRole, key, value string)
 			return nil, fmt.Errorf("list the activations of role %s: %w", iamRole, awserr.Explain(err))
 		}
 		for _, a := range page.ActivationList {
-			if a.Expired && slices.ContainsFunc(a.Tags, func(t types.Tag) bool { return aws.ToString(t.Key) == key && aws.ToString(t.Value) == value }) {
+			if keep(a) && slices.ContainsFunc(a.Tags, func(t types.Tag) bool { return aws.ToString(t.Key) == key && aws.ToString(t.Value) == value }) {
 				ids = append(ids, aws.ToString(a.ActivationId))
 			}
 		}
