@@ -198,6 +198,8 @@ func TestErrors(t *testing.T) {
 		{"secrets not an object", map[string]any{"workerSecrets": "API=x"}, []string{`"workerSecrets" is API=x`, "must be an object"}},
 		{"secret unknown field", map[string]any{"workerSecrets": `{"A": {"param": "/x"}}`}, []string{`"workerSecrets" has A =`, `unknown field "param"`}},
 		{"secret contract name", map[string]any{"workerSecrets": `{"SQS_QUEUE_URL": {"parameter": "/x"}}`}, []string{"secret SQS_QUEUE_URL", "part of the worker's contract"}},
+		// Every name the worker spec sets is refused, the stop timeout among them.
+		{"secret stop timeout name", map[string]any{"workerSecrets": `{"WORKER_STOP_TIMEOUT_SECONDS": {"parameter": "/x"}}`}, []string{"secret WORKER_STOP_TIMEOUT_SECONDS", "part of the worker's contract"}},
 		{"secret aws name", map[string]any{"workerSecrets": `{"AWS_SECRET_ACCESS_KEY": {"parameter": "/x"}}`}, []string{"AWS_ or ECS_"}},
 		{"secret both sources", map[string]any{"workerSecrets": `{"A": {"parameter": "/x", "secretArn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:x"}}`}, []string{"exactly one of"}},
 		{"secret neither source", map[string]any{"workerSecrets": `{"A": {}}`}, []string{"exactly one of"}},

@@ -10,6 +10,8 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/ecs-anywhere-stretched/stretched/internal/names"
+
+	"github.com/ecs-anywhere-stretched/stretched/constructs/workerspec/contract"
 )
 
 func anywhere(t *testing.T) *synthesized {
@@ -348,7 +350,8 @@ func TestExternalTaskDefinitionFromSameSpec(t *testing.T) {
 		t.Errorf("regional container restart policy %s, want none", jsonOf(rc["RestartPolicy"]))
 	}
 	renv, eenv := envOf(rc), envOf(ec)
-	if !slices.Equal(slices.Sorted(mapsKeys(renv)), []string{"AWS_REGION", "EFS_DESTINATION_FOLDER", "EFS_SOURCE_FOLDER", "SQS_QUEUE_URL", "WORKER_STOP_TIMEOUT_SECONDS"}) || renv["WORKER_STOP_TIMEOUT_SECONDS"] != `"30"` {
+	// The environment is exactly the contract: the names no worker secret may take.
+	if !slices.Equal(slices.Sorted(mapsKeys(renv)), slices.Sorted(slices.Values(contract.Set))) || renv[contract.StopTimeout] != `"30"` {
 		t.Errorf("environment contract: %v", renv)
 	}
 	for k, v := range renv {

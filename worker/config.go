@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ecs-anywhere-stretched/stretched/constructs/workerspec/contract"
 )
 
 var regionRe = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]$`)
@@ -46,7 +48,7 @@ var (
 	tBatchDelay  = tuning{"WORKER_DELETE_BATCH_DELAY_MS", 20, 0, 1000, time.Millisecond}
 	// tStop is the task's stopTimeout (the task definitions set it): ECS
 	// kills the worker that long after SIGTERM. 0 (unset) = not known.
-	tStop = tuning{"WORKER_STOP_TIMEOUT_SECONDS", 0, 2, 120, time.Second}
+	tStop = tuning{contract.StopTimeout, 0, 2, 120, time.Second}
 )
 
 // stopMargin is what the shutdown grace leaves of ECS's stop timeout.
@@ -85,10 +87,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 	dur := func(t tuning) time.Duration { return time.Duration(num(t)) * t.unit }
 
 	c := config{
-		QueueURL:          required("SQS_QUEUE_URL", "set it to the work queue's URL (the regional stack's QueueUrl output)"),
-		SourceDir:         dir("EFS_SOURCE_FOLDER", "/data/sourcefolder/"),
-		DestinationDir:    dir("EFS_DESTINATION_FOLDER", "/data/destinationfolder/"),
-		Region:            strings.TrimSpace(required("AWS_REGION", "set it to the queue's region, such as eu-west-1")),
+		QueueURL:          required(contract.QueueURL, "set it to the work queue's URL (the regional stack's QueueUrl output)"),
+		SourceDir:         dir(contract.SourceFolder, "/data/sourcefolder/"),
+		DestinationDir:    dir(contract.DestinationFolder, "/data/destinationfolder/"),
+		Region:            strings.TrimSpace(required(contract.Region, "set it to the queue's region, such as eu-west-1")),
 		Concurrency:       num(tConcurrency),
 		Receivers:         num(tReceivers),
 		WaitTime:          dur(tWait),
@@ -102,14 +104,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 			bad("SQS_QUEUE_URL is %q: must be a queue URL such as https://sqs.eu-west-1.amazonaws.com/123456789012/queue", c.QueueURL)
 		}
 	}
-	if r := getenv("AWS_REGION"); r != "" && !regionRe.MatchString(r) {
+	if r := getenv(contract.Region); r != "" && !regionRe.MatchString(r) {
 		bad("AWS_REGION is %q: must be a region name such as eu-west-1", r)
 	}
 	if stop := dur(tStop); stop > 0 && c.ShutdownGrace > stop-stopMargin {
 		bad("%s is %d: must be at most %d, %s of %s %d (the task's stopTimeout: ECS kills the worker then, in the middle of its shutdown); lower the grace or raise the stopTimeout",
 			tGrace.name, c.ShutdownGrace/time.Second, max((stop-stopMargin)/time.Second, 1), stopMargin, tStop.name, stop/time.Second)
 	}
-	if getenv("EFS_SOURCE_FOLDER") != "" && getenv("EFS_DESTINATION_FOLDER") != "" && within(c.DestinationDir, c.SourceDir) {
+	if getenv(contract.SourceFolder) != "" && getenv(contract.DestinationFolder) != "" && within(c.DestinationDir, c.SourceDir) {
 		bad("EFS_DESTINATION_FOLDER %q is EFS_SOURCE_FOLDER %q or inside it: use a folder beside it, such as /data/destinationfolder/", c.DestinationDir, c.SourceDir)
 	}
 	return c, errors.Join(errs...)

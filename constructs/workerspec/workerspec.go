@@ -18,6 +18,8 @@ import (
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/ecs-anywhere-stretched/stretched/internal/workersecrets"
+
+	"github.com/ecs-anywhere-stretched/stretched/constructs/workerspec/contract"
 )
 
 // The worker's fixed contract with its container.
@@ -177,12 +179,12 @@ func (s *Spec) LogGroup() awslogs.ILogGroup { return s.props.LogGroup }
 // region because they import its exports.
 func (s *Spec) Environment(scope constructs.Construct, queue awssqs.IQueue) map[string]*string {
 	return map[string]*string{
-		"SQS_QUEUE_URL":          queue.QueueUrl(),
-		"EFS_SOURCE_FOLDER":      jsii.String(SourceFolder),
-		"EFS_DESTINATION_FOLDER": jsii.String(DestinationFolder),
-		"AWS_REGION":             awscdk.Stack_Of(scope).Region(),
+		contract.QueueURL:          queue.QueueUrl(),
+		contract.SourceFolder:      jsii.String(SourceFolder),
+		contract.DestinationFolder: jsii.String(DestinationFolder),
+		contract.Region:            awscdk.Stack_Of(scope).Region(),
 		// The worker refuses a shutdown grace that ECS would cut short.
-		"WORKER_STOP_TIMEOUT_SECONDS": jsii.String(fmt.Sprint(*s.props.StopTimeout.ToSeconds(nil))),
+		contract.StopTimeout: jsii.String(fmt.Sprint(*s.props.StopTimeout.ToSeconds(nil))),
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/ecs-anywhere-stretched/stretched/constructs/workerspec/contract"
 )
 
 // Secret is one environment variable of the worker whose value ECS reads
@@ -34,10 +36,6 @@ type Secret struct {
 	KmsKeyArn string `json:"kmsKeyArn"`
 }
 
-// ContractEnv is the reference's environment contract; no secret may take
-// one of these names.
-var ContractEnv = []string{"SQS_QUEUE_URL", "EFS_SOURCE_FOLDER", "EFS_DESTINATION_FOLDER", "AWS_REGION"}
-
 var (
 	envRe       = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,254}$`)
 	paramNameRe = regexp.MustCompile(`^/?[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*$`)
@@ -58,8 +56,8 @@ func Validate(owner string, secrets []Secret) error {
 		switch {
 		case !envRe.MatchString(s.Env):
 			bad(s.Env, "%q is not a variable name: use letters, digits and '_', not starting with a digit", s.Env)
-		case slices.Contains(ContractEnv, s.Env):
-			bad(s.Env, "the name is part of the worker's contract (%s): choose another name", strings.Join(ContractEnv, ", "))
+		case slices.Contains(contract.Set, s.Env):
+			bad(s.Env, "the name is part of the worker's contract (%s): choose another name", strings.Join(contract.Set, ", "))
 		case strings.HasPrefix(s.Env, "AWS_") || strings.HasPrefix(s.Env, "ECS_"):
 			bad(s.Env, "names starting with AWS_ or ECS_ belong to AWS and the ECS agent: choose another name")
 		case seen[s.Env]:
