@@ -58,8 +58,11 @@ func TestValidate(t *testing.T) {
 				return
 			}
 			errcheck.Contains(t, err, tc.want...)
-			if err.Error() != strings.ToLower(err.Error()[:1])+err.Error()[1:] {
-				t.Errorf("messages start lowercase: %q", err)
+			// Every problem is its own line, naming the package first.
+			for _, line := range strings.Split(err.Error(), "\n") {
+				if !strings.HasPrefix(line, "activation: ") {
+					t.Errorf("problem line %q does not start with the package name", line)
+				}
 			}
 		})
 	}

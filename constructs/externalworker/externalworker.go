@@ -116,9 +116,10 @@ func New(scope constructs.Construct, id string, props Props) (*Worker, error) {
 	return &Worker{Construct: c, service: service, taskDefinition: td}, nil
 }
 
-// Service is the EXTERNAL service. Its template sets no DesiredCount: the
-// site's agent (constructs/siteagent) owns the count, and a deploy leaves it
-// alone.
+// Service is the EXTERNAL service. The fleet's site agent
+// (constructs/siteagent) owns its count; the template's DesiredCount is the
+// task count custom resource's answer (constructs/taskcount: the count the
+// service has when the deploy runs), so a deploy leaves the count alone.
 func (w *Worker) Service() awsecs.ExternalService { return w.service }
 
 // TaskDefinition is the EXTERNAL task definition.

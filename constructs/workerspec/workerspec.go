@@ -90,7 +90,22 @@ type Spec struct {
 
 var fargateCpu = map[int]bool{256: true, 512: true, 1024: true, 2048: true, 4096: true}
 
-func (p *Props) validate() error {
+// withDefaults returns the props with every default applied.
+func (p Props) withDefaults() Props {
+	if p.Cpu == 0 {
+		p.Cpu = 256
+	}
+	if p.MemoryMiB == 0 {
+		p.MemoryMiB = 512
+	}
+	if p.StopTimeout == nil {
+		p.StopTimeout = awscdk.Duration_Seconds(jsii.Number(30))
+	}
+	return p
+}
+
+// validate reports every problem of p (defaults applied), changing nothing.
+func (p Props) validate() error {
 	var errs []error
 	if p.Image == nil {
 		errs = append(errs, errors.New("workerspec: Image is nil: pass the worker's container image"))
@@ -101,20 +116,11 @@ func (p *Props) validate() error {
 	if p.LogGroup == nil {
 		errs = append(errs, errors.New("workerspec: LogGroup is nil: pass the log group both sides write to"))
 	}
-	if p.Cpu == 0 {
-		p.Cpu = 256
-	}
-	if p.MemoryMiB == 0 {
-		p.MemoryMiB = 512
-	}
 	if !fargateCpu[p.Cpu] {
 		errs = append(errs, fmt.Errorf("workerspec: Cpu is %d: must be one of 256, 512, 1024, 2048, 4096", p.Cpu))
 	}
 	if p.MemoryMiB < 512 || p.MemoryMiB > 30720 {
 		errs = append(errs, fmt.Errorf("workerspec: MemoryMiB is %d: must be from 512 to 30720", p.MemoryMiB))
-	}
-	if p.StopTimeout == nil {
-		p.StopTimeout = awscdk.Duration_Seconds(jsii.Number(30))
 	}
 	if s := *p.StopTimeout.ToSeconds(nil); s < 2 || s > 120 {
 		errs = append(errs, fmt.Errorf("workerspec: StopTimeout is %v s: must be from 2 to 120 s", s))
@@ -129,6 +135,7 @@ func (p *Props) validate() error {
 // consume the queue; the execution role may pull the image and write the logs
 // (granted as task definitions bind the image and log driver).
 func New(scope constructs.Construct, id string, props Props) (*Spec, error) {
+	props = props.withDefaults()
 	if err := props.validate(); err != nil {
 		return nil, err
 	}

@@ -24,12 +24,15 @@ func TestValidate(t *testing.T) {
 		{"secret twice", Props{Secrets: []Secret{{Env: "A", Parameter: "/x"}, {Env: "A", Parameter: "/y"}}}, []string{"secret A: the variable is given twice"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			errcheck.Contains(t, tc.props.validate(), tc.want...)
+			errcheck.Contains(t, tc.props.withDefaults().validate(), tc.want...)
 		})
 	}
-	p := Props{}
-	_ = p.validate()
+	p := Props{}.withDefaults()
 	if p.Cpu != 256 || p.MemoryMiB != 512 || *p.StopTimeout.ToSeconds(nil) != 30 {
 		t.Errorf("documented defaults are 256 cpu, 512 MiB, 30 s: %+v", p)
+	}
+	// A timeout set stays as given (a default must not overwrite it).
+	if got := *(Props{StopTimeout: awscdk.Duration_Seconds(jsii.Number(90))}).withDefaults().StopTimeout.ToSeconds(nil); got != 90 {
+		t.Errorf("StopTimeout 90 s became %v s", got)
 	}
 }
