@@ -52,7 +52,8 @@ vet:
 	go vet ./...
 
 test: $(NPM_STAMP) vet ## run every test: config, constructs, golden templates, cdk-nag, cfn-lint, cfn-guard, handler, worker
-	go test -count=1 -vet=off -parallel 4 -timeout 30m ./... # vet ran above, with every analyzer
+	# -p 4: four packages at once on two cores; the worker's and the moto tests mostly wait.
+	go test -count=1 -vet=off -p 4 -parallel 4 -timeout 30m ./... # vet ran above, with every analyzer
 
 golden: $(NPM_STAMP) ## rewrite the golden templates in test/testdata after a deliberate change
 	go test -count=1 ./test -run "TestGolden|TestInventory" -update
