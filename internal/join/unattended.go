@@ -133,6 +133,8 @@ func (u Unattended) stage() string {
 const unattended = `#!/bin/sh
 # ECS Anywhere join of site @SITE@ (@STAGE@), written by fleet node userdata.
 set -u
+# Only root reads what the join writes: its log, the proxy settings.
+umask 077
 # ECS_JOIN_ROOT prefixes every path the script writes (a chroot, a test).
 root=${ECS_JOIN_ROOT:-}
 log=$root@LOG@

@@ -95,6 +95,9 @@ func TestUnattendedJoinRegistersAndStartsWithoutBlocking(t *testing.T) {
 		if strings.Contains(log, code) {
 			t.Errorf("%s: the log holds the activation code", shell)
 		}
+		if fi, err := os.Stat(filepath.Join(root, LogFile)); err != nil || fi.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s: the log must be root's only: %v %v", shell, fi.Mode(), err)
+		}
 		if _, err := os.Stat(filepath.Join(root, "etc", "systemd")); err == nil {
 			t.Errorf("%s: proxy settings written without a proxy", shell)
 		}
