@@ -217,8 +217,12 @@ func TestAlarmsAndTheirTopic(t *testing.T) {
 	// Renewals run once a day per site: between runs the alarm must keep
 	// what the last run said, not fall back to OK.
 	renewal := props(resources(s, "AWS::CloudWatch::Alarm")[logicalID(t, s, "AWS::CloudWatch::Alarm", "ActivationsRenewalFailed")])
-	if renewal["MetricName"] != "Errors" || renewal["TreatMissingData"] != "ignore" || jsonOf(renewal["AlarmActions"]) != `[{"Ref":"`+logicalID(t, s, "AWS::SNS::Topic", "AlertsTopic")+`"}]` {
-		t.Errorf("RenewalFailed must keep its state between runs and notify: %s", jsonOf(renewal))
+	// One function renews every site: errors are summed over a day, so
+	// another site's success (an hour of 0 errors) does not clear a site
+	// whose daily renewal fails.
+	if renewal["MetricName"] != "Errors" || renewal["TreatMissingData"] != "ignore" || renewal["Period"] != float64(86400) || renewal["Statistic"] != "Sum" ||
+		jsonOf(renewal["AlarmActions"]) != `[{"Ref":"`+logicalID(t, s, "AWS::SNS::Topic", "AlertsTopic")+`"}]` {
+		t.Errorf("RenewalFailed must keep a day's failures, keep its state between runs and notify: %s", jsonOf(renewal))
 	}
 	site := anywhere(t)
 	// A site's queue alarms are in its stack, beside the queue: the

@@ -147,19 +147,22 @@ func NewFleet(scope constructs.Construct, id string, props FleetProps) (*Fleet, 
 
 	f.renewalFailed = awscloudwatch.NewAlarm(c, jsii.String("RenewalFailed"), &awscloudwatch.AlarmProps{
 		AlarmDescription: jsii.String("a site's activation renewal failed: its nodes may soon be unable to join; the function's log group names the site (\"activation renewal failed\")"),
+		// One function renews every site: over an hour, another site's
+		// successful renewal (Errors 0) would clear the alarm while the
+		// failing site waits a day for its next run. Summed over a day
+		// (the longest alarm period, and the default renewal schedule),
+		// the alarm stays in ALARM while any site's renewal failed in the
+		// last 24 hours, so a site that keeps failing keeps it there.
+		// (Custom resource requests report failures to CloudFormation, not
+		// as errors.)
 		Metric: fn.Function().MetricErrors(&awscloudwatch.MetricOptions{
-			Period:    awscdk.Duration_Hours(jsii.Number(1)),
+			Period:    awscdk.Duration_Days(jsii.Number(1)),
 			Statistic: jsii.String("Sum"),
 		}),
 		Threshold:          jsii.Number(1),
 		EvaluationPeriods:  jsii.Number(1),
 		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-		// Renewals run on each site's schedule and nothing in between: the
-		// alarm keeps its state until the next run says otherwise, so a
-		// failed renewal stays in ALARM until one succeeds. (Custom
-		// resource requests report failures to CloudFormation, not as
-		// errors.)
-		TreatMissingData: awscloudwatch.TreatMissingData_IGNORE,
+		TreatMissingData:   awscloudwatch.TreatMissingData_IGNORE,
 	})
 	return f, nil
 }
