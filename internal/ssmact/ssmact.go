@@ -248,12 +248,17 @@ func (m *Manager) create(ctx context.Context, s Settings) (created, string, erro
 // has just created, with capped exponential backoff, until ctx's deadline.
 func (m *Manager) createWithPropagationRetry(ctx context.Context, in *ssm.CreateActivationInput) (*ssm.CreateActivationOutput, error) {
 	wait := m.Backoff
+	start := m.Now()
 	for attempt := 1; ; attempt++ {
 		out, err := m.SSM.CreateActivation(ctx, in)
 		if err == nil {
 			return out, nil
 		}
-		if !rolePropagating(err) {
+		// The fleet's function may pass only roles tagged for the fleet:
+		// a role created (and tagged) in the same deploy can be refused
+		// for a moment, until IAM's tags have propagated.
+		tagPropagating := passRoleDenied(err) && m.Now().Sub(start) < TagPropagation && attempt < maxPassRoleAttempts
+		if !rolePropagating(err) && !tagPropagating {
 			return nil, fmt.Errorf("create the activation for role %s: %w", aws.ToString(in.IamRole), awserr.Explain(err))
 		}
 		if dl, ok := ctx.Deadline(); ok && m.Now().Add(wait).After(dl) {
@@ -265,6 +270,21 @@ func (m *Manager) createWithPropagationRetry(ctx context.Context, in *ssm.Create
 		}
 		wait = min(2*wait, m.MaxBackoff)
 	}
+}
+
+// TagPropagation is how long a refused iam:PassRole is retried: the time
+// IAM may take to show a new role's tags to policy conditions.
+const TagPropagation = 2 * time.Minute
+
+// maxPassRoleAttempts bounds the retries of a refused iam:PassRole as well
+// (about TagPropagation with the default backoff).
+const maxPassRoleAttempts = 7
+
+// passRoleDenied recognises a refused iam:PassRole (the caller may pass
+// only roles with the fleet's tag).
+func passRoleDenied(err error) bool {
+	var api smithy.APIError
+	return errors.As(err, &api) && strings.Contains(api.ErrorCode(), "AccessDenied") && strings.Contains(api.ErrorMessage(), "iam:PassRole")
 }
 
 // rolePropagating recognises SSM's answer for a role it cannot assume yet.

@@ -377,6 +377,38 @@ func TestAccessDeniedFailsAtOnce(t *testing.T) {
 	}
 }
 
+// A role made and tagged in the same deploy: the fleet's function may pass
+// only tagged roles, and IAM may refuse iam:PassRole until the tag has
+// propagated; the refusal is retried for a while, then the create succeeds.
+// Any other AccessDenied still fails at once (above).
+func TestPassRoleRefusedWhileTagsPropagateThenSuccess(t *testing.T) {
+	e := newEnv(t)
+	denied := fakeaws.Reply{Status: 400, Body: `{"__type":"AccessDeniedException","Message":"User: arn:aws:sts::123456789012:assumed-role/fleet/x is not authorized to perform: iam:PassRole on resource: arn:aws:iam::123456789012:role/` + roleName + `"}`}
+	e.aws.On(fakeaws.CreateActivation, denied, denied)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	wantStatus(t, e.runCtx(t, ctx, event(cfn.RequestCreate, "", baseProps(), nil)), cfn.StatusSuccess)
+	if n := len(e.aws.Calls(fakeaws.CreateActivation)); n != 3 {
+		t.Errorf("%d CreateActivation calls, want 2 refused and 1 made", n)
+	}
+}
+
+// A refusal that lasts (the role lacks the fleet's tag) fails with what
+// to check, after a bounded number of attempts.
+func TestPassRoleRefusedForGoodFails(t *testing.T) {
+	e := newEnv(t)
+	denied := fakeaws.Reply{Status: 400, Body: `{"__type":"AccessDeniedException","Message":"not authorized to perform: iam:PassRole on resource: arn:aws:iam::123456789012:role/` + roleName + `"}`}
+	for range 20 {
+		e.aws.On(fakeaws.CreateActivation, denied)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	wantStatus(t, e.runCtx(t, ctx, event(cfn.RequestCreate, "", baseProps(), nil)), cfn.StatusFailed, "iam:PassRole")
+	if n := len(e.aws.Calls(fakeaws.CreateActivation)); n != 7 {
+		t.Errorf("%d CreateActivation calls, want 7 (the bound)", n)
+	}
+}
+
 func TestRolePropagationRetriedThenSuccess(t *testing.T) {
 	e := newEnv(t)
 	notYet := fakeaws.Reply{Status: 400, Body: `{"__type":"ValidationException","Message":"Nonexistent role or missing ssm service principal in trust policy: arn:aws:iam::123456789012:role/` + roleName + `"}`}
