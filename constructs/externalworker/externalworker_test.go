@@ -6,7 +6,8 @@ import (
 	"github.com/ecs-anywhere-stretched/stretched/internal/testkit/errcheck"
 )
 
-func TestValidate(t *testing.T) {
+// Bad props are refused by New, before anything is made, naming each problem.
+func TestNewRefusesBadProps(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		props Props
@@ -16,7 +17,8 @@ func TestValidate(t *testing.T) {
 		{"relative host path", Props{HostPath: "data"}, []string{`HostPath is "data"`, "absolute"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			errcheck.Contains(t, tc.props.withDefaults().validate(), tc.want...)
+			_, err := New(nil, "Worker", tc.props)
+			errcheck.Contains(t, err, tc.want...)
 		})
 	}
 	if p := (Props{}).withDefaults(); p.HostPath != "/data" {

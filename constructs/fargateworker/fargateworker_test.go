@@ -6,6 +6,8 @@ import (
 	"github.com/ecs-anywhere-stretched/stretched/internal/testkit/errcheck"
 )
 
-func TestValidate(t *testing.T) {
-	errcheck.Contains(t, (&Props{}).validate(), "Spec is nil", "Cluster is nil", "FileSystem is nil")
+// Bad props are refused by New, before anything is made, naming each problem.
+func TestNewRefusesBadProps(t *testing.T) {
+	_, err := New(nil, "Worker", Props{})
+	errcheck.Contains(t, err, "Spec is nil", "Cluster is nil", "FileSystem is nil")
 }

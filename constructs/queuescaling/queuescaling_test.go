@@ -6,7 +6,8 @@ import (
 	"github.com/ecs-anywhere-stretched/stretched/internal/testkit/errcheck"
 )
 
-func TestValidate(t *testing.T) {
+// Bad props are refused by New, before anything is made, naming each problem.
+func TestNewRefusesBadProps(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		props Props
@@ -18,7 +19,8 @@ func TestValidate(t *testing.T) {
 		{"burst age", Props{MaxTasks: 1, Mode: Burst, BurstAgeSeconds: 10}, []string{"BurstAgeSeconds is 10", "from 60 to 43200"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			errcheck.Contains(t, tc.props.withDefaults().validate(), tc.want...)
+			_, err := New(nil, "Scaling", tc.props)
+			errcheck.Contains(t, err, tc.want...)
 		})
 	}
 	if p := (Props{}).withDefaults(); p.Mode != Depth || p.BurstAgeSeconds != 300 {

@@ -8,7 +8,8 @@ import (
 	"github.com/ecs-anywhere-stretched/stretched/internal/testkit/errcheck"
 )
 
-func TestValidate(t *testing.T) {
+// Bad props are refused by New, before anything is made, naming each problem.
+func TestNewRefusesBadProps(t *testing.T) {
 	many := make([]string, 300)
 	for i := range many {
 		many[i] = "site" + strings.Repeat("x", i%7) + string(rune('a'+i%26)) + string(rune('a'+i/26))
@@ -24,7 +25,8 @@ func TestValidate(t *testing.T) {
 		{"too many locations on one topic", Props{Locations: many, Topics: 1}, []string{"entry topic 1 would route 300 locations", "set entryTopics to at least 3"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			errcheck.Contains(t, tc.props.validate(), tc.want...)
+			_, err := New(nil, "Router", tc.props)
+			errcheck.Contains(t, err, tc.want...)
 		})
 	}
 }

@@ -9,7 +9,8 @@ import (
 	"github.com/ecs-anywhere-stretched/stretched/internal/testkit/errcheck"
 )
 
-func TestValidate(t *testing.T) {
+// Bad props are refused by New, before anything is made, naming each problem.
+func TestNewRefusesBadProps(t *testing.T) {
 	defer jsii.Close()
 	for _, tc := range []struct {
 		name  string
@@ -24,7 +25,8 @@ func TestValidate(t *testing.T) {
 		{"secret twice", Props{Secrets: []Secret{{Env: "A", Parameter: "/x"}, {Env: "A", Parameter: "/y"}}}, []string{"secret A: the variable is given twice"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			errcheck.Contains(t, tc.props.withDefaults().validate(), tc.want...)
+			_, err := New(nil, "Spec", tc.props)
+			errcheck.Contains(t, err, tc.want...)
 		})
 	}
 	p := Props{}.withDefaults()

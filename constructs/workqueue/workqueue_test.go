@@ -6,7 +6,8 @@ import (
 	"github.com/ecs-anywhere-stretched/stretched/internal/testkit/errcheck"
 )
 
-func TestValidate(t *testing.T) {
+// Bad props are refused by New, before anything is made, naming each problem.
+func TestNewRefusesBadProps(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		props Props
@@ -17,7 +18,8 @@ func TestValidate(t *testing.T) {
 		{"negative", Props{MaxReceiveCount: -4}, []string{"MaxReceiveCount is -4"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			errcheck.Contains(t, tc.props.validate(), tc.want...)
+			_, err := New(nil, "Queue", tc.props)
+			errcheck.Contains(t, err, tc.want...)
 		})
 	}
 }
