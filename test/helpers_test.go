@@ -8,18 +8,16 @@ import (
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+
+	"github.com/ecs-anywhere-stretched/stretched/internal/testkit/cdktest"
 )
 
 // assertTemplate runs CDK assertions on a synthesized template; an assertions
 // failure is a panic, reported here as a test failure.
 func assertTemplate(t *testing.T, s *synthesized, check func(tmpl assertions.Template)) {
 	t.Helper()
-	defer func() {
-		if r := recover(); r != nil {
-			t.Fatalf("%s: %v", s.name, r)
-		}
-	}()
-	check(assertions.Template_FromJSON(&s.template, nil))
+	t.Logf("assertions on %s", s.name)
+	cdktest.Assert(t, func() { check(assertions.Template_FromJSON(&s.template, nil)) })
 }
 
 // resources returns the resources of type typ, by logical id.
