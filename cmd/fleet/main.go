@@ -22,7 +22,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path"
 	"slices"
 	"sort"
 	"strings"
@@ -286,18 +285,11 @@ func nodeCommand(ctx context.Context, cmd string, e nodes.ECS, m interface {
 	return exitHealthy
 }
 
-// siteNames are the sites in the app's directory.
+// siteNames are the sites in the app's directory, sorted; none is an error.
 func siteNames(ctx context.Context, dir send.Directory, prefix string) ([]string, error) {
-	var out []string
-	pages := ssm.NewGetParametersByPathPaginator(dir, &ssm.GetParametersByPathInput{Path: aws.String(names.SiteDirectory(prefix))})
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("list the site directory %s: %w", names.SiteDirectory(prefix), err)
-		}
-		for _, p := range page.Parameters {
-			out = append(out, path.Base(aws.ToString(p.Name)))
-		}
+	out, err := send.SiteNames(ctx, dir, prefix, 0)
+	if err != nil {
+		return nil, err
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("the site directory %s is empty: no site of this app is deployed here (--prefix, --region?)", names.SiteDirectory(prefix))

@@ -109,9 +109,22 @@ func Entry(ctx context.Context, dir Directory, prefix, site string) (map[string]
 // knownLocations are the region and the directory's sites, for an error
 // message: the first 20, sorted.
 func knownLocations(ctx context.Context, dir Directory, prefix string) ([]string, error) {
-	out := []string{names.RegionLocation}
+	sites, err := SiteNames(ctx, dir, prefix, maxListed)
+	out := append([]string{names.RegionLocation}, sites...)
+	slices.Sort(out)
+	if len(out) > maxListed {
+		out = append(out[:maxListed], "…")
+	}
+	return out, err
+}
+
+// SiteNames are the names of the sites in the app's directory: every one,
+// or with most > 0, those of the first pages until at least most are read
+// (for a message that names a few).
+func SiteNames(ctx context.Context, dir Directory, prefix string, most int) ([]string, error) {
+	var out []string
 	pages := ssm.NewGetParametersByPathPaginator(dir, &ssm.GetParametersByPathInput{Path: aws.String(names.SiteDirectory(prefix)), MaxResults: aws.Int32(10)})
-	for pages.HasMorePages() && len(out) <= maxListed {
+	for pages.HasMorePages() && (most <= 0 || len(out) < most) {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
 			return out, fmt.Errorf("list the site directory %s: %w", names.SiteDirectory(prefix), err)
@@ -119,10 +132,6 @@ func knownLocations(ctx context.Context, dir Directory, prefix string) ([]string
 		for _, p := range page.Parameters {
 			out = append(out, path.Base(aws.ToString(p.Name)))
 		}
-	}
-	slices.Sort(out)
-	if len(out) > maxListed {
-		out = append(out[:maxListed], "…")
 	}
 	return out, nil
 }
