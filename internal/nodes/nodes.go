@@ -217,27 +217,57 @@ func Drain(ctx context.Context, e ECS, s Site, n Node, wait, poll time.Duration,
 		}
 		say("node %s (%s) is DRAINING: ECS stops its tasks and the service starts them on the site's other nodes", n.Name, n.ManagedInstance)
 	}
+	timedOut, err := until(ctx, wait, poll, func() (bool, error) {
+		ci, found, err := describe(ctx, e, s, n)
+		switch {
+		case err != nil:
+			left = -1
+			return false, fmt.Errorf("read node %s while it drains: %w", n.Name, err)
+		case !found:
+			left = 0
+			return false, errors.New("node " + n.Name + " left the cluster while it drained")
+		}
+		left = int(ci.RunningTasksCount + ci.PendingTasksCount)
+		return left == 0, nil
+	})
+	switch {
+	case err != nil:
+		return left, err
+	case timedOut:
+		return left, fmt.Errorf("node %s still runs %d task(s) after %s: it stays DRAINING (ECS moves tasks only where another node has room; is one connected?); run this again, or retire it with --force", n.Name, left, wait)
+	}
+	say("node %s runs no task", n.Name)
+	return 0, nil
+}
+
+// describe reads one node's container instance; found is false when it is
+// no longer in the cluster.
+func describe(ctx context.Context, e ECS, s Site, n Node) (ci ecstypes.ContainerInstance, found bool, err error) {
+	out, err := e.DescribeContainerInstances(ctx, &ecs.DescribeContainerInstancesInput{Cluster: aws.String(s.Cluster), ContainerInstances: []string{n.ContainerInstance}})
+	if err != nil {
+		return ci, false, awserr.Explain(err)
+	}
+	if len(out.ContainerInstances) == 0 {
+		return ci, false, nil
+	}
+	return out.ContainerInstances[0], true, nil
+}
+
+// until calls check every poll until it is done or fails, or wait has
+// passed (timedOut), or ctx ends.
+func until(ctx context.Context, wait, poll time.Duration, check func() (done bool, err error)) (timedOut bool, err error) {
 	deadline := time.Now().Add(wait)
 	for {
-		out, err := e.DescribeContainerInstances(ctx, &ecs.DescribeContainerInstancesInput{Cluster: aws.String(s.Cluster), ContainerInstances: []string{n.ContainerInstance}})
-		if err != nil {
-			return -1, fmt.Errorf("read node %s while it drains: %w", n.Name, awserr.Explain(err))
-		}
-		if len(out.ContainerInstances) == 0 {
-			return 0, errors.New("node " + n.Name + " left the cluster while it drained")
-		}
-		ci := out.ContainerInstances[0]
-		left = int(ci.RunningTasksCount + ci.PendingTasksCount)
-		if left == 0 {
-			say("node %s runs no task", n.Name)
-			return 0, nil
+		done, err := check()
+		if err != nil || done {
+			return false, err
 		}
 		if time.Now().After(deadline) {
-			return left, fmt.Errorf("node %s still runs %d task(s) after %s: it stays DRAINING (ECS moves tasks only where another node has room; is one connected?); run this again, or retire it with --force", n.Name, left, wait)
+			return true, nil
 		}
 		select {
 		case <-ctx.Done():
-			return left, ctx.Err()
+			return false, ctx.Err()
 		case <-time.After(poll):
 		}
 	}

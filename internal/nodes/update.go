@@ -111,65 +111,50 @@ func setActive(ctx context.Context, e ECS, s Site, n Node) (*ecs.UpdateContainer
 }
 
 // awaitCommand waits for a Run Command invocation to end.
-func awaitCommand(ctx context.Context, c Commands, id, instance string, wait, poll time.Duration) (ssmtypes.CommandInvocationStatus, string, error) {
-	deadline := time.Now().Add(wait)
-	for {
+func awaitCommand(ctx context.Context, c Commands, id, instance string, wait, poll time.Duration) (status ssmtypes.CommandInvocationStatus, detail string, err error) {
+	timedOut, err := until(ctx, wait, poll, func() (bool, error) {
 		out, err := c.GetCommandInvocation(ctx, &ssm.GetCommandInvocationInput{CommandId: aws.String(id), InstanceId: aws.String(instance)})
 		var invErr *ssmtypes.InvocationDoesNotExist
-		if err != nil && !errors.As(err, &invErr) {
-			return "", "", awserr.Explain(err)
+		switch {
+		case errors.As(err, &invErr):
+			return false, nil // not there yet
+		case err != nil:
+			return false, awserr.Explain(err)
 		}
-		if err == nil {
-			switch out.Status {
-			case ssmtypes.CommandInvocationStatusPending, ssmtypes.CommandInvocationStatusInProgress, ssmtypes.CommandInvocationStatusDelayed:
-			default:
-				return out.Status, lastLine(aws.ToString(out.StandardErrorContent) + aws.ToString(out.StandardOutputContent)), nil
-			}
+		switch out.Status {
+		case ssmtypes.CommandInvocationStatusPending, ssmtypes.CommandInvocationStatusInProgress, ssmtypes.CommandInvocationStatusDelayed:
+			return false, nil
 		}
-		if time.Now().After(deadline) {
-			return "InProgress", "", fmt.Errorf("still running after %s", wait)
-		}
-		if err := sleepCtx(ctx, poll); err != nil {
-			return "", "", err
-		}
+		status, detail = out.Status, lastLine(aws.ToString(out.StandardErrorContent)+aws.ToString(out.StandardOutputContent))
+		return true, nil
+	})
+	if timedOut {
+		return "InProgress", "", fmt.Errorf("still running after %s", wait)
 	}
+	return status, detail, err
 }
 
 // awaitConnected waits until the node's ECS agent is connected again and
 // returns its version.
-func awaitConnected(ctx context.Context, e ECS, s Site, n Node, wait, poll time.Duration) (string, error) {
-	deadline := time.Now().Add(wait)
-	for {
-		out, err := e.DescribeContainerInstances(ctx, &ecs.DescribeContainerInstancesInput{Cluster: aws.String(s.Cluster), ContainerInstances: []string{n.ContainerInstance}})
-		if err != nil {
-			return "", awserr.Explain(err)
+func awaitConnected(ctx context.Context, e ECS, s Site, n Node, wait, poll time.Duration) (version string, err error) {
+	timedOut, err := until(ctx, wait, poll, func() (bool, error) {
+		ci, found, err := describe(ctx, e, s, n)
+		if err != nil || !found || !ci.AgentConnected {
+			return false, err
 		}
-		if len(out.ContainerInstances) == 1 && out.ContainerInstances[0].AgentConnected {
-			ci := out.ContainerInstances[0]
-			if ci.VersionInfo != nil {
-				return aws.ToString(ci.VersionInfo.AgentVersion), nil
-			}
-			return "?", nil
+		version = "?"
+		if ci.VersionInfo != nil {
+			version = aws.ToString(ci.VersionInfo.AgentVersion)
 		}
-		if time.Now().After(deadline) {
-			return "", fmt.Errorf("its ECS agent is not connected %s after the update: look at the machine (journalctl -u ecs)", wait)
-		}
-		if err := sleepCtx(ctx, poll); err != nil {
-			return "", err
-		}
+		return true, nil
+	})
+	if timedOut {
+		return "", fmt.Errorf("its ECS agent is not connected %s after the update: look at the machine (journalctl -u ecs)", wait)
 	}
+	return version, err
 }
 
 func lastLine(s string) string {
 	s = strings.TrimSpace(s)
 	return s[strings.LastIndex(s, "\n")+1:]
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(d):
-		return nil
-	}
 }
