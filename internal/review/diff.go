@@ -192,11 +192,7 @@ func resourceChanges(base, head Stack) (items []string, renamed map[string]strin
 	}
 	var follow []string // replaced only because they refer to a renamed resource
 	var changed []string
-	ids := make([]string, 0, len(hr))
-	for id := range hr {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
+	ids := sortedIDs(hr)
 	for _, id := range ids {
 		old, ok := br[id]
 		if !ok {

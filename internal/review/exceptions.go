@@ -3,7 +3,6 @@ package review
 import (
 	"fmt"
 	"regexp"
-	"sort"
 	"strings"
 )
 
@@ -119,11 +118,7 @@ func (a *Assembly) exceptions(s Stack) []Exception {
 	}
 	nag("the whole stack", s.Template["Metadata"])
 	res := s.Resources()
-	ids := make([]string, 0, len(res))
-	for id := range res {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
+	ids := sortedIDs(res)
 	for _, id := range ids {
 		r := res[id]
 		typ := fmt.Sprint(r["Type"])

@@ -121,16 +121,6 @@ func (a *Assembly) Policies(s Stack, levels *Levels) []Policy {
 	return out
 }
 
-// sortedIDs are the logical ids of res, sorted.
-func sortedIDs(res map[string]map[string]any) []string {
-	ids := make([]string, 0, len(res))
-	for id := range res {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	return ids
-}
-
 // purposes group resource types by what they are for.
 var purposes = []struct{ name, prefixes string }{
 	{"work and messages", "AWS::SQS:: AWS::SNS::"},
