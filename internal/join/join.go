@@ -51,6 +51,17 @@ ecs_anywhere_join() (
   id=$(printf '%s' "$value" | sed -n 's/.*"@IDKEY@":"\([0-9a-fA-F-]\{36\}\)".*/\1/p');
   code=$(printf '%s' "$value" | sed -n 's/.*"@CODEKEY@":"\([^"\\]\{1,\}\)".*/\1/p');
   [ -n "$id" ] && [ -n "$code" ] || fail "secret $secret holds no activation: deploy the site's stack first";
+@VERIFY@
+  sudo=; [ "$(id -u)" = 0 ] || sudo=sudo;
+  $sudo bash "$dir/i.sh" --region "$region" --cluster "$cluster" --activation-id "$id" --activation-code "$code" "$@";
+);`
+
+// verify downloads the install script and its signature into $dir and
+// verifies it with the ECS Anywhere key (imported into a throw-away
+// keyring), or fails saying why in gpg's own words. POSIX sh, every
+// statement ending with ';'; it needs fail, $url and $fpr. The join command
+// and the unattended join both run it.
+const verify = `
   dir=$(mktemp -d); trap 'rm -rf "$dir"' EXIT;
   c() { curl --proto '=https' --tlsv1.2 -fsSL "$@"; };
   c -o "$dir/i.sh" "$url" && c -o "$dir/i.sh.asc" "$url.asc" || fail "cannot download $url and its signature";
@@ -60,15 +71,13 @@ ecs_anywhere_join() (
   s=$(gpg --batch --status-fd 1 --verify "$dir/i.sh.asc" "$dir/i.sh" 2>/dev/null || true);
   printf '%s' "$s" | grep -q '^\[GNUPG:\] GOODSIG ' && printf '%s' "$s" | grep -q "^\[GNUPG:\] VALIDSIG .*$fpr" ||
     fail "the install script's signature does not verify with the ECS Anywhere key $fpr: it was not run (gpg says: $(printf '%s\n' "$s" | awk '$1 == "[GNUPG:]" && $2 ~ /^(GOODSIG|VALIDSIG|BADSIG|ERRSIG|EXPSIG|EXPKEYSIG|REVKEYSIG|NO_PUBKEY|KEYEXPIRED|NODATA)$/ { printf "%s ", ($2 == "VALIDSIG" ? $2 " " $NF : $2) }'))";
-  sudo=; [ "$(id -u)" = 0 ] || sudo=sudo;
-  $sudo bash "$dir/i.sh" --region "$region" --cluster "$cluster" --activation-id "$id" --activation-code "$code" "$@";
-);`
+`
 
 // Command is the one-line join command for a site. Append the install
 // script's optional flags to it; it refuses the four it sets itself.
 func Command(region, cluster, secretArn string) string {
 	var lines []string
-	for _, l := range strings.Split(script, "\n") {
+	for _, l := range strings.Split(strings.Replace(script, "@VERIFY@", verify, 1), "\n") {
 		if l = strings.TrimSpace(l); l != "" {
 			lines = append(lines, l)
 		}

@@ -154,15 +154,7 @@ main() (
 @PROXY@
   if [ "$stage" != boot ]; then
     for t in curl gpg; do command -v $t >/dev/null 2>&1 || fail "$t is not installed: install curl and gnupg (the image's package manager)"; done
-    dir=$(mktemp -d); trap 'rm -rf "$dir"' EXIT
-    c() { curl --proto '=https' --tlsv1.2 -fsSL "$@"; }
-    c -o "$dir/i.sh" "$url" && c -o "$dir/i.sh.asc" "$url.asc" || fail "cannot download $url and its signature (network, proxy?)"
-    GNUPGHOME="$dir/g"; export GNUPGHOME; mkdir -m 700 "$GNUPGHOME"
-    { c '@KEYURL@' | gpg --batch -q --import; } >"$dir/k.err" 2>&1 || gpg --batch -q --keyserver @KEYSERVER@ --recv-keys $fpr >>"$dir/k.err" 2>&1 ||
-      fail "cannot fetch the ECS Anywhere signing key $fpr from @KEYURL@ or @KEYSERVER@"
-    s=$(gpg --batch --status-fd 1 --verify "$dir/i.sh.asc" "$dir/i.sh" 2>/dev/null || true)
-    printf '%s' "$s" | grep -q '^\[GNUPG:\] GOODSIG ' && printf '%s' "$s" | grep -q "^\[GNUPG:\] VALIDSIG .*$fpr" ||
-      fail "the install script's signature does not verify with the ECS Anywhere key $fpr: it was not run"
+@VERIFY@
     echo "install script signature verified ($fpr)"
 @INSTALL@
   fi
@@ -241,7 +233,7 @@ func (u Unattended) Script() string {
 	r := strings.NewReplacer(
 		"@PROXY@", proxy, "@INSTALL@", install, "@REGISTER@", register,
 	)
-	script := r.Replace(unattended)
+	script := r.Replace(strings.Replace(unattended, "@VERIFY@", verify, 1))
 	return strings.NewReplacer(
 		"@SITE@", u.Site, "@STAGE@", stage, "@LOG@", LogFile, "@SCRIPT@", ScriptPath,
 		"@REGION@", u.Region, "@CLUSTER@", u.Cluster, "@ID@", u.ActivationID, "@CODE@", u.ActivationCode,
