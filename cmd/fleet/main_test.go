@@ -216,7 +216,7 @@ func TestUnhealthyFleets(t *testing.T) {
 				i.AgentVersion = "3.2.582.0"
 				break
 			}
-		}, "runs SSM Agent 3.2.582.0, older than 3.3.3050.0"},
+		}, "SSM Agent 3.2.582.0 is older than 3.3.3050.0"},
 		{"dead letters", func(f *fleet) {
 			c := f.moto.Client()
 			for range 2 {

@@ -32,10 +32,6 @@ const InventorySchedule = "rate(12 hours)"
 // the first time (on every node as it joins).
 const AgentUpdateSchedule = "rate(7 days)"
 
-// MinSSMAgent is the oldest SSM Agent that reconnects quickly after a long
-// outage (earlier ones back off for hours).
-const MinSSMAgent = "3.3.3050.0"
-
 // DefaultPatchSchedule is Sunday 03:00 UTC.
 const DefaultPatchSchedule = limits.DefaultPatchSchedule
 
@@ -106,7 +102,7 @@ func New(scope constructs.Construct, id string, props Props) (*Fleet, error) {
 			"services":                    enabled,
 		},
 	})
-	// SSM Agent before MinSSMAgent backs off for hours after a long outage
+	// SSM Agent before nodes.MinSSMAgent backs off for hours after a long outage
 	// before it reconnects, and the ECS agent's credentials come through
 	// it: a site would stay dark long after its link returns. The
 	// association updates every node's agent to the latest when it joins

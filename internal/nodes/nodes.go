@@ -143,13 +143,30 @@ func problems(n Node) []string {
 	if n.ContainerInstance != "" && !n.Connected {
 		p = append(p, "ECS agent disconnected")
 	}
-	if n.SSMAgent != "" && Older(n.SSMAgent, MinSSMAgent) {
-		p = append(p, fmt.Sprintf("SSM Agent %s is older than %s: it may take hours to reconnect after an outage (the site's AWS-UpdateSSMAgent association updates it)", n.SSMAgent, MinSSMAgent))
-	}
-	if n.ECSAgent != "" && Older(n.ECSAgent, MinECSAgent) {
-		p = append(p, fmt.Sprintf("ECS agent %s is older than %s: no container restart policy (update the ecs-init package, then restart ecs)", n.ECSAgent, MinECSAgent))
+	for _, problem := range []string{SSMAgentProblem(n.SSMAgent), ECSAgentProblem(n.ECSAgent)} {
+		if problem != "" {
+			p = append(p, problem)
+		}
 	}
 	return p
+}
+
+// SSMAgentProblem says what is wrong with an SSM Agent version ("" when
+// nothing, or when the version is not known).
+func SSMAgentProblem(version string) string {
+	if version == "" || !Older(version, MinSSMAgent) {
+		return ""
+	}
+	return fmt.Sprintf("SSM Agent %s is older than %s: it may take hours to reconnect after an outage (the site's AWS-UpdateSSMAgent association updates it)", version, MinSSMAgent)
+}
+
+// ECSAgentProblem says what is wrong with an ECS agent version ("" when
+// nothing, or when the version is not known).
+func ECSAgentProblem(version string) string {
+	if version == "" || !Older(version, MinECSAgent) {
+		return ""
+	}
+	return fmt.Sprintf("ECS agent %s is older than %s: no container restart policy (fleet node update-agents updates the ecs-init package and restarts ecs)", version, MinECSAgent)
 }
 
 // Older tells whether dotted version a is older than b ("3.2.0" < "3.3.3050.0").

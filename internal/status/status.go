@@ -507,8 +507,8 @@ func (c Clients) site(ctx context.Context, s cftypes.Stack, activations []ssmtyp
 			if i.PingStatus != ssmtypes.PingStatusOnline {
 				f.problem("%s: node %s (%s) is %s to Systems Manager since %s", name, mi.ID, mi.Name, mi.PingStatus, mi.LastPing.Format(time.RFC3339))
 			}
-			if mi.AgentVersion != "" && nodes.Older(mi.AgentVersion, nodes.MinSSMAgent) {
-				f.problem("%s: node %s (%s) runs SSM Agent %s, older than %s: after an outage it may take hours to reconnect (the site's AWS-UpdateSSMAgent association updates it)", name, mi.ID, mi.Name, mi.AgentVersion, nodes.MinSSMAgent)
+			if problem := nodes.SSMAgentProblem(mi.AgentVersion); problem != "" {
+				f.problem("%s: node %s (%s): %s", name, mi.ID, mi.Name, problem)
 			}
 			site.ManagedInstances = append(site.ManagedInstances, mi)
 		}
@@ -536,8 +536,10 @@ func (c Clients) containerInstances(ctx context.Context, stack, cluster string, 
 		if !n.AgentConnected {
 			f.problem("%s: the ECS agent of node %s (container instance %s) is disconnected", stack, n.Node, n.ID)
 		}
-		if ci.VersionInfo != nil && aws.ToString(ci.VersionInfo.AgentVersion) != "" && nodes.Older(aws.ToString(ci.VersionInfo.AgentVersion), nodes.MinECSAgent) {
-			f.problem("%s: node %s runs ECS agent %s, older than %s (no container restart policy): fleet node update-agents --site <site>", stack, n.Node, aws.ToString(ci.VersionInfo.AgentVersion), nodes.MinECSAgent)
+		if ci.VersionInfo != nil {
+			if problem := nodes.ECSAgentProblem(aws.ToString(ci.VersionInfo.AgentVersion)); problem != "" {
+				f.problem("%s: node %s: %s", stack, n.Node, problem)
+			}
 		}
 		list = append(list, n)
 	}
