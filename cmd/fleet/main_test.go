@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -59,6 +60,22 @@ const regionalTemplate = `{"Resources": {
 
 const siteTemplate = `{"Resources": {"Marker": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "%[1]s-marker"}}},
  "Outputs": {"ClusterName": {"Value": "%[2]s"}, "ServiceName": {"Value": "ecsworker-external"}}}`
+
+// offlineAWS is what every command runs with here besides its endpoints:
+// test credentials, the peers' region, no instance metadata, no AWS files.
+var offlineAWS = map[string]string{
+	"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": sqspeer.Region,
+	"AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+}
+
+// setAWSEnv sets offlineAWS and endpoints (AWS_ENDPOINT_URL_<SERVICE>) for t.
+func setAWSEnv(t *testing.T, endpoints map[string]string) {
+	for _, m := range []map[string]string{offlineAWS, endpoints} {
+		for k, v := range m {
+			t.Setenv(k, v)
+		}
+	}
+}
 
 // shared is the moto_server every test of this package deploys its fleet
 // into, under a stack prefix of its own (the tests set environment
@@ -137,9 +154,8 @@ func newFleet(t *testing.T, prefix string) *fleet {
 	f.env = map[string]string{
 		"AWS_ENDPOINT_URL_CLOUDFORMATION": m.URL(), "AWS_ENDPOINT_URL_SQS": m.URL(),
 		"AWS_ENDPOINT_URL_ECS": a.URL, "AWS_ENDPOINT_URL_SSM": a.URL, "AWS_ENDPOINT_URL_CLOUDWATCH": a.URL,
-		"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": sqspeer.Region,
-		"AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
 	}
+	maps.Copy(f.env, offlineAWS)
 	return f
 }
 
@@ -534,11 +550,7 @@ func TestPrepareUpgradeRetainsOldCustomResourcesAndDropsImports(t *testing.T) {
 			queueURL = aws.ToString(e.Value)
 		}
 	}
-	t.Setenv("AWS_ENDPOINT_URL_CLOUDFORMATION", m.URL())
-	for k, v := range map[string]string{"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": sqspeer.Region,
-		"AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"} {
-		t.Setenv(k, v)
-	}
+	setAWSEnv(t, map[string]string{"AWS_ENDPOINT_URL_CLOUDFORMATION": m.URL()})
 	prepare := func(args ...string) (int, string) {
 		var out, errOut bytes.Buffer
 		code := run(ctx, append([]string{"prepare-upgrade", "--prefix", prefix}, args...), &out, &errOut)
@@ -587,11 +599,7 @@ func TestPrepareUpgradeRetainsOldCustomResourcesAndDropsImports(t *testing.T) {
 // bad flag and an unknown site make nothing.
 func TestNodeUserDataMakesADedicatedActivation(t *testing.T) {
 	a := fakeaws.New(t)
-	env := map[string]string{"AWS_ENDPOINT_URL_SSM": a.URL, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": sqspeer.Region,
-		"AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"}
-	for k, v := range env {
-		t.Setenv(k, v)
-	}
+	setAWSEnv(t, map[string]string{"AWS_ENDPOINT_URL_SSM": a.URL})
 	a.Parameters["/Nodes/sites/factory"] = `{"site":"factory","cluster":"Nodes-factory","instanceRole":"factoryNodes","stack":"Nodes-Anywhere-factory"}`
 	a.Parameters["/Nodes/sites/old"] = `{"site":"old","cluster":"Nodes-old"}`
 	userdata := func(args ...string) (int, string, string) {
@@ -704,10 +712,7 @@ func newNodeSite(t *testing.T, prefix string) *nodeSite {
 		}
 		return out.TaskArns[len(out.TaskArns)-1]
 	}
-	for k, v := range map[string]string{"AWS_ENDPOINT_URL_ECS": m.URL(), "AWS_ENDPOINT_URL_SSM": a.URL, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-		"AWS_REGION": sqspeer.Region, "AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"} {
-		t.Setenv(k, v)
-	}
+	setAWSEnv(t, map[string]string{"AWS_ENDPOINT_URL_ECS": m.URL(), "AWS_ENDPOINT_URL_SSM": a.URL})
 	ns.node = func(args ...string) (int, string) {
 		var out, errOut bytes.Buffer
 		code := run(ctx, append([]string{"node", args[0], "--prefix", prefix}, args[1:]...), &out, &errOut)
