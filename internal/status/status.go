@@ -298,8 +298,14 @@ func (f *Fleet) problem(format string, args ...any) {
 }
 
 func (c Clients) stacks(ctx context.Context) (map[string]cftypes.Stack, error) {
+	return LiveStacks(ctx, c.CloudFormation)
+}
+
+// LiveStacks are the account's stacks in the region that are not deleted,
+// by name.
+func LiveStacks(ctx context.Context, api cloudformation.DescribeStacksAPIClient) (map[string]cftypes.Stack, error) {
 	out := map[string]cftypes.Stack{}
-	pages := cloudformation.NewDescribeStacksPaginator(c.CloudFormation, &cloudformation.DescribeStacksInput{})
+	pages := cloudformation.NewDescribeStacksPaginator(api, &cloudformation.DescribeStacksInput{})
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {

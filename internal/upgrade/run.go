@@ -16,6 +16,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/ecs-anywhere-stretched/stretched/internal/names"
+	"github.com/ecs-anywhere-stretched/stretched/internal/status"
 )
 
 // CloudFormation is what Run calls; *cloudformation.Client satisfies it.
@@ -126,17 +127,14 @@ func update(ctx context.Context, api CloudFormation, s cftypes.Stack, p Prepared
 
 // siteStacks are the app's site stacks, by name.
 func siteStacks(ctx context.Context, api CloudFormation, prefix string) ([]cftypes.Stack, error) {
+	live, err := status.LiveStacks(ctx, api)
+	if err != nil {
+		return nil, err
+	}
 	var sites []cftypes.Stack
-	pages := cloudformation.NewDescribeStacksPaginator(api, &cloudformation.DescribeStacksInput{})
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("list the stacks: %w", err)
-		}
-		for _, s := range page.Stacks {
-			if strings.HasPrefix(aws.ToString(s.StackName), names.AnywhereStack(prefix, "")) && s.StackStatus != cftypes.StackStatusDeleteComplete {
-				sites = append(sites, s)
-			}
+	for name, s := range live {
+		if strings.HasPrefix(name, names.AnywhereStack(prefix, "")) {
+			sites = append(sites, s)
 		}
 	}
 	sort.Slice(sites, func(i, j int) bool { return aws.ToString(sites[i].StackName) < aws.ToString(sites[j].StackName) })
