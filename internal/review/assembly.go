@@ -22,10 +22,15 @@ type Stack struct {
 	Name string
 	// Template is the parsed template.
 	Template map[string]any
+	// resources caches Resources (Load fills it).
+	resources map[string]map[string]any
 }
 
-// Resources of the stack, by logical id.
+// Resources of the stack, by logical id (not CDK's metadata resource).
 func (s Stack) Resources() map[string]map[string]any {
+	if s.resources != nil {
+		return s.resources
+	}
 	out := map[string]map[string]any{}
 	res, _ := s.Template["Resources"].(map[string]any)
 	for id, r := range res {
@@ -56,12 +61,14 @@ func (a *Assembly) Keep(keep func(name string) bool) {
 		}
 	}
 	a.Stacks = out
+	a.index()
 }
 
 // Assembly is every stack of a cloud assembly, nested stage assemblies
 // (pipeline mode) included, by name.
 type Assembly struct {
 	Stacks []Stack
+	byName map[string]int
 	// exports maps an export name to the stack and the output's value.
 	exports map[string]export
 }
@@ -82,6 +89,7 @@ func Load(dir string) (*Assembly, error) {
 		return nil, fmt.Errorf("review: %s holds no stack: run make synth first", dir)
 	}
 	sort.Slice(a.Stacks, func(i, j int) bool { return a.Stacks[i].Name < a.Stacks[j].Name })
+	a.index()
 	for _, s := range a.Stacks {
 		outs, _ := s.Template["Outputs"].(map[string]any)
 		for _, o := range outs {
@@ -139,12 +147,20 @@ func (a *Assembly) read(dir string) error {
 
 // Stack is the stack named name, or nil.
 func (a *Assembly) Stack(name string) *Stack {
-	for i := range a.Stacks {
-		if a.Stacks[i].Name == name {
-			return &a.Stacks[i]
-		}
+	if i, ok := a.byName[name]; ok {
+		return &a.Stacks[i]
 	}
 	return nil
+}
+
+// index makes Stack and Resources lookups: a review asks for them for
+// every value it writes.
+func (a *Assembly) index() {
+	a.byName = map[string]int{}
+	for i := range a.Stacks {
+		a.Stacks[i].resources = a.Stacks[i].Resources()
+		a.byName[a.Stacks[i].Name] = i
+	}
 }
 
 // hashSuffix is the 8 hex digits CDK ends a logical id with.
