@@ -685,7 +685,23 @@ func newNodeSite(t *testing.T, prefix string) *nodeSite {
 	if _, err := e.CreateCluster(ctx, &ecs.CreateClusterInput{ClusterName: aws.String(cluster)}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _, _ = e.DeleteCluster(ctx, &ecs.DeleteClusterInput{Cluster: aws.String(cluster)}) })
+	// The server is shared: leave it as the test found it (go test -count).
+	t.Cleanup(func() {
+		left, err := e.ListContainerInstances(ctx, &ecs.ListContainerInstancesInput{Cluster: aws.String(cluster)})
+		if err == nil {
+			for _, ci := range left.ContainerInstanceArns {
+				if _, err = e.DeregisterContainerInstance(ctx, &ecs.DeregisterContainerInstanceInput{Cluster: aws.String(cluster), ContainerInstance: aws.String(ci), Force: aws.Bool(true)}); err != nil {
+					break
+				}
+			}
+		}
+		if err == nil {
+			_, err = e.DeleteCluster(ctx, &ecs.DeleteClusterInput{Cluster: aws.String(cluster)})
+		}
+		if err != nil {
+			t.Errorf("remove cluster %s from moto: %v", cluster, err)
+		}
+	})
 	td, err := e.RegisterTaskDefinition(ctx, &ecs.RegisterTaskDefinitionInput{Family: aws.String(strings.ToLower(prefix) + "-worker"), Cpu: aws.String("64"), Memory: aws.String("128"),
 		ContainerDefinitions: []ecstypes.ContainerDefinition{{Name: aws.String("worker"), Image: aws.String("worker:1"), Cpu: 64, Memory: aws.Int32(128)}}})
 	if err != nil {
