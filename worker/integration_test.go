@@ -377,8 +377,10 @@ func TestSIGTERMLosesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	moved := make(chan struct{})
+	read := make(chan struct{}) // closed once every line is read
 	var logs syncBuffer
 	go func() {
+		defer close(read)
 		sc := bufio.NewScanner(stdout)
 		once := sync.Once{}
 		for sc.Scan() {
@@ -399,7 +401,9 @@ func TestSIGTERMLosesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	// Wait closes the pipe: only once the last line is read (else the
+	// clean-stop line can be lost, as it was under load).
+	go func() { <-read; exited <- cmd.Wait() }()
 	select {
 	case err := <-exited:
 		if err != nil {
