@@ -9,7 +9,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 
-	"github.com/ecs-anywhere-stretched/stretched/internal/testkit/cdktest"
+	"github.com/ecs-anywhere-stretched/stretched/testkit/cdktest"
 )
 
 // assertTemplate runs CDK assertions on a synthesized template; an assertions

@@ -21,7 +21,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ecs-anywhere-stretched/stretched/internal/testkit/sqspeer"
+	"github.com/ecs-anywhere-stretched/stretched/testkit/sqspeer"
 )
 
 // BenchmarkShippedBinary measures what users run: the worker binary built

@@ -20,8 +20,8 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/ecs-anywhere-stretched/stretched/internal/testkit/errcheck"
-	"github.com/ecs-anywhere-stretched/stretched/internal/testkit/sqspeer"
+	"github.com/ecs-anywhere-stretched/stretched/testkit/errcheck"
+	"github.com/ecs-anywhere-stretched/stretched/testkit/sqspeer"
 )
 
 func TestClearsOnlyStaleTemporaries(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ecs-anywhere-stretched/stretched/internal/testkit/sqspeer"
+	"github.com/ecs-anywhere-stretched/stretched/testkit/sqspeer"
 )
 
 // TestBuiltWorkerRidesOutAnOutage is the outage measurement

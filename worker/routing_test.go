@@ -22,7 +22,7 @@ import (
 
 	"github.com/ecs-anywhere-stretched/stretched/internal/route"
 	"github.com/ecs-anywhere-stretched/stretched/internal/send"
-	"github.com/ecs-anywhere-stretched/stretched/internal/testkit/sqspeer"
+	"github.com/ecs-anywhere-stretched/stretched/testkit/sqspeer"
 )
 
 // location is one place work is done: its queue, its folders, its worker.

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ecs-anywhere-stretched/stretched/internal/testkit/errcheck"
+	"github.com/ecs-anywhere-stretched/stretched/testkit/errcheck"
 )
 
 func TestCheckNameRefusesHostileNames(t *testing.T) {

@@ -26,8 +26,8 @@ import (
 
 	"github.com/ecs-anywhere-stretched/stretched/internal/route"
 	"github.com/ecs-anywhere-stretched/stretched/internal/status"
-	"github.com/ecs-anywhere-stretched/stretched/internal/testkit/fakeaws"
-	"github.com/ecs-anywhere-stretched/stretched/internal/testkit/sqspeer"
+	"github.com/ecs-anywhere-stretched/stretched/testkit/fakeaws"
+	"github.com/ecs-anywhere-stretched/stretched/testkit/sqspeer"
 )
 
 // fleet is one test's deployment: a regional and a site stack in moto, the

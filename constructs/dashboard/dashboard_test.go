@@ -12,7 +12,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/ecs-anywhere-stretched/stretched/internal/testkit/cdktest"
+	"github.com/ecs-anywhere-stretched/stretched/testkit/cdktest"
 )
 
 func TestMain(m *testing.M) { cdktest.Main(m) }

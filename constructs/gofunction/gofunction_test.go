@@ -12,7 +12,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/ecs-anywhere-stretched/stretched/internal/names"
-	"github.com/ecs-anywhere-stretched/stretched/internal/testkit/errcheck"
+	"github.com/ecs-anywhere-stretched/stretched/testkit/errcheck"
 )
 
 func TestValidate(t *testing.T) {
@@ -93,7 +93,7 @@ func TestSourceHashIsWhatTheBinaryLinks(t *testing.T) {
 	write("README.md", "words")
 	write("worker/w.go", "package main\n")
 	write("internal/status/status.go", "package status\n\nconst Changed = true\n")
-	write("internal/testkit/fake.go", "package testkit\n")
+	write("testkit/fake.go", "package testkit\n")
 	write("cmd/fleet/main.go", "package main\n\nfunc main() { println() }\n")
 	if h2, _ := sourceHash(root); h2 != h1 {
 		t.Error("tests, docs, the CLI and packages the binary does not link must not change the hash")
@@ -153,7 +153,7 @@ func TestSourceHashLeavesOutTheCLIAndTests(t *testing.T) {
 		t.Errorf("hashed files %v lack lambda/main.go", files)
 	}
 	for _, f := range files {
-		for _, out := range []string{"cmd/", "worker/", "internal/testkit/", "internal/status/", "internal/send/", "stacks/", "constructs/"} {
+		for _, out := range []string{"cmd/", "worker/", "testkit/", "internal/status/", "internal/send/", "stacks/", "constructs/"} {
 			if strings.HasPrefix(f, out) || strings.HasSuffix(f, "_test.go") {
 				t.Errorf("the asset hash covers %s, which the Lambda binary does not run", f)
 			}

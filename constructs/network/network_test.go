@@ -8,8 +8,8 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/ecs-anywhere-stretched/stretched/constructs/encryption"
-	"github.com/ecs-anywhere-stretched/stretched/internal/testkit/cdktest"
-	"github.com/ecs-anywhere-stretched/stretched/internal/testkit/errcheck"
+	"github.com/ecs-anywhere-stretched/stretched/testkit/cdktest"
+	"github.com/ecs-anywhere-stretched/stretched/testkit/errcheck"
 )
 
 func TestMain(m *testing.M) { cdktest.Main(m) }

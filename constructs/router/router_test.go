@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/ecs-anywhere-stretched/stretched/internal/route"
-	"github.com/ecs-anywhere-stretched/stretched/internal/testkit/errcheck"
+	"github.com/ecs-anywhere-stretched/stretched/testkit/errcheck"
 )
 
 // Bad props are refused by New, before anything is made, naming each problem.

@@ -3,7 +3,7 @@ package siteagent
 import (
 	"testing"
 
-	"github.com/ecs-anywhere-stretched/stretched/internal/testkit/errcheck"
+	"github.com/ecs-anywhere-stretched/stretched/testkit/errcheck"
 )
 
 // Bad props are refused before anything is made, every problem named with

@@ -3,7 +3,7 @@ package taskcount
 import (
 	"testing"
 
-	"github.com/ecs-anywhere-stretched/stretched/internal/testkit/errcheck"
+	"github.com/ecs-anywhere-stretched/stretched/testkit/errcheck"
 )
 
 // Every missing prop is named, with what to pass, before anything is made.

@@ -3,7 +3,7 @@ package workqueue
 import (
 	"testing"
 
-	"github.com/ecs-anywhere-stretched/stretched/internal/testkit/errcheck"
+	"github.com/ecs-anywhere-stretched/stretched/testkit/errcheck"
 )
 
 // Bad props are refused by New, before anything is made, naming each problem.

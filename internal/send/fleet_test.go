@@ -15,7 +15,7 @@ import (
 	"github.com/ecs-anywhere-stretched/stretched/internal/quota"
 	"github.com/ecs-anywhere-stretched/stretched/internal/route"
 	"github.com/ecs-anywhere-stretched/stretched/internal/send"
-	"github.com/ecs-anywhere-stretched/stretched/internal/testkit/sqspeer"
+	"github.com/ecs-anywhere-stretched/stretched/testkit/sqspeer"
 )
 
 // TestRoutingReachesEveryLocationOfAFleet: the region and 500 sites on a

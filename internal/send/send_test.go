@@ -13,7 +13,7 @@ import (
 
 	"github.com/ecs-anywhere-stretched/stretched/internal/names"
 	"github.com/ecs-anywhere-stretched/stretched/internal/route"
-	"github.com/ecs-anywhere-stretched/stretched/internal/testkit/errcheck"
+	"github.com/ecs-anywhere-stretched/stretched/testkit/errcheck"
 )
 
 // fakeSNS records what is published and refuses the bodies in refuse, each

@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/ecs-anywhere-stretched/stretched/internal/testkit/sqspeer"
+	"github.com/ecs-anywhere-stretched/stretched/testkit/sqspeer"
 )
 
 // TestRecordWriteIsACompareAndSwapOnMoto writes the record through

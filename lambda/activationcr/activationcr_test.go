@@ -14,7 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/ecs-anywhere-stretched/stretched/internal/ssmact"
-	"github.com/ecs-anywhere-stretched/stretched/internal/testkit/fakeaws"
+	"github.com/ecs-anywhere-stretched/stretched/testkit/fakeaws"
 )
 
 const (

@@ -12,7 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/ecs-anywhere-stretched/stretched/internal/testkit/fakeaws"
+	"github.com/ecs-anywhere-stretched/stretched/testkit/fakeaws"
 )
 
 func TestDecide(t *testing.T) {

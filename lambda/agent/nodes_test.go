@@ -7,7 +7,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 
-	"github.com/ecs-anywhere-stretched/stretched/internal/testkit/fakeaws"
+	"github.com/ecs-anywhere-stretched/stretched/testkit/fakeaws"
 )
 
 func TestCountsConnectedAndDisconnectedOverSeveralPages(t *testing.T) {

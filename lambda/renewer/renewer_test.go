@@ -15,8 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/ecs-anywhere-stretched/stretched/internal/ssmact"
-	"github.com/ecs-anywhere-stretched/stretched/internal/testkit/errcheck"
-	"github.com/ecs-anywhere-stretched/stretched/internal/testkit/fakeaws"
+	"github.com/ecs-anywhere-stretched/stretched/testkit/errcheck"
+	"github.com/ecs-anywhere-stretched/stretched/testkit/fakeaws"
 )
 
 const secretArn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ActivationCode-AbCdEf"

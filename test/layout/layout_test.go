@@ -7,7 +7,7 @@
 //   - constructs and stacks import no handler, worker or command code: they
 //     share names and limits with it through internal/names, internal/limits
 //     and the other small internal packages;
-//   - no shipped package links a test double (internal/testkit).
+//   - no shipped package links a test double (testkit).
 //
 // The Lambda asset hash is of exactly what the binary links (go list -deps,
 // constructs/gofunction), so it needs no rule here.
@@ -45,7 +45,7 @@ func deps(t *testing.T, pattern string) map[string][]string {
 func forbid(t *testing.T, pattern string, why string, prefixes ...string) {
 	t.Helper()
 	for pkg, list := range deps(t, pattern) {
-		if strings.HasPrefix(pkg, module+"/internal/testkit/") {
+		if strings.HasPrefix(pkg, module+"/testkit/") {
 			continue // the doubles themselves
 		}
 		for _, dep := range list {
@@ -74,5 +74,5 @@ func TestConstructsImportNoRuntimeCode(t *testing.T) {
 }
 
 func TestNothingShippedLinksATestDouble(t *testing.T) {
-	forbid(t, "../../...", "test doubles and peers are for tests", module+"/internal/testkit/")
+	forbid(t, "../../...", "test doubles and peers are for tests", module+"/testkit/")
 }
