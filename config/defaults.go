@@ -3,14 +3,16 @@ package config
 import (
 	"cmp"
 
-	"github.com/ecs-anywhere-stretched/stretched/internal/limits"
-	"github.com/ecs-anywhere-stretched/stretched/internal/names"
+	activationcontract "github.com/ecs-anywhere-stretched/stretched/constructs/activation/contract"
+	fleetmanagercontract "github.com/ecs-anywhere-stretched/stretched/constructs/fleetmanager/contract"
+	queuescalingcontract "github.com/ecs-anywhere-stretched/stretched/constructs/queuescaling/contract"
+	stackscontract "github.com/ecs-anywhere-stretched/stretched/stacks/contract"
 )
 
 // Defaults of the settings; the configuration table (docs/configuration.md)
 // is generated from them.
 const (
-	DefaultStackPrefix              = names.DefaultStackPrefix
+	DefaultStackPrefix              = stackscontract.DefaultStackPrefix
 	DefaultMaxReceiveCount          = 5
 	DefaultVisibilityTimeoutSeconds = 60
 	DefaultLogRetentionDays         = 365
@@ -20,7 +22,7 @@ const (
 	DefaultMaxTasks                 = 10
 	DefaultRegionalScaling          = ScalingDepth
 	DefaultWork                     = WorkRouted
-	DefaultBurstAgeSeconds          = limits.DefaultBurstAgeSeconds
+	DefaultBurstAgeSeconds          = queuescalingcontract.DefaultBurstAgeSeconds
 	DefaultAlarmMessageAgeSeconds   = 900
 	DefaultEcrMaxImages             = 20
 	// DefaultEntryTopics routes up to route.MaxLocationsPerTopic locations.
@@ -30,12 +32,12 @@ const (
 	DefaultSiteMinTasks            = 1
 	DefaultSiteMaxTasks            = 3
 	DefaultPatching                = PatchScan
-	DefaultPatchSchedule           = limits.DefaultPatchSchedule
-	DefaultRegistrationLimit       = limits.DefaultRegistrationLimit
-	DefaultActivationExpiryDays    = limits.DefaultExpiryDays
-	DefaultActivationSerial        = limits.DefaultSerial
-	DefaultActivationRenewDays     = limits.DefaultRenewDays
-	DefaultActivationRenewSchedule = limits.DefaultRenewSchedule
+	DefaultPatchSchedule           = fleetmanagercontract.DefaultPatchSchedule
+	DefaultRegistrationLimit       = activationcontract.DefaultRegistrationLimit
+	DefaultActivationExpiryDays    = activationcontract.DefaultExpiryDays
+	DefaultActivationSerial        = activationcontract.DefaultSerial
+	DefaultActivationRenewDays     = activationcontract.DefaultRenewDays
+	DefaultActivationRenewSchedule = activationcontract.DefaultRenewSchedule
 	DefaultBranch                  = "main"
 	// DefaultWaveSize is the sites per pipeline wave: 2 actions each, 40 of
 	// CodePipeline's 50 actions per stage.

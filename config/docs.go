@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/ecs-anywhere-stretched/stretched/internal/route"
+	routercontract "github.com/ecs-anywhere-stretched/stretched/constructs/router/contract"
 )
 
 // Setting is one row of the configuration table.
@@ -48,7 +48,7 @@ func Settings() []Setting {
 		{KeyMaxTasks, code(DefaultMaxTasks), between(intRanges[KeyMaxTasks]) + " Fargate tasks at most"},
 		{KeyRegionalScaling, code(DefaultRegionalScaling), "`depth` (visible messages) or `burst` (age of the oldest message, from 0 tasks; needs `work: shared`)"},
 		{KeyWork, code(DefaultWork), "`routed` (a queue per location, an entry that routes on `location`) or `shared` (one queue for every location, for workers that need no local data)"},
-		{KeyEntryTopics, code(DefaultEntryTopics), between(intRanges[KeyEntryTopics]) + fmt.Sprintf(" SNS entry topics sharing the locations (routed work), each location on one by a hash of its name; a topic routes at most %d locations (SNS: 200 filter policies per topic, 150 combinations in the unrouted filter), so give about one per 100 locations; changing it moves locations between topics", route.MaxLocationsPerTopic)},
+		{KeyEntryTopics, code(DefaultEntryTopics), between(intRanges[KeyEntryTopics]) + fmt.Sprintf(" SNS entry topics sharing the locations (routed work), each location on one by a hash of its name; a topic routes at most %d locations (SNS: 200 filter policies per topic, 150 combinations in the unrouted filter), so give about one per 100 locations; changing it moves locations between topics", routercontract.MaxLocationsPerTopic)},
 		{KeyBurstAgeSeconds, code(DefaultBurstAgeSeconds), between(intRanges[KeyBurstAgeSeconds]) + ": the oldest message's age from which burst adds a task"},
 		{KeyAlarmEmail, "*(none)*", "an e-mail address subscribed to the alarm topic"},
 		{KeyAlarmMessageAgeSeconds, code(DefaultAlarmMessageAgeSeconds), between(intRanges[KeyAlarmMessageAgeSeconds]) + ": the oldest message older than this alarms"},

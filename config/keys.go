@@ -1,6 +1,8 @@
 package config
 
-import "github.com/ecs-anywhere-stretched/stretched/internal/names"
+import (
+	routercontract "github.com/ecs-anywhere-stretched/stretched/constructs/router/contract"
+)
 
 // Context keys. They are API: users put them in cdk.json or pass them with -c.
 const (
@@ -52,13 +54,13 @@ const (
 	// WorkRouted gives the region and every site a queue of their own; a
 	// producer names the location with the message attribute "location"
 	// (the shipped worker's data is local to its location).
-	WorkRouted = names.WorkRouted
+	WorkRouted = routercontract.WorkRouted
 	// WorkShared gives every location one queue: for a worker that needs no
 	// local data (it reads its input from the message or from S3).
-	WorkShared = names.WorkShared
+	WorkShared = routercontract.WorkShared
 	// RegionLocation is the location name of the region's worker; no site
 	// may take it.
-	RegionLocation = names.RegionLocation
+	RegionLocation = routercontract.RegionLocation
 )
 
 // Patch operations of a site (patching).

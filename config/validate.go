@@ -8,9 +8,11 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/ecs-anywhere-stretched/stretched/internal/limits"
+	activationcontract "github.com/ecs-anywhere-stretched/stretched/constructs/activation/contract"
+	alertscontract "github.com/ecs-anywhere-stretched/stretched/constructs/alerts/contract"
+	fleetmanagercontract "github.com/ecs-anywhere-stretched/stretched/constructs/fleetmanager/contract"
+	routercontract "github.com/ecs-anywhere-stretched/stretched/constructs/router/contract"
 	"github.com/ecs-anywhere-stretched/stretched/internal/quota"
-	"github.com/ecs-anywhere-stretched/stretched/internal/route"
 	"github.com/ecs-anywhere-stretched/stretched/internal/workersecrets"
 )
 
@@ -29,7 +31,7 @@ var stringRules = map[string]stringRule{
 	KeyImageURI:            {regexp.MustCompile(`^\S+$`), "an image reference without spaces, such as public.ecr.aws/org/worker:1.0"},
 	KeyRegionalScaling:     {regexp.MustCompile(`^(depth|burst)$`), `"depth" (scale on visible messages) or "burst" (on the oldest message's age, from 0 tasks)`},
 	KeyWork:                {regexp.MustCompile(`^(routed|shared)$`), `"routed" (a queue per location; the default, for workers whose data is local) or "shared" (one queue for every location, for workers that need no local data)`},
-	KeyAlarmEmail:          {regexp.MustCompile(limits.EmailPattern), "an e-mail address such as ops@example.com"},
+	KeyAlarmEmail:          {regexp.MustCompile(alertscontract.EmailPattern), "an e-mail address such as ops@example.com"},
 	KeyPermissionsBoundary: {policyRe, "a managed policy ARN such as arn:aws:iam::123456789012:policy/boundary"},
 }
 
@@ -54,9 +56,9 @@ var intRanges = map[string]span{
 var siteRanges = map[string]span{
 	"minTasks":             {0, 1000},
 	"maxTasks":             {1, 1000},
-	"registrationLimit":    {limits.MinRegistrationLimit, limits.MaxRegistrationLimit},
-	"activationExpiryDays": {limits.MinExpiryDays, limits.MaxExpiryDays},
-	"activationSerial":     {limits.MinSerial, limits.MaxSerial},
+	"registrationLimit":    {activationcontract.MinRegistrationLimit, activationcontract.MaxRegistrationLimit},
+	"activationExpiryDays": {activationcontract.MinExpiryDays, activationcontract.MaxExpiryDays},
+	"activationSerial":     {activationcontract.MinSerial, activationcontract.MaxSerial},
 }
 
 // LogRetentionDays lists the retention periods CloudWatch Logs accepts
@@ -69,7 +71,7 @@ var (
 	instanceRe = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,256}$`)
 	policyRe   = regexp.MustCompile(`^arn:aws[a-z-]*:iam::([0-9]{12}|aws):policy/.+$`)
 	roleRe     = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_-]{1,64}$`)
-	scheduleRe = regexp.MustCompile(limits.RenewSchedulePattern)
+	scheduleRe = regexp.MustCompile(activationcontract.RenewSchedulePattern)
 	connRe     = regexp.MustCompile(`^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:[0-9]{12}:connection/[0-9a-f-]{36}$`)
 	repoRe     = regexp.MustCompile(`^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$`)
 	commitRe   = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,100}$`)
@@ -127,10 +129,10 @@ func validate(c Config, in input) []error {
 		for _, s := range c.Sites {
 			locations = append(locations, s.Name)
 		}
-		if i, n, over := route.Overfull(locations, c.EntryTopics); over {
+		if i, n, over := routercontract.Overfull(locations, c.EntryTopics); over {
 			v.errs = append(v.errs, quota.Use{Quota: quota.FilterCombinations, Value: n + 1,
-				Where:  fmt.Sprintf("the unrouted filter of entry topic %d of %d (1 + %d locations; a topic routes at most %d)", i+1, c.EntryTopics, n, route.MaxLocationsPerTopic),
-				WayOut: fmt.Sprintf("set context key %q to at least %d (about one topic per 100 locations)", KeyEntryTopics, route.SuggestedTopics(len(locations)))})
+				Where:  fmt.Sprintf("the unrouted filter of entry topic %d of %d (1 + %d locations; a topic routes at most %d)", i+1, c.EntryTopics, n, routercontract.MaxLocationsPerTopic),
+				WayOut: fmt.Sprintf("set context key %q to at least %d (about one topic per 100 locations)", KeyEntryTopics, routercontract.SuggestedTopics(len(locations)))})
 		}
 	}
 	if c.MinTasks > c.MaxTasks {
@@ -197,11 +199,11 @@ func (v *checker) sites(sites []Site) {
 		if p := s.Patching; p != PatchScan && p != PatchInstall && p != PatchOff {
 			v.fail("context key %q is %q: must be %q (report missing patches, the default), %q (install them) or %q", key+".patching", p, PatchScan, PatchInstall, PatchOff)
 		}
-		if problem := limits.PatchScheduleProblem(s.PatchSchedule); problem != "" {
+		if problem := fleetmanagercontract.PatchScheduleProblem(s.PatchSchedule); problem != "" {
 			v.fail("context key %q is %q: %s", key+".patchSchedule", s.PatchSchedule, problem)
 		}
 		if s.EcsAgentUpdateSchedule != "" {
-			if problem := limits.PatchScheduleProblem(s.EcsAgentUpdateSchedule); problem != "" {
+			if problem := fleetmanagercontract.PatchScheduleProblem(s.EcsAgentUpdateSchedule); problem != "" {
 				v.fail("context key %q is %q: %s", key+".ecsAgentUpdateSchedule", s.EcsAgentUpdateSchedule, problem)
 			}
 		}

@@ -1,28 +1,59 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
-	"maps"
-	"slices"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-lambda-go/cfn"
 	"github.com/aws/aws-sdk-go-v2/aws"
 
-	"github.com/ecs-anywhere-stretched/stretched/internal/names"
+	activation "github.com/ecs-anywhere-stretched/stretched/constructs/activation/contract"
+	siteagent "github.com/ecs-anywhere-stretched/stretched/constructs/siteagent/contract"
+	sitenodes "github.com/ecs-anywhere-stretched/stretched/constructs/sitenodes/contract"
+	taskcount "github.com/ecs-anywhere-stretched/stretched/constructs/taskcount/contract"
 )
 
-// The constructs set a function's Handler from names.Handlers: the binary
-// must answer every one of them, and nothing else.
-func TestTheBinaryAnswersEveryHandlerTheConstructsName(t *testing.T) {
-	got := slices.Sorted(maps.Keys(handlers))
-	want := slices.Sorted(slices.Values(names.Handlers))
-	if !slices.Equal(got, want) {
-		t.Fatalf("handlers: %v, names.Handlers: %v", got, want)
+// Every Go function of the synthesized templates (the golden templates of
+// the test package) names a handler the binary answers, and the binary
+// answers nothing no template names.
+func TestTheBinaryAnswersEveryHandlerTheTemplatesName(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("..", "test", "testdata", "*.template.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no golden templates: %v", err)
+	}
+	named := map[string]bool{}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tpl struct {
+			Resources map[string]struct {
+				Type       string
+				Properties struct{ Handler, Runtime string }
+			}
+		}
+		if err := json.Unmarshal(raw, &tpl); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		for id, r := range tpl.Resources {
+			if r.Type != "AWS::Lambda::Function" || r.Properties.Runtime != "provided.al2023" {
+				continue
+			}
+			named[r.Properties.Handler] = true
+			if _, ok := handlers[r.Properties.Handler]; !ok {
+				t.Errorf("%s: %s has Handler %q, which the binary does not answer (add the feature's handler.Start to handlers)", f, id, r.Properties.Handler)
+			}
+		}
+	}
+	for name := range handlers {
+		if !named[name] {
+			t.Errorf("the binary answers %q, but no template names it", name)
+		}
 	}
 }
 
@@ -35,35 +66,14 @@ func TestHandlerSelection(t *testing.T) {
 		t.Fatalf("unknown handler: %v", err)
 	}
 	// A handler whose environment is incomplete says so at start, by name.
-	if _, err := handler(log, aws.Config{}, env(map[string]string{"_HANDLER": names.HandlerSiteAgent})); err == nil ||
-		!strings.Contains(err.Error(), "handler siteagent: bad environment") || !strings.Contains(err.Error(), names.EnvDirectory) {
+	if _, err := handler(log, aws.Config{}, env(map[string]string{"_HANDLER": siteagent.Handler})); err == nil ||
+		!strings.Contains(err.Error(), "handler siteagent: bad environment") || !strings.Contains(err.Error(), siteagent.EnvDirectory) {
 		t.Fatalf("agent without environment: %v", err)
 	}
-	for _, name := range []string{names.HandlerActivation, names.HandlerSiteNodes, names.HandlerTaskCount} {
+	for _, name := range []string{activation.Handler, sitenodes.Handler, taskcount.Handler} {
 		h, err := handler(log, aws.Config{}, env(map[string]string{"_HANDLER": name}))
 		if err != nil || h == nil {
 			t.Errorf("%s: %v", name, err)
 		}
-	}
-}
-
-// The fleet's activation function answers CloudFormation's requests and
-// the sites' renewals, told apart by RequestType.
-func TestActivationDispatch(t *testing.T) {
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	var got []cfn.Event
-	answer := func(_ context.Context, e cfn.Event) (string, error) { got = append(got, e); return "", nil }
-	if _, err := activation(context.Background(), log, nil, answer, json.RawMessage(`{"RequestType":"Create","ResourceType":"Custom::SsmActivation","ResourceProperties":{"Serial":"1"}}`)); err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != 1 || got[0].RequestType != cfn.RequestCreate || got[0].ResourceProperties["Serial"] != "1" {
-		t.Errorf("a CloudFormation request must reach the custom resource handler: %+v", got)
-	}
-	_, err := activation(context.Background(), log, nil, answer, json.RawMessage(`{"settings":{"IamRole":"r"},"renewDays":-1}`))
-	if err == nil || !strings.Contains(err.Error(), "renewal event") || !strings.Contains(err.Error(), "renewDays is -1") || len(got) != 1 {
-		t.Errorf("a bad renewal must fail with what is wrong, and not reach the custom resource handler: %v", err)
-	}
-	if _, err := activation(context.Background(), log, nil, answer, json.RawMessage(`[1]`)); err == nil || !strings.Contains(err.Error(), "not a JSON object") {
-		t.Errorf("an event that is not an object: %v", err)
 	}
 }

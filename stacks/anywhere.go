@@ -15,10 +15,11 @@ import (
 	"github.com/ecs-anywhere-stretched/stretched/constructs/externalworker"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/fleetmanager"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/siteagent"
+	siteagentcontract "github.com/ecs-anywhere-stretched/stretched/constructs/siteagent/contract"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/sitenodes"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/taskcount"
 	"github.com/ecs-anywhere-stretched/stretched/internal/join"
-	"github.com/ecs-anywhere-stretched/stretched/internal/names"
+	stackscontract "github.com/ecs-anywhere-stretched/stretched/stacks/contract"
 )
 
 // Anywhere is one on-premises site: the external cluster its nodes join, the
@@ -68,7 +69,7 @@ func NewAnywhere(scope constructs.Construct, id string, props *AnywhereStackProp
 	} else {
 		role = newInstanceRole(stack, site.Name)
 		// The fleet's activation function passes only roles with the tag.
-		awscdk.Tags_Of(role).Add(jsii.String(names.FleetTagKey), jsii.String(regional.Fleet), nil)
+		awscdk.Tags_Of(role).Add(jsii.String(stackscontract.FleetTagKey), jsii.String(regional.Fleet), nil)
 	}
 	a.InstanceRole = role
 
@@ -118,7 +119,7 @@ func NewAnywhere(scope constructs.Construct, id string, props *AnywhereStackProp
 	// The fleet's agent (regional) serves the site through its directory
 	// entry; the site's part is the entry and its alarms.
 	agentSite, err := siteagent.NewSite(stack, "Agent", siteagent.SiteProps{
-		Directory: names.SiteDirectory(regional.Fleet), Site: site.Name, Fleet: regional.Fleet,
+		Directory: siteagentcontract.SiteDirectory(regional.Fleet), Site: site.Name, Fleet: regional.Fleet,
 		Cluster: cluster, Service: worker.Service(), Queue: queue, DeadLetterQueue: siteQueue.DeadLetterQueue(), EntryTopic: entryTopic,
 		MinTasks: site.MinTasks, MaxTasks: site.MaxTasks, InstanceRole: role,
 	})
@@ -143,12 +144,12 @@ func NewAnywhere(scope constructs.Construct, id string, props *AnywhereStackProp
 		a.Nodes = nodes
 	}
 
-	output(stack, names.OutputClusterName, cluster.ClusterName(), "external ECS cluster the nodes join")
-	output(stack, names.OutputServiceName, worker.Service().ServiceName(), "EXTERNAL worker service")
-	output(stack, names.OutputActivationSecret, act.Secret().SecretArn(), "Secrets Manager secret with the site's current activation (id, code, expiry as JSON); the renewer keeps it current")
-	output(stack, names.OutputJoinPolicy, act.JoinPolicy().ManagedPolicyArn(), "managed policy that may read the activation: attach it to whoever runs the join command")
-	output(stack, names.OutputNodeOperatorPolicy, operator.ManagedPolicyArn(), "managed policy for fleet node userdata, list, drain and retire: attach it to whoever joins, drains and retires the site's machines")
-	output(stack, names.OutputJoinCommand, jsii.String(join.Command(*stack.Region(), *cluster.ClusterName(), *act.Secret().SecretArn())),
+	output(stack, stackscontract.OutputClusterName, cluster.ClusterName(), "external ECS cluster the nodes join")
+	output(stack, stackscontract.OutputServiceName, worker.Service().ServiceName(), "EXTERNAL worker service")
+	output(stack, stackscontract.OutputActivationSecret, act.Secret().SecretArn(), "Secrets Manager secret with the site's current activation (id, code, expiry as JSON); the renewer keeps it current")
+	output(stack, stackscontract.OutputJoinPolicy, act.JoinPolicy().ManagedPolicyArn(), "managed policy that may read the activation: attach it to whoever runs the join command")
+	output(stack, stackscontract.OutputNodeOperatorPolicy, operator.ManagedPolicyArn(), "managed policy for fleet node userdata, list, drain and retire: attach it to whoever joins, drains and retires the site's machines")
+	output(stack, stackscontract.OutputJoinCommand, jsii.String(join.Command(*stack.Region(), *cluster.ClusterName(), *act.Secret().SecretArn())),
 		"run on a node with AWS credentials that have the join policy; append optional install flags such as --enable-gpu")
 	return a, nil
 }

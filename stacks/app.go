@@ -14,7 +14,7 @@ import (
 	"github.com/ecs-anywhere-stretched/stretched/constructs/dashboard"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/queuescaling"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/workerspec"
-	"github.com/ecs-anywhere-stretched/stretched/internal/names"
+	stackscontract "github.com/ecs-anywhere-stretched/stretched/stacks/contract"
 )
 
 // App is every stack of the app.
@@ -25,11 +25,13 @@ type App struct {
 
 // RegionalStackName and AnywhereStackName are the stack ids; they are API:
 // changing one makes a new stack.
-func RegionalStackName(cfg config.Config) string { return names.RegionalStack(cfg.StackPrefix) }
+func RegionalStackName(cfg config.Config) string {
+	return stackscontract.RegionalStack(cfg.StackPrefix)
+}
 
 // AnywhereStackName is the stack id of one site.
 func AnywhereStackName(cfg config.Config, site config.Site) string {
-	return names.AnywhereStack(cfg.StackPrefix, site.Name)
+	return stackscontract.AnywhereStack(cfg.StackPrefix, site.Name)
 }
 
 // RepoRoot is the repository root, found from this file's location; the

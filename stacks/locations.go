@@ -7,8 +7,9 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/ecs-anywhere-stretched/stretched/constructs/router"
+	routercontract "github.com/ecs-anywhere-stretched/stretched/constructs/router/contract"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/workqueue"
-	"github.com/ecs-anywhere-stretched/stretched/internal/names"
+	stackscontract "github.com/ecs-anywhere-stretched/stretched/stacks/contract"
 )
 
 // addLocations makes the region's work queue (with the ids the first
@@ -26,14 +27,14 @@ func (r *Regional) addLocations(key awskms.IKey, props *RegionalStackProps) erro
 	if !props.Routed {
 		return nil
 	}
-	locations := []string{names.RegionLocation}
+	locations := []string{routercontract.RegionLocation}
 	for _, site := range props.Sites {
 		locations = append(locations, site.Name)
 	}
 	if r.Router, err = router.New(stack, "Entry", router.Props{Key: key, Locations: locations, Topics: props.EntryTopics, Fleet: props.Fleet}); err != nil {
 		return err
 	}
-	return r.Router.Subscribe(wq.Queue(), names.RegionLocation)
+	return r.Router.Subscribe(wq.Queue(), routercontract.RegionLocation)
 }
 
 // queueProps are the settings of every work queue of the app.
@@ -45,7 +46,7 @@ func (r *Regional) queueProps(policy awscdk.RemovalPolicy) workqueue.Props {
 // stretched:fleet: the fleet's agent reads the backlog of those only.
 func (r *Regional) tagQueue(q *workqueue.WorkQueue) {
 	for _, queue := range []awssqs.IQueue{q.Queue(), q.DeadLetterQueue()} {
-		awscdk.Tags_Of(queue).Add(jsii.String(names.FleetTagKey), jsii.String(r.Fleet), nil)
+		awscdk.Tags_Of(queue).Add(jsii.String(stackscontract.FleetTagKey), jsii.String(r.Fleet), nil)
 	}
 }
 

@@ -15,8 +15,10 @@ import (
 	"github.com/ecs-anywhere-stretched/stretched/constructs/alerts"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/dashboard"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/fargateworker"
+	routercontract "github.com/ecs-anywhere-stretched/stretched/constructs/router/contract"
+	siteagentcontract "github.com/ecs-anywhere-stretched/stretched/constructs/siteagent/contract"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/workqueue"
-	"github.com/ecs-anywhere-stretched/stretched/internal/names"
+	stackscontract "github.com/ecs-anywhere-stretched/stretched/stacks/contract"
 )
 
 // addOperations makes what operators use: the alarm topic and every
@@ -30,7 +32,7 @@ func (r *Regional) addOperations(props *RegionalStackProps, cluster awsecs.IClus
 	// The region's alarms keep their first ids; a site's are named after it.
 	r.alarmMessageAgeSeconds = props.AlarmMessageAgeSeconds
 	queueAlarms(stack, r.Alerts, wq.Queue().QueueName(), wq.DeadLetterQueue().QueueName(), "", props.AlarmMessageAgeSeconds)
-	locations := []dashboard.Location{{Name: names.RegionLocation, Queue: wq.Queue(), DeadLetterQueue: wq.DeadLetterQueue()}}
+	locations := []dashboard.Location{{Name: routercontract.RegionLocation, Queue: wq.Queue(), DeadLetterQueue: wq.DeadLetterQueue()}}
 	if !props.Routed {
 		locations[0].Name = "every location"
 	}
@@ -40,17 +42,17 @@ func (r *Regional) addOperations(props *RegionalStackProps, cluster awsecs.IClus
 	if r.Router != nil {
 		unrouted = r.Router.Unrouted()
 		unroutedAlarm(stack, r.Alerts, unrouted)
-		output(stack, names.OutputEntryTopic, r.Router.Topic().TopicArn(), "send work here: publish the file name with the message attribute location (region or a site's name); with entryTopics > 1, to the location's topic (EntryTopicArns, and the site's directory entry)")
+		output(stack, stackscontract.OutputEntryTopic, r.Router.Topic().TopicArn(), "send work here: publish the file name with the message attribute location (region or a site's name); with entryTopics > 1, to the location's topic (EntryTopicArns, and the site's directory entry)")
 		var arns []*string
 		for _, t := range r.Router.Topics() {
 			arns = append(arns, t.TopicArn())
 		}
-		output(stack, names.OutputEntryTopics, awscdk.Fn_Join(jsii.String(","), &arns), "every entry topic; a location's is in its directory entry (entryTopicArn) and is route.Topic of its name")
-		output(stack, names.OutputUnroutedQueueURL, unrouted.QueueUrl(), "messages published without a known location: read, fix the producer, publish again")
-		output(stack, names.OutputProducerPolicy, r.Router.ProducerPolicy().ManagedPolicyArn(), "managed policy that may send work: attach it to every producer")
+		output(stack, stackscontract.OutputEntryTopics, awscdk.Fn_Join(jsii.String(","), &arns), "every entry topic; a location's is in its directory entry (entryTopicArn) and is route.Topic of its name")
+		output(stack, stackscontract.OutputUnroutedQueueURL, unrouted.QueueUrl(), "messages published without a known location: read, fix the producer, publish again")
+		output(stack, stackscontract.OutputProducerPolicy, r.Router.ProducerPolicy().ManagedPolicyArn(), "managed policy that may send work: attach it to every producer")
 	}
-	output(stack, names.OutputSiteDirectory, jsii.String(names.SiteDirectory(r.Fleet)), "the site directory: one SSM parameter per site (its queue, entry topic, cluster, service), read by fleet send, fleet status and producers")
-	output(stack, names.OutputWork, jsii.String(map[bool]string{true: names.WorkRouted, false: names.WorkShared}[props.Routed]), "routed: a queue per location; shared: one queue for every location")
+	output(stack, stackscontract.OutputSiteDirectory, jsii.String(siteagentcontract.SiteDirectory(r.Fleet)), "the site directory: one SSM parameter per site (its queue, entry topic, cluster, service), read by fleet send, fleet status and producers")
+	output(stack, stackscontract.OutputWork, jsii.String(map[bool]string{true: routercontract.WorkRouted, false: routercontract.WorkShared}[props.Routed]), "routed: a queue per location; shared: one queue for every location")
 	board, err := dashboard.New(stack, "Dashboard", dashboard.Props{
 		Name: props.DashboardName, Locations: locations, Unrouted: unrouted, Cluster: cluster, Service: worker.Service(), Fleet: r.Fleet, AgentLogs: r.Agent.LogGroup(),
 		QueueSearch: r.Fleet + "-",
@@ -59,14 +61,14 @@ func (r *Regional) addOperations(props *RegionalStackProps, cluster awsecs.IClus
 		return err
 	}
 
-	output(stack, names.OutputQueueURL, wq.Queue().QueueUrl(), map[bool]string{true: "work queue of the region: send file names here directly, or publish to the entry with location=region", false: "work queue of every location: send file names here"}[props.Routed])
-	output(stack, names.OutputDeadLetterQueueURL, wq.DeadLetterQueue().QueueUrl(), "messages that failed maxReceiveCount times")
-	output(stack, names.OutputRepositoryURI, repo.RepositoryUri(), "push the worker image here (make image-push)")
-	output(stack, names.OutputLogGroupName, logGroup.LogGroupName(), "logs of both sides (stream prefixes regional/ and external/)")
-	output(stack, names.OutputClusterName, cluster.ClusterName(), "regional ECS cluster")
-	output(stack, names.OutputServiceName, worker.Service().ServiceName(), "regional Fargate service")
-	output(stack, names.OutputAlarmTopic, r.Alerts.Topic().TopicArn(), "every alarm of the app notifies this topic: subscribe to it")
-	output(stack, names.OutputDashboard, board.DashboardName(), "the app's CloudWatch dashboard")
+	output(stack, stackscontract.OutputQueueURL, wq.Queue().QueueUrl(), map[bool]string{true: "work queue of the region: send file names here directly, or publish to the entry with location=region", false: "work queue of every location: send file names here"}[props.Routed])
+	output(stack, stackscontract.OutputDeadLetterQueueURL, wq.DeadLetterQueue().QueueUrl(), "messages that failed maxReceiveCount times")
+	output(stack, stackscontract.OutputRepositoryURI, repo.RepositoryUri(), "push the worker image here (make image-push)")
+	output(stack, stackscontract.OutputLogGroupName, logGroup.LogGroupName(), "logs of both sides (stream prefixes regional/ and external/)")
+	output(stack, stackscontract.OutputClusterName, cluster.ClusterName(), "regional ECS cluster")
+	output(stack, stackscontract.OutputServiceName, worker.Service().ServiceName(), "regional Fargate service")
+	output(stack, stackscontract.OutputAlarmTopic, r.Alerts.Topic().TopicArn(), "every alarm of the app notifies this topic: subscribe to it")
+	output(stack, stackscontract.OutputDashboard, board.DashboardName(), "the app's CloudWatch dashboard")
 	return nil
 }
 

@@ -18,7 +18,7 @@ import (
 	"github.com/ecs-anywhere-stretched/stretched/config"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/encryption"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/loggroup"
-	"github.com/ecs-anywhere-stretched/stretched/internal/names"
+	stackscontract "github.com/ecs-anywhere-stretched/stretched/stacks/contract"
 )
 
 // Pinned versions of what `make test` needs beyond what the CodeBuild image
@@ -242,7 +242,7 @@ func onRegionalRepository(stack awscdk.Stack, regional string, actions ...string
 	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions:    jsii.Strings(actions...),
 		Resources:  jsii.Strings(*stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("ecr"), Resource: jsii.String("repository"), ResourceName: jsii.String("*")})),
-		Conditions: &map[string]any{"StringEquals": map[string]any{"aws:ResourceTag/" + names.StackTagKey: regional}},
+		Conditions: &map[string]any{"StringEquals": map[string]any{"aws:ResourceTag/" + stackscontract.StackTagKey: regional}},
 	})
 }
 
@@ -251,7 +251,7 @@ func onRegionalRepository(stack awscdk.Stack, regional string, actions ...string
 func regionalRepository(regional string) string {
 	// Each buildspec command must end with status 0: no trailing `a && b`.
 	return fmt.Sprintf(`REPO=$(aws cloudformation describe-stacks --stack-name %s --query "Stacks[0].Outputs[?OutputKey=='%s'].OutputValue" --output text 2>/dev/null || true); if [ "$REPO" = None ]; then REPO=""; fi`,
-		regional, names.OutputRepositoryURI)
+		regional, stackscontract.OutputRepositoryURI)
 }
 
 // imageStep builds worker/Dockerfile for linux/amd64 and linux/arm64 as one

@@ -26,13 +26,14 @@ import (
 	"github.com/ecs-anywhere-stretched/stretched/constructs/registry"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/router"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/siteagent"
+	siteagentcontract "github.com/ecs-anywhere-stretched/stretched/constructs/siteagent/contract"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/sitenodes"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/storage"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/taskcount"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/workerspec"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/workqueue"
-	"github.com/ecs-anywhere-stretched/stretched/internal/names"
 	"github.com/ecs-anywhere-stretched/stretched/internal/workersecrets"
+	stackscontract "github.com/ecs-anywhere-stretched/stretched/stacks/contract"
 )
 
 // Regional is the in-region half: queue, registry, logs, network, EFS and the
@@ -140,7 +141,7 @@ func NewRegional(scope constructs.Construct, id string, props *RegionalStackProp
 
 	key := encryption.NewKey(stack, "Key", "ecs worker: work queues, logs and the sites' activation records", awscdk.RemovalPolicy_RETAIN)
 	// The fleet's activation function uses keys with the app's tag only.
-	awscdk.Tags_Of(key).Add(jsii.String(names.FleetTagKey), jsii.String(props.Fleet), nil)
+	awscdk.Tags_Of(key).Add(jsii.String(stackscontract.FleetTagKey), jsii.String(props.Fleet), nil)
 	r.Key = key
 	if err := r.addLocations(key, props); err != nil {
 		return nil, err
@@ -216,7 +217,7 @@ func NewRegional(scope constructs.Construct, id string, props *RegionalStackProp
 		return nil, err
 	}
 	agent, err := siteagent.New(stack, "SiteAgent", siteagent.Props{
-		Directory: names.SiteDirectory(props.Fleet), Fleet: props.Fleet, Key: key, LogRetention: retention,
+		Directory: siteagentcontract.SiteDirectory(props.Fleet), Fleet: props.Fleet, Key: key, LogRetention: retention,
 	})
 	if err != nil {
 		return nil, err

@@ -9,8 +9,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/ecs-anywhere-stretched/stretched/internal/names"
-
+	activationcontract "github.com/ecs-anywhere-stretched/stretched/constructs/activation/contract"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/workerspec/contract"
 )
 
@@ -92,7 +91,7 @@ func TestActivationCustomResource(t *testing.T) {
 	r := regional(t)
 	fnID := logicalID(t, r, "AWS::Lambda::Function", "ActivationsHandler")
 	fn := props(resources(r, "AWS::Lambda::Function")[fnID])
-	if fn["Runtime"] != "provided.al2023" || jsonOf(fn["Architectures"]) != `["arm64"]` || fn["Handler"] != names.HandlerActivation {
+	if fn["Runtime"] != "provided.al2023" || jsonOf(fn["Architectures"]) != `["arm64"]` || fn["Handler"] != activationcontract.Handler {
 		t.Errorf("handler must be the project binary's activation handler on provided.al2023 arm64: %s", jsonOf(fn))
 	}
 	if token := jsonOf(act["ServiceToken"]); !strings.Contains(token, `"Fn::ImportValue":"EcsWorker-Regional:ExportsOutputFnGetAtt`+fnID+`Arn`) {

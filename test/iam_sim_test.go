@@ -16,13 +16,12 @@ import (
 	"strings"
 	"testing"
 
+	activationhandler "github.com/ecs-anywhere-stretched/stretched/constructs/activation/handler"
+	siteagenthandler "github.com/ecs-anywhere-stretched/stretched/constructs/siteagent/handler"
+	sitenodeshandler "github.com/ecs-anywhere-stretched/stretched/constructs/sitenodes/handler"
+	taskcounthandler "github.com/ecs-anywhere-stretched/stretched/constructs/taskcount/handler"
 	"github.com/ecs-anywhere-stretched/stretched/internal/nodes"
 	"github.com/ecs-anywhere-stretched/stretched/internal/review"
-	"github.com/ecs-anywhere-stretched/stretched/lambda/activationcr"
-	"github.com/ecs-anywhere-stretched/stretched/lambda/agent"
-	"github.com/ecs-anywhere-stretched/stretched/lambda/deregister"
-	"github.com/ecs-anywhere-stretched/stretched/lambda/desiredcount"
-	"github.com/ecs-anywhere-stretched/stretched/lambda/renewer"
 )
 
 // The calls the running system makes, evaluated against the identity,
@@ -377,8 +376,8 @@ func (w *world) siteEdges(t *testing.T, s *synthesized) []edge {
 		handler any
 	}{
 		// The fleet's functions in the regional stack, for this site.
-		{"SiteNodesHandler", deregister.Handler{}},
-		{"TaskCountsHandler", desiredcount.Handler{}},
+		{"SiteNodesHandler", sitenodeshandler.Handler{}},
+		{"TaskCountsHandler", taskcounthandler.Handler{}},
 	} {
 		if h.prefix == "SiteNodesHandler" && len(resources(s, "Custom::SiteNodes")) == 0 {
 			continue // keepNodesOnDestroy: nothing deregisters this site's nodes
@@ -565,7 +564,7 @@ func (w *world) fleetActivationEdges(t *testing.T, s *synthesized, secret, secre
 		return "", nil
 	}
 	var edges []edge
-	calls := append(sdkCalls(activationcr.Handler{}), sdkCalls(renewer.Renewer{})...)
+	calls := append(sdkCalls(activationhandler.Handler{}), sdkCalls(activationhandler.Renewer{})...)
 	for _, call := range calls {
 		res, ctx := resourceFor(call)
 		edges = append(edges, edge{what: "the fleet's activation function calls " + call + " for " + s.name, role: role, action: call, resource: res, context: ctx, allow: true})
@@ -622,7 +621,7 @@ func (w *world) fleetAgentEdges(t *testing.T, s *synthesized, clusterArn, servic
 		return "", nil
 	}
 	var edges []edge
-	for _, call := range sdkCalls(agent.Fleet{}) {
+	for _, call := range sdkCalls(siteagenthandler.Fleet{}) {
 		res, ctx := resourceFor(call)
 		edges = append(edges, edge{what: "the fleet agent calls " + call + " for " + s.name, role: role, action: call, resource: res, context: ctx, allow: true})
 		if ctx != nil && ctx["aws:ResourceTag/stretched:fleet"] != nil {
@@ -1006,7 +1005,7 @@ func writeSimulation(t *testing.T, edges []edge, from []*synthesized, results []
 // TestHandlerCallsComeFromTheCode: the edges above are the handlers' own
 // client interfaces; an interface with no methods would check nothing.
 func TestHandlerCallsComeFromTheCode(t *testing.T) {
-	got := strings.Join(sdkCalls(agent.Fleet{}), " ")
+	got := strings.Join(sdkCalls(siteagenthandler.Fleet{}), " ")
 	for _, want := range []string{"ssm:GetParametersByPath", "ecs:UpdateService", "ecs:DescribeContainerInstances", "sqs:GetQueueAttributes"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("the site agent's calls %s lack %s", got, want)

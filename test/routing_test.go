@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	routercontract "github.com/ecs-anywhere-stretched/stretched/constructs/router/contract"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/workerspec"
-	"github.com/ecs-anywhere-stretched/stretched/internal/route"
 )
 
 // firstQueues are the logical ids the first version gave the one work queue
@@ -185,9 +185,9 @@ func TestEntryRoutesByLocation(t *testing.T) {
 	topicArn := fmt.Sprint(w.ref(s, topic))
 	queueArn := func(st *synthesized, id string) string { return fmt.Sprint(w.getAtt(st, id, "Arn")) }
 	want := map[string]string{ // subscription endpoint (queue ARN) -> filter
-		queueArn(s, firstQueues[0]):                                      jsonOf(route.LocationFilter("region")),
-		queueArn(a, firstQueues[0]):                                      jsonOf(route.LocationFilter("onprem")),
-		queueArn(s, logicalID(t, s, "AWS::SQS::Queue", "EntryUnrouted")): jsonOf(route.UnroutedFilter([]string{"onprem", "region"})),
+		queueArn(s, firstQueues[0]):                                      jsonOf(routercontract.LocationFilter("region")),
+		queueArn(a, firstQueues[0]):                                      jsonOf(routercontract.LocationFilter("onprem")),
+		queueArn(s, logicalID(t, s, "AWS::SQS::Queue", "EntryUnrouted")): jsonOf(routercontract.UnroutedFilter([]string{"onprem", "region"})),
 	}
 	got := map[string]string{}
 	// The site's queue subscribes from the site's stack.

@@ -20,7 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/ecs-anywhere-stretched/stretched/internal/route"
+	routercontract "github.com/ecs-anywhere-stretched/stretched/constructs/router/contract"
 	"github.com/ecs-anywhere-stretched/stretched/internal/send"
 	"github.com/ecs-anywhere-stretched/stretched/testkit/sqspeer"
 )
@@ -80,14 +80,14 @@ func TestRoutedWorkGoesWhereItsDataIs(t *testing.T) {
 		if err := os.MkdirAll(l.src, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		subscribe(q, route.LocationFilter(name))
+		subscribe(q, routercontract.LocationFilter(name))
 		locs[name] = l
 	}
 	unrouted, _, err := peer.Queue(ctx, "unrouted", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	subscribe(unrouted, route.UnroutedFilter(names))
+	subscribe(unrouted, routercontract.UnroutedFilter(names))
 
 	// The factory site reaches the region through a link the test cuts.
 	link := sqspeer.NewLink(t, peer)
@@ -196,7 +196,7 @@ func TestRoutedWorkGoesWhereItsDataIs(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := snsc.Publish(ctx, &sns.PublishInput{TopicArn: topic.TopicArn, Message: aws.String("to-mars"), MessageAttributes: map[string]snstypes.MessageAttributeValue{
-		route.Attribute: {DataType: aws.String("String"), StringValue: aws.String("mars")},
+		routercontract.Attribute: {DataType: aws.String("String"), StringValue: aws.String("mars")},
 	}}); err != nil {
 		t.Fatal(err)
 	}

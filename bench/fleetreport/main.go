@@ -17,7 +17,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/ecs-anywhere-stretched/stretched/internal/names"
+	siteagentcontract "github.com/ecs-anywhere-stretched/stretched/constructs/siteagent/contract"
 	"github.com/ecs-anywhere-stretched/stretched/internal/quota"
 )
 
@@ -197,7 +197,7 @@ func report(stacks []quota.Stack) Report {
 	}
 	// The agent's metrics: counts of sites for the fleet, a fixed set
 	// whatever its size (none per site).
-	total["custom metrics (agent)"] += float64(len(names.FleetMetrics)) * customMetric
+	total["custom metrics (agent)"] += float64(len(siteagentcontract.FleetMetrics)) * customMetric
 	items := make([]string, 0, len(total))
 	for k := range total {
 		items = append(items, k)

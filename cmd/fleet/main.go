@@ -37,13 +37,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
+	siteagentcontract "github.com/ecs-anywhere-stretched/stretched/constructs/siteagent/contract"
 	"github.com/ecs-anywhere-stretched/stretched/internal/join"
-	"github.com/ecs-anywhere-stretched/stretched/internal/names"
 	"github.com/ecs-anywhere-stretched/stretched/internal/nodes"
 	"github.com/ecs-anywhere-stretched/stretched/internal/rehome"
 	"github.com/ecs-anywhere-stretched/stretched/internal/send"
 	"github.com/ecs-anywhere-stretched/stretched/internal/status"
 	"github.com/ecs-anywhere-stretched/stretched/internal/upgrade"
+	stackscontract "github.com/ecs-anywhere-stretched/stretched/stacks/contract"
 )
 
 // Exit statuses.
@@ -63,15 +64,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	usage := func() {
-		fmt.Fprintf(stderr, "usage: fleet status [--prefix %s] [--region REGION] [--site SITE] [--json]\n", names.DefaultStackPrefix)
-		fmt.Fprintf(stderr, "       fleet send --location LOCATION [--prefix %s] [--region REGION] [NAME ...]   (names as arguments, or one per line on standard input)\n", names.DefaultStackPrefix)
-		fmt.Fprintf(stderr, "       fleet prepare-upgrade [--prefix %s] [--region REGION] [--dry-run]   (before deploying this version over one made before the fleet-wide functions)\n", names.DefaultStackPrefix)
+		fmt.Fprintf(stderr, "usage: fleet status [--prefix %s] [--region REGION] [--site SITE] [--json]\n", stackscontract.DefaultStackPrefix)
+		fmt.Fprintf(stderr, "       fleet send --location LOCATION [--prefix %s] [--region REGION] [NAME ...]   (names as arguments, or one per line on standard input)\n", stackscontract.DefaultStackPrefix)
+		fmt.Fprintf(stderr, "       fleet prepare-upgrade [--prefix %s] [--region REGION] [--dry-run]   (before deploying this version over one made before the fleet-wide functions)\n", stackscontract.DefaultStackPrefix)
 		fmt.Fprintf(stderr, "       fleet node userdata --site SITE [--nodes 1] [--expires 24h] [--proxy URL [--no-proxy A,B]] [--gpu] [--ecs-version V] [--stage full|image|boot] [--format cloud-init|script]   (user data that joins machines with nobody at them; holds a dedicated activation: a secret)\n")
 		fmt.Fprintf(stderr, "       fleet node list [--site SITE] [--json]   (each node: managed and container instance, ECS status, agents, connected, tasks, last seen, problems)\n")
 		fmt.Fprintf(stderr, "       fleet node drain --site SITE [--wait 10m] NODE   (DRAINING, then wait until its tasks stopped or moved)\n")
 		fmt.Fprintf(stderr, "       fleet node retire --site SITE [--wait 10m] [--force] NODE   (drain, deregister from ECS and SSM, print the machine's clean-up)\n")
 		fmt.Fprintf(stderr, "       fleet node update-agents --site SITE [--wait 10m]   (one node at a time: drain, update the ECS agent's ecs-init package through SSM Run Command, ACTIVE again)\n")
-		fmt.Fprintf(stderr, "       fleet rehome --site SITE [--prefix %s] [--region REGION] [--delete]   (after the upgrade: move a site's messages from the regional stack's old queues to its own)\n", names.DefaultStackPrefix)
+		fmt.Fprintf(stderr, "       fleet rehome --site SITE [--prefix %s] [--region REGION] [--delete]   (after the upgrade: move a site's messages from the regional stack's old queues to its own)\n", stackscontract.DefaultStackPrefix)
 	}
 	if len(args) == 0 || !slices.Contains([]string{"status", "send", "rehome", "prepare-upgrade", "node"}, args[0]) {
 		usage()
@@ -87,7 +88,7 @@ func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	prefix := fs.String("prefix", names.DefaultStackPrefix, "stack prefix of the app (context key stackPrefix)")
+	prefix := fs.String("prefix", stackscontract.DefaultStackPrefix, "stack prefix of the app (context key stackPrefix)")
 	region := fs.String("region", "", "AWS region of the stacks (default: the AWS configuration's)")
 	asJSON := fs.Bool("json", false, "print JSON instead of tables (status)")
 	location := fs.String("location", "", `where the files are: "region" or a site's name (send)`)
@@ -292,7 +293,7 @@ func siteNames(ctx context.Context, dir send.Directory, prefix string) ([]string
 		return nil, err
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("the site directory %s is empty: no site of this app is deployed here (--prefix, --region?)", names.SiteDirectory(prefix))
+		return nil, fmt.Errorf("the site directory %s is empty: no site of this app is deployed here (--prefix, --region?)", siteagentcontract.SiteDirectory(prefix))
 	}
 	sort.Strings(out)
 	return out, nil
@@ -333,7 +334,7 @@ func userData(ctx context.Context, api interface {
 		if err != nil {
 			return fail("%v; is %q a site of this app (--prefix %s)?", err, u.Site, prefix)
 		}
-		u.Cluster, _ = entry[names.DirCluster].(string)
+		u.Cluster, _ = entry[siteagentcontract.DirCluster].(string)
 		if err := u.ValidateSettings(); err != nil {
 			return fail("nothing made:\n%v", err)
 		}
@@ -364,21 +365,21 @@ func rehomeSite(ctx context.Context, q rehome.SQS, dir send.Directory, prefix, s
 	if site == "" {
 		return fail("--site is required: the site whose messages to move")
 	}
-	path := names.SiteDirectory(prefix) + "/" + site
+	path := siteagentcontract.SiteDirectory(prefix) + "/" + site
 	entry, err := send.Entry(ctx, dir, prefix, site)
 	if err != nil {
 		return fail("%v; deploy the site's stack of this version first (make deploy)", err)
 	}
 	oldQueue, oldDLQ := rehome.OldQueues(site)
 	total := 0
-	for _, pair := range [][2]string{{oldQueue, names.DirQueueURL}, {oldDLQ, names.DirDeadLetterURL}} {
+	for _, pair := range [][2]string{{oldQueue, siteagentcontract.DirQueueURL}, {oldDLQ, siteagentcontract.DirDeadLetterURL}} {
 		to, _ := entry[pair[1]].(string)
-		from, err := rehome.Find(ctx, q, names.RegionalStack(prefix), pair[0])
+		from, err := rehome.Find(ctx, q, stackscontract.RegionalStack(prefix), pair[0])
 		if err != nil {
 			return fail("%v", err)
 		}
 		if from == "" {
-			fmt.Fprintf(stdout, "no queue of %s with a logical id %s…: nothing to move\n", names.RegionalStack(prefix), pair[0])
+			fmt.Fprintf(stdout, "no queue of %s with a logical id %s…: nothing to move\n", stackscontract.RegionalStack(prefix), pair[0])
 			continue
 		}
 		if to == "" || to == from {
@@ -407,7 +408,7 @@ func sendWork(ctx context.Context, cfg aws.Config, prefix, location string, file
 	if err != nil {
 		return fail("%v (region %s)", err, cfg.Region)
 	}
-	t, err := send.Locate(ctx, ssm.NewFromConfig(cfg), names.RegionalStack(prefix), prefix, out, location)
+	t, err := send.Locate(ctx, ssm.NewFromConfig(cfg), stackscontract.RegionalStack(prefix), prefix, out, location)
 	if err != nil {
 		return fail("%v", err)
 	}

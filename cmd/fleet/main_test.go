@@ -24,7 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/ecs-anywhere-stretched/stretched/internal/route"
+	routercontract "github.com/ecs-anywhere-stretched/stretched/constructs/router/contract"
 	"github.com/ecs-anywhere-stretched/stretched/internal/status"
 	"github.com/ecs-anywhere-stretched/stretched/testkit/fakeaws"
 	"github.com/ecs-anywhere-stretched/stretched/testkit/sqspeer"
@@ -324,7 +324,7 @@ func TestSendRoutesToTheLocationAndStatusShowsIt(t *testing.T) {
 	if topic == nil {
 		t.Fatalf("the stack's topic Send-entry is not among %v", topics.Topics)
 	}
-	for queue, filter := range map[string]map[string]any{"work": route.LocationFilter("region"), "factory-work": route.LocationFilter("factory"), "unrouted": route.UnroutedFilter([]string{"factory", "region"})} {
+	for queue, filter := range map[string]map[string]any{"work": routercontract.LocationFilter("region"), "factory-work": routercontract.LocationFilter("factory"), "unrouted": routercontract.UnroutedFilter([]string{"factory", "region"})} {
 		attrs, err := q.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url(queue)), AttributeNames: []sqstypes.QueueAttributeName{"QueueArn"}})
 		if err != nil {
 			t.Fatal(err)

@@ -1,8 +1,8 @@
 // Package activation is a site's SSM hybrid activation, kept current by one
 // Go Lambda for the whole fleet (NewFleet, in the regional stack; handler
 // "activation"): it answers the site's Custom::SsmActivation on every deploy
-// (lambda/activationcr) and renews the site's activation on the site's own
-// schedule (lambda/renewer; an EventBridge Scheduler schedule per site, so
+// (its handler, ./handler) and renews the site's activation on the site's own
+// schedule (./handler too; an EventBridge Scheduler schedule per site, so
 // sites add no EventBridge rule), replacing it before it expires or fills up.
 // The site's Secrets Manager secret is the one record of the current
 // activation (id, code, expiry); the code never appears in a template,
@@ -28,9 +28,9 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
+	"github.com/ecs-anywhere-stretched/stretched/constructs/activation/contract"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/gofunction"
-	"github.com/ecs-anywhere-stretched/stretched/internal/limits"
-	"github.com/ecs-anywhere-stretched/stretched/internal/names"
+	stackscontract "github.com/ecs-anywhere-stretched/stretched/stacks/contract"
 )
 
 // Props configure the activation.
@@ -68,7 +68,7 @@ type Props struct {
 	// Description of the activation. Default: none. Allowed: at most 256 characters.
 	Description string
 	// Tags of the activation (and so of the nodes that join). The tag
-	// names.StackTagKey = the stack name is always added. Default: none.
+	// stackscontract.StackTagKey = the stack name is always added. Default: none.
 	// Allowed: keys among SiteTagKeys (the fleet's function may create
 	// activations with those tags only), values 0..256 characters.
 	Tags map[string]string
@@ -79,7 +79,7 @@ type Props struct {
 }
 
 // SiteTagKeys are the tag keys a site's activations may carry beside
-// names.StackTagKey.
+// stackscontract.StackTagKey.
 var SiteTagKeys = []string{"cluster", "site"}
 
 // Activation is the activation, the secret that records it, its key and
@@ -96,26 +96,26 @@ type Activation struct {
 
 var (
 	instanceNameRe = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
-	scheduleRe     = regexp.MustCompile(limits.RenewSchedulePattern)
+	scheduleRe     = regexp.MustCompile(contract.RenewSchedulePattern)
 )
 
 // withDefaults returns the props with every default applied.
 func (p Props) withDefaults() Props {
 	if p.RegistrationLimit == 0 {
-		p.RegistrationLimit = limits.DefaultRegistrationLimit
+		p.RegistrationLimit = contract.DefaultRegistrationLimit
 	}
 	if p.ExpiryDays == 0 {
-		p.ExpiryDays = limits.DefaultExpiryDays
+		p.ExpiryDays = contract.DefaultExpiryDays
 	}
 	if p.RenewDays == nil {
-		d := limits.DefaultRenewDays
+		d := contract.DefaultRenewDays
 		p.RenewDays = &d
 	}
 	if p.RenewSchedule == "" {
-		p.RenewSchedule = limits.DefaultRenewSchedule
+		p.RenewSchedule = contract.DefaultRenewSchedule
 	}
 	if p.Serial == 0 {
-		p.Serial = limits.DefaultSerial
+		p.Serial = contract.DefaultSerial
 	}
 	return p
 }
@@ -132,11 +132,11 @@ func (p Props) validate() error {
 	if p.InstanceRole == nil {
 		add("InstanceRole is nil: pass the role the nodes assume (trusted by ssm.amazonaws.com)")
 	}
-	if p.RegistrationLimit < limits.MinRegistrationLimit || p.RegistrationLimit > limits.MaxRegistrationLimit {
-		add("RegistrationLimit is %d: must be from %d to %d", p.RegistrationLimit, limits.MinRegistrationLimit, limits.MaxRegistrationLimit)
+	if p.RegistrationLimit < contract.MinRegistrationLimit || p.RegistrationLimit > contract.MaxRegistrationLimit {
+		add("RegistrationLimit is %d: must be from %d to %d", p.RegistrationLimit, contract.MinRegistrationLimit, contract.MaxRegistrationLimit)
 	}
-	if p.ExpiryDays < limits.MinExpiryDays || p.ExpiryDays > limits.MaxExpiryDays {
-		add("ExpiryDays is %d: must be from %d to %d (SSM's maximum)", p.ExpiryDays, limits.MinExpiryDays, limits.MaxExpiryDays)
+	if p.ExpiryDays < contract.MinExpiryDays || p.ExpiryDays > contract.MaxExpiryDays {
+		add("ExpiryDays is %d: must be from %d to %d (SSM's maximum)", p.ExpiryDays, contract.MinExpiryDays, contract.MaxExpiryDays)
 	}
 	if d := *p.RenewDays; d < 0 || d >= p.ExpiryDays {
 		add("RenewDays is %d: must be from 0 (no renewal) to %d, less than ExpiryDays (%d), or every run would renew", d, p.ExpiryDays-1, p.ExpiryDays)
@@ -144,22 +144,22 @@ func (p Props) validate() error {
 	if !scheduleRe.MatchString(p.RenewSchedule) {
 		add("RenewSchedule is %q: must be an EventBridge expression such as rate(1 day), rate(12 hours) or cron(0 3 * * ? *)", p.RenewSchedule)
 	}
-	if n := p.DefaultInstanceName; n != "" && (len(n) > limits.MaxInstanceName || !instanceNameRe.MatchString(n)) {
-		add("DefaultInstanceName is %q: must be 1 to %d letters, digits, '.', '-' or '_'", n, limits.MaxInstanceName)
+	if n := p.DefaultInstanceName; n != "" && (len(n) > contract.MaxInstanceName || !instanceNameRe.MatchString(n)) {
+		add("DefaultInstanceName is %q: must be 1 to %d letters, digits, '.', '-' or '_'", n, contract.MaxInstanceName)
 	}
-	if len(p.Description) > limits.MaxDescription {
-		add("Description is %d characters long: must be at most %d", len(p.Description), limits.MaxDescription)
+	if len(p.Description) > contract.MaxDescription {
+		add("Description is %d characters long: must be at most %d", len(p.Description), contract.MaxDescription)
 	}
 	for _, k := range sortedKeys(p.Tags) {
 		if !slices.Contains(SiteTagKeys, k) {
-			add("tag key %q: must be one of %s (the fleet's activation function may create activations with those tags only; %q is set by the construct)", k, strings.Join(SiteTagKeys, ", "), names.StackTagKey)
+			add("tag key %q: must be one of %s (the fleet's activation function may create activations with those tags only; %q is set by the construct)", k, strings.Join(SiteTagKeys, ", "), stackscontract.StackTagKey)
 		}
-		if len(p.Tags[k]) > limits.MaxTagValue {
-			add("tag %q has a value of %d characters: must be at most %d", k, len(p.Tags[k]), limits.MaxTagValue)
+		if len(p.Tags[k]) > contract.MaxTagValue {
+			add("tag %q has a value of %d characters: must be at most %d", k, len(p.Tags[k]), contract.MaxTagValue)
 		}
 	}
-	if p.Serial < limits.MinSerial || p.Serial > limits.MaxSerial {
-		add("Serial is %d: must be from %d to %d", p.Serial, limits.MinSerial, limits.MaxSerial)
+	if p.Serial < contract.MinSerial || p.Serial > contract.MaxSerial {
+		add("Serial is %d: must be from %d to %d", p.Serial, contract.MinSerial, contract.MaxSerial)
 	}
 	return errors.Join(errs...)
 }
@@ -193,17 +193,17 @@ func New(scope constructs.Construct, id string, props Props) (*Activation, error
 		EncryptionKey: key,
 		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 	})
-	awscdk.Tags_Of(a.secret).Add(jsii.String(names.FleetTagKey), jsii.String(p.Fleet.fleet), nil)
+	awscdk.Tags_Of(a.secret).Add(jsii.String(stackscontract.FleetTagKey), jsii.String(p.Fleet.fleet), nil)
 
 	properties := a.properties(p)
-	a.resource = gofunction.AnsweredBy(c, p.Fleet.function, names.ActivationResourceType, properties)
+	a.resource = gofunction.AnsweredBy(c, p.Fleet.function, contract.ResourceType, properties)
 
 	if *p.RenewDays > 0 {
 		// The renewal's input is the custom resource's properties: both
 		// make activations alike.
 		input := stack.ToJsonString(map[string]any{
-			names.RenewalSettings:  properties,
-			names.RenewalRenewDays: *p.RenewDays,
+			contract.RenewalSettings:  properties,
+			contract.RenewalRenewDays: *p.RenewDays,
 		}, nil)
 		schedule := awsscheduler.NewCfnSchedule(c, jsii.String("Renewal"), &awsscheduler.CfnScheduleProps{
 			Description:        jsii.String(fmt.Sprintf("renews the activation of stack %s when it expires within %d days or is full", a.stackTag, *p.RenewDays)),
@@ -250,24 +250,24 @@ func New(scope constructs.Construct, id string, props Props) (*Activation, error
 // properties are the custom resource's properties; the renewer gets the
 // same values as JSON, so both make activations alike.
 func (a *Activation) properties(p Props) map[string]any {
-	tags := []map[string]string{{"Key": names.StackTagKey, "Value": a.stackTag}}
+	tags := []map[string]string{{"Key": stackscontract.StackTagKey, "Value": a.stackTag}}
 	for _, k := range sortedKeys(p.Tags) {
 		tags = append(tags, map[string]string{"Key": k, "Value": p.Tags[k]})
 	}
 	properties := map[string]any{
-		names.PropIamRole:           p.InstanceRole.RoleName(),
-		names.PropRegistrationLimit: fmt.Sprint(p.RegistrationLimit),
-		names.PropExpiryDays:        fmt.Sprint(p.ExpiryDays),
-		names.PropSecretArn:         a.secret.SecretArn(),
-		names.PropSecretKey:         p.Key.KeyArn(),
-		names.PropSerial:            fmt.Sprint(p.Serial),
-		names.PropTags:              tags,
+		contract.PropIamRole:           p.InstanceRole.RoleName(),
+		contract.PropRegistrationLimit: fmt.Sprint(p.RegistrationLimit),
+		contract.PropExpiryDays:        fmt.Sprint(p.ExpiryDays),
+		contract.PropSecretArn:         a.secret.SecretArn(),
+		contract.PropSecretKey:         p.Key.KeyArn(),
+		contract.PropSerial:            fmt.Sprint(p.Serial),
+		contract.PropTags:              tags,
 	}
 	if p.DefaultInstanceName != "" {
-		properties[names.PropDefaultInstanceName] = p.DefaultInstanceName
+		properties[contract.PropDefaultInstanceName] = p.DefaultInstanceName
 	}
 	if p.Description != "" {
-		properties[names.PropDescription] = p.Description
+		properties[contract.PropDescription] = p.Description
 	}
 	return properties
 }
@@ -280,7 +280,7 @@ func (a *Activation) properties(p Props) map[string]any {
 func (a *Activation) NodeOperatorPolicy(entry awsssm.IStringParameter, cluster awsecs.ICluster) awsiam.ManagedPolicy {
 	stack := awscdk.Stack_Of(a.Construct)
 	inCluster := &map[string]any{"ArnEquals": map[string]any{"ecs:cluster": *cluster.ClusterArn()}}
-	keys := append([]string{names.StackTagKey}, SiteTagKeys...)
+	keys := append([]string{stackscontract.StackTagKey}, SiteTagKeys...)
 	sort.Strings(keys)
 	p := awsiam.NewManagedPolicy(a.Construct, jsii.String("NodeOperatorPolicy"), &awsiam.ManagedPolicyProps{
 		Description: jsii.String("fleet node userdata, list, drain, retire and update-agents for this site: read its directory entry, make a batch's activation (tagged with the site's stack) and pass its instance role to SSM, list, drain and deregister its nodes in its cluster and SSM"),
@@ -295,7 +295,7 @@ func (a *Activation) NodeOperatorPolicy(entry awsssm.IStringParameter, cluster a
 				Actions:   jsii.Strings("ssm:CreateActivation"),
 				Resources: jsii.Strings("*"),
 				Conditions: &map[string]any{
-					"StringEquals":              map[string]any{"aws:RequestTag/" + names.StackTagKey: a.stackTag},
+					"StringEquals":              map[string]any{"aws:RequestTag/" + stackscontract.StackTagKey: a.stackTag},
 					"ForAllValues:StringEquals": map[string]any{"aws:TagKeys": keys},
 				},
 			}),
@@ -321,7 +321,7 @@ func (a *Activation) NodeOperatorPolicy(entry awsssm.IStringParameter, cluster a
 				Sid:        jsii.String("RetireSiteManagedInstances"),
 				Actions:    jsii.Strings("ssm:DeregisterManagedInstance"),
 				Resources:  jsii.Strings(*stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("ssm"), Resource: jsii.String("managed-instance"), ResourceName: jsii.String("*")})),
-				Conditions: &map[string]any{"StringEquals": map[string]any{"ssm:resourceTag/" + names.StackTagKey: a.stackTag}},
+				Conditions: &map[string]any{"StringEquals": map[string]any{"ssm:resourceTag/" + stackscontract.StackTagKey: a.stackTag}},
 			}),
 			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 				Sid:     jsii.String("UpdateAgentsDocument"),
@@ -335,7 +335,7 @@ func (a *Activation) NodeOperatorPolicy(entry awsssm.IStringParameter, cluster a
 				Sid:        jsii.String("UpdateAgentsOnSiteNodes"),
 				Actions:    jsii.Strings("ssm:SendCommand"),
 				Resources:  jsii.Strings(*stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("ssm"), Resource: jsii.String("managed-instance"), ResourceName: jsii.String("*")})),
-				Conditions: &map[string]any{"StringEquals": map[string]any{"ssm:resourceTag/" + names.StackTagKey: a.stackTag}},
+				Conditions: &map[string]any{"StringEquals": map[string]any{"ssm:resourceTag/" + stackscontract.StackTagKey: a.stackTag}},
 			}),
 			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 				Sid:       jsii.String("ReadUpdateResults"),
@@ -369,5 +369,5 @@ func (a *Activation) Key() awskms.IKey { return a.key }
 func (a *Activation) JoinPolicy() awsiam.IManagedPolicy { return a.joinPolicy }
 
 // StackTag is the tag every activation of the site, and so every node that
-// joined through one, carries: names.StackTagKey = the stack name.
-func (a *Activation) StackTag() (key, value string) { return names.StackTagKey, a.stackTag }
+// joined through one, carries: stackscontract.StackTagKey = the stack name.
+func (a *Activation) StackTag() (key, value string) { return stackscontract.StackTagKey, a.stackTag }

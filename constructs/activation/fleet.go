@@ -14,9 +14,10 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
+	"github.com/ecs-anywhere-stretched/stretched/constructs/activation/contract"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/alerts"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/gofunction"
-	"github.com/ecs-anywhere-stretched/stretched/internal/names"
+	stackscontract "github.com/ecs-anywhere-stretched/stretched/stacks/contract"
 )
 
 // FleetProps configure the fleet's activation function.
@@ -51,7 +52,7 @@ func NewFleet(scope constructs.Construct, id string, props FleetProps) (*Fleet, 
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	stack := awscdk.Stack_Of(c)
 	fn, err := gofunction.New(c, "Handler", gofunction.Props{
-		Handler:      names.HandlerActivation,
+		Handler:      contract.Handler,
 		Description:  "ssm activations of every site: answers Custom::SsmActivation and renews on each site's schedule",
 		Key:          props.Key,
 		LogRetention: props.LogRetention,
@@ -61,7 +62,7 @@ func NewFleet(scope constructs.Construct, id string, props FleetProps) (*Fleet, 
 		return nil, fmt.Errorf("activation: %w", err)
 	}
 	f := &Fleet{Construct: c, fleet: props.Fleet, function: fn.Function()}
-	tagged := map[string]any{"aws:ResourceTag/" + names.FleetTagKey: props.Fleet}
+	tagged := map[string]any{"aws:ResourceTag/" + stackscontract.FleetTagKey: props.Fleet}
 	arn := func(service, resource string, format awscdk.ArnFormat) string {
 		return *stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String(service), Resource: jsii.String(resource), ArnFormat: format})
 	}
@@ -73,8 +74,8 @@ func NewFleet(scope constructs.Construct, id string, props FleetProps) (*Fleet, 
 		Actions:   jsii.Strings("ssm:CreateActivation"),
 		Resources: jsii.Strings("*"),
 		Conditions: &map[string]any{
-			"StringLike":                map[string]any{"aws:RequestTag/" + names.StackTagKey: names.AnywhereStack(props.Fleet, "*")},
-			"ForAllValues:StringEquals": map[string]any{"aws:TagKeys": append([]string{names.StackTagKey}, SiteTagKeys...)},
+			"StringLike":                map[string]any{"aws:RequestTag/" + stackscontract.StackTagKey: stackscontract.AnywhereStack(props.Fleet, "*")},
+			"ForAllValues:StringEquals": map[string]any{"aws:TagKeys": append([]string{stackscontract.StackTagKey}, SiteTagKeys...)},
 		},
 	}))
 	// A managed instance tagged with a site's tag would be deregistered
@@ -101,8 +102,8 @@ func NewFleet(scope constructs.Construct, id string, props FleetProps) (*Fleet, 
 		Actions:   jsii.Strings("iam:PassRole"),
 		Resources: jsii.Strings(*stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("iam"), Region: jsii.String(""), Resource: jsii.String("role"), ResourceName: jsii.String("*")})),
 		Conditions: &map[string]any{"StringEquals": map[string]any{
-			"iam:PassedToService":                  "ssm.amazonaws.com",
-			"iam:ResourceTag/" + names.FleetTagKey: props.Fleet,
+			"iam:PassedToService":                           "ssm.amazonaws.com",
+			"iam:ResourceTag/" + stackscontract.FleetTagKey: props.Fleet,
 		}},
 	}))
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
@@ -116,8 +117,8 @@ func NewFleet(scope constructs.Construct, id string, props FleetProps) (*Fleet, 
 		Actions:   jsii.Strings("kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt"),
 		Resources: jsii.Strings(arn("kms", "key/*", awscdk.ArnFormat_NO_RESOURCE_NAME)),
 		Conditions: &map[string]any{"StringEquals": map[string]any{
-			"kms:ViaService":                       fmt.Sprintf("secretsmanager.%s.amazonaws.com", *stack.Region()),
-			"aws:ResourceTag/" + names.FleetTagKey: props.Fleet,
+			"kms:ViaService": fmt.Sprintf("secretsmanager.%s.amazonaws.com", *stack.Region()),
+			"aws:ResourceTag/" + stackscontract.FleetTagKey: props.Fleet,
 		}},
 	}))
 	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{

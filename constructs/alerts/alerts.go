@@ -16,8 +16,8 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/ecs-anywhere-stretched/stretched/constructs/alerts/contract"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/encryption"
-	"github.com/ecs-anywhere-stretched/stretched/internal/limits"
 )
 
 // Props configure the topic.
@@ -27,7 +27,7 @@ type Props struct {
 	Email string
 }
 
-var emailRe = regexp.MustCompile(limits.EmailPattern)
+var emailRe = regexp.MustCompile(contract.EmailPattern)
 
 // Alerts is the topic.
 type Alerts struct {

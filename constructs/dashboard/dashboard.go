@@ -17,7 +17,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/ecs-anywhere-stretched/stretched/internal/names"
+	siteagentcontract "github.com/ecs-anywhere-stretched/stretched/constructs/siteagent/contract"
 )
 
 // Site is what the dashboard shows of a site.
@@ -99,8 +99,8 @@ func New(scope constructs.Construct, id string, p Props) (awscloudwatch.Dashboar
 	}
 	sites := func(metric, label, stat string) awscloudwatch.IMetric {
 		return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
-			Namespace: jsii.String(names.MetricNamespace), MetricName: jsii.String(metric), Label: jsii.String(label),
-			DimensionsMap: &map[string]*string{names.DimensionFleet: jsii.String(p.Fleet)},
+			Namespace: jsii.String(siteagentcontract.MetricNamespace), MetricName: jsii.String(metric), Label: jsii.String(label),
+			DimensionsMap: &map[string]*string{siteagentcontract.DimensionFleet: jsii.String(p.Fleet)},
 			Statistic:     jsii.String(stat), Period: minute,
 		})
 	}
@@ -126,9 +126,9 @@ func New(scope constructs.Construct, id string, p Props) (awscloudwatch.Dashboar
 	)
 	d.AddWidgets(
 		graph("Tasks in the region", insights("RunningTaskCount", "running"), insights("DesiredTaskCount", "desired")),
-		graph("Sites", sites(names.MetricSites, "served", "Maximum"), sites(names.MetricSitesFailed, "agent failed", "Maximum")),
-		graph("Sites with a problem", sites(names.MetricSitesOffline, "offline", "Minimum"),
-			sites(names.MetricSitesNodeDisconnected, "node disconnected", "Minimum"), sites(names.MetricSitesTasksBelowDesired, "tasks below desired", "Minimum")),
+		graph("Sites", sites(siteagentcontract.MetricSites, "served", "Maximum"), sites(siteagentcontract.MetricSitesFailed, "agent failed", "Maximum")),
+		graph("Sites with a problem", sites(siteagentcontract.MetricSitesOffline, "offline", "Minimum"),
+			sites(siteagentcontract.MetricSitesNodeDisconnected, "node disconnected", "Minimum"), sites(siteagentcontract.MetricSitesTasksBelowDesired, "tasks below desired", "Minimum")),
 	)
 	search := func(label, expression string) awscloudwatch.IMetric {
 		return awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
@@ -150,9 +150,9 @@ func New(scope constructs.Construct, id string, p Props) (awscloudwatch.Dashboar
 			Title:         jsii.String(fmt.Sprintf("Fleet: up to %d sites with a problem (last 15 minutes of the agent's log)", TopN*2)),
 			LogGroupNames: jsii.Strings(*p.AgentLogs.LogGroupName()),
 			QueryLines: jsii.Strings(
-				fmt.Sprintf(`filter msg = %q`, names.LogSiteState),
+				fmt.Sprintf(`filter msg = %q`, siteagentcontract.LogSiteState),
 				fmt.Sprintf(`stats latest(%s) as connected, latest(%s) as disconnected, latest(%s) as desired, latest(%s) as running by site`,
-					names.LogConnectedNodes, names.LogDisconnectedNodes, names.LogDesiredTasks, names.LogRunningTasks),
+					siteagentcontract.LogConnectedNodes, siteagentcontract.LogDisconnectedNodes, siteagentcontract.LogDesiredTasks, siteagentcontract.LogRunningTasks),
 				`filter connected = 0 or disconnected > 0 or running < desired`,
 				`sort connected asc, disconnected desc`,
 				fmt.Sprintf(`limit %d`, TopN*2),

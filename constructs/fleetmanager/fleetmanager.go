@@ -15,7 +15,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/ecs-anywhere-stretched/stretched/internal/limits"
+	"github.com/ecs-anywhere-stretched/stretched/constructs/fleetmanager/contract"
 	"github.com/ecs-anywhere-stretched/stretched/internal/nodes"
 )
 
@@ -33,7 +33,7 @@ const InventorySchedule = "rate(12 hours)"
 const AgentUpdateSchedule = "rate(7 days)"
 
 // DefaultPatchSchedule is Sunday 03:00 UTC.
-const DefaultPatchSchedule = limits.DefaultPatchSchedule
+const DefaultPatchSchedule = contract.DefaultPatchSchedule
 
 // Props configure the associations.
 type Props struct {
@@ -58,12 +58,12 @@ func (p Props) validate() error {
 		errs = append(errs, fmt.Errorf("fleetmanager: Patch is %q: must be %q, %q or empty (no patching)", p.Patch, PatchScan, PatchInstall))
 	}
 	if p.PatchSchedule != "" {
-		if problem := limits.PatchScheduleProblem(p.PatchSchedule); problem != "" {
+		if problem := contract.PatchScheduleProblem(p.PatchSchedule); problem != "" {
 			errs = append(errs, fmt.Errorf("fleetmanager: PatchSchedule is %q: %s", p.PatchSchedule, problem))
 		}
 	}
 	if p.EcsAgentUpdateSchedule != "" {
-		if problem := limits.PatchScheduleProblem(p.EcsAgentUpdateSchedule); problem != "" {
+		if problem := contract.PatchScheduleProblem(p.EcsAgentUpdateSchedule); problem != "" {
 			errs = append(errs, fmt.Errorf("fleetmanager: EcsAgentUpdateSchedule is %q: %s", p.EcsAgentUpdateSchedule, problem))
 		}
 	}

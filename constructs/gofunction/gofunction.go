@@ -19,9 +19,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
-	"slices"
-	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
@@ -33,13 +32,14 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/ecs-anywhere-stretched/stretched/constructs/encryption"
-	"github.com/ecs-anywhere-stretched/stretched/internal/names"
 )
 
 // Props configure the function.
 type Props struct {
-	// Handler is the handler of the Lambda binary this function runs, one of
-	// names.Handlers, such as names.HandlerActivation. Required.
+	// Handler is the handler of the Lambda binary this function runs: a
+	// feature's contract.Handler, such as "activation" (the binary's test
+	// checks that it answers every Handler the synthesized templates name).
+	// Required.
 	Handler string
 	// Description of the function. Required.
 	Description string
@@ -89,14 +89,17 @@ func (p Props) withDefaults() Props {
 	return p
 }
 
+// handlerName is what a handler's name looks like: the feature's name.
+var handlerName = regexp.MustCompile(`^[a-z][a-z0-9]*$`)
+
 func (p Props) validate() error {
 	var errs []error
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf("gofunction: "+format, args...)) }
 	if p.Description == "" {
 		add("Description is empty: say what the function does")
 	}
-	if !slices.Contains(names.Handlers, p.Handler) {
-		add("Handler is %q: must be one of %s", p.Handler, strings.Join(names.Handlers, ", "))
+	if !handlerName.MatchString(p.Handler) {
+		add("Handler is %q: must be a feature's handler name (lowercase letters and digits), its contract.Handler, such as \"activation\"", p.Handler)
 	}
 	if _, err := os.Stat(filepath.Join(p.RepoRoot, "go.mod")); err != nil {
 		add("RepoRoot %q has no go.mod: give the folder of this repository", p.RepoRoot)

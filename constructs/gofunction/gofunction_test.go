@@ -11,7 +11,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/ecs-anywhere-stretched/stretched/internal/names"
+	activationcontract "github.com/ecs-anywhere-stretched/stretched/constructs/activation/contract"
+	sitenodescontract "github.com/ecs-anywhere-stretched/stretched/constructs/sitenodes/contract"
 	"github.com/ecs-anywhere-stretched/stretched/testkit/errcheck"
 )
 
@@ -22,14 +23,14 @@ func TestValidate(t *testing.T) {
 		props Props
 		want  []string
 	}{
-		{"defaults", Props{Handler: names.HandlerActivation, Description: "d"}, nil},
-		{"settings", Props{Handler: names.HandlerSiteNodes, Description: "d", MemoryMiB: 256}, nil},
-		{"no handler", Props{Description: "d"}, []string{`Handler is ""`, "one of activation, siteagent"}},
-		{"unknown handler", Props{Handler: "lambda/renewer", Description: "d"}, []string{`Handler is "lambda/renewer"`}},
-		{"not a repository", Props{Handler: names.HandlerActivation, Description: "d", RepoRoot: "/nonexistent"}, []string{`RepoRoot "/nonexistent" has no go.mod`}},
-		{"no description", Props{Handler: names.HandlerActivation}, []string{"Description is empty"}},
-		{"timeout", Props{Handler: names.HandlerActivation, Description: "d", Timeout: awscdk.Duration_Minutes(jsii.Number(16))}, []string{"Timeout is 960 seconds", "from 1 to 900"}},
-		{"memory", Props{Handler: names.HandlerActivation, Description: "d", MemoryMiB: 64}, []string{"MemoryMiB is 64"}},
+		{"defaults", Props{Handler: activationcontract.Handler, Description: "d"}, nil},
+		{"settings", Props{Handler: sitenodescontract.Handler, Description: "d", MemoryMiB: 256}, nil},
+		{"no handler", Props{Description: "d"}, []string{`Handler is ""`, "its contract.Handler"}},
+		{"unknown handler", Props{Handler: "renewer/x", Description: "d"}, []string{`Handler is "renewer/x"`}},
+		{"not a repository", Props{Handler: activationcontract.Handler, Description: "d", RepoRoot: "/nonexistent"}, []string{`RepoRoot "/nonexistent" has no go.mod`}},
+		{"no description", Props{Handler: activationcontract.Handler}, []string{"Description is empty"}},
+		{"timeout", Props{Handler: activationcontract.Handler, Description: "d", Timeout: awscdk.Duration_Minutes(jsii.Number(16))}, []string{"Timeout is 960 seconds", "from 1 to 900"}},
+		{"memory", Props{Handler: activationcontract.Handler, Description: "d", MemoryMiB: 64}, []string{"MemoryMiB is 64"}},
 		{"every problem at once", Props{MemoryMiB: 99999}, []string{`Handler is ""`, "Description is empty", "MemoryMiB is 99999"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -154,9 +155,18 @@ func TestSourceHashLeavesOutTheCLIAndTests(t *testing.T) {
 	}
 	for _, f := range files {
 		for _, out := range []string{"cmd/", "worker/", "testkit/", "internal/status/", "internal/send/", "stacks/", "constructs/"} {
+			// A feature's handler and contract sit beside its construct.
+			dir := filepath.Base(filepath.Dir(f))
+			feature := strings.HasPrefix(f, "constructs/") || strings.HasPrefix(f, "stacks/")
+			if feature && (dir == "handler" || dir == "contract") && !strings.HasSuffix(f, "_test.go") {
+				continue
+			}
 			if strings.HasPrefix(f, out) || strings.HasSuffix(f, "_test.go") {
 				t.Errorf("the asset hash covers %s, which the Lambda binary does not run", f)
 			}
 		}
+	}
+	if !slices.Contains(files, "constructs/activation/handler/start.go") {
+		t.Errorf("hashed files %v lack the activation handler", files)
 	}
 }

@@ -21,7 +21,8 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/ecs-anywhere-stretched/stretched/internal/limits"
+	"github.com/ecs-anywhere-stretched/stretched/constructs/queuescaling/contract"
+	siteagentcontract "github.com/ecs-anywhere-stretched/stretched/constructs/siteagent/contract"
 )
 
 // Mode is what the service scales on.
@@ -39,14 +40,14 @@ const (
 // is added, from ScaleOutFastBacklog FastStep are added (the steps of
 // aws-cdk's QueueProcessingServiceBase).
 const (
-	ScaleOutBacklog     = limits.BacklogPerTask
+	ScaleOutBacklog     = siteagentcontract.BacklogPerTask
 	ScaleOutFastBacklog = 500
 	FastStep            = 5
 )
 
 // DefaultBurstAgeSeconds is the oldest message's age from which a burst
 // service adds a task.
-const DefaultBurstAgeSeconds = limits.DefaultBurstAgeSeconds
+const DefaultBurstAgeSeconds = contract.DefaultBurstAgeSeconds
 
 // Props configure the scaling of one service.
 type Props struct {

@@ -18,7 +18,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/ecs-anywhere-stretched/stretched/internal/names"
+	stackscontract "github.com/ecs-anywhere-stretched/stretched/stacks/contract"
 )
 
 // Props configure the repository.
@@ -46,6 +46,6 @@ func New(scope constructs.Construct, props Props) (awsecr.Repository, error) {
 		},
 	})
 	// The pipeline's image step may push only to a repository with this tag.
-	awscdk.Tags_Of(repo).Add(jsii.String(names.StackTagKey), awscdk.Stack_Of(scope).StackName(), nil)
+	awscdk.Tags_Of(repo).Add(jsii.String(stackscontract.StackTagKey), awscdk.Stack_Of(scope).StackName(), nil)
 	return repo, nil
 }

@@ -24,9 +24,9 @@ import (
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/ecs-anywhere-stretched/stretched/constructs/encryption"
+	"github.com/ecs-anywhere-stretched/stretched/constructs/router/contract"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/workqueue"
-	"github.com/ecs-anywhere-stretched/stretched/internal/names"
-	"github.com/ecs-anywhere-stretched/stretched/internal/route"
+	stackscontract "github.com/ecs-anywhere-stretched/stretched/stacks/contract"
 )
 
 // Props configure the entry.
@@ -42,11 +42,11 @@ type Props struct {
 	// letters, digits, '-' or '_', each once.
 	Locations []string
 	// Topics is how many entry topics share the locations, each location on
-	// one (route.Topic: a hash of its name); each holds at most
-	// route.MaxLocationsPerTopic. Changing it moves locations between
+	// one (contract.Topic: a hash of its name); each holds at most
+	// contract.MaxLocationsPerTopic. Changing it moves locations between
 	// topics (their subscriptions are replaced). Default: 1.
 	Topics int
-	// Fleet is the value of names.FleetTagKey on the location queues (the
+	// Fleet is the value of stackscontract.FleetTagKey on the location queues (the
 	// app's stack prefix): the producer policy may send to queues with both
 	// tags, so its size does not grow with the locations (a managed policy
 	// holds at most 6,144 characters: one queue ARN per location, about 100
@@ -76,7 +76,7 @@ func (p Props) validate() error {
 	}
 	seen := map[string]bool{}
 	for _, name := range p.Locations {
-		if !route.Location.MatchString(name) {
+		if !contract.Location.MatchString(name) {
 			errs = append(errs, fmt.Errorf("router: location %q: must be 1 to 64 letters, digits, '-' or '_'", name))
 		}
 		if seen[name] {
@@ -87,9 +87,9 @@ func (p Props) validate() error {
 	if p.Topics < 1 {
 		errs = append(errs, fmt.Errorf("router: Topics is %d: must be at least 1", p.Topics))
 	} else {
-		if i, n, over := route.Overfull(p.Locations, p.Topics); over {
+		if i, n, over := contract.Overfull(p.Locations, p.Topics); over {
 			errs = append(errs, fmt.Errorf("router: entry topic %d would route %d locations: SNS allows %d filter policies per topic and 150 value combinations in the unrouted filter, so a topic routes at most %d; set entryTopics to at least %d",
-				i+1, n, quotaFilterPolicies, route.MaxLocationsPerTopic, route.SuggestedTopics(len(p.Locations))))
+				i+1, n, quotaFilterPolicies, contract.MaxLocationsPerTopic, contract.SuggestedTopics(len(p.Locations))))
 		}
 	}
 	return errors.Join(errs...)
@@ -149,11 +149,11 @@ func New(scope constructs.Construct, id string, props Props) (*Router, error) {
 	}}, jsii.Bool(false))
 	// No attribute, or one no location of the topic takes: CDK's filter
 	// types cannot say "$or", so the policy is written as SNS reads it.
-	for i, shard := range route.Shards(r.locations, props.Topics) {
+	for i, shard := range contract.Shards(r.locations, props.Topics) {
 		sub := r.topics[i].AddSubscription(awssnssubscriptions.NewSqsSubscription(r.unrouted, &awssnssubscriptions.SqsSubscriptionProps{
 			RawMessageDelivery: jsii.Bool(true),
 		}))
-		sub.Node().DefaultChild().(awssns.CfnSubscription).AddPropertyOverride(jsii.String("FilterPolicy"), route.UnroutedFilter(shard))
+		sub.Node().DefaultChild().(awssns.CfnSubscription).AddPropertyOverride(jsii.String("FilterPolicy"), contract.UnroutedFilter(shard))
 	}
 
 	r.producer = awsiam.NewManagedPolicy(c, jsii.String("ProducerPolicy"), &awsiam.ManagedPolicyProps{
@@ -206,7 +206,7 @@ func (r *Router) Subscribe(queue awssqs.IQueue, location string) error {
 	r.TopicFor(location).AddSubscription(awssnssubscriptions.NewSqsSubscription(queue, &awssnssubscriptions.SqsSubscriptionProps{
 		RawMessageDelivery: jsii.Bool(true),
 		FilterPolicy: &map[string]awssns.SubscriptionFilter{
-			route.Attribute: awssns.SubscriptionFilter_StringFilter(&awssns.StringConditions{Allowlist: jsii.Strings(location)}),
+			contract.Attribute: awssns.SubscriptionFilter_StringFilter(&awssns.StringConditions{Allowlist: jsii.Strings(location)}),
 		},
 	}))
 	awscdk.Tags_Of(queue).Add(jsii.String(LocationTagKey), jsii.String(location), nil)
@@ -239,7 +239,7 @@ func (r *Router) locationQueues() *[]*string {
 
 func (r *Router) locationTags() *map[string]any {
 	return &map[string]any{
-		"StringEquals": map[string]any{"aws:ResourceTag/" + names.FleetTagKey: r.fleet},
+		"StringEquals": map[string]any{"aws:ResourceTag/" + stackscontract.FleetTagKey: r.fleet},
 		"Null":         map[string]any{"aws:ResourceTag/" + LocationTagKey: "false"},
 	}
 }
@@ -258,7 +258,7 @@ func (r *Router) Topics() []awssns.ITopic {
 
 // TopicFor is the entry topic that routes location.
 func (r *Router) TopicFor(location string) awssns.ITopic {
-	return r.topics[route.Topic(location, len(r.topics))]
+	return r.topics[contract.Topic(location, len(r.topics))]
 }
 
 func (r *Router) topicArns() *[]*string {

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ecs-anywhere-stretched/stretched/internal/route"
+	"github.com/ecs-anywhere-stretched/stretched/constructs/router/contract"
 	"github.com/ecs-anywhere-stretched/stretched/testkit/errcheck"
 )
 
@@ -38,9 +38,9 @@ func TestShardsAreStable(t *testing.T) {
 	for i := range 500 {
 		locations = append(locations, "site"+string(rune('a'+i%26))+string(rune('a'+i/26)))
 	}
-	shards := route.Shards(locations, 5)
+	shards := contract.Shards(locations, 5)
 	for i, s := range shards {
-		if len(s) > route.MaxLocationsPerTopic || len(s) < 50 {
+		if len(s) > contract.MaxLocationsPerTopic || len(s) < 50 {
 			t.Errorf("topic %d routes %d locations of 500 on 5 topics", i, len(s))
 		}
 	}
@@ -48,7 +48,7 @@ func TestShardsAreStable(t *testing.T) {
 		t.Errorf("500 locations on 5 topics: %v", err)
 	}
 	for _, l := range locations[:10] {
-		if route.Topic(l, 5) != route.Topic(l, 5) || route.Topic(l, 1) != 0 {
+		if contract.Topic(l, 5) != contract.Topic(l, 5) || contract.Topic(l, 1) != 0 {
 			t.Errorf("%s: topic not stable", l)
 		}
 	}

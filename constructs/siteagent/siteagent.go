@@ -1,5 +1,5 @@
 // Package siteagent is the sites' agent: one Go Lambda for the whole fleet
-// (handler "siteagent", lambda/agent, in the regional stack: New), run every
+// (handler "siteagent", ./handler, in the regional stack: New), run every
 // minute and on every "ECS Container Instance State Change", that reads the
 // site directory (one Parameter Store entry per site, made by NewSite in the
 // site's stack) and, for each site within a bounded time, scales its
@@ -34,8 +34,8 @@ import (
 
 	"github.com/ecs-anywhere-stretched/stretched/constructs/alerts"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/gofunction"
-	"github.com/ecs-anywhere-stretched/stretched/internal/limits"
-	"github.com/ecs-anywhere-stretched/stretched/internal/names"
+	"github.com/ecs-anywhere-stretched/stretched/constructs/siteagent/contract"
+	stackscontract "github.com/ecs-anywhere-stretched/stretched/stacks/contract"
 )
 
 // Alarm thresholds, in one-minute periods.
@@ -55,9 +55,9 @@ const (
 // Props configure the fleet's agent.
 type Props struct {
 	// Directory is the path of the site directory the agent reads
-	// (names.SiteDirectory). Required.
+	// (contract.SiteDirectory). Required.
 	Directory string
-	// Fleet is the value of names.FleetTagKey on the clusters, services
+	// Fleet is the value of stackscontract.FleetTagKey on the clusters, services
 	// and queues the agent may act on: the app's stack prefix. Required.
 	Fleet string
 	// Key encrypts the function's logs and environment. Default: a key of its own.
@@ -96,19 +96,19 @@ func New(scope constructs.Construct, id string, props Props) (*Agent, error) {
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	stack := awscdk.Stack_Of(c)
 	fn, err := gofunction.New(c, "Handler", gofunction.Props{
-		Handler:      names.HandlerSiteAgent,
+		Handler:      contract.Handler,
 		Description:  "scales every site's EXTERNAL service on its queue and writes the sites' node and task metrics",
 		Key:          props.Key,
 		LogRetention: props.LogRetention,
 		Timeout:      awscdk.Duration_Seconds(jsii.Number(50)),
 		MemoryMiB:    256,
 		TextLogs:     true,
-		Environment:  map[string]*string{names.EnvDirectory: jsii.String(props.Directory)},
+		Environment:  map[string]*string{contract.EnvDirectory: jsii.String(props.Directory)},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("siteagent: %w", err)
 	}
-	tagged := &map[string]any{"StringEquals": map[string]any{"aws:ResourceTag/" + names.FleetTagKey: props.Fleet}}
+	tagged := &map[string]any{"StringEquals": map[string]any{"aws:ResourceTag/" + stackscontract.FleetTagKey: props.Fleet}}
 	arn := func(service, resource string) string {
 		return *stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String(service), Resource: jsii.String(resource), ArnFormat: awscdk.ArnFormat_NO_RESOURCE_NAME})
 	}
@@ -154,7 +154,7 @@ func New(scope constructs.Construct, id string, props Props) (*Agent, error) {
 	// account under 100 unreserved (new accounts often have 10 in all). Two
 	// overlapping runs are safe: each sets the desired count from what it
 	// reads, within the same bounds, and never reads it back to add to it
-	// (tested in lambda/agent).
+	// (tested in ./handler).
 	// A failed run is not run again by Lambda (by default it retries an
 	// asynchronous invocation twice, one and two minutes later, on top of
 	// the next scheduled runs): the next minute's run reads everything
@@ -201,8 +201,8 @@ func New(scope constructs.Construct, id string, props Props) (*Agent, error) {
 	// over a minute: one good run clears the minute.
 	count := func(name string) awscloudwatch.Metric {
 		return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
-			Namespace: jsii.String(names.MetricNamespace), MetricName: jsii.String(name),
-			DimensionsMap: &map[string]*string{names.DimensionFleet: jsii.String(props.Fleet)},
+			Namespace: jsii.String(contract.MetricNamespace), MetricName: jsii.String(name),
+			DimensionsMap: &map[string]*string{contract.DimensionFleet: jsii.String(props.Fleet)},
 			Statistic:     jsii.String("Minimum"), Period: awscdk.Duration_Minutes(jsii.Number(1)),
 		})
 	}
@@ -217,11 +217,11 @@ func New(scope constructs.Construct, id string, props Props) (*Agent, error) {
 			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
 		})
 	}
-	a.offline = alarm("SitesOffline", names.MetricSitesOffline, OfflineMinutes, fmt.Sprintf(
+	a.offline = alarm("SitesOffline", contract.MetricSitesOffline, OfflineMinutes, fmt.Sprintf(
 		"a site has had no connected node for %d minutes: offline (link cut, power, or no node joined yet); its work waits in its queue and the agent does not add tasks there; `fleet status` and the dashboard's fleet view name it", OfflineMinutes))
-	a.disconnected = alarm("SitesNodeDisconnected", names.MetricSitesNodeDisconnected, DisconnectedMinutes, fmt.Sprintf(
+	a.disconnected = alarm("SitesNodeDisconnected", contract.MetricSitesNodeDisconnected, DisconnectedMinutes, fmt.Sprintf(
 		"a node's ECS agent has been disconnected for %d minutes at a site that is online: check the machine, its network and `systemctl status ecs`; `fleet status` names the site and node", DisconnectedMinutes))
-	a.missingTasks = alarm("SitesTasksBelowDesired", names.MetricSitesTasksBelowDesired, MissingTaskMinutes, fmt.Sprintf(
+	a.missingTasks = alarm("SitesTasksBelowDesired", contract.MetricSitesTasksBelowDesired, MissingTaskMinutes, fmt.Sprintf(
 		"a site that is online has run fewer worker tasks than desired for %d minutes: nodes full or failing; `fleet status` names the site, its service's events say why", MissingTaskMinutes))
 	return a, nil
 }
@@ -298,30 +298,30 @@ func NewSite(scope constructs.Construct, id string, props SiteProps) (*Site, err
 		return nil, err
 	}
 	if props.BacklogPerTask == 0 {
-		props.BacklogPerTask = limits.BacklogPerTask
+		props.BacklogPerTask = contract.BacklogPerTask
 	}
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	stack := awscdk.Stack_Of(c)
 	for _, r := range []constructs.IConstruct{props.Cluster, props.Service} {
-		awscdk.Tags_Of(r).Add(jsii.String(names.FleetTagKey), jsii.String(props.Fleet), nil)
+		awscdk.Tags_Of(r).Add(jsii.String(stackscontract.FleetTagKey), jsii.String(props.Fleet), nil)
 	}
 	a := &Site{Construct: c}
 	value := map[string]any{
-		names.DirSite:           props.Site,
-		names.DirCluster:        props.Cluster.ClusterName(),
-		names.DirService:        props.Service.ServiceName(),
-		names.DirQueueURL:       props.Queue.QueueUrl(),
-		names.DirDeadLetterURL:  props.DeadLetterQueue.QueueUrl(),
-		names.DirMinTasks:       props.MinTasks,
-		names.DirMaxTasks:       props.MaxTasks,
-		names.DirBacklogPerTask: props.BacklogPerTask,
+		contract.DirSite:           props.Site,
+		contract.DirCluster:        props.Cluster.ClusterName(),
+		contract.DirService:        props.Service.ServiceName(),
+		contract.DirQueueURL:       props.Queue.QueueUrl(),
+		contract.DirDeadLetterURL:  props.DeadLetterQueue.QueueUrl(),
+		contract.DirMinTasks:       props.MinTasks,
+		contract.DirMaxTasks:       props.MaxTasks,
+		contract.DirBacklogPerTask: props.BacklogPerTask,
 	}
 	if props.EntryTopic != nil {
-		value[names.DirEntryTopic] = props.EntryTopic.TopicArn()
+		value[contract.DirEntryTopic] = props.EntryTopic.TopicArn()
 	}
 	if props.InstanceRole != nil {
-		value[names.DirInstanceRole] = props.InstanceRole.RoleName()
-		value[names.DirStack] = stack.StackName()
+		value[contract.DirInstanceRole] = props.InstanceRole.RoleName()
+		value[contract.DirStack] = stack.StackName()
 	}
 	a.entry = awsssm.NewStringParameter(c, jsii.String("Entry"), &awsssm.StringParameterProps{
 		ParameterName: jsii.String(props.Directory + "/" + props.Site),

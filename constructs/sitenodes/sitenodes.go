@@ -1,6 +1,6 @@
 // Package sitenodes deregisters a site's nodes when its stack is deleted: a
 // Custom::SiteNodes resource that the fleet's one Go Lambda (NewFleet in the
-// regional stack; handler "sitenodes", lambda/deregister) answers: on Delete it
+// regional stack; handler "sitenodes", ./handler) answers: on Delete it
 // force-deregisters every container instance of the site's cluster and every
 // SSM managed instance carrying the site's stack tag, when the stack itself
 // is being deleted (not when an update removes the resource). Make the site's
@@ -23,7 +23,8 @@ import (
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/ecs-anywhere-stretched/stretched/constructs/gofunction"
-	"github.com/ecs-anywhere-stretched/stretched/internal/names"
+	"github.com/ecs-anywhere-stretched/stretched/constructs/sitenodes/contract"
+	stackscontract "github.com/ecs-anywhere-stretched/stretched/stacks/contract"
 )
 
 // FleetProps configure the fleet's deregistration function.
@@ -53,7 +54,7 @@ func NewFleet(scope constructs.Construct, id string, props FleetProps) (*Fleet, 
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	stack := awscdk.Stack_Of(c)
 	fn, err := gofunction.New(c, "Handler", gofunction.Props{
-		Handler:      names.HandlerSiteNodes,
+		Handler:      contract.Handler,
 		Description:  "deregisters a site's container instances and managed instances when its stack is deleted",
 		Key:          props.Key,
 		LogRetention: props.LogRetention,
@@ -70,18 +71,18 @@ func NewFleet(scope constructs.Construct, id string, props FleetProps) (*Fleet, 
 		Sid:        jsii.String("SiteContainerInstances"),
 		Actions:    jsii.Strings("ecs:ListContainerInstances", "ecs:DeregisterContainerInstance"),
 		Resources:  jsii.Strings(arn("ecs", "cluster/*")),
-		Conditions: &map[string]any{"StringEquals": map[string]any{"aws:ResourceTag/" + names.FleetTagKey: props.Fleet}},
+		Conditions: &map[string]any{"StringEquals": map[string]any{"aws:ResourceTag/" + stackscontract.FleetTagKey: props.Fleet}},
 	}))
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:        jsii.String("SiteManagedInstances"),
 		Actions:    jsii.Strings("ssm:DeregisterManagedInstance"),
 		Resources:  jsii.Strings(arn("ssm", "managed-instance/*")),
-		Conditions: &map[string]any{"StringLike": map[string]any{"ssm:resourceTag/" + names.StackTagKey: names.AnywhereStack(props.Fleet, "*")}},
+		Conditions: &map[string]any{"StringLike": map[string]any{"ssm:resourceTag/" + stackscontract.StackTagKey: stackscontract.AnywhereStack(props.Fleet, "*")}},
 	}))
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:       jsii.String("SiteStackStatus"),
 		Actions:   jsii.Strings("cloudformation:DescribeStacks"),
-		Resources: jsii.Strings(arn("cloudformation", "stack/"+names.AnywhereStack(props.Fleet, "*")+"/*")),
+		Resources: jsii.Strings(arn("cloudformation", "stack/"+stackscontract.AnywhereStack(props.Fleet, "*")+"/*")),
 	}))
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:        jsii.String("FindManagedInstances"),
@@ -140,11 +141,11 @@ func New(scope constructs.Construct, id string, props Props) (*Nodes, error) {
 	}
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	properties := map[string]any{
-		names.PropClusterName: props.Cluster.ClusterName(),
-		names.PropTagKey:      props.TagKey,
-		names.PropTagValue:    props.TagValue,
+		contract.PropClusterName: props.Cluster.ClusterName(),
+		contract.PropTagKey:      props.TagKey,
+		contract.PropTagValue:    props.TagValue,
 	}
-	resource := gofunction.AnsweredBy(c, props.Fleet.function, names.NodesResourceType, properties)
+	resource := gofunction.AnsweredBy(c, props.Fleet.function, contract.ResourceType, properties)
 	return &Nodes{Construct: c, resource: resource}, nil
 }
 

@@ -1,7 +1,7 @@
 // Package taskcount gives a site's EXTERNAL service the desired count it
 // has, at every deploy: a Custom::ServiceTaskCount resource that the fleet's
 // one Go Lambda (NewFleet in the regional stack; handler "taskcount",
-// lambda/desiredcount) answers with the service's current desired count, or 0 when
+// ./handler) answers with the service's current desired count, or 0 when
 // the service does not exist yet, and the service's DesiredCount is that
 // answer.
 //
@@ -28,7 +28,7 @@ import (
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/ecs-anywhere-stretched/stretched/constructs/gofunction"
-	"github.com/ecs-anywhere-stretched/stretched/internal/names"
+	"github.com/ecs-anywhere-stretched/stretched/constructs/taskcount/contract"
 )
 
 // FleetProps configure the fleet's task count function.
@@ -54,7 +54,7 @@ func NewFleet(scope constructs.Construct, id string, props FleetProps) (*Fleet, 
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	stack := awscdk.Stack_Of(c)
 	fn, err := gofunction.New(c, "Handler", gofunction.Props{
-		Handler:      names.HandlerTaskCount,
+		Handler:      contract.Handler,
 		Description:  "answers the desired count a site's service has (0 before it exists), so a deploy neither waits for a node nor resets the count",
 		Key:          props.Key,
 		LogRetention: props.LogRetention,
@@ -134,13 +134,13 @@ func New(scope constructs.Construct, id string, props Props) (*Count, error) {
 	stack := awscdk.Stack_Of(c)
 	cfnService := props.Service.Node().DefaultChild().(awsecs.CfnService)
 	properties := map[string]any{
-		names.PropClusterName:    props.Cluster.ClusterName(),
-		names.PropFamily:         props.TaskDefinition.Family(),
-		names.PropTaskDefinition: props.TaskDefinition.TaskDefinitionArn(),
+		contract.PropClusterName:    props.Cluster.ClusterName(),
+		contract.PropFamily:         props.TaskDefinition.Family(),
+		contract.PropTaskDefinition: props.TaskDefinition.TaskDefinitionArn(),
 		// A change to any of these updates the service, so the count
 		// must be re-read first. Make the resource after the service is
 		// set up.
-		names.PropServiceSettings: stack.ToJsonString(map[string]any{
+		contract.PropServiceSettings: stack.ToJsonString(map[string]any{
 			"DeploymentConfiguration": cfnService.DeploymentConfiguration(),
 			"PlacementStrategies":     cfnService.PlacementStrategies(),
 			"EnableExecuteCommand":    cfnService.EnableExecuteCommand(),
@@ -148,7 +148,7 @@ func New(scope constructs.Construct, id string, props Props) (*Count, error) {
 			"PropagateTags":           cfnService.PropagateTags(),
 		}, nil),
 	}
-	resource := gofunction.AnsweredBy(c, props.Fleet.function, names.TaskCountResourceType, properties)
-	cfnService.SetDesiredCount(awscdk.Token_AsNumber(resource.GetAttString(jsii.String(names.AttrDesiredCount))))
+	resource := gofunction.AnsweredBy(c, props.Fleet.function, contract.ResourceType, properties)
+	cfnService.SetDesiredCount(awscdk.Token_AsNumber(resource.GetAttString(jsii.String(contract.AttrDesiredCount))))
 	return &Count{Construct: c, resource: resource}, nil
 }

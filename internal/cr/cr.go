@@ -105,3 +105,7 @@ func Refuse(log *slog.Logger, raw json.RawMessage, reason error) error {
 	log.Error("request failed", "error", reason)
 	return nil
 }
+
+// PropServiceToken is the property every custom resource has: the function
+// CloudFormation sends its requests to. It does not describe the resource.
+const PropServiceToken = "ServiceToken"

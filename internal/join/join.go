@@ -10,7 +10,8 @@ package join
 import (
 	"strings"
 
-	"github.com/ecs-anywhere-stretched/stretched/internal/names"
+	activationcontract "github.com/ecs-anywhere-stretched/stretched/constructs/activation/contract"
+	stackscontract "github.com/ecs-anywhere-stretched/stretched/stacks/contract"
 )
 
 // InstallScriptURL is the ECS Anywhere install script; its detached
@@ -85,7 +86,7 @@ func Command(region, cluster, secretArn string) string {
 	r := strings.NewReplacer(
 		"@REGION@", region, "@CLUSTER@", cluster, "@SECRET@", secretArn,
 		"@URL@", InstallScriptURL, "@KEYURL@", KeyURL, "@KEYSERVER@", Keyserver, "@FPR@", KeyFingerprint,
-		"@IDKEY@", names.SecretActivationID, "@CODEKEY@", names.SecretActivationCode, "@POLICYKEY@", names.OutputJoinPolicy,
+		"@IDKEY@", activationcontract.SecretActivationID, "@CODEKEY@", activationcontract.SecretActivationCode, "@POLICYKEY@", stackscontract.OutputJoinPolicy,
 	)
 	return r.Replace(strings.Join(lines, " ")) + " " + Function
 }

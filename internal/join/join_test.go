@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ecs-anywhere-stretched/stretched/internal/ssmact"
+	activationcontract "github.com/ecs-anywhere-stretched/stretched/constructs/activation/contract"
 )
 
 const (
@@ -90,7 +90,7 @@ func newNode(t *testing.T, missing ...string) *node {
 	write(t, filepath.Join(files, "ecs-anywhere-install-latest.sh"), "for a in \"$@\"; do printf '%s\\n' \"$a\"; done > \"$STUB_ARGS\"\n", 0o644)
 	write(t, filepath.Join(files, "ecs-anywhere-install-latest.sh.asc"), "-----BEGIN PGP SIGNATURE-----\n", 0o644)
 	write(t, filepath.Join(files, "amazon-ecs-agent.gpg"), "-----BEGIN PGP PUBLIC KEY BLOCK-----\n", 0o644)
-	rec, err := json.Marshal(ssmact.Current{ActivationID: id, ActivationCode: code, ExpirationDate: time.Date(2026, 12, 8, 0, 0, 0, 0, time.UTC)})
+	rec, err := json.Marshal(activationcontract.Current{ActivationID: id, ActivationCode: code, ExpirationDate: time.Date(2026, 12, 8, 0, 0, 0, 0, time.UTC)})
 	if err != nil {
 		t.Fatal(err)
 	}

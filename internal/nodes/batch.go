@@ -13,8 +13,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
+	siteagentcontract "github.com/ecs-anywhere-stretched/stretched/constructs/siteagent/contract"
 	"github.com/ecs-anywhere-stretched/stretched/internal/awserr"
-	"github.com/ecs-anywhere-stretched/stretched/internal/names"
+	stackscontract "github.com/ecs-anywhere-stretched/stretched/stacks/contract"
 )
 
 // Bounds of a batch.
@@ -65,9 +66,9 @@ type SSM interface {
 // its instance role, registration limit b.Nodes, expiry now+b.Expires,
 // tagged like the site's own (stretched:stack, site, cluster).
 func Create(ctx context.Context, api SSM, b Batch, entry map[string]any, now time.Time) (Activation, error) {
-	role, _ := entry[names.DirInstanceRole].(string)
-	stack, _ := entry[names.DirStack].(string)
-	cluster, _ := entry[names.DirCluster].(string)
+	role, _ := entry[siteagentcontract.DirInstanceRole].(string)
+	stack, _ := entry[siteagentcontract.DirStack].(string)
+	cluster, _ := entry[siteagentcontract.DirCluster].(string)
 	if role == "" || stack == "" || cluster == "" {
 		return Activation{}, fmt.Errorf("site %s's directory entry names no instance role, stack or cluster: deploy the site's stack of this version (make deploy), then run this again", b.Site)
 	}
@@ -79,7 +80,7 @@ func Create(ctx context.Context, api SSM, b Batch, entry map[string]any, now tim
 		DefaultInstanceName: aws.String(b.Site),
 		Description:         aws.String(fmt.Sprintf("batch of %d machine(s) for site %s, made by fleet node userdata", b.Nodes, b.Site)),
 		Tags: []ssmtypes.Tag{
-			{Key: aws.String(names.StackTagKey), Value: aws.String(stack)},
+			{Key: aws.String(stackscontract.StackTagKey), Value: aws.String(stack)},
 			{Key: aws.String("site"), Value: aws.String(b.Site)},
 			{Key: aws.String("cluster"), Value: aws.String(cluster)},
 		},

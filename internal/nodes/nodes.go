@@ -15,9 +15,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
+	siteagentcontract "github.com/ecs-anywhere-stretched/stretched/constructs/siteagent/contract"
 	"github.com/ecs-anywhere-stretched/stretched/internal/awserr"
 	"github.com/ecs-anywhere-stretched/stretched/internal/ecsnodes"
-	"github.com/ecs-anywhere-stretched/stretched/internal/names"
+	stackscontract "github.com/ecs-anywhere-stretched/stretched/stacks/contract"
 )
 
 // Minimum agent versions; fleet node list flags nodes below them.
@@ -72,8 +73,8 @@ type Site struct {
 // SiteOf reads a site's cluster and stack from its directory entry.
 func SiteOf(site string, entry map[string]any) (Site, error) {
 	s := Site{Name: site}
-	s.Cluster, _ = entry[names.DirCluster].(string)
-	s.Stack, _ = entry[names.DirStack].(string)
+	s.Cluster, _ = entry[siteagentcontract.DirCluster].(string)
+	s.Stack, _ = entry[siteagentcontract.DirStack].(string)
 	if s.Cluster == "" || s.Stack == "" {
 		return s, fmt.Errorf("site %s's directory entry names no cluster or stack: deploy the site's stack of this version (make deploy), then run this again", site)
 	}
@@ -98,7 +99,7 @@ func List(ctx context.Context, e ECS, m Managed, s Site) ([]Node, error) {
 		byID[n.ManagedInstance] = n
 	}
 	info := ssm.NewDescribeInstanceInformationPaginator(m, &ssm.DescribeInstanceInformationInput{
-		Filters: []ssmtypes.InstanceInformationStringFilter{{Key: aws.String("tag:" + names.StackTagKey), Values: []string{s.Stack}}},
+		Filters: []ssmtypes.InstanceInformationStringFilter{{Key: aws.String("tag:" + stackscontract.StackTagKey), Values: []string{s.Stack}}},
 	})
 	for info.HasMorePages() {
 		page, err := info.NextPage(ctx)

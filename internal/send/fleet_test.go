@@ -12,8 +12,8 @@ import (
 	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	routercontract "github.com/ecs-anywhere-stretched/stretched/constructs/router/contract"
 	"github.com/ecs-anywhere-stretched/stretched/internal/quota"
-	"github.com/ecs-anywhere-stretched/stretched/internal/route"
 	"github.com/ecs-anywhere-stretched/stretched/internal/send"
 	"github.com/ecs-anywhere-stretched/stretched/testkit/sqspeer"
 )
@@ -43,7 +43,7 @@ func TestRoutingReachesEveryLocationOfAFleet(t *testing.T) {
 	for i := range sites {
 		locations = append(locations, fmt.Sprintf("site%03d", i+1))
 	}
-	shards := route.Shards(locations, topics)
+	shards := routercontract.Shards(locations, topics)
 	for i, shard := range shards {
 		if len(shard)+1 > 100 {
 			t.Fatalf("topic %d routes %d locations: moto_server delivers to 100 subscriptions at most; use more topics", i, len(shard))
@@ -81,7 +81,7 @@ func TestRoutingReachesEveryLocationOfAFleet(t *testing.T) {
 			t.Fatal(err)
 		}
 		unrouted[i] = aws.ToString(q.QueueUrl)
-		if err := subscribe(topicArns[i], fmt.Sprintf("unrouted-%d", i), route.UnroutedFilter(shard)); err != nil {
+		if err := subscribe(topicArns[i], fmt.Sprintf("unrouted-%d", i), routercontract.UnroutedFilter(shard)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -93,7 +93,7 @@ func TestRoutingReachesEveryLocationOfAFleet(t *testing.T) {
 		mu.Lock()
 		queues[l] = aws.ToString(q.QueueUrl)
 		mu.Unlock()
-		return subscribe(topicArns[route.Topic(l, topics)], "work-"+l, route.LocationFilter(l))
+		return subscribe(topicArns[routercontract.Topic(l, topics)], "work-"+l, routercontract.LocationFilter(l))
 	})
 	if err := quota.Check(uses...); err != nil {
 		t.Fatalf("the fleet's routing crosses SNS's quotas:\n%v", err)
@@ -101,14 +101,14 @@ func TestRoutingReachesEveryLocationOfAFleet(t *testing.T) {
 
 	clients := send.Clients{SNS: snsc, SQS: sqsc}
 	parallel(t, locations, func(l string) error {
-		i := route.Topic(l, topics)
+		i := routercontract.Topic(l, topics)
 		_, err := send.Send(ctx, clients, send.Target{Topic: topicArns[i], Locations: shards[i]}, l, []string{"file-of-" + l})
 		return err
 	})
 	for i, arn := range topicArns {
 		if _, err := snsc.PublishBatch(ctx, &sns.PublishBatchInput{TopicArn: aws.String(arn), PublishBatchRequestEntries: []snstypes.PublishBatchRequestEntry{
 			{Id: aws.String("unknown"), Message: aws.String(fmt.Sprintf("unknown-%d", i)), MessageAttributes: map[string]snstypes.MessageAttributeValue{
-				route.Attribute: {DataType: aws.String("String"), StringValue: aws.String("nowhere")}}},
+				routercontract.Attribute: {DataType: aws.String("String"), StringValue: aws.String("nowhere")}}},
 			{Id: aws.String("none"), Message: aws.String(fmt.Sprintf("none-%d", i))},
 		}}); err != nil {
 			t.Fatal(err)
@@ -134,7 +134,7 @@ func TestRoutingReachesEveryLocationOfAFleet(t *testing.T) {
 			return err
 		}
 		if len(got) != 1 || got[0] != "file-of-"+l {
-			return fmt.Errorf("location %s (topic %d) received %q, want only its own file", l, route.Topic(l, topics), got)
+			return fmt.Errorf("location %s (topic %d) received %q, want only its own file", l, routercontract.Topic(l, topics), got)
 		}
 		return nil
 	})

@@ -27,9 +27,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
+	routercontract "github.com/ecs-anywhere-stretched/stretched/constructs/router/contract"
+	siteagentcontract "github.com/ecs-anywhere-stretched/stretched/constructs/siteagent/contract"
 	"github.com/ecs-anywhere-stretched/stretched/internal/filename"
-	"github.com/ecs-anywhere-stretched/stretched/internal/names"
-	"github.com/ecs-anywhere-stretched/stretched/internal/route"
+	stackscontract "github.com/ecs-anywhere-stretched/stretched/stacks/contract"
 )
 
 // Target is where work goes, from the regional stack's outputs and the
@@ -58,20 +59,20 @@ type Directory interface {
 // An unknown location gives a Target without it, naming those known.
 func Locate(ctx context.Context, dir Directory, stack, prefix string, out map[string]string, location string) (Target, error) {
 	var t Target
-	topics := strings.Split(cmp.Or(out[names.OutputEntryTopics], out[names.OutputEntryTopic]), ",")
+	topics := strings.Split(cmp.Or(out[stackscontract.OutputEntryTopics], out[stackscontract.OutputEntryTopic]), ",")
 	switch {
-	case out[names.OutputWork] == names.WorkShared && out[names.OutputQueueURL] != "":
-		t.Queue = out[names.OutputQueueURL]
-	case out[names.OutputWork] == names.WorkRouted && topics[0] != "":
-		t.Topic = topics[route.Topic(location, len(topics))]
+	case out[stackscontract.OutputWork] == routercontract.WorkShared && out[stackscontract.OutputQueueURL] != "":
+		t.Queue = out[stackscontract.OutputQueueURL]
+	case out[stackscontract.OutputWork] == routercontract.WorkRouted && topics[0] != "":
+		t.Topic = topics[routercontract.Topic(location, len(topics))]
 	default:
-		return t, fmt.Errorf("%s has no outputs %s and %s or %s: deploy this version of the app (make deploy) first", stack, names.OutputWork, names.OutputEntryTopics, names.OutputQueueURL)
+		return t, fmt.Errorf("%s has no outputs %s and %s or %s: deploy this version of the app (make deploy) first", stack, stackscontract.OutputWork, stackscontract.OutputEntryTopics, stackscontract.OutputQueueURL)
 	}
-	if location == names.RegionLocation {
+	if location == routercontract.RegionLocation {
 		t.Locations = []string{location}
 		return t, nil
 	}
-	if !route.Location.MatchString(location) {
+	if !routercontract.Location.MatchString(location) {
 		return t, nil // Check names the location as unknown
 	}
 	entry, err := Entry(ctx, dir, prefix, location)
@@ -84,7 +85,7 @@ func Locate(ctx context.Context, dir Directory, stack, prefix string, out map[st
 	case err != nil:
 		return t, err
 	}
-	if topic, _ := entry[names.DirEntryTopic].(string); t.Topic != "" && topic != "" {
+	if topic, _ := entry[siteagentcontract.DirEntryTopic].(string); t.Topic != "" && topic != "" {
 		t.Topic = topic
 	}
 	t.Locations = []string{location}
@@ -94,7 +95,7 @@ func Locate(ctx context.Context, dir Directory, stack, prefix string, out map[st
 // Entry is a site's entry in the site directory (/<prefix>/sites/<site>,
 // JSON). The error of a missing entry wraps *ssmtypes.ParameterNotFound.
 func Entry(ctx context.Context, dir Directory, prefix, site string) (map[string]any, error) {
-	path := names.SiteDirectory(prefix) + "/" + site
+	path := siteagentcontract.SiteDirectory(prefix) + "/" + site
 	got, err := dir.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(path)})
 	if err != nil {
 		return nil, fmt.Errorf("read the site directory entry %s: %w", path, err)
@@ -110,7 +111,7 @@ func Entry(ctx context.Context, dir Directory, prefix, site string) (map[string]
 // message: the first 20, sorted.
 func knownLocations(ctx context.Context, dir Directory, prefix string) ([]string, error) {
 	sites, err := SiteNames(ctx, dir, prefix, maxListed)
-	out := append([]string{names.RegionLocation}, sites...)
+	out := append([]string{routercontract.RegionLocation}, sites...)
 	slices.Sort(out)
 	if len(out) > maxListed {
 		out = append(out[:maxListed], "…")
@@ -123,11 +124,11 @@ func knownLocations(ctx context.Context, dir Directory, prefix string) ([]string
 // (for a message that names a few).
 func SiteNames(ctx context.Context, dir Directory, prefix string, most int) ([]string, error) {
 	var out []string
-	pages := ssm.NewGetParametersByPathPaginator(dir, &ssm.GetParametersByPathInput{Path: aws.String(names.SiteDirectory(prefix)), MaxResults: aws.Int32(10)})
+	pages := ssm.NewGetParametersByPathPaginator(dir, &ssm.GetParametersByPathInput{Path: aws.String(siteagentcontract.SiteDirectory(prefix)), MaxResults: aws.Int32(10)})
 	for pages.HasMorePages() && (most <= 0 || len(out) < most) {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
-			return out, fmt.Errorf("list the site directory %s: %w", names.SiteDirectory(prefix), err)
+			return out, fmt.Errorf("list the site directory %s: %w", siteagentcontract.SiteDirectory(prefix), err)
 		}
 		for _, p := range page.Parameters {
 			out = append(out, path.Base(aws.ToString(p.Name)))
@@ -231,7 +232,7 @@ func (c Clients) batch(ctx context.Context, t Target, location string, files []s
 			entries[i] = snstypes.PublishBatchRequestEntry{
 				Id: aws.String(strconv.Itoa(i)), Message: aws.String(f),
 				MessageAttributes: map[string]snstypes.MessageAttributeValue{
-					route.Attribute: {DataType: aws.String("String"), StringValue: aws.String(location)},
+					routercontract.Attribute: {DataType: aws.String("String"), StringValue: aws.String(location)},
 				},
 			}
 		}

@@ -11,8 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
-	"github.com/ecs-anywhere-stretched/stretched/internal/names"
-	"github.com/ecs-anywhere-stretched/stretched/internal/route"
+	routercontract "github.com/ecs-anywhere-stretched/stretched/constructs/router/contract"
+	stackscontract "github.com/ecs-anywhere-stretched/stretched/stacks/contract"
 	"github.com/ecs-anywhere-stretched/stretched/testkit/errcheck"
 )
 
@@ -37,7 +37,7 @@ func (f *fakeSNS) PublishBatch(_ context.Context, in *sns.PublishBatchInput, _ .
 			out.Failed = append(out.Failed, snstypes.BatchResultErrorEntry{Id: e.Id, Code: aws.String("InternalError"), Message: aws.String("try again")})
 			continue
 		}
-		f.published[body] = aws.ToString(e.MessageAttributes[route.Attribute].StringValue)
+		f.published[body] = aws.ToString(e.MessageAttributes[routercontract.Attribute].StringValue)
 	}
 	return out, nil
 }
@@ -115,18 +115,18 @@ func TestLocate(t *testing.T) {
 	ctx := context.Background()
 	topics := "arn:t1,arn:t2,arn:t3"
 	dir := fakeDirectory{"/W/sites/factory": `{"site":"factory","entryTopicArn":"arn:t2"}`, "/W/sites/pi": `{"site":"pi"}`}
-	routed := map[string]string{names.OutputEntryTopics: topics, names.OutputEntryTopic: "arn:t1", names.OutputWork: names.WorkRouted}
+	routed := map[string]string{stackscontract.OutputEntryTopics: topics, stackscontract.OutputEntryTopic: "arn:t1", stackscontract.OutputWork: routercontract.WorkRouted}
 	got, err := Locate(ctx, dir, "W-Regional", "W", routed, "factory")
 	if err != nil || got.Topic != "arn:t2" || Check(got, "factory", []string{"a"}) != nil {
 		t.Errorf("factory: %+v %v", got, err)
 	}
 	got, err = Locate(ctx, dir, "W-Regional", "W", routed, "region")
-	if want := strings.Split(topics, ",")[route.Topic("region", 3)]; err != nil || got.Topic != want {
+	if want := strings.Split(topics, ",")[routercontract.Topic("region", 3)]; err != nil || got.Topic != want {
 		t.Errorf("region: %+v %v, want topic %s", got, err, want)
 	}
 	// An entry of an earlier version without its topic: the topic by hash.
 	got, _ = Locate(ctx, dir, "W-Regional", "W", routed, "pi")
-	if want := strings.Split(topics, ",")[route.Topic("pi", 3)]; got.Topic != want {
+	if want := strings.Split(topics, ",")[routercontract.Topic("pi", 3)]; got.Topic != want {
 		t.Errorf("pi: %+v, want topic %s", got, want)
 	}
 	got, err = Locate(ctx, dir, "W-Regional", "W", routed, "mars")
@@ -134,11 +134,11 @@ func TestLocate(t *testing.T) {
 		t.Fatal(err)
 	}
 	errcheck.Contains(t, Check(got, "mars", []string{"a"}), `unknown location "mars": the locations are factory, pi, region`)
-	shared, err := Locate(ctx, dir, "W-Regional", "W", map[string]string{names.OutputQueueURL: "https://q", names.OutputWork: names.WorkShared}, "factory")
+	shared, err := Locate(ctx, dir, "W-Regional", "W", map[string]string{stackscontract.OutputQueueURL: "https://q", stackscontract.OutputWork: routercontract.WorkShared}, "factory")
 	if err != nil || shared.Topic != "" || shared.Queue != "https://q" {
 		t.Errorf("shared: %+v %v", shared, err)
 	}
-	_, err = Locate(ctx, dir, "W-Regional", "W", map[string]string{names.OutputQueueURL: "https://q"}, "factory")
+	_, err = Locate(ctx, dir, "W-Regional", "W", map[string]string{stackscontract.OutputQueueURL: "https://q"}, "factory")
 	errcheck.Contains(t, err, "W-Regional has no outputs Work", "make deploy")
 }
 

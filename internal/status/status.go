@@ -31,9 +31,10 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/aws/smithy-go"
 
+	siteagentcontract "github.com/ecs-anywhere-stretched/stretched/constructs/siteagent/contract"
 	"github.com/ecs-anywhere-stretched/stretched/internal/ecsnodes"
-	"github.com/ecs-anywhere-stretched/stretched/internal/names"
 	"github.com/ecs-anywhere-stretched/stretched/internal/nodes"
+	stackscontract "github.com/ecs-anywhere-stretched/stretched/stacks/contract"
 )
 
 // Clients are the AWS clients status uses; *cloudformation.Client and the
@@ -169,14 +170,14 @@ func Gather(ctx context.Context, c Clients, scope Scope) (Fleet, error) {
 	if err != nil {
 		return f, err
 	}
-	regional := names.RegionalStack(prefix)
+	regional := stackscontract.RegionalStack(prefix)
 	rs, found := stacks[regional]
 	if !found {
 		return f, fmt.Errorf("%w: %s does not exist in this account and region: deploy it (make deploy), or give the right --prefix or --region", ErrNoStack, regional)
 	}
 	f.Region = c.region(ctx, rs, &f)
 	regionalOut := outputs(rs)
-	sitePrefix := names.AnywhereStack(prefix, "")
+	sitePrefix := stackscontract.AnywhereStack(prefix, "")
 	var siteNames []string
 	for name := range stacks {
 		if strings.HasPrefix(name, sitePrefix) {
@@ -185,7 +186,7 @@ func Gather(ctx context.Context, c Clients, scope Scope) (Fleet, error) {
 	}
 	sort.Strings(siteNames)
 	if scope.Site != "" {
-		want := names.AnywhereStack(prefix, scope.Site)
+		want := stackscontract.AnywhereStack(prefix, scope.Site)
 		if !slices.Contains(siteNames, want) {
 			var known []string
 			for _, n := range siteNames {
@@ -226,10 +227,10 @@ func Gather(ctx context.Context, c Clients, scope Scope) (Fleet, error) {
 			// stack's outputs named after the site).
 			location := strings.TrimPrefix(name, sitePrefix)
 			url, dlq := directory[location].QueueURL, directory[location].DeadLetterQueueURL
-			if url == regionalOut[names.OutputQueueURL] {
+			if url == regionalOut[stackscontract.OutputQueueURL] {
 				url = "" // shared work: the site uses the region's queue
 			} else if url == "" {
-				url, dlq = regionalOut[names.OutputQueueURL+names.Pascal(location)], regionalOut[names.OutputDeadLetterQueueURL+names.Pascal(location)]
+				url, dlq = regionalOut[stackscontract.OutputQueueURL+stackscontract.Pascal(location)], regionalOut[stackscontract.OutputDeadLetterQueueURL+stackscontract.Pascal(location)]
 			}
 			if url != "" {
 				q := c.queue(ctx, "site "+location, url, dlq, &own)
@@ -256,7 +257,7 @@ type directoryEntry struct {
 // directory reads the app's site directory, by site name: 10 sites a call.
 func (c Clients) directory(ctx context.Context, prefix string) (map[string]directoryEntry, error) {
 	out := map[string]directoryEntry{}
-	pages := ssm.NewGetParametersByPathPaginator(c.SSM, &ssm.GetParametersByPathInput{Path: aws.String(names.SiteDirectory(prefix)), MaxResults: aws.Int32(10)})
+	pages := ssm.NewGetParametersByPathPaginator(c.SSM, &ssm.GetParametersByPathInput{Path: aws.String(siteagentcontract.SiteDirectory(prefix)), MaxResults: aws.Int32(10)})
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
@@ -278,7 +279,7 @@ func (c Clients) directory(ctx context.Context, prefix string) (map[string]direc
 func RegionalOutputs(ctx context.Context, cf interface {
 	DescribeStacks(context.Context, *cloudformation.DescribeStacksInput, ...func(*cloudformation.Options)) (*cloudformation.DescribeStacksOutput, error)
 }, prefix string) (map[string]string, error) {
-	regional := names.RegionalStack(prefix)
+	regional := stackscontract.RegionalStack(prefix)
 	out, err := cf.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(regional)})
 	if err != nil {
 		var api smithy.APIError
@@ -344,17 +345,17 @@ func outputs(s cftypes.Stack) map[string]string {
 
 func (c Clients) region(ctx context.Context, s cftypes.Stack, f *Fleet) Region {
 	out := outputs(s)
-	r := Region{Stack: aws.ToString(s.StackName), Queue: Queue{URL: out[names.OutputQueueURL]}}
+	r := Region{Stack: aws.ToString(s.StackName), Queue: Queue{URL: out[stackscontract.OutputQueueURL]}}
 	if r.Queue.URL == "" {
-		f.problem("%s: no output %s: the stack is not deployed completely (status %s)", r.Stack, names.OutputQueueURL, s.StackStatus)
+		f.problem("%s: no output %s: the stack is not deployed completely (status %s)", r.Stack, stackscontract.OutputQueueURL, s.StackStatus)
 		return r
 	}
 	label := "region"
-	if out[names.OutputWork] == "shared" {
+	if out[stackscontract.OutputWork] == "shared" {
 		label = "every location (shared work)"
 	}
-	r.Queue = c.queue(ctx, label, r.Queue.URL, out[names.OutputDeadLetterQueueURL], f)
-	if u := out[names.OutputUnroutedQueueURL]; u != "" {
+	r.Queue = c.queue(ctx, label, r.Queue.URL, out[stackscontract.OutputDeadLetterQueueURL], f)
+	if u := out[stackscontract.OutputUnroutedQueueURL]; u != "" {
 		var err error
 		if r.Unrouted, _, err = c.depth(ctx, u); err != nil {
 			f.problem("unrouted queue: %v", err)
@@ -363,7 +364,7 @@ func (c Clients) region(ctx context.Context, s cftypes.Stack, f *Fleet) Region {
 			f.problem("the unrouted queue holds %d message(s) published without a known location: read them, fix the producer, publish them again with location set", r.Unrouted)
 		}
 	}
-	r.Service = c.service(ctx, out[names.OutputClusterName], out[names.OutputServiceName], r.Stack, f)
+	r.Service = c.service(ctx, out[stackscontract.OutputClusterName], out[stackscontract.OutputServiceName], r.Stack, f)
 	return r
 }
 
@@ -443,7 +444,7 @@ func (c Clients) oldestAge(ctx context.Context, queueURL string) (*float64, erro
 func (c Clients) service(ctx context.Context, cluster, name, stack string, f *Fleet) Service {
 	s := Service{Cluster: cluster, Name: name}
 	if cluster == "" || name == "" {
-		f.problem("%s: no outputs %s and %s: the stack is not deployed completely", stack, names.OutputClusterName, names.OutputServiceName)
+		f.problem("%s: no outputs %s and %s: the stack is not deployed completely", stack, stackscontract.OutputClusterName, stackscontract.OutputServiceName)
 		return s
 	}
 	out, err := c.ECS.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String(cluster), Services: []string{name}})
@@ -484,7 +485,7 @@ func (c Clients) site(ctx context.Context, s cftypes.Stack, activations []ssmtyp
 	site := Site{Stack: name, Activations: []Activation{}, ManagedInstances: []ManagedInstance{}, ContainerInstances: []ContainerInstance{}}
 	for _, a := range activations {
 		if !slices.ContainsFunc(a.Tags, func(t ssmtypes.Tag) bool {
-			return aws.ToString(t.Key) == names.StackTagKey && aws.ToString(t.Value) == name
+			return aws.ToString(t.Key) == stackscontract.StackTagKey && aws.ToString(t.Value) == name
 		}) {
 			continue
 		}
@@ -494,7 +495,7 @@ func (c Clients) site(ctx context.Context, s cftypes.Stack, activations []ssmtyp
 		})
 	}
 	pages := ssm.NewDescribeInstanceInformationPaginator(c.SSM, &ssm.DescribeInstanceInformationInput{
-		Filters: []ssmtypes.InstanceInformationStringFilter{{Key: aws.String("tag:" + names.StackTagKey), Values: []string{name}}},
+		Filters: []ssmtypes.InstanceInformationStringFilter{{Key: aws.String("tag:" + stackscontract.StackTagKey), Values: []string{name}}},
 	})
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
@@ -519,9 +520,9 @@ func (c Clients) site(ctx context.Context, s cftypes.Stack, activations []ssmtyp
 			site.ManagedInstances = append(site.ManagedInstances, mi)
 		}
 	}
-	cluster := out[names.OutputClusterName]
+	cluster := out[stackscontract.OutputClusterName]
 	site.ContainerInstances = c.containerInstances(ctx, name, cluster, f)
-	site.Service = c.service(ctx, cluster, out[names.OutputServiceName], name, f)
+	site.Service = c.service(ctx, cluster, out[stackscontract.OutputServiceName], name, f)
 	return site
 }
 

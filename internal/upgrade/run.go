@@ -15,8 +15,8 @@ import (
 	cftypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/aws/smithy-go"
 
-	"github.com/ecs-anywhere-stretched/stretched/internal/names"
 	"github.com/ecs-anywhere-stretched/stretched/internal/status"
+	stackscontract "github.com/ecs-anywhere-stretched/stretched/stacks/contract"
 )
 
 // CloudFormation is what Run calls; *cloudformation.Client satisfies it.
@@ -57,7 +57,7 @@ func Run(ctx context.Context, api CloudFormation, o Options, out io.Writer) erro
 		return err
 	}
 	if len(sites) == 0 {
-		return fmt.Errorf("no stack named %s…: nothing to prepare (give the app's --prefix, or the --region it is deployed in)", names.AnywhereStack(o.Prefix, ""))
+		return fmt.Errorf("no stack named %s…: nothing to prepare (give the app's --prefix, or the --region it is deployed in)", stackscontract.AnywhereStack(o.Prefix, ""))
 	}
 	exports, err := allExports(ctx, api)
 	if err != nil {
@@ -133,7 +133,7 @@ func siteStacks(ctx context.Context, api CloudFormation, prefix string) ([]cftyp
 	}
 	var sites []cftypes.Stack
 	for name, s := range live {
-		if strings.HasPrefix(name, names.AnywhereStack(prefix, "")) {
+		if strings.HasPrefix(name, stackscontract.AnywhereStack(prefix, "")) {
 			sites = append(sites, s)
 		}
 	}

@@ -1,12 +1,13 @@
 // Package layout holds the import boundaries of the repository, checked with
-// `go list -deps` on the packages as built (tests excluded):
+// `go list -deps` on the packages as built (tests excluded). The rule in one
+// line: a feature's handler and contract (constructs/<feature>/handler,
+// constructs/<feature>/contract, stacks/contract), and everything that runs
+// outside CDK (the Lambda binary, the worker, the commands), link no CDK;
+// constructs link no handler. Also:
 //
-//   - what runs outside CDK (the Lambda binary, the worker, cmd/fleet) links
-//     no CDK, jsii or constructs module: a CDK upgrade never touches them and
-//     they stay small;
-//   - constructs and stacks import no handler, worker or command code: they
-//     share names and limits with it through internal/names, internal/limits
-//     and the other small internal packages;
+//   - constructs, stacks and config import no handler, worker or command
+//     code: they share names and limits with it through the features'
+//     contracts;
 //   - no shipped package links a test double (testkit).
 //
 // The Lambda asset hash is of exactly what the binary links (go list -deps,
@@ -40,14 +41,16 @@ func deps(t *testing.T, pattern string) map[string][]string {
 	return got
 }
 
-// forbid fails for every package of pattern that links a package whose
-// import path starts with one of the prefixes.
-func forbid(t *testing.T, pattern string, why string, prefixes ...string) {
+// forbid fails for every package of pattern that keep selects and that
+// links a package whose import path starts with one of the prefixes.
+func forbid(t *testing.T, pattern string, keep func(pkg string) bool, why string, prefixes ...string) {
 	t.Helper()
+	checked := 0
 	for pkg, list := range deps(t, pattern) {
-		if strings.HasPrefix(pkg, module+"/testkit/") {
+		if strings.HasPrefix(pkg, module+"/testkit/") || !keep(pkg) {
 			continue // the doubles themselves
 		}
+		checked++
 		for _, dep := range list {
 			for _, p := range prefixes {
 				if strings.HasPrefix(dep, p) {
@@ -56,23 +59,49 @@ func forbid(t *testing.T, pattern string, why string, prefixes ...string) {
 			}
 		}
 	}
+	if checked == 0 {
+		t.Errorf("%s: no package checked", pattern)
+	}
 }
 
 var cdk = []string{"github.com/aws/aws-cdk-go/", "github.com/aws/jsii-runtime-go", "github.com/aws/constructs-go/", "github.com/cdklabs/"}
 
-func TestRuntimeCodeLinksNoCDK(t *testing.T) {
+// featureRuntime is a feature's handler or contract.
+func featureRuntime(pkg string) bool {
+	return strings.HasSuffix(pkg, "/handler") || strings.HasSuffix(pkg, "/contract")
+}
+
+func all(string) bool { return true }
+
+func TestHandlersContractsAndRuntimeCodeLinkNoCDK(t *testing.T) {
 	for _, pattern := range []string{"lambda/...", "worker", "cmd/..."} {
-		forbid(t, "../../"+pattern, "code that runs in a Lambda, a container or a terminal needs no CDK", cdk...)
+		forbid(t, "../../"+pattern, all, "code that runs in a Lambda, a container or a terminal needs no CDK", cdk...)
+	}
+	for _, pattern := range []string{"constructs/...", "stacks/..."} {
+		forbid(t, "../../"+pattern, featureRuntime, "a feature's handler and contract link no CDK", cdk...)
 	}
 }
 
 func TestConstructsImportNoRuntimeCode(t *testing.T) {
-	for _, pattern := range []string{"constructs/...", "stacks", "config"} {
-		forbid(t, "../../"+pattern, "share names and limits through internal/, not handler, worker or command code",
+	notRuntime := func(pkg string) bool { return !featureRuntime(pkg) }
+	for _, pattern := range []string{"constructs/...", "stacks/...", "config"} {
+		forbid(t, "../../"+pattern, notRuntime, "share names and limits through the features' contracts, not handler, worker or command code",
 			module+"/lambda", module+"/worker", module+"/cmd/")
+	}
+	for _, pattern := range []string{"constructs/...", "stacks/...", "config"} {
+		for pkg, list := range deps(t, "../../"+pattern) {
+			if featureRuntime(pkg) {
+				continue
+			}
+			for _, dep := range list {
+				if strings.HasPrefix(dep, module+"/") && strings.HasSuffix(dep, "/handler") {
+					t.Errorf("%s links %s: a construct writes its handler's contract, it does not run the handler", pkg, dep)
+				}
+			}
+		}
 	}
 }
 
 func TestNothingShippedLinksATestDouble(t *testing.T) {
-	forbid(t, "../../...", "test doubles and peers are for tests", module+"/testkit/")
+	forbid(t, "../../...", all, "test doubles and peers are for tests", module+"/testkit/")
 }
