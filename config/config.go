@@ -8,6 +8,9 @@
 package config
 
 import (
+	activationcontract "github.com/ecs-anywhere-stretched/stretched/constructs/activation/contract"
+	fleetmanagercontract "github.com/ecs-anywhere-stretched/stretched/constructs/fleetmanager/contract"
+	siteagentcontract "github.com/ecs-anywhere-stretched/stretched/constructs/siteagent/contract"
 	"github.com/ecs-anywhere-stretched/stretched/internal/workersecrets"
 )
 
@@ -90,12 +93,17 @@ type Site struct {
 	Name string
 	// ClusterName of the external ECS cluster.
 	ClusterName string
-	// MinTasks and MaxTasks bound the EXTERNAL worker tasks.
-	MinTasks, MaxTasks int
-	// RegistrationLimit of the SSM activation (nodes that may join).
-	RegistrationLimit int
-	// ActivationExpiryDays is how long an activation accepts new nodes.
-	ActivationExpiryDays int
+	// Tasks bound the site's EXTERNAL worker tasks (the siteagent
+	// feature's settings: minTasks, maxTasks).
+	Tasks siteagentcontract.SiteSettings
+	// Activation is the site's SSM activation (the activation feature's
+	// settings: registrationLimit, activationExpiryDays, activationSerial,
+	// activationRenewDays, activationRenewSchedule).
+	Activation activationcontract.SiteSettings
+	// Fleet is what State Manager does on the site's nodes (the
+	// fleetmanager feature's settings: patching, patchSchedule,
+	// ecsAgentUpdateSchedule).
+	Fleet fleetmanagercontract.SiteSettings
 	// InstanceName is the default name SSM gives a joined node.
 	InstanceName string
 	// PermissionsBoundary is the ARN of the managed policy set as the
@@ -106,14 +114,6 @@ type Site struct {
 	// nodes (it must trust ssm.amazonaws.com and have the policies the
 	// nodes need); empty makes one.
 	InstanceRoleArn string
-	// ActivationSerial is a number to change when the site needs a new
-	// activation with the same settings at the next deploy.
-	ActivationSerial int
-	// ActivationRenewDays: the renewer replaces the activation when it
-	// expires within this many days (or is full); 0 turns renewal off.
-	ActivationRenewDays int
-	// ActivationRenewSchedule is when the site's renewal runs (rate or cron).
-	ActivationRenewSchedule string
 	// KeepNodesOnDestroy leaves the site's nodes registered when its stack is
 	// deleted (then the cluster cannot be deleted while nodes remain).
 	KeepNodesOnDestroy bool
@@ -122,16 +122,6 @@ type Site struct {
 	// as custom metrics: several USD a site a month). Off: the site agent's
 	// fleet metrics and alarms cover nodes and tasks without it.
 	ContainerInsights bool
-	// Patching is PatchScan, PatchInstall or PatchOff: what the site's patch
-	// association does with AWS-RunPatchBaseline.
-	Patching string
-	// PatchSchedule is when the patch association runs (cron or rate).
-	PatchSchedule string
-	// EcsAgentUpdateSchedule, when set (cron or rate), updates the nodes'
-	// ECS agent on that schedule, one node at a time (as fleet node
-	// update-agents does, without draining: an agent update leaves running
-	// tasks running); empty for none.
-	EcsAgentUpdateSchedule string
 }
 
 // Load decodes every setting, applies the defaults and validates the

@@ -34,8 +34,8 @@ func TestDefaults(t *testing.T) {
 	}
 	s := c.Sites[0]
 	if s.Name != "onprem" || s.ClusterName != "ecsAnywhereCluster" || s.InstanceName != "onprem" ||
-		s.MinTasks != 1 || s.MaxTasks != 3 || s.Patching != "scan" || s.PatchSchedule != "cron(0 3 ? * SUN *)" || s.RegistrationLimit != 10 || s.ActivationExpiryDays != 7 ||
-		s.ActivationRenewDays != 2 || s.ActivationRenewSchedule != "rate(1 day)" || s.KeepNodesOnDestroy {
+		s.Tasks.MinTasks != 1 || s.Tasks.MaxTasks != 3 || s.Fleet.Patching != "scan" || s.Fleet.PatchSchedule != "cron(0 3 ? * SUN *)" || s.Activation.RegistrationLimit != 10 || s.Activation.ExpiryDays != 7 ||
+		s.Activation.RenewDays != 2 || s.Activation.RenewSchedule != "rate(1 day)" || s.KeepNodesOnDestroy {
 		t.Errorf("unexpected default site: %+v", s)
 	}
 }
@@ -52,10 +52,10 @@ func TestValuesFromCLIStrings(t *testing.T) {
 	if c.MaxReceiveCount != 3 || c.LogRetentionDays != 90 || c.NatGateways != 1 || c.ImageTag != "v1.2.3" || c.Account != "123456789012" {
 		t.Errorf("values not read: %+v", c)
 	}
-	if got := c.Sites[0]; got.ClusterName != "ecsAnywhereCluster-factory" || got.MinTasks != 2 || got.MaxTasks != 6 {
+	if got := c.Sites[0]; got.ClusterName != "ecsAnywhereCluster-factory" || got.Tasks.MinTasks != 2 || got.Tasks.MaxTasks != 6 {
 		t.Errorf("site 0: %+v", got)
 	}
-	if got := c.Sites[1]; got.ClusterName != "ecsAnywhereCluster-pi" || got.RegistrationLimit != 3 || got.ActivationExpiryDays != 30 {
+	if got := c.Sites[1]; got.ClusterName != "ecsAnywhereCluster-pi" || got.Activation.RegistrationLimit != 3 || got.Activation.ExpiryDays != 30 {
 		t.Errorf("site 1: %+v", got)
 	}
 }
@@ -65,7 +65,7 @@ func TestSitesFromCdkJSON(t *testing.T) {
 	if err != nil {
 		t.Fatalf("load: %v", err)
 	}
-	if c.Sites[0].ClusterName != "dc1Cluster" || c.Sites[0].MinTasks != 0 || c.Sites[0].MaxTasks != 2 || c.Sites[0].Patching != "install" {
+	if c.Sites[0].ClusterName != "dc1Cluster" || c.Sites[0].Tasks.MinTasks != 0 || c.Sites[0].Tasks.MaxTasks != 2 || c.Sites[0].Fleet.Patching != "install" {
 		t.Errorf("site: %+v", c.Sites[0])
 	}
 }
@@ -78,7 +78,7 @@ func TestScalingAndAlarmSettings(t *testing.T) {
 	if c.RegionalScaling != "burst" || c.MinTasks != 0 || c.MaxTasks != 20 || c.BurstAgeSeconds != 120 || c.AlarmEmail != "ops@example.com" || c.AlarmMessageAgeSeconds != 600 {
 		t.Errorf("burst mode starts from 0 tasks: %+v", c)
 	}
-	if c, err := load(map[string]any{"sites": `[{"name":"a","minTasks":5}]`}); err != nil || c.Sites[0].MaxTasks != 5 {
+	if c, err := load(map[string]any{"sites": `[{"name":"a","minTasks":5}]`}); err != nil || c.Sites[0].Tasks.MaxTasks != 5 {
 		t.Errorf("a site's maxTasks defaults to at least its minTasks, got %+v, %v", c.Sites, err)
 	}
 }
@@ -113,10 +113,10 @@ func TestLifecycleSettings(t *testing.T) {
 	if err != nil {
 		t.Fatalf("load: %v", err)
 	}
-	if a := c.Sites[0]; a.ActivationRenewDays != 0 || !a.KeepNodesOnDestroy {
+	if a := c.Sites[0]; a.Activation.RenewDays != 0 || !a.KeepNodesOnDestroy {
 		t.Errorf("renewal off and nodes kept: %+v", a)
 	}
-	if b := c.Sites[1]; b.ActivationRenewDays != 10 || b.ActivationRenewSchedule != "cron(0 3 * * ? *)" || b.KeepNodesOnDestroy {
+	if b := c.Sites[1]; b.Activation.RenewDays != 10 || b.Activation.RenewSchedule != "cron(0 3 * * ? *)" || b.KeepNodesOnDestroy {
 		t.Errorf("site b: %+v", b)
 	}
 }
@@ -188,7 +188,7 @@ func TestErrors(t *testing.T) {
 		{"burst age", map[string]any{"burstAgeSeconds": 5}, []string{`"burstAgeSeconds" is 5`, "from 60 to 43200"}},
 		{"alarm email", map[string]any{"alarmEmail": "ops"}, []string{`"alarmEmail" is "ops"`, "e-mail address"}},
 		{"alarm age", map[string]any{"alarmMessageAgeSeconds": 10}, []string{`"alarmMessageAgeSeconds" is 10`}},
-		{"site min above max", map[string]any{"sites": `[{"name":"a","minTasks":4,"maxTasks":2}]`}, []string{`"sites[0]" has minTasks 4 above maxTasks 2`}},
+		{"site min above max", map[string]any{"sites": `[{"name":"a","minTasks":4,"maxTasks":2}]`}, []string{`"sites[0].minTasks" is 4: must not exceed maxTasks (2)`}},
 		{"site max", map[string]any{"sites": `[{"name":"a","maxTasks":0}]`}, []string{`"sites[0].maxTasks" is 0`}},
 		{"site patching", map[string]any{"sites": `[{"name":"a","patching":"yes"}]`}, []string{`"sites[0].patching" is "yes"`, `"scan"`, `"install"`, `"off"`}},
 		{"site patch schedule", map[string]any{"sites": `[{"name":"a","patchSchedule":"sundays"}]`}, []string{`"sites[0].patchSchedule" is "sundays"`, "State Manager schedule"}},

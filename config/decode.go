@@ -9,6 +9,9 @@ import (
 	"strconv"
 	"strings"
 
+	activationcontract "github.com/ecs-anywhere-stretched/stretched/constructs/activation/contract"
+	fleetmanagercontract "github.com/ecs-anywhere-stretched/stretched/constructs/fleetmanager/contract"
+	siteagentcontract "github.com/ecs-anywhere-stretched/stretched/constructs/siteagent/contract"
 	"github.com/ecs-anywhere-stretched/stretched/internal/workersecrets"
 )
 
@@ -28,26 +31,21 @@ type input struct {
 	Pipeline      *Pipeline
 }
 
-// siteInput is one site as given: nil where a field is not set.
+// siteInput is one site as given: nil where a field is not set. The
+// features' inputs are embedded, so their keys are fields of the site's
+// object (TestTheTableCoversEverySetting holds them apart).
 type siteInput struct {
-	Name                    string `json:"name"`
-	ClusterName             string `json:"clusterName"`
-	MinTasks                *int   `json:"minTasks"`
-	MaxTasks                *int   `json:"maxTasks"`
-	DesiredCount            *int   `json:"desiredCount"` // replaced; read only to say so
-	RegistrationLimit       *int   `json:"registrationLimit"`
-	ActivationExpiryDays    *int   `json:"activationExpiryDays"`
-	InstanceName            string `json:"instanceName"`
-	PermissionsBoundary     string `json:"permissionsBoundary"`
-	InstanceRoleArn         string `json:"instanceRoleArn"`
-	ActivationSerial        *int   `json:"activationSerial"`
-	ActivationRenewDays     *int   `json:"activationRenewDays"`
-	ActivationRenewSchedule string `json:"activationRenewSchedule"`
-	KeepNodesOnDestroy      bool   `json:"keepNodesOnDestroy"`
-	ContainerInsights       bool   `json:"containerInsights"`
-	Patching                string `json:"patching"`
-	PatchSchedule           string `json:"patchSchedule"`
-	EcsAgentUpdateSchedule  string `json:"ecsAgentUpdateSchedule"`
+	Name                string `json:"name"`
+	ClusterName         string `json:"clusterName"`
+	DesiredCount        *int   `json:"desiredCount"` // replaced; read only to say so
+	InstanceName        string `json:"instanceName"`
+	PermissionsBoundary string `json:"permissionsBoundary"`
+	InstanceRoleArn     string `json:"instanceRoleArn"`
+	KeepNodesOnDestroy  bool   `json:"keepNodesOnDestroy"`
+	ContainerInsights   bool   `json:"containerInsights"`
+	siteagentcontract.TasksInput
+	activationcontract.ActivationInput
+	fleetmanagercontract.FleetInput
 }
 
 // Getter returns the context value of a key, or nil when it is not set.

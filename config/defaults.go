@@ -3,8 +3,6 @@ package config
 import (
 	"cmp"
 
-	activationcontract "github.com/ecs-anywhere-stretched/stretched/constructs/activation/contract"
-	fleetmanagercontract "github.com/ecs-anywhere-stretched/stretched/constructs/fleetmanager/contract"
 	queuescalingcontract "github.com/ecs-anywhere-stretched/stretched/constructs/queuescaling/contract"
 	stackscontract "github.com/ecs-anywhere-stretched/stretched/stacks/contract"
 )
@@ -26,19 +24,10 @@ const (
 	DefaultAlarmMessageAgeSeconds   = 900
 	DefaultEcrMaxImages             = 20
 	// DefaultEntryTopics routes up to route.MaxLocationsPerTopic locations.
-	DefaultEntryTopics             = 1
-	DefaultSiteName                = "onprem"
-	DefaultClusterName             = "ecsAnywhereCluster"
-	DefaultSiteMinTasks            = 1
-	DefaultSiteMaxTasks            = 3
-	DefaultPatching                = PatchScan
-	DefaultPatchSchedule           = fleetmanagercontract.DefaultPatchSchedule
-	DefaultRegistrationLimit       = activationcontract.DefaultRegistrationLimit
-	DefaultActivationExpiryDays    = activationcontract.DefaultExpiryDays
-	DefaultActivationSerial        = activationcontract.DefaultSerial
-	DefaultActivationRenewDays     = activationcontract.DefaultRenewDays
-	DefaultActivationRenewSchedule = activationcontract.DefaultRenewSchedule
-	DefaultBranch                  = "main"
+	DefaultEntryTopics = 1
+	DefaultSiteName    = "onprem"
+	DefaultClusterName = "ecsAnywhereCluster"
+	DefaultBranch      = "main"
 	// DefaultWaveSize is the sites per pipeline wave: 2 actions each, 40 of
 	// CodePipeline's 50 actions per stage.
 	DefaultWaveSize = 20
@@ -86,26 +75,17 @@ func withDefaults(in input) Config {
 		if len(sites) > 1 {
 			cluster = DefaultClusterName + "-" + s.Name
 		}
-		minTasks := num(s.MinTasks, DefaultSiteMinTasks)
 		c.Sites = append(c.Sites, Site{
-			Name:        s.Name,
-			ClusterName: cmp.Or(s.ClusterName, cluster),
-			MinTasks:    minTasks,
-			// A site's maximum is at least its minimum unless the user set both.
-			MaxTasks:                num(s.MaxTasks, max(DefaultSiteMaxTasks, minTasks)),
-			RegistrationLimit:       num(s.RegistrationLimit, DefaultRegistrationLimit),
-			ActivationExpiryDays:    num(s.ActivationExpiryDays, DefaultActivationExpiryDays),
-			InstanceName:            cmp.Or(s.InstanceName, s.Name),
-			PermissionsBoundary:     cmp.Or(s.PermissionsBoundary, c.PermissionsBoundary),
-			InstanceRoleArn:         s.InstanceRoleArn,
-			ActivationSerial:        num(s.ActivationSerial, DefaultActivationSerial),
-			ActivationRenewDays:     num(s.ActivationRenewDays, DefaultActivationRenewDays),
-			ActivationRenewSchedule: cmp.Or(s.ActivationRenewSchedule, DefaultActivationRenewSchedule),
-			KeepNodesOnDestroy:      s.KeepNodesOnDestroy,
-			ContainerInsights:       s.ContainerInsights,
-			Patching:                cmp.Or(s.Patching, DefaultPatching),
-			PatchSchedule:           cmp.Or(s.PatchSchedule, DefaultPatchSchedule),
-			EcsAgentUpdateSchedule:  s.EcsAgentUpdateSchedule,
+			Name:                s.Name,
+			ClusterName:         cmp.Or(s.ClusterName, cluster),
+			InstanceName:        cmp.Or(s.InstanceName, s.Name),
+			PermissionsBoundary: cmp.Or(s.PermissionsBoundary, c.PermissionsBoundary),
+			InstanceRoleArn:     s.InstanceRoleArn,
+			KeepNodesOnDestroy:  s.KeepNodesOnDestroy,
+			ContainerInsights:   s.ContainerInsights,
+			Tasks:               s.TasksInput.WithDefaults(),
+			Activation:          s.ActivationInput.WithDefaults(),
+			Fleet:               s.FleetInput.WithDefaults(),
 		})
 	}
 

@@ -2,10 +2,14 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
+	activationcontract "github.com/ecs-anywhere-stretched/stretched/constructs/activation/contract"
+	fleetmanagercontract "github.com/ecs-anywhere-stretched/stretched/constructs/fleetmanager/contract"
 	routercontract "github.com/ecs-anywhere-stretched/stretched/constructs/router/contract"
+	siteagentcontract "github.com/ecs-anywhere-stretched/stretched/constructs/siteagent/contract"
 )
 
 // Setting is one row of the configuration table.
@@ -62,25 +66,21 @@ func Settings() []Setting {
 
 // SiteSettings are a site's fields, in the table's order.
 func SiteSettings() []Setting {
-	return []Setting{
+	rows := []Setting{
 		{"name", "— (required)", "lowercase letter + up to 23 of `a-z 0-9 -`, unique, not `" + RegionLocation + "`"},
 		{"clusterName", fmt.Sprintf("`%s` (one site) or `%s-<name>`", DefaultClusterName, DefaultClusterName), "1..255 of letters, digits, `-`, `_`; unique"},
-		{"minTasks", code(DefaultSiteMinTasks), between(siteRanges["minTasks"]) + " EXTERNAL tasks at least"},
-		{"maxTasks", fmt.Sprintf("`%d` (at least `minTasks`)", DefaultSiteMaxTasks), between(siteRanges["maxTasks"]) + " EXTERNAL tasks at most: what the site's nodes can run"},
-		{"patching", code(DefaultPatching), fmt.Sprintf("`%s`, `%s` or `%s`: what the weekly patch association does", PatchScan, PatchInstall, PatchOff)},
-		{"patchSchedule", code(DefaultPatchSchedule), "a State Manager `cron(…)` or `rate(…)` expression, at least `rate(30 minutes)`"},
-		{"ecsAgentUpdateSchedule", "*(none)*", "a State Manager `cron(…)` or `rate(…)` expression: update the nodes' ECS agent (ecs-init) then, one node at a time; `fleet node update-agents` does it on demand, draining each node first"},
-		{"registrationLimit", code(DefaultRegistrationLimit), between(siteRanges["registrationLimit"]) + " nodes"},
-		{"activationExpiryDays", code(DefaultActivationExpiryDays), between(siteRanges["activationExpiryDays"])},
-		{"activationSerial", code(DefaultActivationSerial), between(siteRanges["activationSerial"]) + "; change it for a new activation at the next deploy"},
-		{"activationRenewDays", code(DefaultActivationRenewDays), "0 (no renewal) .. `activationExpiryDays`−1: renew when the activation expires within this many days, or is full"},
-		{"activationRenewSchedule", code(DefaultActivationRenewSchedule), "a `rate(…)` or `cron(…)` expression: when the site's renewal runs (its EventBridge Scheduler schedule)"},
+	}
+	// The features' own settings, then the site's.
+	for _, d := range slices.Concat(siteagentcontract.SiteDocs(), fleetmanagercontract.SiteDocs(), activationcontract.SiteDocs()) {
+		rows = append(rows, Setting(d))
+	}
+	return append(rows, []Setting{
 		{"keepNodesOnDestroy", "`false`", "`true` leaves the site's nodes registered when its stack is deleted"},
 		{"containerInsights", "`false`", "`true` turns on CloudWatch Container Insights for the site's cluster: per-task CPU and memory, at 16 or more custom metrics (at least USD 4.80 a month a site); the fleet's alarms need none of it"},
 		{"instanceName", "the site name", "default name SSM gives a node"},
 		{"instanceRoleArn", "*(none: the stack makes the role)*", "your own role for the site's nodes, by ARN (no path): it must trust `ssm.amazonaws.com` and have `AmazonSSMManagedInstanceCore` and `AmazonEC2ContainerServiceforEC2Role`; the app only passes it to SSM"},
 		{"permissionsBoundary", "the top-level `" + KeyPermissionsBoundary + "`", "managed policy ARN set as the permissions boundary of every IAM role of the site's stack, the instance role among them"},
-	}
+	}...)
 }
 
 // Table is the configuration table in Markdown: the context keys, then a

@@ -57,11 +57,19 @@ func TestTheTableCoversEverySetting(t *testing.T) {
 		t.Errorf("table rows %v, keys the app reads %v", keys, Keys)
 	}
 	var fields, rows []string
-	st := reflect.TypeFor[siteInput]()
-	for i := range st.NumField() {
-		if f := strings.Split(st.Field(i).Tag.Get("json"), ",")[0]; f != "desiredCount" {
-			fields = append(fields, f)
+	// The features' inputs are embedded in a site's: their keys are the
+	// site's, and two with one key would make encoding/json ignore both.
+	seen := map[string]bool{}
+	for _, sf := range reflect.VisibleFields(reflect.TypeFor[siteInput]()) {
+		f := strings.Split(sf.Tag.Get("json"), ",")[0]
+		if sf.Anonymous || f == "desiredCount" {
+			continue
 		}
+		if seen[f] {
+			t.Errorf("two fields of a site read the key %q", f)
+		}
+		seen[f] = true
+		fields = append(fields, f)
 	}
 	for _, s := range SiteSettings() {
 		rows = append(rows, s.Key)

@@ -62,10 +62,3 @@ const (
 	// may take it.
 	RegionLocation = routercontract.RegionLocation
 )
-
-// Patch operations of a site (patching).
-const (
-	PatchScan    = "scan"
-	PatchInstall = "install"
-	PatchOff     = "off"
-)

@@ -8,11 +8,10 @@ import (
 	"strconv"
 	"strings"
 
-	activationcontract "github.com/ecs-anywhere-stretched/stretched/constructs/activation/contract"
 	alertscontract "github.com/ecs-anywhere-stretched/stretched/constructs/alerts/contract"
-	fleetmanagercontract "github.com/ecs-anywhere-stretched/stretched/constructs/fleetmanager/contract"
 	routercontract "github.com/ecs-anywhere-stretched/stretched/constructs/router/contract"
 	"github.com/ecs-anywhere-stretched/stretched/internal/quota"
+	"github.com/ecs-anywhere-stretched/stretched/internal/setting"
 	"github.com/ecs-anywhere-stretched/stretched/internal/workersecrets"
 )
 
@@ -52,15 +51,6 @@ var intRanges = map[string]span{
 	KeyEntryTopics:              {1, 100},
 }
 
-// siteRanges check a site's whole-number fields.
-var siteRanges = map[string]span{
-	"minTasks":             {0, 1000},
-	"maxTasks":             {1, 1000},
-	"registrationLimit":    {activationcontract.MinRegistrationLimit, activationcontract.MaxRegistrationLimit},
-	"activationExpiryDays": {activationcontract.MinExpiryDays, activationcontract.MaxExpiryDays},
-	"activationSerial":     {activationcontract.MinSerial, activationcontract.MaxSerial},
-}
-
 // LogRetentionDays lists the retention periods CloudWatch Logs accepts
 // (stacks maps each to CDK's enum; a test holds the two together).
 var LogRetentionDays = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
@@ -71,7 +61,6 @@ var (
 	instanceRe = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,256}$`)
 	policyRe   = regexp.MustCompile(`^arn:aws[a-z-]*:iam::([0-9]{12}|aws):policy/.+$`)
 	roleRe     = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_-]{1,64}$`)
-	scheduleRe = regexp.MustCompile(activationcontract.RenewSchedulePattern)
 	connRe     = regexp.MustCompile(`^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:[0-9]{12}:connection/[0-9a-f-]{36}$`)
 	repoRe     = regexp.MustCompile(`^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$`)
 	commitRe   = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,100}$`)
@@ -184,34 +173,8 @@ func (v *checker) sites(sites []Site) {
 		if s.InstanceRoleArn != "" && !roleRe.MatchString(s.InstanceRoleArn) {
 			v.fail("context key %q is %q: must be the ARN of a role without a path, such as arn:aws:iam::123456789012:role/ecsAnywhereInstanceRole (SSM takes the role's name)", key+".instanceRoleArn", s.InstanceRoleArn)
 		}
-		for _, f := range []struct {
-			field string
-			value int
-		}{{"minTasks", s.MinTasks}, {"maxTasks", s.MaxTasks}, {"registrationLimit", s.RegistrationLimit},
-			{"activationExpiryDays", s.ActivationExpiryDays}, {"activationSerial", s.ActivationSerial}} {
-			if r := siteRanges[f.field]; f.value < r.lo || f.value > r.hi {
-				v.fail("context key %q is %d: must be a whole number from %d to %d", key+"."+f.field, f.value, r.lo, r.hi)
-			}
-		}
-		if s.MinTasks > s.MaxTasks {
-			v.fail("context key %q has minTasks %d above maxTasks %d: minTasks must not exceed maxTasks", key, s.MinTasks, s.MaxTasks)
-		}
-		if p := s.Patching; p != PatchScan && p != PatchInstall && p != PatchOff {
-			v.fail("context key %q is %q: must be %q (report missing patches, the default), %q (install them) or %q", key+".patching", p, PatchScan, PatchInstall, PatchOff)
-		}
-		if problem := fleetmanagercontract.PatchScheduleProblem(s.PatchSchedule); problem != "" {
-			v.fail("context key %q is %q: %s", key+".patchSchedule", s.PatchSchedule, problem)
-		}
-		if s.EcsAgentUpdateSchedule != "" {
-			if problem := fleetmanagercontract.PatchScheduleProblem(s.EcsAgentUpdateSchedule); problem != "" {
-				v.fail("context key %q is %q: %s", key+".ecsAgentUpdateSchedule", s.EcsAgentUpdateSchedule, problem)
-			}
-		}
-		if d := s.ActivationRenewDays; d < 0 || d >= s.ActivationExpiryDays {
-			v.fail("context key %q is %d: must be from 0 (no renewal) to %d, less than the site's activationExpiryDays (%d)", key+".activationRenewDays", d, s.ActivationExpiryDays-1, s.ActivationExpiryDays)
-		}
-		if !scheduleRe.MatchString(s.ActivationRenewSchedule) {
-			v.fail("context key %q is %q: must be an EventBridge expression such as rate(1 day), rate(12 hours) or cron(0 3 * * ? *)", key+".activationRenewSchedule", s.ActivationRenewSchedule)
+		for _, p := range slices.Concat(s.Tasks.Problems(), s.Fleet.Problems(), s.Activation.Problems()) {
+			v.fail("context key %q is %s: %s", key+"."+p.Key, setting.Show(p.Value), p.Want)
 		}
 	}
 }

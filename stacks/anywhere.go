@@ -73,16 +73,11 @@ func NewAnywhere(scope constructs.Construct, id string, props *AnywhereStackProp
 	}
 	a.InstanceRole = role
 
-	renewDays := site.ActivationRenewDays
 	act, err := activation.New(stack, "Activation", activation.Props{
 		Fleet:               regional.Activations,
 		Key:                 regional.Key,
 		InstanceRole:        role,
-		RegistrationLimit:   site.RegistrationLimit,
-		ExpiryDays:          site.ActivationExpiryDays,
-		RenewDays:           &renewDays,
-		RenewSchedule:       site.ActivationRenewSchedule,
-		Serial:              site.ActivationSerial,
+		Site:                site.Activation,
 		DefaultInstanceName: site.InstanceName,
 		Description:         fmt.Sprintf("ECS Anywhere nodes of site %s, cluster %s", site.Name, site.ClusterName),
 		Tags:                map[string]string{"site": site.Name, "cluster": site.ClusterName},
@@ -121,15 +116,14 @@ func NewAnywhere(scope constructs.Construct, id string, props *AnywhereStackProp
 	agentSite, err := siteagent.NewSite(stack, "Agent", siteagent.SiteProps{
 		Directory: siteagentcontract.SiteDirectory(regional.Fleet), Site: site.Name, Fleet: regional.Fleet,
 		Cluster: cluster, Service: worker.Service(), Queue: queue, DeadLetterQueue: siteQueue.DeadLetterQueue(), EntryTopic: entryTopic,
-		MinTasks: site.MinTasks, MaxTasks: site.MaxTasks, InstanceRole: role,
+		Tasks: site.Tasks, InstanceRole: role,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("site %q: %w", site.Name, err)
 	}
 	operator := act.NodeOperatorPolicy(agentSite.Entry(), cluster)
 	tagKey, tagValue := act.StackTag()
-	patch := map[string]string{config.PatchScan: fleetmanager.PatchScan, config.PatchInstall: fleetmanager.PatchInstall}[site.Patching]
-	if _, err := fleetmanager.New(stack, "Fleet", fleetmanager.Props{TagKey: tagKey, TagValue: tagValue, Patch: patch, PatchSchedule: site.PatchSchedule, EcsAgentUpdateSchedule: site.EcsAgentUpdateSchedule}); err != nil {
+	if _, err := fleetmanager.New(stack, "Fleet", fleetmanager.Props{TagKey: tagKey, TagValue: tagValue, Site: site.Fleet}); err != nil {
 		return nil, fmt.Errorf("site %q: %w", site.Name, err)
 	}
 

@@ -49,19 +49,17 @@ type Props struct {
 	// prefix (the fleet's function may pass only such roles; NewSite's
 	// caller tags the roles it makes). Required.
 	InstanceRole awsiam.IRole
-	// RegistrationLimit is how many nodes may join with one activation.
-	// Default: 10 (as in the reference). Allowed: 1..1000.
-	RegistrationLimit int
-	// ExpiryDays is how long an activation accepts new nodes; nodes that
-	// joined stay registered after it. Default: 7. Allowed: 1..30.
-	ExpiryDays int
-	// RenewDays: the renewer replaces the activation when it expires within
-	// this many days, or when it is full. Default (nil): 2. 0 turns renewal
-	// off (no renewer is made). Allowed: 0 to ExpiryDays-1.
-	RenewDays *int
-	// RenewSchedule is when the renewer runs, as an EventBridge expression.
-	// Default: rate(1 day). Allowed: rate(...) or cron(...).
-	RenewSchedule string
+	// Site is the site's activation settings (the site settings
+	// registrationLimit, activationExpiryDays, activationSerial,
+	// activationRenewDays, activationRenewSchedule): nodes per activation
+	// (1..1000), days an activation accepts nodes (1..30), the serial to
+	// change for a new activation (1..1000000), the renewal's days before
+	// expiry (0 turns renewal off: no schedule is made; less than the expiry
+	// days) and its EventBridge schedule. Default (the zero value):
+	// contract.DefaultSiteSettings(), 10 nodes, 7 days, serial 1, renewed 2
+	// days before expiry, checked daily; a Site that sets any field is taken
+	// as given.
+	Site contract.SiteSettings
 	// DefaultInstanceName is the name SSM gives joined nodes. Default: none
 	// (SSM shows the host name). Allowed: 1..256 of letters, digits, '.', '-', '_'.
 	DefaultInstanceName string
@@ -72,10 +70,6 @@ type Props struct {
 	// Allowed: keys among SiteTagKeys (the fleet's function may create
 	// activations with those tags only), values 0..256 characters.
 	Tags map[string]string
-	// Serial is part of the activation's properties: changing it makes a new
-	// activation with the same settings at the next deploy.
-	// Default: 1. Allowed: 1..1000000.
-	Serial int
 }
 
 // SiteTagKeys are the tag keys a site's activations may carry beside
@@ -96,26 +90,12 @@ type Activation struct {
 
 var (
 	instanceNameRe = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
-	scheduleRe     = regexp.MustCompile(contract.RenewSchedulePattern)
 )
 
 // withDefaults returns the props with every default applied.
 func (p Props) withDefaults() Props {
-	if p.RegistrationLimit == 0 {
-		p.RegistrationLimit = contract.DefaultRegistrationLimit
-	}
-	if p.ExpiryDays == 0 {
-		p.ExpiryDays = contract.DefaultExpiryDays
-	}
-	if p.RenewDays == nil {
-		d := contract.DefaultRenewDays
-		p.RenewDays = &d
-	}
-	if p.RenewSchedule == "" {
-		p.RenewSchedule = contract.DefaultRenewSchedule
-	}
-	if p.Serial == 0 {
-		p.Serial = contract.DefaultSerial
+	if p.Site == (contract.SiteSettings{}) {
+		p.Site = contract.DefaultSiteSettings()
 	}
 	return p
 }
@@ -132,17 +112,8 @@ func (p Props) validate() error {
 	if p.InstanceRole == nil {
 		add("InstanceRole is nil: pass the role the nodes assume (trusted by ssm.amazonaws.com)")
 	}
-	if p.RegistrationLimit < contract.MinRegistrationLimit || p.RegistrationLimit > contract.MaxRegistrationLimit {
-		add("RegistrationLimit is %d: must be from %d to %d", p.RegistrationLimit, contract.MinRegistrationLimit, contract.MaxRegistrationLimit)
-	}
-	if p.ExpiryDays < contract.MinExpiryDays || p.ExpiryDays > contract.MaxExpiryDays {
-		add("ExpiryDays is %d: must be from %d to %d (SSM's maximum)", p.ExpiryDays, contract.MinExpiryDays, contract.MaxExpiryDays)
-	}
-	if d := *p.RenewDays; d < 0 || d >= p.ExpiryDays {
-		add("RenewDays is %d: must be from 0 (no renewal) to %d, less than ExpiryDays (%d), or every run would renew", d, p.ExpiryDays-1, p.ExpiryDays)
-	}
-	if !scheduleRe.MatchString(p.RenewSchedule) {
-		add("RenewSchedule is %q: must be an EventBridge expression such as rate(1 day), rate(12 hours) or cron(0 3 * * ? *)", p.RenewSchedule)
+	for _, problem := range p.Site.Problems() {
+		errs = append(errs, fmt.Errorf("activation: Site.%w", problem))
 	}
 	if n := p.DefaultInstanceName; n != "" && (len(n) > contract.MaxInstanceName || !instanceNameRe.MatchString(n)) {
 		add("DefaultInstanceName is %q: must be 1 to %d letters, digits, '.', '-' or '_'", n, contract.MaxInstanceName)
@@ -157,9 +128,6 @@ func (p Props) validate() error {
 		if len(p.Tags[k]) > contract.MaxTagValue {
 			add("tag %q has a value of %d characters: must be at most %d", k, len(p.Tags[k]), contract.MaxTagValue)
 		}
-	}
-	if p.Serial < contract.MinSerial || p.Serial > contract.MaxSerial {
-		add("Serial is %d: must be from %d to %d", p.Serial, contract.MinSerial, contract.MaxSerial)
 	}
 	return errors.Join(errs...)
 }
@@ -198,16 +166,16 @@ func New(scope constructs.Construct, id string, props Props) (*Activation, error
 	properties := a.properties(p)
 	a.resource = gofunction.AnsweredBy(c, p.Fleet.function, contract.ResourceType, properties)
 
-	if *p.RenewDays > 0 {
+	if p.Site.RenewDays > 0 {
 		// The renewal's input is the custom resource's properties: both
 		// make activations alike.
 		input := stack.ToJsonString(map[string]any{
 			contract.RenewalSettings:  properties,
-			contract.RenewalRenewDays: *p.RenewDays,
+			contract.RenewalRenewDays: p.Site.RenewDays,
 		}, nil)
 		schedule := awsscheduler.NewCfnSchedule(c, jsii.String("Renewal"), &awsscheduler.CfnScheduleProps{
-			Description:        jsii.String(fmt.Sprintf("renews the activation of stack %s when it expires within %d days or is full", a.stackTag, *p.RenewDays)),
-			ScheduleExpression: jsii.String(p.RenewSchedule),
+			Description:        jsii.String(fmt.Sprintf("renews the activation of stack %s when it expires within %d days or is full", a.stackTag, p.Site.RenewDays)),
+			ScheduleExpression: jsii.String(p.Site.RenewSchedule),
 			FlexibleTimeWindow: &awsscheduler.CfnSchedule_FlexibleTimeWindowProperty{Mode: jsii.String("OFF")},
 			Target: &awsscheduler.CfnSchedule_TargetProperty{
 				Arn:     p.Fleet.function.FunctionArn(),
@@ -256,11 +224,11 @@ func (a *Activation) properties(p Props) map[string]any {
 	}
 	properties := map[string]any{
 		contract.PropIamRole:           p.InstanceRole.RoleName(),
-		contract.PropRegistrationLimit: fmt.Sprint(p.RegistrationLimit),
-		contract.PropExpiryDays:        fmt.Sprint(p.ExpiryDays),
+		contract.PropRegistrationLimit: fmt.Sprint(p.Site.RegistrationLimit),
+		contract.PropExpiryDays:        fmt.Sprint(p.Site.ExpiryDays),
 		contract.PropSecretArn:         a.secret.SecretArn(),
 		contract.PropSecretKey:         p.Key.KeyArn(),
-		contract.PropSerial:            fmt.Sprint(p.Serial),
+		contract.PropSerial:            fmt.Sprint(p.Site.Serial),
 		contract.PropTags:              tags,
 	}
 	if p.DefaultInstanceName != "" {

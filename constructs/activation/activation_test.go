@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/ecs-anywhere-stretched/stretched/constructs/activation/contract"
 	"github.com/ecs-anywhere-stretched/stretched/testkit/errcheck"
 )
 
@@ -25,28 +26,28 @@ func TestValidate(t *testing.T) {
 		want  []string
 	}{
 		{"defaults", Props{Fleet: fleet, Key: key, InstanceRole: role}, nil},
-		{"all set", Props{Fleet: fleet, Key: key, InstanceRole: role, RegistrationLimit: 1000, ExpiryDays: 30, DefaultInstanceName: "node-1.a_b", Description: "d", Tags: map[string]string{"site": "a"}}, nil},
+		{"all set", Props{Fleet: fleet, Key: key, InstanceRole: role, Site: set(func(s *contract.SiteSettings) { s.RegistrationLimit, s.ExpiryDays = 1000, 30 }), DefaultInstanceName: "node-1.a_b", Description: "d", Tags: map[string]string{"site": "a"}}, nil},
 		{"no role", Props{Fleet: fleet, Key: key}, []string{"InstanceRole is nil"}},
 		{"no fleet", Props{Key: key, InstanceRole: role}, []string{"Fleet is nil", "activation.NewFleet"}},
 		{"no key", Props{Fleet: fleet, InstanceRole: role}, []string{"Key is nil", "stretched:fleet"}},
 		{"tag the fleet may not set", Props{Fleet: fleet, Key: key, InstanceRole: role, Tags: map[string]string{"team": "a"}}, []string{`tag key "team": must be one of cluster, site`}},
-		{"limit too high", Props{Fleet: fleet, Key: key, InstanceRole: role, RegistrationLimit: 1001}, []string{"RegistrationLimit is 1001", "from 1 to 1000"}},
-		{"limit negative", Props{Fleet: fleet, Key: key, InstanceRole: role, RegistrationLimit: -1}, []string{"RegistrationLimit is -1"}},
-		{"expiry too long", Props{Fleet: fleet, Key: key, InstanceRole: role, ExpiryDays: 31}, []string{"ExpiryDays is 31", "from 1 to 30"}},
-		{"expiry negative", Props{Fleet: fleet, Key: key, InstanceRole: role, ExpiryDays: -2}, []string{"ExpiryDays is -2"}},
+		{"limit too high", Props{Fleet: fleet, Key: key, InstanceRole: role, Site: set(func(s *contract.SiteSettings) { s.RegistrationLimit = 1001 })}, []string{"registrationLimit is 1001", "from 1 to 1000"}},
+		{"limit negative", Props{Fleet: fleet, Key: key, InstanceRole: role, Site: set(func(s *contract.SiteSettings) { s.RegistrationLimit = -1 })}, []string{"registrationLimit is -1"}},
+		{"expiry too long", Props{Fleet: fleet, Key: key, InstanceRole: role, Site: set(func(s *contract.SiteSettings) { s.ExpiryDays = 31 })}, []string{"activationExpiryDays is 31", "from 1 to 30"}},
+		{"expiry negative", Props{Fleet: fleet, Key: key, InstanceRole: role, Site: set(func(s *contract.SiteSettings) { s.ExpiryDays = -2 })}, []string{"activationExpiryDays is -2"}},
 		{"instance name chars", Props{Fleet: fleet, Key: key, InstanceRole: role, DefaultInstanceName: "node 1"}, []string{`DefaultInstanceName is "node 1"`}},
 		{"instance name long", Props{Fleet: fleet, Key: key, InstanceRole: role, DefaultInstanceName: long}, []string{"DefaultInstanceName is"}},
 		{"description long", Props{Fleet: fleet, Key: key, InstanceRole: role, Description: long}, []string{"Description is 257 characters"}},
 		{"tag key aws", Props{Fleet: fleet, Key: key, InstanceRole: role, Tags: map[string]string{"aws:x": "v"}}, []string{`tag key "aws:x"`}},
 		{"tag value long", Props{Fleet: fleet, Key: key, InstanceRole: role, Tags: map[string]string{"k": long}}, []string{`tag "k" has a value of 257`}},
-		{"serial", Props{Fleet: fleet, Key: key, InstanceRole: role, Serial: -1}, []string{"Serial is -1"}},
-		{"renewal off", Props{Fleet: fleet, Key: key, InstanceRole: role, RenewDays: intp(0)}, nil},
-		{"renew days not below expiry", Props{Fleet: fleet, Key: key, InstanceRole: role, ExpiryDays: 3, RenewDays: intp(3)}, []string{"RenewDays is 3", "from 0 (no renewal) to 2"}},
-		{"renew days negative", Props{Fleet: fleet, Key: key, InstanceRole: role, RenewDays: intp(-1)}, []string{"RenewDays is -1"}},
-		{"schedule", Props{Fleet: fleet, Key: key, InstanceRole: role, RenewSchedule: "daily"}, []string{`RenewSchedule is "daily"`, "rate(1 day)"}},
-		{"cron schedule", Props{Fleet: fleet, Key: key, InstanceRole: role, RenewSchedule: "cron(0 3 * * ? *)"}, nil},
+		{"serial", Props{Fleet: fleet, Key: key, InstanceRole: role, Site: set(func(s *contract.SiteSettings) { s.Serial = -1 })}, []string{"activationSerial is -1"}},
+		{"renewal off", Props{Fleet: fleet, Key: key, InstanceRole: role, Site: set(func(s *contract.SiteSettings) { s.RenewDays = 0 })}, nil},
+		{"renew days not below expiry", Props{Fleet: fleet, Key: key, InstanceRole: role, Site: set(func(s *contract.SiteSettings) { s.ExpiryDays, s.RenewDays = 3, 3 })}, []string{"activationRenewDays is 3", "from 0 (no renewal) to 2"}},
+		{"renew days negative", Props{Fleet: fleet, Key: key, InstanceRole: role, Site: set(func(s *contract.SiteSettings) { s.RenewDays = -1 })}, []string{"activationRenewDays is -1"}},
+		{"schedule", Props{Fleet: fleet, Key: key, InstanceRole: role, Site: set(func(s *contract.SiteSettings) { s.RenewSchedule = "daily" })}, []string{`activationRenewSchedule is "daily"`, "rate(1 day)"}},
+		{"cron schedule", Props{Fleet: fleet, Key: key, InstanceRole: role, Site: set(func(s *contract.SiteSettings) { s.RenewSchedule = "cron(0 3 * * ? *)" })}, nil},
 		{"stack tag is the construct's", Props{Fleet: fleet, Key: key, InstanceRole: role, Tags: map[string]string{"stretched:stack": "x"}}, []string{`tag key "stretched:stack"`}},
-		{"every problem at once", Props{RegistrationLimit: 5000, ExpiryDays: 99}, []string{"Fleet", "Key", "InstanceRole", "RegistrationLimit", "ExpiryDays"}},
+		{"every problem at once", Props{Site: set(func(s *contract.SiteSettings) { s.RegistrationLimit, s.ExpiryDays = 5000, 99 })}, []string{"Fleet", "Key", "InstanceRole", "registrationLimit", "activationExpiryDays"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -69,13 +70,19 @@ func TestValidate(t *testing.T) {
 }
 
 func TestDefaultsAsDocumented(t *testing.T) {
-	p := Props{}.withDefaults()
-	if p.RegistrationLimit != 10 || p.ExpiryDays != 7 || *p.RenewDays != 2 || p.RenewSchedule != "rate(1 day)" || p.Serial != 1 {
+	p := Props{}.withDefaults().Site
+	if p.RegistrationLimit != 10 || p.ExpiryDays != 7 || p.RenewDays != 2 || p.RenewSchedule != "rate(1 day)" || p.Serial != 1 {
 		t.Errorf("documented defaults are 10 nodes, 7 days, renew 2 days before expiry daily, serial 1; got %+v", p)
 	}
-	if off := (Props{RenewDays: intp(0)}).withDefaults(); *off.RenewDays != 0 {
+	off := set(func(s *contract.SiteSettings) { s.RenewDays = 0 })
+	if got := (Props{Site: off}).withDefaults().Site; got.RenewDays != 0 {
 		t.Error("RenewDays 0 must stay 0 (renewal off), not become the default")
 	}
 }
 
-func intp(n int) *int { return &n }
+// set is the default site settings with one change.
+func set(change func(*contract.SiteSettings)) contract.SiteSettings {
+	s := contract.DefaultSiteSettings()
+	change(&s)
+	return s
+}

@@ -19,11 +19,9 @@ import (
 	"github.com/ecs-anywhere-stretched/stretched/internal/nodes"
 )
 
-// Patch operations of AWS-RunPatchBaseline.
-const (
-	PatchScan    = "Scan"
-	PatchInstall = "Install"
-)
+// operations maps a site's patching setting to AWS-RunPatchBaseline's
+// Operation ("" for no patch association).
+var operations = map[string]string{contract.PatchScan: "Scan", contract.PatchInstall: "Install", contract.PatchOff: ""}
 
 // InventorySchedule is how often inventory is gathered.
 const InventorySchedule = "rate(12 hours)"
@@ -32,21 +30,23 @@ const InventorySchedule = "rate(12 hours)"
 // the first time (on every node as it joins).
 const AgentUpdateSchedule = "rate(7 days)"
 
-// DefaultPatchSchedule is Sunday 03:00 UTC.
-const DefaultPatchSchedule = contract.DefaultPatchSchedule
-
 // Props configure the associations.
 type Props struct {
 	// TagKey and TagValue select the site's managed instances. Required.
 	TagKey, TagValue string
-	// Patch is PatchScan (report missing patches), PatchInstall (install them,
-	// without rebooting) or "" (no patch association). Default: "".
-	Patch string
-	// EcsAgentUpdateSchedule, when set, runs nodes.UpdateScript on every
-	// node on that schedule, one node at a time. Default: none.
-	EcsAgentUpdateSchedule string
-	// PatchSchedule is when patching runs. Default: DefaultPatchSchedule.
-	PatchSchedule string
+	// Site is what State Manager does on the site's nodes: patching (scan,
+	// install or off) and its schedule, and the ECS agent update's schedule
+	// (none when empty), the site settings of the same names. Default
+	// (the zero value): contract.DefaultSiteSettings(), a weekly scan and no
+	// ECS agent update; a Site that sets any field is taken as given.
+	Site contract.SiteSettings
+}
+
+func (p Props) withDefaults() Props {
+	if p.Site == (contract.SiteSettings{}) {
+		p.Site = contract.DefaultSiteSettings()
+	}
+	return p
 }
 
 func (p Props) validate() error {
@@ -54,18 +54,8 @@ func (p Props) validate() error {
 	if p.TagKey == "" || p.TagValue == "" {
 		errs = append(errs, fmt.Errorf("fleetmanager: TagKey %q and TagValue %q must both be set: pass the site activation's StackTag()", p.TagKey, p.TagValue))
 	}
-	if p.Patch != "" && p.Patch != PatchScan && p.Patch != PatchInstall {
-		errs = append(errs, fmt.Errorf("fleetmanager: Patch is %q: must be %q, %q or empty (no patching)", p.Patch, PatchScan, PatchInstall))
-	}
-	if p.PatchSchedule != "" {
-		if problem := contract.PatchScheduleProblem(p.PatchSchedule); problem != "" {
-			errs = append(errs, fmt.Errorf("fleetmanager: PatchSchedule is %q: %s", p.PatchSchedule, problem))
-		}
-	}
-	if p.EcsAgentUpdateSchedule != "" {
-		if problem := contract.PatchScheduleProblem(p.EcsAgentUpdateSchedule); problem != "" {
-			errs = append(errs, fmt.Errorf("fleetmanager: EcsAgentUpdateSchedule is %q: %s", p.EcsAgentUpdateSchedule, problem))
-		}
+	for _, problem := range p.Site.Problems() {
+		errs = append(errs, fmt.Errorf("fleetmanager: Site.%w", problem))
 	}
 	return errors.Join(errs...)
 }
@@ -77,11 +67,9 @@ type Fleet struct {
 
 // New makes the associations.
 func New(scope constructs.Construct, id string, props Props) (*Fleet, error) {
+	props = props.withDefaults()
 	if err := props.validate(); err != nil {
 		return nil, err
-	}
-	if props.PatchSchedule == "" {
-		props.PatchSchedule = DefaultPatchSchedule
 	}
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	targets := &[]any{&awsssm.CfnAssociation_TargetProperty{
@@ -114,12 +102,12 @@ func New(scope constructs.Construct, id string, props Props) (*Fleet, error) {
 		ScheduleExpression: jsii.String(AgentUpdateSchedule),
 		Parameters:         &map[string]any{"allowDowngrade": jsii.Strings("false")},
 	})
-	if props.EcsAgentUpdateSchedule != "" {
+	if props.Site.EcsAgentUpdateSchedule != "" {
 		awsssm.NewCfnAssociation(c, jsii.String("EcsAgentUpdate"), &awsssm.CfnAssociationProps{
 			Name:               jsii.String("AWS-RunShellScript"),
 			AssociationName:    jsii.String(props.TagValue + "-ecs-agent-update"),
 			Targets:            targets,
-			ScheduleExpression: jsii.String(props.EcsAgentUpdateSchedule),
+			ScheduleExpression: jsii.String(props.Site.EcsAgentUpdateSchedule),
 			// One node at a time; the first failure stops the round.
 			MaxConcurrency:          jsii.String("1"),
 			MaxErrors:               jsii.String("0"),
@@ -127,15 +115,15 @@ func New(scope constructs.Construct, id string, props Props) (*Fleet, error) {
 			Parameters:              &map[string]any{"commands": jsii.Strings(nodes.UpdateScript(*awscdk.Stack_Of(c).Region()))},
 		})
 	}
-	if props.Patch != "" {
+	if op := operations[props.Site.Patching]; op != "" {
 		awsssm.NewCfnAssociation(c, jsii.String("Patch"), &awsssm.CfnAssociationProps{
 			Name:               jsii.String("AWS-RunPatchBaseline"),
-			AssociationName:    jsii.String(props.TagValue + "-patch-" + strings.ToLower(props.Patch)),
+			AssociationName:    jsii.String(props.TagValue + "-patch-" + strings.ToLower(op)),
 			Targets:            targets,
-			ScheduleExpression: jsii.String(props.PatchSchedule),
+			ScheduleExpression: jsii.String(props.Site.PatchSchedule),
 			// A node that runs tasks is never rebooted by patching: plan
 			// reboots with the site's people.
-			Parameters: &map[string]any{"Operation": jsii.Strings(props.Patch), "RebootOption": jsii.Strings("NoReboot")},
+			Parameters: &map[string]any{"Operation": jsii.Strings(op), "RebootOption": jsii.Strings("NoReboot")},
 		})
 	}
 	return &Fleet{Construct: c}, nil

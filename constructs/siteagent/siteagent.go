@@ -260,9 +260,10 @@ type SiteProps struct {
 	// EntryTopic is the entry topic that routes the site's work (routed
 	// work): producers read it from the entry. Default: none (shared work).
 	EntryTopic awssns.ITopic
-	// MinTasks and MaxTasks bound the service's task count. Required:
-	// 0 <= MinTasks <= MaxTasks, MaxTasks >= 1.
-	MinTasks, MaxTasks int
+	// Tasks bound the service's task count (the site settings minTasks and
+	// maxTasks): 0 <= MinTasks <= MaxTasks, 1 <= MaxTasks <= 1000. Default
+	// (the zero value): contract.DefaultSiteSettings(), 1 to 3.
+	Tasks contract.SiteSettings
 	// BacklogPerTask is the backlog one task is given. Default: 100.
 	BacklogPerTask int
 	// InstanceRole is the role the site's nodes register with: its name is
@@ -270,15 +271,25 @@ type SiteProps struct {
 	InstanceRole awsiam.IRole
 }
 
+func (p SiteProps) withDefaults() SiteProps {
+	if p.Tasks == (contract.SiteSettings{}) {
+		p.Tasks = contract.DefaultSiteSettings()
+	}
+	if p.BacklogPerTask == 0 {
+		p.BacklogPerTask = contract.BacklogPerTask
+	}
+	return p
+}
+
 func (p SiteProps) validate() error {
 	var errs []error
 	if p.Cluster == nil || p.Service == nil || p.Queue == nil || p.DeadLetterQueue == nil || p.Site == "" || p.Fleet == "" || p.Directory == "" {
 		errs = append(errs, errors.New("siteagent: Directory, Site, Fleet, Cluster, Service, Queue and DeadLetterQueue are required: pass the directory, the site's name, the app's prefix, its cluster, its EXTERNAL service, its work queue and that queue's dead-letter queue"))
 	}
-	if p.MaxTasks < 1 || p.MinTasks < 0 || p.MinTasks > p.MaxTasks {
-		errs = append(errs, fmt.Errorf("siteagent: MinTasks %d and MaxTasks %d: need 0 <= MinTasks <= MaxTasks and MaxTasks >= 1", p.MinTasks, p.MaxTasks))
+	for _, problem := range p.Tasks.Problems() {
+		errs = append(errs, fmt.Errorf("siteagent: Tasks.%w", problem))
 	}
-	if p.BacklogPerTask < 0 {
+	if p.BacklogPerTask < 1 {
 		errs = append(errs, fmt.Errorf("siteagent: BacklogPerTask is %d: must be at least 1", p.BacklogPerTask))
 	}
 	return errors.Join(errs...)
@@ -294,11 +305,9 @@ type Site struct {
 // parameter: no charge), tags its cluster and service for the fleet's
 // agent.
 func NewSite(scope constructs.Construct, id string, props SiteProps) (*Site, error) {
+	props = props.withDefaults()
 	if err := props.validate(); err != nil {
 		return nil, err
-	}
-	if props.BacklogPerTask == 0 {
-		props.BacklogPerTask = contract.BacklogPerTask
 	}
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	stack := awscdk.Stack_Of(c)
@@ -312,8 +321,8 @@ func NewSite(scope constructs.Construct, id string, props SiteProps) (*Site, err
 		contract.DirService:        props.Service.ServiceName(),
 		contract.DirQueueURL:       props.Queue.QueueUrl(),
 		contract.DirDeadLetterURL:  props.DeadLetterQueue.QueueUrl(),
-		contract.DirMinTasks:       props.MinTasks,
-		contract.DirMaxTasks:       props.MaxTasks,
+		contract.DirMinTasks:       props.Tasks.MinTasks,
+		contract.DirMaxTasks:       props.Tasks.MaxTasks,
 		contract.DirBacklogPerTask: props.BacklogPerTask,
 	}
 	if props.EntryTopic != nil {
