@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the time-sensitive suites over and over and prints the failures per
-# test: the worker and every package under internal/ and cmd/ (SQS peers,
-# moto_server, races, child processes). The CDK suite (test/) synthesizes
+# test: the worker, the features' handlers and every package under internal/
+# and cmd/ (SQS peers, moto_server, races, child processes). The CDK suite (test/) synthesizes
 # and has no timing in it; it is left out.
 #
 #   bench/flakes.sh [RUNS]        RUNS full runs of each suite (default 20)
@@ -17,9 +17,9 @@ runs=${1:-20}
 load=${LOAD:-2}
 out=$(mktemp -d /tmp/flakes.XXXXXX)
 # SUITES narrows the packages, e.g. SUITES=./worker bench/flakes.sh
-mapfile -t pkgs < <(go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.Dir}}{{end}}' ${SUITES:-./worker ./internal/... ./cmd/...})
+mapfile -t pkgs < <(go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.Dir}}{{end}}' ${SUITES:-./worker ./internal/... ./cmd/... $(go list ./constructs/... | grep '/handler$')})
 for dir in "${pkgs[@]}"; do
-  name=$(basename "$dir")
+  name=$(realpath --relative-to=. "$dir" | tr / -)
   go test -c -o "$out/$name.test" "$dir"
 done
 busy=()
@@ -33,7 +33,7 @@ echo "logs in $out; $runs runs of ${#pkgs[@]} suites with $load busy loops besid
 start=$SECONDS
 for run in $(seq "$runs"); do
   for dir in "${pkgs[@]}"; do
-    name=$(basename "$dir")
+    name=$(realpath --relative-to=. "$dir" | tr / -)
     log="$out/$name.$run.log"
     if (cd "$dir" && "$out/$name.test" -test.count=1 -test.parallel=4 -test.v -test.timeout=20m) >"$log" 2>&1; then
       :

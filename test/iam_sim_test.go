@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -20,8 +19,8 @@ import (
 	siteagenthandler "github.com/ecs-anywhere-stretched/stretched/constructs/siteagent/handler"
 	sitenodeshandler "github.com/ecs-anywhere-stretched/stretched/constructs/sitenodes/handler"
 	taskcounthandler "github.com/ecs-anywhere-stretched/stretched/constructs/taskcount/handler"
-	"github.com/ecs-anywhere-stretched/stretched/internal/nodes"
 	"github.com/ecs-anywhere-stretched/stretched/internal/review"
+	"github.com/ecs-anywhere-stretched/stretched/testkit/sdkcalls"
 )
 
 // The calls the running system makes, evaluated against the identity,
@@ -239,50 +238,6 @@ func (w *world) check(t *testing.T, edges []edge) []string {
 	return results
 }
 
-// sdkCalls lists the AWS calls a handler makes, from its own types: every
-// method of the SDK client interfaces it holds, as IAM actions. A new call
-// in a handler is a new edge here, so it fails until it is granted.
-func sdkCalls(v any) []string {
-	seen := map[string]bool{}
-	var walk func(reflect.Type)
-	walk = func(t reflect.Type) {
-		for t.Kind() == reflect.Pointer {
-			t = t.Elem()
-		}
-		switch t.Kind() {
-		case reflect.Struct:
-			if !strings.HasPrefix(t.PkgPath(), "github.com/ecs-anywhere-stretched/") {
-				return
-			}
-			for i := range t.NumField() {
-				walk(t.Field(i).Type)
-			}
-		case reflect.Interface:
-			for i := range t.NumMethod() {
-				m := t.Method(i)
-				if m.Type.NumIn() < 2 {
-					continue
-				}
-				in := m.Type.In(1)
-				for in.Kind() == reflect.Pointer {
-					in = in.Elem()
-				}
-				const sdk = "github.com/aws/aws-sdk-go-v2/service/"
-				if strings.HasPrefix(in.PkgPath(), sdk) {
-					seen[strings.TrimPrefix(in.PkgPath(), sdk)+":"+m.Name] = true
-				}
-			}
-		}
-	}
-	walk(reflect.TypeOf(v))
-	out := make([]string, 0, len(seen))
-	for c := range seen {
-		out = append(out, c)
-	}
-	sort.Strings(out)
-	return out
-}
-
 // interfaceMethods lists the methods of a named interface in a Go file (the
 // worker is a main package: its SQS interface is read from the source).
 func interfaceMethods(t *testing.T, file, name string) []string {
@@ -383,7 +338,7 @@ func (w *world) siteEdges(t *testing.T, s *synthesized) []edge {
 			continue // keepNodesOnDestroy: nothing deregisters this site's nodes
 		}
 		regional, fn, role := w.fleetFunction(t, s, h.prefix)
-		calls := sdkCalls(h.handler)
+		calls := sdkcalls.Of(h.handler)
 		if len(calls) == 0 {
 			t.Fatalf("%s: no SDK calls found in %T", h.prefix, h.handler)
 		}
@@ -428,7 +383,7 @@ func (w *world) siteEdges(t *testing.T, s *synthesized) []edge {
 		edge{what: "the join policy decrypts nothing directly", principal: joiner, extra: []map[string]any{join}, action: "kms:Decrypt", resource: secretKey, allow: false},
 	)
 	// fleet node userdata with the site's NodeOperatorPolicy: its calls
-	// (internal/nodes, send.Entry), for this site only.
+	// (cmd/fleet/internal/nodes, send.Entry), for this site only.
 	opID := one("AWS::IAM::ManagedPolicy", "ActivationNodeOperatorPolicy")
 	op, _ := w.resolve(s, props(resourceOf(s, opID))["PolicyDocument"]).(map[string]any)
 	operator := fmt.Sprintf("arn:aws:iam::%s:role/site-operator", iamAccount)
@@ -443,14 +398,18 @@ func (w *world) siteEdges(t *testing.T, s *synthesized) []edge {
 	ci := arn("ecs", "container-instance/"+cluster+"/0123456789abcdef0123456789abcdef")
 	otherCluster := arn("ecs", "cluster/someone-elses")
 	mine := map[string]any{"ssm:resourceTag/stretched:stack": s.name}
+	// The command's calls, as its own test lists them (the test package
+	// cannot import cmd/fleet/internal/nodes).
+	raw, err := os.ReadFile(filepath.Join("..", "cmd", "fleet", "internal", "nodes", "testdata", "calls.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	covered := map[string]bool{}
-	for _, c := range sdkCalls(struct {
-		nodes.SSM
-		nodes.ECS
-		nodes.Managed
-		nodes.Commands
-	}{}) {
+	for _, c := range strings.Fields(string(raw)) {
 		covered[c] = true
+	}
+	if len(covered) < 5 {
+		t.Fatalf("fleet node's calls file lists %d calls", len(covered))
 	}
 	opEdges := []edge{
 		opEdge("lists the site's container instances", "ecs:ListContainerInstances", clusterArn, nil, true),
@@ -564,7 +523,7 @@ func (w *world) fleetActivationEdges(t *testing.T, s *synthesized, secret, secre
 		return "", nil
 	}
 	var edges []edge
-	calls := append(sdkCalls(activationhandler.Handler{}), sdkCalls(activationhandler.Renewer{})...)
+	calls := append(sdkcalls.Of(activationhandler.Handler{}), sdkcalls.Of(activationhandler.Renewer{})...)
 	for _, call := range calls {
 		res, ctx := resourceFor(call)
 		edges = append(edges, edge{what: "the fleet's activation function calls " + call + " for " + s.name, role: role, action: call, resource: res, context: ctx, allow: true})
@@ -621,7 +580,7 @@ func (w *world) fleetAgentEdges(t *testing.T, s *synthesized, clusterArn, servic
 		return "", nil
 	}
 	var edges []edge
-	for _, call := range sdkCalls(siteagenthandler.Fleet{}) {
+	for _, call := range sdkcalls.Of(siteagenthandler.Fleet{}) {
 		res, ctx := resourceFor(call)
 		edges = append(edges, edge{what: "the fleet agent calls " + call + " for " + s.name, role: role, action: call, resource: res, context: ctx, allow: true})
 		if ctx != nil && ctx["aws:ResourceTag/stretched:fleet"] != nil {
@@ -1005,7 +964,7 @@ func writeSimulation(t *testing.T, edges []edge, from []*synthesized, results []
 // TestHandlerCallsComeFromTheCode: the edges above are the handlers' own
 // client interfaces; an interface with no methods would check nothing.
 func TestHandlerCallsComeFromTheCode(t *testing.T) {
-	got := strings.Join(sdkCalls(siteagenthandler.Fleet{}), " ")
+	got := strings.Join(sdkcalls.Of(siteagenthandler.Fleet{}), " ")
 	for _, want := range []string{"ssm:GetParametersByPath", "ecs:UpdateService", "ecs:DescribeContainerInstances", "sqs:GetQueueAttributes"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("the site agent's calls %s lack %s", got, want)

@@ -1,7 +1,6 @@
 package test
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -9,7 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ecs-anywhere-stretched/stretched/internal/upgrade"
+	activationcontract "github.com/ecs-anywhere-stretched/stretched/constructs/activation/contract"
+	sitenodescontract "github.com/ecs-anywhere-stretched/stretched/constructs/sitenodes/contract"
+	taskcountcontract "github.com/ecs-anywhere-stretched/stretched/constructs/taskcount/contract"
 )
 
 // kept are the resource types an upgrade must never replace: what holds
@@ -19,6 +20,10 @@ import (
 // the file system, retained logs). The site's custom resources are not
 // among them: they move to the fleet's functions under new logical ids
 // (TestUpgradeRetainsTheOldCustomResources).
+// customResources are the custom resource types of a site: the previous
+// version's site answered them with functions of its own.
+var customResources = []string{activationcontract.ResourceType, sitenodescontract.ResourceType, taskcountcontract.ResourceType}
+
 var kept = []string{
 	"AWS::SQS::Queue", "AWS::ECS::Cluster", "AWS::ECS::Service", "AWS::SecretsManager::Secret", "AWS::KMS::Key",
 	"AWS::EFS::FileSystem", "AWS::ECR::Repository", "AWS::SNS::Topic", "AWS::IAM::ManagedPolicy", "AWS::SSM::Association",
@@ -60,7 +65,7 @@ func TestUpgradeKeepsQueuesClustersAndJoinedNodes(t *testing.T) {
 		for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
 			fields := strings.Fields(line)
 			id, typ := fields[0], fields[1]
-			if slices.Contains(upgrade.OldCustomResources, typ) {
+			if slices.Contains(customResources, typ) {
 				// A custom resource cannot change its ServiceToken: the
 				// fleet-answered one needs an id of its own, beside a
 				// resource of the same type.
@@ -104,62 +109,6 @@ func TestUpgradeKeepsQueuesClustersAndJoinedNodes(t *testing.T) {
 		}
 		if checked == 0 {
 			t.Errorf("%s: nothing of a kept type in its old inventory", name)
-		}
-	}
-}
-
-// TestUpgradeRetainsTheOldCustomResources: `fleet prepare-upgrade` on the
-// site template the previous version deployed
-// (testdata/upgrade/EcsWorker-Anywhere-onprem.template.json, commit
-// da21a79) retains exactly its custom resources (so their removal sends no
-// Delete to the old handlers, whose activation Delete would delete the
-// site's new activation) and leaves no import (so the regional stack may
-// drop the exports of the old site queues and roles). On this version's
-// templates it changes nothing: retaining the fleet-answered resources
-// would leave a destroyed site's nodes registered.
-func TestUpgradeRetainsTheOldCustomResources(t *testing.T) {
-	requireSynth(t)
-	old, err := os.ReadFile(filepath.Join("testdata", "upgrade", "EcsWorker-Anywhere-onprem.template.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tmpl struct {
-		Resources map[string]struct{ Type string }
-	}
-	if err := json.Unmarshal(old, &tmpl); err != nil {
-		t.Fatal(err)
-	}
-	var want []string
-	for id, r := range tmpl.Resources {
-		if slices.Contains(upgrade.OldCustomResources, r.Type) {
-			want = append(want, id)
-		}
-	}
-	slices.Sort(want)
-	imported := regexp.MustCompile(`"Fn::ImportValue":\s*"([^"]+)"`)
-	exports := map[string]string{}
-	for _, m := range imported.FindAllStringSubmatch(string(old), -1) {
-		exports[m[1]] = "value of " + m[1]
-	}
-	p, err := upgrade.Prepare(old, exports)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(want) != 3 || !slices.Equal(p.Retained, want) || strings.Contains(string(p.Template), "ImportValue") || len(p.Imports) != len(exports) {
-		t.Errorf("prepared: retained %v (want %v), %d of %d imports replaced, an import left: %v", p.Retained, want, len(p.Imports), len(exports), strings.Contains(string(p.Template), "ImportValue"))
-	}
-	if len(p.Template) > upgrade.MaxTemplateBody {
-		t.Errorf("the prepared template is %d bytes: UpdateStack takes %d inline", len(p.Template), upgrade.MaxTemplateBody)
-	}
-	for _, all := range []map[string]*synthesized{defaults, variant} {
-		for name, s := range all {
-			raw, err := json.Marshal(s.template)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if p, err := upgrade.Prepare(raw, nil); err != nil || p.Changed() {
-				t.Errorf("%s: prepare-upgrade would change this version's template (retain %v, %v)", name, p.Retained, err)
-			}
 		}
 	}
 }

@@ -37,13 +37,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
+	"github.com/ecs-anywhere-stretched/stretched/cmd/fleet/internal/nodes"
+	"github.com/ecs-anywhere-stretched/stretched/cmd/fleet/internal/rehome"
+	"github.com/ecs-anywhere-stretched/stretched/cmd/fleet/internal/status"
+	"github.com/ecs-anywhere-stretched/stretched/cmd/fleet/internal/upgrade"
 	siteagentcontract "github.com/ecs-anywhere-stretched/stretched/constructs/siteagent/contract"
 	"github.com/ecs-anywhere-stretched/stretched/internal/join"
-	"github.com/ecs-anywhere-stretched/stretched/internal/nodes"
-	"github.com/ecs-anywhere-stretched/stretched/internal/rehome"
 	"github.com/ecs-anywhere-stretched/stretched/internal/send"
-	"github.com/ecs-anywhere-stretched/stretched/internal/status"
-	"github.com/ecs-anywhere-stretched/stretched/internal/upgrade"
 	stackscontract "github.com/ecs-anywhere-stretched/stretched/stacks/contract"
 )
 

@@ -24,8 +24,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/ecs-anywhere-stretched/stretched/cmd/fleet/internal/status"
 	routercontract "github.com/ecs-anywhere-stretched/stretched/constructs/router/contract"
-	"github.com/ecs-anywhere-stretched/stretched/internal/status"
 	"github.com/ecs-anywhere-stretched/stretched/testkit/fakeaws"
 	"github.com/ecs-anywhere-stretched/stretched/testkit/sqspeer"
 )

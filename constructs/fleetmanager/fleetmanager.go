@@ -16,7 +16,6 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/ecs-anywhere-stretched/stretched/constructs/fleetmanager/contract"
-	"github.com/ecs-anywhere-stretched/stretched/internal/nodes"
 )
 
 // operations maps a site's patching setting to AWS-RunPatchBaseline's
@@ -90,7 +89,7 @@ func New(scope constructs.Construct, id string, props Props) (*Fleet, error) {
 			"services":                    enabled,
 		},
 	})
-	// SSM Agent before nodes.MinSSMAgent backs off for hours after a long outage
+	// SSM Agent before contract.MinSSMAgent backs off for hours after a long outage
 	// before it reconnects, and the ECS agent's credentials come through
 	// it: a site would stay dark long after its link returns. The
 	// association updates every node's agent to the latest when it joins
@@ -112,7 +111,7 @@ func New(scope constructs.Construct, id string, props Props) (*Fleet, error) {
 			MaxConcurrency:          jsii.String("1"),
 			MaxErrors:               jsii.String("0"),
 			ApplyOnlyAtCronInterval: jsii.Bool(true),
-			Parameters:              &map[string]any{"commands": jsii.Strings(nodes.UpdateScript(*awscdk.Stack_Of(c).Region()))},
+			Parameters:              &map[string]any{"commands": jsii.Strings(contract.UpdateScript(*awscdk.Stack_Of(c).Region()))},
 		})
 	}
 	if op := operations[props.Site.Patching]; op != "" {

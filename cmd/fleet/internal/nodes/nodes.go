@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -15,21 +14,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
+	fleetmanagercontract "github.com/ecs-anywhere-stretched/stretched/constructs/fleetmanager/contract"
 	siteagentcontract "github.com/ecs-anywhere-stretched/stretched/constructs/siteagent/contract"
 	"github.com/ecs-anywhere-stretched/stretched/internal/awserr"
 	"github.com/ecs-anywhere-stretched/stretched/internal/ecsnodes"
 	stackscontract "github.com/ecs-anywhere-stretched/stretched/stacks/contract"
-)
-
-// Minimum agent versions; fleet node list flags nodes below them.
-const (
-	// MinSSMAgent reconnects quickly after a long outage; earlier agents
-	// back off for up to hours (and the ECS agent's credentials come
-	// through the SSM agent).
-	MinSSMAgent = "3.3.3050.0"
-	// MinECSAgent runs container restart policies, which keep a site's
-	// worker up while the site cannot reach ECS.
-	MinECSAgent = "1.86.0"
 )
 
 // ECS is what fleet node calls of ECS; *ecs.Client satisfies it.
@@ -144,48 +133,12 @@ func problems(n Node) []string {
 	if n.ContainerInstance != "" && !n.Connected {
 		p = append(p, "ECS agent disconnected")
 	}
-	for _, problem := range []string{SSMAgentProblem(n.SSMAgent), ECSAgentProblem(n.ECSAgent)} {
+	for _, problem := range []string{fleetmanagercontract.SSMAgentProblem(n.SSMAgent), fleetmanagercontract.ECSAgentProblem(n.ECSAgent)} {
 		if problem != "" {
 			p = append(p, problem)
 		}
 	}
 	return p
-}
-
-// SSMAgentProblem says what is wrong with an SSM Agent version ("" when
-// nothing, or when the version is not known).
-func SSMAgentProblem(version string) string {
-	if version == "" || !Older(version, MinSSMAgent) {
-		return ""
-	}
-	return fmt.Sprintf("SSM Agent %s is older than %s: it may take hours to reconnect after an outage (the site's AWS-UpdateSSMAgent association updates it)", version, MinSSMAgent)
-}
-
-// ECSAgentProblem says what is wrong with an ECS agent version ("" when
-// nothing, or when the version is not known).
-func ECSAgentProblem(version string) string {
-	if version == "" || !Older(version, MinECSAgent) {
-		return ""
-	}
-	return fmt.Sprintf("ECS agent %s is older than %s: no container restart policy (fleet node update-agents updates the ecs-init package and restarts ecs)", version, MinECSAgent)
-}
-
-// Older tells whether dotted version a is older than b ("3.2.0" < "3.3.3050.0").
-func Older(a, b string) bool {
-	pa, pb := strings.Split(strings.TrimPrefix(a, "v"), "."), strings.Split(b, ".")
-	for i := range max(len(pa), len(pb)) {
-		var x, y int
-		if i < len(pa) {
-			x, _ = strconv.Atoi(pa[i])
-		}
-		if i < len(pb) {
-			y, _ = strconv.Atoi(pb[i])
-		}
-		if x != y {
-			return x < y
-		}
-	}
-	return false
 }
 
 // Find is the node ref names: its managed instance id, its container

@@ -32,11 +32,15 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+
+	activationcontract "github.com/ecs-anywhere-stretched/stretched/constructs/activation/contract"
+	sitenodescontract "github.com/ecs-anywhere-stretched/stretched/constructs/sitenodes/contract"
+	taskcountcontract "github.com/ecs-anywhere-stretched/stretched/constructs/taskcount/contract"
 )
 
 // OldCustomResources are the resource types a site's own functions answered
 // before the fleet-wide functions.
-var OldCustomResources = []string{"Custom::SsmActivation", "Custom::SiteNodes", "Custom::ServiceTaskCount"}
+var OldCustomResources = []string{activationcontract.ResourceType, sitenodescontract.ResourceType, taskcountcontract.ResourceType}
 
 // Prepared is a site template made ready for the upgrade.
 type Prepared struct {

@@ -31,9 +31,9 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/aws/smithy-go"
 
+	fleetmanagercontract "github.com/ecs-anywhere-stretched/stretched/constructs/fleetmanager/contract"
 	siteagentcontract "github.com/ecs-anywhere-stretched/stretched/constructs/siteagent/contract"
 	"github.com/ecs-anywhere-stretched/stretched/internal/ecsnodes"
-	"github.com/ecs-anywhere-stretched/stretched/internal/nodes"
 	stackscontract "github.com/ecs-anywhere-stretched/stretched/stacks/contract"
 )
 
@@ -514,7 +514,7 @@ func (c Clients) site(ctx context.Context, s cftypes.Stack, activations []ssmtyp
 			if i.PingStatus != ssmtypes.PingStatusOnline {
 				f.problem("%s: node %s (%s) is %s to Systems Manager since %s", name, mi.ID, mi.Name, mi.PingStatus, mi.LastPing.Format(time.RFC3339))
 			}
-			if problem := nodes.SSMAgentProblem(mi.AgentVersion); problem != "" {
+			if problem := fleetmanagercontract.SSMAgentProblem(mi.AgentVersion); problem != "" {
 				f.problem("%s: node %s (%s): %s", name, mi.ID, mi.Name, problem)
 			}
 			site.ManagedInstances = append(site.ManagedInstances, mi)
@@ -544,7 +544,7 @@ func (c Clients) containerInstances(ctx context.Context, stack, cluster string, 
 			f.problem("%s: the ECS agent of node %s (container instance %s) is disconnected", stack, n.Node, n.ID)
 		}
 		if ci.VersionInfo != nil {
-			if problem := nodes.ECSAgentProblem(aws.ToString(ci.VersionInfo.AgentVersion)); problem != "" {
+			if problem := fleetmanagercontract.ECSAgentProblem(aws.ToString(ci.VersionInfo.AgentVersion)); problem != "" {
 				f.problem("%s: node %s: %s", stack, n.Node, problem)
 			}
 		}

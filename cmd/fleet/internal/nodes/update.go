@@ -13,8 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
+	fleetmanagercontract "github.com/ecs-anywhere-stretched/stretched/constructs/fleetmanager/contract"
 	"github.com/ecs-anywhere-stretched/stretched/internal/awserr"
-	"github.com/ecs-anywhere-stretched/stretched/internal/join"
 )
 
 // Commands is what updating the agents calls of SSM Run Command; *ssm.Client
@@ -22,28 +22,6 @@ import (
 type Commands interface {
 	SendCommand(context.Context, *ssm.SendCommandInput, ...func(*ssm.Options)) (*ssm.SendCommandOutput, error)
 	GetCommandInvocation(context.Context, *ssm.GetCommandInvocationInput, ...func(*ssm.Options)) (*ssm.GetCommandInvocationOutput, error)
-}
-
-// UpdateScript updates a node's ECS agent the way ECS documents it for
-// machines outside its AMIs (UpdateContainerAgent does not support external
-// instances): the latest ecs-init package of the region's bucket, its
-// signature verified with the ECS key, installed over the current one,
-// then ecs restarted (running tasks keep running). Debian and RPM
-// families, amd64 and arm64.
-func UpdateScript(region string) string {
-	return strings.NewReplacer("@REGION@", region, "@KEYURL@", join.KeyURL, "@FPR@", join.KeyFingerprint).Replace(`set -eu
-arch=$(uname -m); case "$arch" in x86_64) deb=amd64; rpm=x86_64;; aarch64|arm64) deb=arm64; rpm=aarch64;; *) echo "unsupported architecture $arch" >&2; exit 1;; esac
-if command -v dpkg >/dev/null 2>&1; then pkg=amazon-ecs-init-latest.$deb.deb; else pkg=amazon-ecs-init-latest.$rpm.rpm; fi
-url=https://s3.@REGION@.amazonaws.com/amazon-ecs-agent-@REGION@/$pkg
-dir=$(mktemp -d); trap 'rm -rf "$dir"' EXIT
-curl --proto '=https' --tlsv1.2 -fsSL -o "$dir/$pkg" "$url"
-curl --proto '=https' --tlsv1.2 -fsSL -o "$dir/$pkg.asc" "$url.asc"
-export GNUPGHOME="$dir/g"; mkdir -m 700 "$GNUPGHOME"
-curl --proto '=https' --tlsv1.2 -fsSL '@KEYURL@' | gpg --batch -q --import
-gpg --batch --status-fd 1 --verify "$dir/$pkg.asc" "$dir/$pkg" 2>/dev/null | grep -q "VALIDSIG .*@FPR@" || { echo "the signature of $pkg does not verify with the ECS key @FPR@: not installed" >&2; exit 1; }
-if command -v dpkg >/dev/null 2>&1; then dpkg -i "$dir/$pkg"; elif command -v dnf >/dev/null 2>&1; then dnf install -y "$dir/$pkg"; elif command -v zypper >/dev/null 2>&1; then zypper -n install --allow-unsigned-rpm "$dir/$pkg"; else yum localinstall -y "$dir/$pkg"; fi
-systemctl restart ecs
-echo "ecs-init updated from $url; ecs restarted"`)
 }
 
 // UpdateAgents updates the ECS agent of every connected node of a site, one
@@ -67,7 +45,7 @@ func UpdateAgents(ctx context.Context, e ECS, c Commands, s Site, region string,
 		}
 		out, err := c.SendCommand(ctx, &ssm.SendCommandInput{
 			DocumentName: aws.String("AWS-RunShellScript"), InstanceIds: []string{n.ManagedInstance},
-			Parameters:     map[string][]string{"commands": {UpdateScript(region)}},
+			Parameters:     map[string][]string{"commands": {fleetmanagercontract.UpdateScript(region)}},
 			TimeoutSeconds: aws.Int32(600), Comment: aws.String("fleet node update-agents: ecs-init for site " + s.Name),
 		})
 		if err != nil {

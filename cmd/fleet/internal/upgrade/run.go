@@ -15,7 +15,7 @@ import (
 	cftypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/aws/smithy-go"
 
-	"github.com/ecs-anywhere-stretched/stretched/internal/status"
+	"github.com/ecs-anywhere-stretched/stretched/cmd/fleet/internal/status"
 	stackscontract "github.com/ecs-anywhere-stretched/stretched/stacks/contract"
 )
 
