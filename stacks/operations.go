@@ -68,7 +68,7 @@ func (r *Regional) addOperations(props *RegionalStackProps, cluster awsecs.IClus
 	output(stack, stackscontract.OutputClusterName, cluster.ClusterName(), "regional ECS cluster")
 	output(stack, stackscontract.OutputServiceName, worker.Service().ServiceName(), "regional Fargate service")
 	output(stack, stackscontract.OutputAlarmTopic, r.Alerts.Topic().TopicArn(), "every alarm of the app notifies this topic: subscribe to it")
-	output(stack, stackscontract.OutputDashboard, board.DashboardName(), "the app's CloudWatch dashboard")
+	output(stack, stackscontract.OutputDashboard, board.Dashboard().DashboardName(), "the app's CloudWatch dashboard")
 	return nil
 }
 

@@ -139,7 +139,11 @@ func BuildPipeline(app awscdk.App, cfg config.Config) (*Pipeline, error) {
 		Timeout:                awscdk.Duration_Minutes(jsii.Number(60)),
 	})
 	pipelineName := PipelineStackName(cfg)
-	key := encryption.NewKey(stack, "Key", "the pipeline's artifacts and build logs", awscdk.RemovalPolicy_RETAIN)
+	pipelineKey, err := encryption.New(stack, "Key", encryption.Props{Description: "the pipeline's artifacts and build logs"})
+	if err != nil {
+		return nil, err
+	}
+	key := pipelineKey.Key()
 	artifacts := artifactBucket(stack, key)
 	buildLogs, err := loggroup.New(stack, "BuildLogs", loggroup.Props{Key: key, RetentionDays: cfg.LogRetentionDays})
 	if err != nil {
@@ -155,7 +159,7 @@ func BuildPipeline(app awscdk.App, cfg config.Config) (*Pipeline, error) {
 		CdkAssetsCliVersion: jsii.String(CdkAssetsVersion),
 		ArtifactBucket:      artifacts,
 		CodeBuildDefaults: &pipelines.CodeBuildOptions{
-			Logging: &awscodebuild.LoggingOptions{CloudWatch: &awscodebuild.CloudWatchLoggingOptions{LogGroup: buildLogs}},
+			Logging: &awscodebuild.LoggingOptions{CloudWatch: &awscodebuild.CloudWatchLoggingOptions{LogGroup: buildLogs.LogGroup()}},
 		},
 	})
 

@@ -139,7 +139,16 @@ func NewRegional(scope constructs.Construct, id string, props *RegionalStackProp
 	network.AnswerZoneLookup(stack) // before any child
 	bound(stack, props.PermissionsBoundary)
 
-	key := encryption.NewKey(stack, "Key", "ecs worker: work queues, logs and the sites' activation records", awscdk.RemovalPolicy_RETAIN)
+	// The construct ids of the first version's regional resources, which were
+	// made directly in the stack: construct ids are API (a new id, or a scope
+	// of their own, would replace the key, the repository, the log group, the
+	// VPC and the file system, and lose what they hold).
+	const keyID, repositoryID, logGroupID, vpcID, fileSystemID = "Key", "Repository", "LogGroup", "Vpc", "FileSystem"
+	appKey, err := encryption.New(stack, keyID, encryption.Props{Description: "ecs worker: work queues, logs and the sites' activation records"})
+	if err != nil {
+		return nil, err
+	}
+	key := appKey.Key()
 	// The fleet's activation function uses keys with the app's tag only.
 	awscdk.Tags_Of(key).Add(jsii.String(stackscontract.FleetTagKey), jsii.String(props.Fleet), nil)
 	r.Key = key
@@ -148,25 +157,28 @@ func NewRegional(scope constructs.Construct, id string, props *RegionalStackProp
 	}
 	wq := r.WorkQueue
 
-	repo, err := registry.New(stack, registry.Props{MaxImages: props.EcrMaxImages})
+	registry, err := registry.New(stack, repositoryID, registry.Props{MaxImages: props.EcrMaxImages})
 	if err != nil {
 		return nil, err
 	}
+	repo := registry.Repository()
 	r.Repository = repo
-	logGroup, err := loggroup.New(stack, "LogGroup", loggroup.Props{Key: key, RetentionDays: props.LogRetentionDays})
+	logs, err := loggroup.New(stack, logGroupID, loggroup.Props{Key: key, RetentionDays: props.LogRetentionDays})
 	if err != nil {
 		return nil, err
 	}
+	logGroup := logs.LogGroup()
 	r.LogGroup = logGroup
-	network, err := network.New(stack, network.Props{NatGateways: props.NatGateways, Key: key, LogRetentionDays: props.LogRetentionDays})
+	network, err := network.New(stack, vpcID, network.Props{NatGateways: props.NatGateways, Key: key, LogRetentionDays: props.LogRetentionDays})
 	if err != nil {
 		return nil, err
 	}
 	r.Vpc = network.Vpc()
-	fs, err := storage.New(stack, storage.Props{Vpc: network.Vpc(), Subnets: network.TaskSubnets()})
+	storage, err := storage.New(stack, fileSystemID, storage.Props{Vpc: network.Vpc(), Subnets: network.TaskSubnets()})
 	if err != nil {
 		return nil, err
 	}
+	fs := storage.FileSystem()
 
 	spec, err := workerspec.New(stack, "WorkerSpec", workerspec.Props{
 		Image:    props.Image.ContainerImage(repo),

@@ -41,7 +41,11 @@ func New(scope constructs.Construct, id string, props Props) (*Alerts, error) {
 		return nil, fmt.Errorf("alerts: Email is %q: must be an e-mail address such as ops@example.com", props.Email)
 	}
 	c := constructs.NewConstruct(scope, jsii.String(id))
-	key := encryption.NewKey(c, "Key", "the app's alarm notifications", awscdk.RemovalPolicy_DESTROY)
+	keyKey, err := encryption.New(c, "Key", encryption.Props{Description: "the app's alarm notifications", RemovalPolicy: awscdk.RemovalPolicy_DESTROY})
+	if err != nil {
+		return nil, err
+	}
+	key := keyKey.Key()
 	// CloudWatch alarms publish to the encrypted topic.
 	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:        jsii.String("AllowCloudWatchAlarms"),

@@ -75,8 +75,17 @@ const (
 	TopN      = 10
 )
 
+// Dashboard is the app's dashboard. Its construct is the dashboard itself.
+type Dashboard struct {
+	constructs.Construct
+	board awscloudwatch.Dashboard
+}
+
+// Dashboard is the CloudWatch dashboard.
+func (d *Dashboard) Dashboard() awscloudwatch.Dashboard { return d.board }
+
 // New makes the dashboard.
-func New(scope constructs.Construct, id string, p Props) (awscloudwatch.Dashboard, error) {
+func New(scope constructs.Construct, id string, p Props) (*Dashboard, error) {
 	if p.Name == "" || len(p.Locations) == 0 || p.Cluster == nil || p.Service == nil || p.QueueSearch == "" || p.Fleet == "" {
 		return nil, errors.New("dashboard: Name, Locations, Cluster, Service, QueueSearch and Fleet are required")
 	}
@@ -160,5 +169,5 @@ func New(scope constructs.Construct, id string, p Props) (awscloudwatch.Dashboar
 			View: awscloudwatch.LogQueryVisualizationType_TABLE, Width: jsii.Number(24), Height: jsii.Number(6),
 		}))
 	}
-	return d, nil
+	return &Dashboard{Construct: d, board: d}, nil
 }

@@ -2,6 +2,7 @@
 package encryption
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -18,12 +19,49 @@ var logsActions = []string{
 	"kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext",
 }
 
-// NewKey makes a KMS key with yearly rotation that CloudWatch Logs of this
+// Props configure a key.
+type Props struct {
+	// Description says what the key protects. Required.
+	Description string
+	// RemovalPolicy says what happens to the key with its stack: RETAIN
+	// keeps what it protects readable; DESTROY schedules its deletion after
+	// seven days. Default: RETAIN.
+	RemovalPolicy awscdk.RemovalPolicy
+}
+
+func (p Props) withDefaults() Props {
+	if p.RemovalPolicy == "" {
+		p.RemovalPolicy = awscdk.RemovalPolicy_RETAIN
+	}
+	return p
+}
+
+func (p Props) validate() error {
+	if p.Description == "" {
+		return errors.New("encryption: Description is empty: say what the key protects")
+	}
+	return nil
+}
+
+// Key is a KMS key with yearly rotation that CloudWatch Logs of this
 // account and region may use for the log groups of this account and region,
-// and that no one may create grants on except for AWS services. removal says
-// what happens to the key with its stack: RETAIN keeps what it protects
-// readable; DESTROY schedules its deletion after seven days.
-func NewKey(scope constructs.Construct, id, description string, removal awscdk.RemovalPolicy) awskms.Key {
+// and that no one may create grants on except for AWS services. Its
+// construct is the key itself (id is the key's: no scope of its own).
+type Key struct {
+	constructs.Construct
+	key awskms.Key
+}
+
+// Key is the KMS key.
+func (k *Key) Key() awskms.Key { return k.key }
+
+// New makes the key.
+func New(scope constructs.Construct, id string, props Props) (*Key, error) {
+	props = props.withDefaults()
+	if err := props.validate(); err != nil {
+		return nil, err
+	}
+	description, removal := props.Description, props.RemovalPolicy
 	key := awskms.NewKey(scope, jsii.String(id), &awskms.KeyProps{
 		Description:       jsii.String(description),
 		EnableKeyRotation: jsii.Bool(true),
@@ -58,5 +96,5 @@ func NewKey(scope constructs.Construct, id, description string, removal awscdk.R
 			},
 		},
 	}), nil)
-	return key
+	return &Key{Construct: key, key: key}, nil
 }

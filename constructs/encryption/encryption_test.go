@@ -8,6 +8,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/ecs-anywhere-stretched/stretched/testkit/cdktest"
+	"github.com/ecs-anywhere-stretched/stretched/testkit/errcheck"
 )
 
 func TestMain(m *testing.M) { cdktest.Main(m) }
@@ -17,8 +18,11 @@ func TestMain(m *testing.M) { cdktest.Main(m) }
 // lets CloudWatch Logs use it only for this account's log groups.
 func TestKeyPolicyAndLifecycle(t *testing.T) {
 	stack := cdktest.Stack()
-	NewKey(stack, "Kept", "kept", awscdk.RemovalPolicy_RETAIN)
-	NewKey(stack, "Dropped", "dropped", awscdk.RemovalPolicy_DESTROY)
+	for id, props := range map[string]Props{"Kept": {Description: "kept"}, "Dropped": {Description: "dropped", RemovalPolicy: awscdk.RemovalPolicy_DESTROY}} {
+		if _, err := New(stack, id, props); err != nil {
+			t.Fatal(err)
+		}
+	}
 	tmpl := cdktest.Template(t, stack)
 	cdktest.Assert(t, func() {
 		tmpl.HasResource(jsii.String("AWS::KMS::Key"), map[string]any{
@@ -38,4 +42,9 @@ func TestKeyPolicyAndLifecycle(t *testing.T) {
 			}),
 		})})
 	})
+}
+
+func TestAKeySaysWhatItProtects(t *testing.T) {
+	_, err := New(cdktest.Stack(), "Key", Props{})
+	errcheck.Contains(t, err, "encryption: Description is empty")
 }

@@ -63,8 +63,15 @@ type Props struct {
 	RepoRoot string
 }
 
-// Function is the Lambda, its role and its log group.
+// Function is the Lambda, its role and its log group. Its construct is the
+// function itself, under the id the caller gives; its key, log group and
+// role are beside it in the caller's scope as id+"Key", id+"Logs" and
+// id+"Role", the ids the first fleet-wide functions were deployed with
+// (construct ids are API: a scope of the function's own would replace the
+// function, and CloudFormation refuses a custom resource whose
+// ServiceToken changes).
 type Function struct {
+	constructs.Construct
 	function awslambda.Function
 	role     awsiam.Role
 	logs     awslogs.LogGroup
@@ -123,7 +130,11 @@ func New(scope constructs.Construct, id string, props Props) (*Function, error) 
 	}
 	key := p.Key
 	if key == nil {
-		key = encryption.NewKey(scope, id+"Key", p.Description+": its logs", awscdk.RemovalPolicy_DESTROY)
+		k, err := encryption.New(scope, id+"Key", encryption.Props{Description: p.Description + ": its logs", RemovalPolicy: awscdk.RemovalPolicy_DESTROY})
+		if err != nil {
+			return nil, err
+		}
+		key = k.Key()
 	}
 	logs := awslogs.NewLogGroup(scope, jsii.String(id+"Logs"), &awslogs.LogGroupProps{
 		Retention:     p.LogRetention,
@@ -165,7 +176,7 @@ func New(scope constructs.Construct, id string, props Props) (*Function, error) 
 		fnProps.EnvironmentEncryption = key
 	}
 	fn := awslambda.NewFunction(scope, jsii.String(id), fnProps)
-	return &Function{function: fn, role: role, logs: logs}, nil
+	return &Function{Construct: fn, function: fn, role: role, logs: logs}, nil
 }
 
 // Function is the Lambda function.

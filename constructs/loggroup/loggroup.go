@@ -58,21 +58,44 @@ type Props struct {
 	RemovalPolicy awscdk.RemovalPolicy
 }
 
-// New adds the log group to scope as id.
-func New(scope constructs.Construct, id string, props Props) (awslogs.LogGroup, error) {
-	if props.RemovalPolicy == "" {
-		props.RemovalPolicy = awscdk.RemovalPolicy_RETAIN
+func (p Props) withDefaults() Props {
+	if p.RemovalPolicy == "" {
+		p.RemovalPolicy = awscdk.RemovalPolicy_RETAIN
 	}
+	if p.RetentionDays == 0 {
+		p.RetentionDays = DefaultRetentionDays
+	}
+	return p
+}
+
+func (p Props) validate() error {
 	var errs []error
-	if props.Key == nil {
+	if p.Key == nil {
 		errs = append(errs, errors.New("loggroup: Key is nil: give the KMS key that encrypts the logs"))
 	}
-	r, err := Retention(props.RetentionDays)
-	errs = append(errs, err)
-	if err := errors.Join(errs...); err != nil {
+	_, err := Retention(p.RetentionDays)
+	return errors.Join(append(errs, err)...)
+}
+
+// LogGroup is a KMS-encrypted log group. Its construct is the log group
+// itself (id is the log group's: no scope of its own).
+type LogGroup struct {
+	constructs.Construct
+	logs awslogs.LogGroup
+}
+
+// LogGroup is the CloudWatch log group.
+func (l *LogGroup) LogGroup() awslogs.LogGroup { return l.logs }
+
+// New makes the log group.
+func New(scope constructs.Construct, id string, props Props) (*LogGroup, error) {
+	props = props.withDefaults()
+	if err := props.validate(); err != nil {
 		return nil, err
 	}
-	return awslogs.NewLogGroup(scope, jsii.String(id), &awslogs.LogGroupProps{
+	r, _ := Retention(props.RetentionDays)
+	logs := awslogs.NewLogGroup(scope, jsii.String(id), &awslogs.LogGroupProps{
 		Retention: r, EncryptionKey: props.Key, RemovalPolicy: props.RemovalPolicy,
-	}), nil
+	})
+	return &LogGroup{Construct: logs, logs: logs}, nil
 }

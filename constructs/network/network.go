@@ -3,9 +3,10 @@
 // address unless a task asks for one, private subnets only with a NAT
 // gateway, and rejected traffic logged to an encrypted log group.
 //
-// Its resources are added to scope under the ids the first version gave
-// them ("Vpc", "FlowLogs"): construct ids are API, and a new id would
-// replace the VPC.
+// Its construct is the VPC itself, under the id the caller gives (the
+// regional stack passes the first version's "Vpc"), and its flow-log group
+// is beside it as FlowLogsID: construct ids are API, and a scope of the
+// network's own would replace the VPC.
 package network
 
 import (
@@ -46,16 +47,22 @@ func (p Props) validate() error {
 
 // Network is the VPC and where tasks run in it.
 type Network struct {
+	constructs.Construct
 	vpc awsec2.Vpc
 	nat bool
 }
 
+// FlowLogsID is the construct id of the VPC's flow-log group, beside the
+// VPC in the caller's scope: the first version's (construct ids are API; a
+// scope of the network's own would replace the VPC).
+const FlowLogsID = "FlowLogs"
+
 // New adds the VPC and its flow logs to scope.
-func New(scope constructs.Construct, props Props) (*Network, error) {
+func New(scope constructs.Construct, id string, props Props) (*Network, error) {
 	if err := props.validate(); err != nil {
 		return nil, err
 	}
-	flowLogs, err := loggroup.New(scope, "FlowLogs", loggroup.Props{Key: props.Key, RetentionDays: props.LogRetentionDays})
+	flowLogs, err := loggroup.New(scope, FlowLogsID, loggroup.Props{Key: props.Key, RetentionDays: props.LogRetentionDays})
 	if err != nil {
 		return nil, fmt.Errorf("network: %w", err)
 	}
@@ -66,18 +73,18 @@ func New(scope constructs.Construct, props Props) (*Network, error) {
 	if props.NatGateways > 0 {
 		subnets = append(subnets, &awsec2.SubnetConfiguration{Name: jsii.String("private"), SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS, CidrMask: jsii.Number(24)})
 	}
-	vpc := awsec2.NewVpc(scope, jsii.String("Vpc"), &awsec2.VpcProps{
+	vpc := awsec2.NewVpc(scope, jsii.String(id), &awsec2.VpcProps{
 		AvailabilityZones:   &azs,
 		NatGateways:         jsii.Number(float64(props.NatGateways)),
 		SubnetConfiguration: &subnets,
 		FlowLogs: &map[string]*awsec2.FlowLogOptions{
 			"rejected": {
-				Destination: awsec2.FlowLogDestination_ToCloudWatchLogs(flowLogs, nil),
+				Destination: awsec2.FlowLogDestination_ToCloudWatchLogs(flowLogs.LogGroup(), nil),
 				TrafficType: awsec2.FlowLogTrafficType_REJECT,
 			},
 		},
 	})
-	return &Network{vpc: vpc, nat: props.NatGateways > 0}, nil
+	return &Network{Construct: vpc, vpc: vpc, nat: props.NatGateways > 0}, nil
 }
 
 // zones are the region's first two AZs, resolved by CloudFormation

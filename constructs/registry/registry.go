@@ -6,8 +6,8 @@
 // deployed. The repository carries the stack tag the pipeline's image step
 // is limited to.
 //
-// The repository is added to scope as "Repository", the id the first
-// version gave it: construct ids are API.
+// Its construct is the repository itself (id is the repository's, no scope
+// of its own): the regional stack passes the first version's id.
 package registry
 
 import (
@@ -28,15 +28,36 @@ type Props struct {
 	MaxImages int
 }
 
-// New adds the repository to scope.
-func New(scope constructs.Construct, props Props) (awsecr.Repository, error) {
-	if props.MaxImages == 0 {
-		props.MaxImages = 20
+func (p Props) withDefaults() Props {
+	if p.MaxImages == 0 {
+		p.MaxImages = 20
 	}
-	if props.MaxImages < 1 || props.MaxImages > 10000 {
-		return nil, fmt.Errorf("registry: MaxImages is %d: must be from 1 to 10000", props.MaxImages)
+	return p
+}
+
+func (p Props) validate() error {
+	if p.MaxImages < 1 || p.MaxImages > 10000 {
+		return fmt.Errorf("registry: MaxImages is %d: must be from 1 to 10000", p.MaxImages)
 	}
-	repo := awsecr.NewRepository(scope, jsii.String("Repository"), &awsecr.RepositoryProps{
+	return nil
+}
+
+// Registry is the repository.
+type Registry struct {
+	constructs.Construct
+	repo awsecr.Repository
+}
+
+// Repository is the ECR repository.
+func (r *Registry) Repository() awsecr.Repository { return r.repo }
+
+// New makes the repository.
+func New(scope constructs.Construct, id string, props Props) (*Registry, error) {
+	props = props.withDefaults()
+	if err := props.validate(); err != nil {
+		return nil, err
+	}
+	repo := awsecr.NewRepository(scope, jsii.String(id), &awsecr.RepositoryProps{
 		ImageScanOnPush:    jsii.Bool(true),
 		ImageTagMutability: awsecr.TagMutability_IMMUTABLE,
 		Encryption:         awsecr.RepositoryEncryption_KMS(),
@@ -47,5 +68,5 @@ func New(scope constructs.Construct, props Props) (awsecr.Repository, error) {
 	})
 	// The pipeline's image step may push only to a repository with this tag.
 	awscdk.Tags_Of(repo).Add(jsii.String(stackscontract.StackTagKey), awscdk.Stack_Of(scope).StackName(), nil)
-	return repo, nil
+	return &Registry{Construct: repo, repo: repo}, nil
 }

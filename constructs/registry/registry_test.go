@@ -14,7 +14,7 @@ func TestMain(m *testing.M) { cdktest.Main(m) }
 
 func TestScannedImmutableEncryptedKeepingTaggedImages(t *testing.T) {
 	stack := cdktest.Stack()
-	if _, err := New(stack, Props{MaxImages: 7}); err != nil {
+	if _, err := New(stack, "Repository", Props{MaxImages: 7}); err != nil {
 		t.Fatal(err)
 	}
 	tmpl := cdktest.Template(t, stack)
@@ -36,6 +36,6 @@ func TestScannedImmutableEncryptedKeepingTaggedImages(t *testing.T) {
 }
 
 func TestBadProps(t *testing.T) {
-	_, err := New(cdktest.Stack(), Props{MaxImages: -1})
+	_, err := New(cdktest.Stack(), "Repository", Props{MaxImages: -1})
 	errcheck.Contains(t, err, "MaxImages is -1", "from 1 to 10000")
 }

@@ -120,7 +120,11 @@ func New(scope constructs.Construct, id string, props Props) (*Router, error) {
 	}
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	r := &Router{Construct: c, key: props.Key, fleet: props.Fleet, locations: slices.Sorted(slices.Values(props.Locations)), subscribed: map[string]bool{}}
-	topicKey := encryption.NewKey(c, "TopicKey", "ecs worker: the entry topics' messages", awscdk.RemovalPolicy_RETAIN)
+	topicKeyKey, err := encryption.New(c, "TopicKey", encryption.Props{Description: "ecs worker: the entry topics' messages", RemovalPolicy: awscdk.RemovalPolicy_RETAIN})
+	if err != nil {
+		return nil, err
+	}
+	topicKey := topicKeyKey.Key()
 	for i := range props.Topics {
 		// The first topic keeps the id of the one entry topic of earlier versions.
 		id, display := "Topic", "ECS worker: work for every location"
@@ -217,15 +221,13 @@ func (r *Router) Subscribe(queue awssqs.IQueue, location string) error {
 // queues tagged with the app's stretched:fleet and a stretched:location,
 // wherever their stack is) and decrypt their messages: the one worker role
 // of every location, whose policy does not grow with the sites.
-func (r *Router) GrantConsume(grantee awsiam.IGrantable) {
-	grantee.GrantPrincipal().AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:       jsii.String("ConsumeLocationQueues"),
-		Actions:   jsii.Strings(workqueue.ConsumeActions...),
-		Resources: r.locationQueues(), Conditions: r.locationTags(),
-	}))
-	grantee.GrantPrincipal().AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions:   jsii.Strings("kms:Decrypt"),
-		Resources: jsii.Strings(*r.key.KeyArn()),
+func (r *Router) GrantConsume(grantee awsiam.IGrantable) awsiam.Grant {
+	queues := awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
+		Grantee: grantee, Actions: jsii.Strings(workqueue.ConsumeActions...),
+		ResourceArns: r.locationQueues(), Conditions: r.locationConditions(),
+	})
+	return queues.Combine(awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
+		Grantee: grantee, Actions: jsii.Strings("kms:Decrypt"), ResourceArns: jsii.Strings(*r.key.KeyArn()),
 	}))
 }
 
@@ -238,9 +240,18 @@ func (r *Router) locationQueues() *[]*string {
 }
 
 func (r *Router) locationTags() *map[string]any {
-	return &map[string]any{
-		"StringEquals": map[string]any{"aws:ResourceTag/" + stackscontract.FleetTagKey: r.fleet},
-		"Null":         map[string]any{"aws:ResourceTag/" + LocationTagKey: "false"},
+	out := map[string]any{}
+	for op, kv := range *r.locationConditions() {
+		out[op] = *kv
+	}
+	return &out
+}
+
+// locationConditions are locationTags as a grant takes them.
+func (r *Router) locationConditions() *map[string]*map[string]any {
+	return &map[string]*map[string]any{
+		"StringEquals": {"aws:ResourceTag/" + stackscontract.FleetTagKey: r.fleet},
+		"Null":         {"aws:ResourceTag/" + LocationTagKey: "false"},
 	}
 }
 

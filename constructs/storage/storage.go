@@ -25,12 +25,30 @@ type Props struct {
 	Subnets *awsec2.SubnetSelection
 }
 
-// New adds the file system to scope.
-func New(scope constructs.Construct, props Props) (awsefs.FileSystem, error) {
-	if props.Vpc == nil || props.Subnets == nil {
-		return nil, errors.New("storage: Vpc or Subnets is nil: give the network's VPC and task subnets")
+func (p Props) validate() error {
+	if p.Vpc == nil || p.Subnets == nil {
+		return errors.New("storage: Vpc or Subnets is nil: give the network's VPC and task subnets")
 	}
-	return awsefs.NewFileSystem(scope, jsii.String("FileSystem"), &awsefs.FileSystemProps{
+	return nil
+}
+
+// Storage is the file system. Its construct is the file system itself (id
+// is the file system's, no scope of its own): the regional stack passes the
+// first version's id.
+type Storage struct {
+	constructs.Construct
+	fs awsefs.FileSystem
+}
+
+// FileSystem is the EFS file system.
+func (s *Storage) FileSystem() awsefs.FileSystem { return s.fs }
+
+// New makes the file system.
+func New(scope constructs.Construct, id string, props Props) (*Storage, error) {
+	if err := props.validate(); err != nil {
+		return nil, err
+	}
+	fs := awsefs.NewFileSystem(scope, jsii.String(id), &awsefs.FileSystemProps{
 		Vpc:                    props.Vpc,
 		Encrypted:              jsii.Bool(true),
 		PerformanceMode:        awsefs.PerformanceMode_GENERAL_PURPOSE,
@@ -39,5 +57,6 @@ func New(scope constructs.Construct, props Props) (awsefs.FileSystem, error) {
 		RemovalPolicy:          awscdk.RemovalPolicy_RETAIN,
 		EnableAutomaticBackups: jsii.Bool(true),
 		VpcSubnets:             props.Subnets,
-	}), nil
+	})
+	return &Storage{Construct: fs, fs: fs}, nil
 }

@@ -16,7 +16,7 @@ func TestEncryptedBackedUpRetained(t *testing.T) {
 	stack := cdktest.Stack()
 	vpc := awsec2.NewVpc(stack, jsii.String("Vpc"), &awsec2.VpcProps{MaxAzs: jsii.Number(2), NatGateways: jsii.Number(0),
 		SubnetConfiguration: &[]*awsec2.SubnetConfiguration{{Name: jsii.String("public"), SubnetType: awsec2.SubnetType_PUBLIC}}})
-	if _, err := New(stack, Props{Vpc: vpc, Subnets: &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PUBLIC}}); err != nil {
+	if _, err := New(stack, "FileSystem", Props{Vpc: vpc, Subnets: &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PUBLIC}}); err != nil {
 		t.Fatal(err)
 	}
 	tmpl := cdktest.Template(t, stack)
@@ -35,6 +35,6 @@ func TestEncryptedBackedUpRetained(t *testing.T) {
 }
 
 func TestBadProps(t *testing.T) {
-	_, err := New(cdktest.Stack(), Props{})
+	_, err := New(cdktest.Stack(), "FileSystem", Props{})
 	errcheck.Contains(t, err, "Vpc or Subnets is nil")
 }

@@ -45,7 +45,7 @@ const (
 // task role consume it.
 type Queue interface {
 	Queue() awssqs.IQueue
-	GrantConsume(grantee awsiam.IGrantable)
+	GrantConsume(grantee awsiam.IGrantable) awsiam.Grant
 }
 
 // Props describe the worker container.

@@ -100,13 +100,11 @@ func (w *WorkQueue) DeadLetterQueue() awssqs.IQueue { return w.dlq }
 // GrantConsume lets grantee receive, delete, change the visibility of and read
 // the attributes of the work queue's messages, and decrypt them. Nothing else:
 // not sqs:*, not the dead-letter queue.
-func (w *WorkQueue) GrantConsume(grantee awsiam.IGrantable) {
-	grantee.GrantPrincipal().AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions:   jsii.Strings(ConsumeActions...),
-		Resources: jsii.Strings(*w.queue.QueueArn()),
-	}))
-	grantee.GrantPrincipal().AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions:   jsii.Strings("kms:Decrypt"),
-		Resources: jsii.Strings(*w.key.KeyArn()),
+func (w *WorkQueue) GrantConsume(grantee awsiam.IGrantable) awsiam.Grant {
+	queue := awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
+		Grantee: grantee, Actions: jsii.Strings(ConsumeActions...), ResourceArns: jsii.Strings(*w.queue.QueueArn()),
+	})
+	return queue.Combine(awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
+		Grantee: grantee, Actions: jsii.Strings("kms:Decrypt"), ResourceArns: jsii.Strings(*w.key.KeyArn()),
 	}))
 }
