@@ -88,7 +88,7 @@ func synthCases(ctx map[string]any) ([]map[string]string, error) {
 	ctx["aws:cdk:disable-asset-staging"] = true
 	got := make([]map[string]string, len(settingCases))
 	for i, c := range settingCases {
-			app := awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(filepath.Join(out, fmt.Sprint(i)))})
+		app := awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(filepath.Join(out, fmt.Sprint(i)))})
 		cfg, err := config.Load(func(k string) any { return c.ctx[k] }, nil)
 		if err != nil {
 			return nil, fmt.Errorf("case %s: %w", c.name, err)
