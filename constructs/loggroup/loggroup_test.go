@@ -3,12 +3,10 @@ package loggroup
 import (
 	"testing"
 
-	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/ecs-anywhere-stretched/stretched/constructs/encryption"
 	"github.com/ecs-anywhere-stretched/stretched/testkit/cdktest"
 	"github.com/ecs-anywhere-stretched/stretched/testkit/errcheck"
 )
@@ -17,7 +15,7 @@ func TestMain(m *testing.M) { cdktest.Main(m) }
 
 func TestEncryptedRetainedWithTheRetention(t *testing.T) {
 	stack := cdktest.Stack()
-	key := testKey(t, stack)
+	key := awskms.NewKey(stack, jsii.String("Key"), nil)
 	if _, err := New(stack, "Logs", Props{Key: key, RetentionDays: 731}); err != nil {
 		t.Fatal(err)
 	}
@@ -43,13 +41,4 @@ func TestEveryRetentionMapsAndNoOther(t *testing.T) {
 	errcheck.Contains(t, err, "retention 10 days", "one of [1 3 5")
 	_, err = New(cdktest.Stack(), "Logs", Props{RetentionDays: 2})
 	errcheck.Contains(t, err, "Key is nil", "retention 2 days")
-}
-
-func testKey(t *testing.T, stack awscdk.Stack) awskms.Key {
-	t.Helper()
-	k, err := encryption.New(stack, "Key", encryption.Props{Description: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k.Key()
 }

@@ -3,13 +3,11 @@ package network
 import (
 	"testing"
 
-	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/ecs-anywhere-stretched/stretched/constructs/encryption"
 	"github.com/ecs-anywhere-stretched/stretched/testkit/cdktest"
 	"github.com/ecs-anywhere-stretched/stretched/testkit/errcheck"
 )
@@ -18,7 +16,7 @@ func TestMain(m *testing.M) { cdktest.Main(m) }
 
 func TestPublicSubnetsGiveNoAddressAndRejectedTrafficIsLogged(t *testing.T) {
 	stack := cdktest.Stack()
-	n, err := New(stack, "Vpc", Props{Key: testKey(t, stack)})
+	n, err := New(stack, "Vpc", Props{Key: awskms.NewKey(stack, jsii.String("Key"), nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +38,7 @@ func TestPublicSubnetsGiveNoAddressAndRejectedTrafficIsLogged(t *testing.T) {
 
 func TestWithANatGatewayTasksRunPrivate(t *testing.T) {
 	stack := cdktest.Stack()
-	n, err := New(stack, "Vpc", Props{Key: testKey(t, stack), NatGateways: 1, LogRetentionDays: 30})
+	n, err := New(stack, "Vpc", Props{Key: awskms.NewKey(stack, jsii.String("Key"), nil), NatGateways: 1, LogRetentionDays: 30})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,13 +56,4 @@ func TestWithANatGatewayTasksRunPrivate(t *testing.T) {
 func TestBadProps(t *testing.T) {
 	_, err := New(cdktest.Stack(), "Vpc", Props{NatGateways: 3})
 	errcheck.Contains(t, err, "NatGateways is 3", "from 0 to 2", "Key is nil")
-}
-
-func testKey(t *testing.T, stack awscdk.Stack) awskms.Key {
-	t.Helper()
-	k, err := encryption.New(stack, "Key", encryption.Props{Description: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k.Key()
 }
