@@ -105,11 +105,13 @@ func NewAnywhere(scope constructs.Construct, id string, props *AnywhereStackProp
 	a.Worker = worker
 	// The service is created with 0 tasks (no node has joined yet) and keeps
 	// the count the agent chose at every later deploy.
-	if _, err := taskcount.New(stack, "TaskCount", taskcount.Props{
+	count, err := taskcount.New(stack, "TaskCount", taskcount.Props{
 		Fleet: regional.TaskCounts, Cluster: cluster, Service: worker.Service(), TaskDefinition: worker.TaskDefinition(),
-	}); err != nil {
+	})
+	if err != nil {
 		return nil, fmt.Errorf("site %q: %w", site.Name, err)
 	}
+	worker.DeployWith(count.DesiredCount())
 
 	// The fleet's agent (regional) serves the site through its directory
 	// entry; the site's part is the entry and its alarms.

@@ -116,11 +116,17 @@ func New(scope constructs.Construct, id string, props Props) (*Worker, error) {
 	return &Worker{Construct: c, service: service, taskDefinition: td}, nil
 }
 
-// Service is the EXTERNAL service. The fleet's site agent
-// (constructs/siteagent) owns its count; the template's DesiredCount is the
-// task count custom resource's answer (constructs/taskcount: the count the
-// service has when the deploy runs), so a deploy leaves the count alone.
+// Service is the EXTERNAL service.
 func (w *Worker) Service() awsecs.ExternalService { return w.service }
+
+// DeployWith sets the DesiredCount the service is deployed with. The fleet's
+// site agent (constructs/siteagent) owns the running count; give the task
+// count's answer (constructs/taskcount: the count the service has when the
+// deploy runs), so a deploy leaves the count alone. Without it, CloudFormation
+// starts one task and waits for it, which a site with no node never runs.
+func (w *Worker) DeployWith(desiredCount *float64) {
+	w.service.Node().DefaultChild().(awsecs.CfnService).SetDesiredCount(desiredCount)
+}
 
 // TaskDefinition is the EXTERNAL task definition.
 func (w *Worker) TaskDefinition() awsecs.ExternalTaskDefinition { return w.taskDefinition }

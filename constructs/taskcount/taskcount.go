@@ -3,7 +3,7 @@
 // one Go Lambda (NewFleet in the regional stack; handler "taskcount",
 // ./handler) answers with the service's current desired count, or 0 when
 // the service does not exist yet, and the service's DesiredCount is that
-// answer.
+// answer (the external worker deploys its service with it: DeployWith).
 //
 // Without a DesiredCount CloudFormation creates the service with one task and
 // waits until it runs, which on a new site (no node joined yet) it never
@@ -97,8 +97,8 @@ type Props struct {
 	Fleet *Fleet
 	// Cluster is the site's external cluster. Required.
 	Cluster awsecs.ICluster
-	// Service is the site's service; its DesiredCount becomes the answer.
-	// Required.
+	// Service is the site's service the count is read from; the service
+	// is deployed with DesiredCount (its construct sets it). Required.
 	Service awsecs.BaseService
 	// TaskDefinition is the service's task definition. Required.
 	TaskDefinition awsecs.TaskDefinition
@@ -149,6 +149,11 @@ func New(scope constructs.Construct, id string, props Props) (*Count, error) {
 		}, nil),
 	}
 	resource := gofunction.AnsweredBy(c, props.Fleet.function, contract.ResourceType, properties)
-	cfnService.SetDesiredCount(awscdk.Token_AsNumber(resource.GetAttString(jsii.String(contract.AttrDesiredCount))))
 	return &Count{Construct: c, resource: resource}, nil
+}
+
+// DesiredCount is the answer: the count the service has when the deploy
+// runs, or 0 before there is a service (a token).
+func (c *Count) DesiredCount() *float64 {
+	return awscdk.Token_AsNumber(c.resource.GetAttString(jsii.String(contract.AttrDesiredCount)))
 }
