@@ -67,9 +67,15 @@ func NewAnywhere(scope constructs.Construct, id string, props *AnywhereStackProp
 		// The user's own role: the app passes it to SSM and changes nothing on it.
 		role = awsiam.Role_FromRoleArn(stack, jsii.String("InstanceRole"), jsii.String(site.InstanceRoleArn), &awsiam.FromRoleArnOptions{Mutable: jsii.Bool(false)})
 	} else {
-		role = newInstanceRole(stack, site.Name)
-		// The fleet's activation function passes only roles with the tag.
-		awscdk.Tags_Of(role).Add(jsii.String(stackscontract.FleetTagKey), jsii.String(regional.Fleet), nil)
+		// In the stack as "InstanceRole", the first version's id: a new one
+		// would replace the role the site's nodes are registered with.
+		made, err := activation.NewInstanceRole(stack, "InstanceRole", activation.InstanceRoleProps{
+			Fleet: regional.Fleet, Description: fmt.Sprintf("ECS Anywhere nodes of site %s: SSM agent and ECS agent", site.Name),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("site %q: %w", site.Name, err)
+		}
+		role = made.Role()
 	}
 	a.InstanceRole = role
 
@@ -150,19 +156,6 @@ func NewAnywhere(scope constructs.Construct, id string, props *AnywhereStackProp
 	return a, nil
 }
 
-// newInstanceRole is the role SSM gives a site's nodes: trusted by
-// ssm.amazonaws.com, with the SSM agent's and the ECS agent's managed
-// policies.
-func newInstanceRole(stack awscdk.Stack, site string) awsiam.IRole {
-	return awsiam.NewRole(stack, jsii.String("InstanceRole"), &awsiam.RoleProps{
-		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("ssm.amazonaws.com"), nil),
-		Description: jsii.String(fmt.Sprintf("ECS Anywhere nodes of site %s: SSM agent and ECS agent", site)),
-		ManagedPolicies: &[]awsiam.IManagedPolicy{
-			awsiam.ManagedPolicy_FromAwsManagedPolicyName(jsii.String("AmazonSSMManagedInstanceCore")),
-			awsiam.ManagedPolicy_FromAwsManagedPolicyName(jsii.String("service-role/AmazonEC2ContainerServiceforEC2Role")),
-		},
-	})
-}
 
 // containerInsights is a site cluster's Container Insights setting.
 func containerInsights(on bool) awsecs.ContainerInsights {

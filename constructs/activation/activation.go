@@ -46,8 +46,9 @@ type Props struct {
 	Key awskms.IKey
 	// InstanceRole is the role SSM gives the nodes that join; it must trust
 	// ssm.amazonaws.com and carry the tag stretched:fleet = the fleet's
-	// prefix (the fleet's function may pass only such roles; NewSite's
-	// caller tags the roles it makes). Required.
+	// prefix (the fleet's function may pass only such roles). Bring your
+	// own, or one from NewInstanceRole under an id of your choosing.
+	// Default: NewInstanceRole as "InstanceRole" inside the construct.
 	InstanceRole awsiam.IRole
 	// Site is the site's activation settings (the site settings
 	// registrationLimit, activationExpiryDays, activationSerial,
@@ -109,9 +110,6 @@ func (p Props) validate() error {
 	if p.Key == nil {
 		add("Key is nil: pass the app's KMS key (tagged stretched:fleet) to encrypt the activation record")
 	}
-	if p.InstanceRole == nil {
-		add("InstanceRole is nil: pass the role the nodes assume (trusted by ssm.amazonaws.com)")
-	}
 	for _, problem := range p.Site.Problems() {
 		errs = append(errs, fmt.Errorf("activation: Site.%w", problem))
 	}
@@ -152,6 +150,13 @@ func New(scope constructs.Construct, id string, props Props) (*Activation, error
 	}
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	stack := awscdk.Stack_Of(c)
+	if p.InstanceRole == nil {
+		role, err := NewInstanceRole(c, "InstanceRole", InstanceRoleProps{Fleet: p.Fleet.fleet})
+		if err != nil {
+			return nil, err
+		}
+		p.InstanceRole = role.Role()
+	}
 	a := &Activation{Construct: c, stackTag: *stack.StackName(), role: p.InstanceRole}
 
 	key := p.Key

@@ -5,16 +5,19 @@ import (
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/ecs-anywhere-stretched/stretched/constructs/activation/contract"
+	"github.com/ecs-anywhere-stretched/stretched/testkit/cdktest"
 	"github.com/ecs-anywhere-stretched/stretched/testkit/errcheck"
 )
 
+func TestMain(m *testing.M) { cdktest.Main(m) }
+
 func TestValidate(t *testing.T) {
-	defer jsii.Close()
 	stack := awscdk.NewStack(awscdk.NewApp(nil), jsii.String("S"), nil)
 	role := awsiam.NewRole(stack, jsii.String("R"), &awsiam.RoleProps{AssumedBy: awsiam.NewServicePrincipal(jsii.String("ssm.amazonaws.com"), nil)})
 	fleet := &Fleet{fleet: "T"}
@@ -27,7 +30,7 @@ func TestValidate(t *testing.T) {
 	}{
 		{"defaults", Props{Fleet: fleet, Key: key, InstanceRole: role}, nil},
 		{"all set", Props{Fleet: fleet, Key: key, InstanceRole: role, Site: set(func(s *contract.SiteSettings) { s.RegistrationLimit, s.ExpiryDays = 1000, 30 }), DefaultInstanceName: "node-1.a_b", Description: "d", Tags: map[string]string{"site": "a"}}, nil},
-		{"no role", Props{Fleet: fleet, Key: key}, []string{"InstanceRole is nil"}},
+		{"no role: the construct makes one", Props{Fleet: fleet, Key: key}, nil},
 		{"no fleet", Props{Key: key, InstanceRole: role}, []string{"Fleet is nil", "activation.NewFleet"}},
 		{"no key", Props{Fleet: fleet, InstanceRole: role}, []string{"Key is nil", "stretched:fleet"}},
 		{"tag the fleet may not set", Props{Fleet: fleet, Key: key, InstanceRole: role, Tags: map[string]string{"team": "a"}}, []string{`tag key "team": must be one of cluster, site`}},
@@ -47,7 +50,7 @@ func TestValidate(t *testing.T) {
 		{"schedule", Props{Fleet: fleet, Key: key, InstanceRole: role, Site: set(func(s *contract.SiteSettings) { s.RenewSchedule = "daily" })}, []string{`activationRenewSchedule is "daily"`, "rate(1 day)"}},
 		{"cron schedule", Props{Fleet: fleet, Key: key, InstanceRole: role, Site: set(func(s *contract.SiteSettings) { s.RenewSchedule = "cron(0 3 * * ? *)" })}, nil},
 		{"stack tag is the construct's", Props{Fleet: fleet, Key: key, InstanceRole: role, Tags: map[string]string{"stretched:stack": "x"}}, []string{`tag key "stretched:stack"`}},
-		{"every problem at once", Props{Site: set(func(s *contract.SiteSettings) { s.RegistrationLimit, s.ExpiryDays = 5000, 99 })}, []string{"Fleet", "Key", "InstanceRole", "registrationLimit", "activationExpiryDays"}},
+		{"every problem at once", Props{Site: set(func(s *contract.SiteSettings) { s.RegistrationLimit, s.ExpiryDays = 5000, 99 })}, []string{"Fleet", "Key", "registrationLimit", "activationExpiryDays"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -85,4 +88,28 @@ func set(change func(*contract.SiteSettings)) contract.SiteSettings {
 	s := contract.DefaultSiteSettings()
 	change(&s)
 	return s
+}
+
+// A site's instance role: trusted by SSM, the two AWS managed policies the
+// agents need, and the fleet's tag (the only roles the fleet's function may
+// pass).
+func TestInstanceRole(t *testing.T) {
+	stack := cdktest.Stack()
+	if _, err := NewInstanceRole(stack, "InstanceRole", InstanceRoleProps{Fleet: "App"}); err != nil {
+		t.Fatal(err)
+	}
+	tmpl := cdktest.Template(t, stack)
+	cdktest.Assert(t, func() {
+		tmpl.HasResourceProperties(jsii.String("AWS::IAM::Role"), map[string]any{
+			"AssumeRolePolicyDocument": map[string]any{"Statement": []any{map[string]any{
+				"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": map[string]any{"Service": "ssm.amazonaws.com"},
+			}}},
+			"ManagedPolicyArns": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{"Fn::Join": assertions.Match_ArrayWith(&[]any{
+				assertions.Match_ArrayWith(&[]any{":iam::aws:policy/AmazonSSMManagedInstanceCore"}),
+			})})}),
+			"Tags": []any{map[string]any{"Key": "stretched:fleet", "Value": "App"}},
+		})
+	})
+	_, err := NewInstanceRole(cdktest.Stack(), "InstanceRole", InstanceRoleProps{})
+	errcheck.Contains(t, err, "InstanceRoleProps.Fleet is empty")
 }
