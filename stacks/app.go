@@ -11,7 +11,6 @@ import (
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/ecs-anywhere-stretched/stretched/config"
-	"github.com/ecs-anywhere-stretched/stretched/constructs/dashboard"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/queuescaling"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/workerspec"
 	stackscontract "github.com/ecs-anywhere-stretched/stretched/stacks/contract"
@@ -93,7 +92,7 @@ func regionalProps(cfg config.Config, stack *awscdk.StackProps) *RegionalStackPr
 		p.ScaleOn = queuescaling.Burst
 	}
 	for _, s := range cfg.Sites {
-		p.Sites = append(p.Sites, dashboard.Site{Name: s.Name, ClusterName: s.ClusterName})
+		p.SiteNames = append(p.SiteNames, s.Name)
 	}
 	return p
 }

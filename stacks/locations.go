@@ -27,10 +27,7 @@ func (r *Regional) addLocations(key awskms.IKey, props *RegionalStackProps) erro
 	if !props.Routed {
 		return nil
 	}
-	locations := []string{routercontract.RegionLocation}
-	for _, site := range props.Sites {
-		locations = append(locations, site.Name)
-	}
+	locations := append([]string{routercontract.RegionLocation}, props.SiteNames...)
 	if r.Router, err = router.New(stack, "Entry", router.Props{Key: key, Locations: locations, Topics: props.EntryTopics, Fleet: props.Fleet}); err != nil {
 		return err
 	}

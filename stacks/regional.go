@@ -17,7 +17,6 @@ import (
 
 	"github.com/ecs-anywhere-stretched/stretched/constructs/activation"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/alerts"
-	"github.com/ecs-anywhere-stretched/stretched/constructs/dashboard"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/encryption"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/fargateworker"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/loggroup"
@@ -83,9 +82,9 @@ type RegionalStackProps struct {
 	// Image is where the worker image comes from. Default: the worker's
 	// Dockerfile, built as an image asset at deploy time.
 	Image workerspec.ImageSource
-	// Sites are the on-premises locations: their names (message attribute
-	// location) and clusters (for the dashboard). Default: none.
-	Sites []dashboard.Site
+	// SiteNames are the on-premises locations' names (the message attribute
+	// location the entry routes on). Default: none.
+	SiteNames []string
 	// Routed gives the region and every site a work queue of their own and
 	// an entry topic that routes on the message attribute location; false
 	// gives every location the region's queue. Default: false.

@@ -1,8 +1,10 @@
-// Package dashboard is the app's one CloudWatch dashboard: each location's queue (depth,
-// in flight, age of the oldest message, dead letters), tasks per side and per
-// site, and nodes connected per site. Site metrics are read by cluster name
-// (the site agents' metrics), so the regional stack that holds the dashboard
-// refers to no site stack.
+// Package dashboard is the app's one CloudWatch dashboard: each location's
+// queue (depth, age of the oldest message, dead letters), the region's
+// tasks, the fleet's counts of sites (served, failed, offline, a node
+// disconnected, tasks below desired: the site agent's fleet metrics) and a
+// table of the sites with a problem from the agent's log. It names no site,
+// so the regional stack that holds it refers to no site stack and its size
+// does not grow with the fleet.
 package dashboard
 
 import (
@@ -19,14 +21,6 @@ import (
 
 	siteagentcontract "github.com/ecs-anywhere-stretched/stretched/constructs/siteagent/contract"
 )
-
-// Site is what the dashboard shows of a site.
-type Site struct {
-	// Name of the site, for the legend.
-	Name string
-	// ClusterName is the site's external cluster.
-	ClusterName string
-}
 
 // Location is a work queue the dashboard shows: a location's (region or a
 // site) or, when work is shared, the one queue of every location.
