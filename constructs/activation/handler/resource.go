@@ -20,7 +20,7 @@ type Handler struct {
 
 // Function is the cfn.CustomResourceFunction for cfn.LambdaWrap.
 func (h *Handler) Function(log *slog.Logger) cfn.CustomResourceFunction {
-	return cr.Wrap("activation", log, h.handle)
+	return cr.Wrap(contract.Handler, log, h.handle)
 }
 
 // PhysicalID is the resource's id: stable for the life of the site, so

@@ -64,7 +64,7 @@ var deletingStatuses = []cftypes.StackStatus{cftypes.StackStatusDeleteInProgress
 
 // Function is the cfn.CustomResourceFunction for cfn.LambdaWrap.
 func (h *Handler) Function(log *slog.Logger) cfn.CustomResourceFunction {
-	return cr.Wrap("node deregistration", log, h.handle)
+	return cr.Wrap(contract.Handler, log, h.handle)
 }
 
 // props of Custom::SiteNodes.

@@ -41,7 +41,7 @@ type Handler struct {
 
 // Function is the cfn.CustomResourceFunction for cfn.LambdaWrap.
 func (h *Handler) Function(log *slog.Logger) cfn.CustomResourceFunction {
-	return cr.Wrap("service task count", log, h.handle)
+	return cr.Wrap(contract.Handler, log, h.handle)
 }
 
 // physicalPrefix starts the resource's id, the same for the life of the
