@@ -6,6 +6,14 @@
 // minimum 0 only starts when the sites fall behind. Step scaling, not target
 // tracking, because target tracking does not act on insufficient data and a
 // service at 0 tasks reports none (the queue's metrics always report).
+//
+// The fargate worker makes it inside its own construct ("Scaling"), so the
+// worker owns its scaling. The scalable target is built here rather than by
+// the service's AutoScaleTaskCount because the first version's target has
+// this construct's ids: AutoScaleTaskCount's would be a new resource on the
+// same service and dimension, and CloudFormation deleting the old one would
+// deregister the new one's registration (Application Auto Scaling keeps one
+// per service and dimension).
 package queuescaling
 
 import (
