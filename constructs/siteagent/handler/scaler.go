@@ -27,10 +27,6 @@ import (
 	"github.com/ecs-anywhere-stretched/stretched/internal/awserr"
 )
 
-// DefaultBacklogPerTask is the backlog one task is given: the same number
-// from which the regional service adds a task.
-const DefaultBacklogPerTask = contract.BacklogPerTask
-
 // ServiceAPI is what the agent calls of ECS.
 type ServiceAPI interface {
 	ECSAPI
