@@ -156,7 +156,6 @@ func NewAnywhere(scope constructs.Construct, id string, props *AnywhereStackProp
 	return a, nil
 }
 
-
 // containerInsights is a site cluster's Container Insights setting.
 func containerInsights(on bool) awsecs.ContainerInsights {
 	if on {
