@@ -1,7 +1,7 @@
 // Starts fauxqs (an SQS emulator) listening on 127.0.0.1 only. Usage:
 //   node fauxqs.mjs <port>
 // Prints "ready <port>" once it listens.
-const { buildApp } = await import(new URL("../../../node_modules/fauxqs/dist/app.js", import.meta.url));
+const { buildApp } = await import(new URL("../../node_modules/fauxqs/dist/app.js", import.meta.url));
 
 const port = Number(process.argv[2] ?? 0);
 const app = buildApp({ logger: false });

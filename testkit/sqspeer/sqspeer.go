@@ -59,7 +59,7 @@ var installOnce sync.Once
 // root is the repository root, where package.json pins fauxqs and Node 24.
 func root() string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "..")
+	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
 // install runs `npm ci` when the pinned tools are missing.
