@@ -25,10 +25,12 @@ type ImageSource struct {
 	RepoRoot string
 }
 
-// assetContext keeps the asset's build context to what the Dockerfile copies,
-// so neither node_modules nor cdk.out is staged and the hash changes only when
-// the worker does.
-var assetContext = []string{"*", "!go.mod", "!go.sum", "!worker"}
+// AssetContext keeps the asset's build context to what the Dockerfile copies
+// (the lines of worker/Dockerfile.dockerignore: go.mod, go.sum, the worker
+// and the packages of this module it links), so neither node_modules nor
+// cdk.out is staged and the hash changes only when the worker does.
+var AssetContext = []string{"*", "!go.mod", "!go.sum", "!worker", "!internal/filename", "!constructs/workerspec/contract",
+	"worker/*_test.go", "internal/filename/*_test.go", "constructs/workerspec/contract/*_test.go"}
 
 // ContainerImage resolves the source against the regional repository.
 func (s ImageSource) ContainerImage(repo awsecr.IRepository) awsecs.ContainerImage {
@@ -41,7 +43,7 @@ func (s ImageSource) ContainerImage(repo awsecr.IRepository) awsecs.ContainerIma
 		return awsecs.ContainerImage_FromAsset(jsii.String(s.RepoRoot), &awsecs.AssetImageProps{
 			File:       jsii.String(Dockerfile),
 			Platform:   awsecrassets.Platform_LINUX_AMD64(),
-			Exclude:    jsii.Strings(assetContext...),
+			Exclude:    jsii.Strings(AssetContext...),
 			IgnoreMode: awscdk.IgnoreMode_DOCKER,
 		})
 	}
