@@ -35,10 +35,17 @@ type Alerts struct {
 	topic awssns.Topic
 }
 
+func (p Props) validate() error {
+	if p.Email != "" && !emailRe.MatchString(p.Email) {
+		return fmt.Errorf("alerts: Email is %q: must be an e-mail address such as ops@example.com", p.Email)
+	}
+	return nil
+}
+
 // New makes the key, the topic and the subscription.
 func New(scope constructs.Construct, id string, props Props) (*Alerts, error) {
-	if props.Email != "" && !emailRe.MatchString(props.Email) {
-		return nil, fmt.Errorf("alerts: Email is %q: must be an e-mail address such as ops@example.com", props.Email)
+	if err := props.validate(); err != nil {
+		return nil, err
 	}
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	keyKey, err := encryption.New(c, "Key", encryption.Props{Description: "the app's alarm notifications", RemovalPolicy: awscdk.RemovalPolicy_DESTROY})

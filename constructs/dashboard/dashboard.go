@@ -78,13 +78,20 @@ type Dashboard struct {
 // Dashboard is the CloudWatch dashboard.
 func (d *Dashboard) Dashboard() awscloudwatch.Dashboard { return d.board }
 
+func (p Props) validate() error {
+	if p.Name == "" || len(p.Locations) == 0 || p.Cluster == nil || p.Service == nil || p.QueueSearch == "" || p.Fleet == "" {
+		return errors.New("dashboard: Name, Locations, Cluster, Service, QueueSearch and Fleet are required")
+	}
+	return nil
+}
+
 // New makes the dashboard.
 func New(scope constructs.Construct, id string, p Props) (*Dashboard, error) {
-	if p.Name == "" || len(p.Locations) == 0 || p.Cluster == nil || p.Service == nil || p.QueueSearch == "" || p.Fleet == "" {
-		return nil, errors.New("dashboard: Name, Locations, Cluster, Service, QueueSearch and Fleet are required")
+	if err := p.validate(); err != nil {
+		return nil, err
 	}
 	if len(p.Locations) > MaxListed {
-		p.Locations = p.Locations[:1] // the region's
+		p.Locations = p.Locations[:1] // the region's: beyond MaxListed the graphs search by name
 	}
 	minute := awscdk.Duration_Minutes(jsii.Number(1))
 	opts := func(label, stat string) *awscloudwatch.MetricOptions {

@@ -58,7 +58,7 @@ type Worker struct {
 	scaling     *queuescaling.Scaling
 }
 
-func (p *Props) validate() error {
+func (p Props) validate() error {
 	errs := workerspec.ValidateService("fargateworker", p.Spec, p.Cluster, p.Queue)
 	if p.FileSystem == nil {
 		errs = append(errs, errors.New("fargateworker: FileSystem is nil: pass the EFS file system mounted at /data"))

@@ -40,16 +40,9 @@ type WorkQueue struct {
 	key        awskms.IKey
 }
 
-func (p *Props) validate() error {
-	var errs []error
-	if p.Key == nil {
-		errs = append(errs, errors.New("workqueue: Key is nil: pass the KMS key that encrypts the queues"))
-	}
+func (p Props) withDefaults() Props {
 	if p.MaxReceiveCount == 0 {
 		p.MaxReceiveCount = 5
-	}
-	if p.MaxReceiveCount < 1 || p.MaxReceiveCount > 1000 {
-		errs = append(errs, fmt.Errorf("workqueue: MaxReceiveCount is %d: must be from 1 to 1000", p.MaxReceiveCount))
 	}
 	if p.RemovalPolicy == "" {
 		p.RemovalPolicy = awscdk.RemovalPolicy_DESTROY
@@ -57,11 +50,23 @@ func (p *Props) validate() error {
 	if p.VisibilityTimeout == nil {
 		p.VisibilityTimeout = awscdk.Duration_Seconds(jsii.Number(60))
 	}
+	return p
+}
+
+func (p Props) validate() error {
+	var errs []error
+	if p.Key == nil {
+		errs = append(errs, errors.New("workqueue: Key is nil: pass the KMS key that encrypts the queues"))
+	}
+	if p.MaxReceiveCount < 1 || p.MaxReceiveCount > 1000 {
+		errs = append(errs, fmt.Errorf("workqueue: MaxReceiveCount is %d: must be from 1 to 1000", p.MaxReceiveCount))
+	}
 	return errors.Join(errs...)
 }
 
 // New makes the work queue and its dead-letter queue.
 func New(scope constructs.Construct, id string, props Props) (*WorkQueue, error) {
+	props = props.withDefaults()
 	if err := props.validate(); err != nil {
 		return nil, err
 	}
