@@ -11,7 +11,7 @@ import (
 	activationcontract "github.com/ecs-anywhere-stretched/stretched/constructs/activation/contract"
 	fleetmanagercontract "github.com/ecs-anywhere-stretched/stretched/constructs/fleetmanager/contract"
 	siteagentcontract "github.com/ecs-anywhere-stretched/stretched/constructs/siteagent/contract"
-	"github.com/ecs-anywhere-stretched/stretched/internal/workersecrets"
+	workerspeccontract "github.com/ecs-anywhere-stretched/stretched/constructs/workerspec/contract"
 )
 
 // Config is the validated configuration of the whole app, every default
@@ -63,7 +63,7 @@ type Config struct {
 	Sites []Site
 	// WorkerSecrets are the worker's variables read from SSM parameters and
 	// Secrets Manager secrets, sorted by name.
-	WorkerSecrets []workersecrets.Secret
+	WorkerSecrets []workerspeccontract.Secret
 	// Pipeline, when set, makes the app a CodePipeline that deploys the
 	// stacks; nil deploys them directly (make deploy).
 	Pipeline *Pipeline

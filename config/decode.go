@@ -12,7 +12,7 @@ import (
 	activationcontract "github.com/ecs-anywhere-stretched/stretched/constructs/activation/contract"
 	fleetmanagercontract "github.com/ecs-anywhere-stretched/stretched/constructs/fleetmanager/contract"
 	siteagentcontract "github.com/ecs-anywhere-stretched/stretched/constructs/siteagent/contract"
-	"github.com/ecs-anywhere-stretched/stretched/internal/workersecrets"
+	workerspeccontract "github.com/ecs-anywhere-stretched/stretched/constructs/workerspec/contract"
 )
 
 // input is the configuration as the user gave it: nil where a key is not
@@ -27,7 +27,7 @@ type input struct {
 	// Sites is nil when the key is not set (one default site), empty when
 	// it is an empty list (an error).
 	Sites         []siteInput
-	WorkerSecrets []workersecrets.Secret
+	WorkerSecrets []workerspeccontract.Secret
 	Pipeline      *Pipeline
 }
 
@@ -173,7 +173,7 @@ func (d *decoder) sites() []siteInput {
 }
 
 // workerSecrets reads {"ENV": {"parameter": "/name"} | {"secretArn": "arn", "jsonKey": "k"}, ...}.
-func (d *decoder) workerSecrets() []workersecrets.Secret {
+func (d *decoder) workerSecrets() []workerspeccontract.Secret {
 	v := d.get(KeyWorkerSecrets)
 	if v == nil {
 		return nil
@@ -188,9 +188,9 @@ func (d *decoder) workerSecrets() []workersecrets.Secret {
 		d.fail("context key %q is %v: must be an object of variables such as %s (%v)", KeyWorkerSecrets, v, example, err)
 		return nil
 	}
-	var out []workersecrets.Secret
+	var out []workerspeccontract.Secret
 	for _, env := range slices.Sorted(maps.Keys(entries)) {
-		var s workersecrets.Secret
+		var s workerspeccontract.Secret
 		if err := decodeStrict(entries[env], &s); err != nil {
 			d.fail("context key %q has %s = %s: must be {\"parameter\": ...} or {\"secretArn\": ..., \"jsonKey\": ...}, optionally with \"kmsKeyArn\" (%v)", KeyWorkerSecrets, env, entries[env], err)
 			continue

@@ -10,9 +10,9 @@ import (
 
 	alertscontract "github.com/ecs-anywhere-stretched/stretched/constructs/alerts/contract"
 	routercontract "github.com/ecs-anywhere-stretched/stretched/constructs/router/contract"
+	workerspeccontract "github.com/ecs-anywhere-stretched/stretched/constructs/workerspec/contract"
 	"github.com/ecs-anywhere-stretched/stretched/internal/quota"
 	"github.com/ecs-anywhere-stretched/stretched/internal/setting"
-	"github.com/ecs-anywhere-stretched/stretched/internal/workersecrets"
 )
 
 // stringRule is what a string setting must look like.
@@ -134,7 +134,7 @@ func validate(c Config, in input) []error {
 		v.fail("context key %q is an empty list: give at least one site, such as [{\"name\": %q}]", KeySites, DefaultSiteName)
 	}
 	v.sites(c.Sites)
-	if err := workersecrets.Validate(fmt.Sprintf("config: context key %q", KeyWorkerSecrets), c.WorkerSecrets); err != nil {
+	if err := workerspeccontract.ValidateSecrets(fmt.Sprintf("config: context key %q", KeyWorkerSecrets), c.WorkerSecrets); err != nil {
 		v.errs = append(v.errs, err)
 	}
 	if c.Pipeline != nil {

@@ -30,8 +30,8 @@ import (
 	"github.com/ecs-anywhere-stretched/stretched/constructs/storage"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/taskcount"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/workerspec"
+	workerspeccontract "github.com/ecs-anywhere-stretched/stretched/constructs/workerspec/contract"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/workqueue"
-	"github.com/ecs-anywhere-stretched/stretched/internal/workersecrets"
 	stackscontract "github.com/ecs-anywhere-stretched/stretched/stacks/contract"
 )
 
@@ -116,7 +116,7 @@ type RegionalStackProps struct {
 	EcrMaxImages int
 	// WorkerSecrets are the worker's variables from SSM and Secrets
 	// Manager. Default: none.
-	WorkerSecrets []workersecrets.Secret
+	WorkerSecrets []workerspeccontract.Secret
 	// DashboardName names the dashboard. Required.
 	DashboardName string
 	// Fleet is the app's stack prefix: the site directory is

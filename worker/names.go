@@ -4,18 +4,18 @@ import (
 	"strconv"
 	"unicode/utf8"
 
-	"github.com/ecs-anywhere-stretched/stretched/internal/filename"
+	"github.com/ecs-anywhere-stretched/stretched/constructs/workerspec/contract"
 )
 
 // processedSuffix is appended to a file's name in the destination.
-const processedSuffix = filename.ProcessedSuffix
+const processedSuffix = contract.ProcessedSuffix
 
 // maxNameBytes keeps name+suffix within the 255-byte file-name limit.
-const maxNameBytes = filename.MaxBytes
+const maxNameBytes = contract.MaxNameBytes
 
 // checkName accepts a message body only if it is one plain file name: it can
 // name nothing outside the source folder (the rule fleet send checks too).
-func checkName(body string) error { return filename.Check(body) }
+func checkName(body string) error { return contract.CheckName(body) }
 
 // maxShown is how many bytes of a message body a log line shows.
 const maxShown = 64

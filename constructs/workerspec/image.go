@@ -29,8 +29,8 @@ type ImageSource struct {
 // (the lines of worker/Dockerfile.dockerignore: go.mod, go.sum, the worker
 // and the packages of this module it links), so neither node_modules nor
 // cdk.out is staged and the hash changes only when the worker does.
-var AssetContext = []string{"*", "!go.mod", "!go.sum", "!worker", "!internal/filename", "!constructs/workerspec/contract",
-	"worker/*_test.go", "internal/filename/*_test.go", "constructs/workerspec/contract/*_test.go"}
+var AssetContext = []string{"*", "!go.mod", "!go.sum", "!worker", "!constructs/workerspec/contract",
+	"worker/*_test.go", "constructs/workerspec/contract/*_test.go"}
 
 // ContainerImage resolves the source against the regional repository.
 func (s ImageSource) ContainerImage(repo awsecr.IRepository) awsecs.ContainerImage {

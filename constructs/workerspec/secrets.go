@@ -13,12 +13,12 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
-	"github.com/ecs-anywhere-stretched/stretched/internal/workersecrets"
+	"github.com/ecs-anywhere-stretched/stretched/constructs/workerspec/contract"
 )
 
 // Secret is one environment variable of the worker read from an SSM
-// parameter or a Secrets Manager secret (see internal/workersecrets).
-type Secret = workersecrets.Secret
+// parameter or a Secrets Manager secret (see contract.Secret).
+type Secret = contract.Secret
 
 var completeRe = regexp.MustCompile(`-[A-Za-z0-9]{6}$`)
 

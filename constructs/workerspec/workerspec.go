@@ -17,8 +17,6 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
-	"github.com/ecs-anywhere-stretched/stretched/internal/workersecrets"
-
 	"github.com/ecs-anywhere-stretched/stretched/constructs/workerspec/contract"
 )
 
@@ -125,7 +123,7 @@ func (p Props) validate() error {
 	if s := *p.StopTimeout.ToSeconds(nil); s < 2 || s > 120 {
 		errs = append(errs, fmt.Errorf("workerspec: StopTimeout is %v s: must be from 2 to 120 s", s))
 	}
-	if err := workersecrets.Validate("workerspec", p.Secrets); err != nil {
+	if err := contract.ValidateSecrets("workerspec", p.Secrets); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

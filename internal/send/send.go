@@ -29,7 +29,7 @@ import (
 
 	routercontract "github.com/ecs-anywhere-stretched/stretched/constructs/router/contract"
 	siteagentcontract "github.com/ecs-anywhere-stretched/stretched/constructs/siteagent/contract"
-	"github.com/ecs-anywhere-stretched/stretched/internal/filename"
+	workerspeccontract "github.com/ecs-anywhere-stretched/stretched/constructs/workerspec/contract"
 	stackscontract "github.com/ecs-anywhere-stretched/stretched/stacks/contract"
 )
 
@@ -151,7 +151,7 @@ func Check(t Target, location string, files []string) error {
 		errs = append(errs, errors.New("no file names: give them as arguments or one per line on standard input"))
 	}
 	for i, f := range files {
-		if err := filename.Check(f); err != nil {
+		if err := workerspeccontract.CheckName(f); err != nil {
 			errs = append(errs, fmt.Errorf("name %d (%s): %w; the worker would refuse it", i+1, strconv.QuoteToASCII(f), err))
 		}
 	}

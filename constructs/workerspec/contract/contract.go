@@ -1,8 +1,9 @@
-// Package contract is the worker's environment contract, in one place: the
-// variables the worker spec sets on every worker container (the region's
-// and each site's), which the worker reads and which no worker secret may
-// take. It links no CDK: the worker, the worker spec and the configuration
-// use it alike.
+// Package contract is the worker's contract, in one place: the variables
+// the worker spec sets on every worker container (the region's and each
+// site's), which the worker reads and which no worker secret may take; the
+// secrets a user adds (secrets.go); and what a message may name
+// (filename.go). It links no CDK: the worker, the worker spec, the
+// configuration and fleet send use it alike.
 package contract
 
 // The variables the worker spec sets.

@@ -1,7 +1,8 @@
-// Package workersecrets describes the worker's environment variables that
-// come from SSM parameters and Secrets Manager secrets, and validates them.
-// It has no dependencies: the configuration and the worker spec share it.
-package workersecrets
+package contract
+
+// The worker's environment variables that come from SSM parameters and
+// Secrets Manager secrets: the configuration decodes them, the worker spec
+// sets them, and both check them with ValidateSecrets.
 
 import (
 	"errors"
@@ -9,8 +10,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-
-	"github.com/ecs-anywhere-stretched/stretched/constructs/workerspec/contract"
 )
 
 // Secret is one environment variable of the worker whose value ECS reads
@@ -44,9 +43,9 @@ var (
 	kmsArnRe    = regexp.MustCompile(`^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$`)
 )
 
-// Validate reports every problem of secrets, naming the variable,
+// ValidateSecrets reports every problem of secrets, naming the variable,
 // the value and what is allowed. owner starts each message.
-func Validate(owner string, secrets []Secret) error {
+func ValidateSecrets(owner string, secrets []Secret) error {
 	var errs []error
 	bad := func(env, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: secret %s: "+format, append([]any{owner, env}, args...)...))
@@ -56,8 +55,8 @@ func Validate(owner string, secrets []Secret) error {
 		switch {
 		case !envRe.MatchString(s.Env):
 			bad(s.Env, "%q is not a variable name: use letters, digits and '_', not starting with a digit", s.Env)
-		case slices.Contains(contract.Set, s.Env):
-			bad(s.Env, "the name is part of the worker's contract (%s): choose another name", strings.Join(contract.Set, ", "))
+		case slices.Contains(Set, s.Env):
+			bad(s.Env, "the name is part of the worker's contract (%s): choose another name", strings.Join(Set, ", "))
 		case strings.HasPrefix(s.Env, "AWS_") || strings.HasPrefix(s.Env, "ECS_"):
 			bad(s.Env, "names starting with AWS_ or ECS_ belong to AWS and the ECS agent: choose another name")
 		case seen[s.Env]:
