@@ -164,12 +164,7 @@ func TestCreateOnAnUpgradedSiteTakesOverTheRecordedActivation(t *testing.T) {
 	if cur.ActivationID == first.ActivationID || !e.exists(cur.ActivationID) {
 		t.Fatalf("the secret must record the new resource's activation, got %+v", cur)
 	}
-	if e.exists(first.ActivationID) || e.activations() != 1 {
-		t.Errorf("the old resource's activation must be deleted once the new one is current; %d remain", e.activations())
-	}
-	if len(cur.Previous) != 1 || cur.Previous[0] != first.ActivationID {
-		t.Errorf("the record must remember the activation it took over: %v", cur.Previous)
-	}
+	e.replaced(t, first, cur)
 }
 
 func TestCreateAtMaximumExpiryStaysInsideSSMLimit(t *testing.T) {
@@ -196,11 +191,18 @@ func TestUpdateChangedReplacesTheCurrentActivation(t *testing.T) {
 	if cur.ActivationID == first.ActivationID || e.aws.Activations[cur.ActivationID].Limit != 20 {
 		t.Errorf("the secret must record a new activation with limit 20, got %+v", cur)
 	}
+	e.replaced(t, first, cur)
+}
+
+// replaced checks that cur took over from first: first deleted, cur the
+// one activation left, and first remembered in the record.
+func (e *env) replaced(t *testing.T, first, cur contract.Current) {
+	t.Helper()
 	if e.exists(first.ActivationID) || e.activations() != 1 {
-		t.Errorf("the replaced activation must be deleted; %d remain", e.activations())
+		t.Errorf("the replaced activation %s must be deleted once %s is current; %d remain", first.ActivationID, cur.ActivationID, e.activations())
 	}
 	if len(cur.Previous) != 1 || cur.Previous[0] != first.ActivationID {
-		t.Errorf("the record must remember the earlier activation: %v", cur.Previous)
+		t.Errorf("the record must remember the activation it replaced (%s): %v", first.ActivationID, cur.Previous)
 	}
 }
 
