@@ -105,3 +105,35 @@ func TestConstructsImportNoRuntimeCode(t *testing.T) {
 func TestNothingShippedLinksATestDouble(t *testing.T) {
 	forbid(t, "../../...", all, "test doubles and peers are for tests", module+"/testkit/")
 }
+
+// Every package under constructs/ is a feature (constructs/<feature>, its
+// construct) or that feature's handler or contract, and a handler or
+// contract sits beside its feature's construct.
+func TestConstructsAreFeatureFolders(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", "{{.ImportPath}} {{.Name}}", "../../constructs/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	features := map[string]bool{}
+	var parts [][2]string
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		path, name, _ := strings.Cut(line, " ")
+		rel := strings.Split(strings.TrimPrefix(path, module+"/constructs/"), "/")
+		switch {
+		case len(rel) == 1:
+			features[rel[0]] = true
+		case len(rel) == 2 && (rel[1] == "handler" || rel[1] == "contract") && name == rel[1]:
+			parts = append(parts, [2]string{rel[0], path})
+		default:
+			t.Errorf("%s (package %s) is neither a feature nor its handler or contract: constructs/<feature>/{handler,contract}", path, name)
+		}
+	}
+	for _, p := range parts {
+		if !features[p[0]] {
+			t.Errorf("%s has no construct beside it (constructs/%s)", p[1], p[0])
+		}
+	}
+	if len(features) < 15 || len(parts) < 10 {
+		t.Errorf("found %d features and %d handlers or contracts", len(features), len(parts))
+	}
+}
