@@ -77,8 +77,13 @@ func (s Site) validate() error {
 			errs = append(errs, fmt.Errorf("%s is empty", k))
 		}
 	}
-	if s.MaxTasks < 1 || s.MinTasks < 0 || s.MinTasks > s.MaxTasks || s.BacklogPerTask < 1 {
-		errs = append(errs, fmt.Errorf("minTasks %d, maxTasks %d, backlogPerTask %d: need 0 <= minTasks <= maxTasks, maxTasks >= 1, backlogPerTask >= 1", s.MinTasks, s.MaxTasks, s.BacklogPerTask))
+	// The bounds the configuration and the construct check, once more: an
+	// entry written by hand, or by another version, is read here.
+	for _, p := range (contract.SiteSettings{MinTasks: s.MinTasks, MaxTasks: s.MaxTasks}).Problems() {
+		errs = append(errs, p)
+	}
+	if s.BacklogPerTask < 1 {
+		errs = append(errs, fmt.Errorf("%s is %d: must be at least 1", contract.DirBacklogPerTask, s.BacklogPerTask))
 	}
 	return errors.Join(errs...)
 }

@@ -145,10 +145,15 @@ func TestNodeFailureGuessesNoNodes(t *testing.T) {
 
 func TestBadDirectoryEntry(t *testing.T) {
 	err := Site{MinTasks: 5, MaxTasks: 2, BacklogPerTask: 0}.validate()
-	for _, want := range []string{"site is empty", "cluster is empty", "service is empty", "queueUrl is empty", "minTasks 5, maxTasks 2, backlogPerTask 0"} {
+	for _, want := range []string{"site is empty", "cluster is empty", "service is empty", "queueUrl is empty",
+		"minTasks is 5: must not exceed maxTasks (2)", "backlogPerTask is 0: must be at least 1"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v lacks %q", err, want)
 		}
+	}
+	// The same bounds as the configuration's: at most 1000 tasks.
+	if err := (Site{Name: "a", Cluster: "c", Service: "s", QueueURL: "q", MinTasks: 0, MaxTasks: 1001, BacklogPerTask: 1}).validate(); err == nil || !strings.Contains(err.Error(), "maxTasks is 1001") {
+		t.Errorf("maxTasks 1001: %v", err)
 	}
 }
 
