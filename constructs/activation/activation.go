@@ -253,6 +253,10 @@ func (a *Activation) properties(p Props) map[string]any {
 func (a *Activation) NodeOperatorPolicy(entry awsssm.IStringParameter, cluster awsecs.ICluster) awsiam.ManagedPolicy {
 	stack := awscdk.Stack_Of(a.Construct)
 	inCluster := &map[string]any{"ArnEquals": map[string]any{"ecs:cluster": *cluster.ClusterArn()}}
+	// The site's nodes in SSM: every managed instance, limited to the ones
+	// tagged with the site's stack.
+	siteInstances := jsii.Strings(*stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("ssm"), Resource: jsii.String("managed-instance"), ResourceName: jsii.String("*")}))
+	onSiteNodes := &map[string]any{"StringEquals": map[string]any{"ssm:resourceTag/" + stackscontract.StackTagKey: a.stackTag}}
 	keys := append([]string{stackscontract.StackTagKey}, SiteTagKeys...)
 	sort.Strings(keys)
 	p := awsiam.NewManagedPolicy(a.Construct, jsii.String("NodeOperatorPolicy"), &awsiam.ManagedPolicyProps{
@@ -293,8 +297,8 @@ func (a *Activation) NodeOperatorPolicy(entry awsssm.IStringParameter, cluster a
 			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 				Sid:        jsii.String("RetireSiteManagedInstances"),
 				Actions:    jsii.Strings("ssm:DeregisterManagedInstance"),
-				Resources:  jsii.Strings(*stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("ssm"), Resource: jsii.String("managed-instance"), ResourceName: jsii.String("*")})),
-				Conditions: &map[string]any{"StringEquals": map[string]any{"ssm:resourceTag/" + stackscontract.StackTagKey: a.stackTag}},
+				Resources:  siteInstances,
+				Conditions: onSiteNodes,
 			}),
 			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 				Sid:     jsii.String("UpdateAgentsDocument"),
@@ -307,8 +311,8 @@ func (a *Activation) NodeOperatorPolicy(entry awsssm.IStringParameter, cluster a
 			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 				Sid:        jsii.String("UpdateAgentsOnSiteNodes"),
 				Actions:    jsii.Strings("ssm:SendCommand"),
-				Resources:  jsii.Strings(*stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("ssm"), Resource: jsii.String("managed-instance"), ResourceName: jsii.String("*")})),
-				Conditions: &map[string]any{"StringEquals": map[string]any{"ssm:resourceTag/" + stackscontract.StackTagKey: a.stackTag}},
+				Resources:  siteInstances,
+				Conditions: onSiteNodes,
 			}),
 			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 				Sid:       jsii.String("ReadUpdateResults"),
