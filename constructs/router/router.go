@@ -222,13 +222,7 @@ func (r *Router) Subscribe(queue awssqs.IQueue, location string) error {
 // wherever their stack is) and decrypt their messages: the one worker role
 // of every location, whose policy does not grow with the sites.
 func (r *Router) GrantConsume(grantee awsiam.IGrantable) awsiam.Grant {
-	queues := awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
-		Grantee: grantee, Actions: jsii.Strings(workqueue.ConsumeActions...),
-		ResourceArns: r.locationQueues(), Conditions: r.locationConditions(),
-	})
-	return queues.Combine(awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
-		Grantee: grantee, Actions: jsii.Strings("kms:Decrypt"), ResourceArns: jsii.Strings(*r.key.KeyArn()),
-	}))
+	return workqueue.GrantConsumeOn(grantee, r.locationQueues(), r.locationConditions(), r.key)
 }
 
 // locationQueues and locationTags say "every location queue of the app":

@@ -106,10 +106,17 @@ func (w *WorkQueue) DeadLetterQueue() awssqs.IQueue { return w.dlq }
 // the attributes of the work queue's messages, and decrypt them. Nothing else:
 // not sqs:*, not the dead-letter queue.
 func (w *WorkQueue) GrantConsume(grantee awsiam.IGrantable) awsiam.Grant {
-	queue := awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
-		Grantee: grantee, Actions: jsii.Strings(ConsumeActions...), ResourceArns: jsii.Strings(*w.queue.QueueArn()),
+	return GrantConsumeOn(grantee, jsii.Strings(*w.queue.QueueArn()), nil, w.key)
+}
+
+// GrantConsumeOn lets grantee consume the queues named by queueArns (those
+// the conditions allow, when given) and decrypt their messages with key:
+// ConsumeActions and kms:Decrypt, nothing else.
+func GrantConsumeOn(grantee awsiam.IGrantable, queueArns *[]*string, conditions *map[string]*map[string]any, key awskms.IKey) awsiam.Grant {
+	queues := awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
+		Grantee: grantee, Actions: jsii.Strings(ConsumeActions...), ResourceArns: queueArns, Conditions: conditions,
 	})
-	return queue.Combine(awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
-		Grantee: grantee, Actions: jsii.Strings("kms:Decrypt"), ResourceArns: jsii.Strings(*w.key.KeyArn()),
+	return queues.Combine(awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
+		Grantee: grantee, Actions: jsii.Strings("kms:Decrypt"), ResourceArns: jsii.Strings(*key.KeyArn()),
 	}))
 }
