@@ -16,6 +16,7 @@ package layout_test
 
 import (
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -42,8 +43,8 @@ func deps(t *testing.T, pattern string) map[string][]string {
 }
 
 // forbid fails for every package of pattern that keep selects and that
-// links a package whose import path starts with one of the prefixes.
-func forbid(t *testing.T, pattern string, keep func(pkg string) bool, why string, prefixes ...string) {
+// links a package bad matches.
+func forbid(t *testing.T, pattern string, keep func(pkg string) bool, why string, bad func(dep string) bool) {
 	t.Helper()
 	checked := 0
 	for pkg, list := range deps(t, pattern) {
@@ -52,10 +53,8 @@ func forbid(t *testing.T, pattern string, keep func(pkg string) bool, why string
 		}
 		checked++
 		for _, dep := range list {
-			for _, p := range prefixes {
-				if strings.HasPrefix(dep, p) {
-					t.Errorf("%s links %s: %s", pkg, dep, why)
-				}
+			if bad(dep) {
+				t.Errorf("%s links %s: %s", pkg, dep, why)
 			}
 		}
 	}
@@ -64,7 +63,19 @@ func forbid(t *testing.T, pattern string, keep func(pkg string) bool, why string
 	}
 }
 
-var cdk = []string{"github.com/aws/aws-cdk-go/", "github.com/aws/jsii-runtime-go", "github.com/aws/constructs-go/", "github.com/cdklabs/"}
+// under matches the import paths that start with one of the prefixes.
+func under(prefixes ...string) func(string) bool {
+	return func(dep string) bool {
+		return slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(dep, p) })
+	}
+}
+
+var cdk = under("github.com/aws/aws-cdk-go/", "github.com/aws/jsii-runtime-go", "github.com/aws/constructs-go/", "github.com/cdklabs/")
+
+// handler matches a feature's handler package.
+func handler(dep string) bool {
+	return strings.HasPrefix(dep, module+"/") && strings.HasSuffix(dep, "/handler")
+}
 
 // featureRuntime is a feature's handler or contract.
 func featureRuntime(pkg string) bool {
@@ -75,10 +86,10 @@ func all(string) bool { return true }
 
 func TestHandlersContractsAndRuntimeCodeLinkNoCDK(t *testing.T) {
 	for _, pattern := range []string{"lambda/...", "worker", "cmd/..."} {
-		forbid(t, "../../"+pattern, all, "code that runs in a Lambda, a container or a terminal needs no CDK", cdk...)
+		forbid(t, "../../"+pattern, all, "code that runs in a Lambda, a container or a terminal needs no CDK", cdk)
 	}
 	for _, pattern := range []string{"constructs/...", "stacks/..."} {
-		forbid(t, "../../"+pattern, featureRuntime, "a feature's handler and contract link no CDK", cdk...)
+		forbid(t, "../../"+pattern, featureRuntime, "a feature's handler and contract link no CDK", cdk)
 	}
 }
 
@@ -86,24 +97,13 @@ func TestConstructsImportNoRuntimeCode(t *testing.T) {
 	notRuntime := func(pkg string) bool { return !featureRuntime(pkg) }
 	for _, pattern := range []string{"constructs/...", "stacks/...", "config"} {
 		forbid(t, "../../"+pattern, notRuntime, "share names and limits through the features' contracts, not handler, worker or command code",
-			module+"/lambda", module+"/worker", module+"/cmd/")
-	}
-	for _, pattern := range []string{"constructs/...", "stacks/...", "config"} {
-		for pkg, list := range deps(t, "../../"+pattern) {
-			if featureRuntime(pkg) {
-				continue
-			}
-			for _, dep := range list {
-				if strings.HasPrefix(dep, module+"/") && strings.HasSuffix(dep, "/handler") {
-					t.Errorf("%s links %s: a construct writes its handler's contract, it does not run the handler", pkg, dep)
-				}
-			}
-		}
+			under(module+"/lambda", module+"/worker", module+"/cmd/"))
+		forbid(t, "../../"+pattern, notRuntime, "a construct writes its handler's contract, it does not run the handler", handler)
 	}
 }
 
 func TestNothingShippedLinksATestDouble(t *testing.T) {
-	forbid(t, "../../...", all, "test doubles and peers are for tests", module+"/testkit/")
+	forbid(t, "../../...", all, "test doubles and peers are for tests", under(module+"/testkit/"))
 }
 
 // Every package under constructs/ is a feature (constructs/<feature>, its
