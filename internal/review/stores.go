@@ -13,16 +13,23 @@ type store struct {
 	name, encryption, retention, deletion string
 }
 
+// keyOr is the key k names, in words, or fallback when none is set.
+func keyOr(a *Assembly, stack string, k any, fallback string) string {
+	if k == nil {
+		return fallback
+	}
+	return a.Text(stack, k)
+}
+
 // dataStores are the types that keep data, and what encryption, retention
 // and the deletion policy mean for each.
 var dataStores = map[string]func(a *Assembly, stack string, p map[string]any) (encryption, retention string){
 	"AWS::SQS::Queue": func(a *Assembly, stack string, p map[string]any) (string, string) {
-		enc := "none"
-		if k := p["KmsMasterKeyId"]; k != nil {
-			enc = a.Text(stack, k)
-		} else if p["SqsManagedSseEnabled"] != false {
-			enc = "SQS-managed (SSE-SQS)"
+		sse := "none"
+		if p["SqsManagedSseEnabled"] != false {
+			sse = "SQS-managed (SSE-SQS)"
 		}
+		enc := keyOr(a, stack, p["KmsMasterKeyId"], sse)
 		keep := "4 days (SQS default)"
 		if r := p["MessageRetentionPeriod"]; r != nil {
 			keep = seconds(r)
@@ -30,17 +37,10 @@ var dataStores = map[string]func(a *Assembly, stack string, p map[string]any) (e
 		return enc, "messages for " + keep
 	},
 	"AWS::SNS::Topic": func(a *Assembly, stack string, p map[string]any) (string, string) {
-		enc := "none"
-		if k := p["KmsMasterKeyId"]; k != nil {
-			enc = a.Text(stack, k)
-		}
-		return enc, "nothing: messages are delivered, not kept"
+		return keyOr(a, stack, p["KmsMasterKeyId"], "none"), "nothing: messages are delivered, not kept"
 	},
 	"AWS::Logs::LogGroup": func(a *Assembly, stack string, p map[string]any) (string, string) {
-		enc := "CloudWatch Logs' own encryption"
-		if k := p["KmsKeyId"]; k != nil {
-			enc = a.Text(stack, k)
-		}
+		enc := keyOr(a, stack, p["KmsKeyId"], "CloudWatch Logs' own encryption")
 		keep := "log events forever"
 		if d := p["RetentionInDays"]; d != nil {
 			keep = fmt.Sprintf("log events for %v days", d)
@@ -48,11 +48,7 @@ var dataStores = map[string]func(a *Assembly, stack string, p map[string]any) (e
 		return enc, keep
 	},
 	"AWS::SecretsManager::Secret": func(a *Assembly, stack string, p map[string]any) (string, string) {
-		enc := "aws/secretsmanager (AWS managed key)"
-		if k := p["KmsKeyId"]; k != nil {
-			enc = a.Text(stack, k)
-		}
-		return enc, "its value until replaced"
+		return keyOr(a, stack, p["KmsKeyId"], "aws/secretsmanager (AWS managed key)"), "its value until replaced"
 	},
 	"AWS::ECR::Repository": func(a *Assembly, stack string, p map[string]any) (string, string) {
 		enc := "AES-256 (ECR default)"
@@ -71,10 +67,7 @@ var dataStores = map[string]func(a *Assembly, stack string, p map[string]any) (e
 	"AWS::EFS::FileSystem": func(a *Assembly, stack string, p map[string]any) (string, string) {
 		enc := "none"
 		if p["Encrypted"] == true {
-			enc = "at rest, AWS managed key"
-			if k := p["KmsKeyId"]; k != nil {
-				enc = "at rest, " + a.Text(stack, k)
-			}
+			enc = "at rest, " + keyOr(a, stack, p["KmsKeyId"], "AWS managed key")
 		}
 		keep := "files until deleted"
 		if bp, ok := p["BackupPolicy"].(map[string]any); ok && bp["Status"] == "ENABLED" {
