@@ -32,3 +32,26 @@ func TestWords(t *testing.T) {
 		}
 	}
 }
+
+// A bucket's encryption in words: SSE-KMS says when the bucket names its key.
+func TestBucketEncryption(t *testing.T) {
+	kms := func(key bool) map[string]any {
+		d := map[string]any{"SSEAlgorithm": "aws:kms"}
+		if key {
+			d["KMSMasterKeyID"] = map[string]any{"Fn::GetAtt": []any{"Key", "Arn"}}
+		}
+		return map[string]any{"BucketEncryption": map[string]any{"ServerSideEncryptionConfiguration": []any{map[string]any{"ServerSideEncryptionByDefault": d}}}}
+	}
+	for _, tc := range []struct {
+		props map[string]any
+		want  string
+	}{
+		{map[string]any{}, "SSE-S3 (S3 default)"},
+		{kms(false), "SSE-KMS"},
+		{kms(true), "SSE-KMS with its key"},
+	} {
+		if got, _ := dataStores["AWS::S3::Bucket"](nil, "S", tc.props); got != tc.want {
+			t.Errorf("%v: %q, want %q", tc.props, got, tc.want)
+		}
+	}
+}

@@ -80,8 +80,9 @@ var dataStores = map[string]func(a *Assembly, stack string, p map[string]any) (e
 		if be := p["BucketEncryption"]; be != nil {
 			enc = compact(be)
 			if strings.Contains(enc, "aws:kms") {
+				withKey := strings.Contains(enc, "KMSMasterKeyID")
 				enc = "SSE-KMS"
-				if strings.Contains(enc, "KMSMasterKeyID") {
+				if withKey {
 					enc += " with its key"
 				}
 			}
