@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	activationcontract "github.com/ecs-anywhere-stretched/stretched/constructs/activation/contract"
 	alertscontract "github.com/ecs-anywhere-stretched/stretched/constructs/alerts/contract"
 	routercontract "github.com/ecs-anywhere-stretched/stretched/constructs/router/contract"
 	workerspeccontract "github.com/ecs-anywhere-stretched/stretched/constructs/workerspec/contract"
@@ -58,7 +59,7 @@ var LogRetentionDays = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400
 var (
 	siteRe     = regexp.MustCompile(`^[a-z][a-z0-9-]{0,23}$`)
 	clusterRe  = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
-	instanceRe = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,256}$`)
+	instanceRe = regexp.MustCompile(activationcontract.InstanceNamePattern)
 	policyRe   = regexp.MustCompile(`^arn:aws[a-z-]*:iam::([0-9]{12}|aws):policy/.+$`)
 	roleRe     = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_-]{1,64}$`)
 	connRe     = regexp.MustCompile(`^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:[0-9]{12}:connection/[0-9a-f-]{36}$`)

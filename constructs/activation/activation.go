@@ -89,9 +89,7 @@ type Activation struct {
 	role       awsiam.IRole
 }
 
-var (
-	instanceNameRe = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
-)
+var instanceNameRe = regexp.MustCompile(contract.InstanceNamePattern)
 
 // withDefaults returns the props with every default applied.
 func (p Props) withDefaults() Props {
@@ -113,7 +111,7 @@ func (p Props) validate() error {
 	for _, problem := range p.Site.Problems() {
 		errs = append(errs, fmt.Errorf("activation: Site.%w", problem))
 	}
-	if n := p.DefaultInstanceName; n != "" && (len(n) > contract.MaxInstanceName || !instanceNameRe.MatchString(n)) {
+	if n := p.DefaultInstanceName; n != "" && !instanceNameRe.MatchString(n) {
 		add("DefaultInstanceName is %q: must be 1 to %d letters, digits, '.', '-' or '_'", n, contract.MaxInstanceName)
 	}
 	if len(p.Description) > contract.MaxDescription {

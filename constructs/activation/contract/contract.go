@@ -77,8 +77,10 @@ const (
 
 	// MaxDescription is SSM's limit on an activation's description.
 	MaxDescription = 256
-	// MaxInstanceName is SSM's limit on the default instance name.
-	MaxInstanceName = 256
+	// MaxInstanceName is SSM's limit on the default instance name, and
+	// InstanceNamePattern what the name may hold, the limit included.
+	MaxInstanceName     = 256
+	InstanceNamePattern = `^[A-Za-z0-9_.-]{1,256}$`
 	// MaxTagValue is SSM's limit on a tag's value.
 	MaxTagValue = 256
 )
