@@ -70,7 +70,7 @@ func NewAnywhere(scope constructs.Construct, id string, props *AnywhereStackProp
 		// In the stack as "InstanceRole", the first version's id: a new one
 		// would replace the role the site's nodes are registered with.
 		made, err := activation.NewInstanceRole(stack, "InstanceRole", activation.InstanceRoleProps{
-			Fleet: regional.Fleet, Description: fmt.Sprintf("ECS Anywhere nodes of site %s: SSM agent and ECS agent", site.Name),
+			Fleet: regional.Fleet, Cluster: cluster, Description: fmt.Sprintf("ECS Anywhere nodes of site %s: SSM agent and ECS agent", site.Name),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("site %q: %w", site.Name, err)
@@ -104,7 +104,12 @@ func NewAnywhere(scope constructs.Construct, id string, props *AnywhereStackProp
 		regional.siteQueueAlarms(stack, siteQueue)
 		entryTopic = regional.Router.TopicFor(site.Name)
 	}
-	worker, err := externalworker.New(stack, "Worker", externalworker.Props{Spec: regional.Spec, Cluster: cluster, Queue: queue})
+	// The site's tasks run as roles of the site's own: a node holds the
+	// credentials of the tasks placed on it.
+	worker, err := externalworker.New(stack, "Worker", externalworker.Props{
+		Spec: regional.Spec, Cluster: cluster, Queue: siteQueue,
+		LogStreamPrefix: externalworker.StreamPrefix + "-" + site.Name,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("site %q: %w", site.Name, err)
 	}

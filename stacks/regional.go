@@ -13,7 +13,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
-	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/ecs-anywhere-stretched/stretched/constructs/activation"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/alerts"
@@ -189,16 +188,11 @@ func NewRegional(scope constructs.Construct, id string, props *RegionalStackProp
 		return nil, err
 	}
 	r.Spec = spec
-	if r.Router != nil {
-		// Every location's worker runs as the one task role: it consumes
-		// the queues tagged as the app's locations, wherever their stack.
-		r.Router.GrantConsume(spec.TaskRole())
-		cdknag.NagSuppressions_AddResourceSuppressions(spec.TaskRole(), &[]*cdknag.NagPackSuppression{{
-			Id:        jsii.String("AwsSolutions-IAM5"),
-			AppliesTo: &[]any{&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:.+:sqs:.+:\*$/`)}},
-			Reason:    jsii.String("the worker consumes every location queue of this app, and only those: the queues tagged stretched:fleet with the app's prefix and a stretched:location (not the dead-letter or unrouted queues); a site's queue is in the site's stack, which the regional stack cannot name"),
-		}}, jsii.Bool(true))
-	}
+	// The previous version's sites ran as these roles (imported): their
+	// exports stay until every site's stack moved to roles of its own, or
+	// the regional stack's update would fail on exports still in use.
+	stack.ExportValue(spec.TaskRole().RoleArn(), nil)
+	stack.ExportValue(spec.ExecutionRole().RoleArn(), nil)
 
 	cluster := awsecs.NewCluster(stack, jsii.String("Cluster"), &awsecs.ClusterProps{
 		Vpc:                 network.Vpc(),

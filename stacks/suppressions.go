@@ -16,12 +16,4 @@ func suppressAnywhere(a *Anywhere, site config.Site) {
 			Reason: jsii.String("Container Insights is a site setting (containerInsights), off by default: at 16 or more custom metrics a cluster it would cost a fleet several USD a site a month; the site agent's fleet metrics and alarms cover the site's nodes and tasks"),
 		}}, jsii.Bool(true))
 	}
-	cdknag.NagSuppressions_AddResourceSuppressions(a.InstanceRole, &[]*cdknag.NagPackSuppression{{
-		Id: jsii.String("AwsSolutions-IAM4"),
-		AppliesTo: &[]any{
-			jsii.String("Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore"),
-			jsii.String("Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role"),
-		},
-		Reason: jsii.String("ECS Anywhere documents exactly these two AWS managed policies for the instance role; AWS keeps them in step with the SSM and ECS agents"),
-	}}, jsii.Bool(true))
 }

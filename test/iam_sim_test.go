@@ -80,8 +80,14 @@ func (w *world) identityPolicies(r *roleRef) []map[string]any {
 			}
 		}
 	}
-	// Managed policies of the template listed on the role.
+	// Managed policies of the template listed on the role, and AWS
+	// managed policies whose published text testdata/managed holds.
 	arns := asStrings(w.resolve(r.stack, props(resourceOf(r.stack, r.id))["ManagedPolicyArns"]))
+	for _, a := range arns {
+		if doc := awsManagedPolicies[a]; doc != nil {
+			out = append(out, doc)
+		}
+	}
 	for id, mp := range resources(r.stack, "AWS::IAM::ManagedPolicy") {
 		mine := false
 		for _, a := range arns {
@@ -389,8 +395,11 @@ func (w *world) siteEdges(t *testing.T, s *synthesized) []edge {
 	operator := fmt.Sprintf("arn:aws:iam::%s:role/site-operator", iamAccount)
 	entryName := fmt.Sprint(w.resolve(s, props(resourceOf(s, one("AWS::SSM::Parameter", "AgentEntry")))["Name"]))
 	prefix := strings.SplitN(s.name, "-", 2)[0]
+	// A batch is tagged like the site's own activation (cmd/fleet/internal/nodes).
 	batch := func(stack string, keys ...any) map[string]any {
-		return map[string]any{"aws:RequestTag/stretched:stack": stack, "aws:TagKeys": keys}
+		ctx := maps.Clone(tags)
+		ctx["aws:RequestTag/stretched:stack"], ctx["aws:TagKeys"] = stack, keys
+		return ctx
 	}
 	opEdge := func(what, action, resource string, ctx map[string]any, allow bool) edge {
 		return edge{what: "fleet node userdata " + what, principal: operator, extra: []map[string]any{op}, action: action, resource: resource, context: ctx, allow: allow}
@@ -446,6 +455,18 @@ func (w *world) siteEdges(t *testing.T, s *synthesized) []edge {
 		opEdge("makes the batch's activation", "ssm:CreateActivation", "*", batch(s.name, "stretched:stack", "site", "cluster"), true),
 		opEdge("makes no activation for another site", "ssm:CreateActivation", "*", batch(prefix+"-Anywhere-elsewhere", "stretched:stack", "site", "cluster"), false),
 		opEdge("makes no activation with other tags", "ssm:CreateActivation", "*", batch(s.name, "stretched:stack", "owner"), false),
+		opEdge("makes no activation named for another site", "ssm:CreateActivation", "*",
+			func() map[string]any {
+				c := batch(s.name, "stretched:stack", "site", "cluster")
+				c["aws:RequestTag/site"] = "elsewhere"
+				return c
+			}(), false),
+		opEdge("makes no activation for another cluster", "ssm:CreateActivation", "*",
+			func() map[string]any {
+				c := batch(s.name, "stretched:stack", "site", "cluster")
+				c["aws:RequestTag/cluster"] = "elsewhere"
+				return c
+			}(), false),
 		opEdge("passes the site's instance role to SSM", "iam:PassRole", instanceRole, map[string]any{"iam:PassedToService": "ssm.amazonaws.com"}, true),
 		opEdge("passes the role to nothing but SSM", "iam:PassRole", instanceRole, map[string]any{"iam:PassedToService": "ec2.amazonaws.com"}, false),
 		opEdge("passes no other role", "iam:PassRole", fmt.Sprintf("arn:aws:iam::%s:role/admin", iamAccount), map[string]any{"iam:PassedToService": "ssm.amazonaws.com"}, false),
@@ -649,7 +670,8 @@ func (w *world) taskEdges(t *testing.T, s *synthesized) []edge {
 			}
 			if lc, ok := cd["LogConfiguration"].(map[string]any); ok {
 				opts, _ := lc["Options"].(map[string]any)
-				stream := arn("logs", "log-group:"+fmt.Sprint(opts["awslogs-group"])+":log-stream:worker/worker/abc")
+				// The awslogs driver's stream: <prefix>/<container>/<task id>.
+				stream := arn("logs", "log-group:"+fmt.Sprint(opts["awslogs-group"])+":log-stream:"+fmt.Sprint(opts["awslogs-stream-prefix"])+"/worker/abc")
 				for _, a := range []string{"logs:CreateLogStream", "logs:PutLogEvents"} {
 					edges = append(edges, edge{what: id + " writes its logs", role: execRole, action: a, resource: stream, allow: true})
 				}

@@ -37,7 +37,9 @@ var (
 	// variant are the stacks of a non-default configuration: an image tag, a
 	// NAT gateway, two sites, a permissions boundary.
 	variant = map[string]*synthesized{}
-	// pinned are the stacks of a configuration with an account and region.
+	// pinned are the stacks of a configuration with an account and region
+	// and three sites, each with its own queue (pinnedSites): the
+	// isolation tests try each site's identities against the others.
 	pinned = map[string]*synthesized{}
 	// pipes are the pipeline stacks: one with a connection source and the
 	// approval before the sites, one from CodeCommit without it.
@@ -74,6 +76,10 @@ var pipeContext = map[string]any{
 	"logRetentionDays": 731,
 	"pipeline":         map[string]any{"connectionArn": testConnArn, "repository": "my-org/stretched", "branch": "release", "approveSites": true, "waveSize": 1},
 }
+
+// pinnedSites are the pinned configuration's sites: three, work routed to
+// each site's own queue.
+const pinnedSites = `[{"name":"onprem"},{"name":"lab"},{"name":"store"}]`
 
 // ownInstanceRoles are the sites of the test configurations that bring
 // their own instance role, by stack.
@@ -171,7 +177,7 @@ func synth() (string, error) {
 	if variantApp, err = stacks.Build(app, vcfg); err != nil {
 		return out, fmt.Errorf("build variant stacks: %w", err)
 	}
-	pctx := map[string]any{"stackPrefix": pinnedPrefix, "account": "123456789012", "region": "eu-west-1"}
+	pctx := map[string]any{"stackPrefix": pinnedPrefix, "account": "123456789012", "region": "eu-west-1", "sites": pinnedSites}
 	pcfg, err := config.Load(func(k string) any { return pctx[k] }, nil)
 	if err != nil {
 		return out, fmt.Errorf("pinned config: %w", err)
@@ -244,7 +250,7 @@ func requireSynth(t *testing.T) {
 	if synthErr != nil {
 		t.Fatalf("synthesis failed: %v", synthErr)
 	}
-	if len(defaults) != 2 || len(variant) != 3 || len(pinned) != 2 || len(pipes) != 3 {
-		t.Fatalf("want 2 default, 3 variant, 2 pinned and 3 pipeline stacks, got %d, %d, %d and %d", len(defaults), len(variant), len(pinned), len(pipes))
+	if len(defaults) != 2 || len(variant) != 3 || len(pinned) != 4 || len(pipes) != 3 {
+		t.Fatalf("want 2 default, 3 variant, 4 pinned and 3 pipeline stacks, got %d, %d, %d and %d", len(defaults), len(variant), len(pinned), len(pipes))
 	}
 }

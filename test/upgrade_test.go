@@ -112,3 +112,38 @@ func TestUpgradeKeepsQueuesClustersAndJoinedNodes(t *testing.T) {
 		}
 	}
 }
+
+// TestUpgradeKeepsTheExportsOldSitesImport: CloudFormation refuses to
+// remove an export another stack still imports, and `cdk deploy` updates
+// the regional stack before the sites. Every export a site of the
+// previous version imports (testdata/upgrade/*.imports, read off the
+// golden template of commit 87ba085) is still exported, so the regional
+// stack's update succeeds and each site then moves to its own roles.
+func TestUpgradeKeepsTheExportsOldSitesImport(t *testing.T) {
+	requireSynth(t)
+	files, err := filepath.Glob(filepath.Join("testdata", "upgrade", "*.imports"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("upgrade imports: %v, %v", files, err)
+	}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		exported := map[string]bool{}
+		for _, s := range all {
+			outputs, _ := s.template["Outputs"].(map[string]any)
+			for _, o := range outputs {
+				export, _ := o.(map[string]any)["Export"].(map[string]any)
+				if name, ok := export["Name"].(string); ok {
+					exported[name] = true
+				}
+			}
+		}
+		for _, name := range strings.Fields(string(raw)) {
+			if !exported[name] {
+				t.Errorf("%s: the previous version's site imports %s, which no stack exports any longer: the regional stack's update would fail (keep it with stack.ExportValue)", filepath.Base(f), name)
+			}
+		}
+	}
+}

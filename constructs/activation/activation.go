@@ -48,8 +48,12 @@ type Props struct {
 	// ssm.amazonaws.com and carry the tag stretched:fleet = the fleet's
 	// prefix (the fleet's function may pass only such roles). Bring your
 	// own, or one from NewInstanceRole under an id of your choosing.
-	// Default: NewInstanceRole as "InstanceRole" inside the construct.
+	// Default: NewInstanceRole as "InstanceRole" inside the construct,
+	// limited to Cluster.
 	InstanceRole awsiam.IRole
+	// Cluster is the site's external cluster, which the default instance
+	// role is limited to. Required when InstanceRole is nil.
+	Cluster awsecs.ICluster
 	// Site is the site's activation settings (the site settings
 	// registrationLimit, activationExpiryDays, activationSerial,
 	// activationRenewDays, activationRenewSchedule): nodes per activation
@@ -86,6 +90,7 @@ type Activation struct {
 	key        awskms.IKey
 	joinPolicy awsiam.ManagedPolicy
 	stackTag   string
+	tags       map[string]string
 	role       awsiam.IRole
 }
 
@@ -107,6 +112,9 @@ func (p Props) validate() error {
 	}
 	if p.Key == nil {
 		add("Key is nil: pass the app's KMS key (tagged stretched:fleet) to encrypt the activation record")
+	}
+	if p.InstanceRole == nil && p.Cluster == nil {
+		add("InstanceRole and Cluster are nil: pass the site's cluster (the default instance role is limited to it) or a role of your own")
 	}
 	for _, problem := range p.Site.Problems() {
 		errs = append(errs, fmt.Errorf("activation: Site.%w", problem))
@@ -149,13 +157,13 @@ func New(scope constructs.Construct, id string, props Props) (*Activation, error
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	stack := awscdk.Stack_Of(c)
 	if p.InstanceRole == nil {
-		role, err := NewInstanceRole(c, "InstanceRole", InstanceRoleProps{Fleet: p.Fleet.fleet})
+		role, err := NewInstanceRole(c, "InstanceRole", InstanceRoleProps{Fleet: p.Fleet.fleet, Cluster: p.Cluster})
 		if err != nil {
 			return nil, err
 		}
 		p.InstanceRole = role.Role()
 	}
-	a := &Activation{Construct: c, stackTag: *stack.StackName(), role: p.InstanceRole}
+	a := &Activation{Construct: c, stackTag: *stack.StackName(), tags: p.Tags, role: p.InstanceRole}
 
 	key := p.Key
 	a.key = key
@@ -257,6 +265,12 @@ func (a *Activation) NodeOperatorPolicy(entry awsssm.IStringParameter, cluster a
 	onSiteNodes := &map[string]any{"StringEquals": map[string]any{"ssm:resourceTag/" + stackscontract.StackTagKey: a.stackTag}}
 	keys := append([]string{stackscontract.StackTagKey}, SiteTagKeys...)
 	sort.Strings(keys)
+	// Every tag an activation of the site carries, pinned: a batch tagged
+	// with another site's name or cluster would look like that site's.
+	requestTags := map[string]any{"aws:RequestTag/" + stackscontract.StackTagKey: a.stackTag}
+	for k, v := range a.tags {
+		requestTags["aws:RequestTag/"+k] = v
+	}
 	p := awsiam.NewManagedPolicy(a.Construct, jsii.String("NodeOperatorPolicy"), &awsiam.ManagedPolicyProps{
 		Description: jsii.String("fleet node userdata, list, drain, retire and update-agents for this site: read its directory entry, make a batch's activation (tagged with the site's stack) and pass its instance role to SSM, list, drain and deregister its nodes in its cluster and SSM"),
 		Statements: &[]awsiam.PolicyStatement{
@@ -270,7 +284,7 @@ func (a *Activation) NodeOperatorPolicy(entry awsssm.IStringParameter, cluster a
 				Actions:   jsii.Strings("ssm:CreateActivation"),
 				Resources: jsii.Strings("*"),
 				Conditions: &map[string]any{
-					"StringEquals":              map[string]any{"aws:RequestTag/" + stackscontract.StackTagKey: a.stackTag},
+					"StringEquals":              requestTags,
 					"ForAllValues:StringEquals": map[string]any{"aws:TagKeys": keys},
 				},
 			}),

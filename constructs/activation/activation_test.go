@@ -6,6 +6,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/jsii-runtime-go"
@@ -22,6 +23,7 @@ func TestValidate(t *testing.T) {
 	role := awsiam.NewRole(stack, jsii.String("R"), &awsiam.RoleProps{AssumedBy: awsiam.NewServicePrincipal(jsii.String("ssm.amazonaws.com"), nil)})
 	fleet := &Fleet{fleet: "T"}
 	key := awskms.NewKey(stack, jsii.String("K"), nil)
+	cluster := awsecs.Cluster_FromClusterArn(stack, jsii.String("C"), jsii.String("arn:aws:ecs:eu-west-1:123456789012:cluster/site"))
 	long := strings.Repeat("x", 257)
 	cases := []struct {
 		name  string
@@ -30,7 +32,8 @@ func TestValidate(t *testing.T) {
 	}{
 		{"defaults", Props{Fleet: fleet, Key: key, InstanceRole: role}, nil},
 		{"all set", Props{Fleet: fleet, Key: key, InstanceRole: role, Site: set(func(s *contract.SiteSettings) { s.RegistrationLimit, s.ExpiryDays = 1000, 30 }), DefaultInstanceName: "node-1.a_b", Description: "d", Tags: map[string]string{"site": "a"}}, nil},
-		{"no role: the construct makes one", Props{Fleet: fleet, Key: key}, nil},
+		{"no role: the construct makes one", Props{Fleet: fleet, Key: key, Cluster: cluster}, nil},
+		{"no role and no cluster", Props{Fleet: fleet, Key: key}, []string{"InstanceRole and Cluster are nil"}},
 		{"no fleet", Props{Key: key, InstanceRole: role}, []string{"Fleet is nil", "activation.NewFleet"}},
 		{"no key", Props{Fleet: fleet, InstanceRole: role}, []string{"Key is nil", "stretched:fleet"}},
 		{"tag the fleet may not set", Props{Fleet: fleet, Key: key, InstanceRole: role, Tags: map[string]string{"team": "a"}}, []string{`tag key "team": must be one of cluster, site`}},
@@ -90,12 +93,14 @@ func set(change func(*contract.SiteSettings)) contract.SiteSettings {
 	return s
 }
 
-// A site's instance role: trusted by SSM, the two AWS managed policies the
-// agents need, and the fleet's tag (the only roles the fleet's function may
+// A site's instance role: trusted by SSM for this account and region
+// only, no AWS managed policy, the agents' actions limited to the site's
+// cluster, and the fleet's tag (the only roles the fleet's function may
 // pass).
 func TestInstanceRole(t *testing.T) {
 	stack := cdktest.Stack()
-	if _, err := NewInstanceRole(stack, "InstanceRole", InstanceRoleProps{Fleet: "App"}); err != nil {
+	cluster := awsecs.Cluster_FromClusterArn(stack, jsii.String("C"), jsii.String("arn:aws:ecs:eu-west-1:123456789012:cluster/site"))
+	if _, err := NewInstanceRole(stack, "InstanceRole", InstanceRoleProps{Fleet: "App", Cluster: cluster}); err != nil {
 		t.Fatal(err)
 	}
 	tmpl := cdktest.Template(t, stack)
@@ -103,13 +108,22 @@ func TestInstanceRole(t *testing.T) {
 		tmpl.HasResourceProperties(jsii.String("AWS::IAM::Role"), map[string]any{
 			"AssumeRolePolicyDocument": map[string]any{"Statement": []any{map[string]any{
 				"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": map[string]any{"Service": "ssm.amazonaws.com"},
+				"Condition": map[string]any{
+					"StringEquals": map[string]any{"aws:SourceAccount": assertions.Match_AnyValue()},
+					"ArnLike":      map[string]any{"aws:SourceArn": assertions.Match_AnyValue()},
+				},
 			}}},
-			"ManagedPolicyArns": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{"Fn::Join": assertions.Match_ArrayWith(&[]any{
-				assertions.Match_ArrayWith(&[]any{":iam::aws:policy/AmazonSSMManagedInstanceCore"}),
-			})})}),
+			"ManagedPolicyArns": assertions.Match_Absent(),
+			"Policies": []any{map[string]any{"PolicyName": "Agents", "PolicyDocument": map[string]any{
+				"Statement": assertions.Match_ArrayWith(&[]any{
+					assertions.Match_ObjectLike(&map[string]any{"Sid": "EcsAgentCluster", "Resource": "arn:aws:ecs:eu-west-1:123456789012:cluster/site"}),
+					assertions.Match_ObjectLike(&map[string]any{"Sid": "EcsAgentInstances", "Condition": map[string]any{"ArnEquals": map[string]any{"ecs:cluster": "arn:aws:ecs:eu-west-1:123456789012:cluster/site"}}}),
+				}),
+				"Version": "2012-10-17",
+			}}},
 			"Tags": []any{map[string]any{"Key": "stretched:fleet", "Value": "App"}},
 		})
 	})
 	_, err := NewInstanceRole(cdktest.Stack(), "InstanceRole", InstanceRoleProps{})
-	errcheck.Contains(t, err, "InstanceRoleProps.Fleet is empty")
+	errcheck.Contains(t, err, "InstanceRoleProps.Fleet is empty", "InstanceRoleProps.Cluster is nil")
 }

@@ -15,13 +15,14 @@ func TestNewRefusesBadProps(t *testing.T) {
 	}{
 		{"nothing", Props{}, []string{"Spec is nil", "Cluster is nil"}},
 		{"relative host path", Props{HostPath: "data"}, []string{`HostPath is "data"`, "absolute"}},
+		{"stream prefix with a colon", Props{LogStreamPrefix: "external:a"}, []string{`LogStreamPrefix is "external:a"`, "without ':' or '*'"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := New(nil, "Worker", tc.props)
 			errcheck.Contains(t, err, tc.want...)
 		})
 	}
-	if p := (Props{}).withDefaults(); p.HostPath != "/data" {
-		t.Errorf("documented default is /data, got %q", p.HostPath)
+	if p := (Props{}).withDefaults(); p.HostPath != "/data" || p.LogStreamPrefix != StreamPrefix {
+		t.Errorf("documented defaults are /data and %q, got %q and %q", StreamPrefix, p.HostPath, p.LogStreamPrefix)
 	}
 }

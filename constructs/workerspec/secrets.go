@@ -45,7 +45,7 @@ func (s *Spec) secretEntries() []map[string]string {
 // grantSecrets lets the execution role read exactly the configured
 // parameters and secrets, and decrypt with the keys named through SSM or
 // Secrets Manager only. ECS reads them when a task starts.
-func (s *Spec) grantSecrets() {
+func (s *Spec) grantSecrets(executionRole awsiam.IRole) {
 	stack := awscdk.Stack_Of(s.Construct)
 	var params, secrets []string
 	partial := false
@@ -74,24 +74,24 @@ func (s *Spec) grantSecrets() {
 		}
 	}
 	if len(params) > 0 {
-		s.executionRole.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		executionRole.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid: jsii.String("ReadWorkerParameters"), Actions: jsii.Strings("ssm:GetParameters"), Resources: jsii.Strings(slices.Sorted(slices.Values(params))...),
 		}))
 	}
 	if len(secrets) > 0 {
-		s.executionRole.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		executionRole.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid: jsii.String("ReadWorkerSecrets"), Actions: jsii.Strings("secretsmanager:GetSecretValue"), Resources: jsii.Strings(slices.Sorted(slices.Values(secrets))...),
 		}))
 	}
 	if partial {
-		cdknag.NagSuppressions_AddResourceSuppressions(s.executionRole, &[]*cdknag.NagPackSuppression{{
+		cdknag.NagSuppressions_AddResourceSuppressions(executionRole, &[]*cdknag.NagPackSuppression{{
 			Id:        jsii.String("AwsSolutions-IAM5"),
 			AppliesTo: &[]any{&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:.+:secretsmanager:.+-\?\?\?\?\?\?$/`)}},
 			Reason:    jsii.String("a secret given by partial ARN: the six '?' match exactly the random suffix Secrets Manager appends to that one secret's name"),
 		}}, jsii.Bool(true))
 	}
 	for _, arn := range slices.Sorted(maps.Keys(keys)) {
-		s.executionRole.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		executionRole.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Actions:    jsii.Strings("kms:Decrypt"),
 			Resources:  jsii.Strings(arn),
 			Conditions: &map[string]any{"StringEquals": map[string]any{"kms:ViaService": slices.Compact(slices.Sorted(slices.Values(keys[arn])))}},

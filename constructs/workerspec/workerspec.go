@@ -79,11 +79,9 @@ type Spec struct {
 	props         Props
 	taskRole      awsiam.Role
 	executionRole awsiam.Role
-	// executionRoleChecked is set once the execution role's cdk-nag
-	// suppression is recorded.
-	executionRoleChecked bool
-	// secretsGranted is set once the execution role may read the secrets.
-	secretsGranted bool
+	// executionRoles holds the execution roles (by construct path) whose
+	// cdk-nag suppression is recorded and that may read the secrets.
+	executionRoles map[string]bool
 }
 
 var fargateCpu = map[int]bool{256: true, 512: true, 1024: true, 2048: true, 4096: true}
@@ -140,8 +138,9 @@ func New(scope constructs.Construct, id string, props Props) (*Spec, error) {
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	tasks := awsiam.NewServicePrincipal(jsii.String("ecs-tasks.amazonaws.com"), nil)
 	s := &Spec{
-		Construct: c,
-		props:     props,
+		Construct:      c,
+		props:          props,
+		executionRoles: map[string]bool{},
 		taskRole: awsiam.NewRole(c, jsii.String("TaskRole"), &awsiam.RoleProps{
 			AssumedBy:   tasks,
 			Description: jsii.String("worker tasks, in region and on premises: consume the work queue"),
@@ -194,9 +193,48 @@ func (s *Spec) Environment(scope constructs.Construct, queue awssqs.IQueue) map[
 }
 
 // AddContainer adds the worker container to td, consuming queue (the
-// location's), logging with the given stream prefix and mounting the task volume named VolumeName at DataPath; the caller
-// adds that volume (EFS in region, a host path on premises).
+// location's), logging with the given stream prefix and mounting the task
+// volume named VolumeName at DataPath; the caller adds that volume (EFS in
+// region, a host path on premises). td runs with the spec's roles.
 func (s *Spec) AddContainer(td awsecs.TaskDefinition, streamPrefix string, queue awssqs.IQueue) awsecs.ContainerDefinition {
+	logging := awsecs.LogDriver_AwsLogs(&awsecs.AwsLogDriverProps{
+		LogGroup:      s.props.LogGroup,
+		StreamPrefix:  jsii.String(streamPrefix),
+		Mode:          awsecs.AwsLogDriverMode_NON_BLOCKING,
+		MaxBufferSize: awscdk.Size_Mebibytes(jsii.Number(LogBufferMiB)),
+	})
+	return s.addContainer(td, queue, s.executionRole, logging, false)
+}
+
+// AddOwnContainer is AddContainer for a task definition with an execution
+// role of its own (a site's): that role gets the secrets, and may write
+// only the log streams under streamPrefix ("<prefix>/worker/<task id>"),
+// not the whole log group as aws-cdk's awslogs driver would grant.
+func (s *Spec) AddOwnContainer(td awsecs.TaskDefinition, streamPrefix string, queue awssqs.IQueue, executionRole awsiam.IRole) awsecs.ContainerDefinition {
+	stack := awscdk.Stack_Of(td)
+	// The awslogs driver written as a generic one grants nothing itself.
+	logging := awsecs.NewGenericLogDriver(&awsecs.GenericLogDriverProps{
+		LogDriver: jsii.String("awslogs"),
+		Options: &map[string]*string{
+			"awslogs-group":         s.props.LogGroup.LogGroupName(),
+			"awslogs-region":        stack.Region(),
+			"awslogs-stream-prefix": jsii.String(streamPrefix),
+			"mode":                  jsii.String("non-blocking"),
+			"max-buffer-size":       jsii.String(fmt.Sprintf("%db", LogBufferMiB*1024*1024)),
+		},
+	})
+	executionRole.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:     jsii.String("WriteOwnLogStreams"),
+		Actions: jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"),
+		Resources: jsii.Strings(*stack.FormatArn(&awscdk.ArnComponents{
+			Service: jsii.String("logs"), Resource: jsii.String("log-group"), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
+			ResourceName: jsii.String(*s.props.LogGroup.LogGroupName() + ":log-stream:" + streamPrefix + "/*"),
+		})),
+	}))
+	return s.addContainer(td, queue, executionRole, logging, true)
+}
+
+func (s *Spec) addContainer(td awsecs.TaskDefinition, queue awssqs.IQueue, executionRole awsiam.IRole, logging awsecs.LogDriver, ownLogs bool) awsecs.ContainerDefinition {
 	container := td.AddContainer(jsii.String(ContainerName), &awsecs.ContainerDefinitionOptions{
 		Image:          s.props.Image,
 		Essential:      jsii.Bool(true),
@@ -208,34 +246,32 @@ func (s *Spec) AddContainer(td awsecs.TaskDefinition, streamPrefix string, queue
 		// Non-blocking: a site that cannot reach CloudWatch Logs (a cut
 		// link) never blocks the worker's writes or a task's start; lines
 		// beyond the buffer are dropped, the oldest kept.
-		Logging: awsecs.LogDriver_AwsLogs(&awsecs.AwsLogDriverProps{
-			LogGroup:      s.props.LogGroup,
-			StreamPrefix:  jsii.String(streamPrefix),
-			Mode:          awsecs.AwsLogDriverMode_NON_BLOCKING,
-			MaxBufferSize: awscdk.Size_Mebibytes(jsii.Number(LogBufferMiB)),
-		}),
+		Logging: logging,
 	})
 	cdknag.NagSuppressions_AddResourceSuppressions(td, &[]*cdknag.NagPackSuppression{{
 		Id:     jsii.String("AwsSolutions-ECS2"),
 		Reason: jsii.String("the environment holds only the reference's non-secret contract (queue URL, the two /data folders, the region) and the task's stop timeout; secrets come as container secrets"),
 	}}, jsii.Bool(false))
-	if !s.executionRoleChecked {
-		// The execution role's policy exists once the first container bound
-		// its image and log driver.
-		cdknag.NagSuppressions_AddResourceSuppressions(s.executionRole, &[]*cdknag.NagPackSuppression{{
-			Id:        jsii.String("AwsSolutions-IAM5"),
-			AppliesTo: &[]any{jsii.String("Resource::*")},
-			Reason:    jsii.String("ecr:GetAuthorizationToken has no resource-level permissions; pulls themselves are limited to the image's repository"),
+	first := !s.executionRoles[*executionRole.Node().Path()]
+	s.executionRoles[*executionRole.Node().Path()] = true
+	if first {
+		// The execution role's policy exists once the first container
+		// bound its image and log driver.
+		applies, reason := []any{jsii.String("Resource::*")}, "ecr:GetAuthorizationToken has no resource-level permissions; pulls themselves are limited to the image's repository"
+		if ownLogs {
+			applies = append(applies, &cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:.+:logs:.+:log-stream:.+\/\*$/`)})
+			reason += "; the tasks write only the log streams under their own prefix"
+		}
+		cdknag.NagSuppressions_AddResourceSuppressions(executionRole, &[]*cdknag.NagPackSuppression{{
+			Id: jsii.String("AwsSolutions-IAM5"), AppliesTo: &applies, Reason: jsii.String(reason),
 		}}, jsii.Bool(true))
-		s.executionRoleChecked = true
 	}
 	if len(s.props.Secrets) > 0 {
 		// Written as the task definition's property: aws-cdk's SSM imports
 		// would add an unused template parameter for every parameter.
 		td.Node().DefaultChild().(awsecs.CfnTaskDefinition).AddPropertyOverride(jsii.String("ContainerDefinitions.0.Secrets"), s.secretEntries())
-		if !s.secretsGranted {
-			s.grantSecrets()
-			s.secretsGranted = true
+		if first {
+			s.grantSecrets(executionRole)
 		}
 	}
 	container.AddMountPoints(&awsecs.MountPoint{

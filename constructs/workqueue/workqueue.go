@@ -110,13 +110,14 @@ func (w *WorkQueue) GrantConsume(grantee awsiam.IGrantable) awsiam.Grant {
 }
 
 // GrantConsumeOn lets grantee consume the queues named by queueArns (those
-// the conditions allow, when given) and decrypt their messages with key:
-// ConsumeActions and kms:Decrypt, nothing else.
+// the conditions allow, when given) and decrypt their messages with key,
+// only through SQS: ConsumeActions and kms:Decrypt, nothing else.
 func GrantConsumeOn(grantee awsiam.IGrantable, queueArns *[]*string, conditions *map[string]*map[string]any, key awskms.IKey) awsiam.Grant {
 	queues := awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
 		Grantee: grantee, Actions: jsii.Strings(ConsumeActions...), ResourceArns: queueArns, Conditions: conditions,
 	})
 	return queues.Combine(awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
 		Grantee: grantee, Actions: jsii.Strings("kms:Decrypt"), ResourceArns: jsii.Strings(*key.KeyArn()),
+		Conditions: &map[string]*map[string]any{"StringEquals": {"kms:ViaService": fmt.Sprintf("sqs.%s.amazonaws.com", *awscdk.Stack_Of(key).Region())}},
 	}))
 }
