@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/ecs-anywhere-stretched/stretched/config"
 	"github.com/ecs-anywhere-stretched/stretched/internal/quota"
 	"github.com/ecs-anywhere-stretched/stretched/internal/synthenv"
 	"github.com/ecs-anywhere-stretched/stretched/stacks"
@@ -34,7 +35,11 @@ func run(app awscdk.App) (err error) {
 	if err != nil {
 		return err
 	}
+	// The stacks first: a configuration far over it crosses the rest too.
 	if err := stacks.PlannedStacks(cfg); err != nil {
+		return err
+	}
+	if err := stacks.PlannedRoles(cfg); err != nil {
 		return err
 	}
 	if cfg.Pipeline != nil {
@@ -58,5 +63,7 @@ func run(app awscdk.App) (err error) {
 	asm := app.Synth(nil)
 	// Every quota, from the templates as written (with the exports CDK
 	// adds at synth).
-	return quota.CheckAssembly(*asm.Directory())
+	return quota.CheckAssembly(*asm.Directory(), map[quota.Quota]quota.Raised{
+		quota.Roles: {Limit: cfg.IamRolesQuota, Key: config.KeyIamRolesQuota},
+	})
 }

@@ -22,7 +22,11 @@ for n in $sites_list; do
   t0=$(date +%s%N)
   status=ok
   topics=$(( (n + 100) / 100 )) # about one entry topic per 100 locations (entryTopics)
-  cdk synth --quiet -o "$dir" -c "sites=$sites" -c "entryTopics=$topics" >"$out/log" 2>&1 || status="failed: $(grep -m1 -E '^(quota|synth failed|panic)' "$out/log" || tail -1 "$out/log")"
+  # Three IAM roles a site: past IAM's default 1,000 roles per account the
+  # account must have raised the quota, and says so (iamRolesQuota).
+  roles=$(( 3 * n + 20 )); quota=1000
+  if [ "$roles" -gt 1000 ]; then quota=$(( (roles + 99) / 100 * 100 )); echo "== $n sites: about $roles IAM roles, synthesized with -c iamRolesQuota=$quota (raised in Service Quotas)"; fi
+  cdk synth --quiet -o "$dir" -c "sites=$sites" -c "entryTopics=$topics" -c "iamRolesQuota=$quota" >"$out/log" 2>&1 || status="failed: $(grep -m1 -E '^(quota|synth failed|panic)' "$out/log" || tail -1 "$out/log")"
   t1=$(date +%s%N)
   echo "== $n sites: cdk synth $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) / 1e9 }') s, $status"
   "$out/report" "$dir"

@@ -52,6 +52,10 @@ type Config struct {
 	AlarmMessageAgeSeconds int
 	// EcrMaxImages is how many tagged images the ECR lifecycle rule keeps.
 	EcrMaxImages int
+	// IamRolesQuota is the account's IAM roles-per-account quota (AWS's
+	// default, or what the user raised it to): synth fails when the app's
+	// roles would exceed it.
+	IamRolesQuota int
 	// EntryTopics is how many entry topics share the locations (routed work).
 	EntryTopics int
 	// PermissionsBoundary, when set, is the ARN of the managed policy set as

@@ -22,7 +22,7 @@ type input struct {
 	Account, Region, StackPrefix, ImageTag, ImageURI, RegionalScaling, Work, AlarmEmail, PermissionsBoundary *string
 
 	MaxReceiveCount, VisibilityTimeoutSeconds, LogRetentionDays, NatGateways, MinTasks, MaxTasks,
-	BurstAgeSeconds, AlarmMessageAgeSeconds, EcrMaxImages, EntryTopics *int
+	BurstAgeSeconds, AlarmMessageAgeSeconds, EcrMaxImages, EntryTopics, IamRolesQuota *int
 
 	// Sites is nil when the key is not set (one default site), empty when
 	// it is an empty list (an error).
@@ -73,7 +73,7 @@ func decode(get Getter, keys []string) (input, []error) {
 		MaxReceiveCount: d.int(KeyMaxReceiveCount), VisibilityTimeoutSeconds: d.int(KeyVisibilityTimeoutSeconds),
 		LogRetentionDays: d.int(KeyLogRetentionDays), NatGateways: d.int(KeyNatGateways), MinTasks: d.int(KeyMinTasks),
 		MaxTasks: d.int(KeyMaxTasks), BurstAgeSeconds: d.int(KeyBurstAgeSeconds),
-		AlarmMessageAgeSeconds: d.int(KeyAlarmMessageAgeSeconds), EcrMaxImages: d.int(KeyEcrMaxImages),
+		AlarmMessageAgeSeconds: d.int(KeyAlarmMessageAgeSeconds), EcrMaxImages: d.int(KeyEcrMaxImages), IamRolesQuota: d.int(KeyIamRolesQuota),
 		EntryTopics: d.int(KeyEntryTopics),
 	}
 	in.Sites = d.sites()

@@ -23,6 +23,8 @@ const (
 	DefaultBurstAgeSeconds          = queuescalingcontract.DefaultBurstAgeSeconds
 	DefaultAlarmMessageAgeSeconds   = 900
 	DefaultEcrMaxImages             = 20
+	// DefaultIamRolesQuota is IAM's default roles per account.
+	DefaultIamRolesQuota = 1000
 	// DefaultEntryTopics routes up to route.MaxLocationsPerTopic locations.
 	DefaultEntryTopics = 1
 	DefaultSiteName    = "onprem"
@@ -55,6 +57,7 @@ func withDefaults(in input) Config {
 		AlarmEmail:               str(in.AlarmEmail, ""),
 		AlarmMessageAgeSeconds:   num(in.AlarmMessageAgeSeconds, DefaultAlarmMessageAgeSeconds),
 		EcrMaxImages:             num(in.EcrMaxImages, DefaultEcrMaxImages),
+		IamRolesQuota:            num(in.IamRolesQuota, DefaultIamRolesQuota),
 		EntryTopics:              num(in.EntryTopics, DefaultEntryTopics),
 		PermissionsBoundary:      str(in.PermissionsBoundary, ""),
 		MaxTasks:                 num(in.MaxTasks, DefaultMaxTasks),

@@ -24,6 +24,7 @@ var intDefaults = map[string]int{
 	KeyLogRetentionDays: DefaultLogRetentionDays, KeyNatGateways: DefaultNatGateways, KeyMinTasks: DefaultMinTasks,
 	KeyMaxTasks: DefaultMaxTasks, KeyBurstAgeSeconds: DefaultBurstAgeSeconds,
 	KeyAlarmMessageAgeSeconds: DefaultAlarmMessageAgeSeconds, KeyEcrMaxImages: DefaultEcrMaxImages, KeyEntryTopics: DefaultEntryTopics,
+	KeyIamRolesQuota: DefaultIamRolesQuota,
 }
 
 func defaultOf(key string) string { return strconv.Itoa(intDefaults[key]) }
@@ -57,6 +58,7 @@ func Settings() []Setting {
 		{KeyAlarmEmail, "*(none)*", "an e-mail address subscribed to the alarm topic"},
 		{KeyAlarmMessageAgeSeconds, code(DefaultAlarmMessageAgeSeconds), between(intRanges[KeyAlarmMessageAgeSeconds]) + ": the oldest message older than this alarms"},
 		{KeyEcrMaxImages, code(DefaultEcrMaxImages), between(intRanges[KeyEcrMaxImages]) + " tagged images kept by the lifecycle rule"},
+		{KeyIamRolesQuota, code(DefaultIamRolesQuota), between(intRanges[KeyIamRolesQuota]) + " the account's IAM roles-per-account quota, once raised in Service Quotas (\"Roles per account\", at most 5,000): a site has three roles (its nodes', its tasks', its tasks' execution role; two with instanceRoleArn), and synth fails, naming this key, when the app's roles would exceed the quota"},
 		{KeyPermissionsBoundary, "*(none)*", "managed policy ARN set as the permissions boundary of every IAM role of every stack (a site's own replaces it there)"},
 		{KeySites, fmt.Sprintf("`[{\"name\": %q}]`", DefaultSiteName), "list of sites, below"},
 		{KeyWorkerSecrets, "*(none)*", "worker variables from SSM or Secrets Manager, below"},

@@ -98,7 +98,7 @@ func TestTheTableDefaultsAreTheLoadedOnes(t *testing.T) {
 	got, _ := json.Marshal(map[string]any{
 		KeyMaxReceiveCount: c.MaxReceiveCount, KeyVisibilityTimeoutSeconds: c.VisibilityTimeoutSeconds, KeyLogRetentionDays: c.LogRetentionDays,
 		KeyNatGateways: c.NatGateways, KeyMinTasks: c.MinTasks, KeyMaxTasks: c.MaxTasks, KeyBurstAgeSeconds: c.BurstAgeSeconds,
-		KeyAlarmMessageAgeSeconds: c.AlarmMessageAgeSeconds, KeyEcrMaxImages: c.EcrMaxImages, KeyEntryTopics: c.EntryTopics})
+		KeyAlarmMessageAgeSeconds: c.AlarmMessageAgeSeconds, KeyEcrMaxImages: c.EcrMaxImages, KeyEntryTopics: c.EntryTopics, KeyIamRolesQuota: c.IamRolesQuota})
 	want, _ := json.Marshal(intDefaults)
 	if string(got) != string(want) {
 		t.Errorf("loaded %s, table %s", got, want)

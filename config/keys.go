@@ -24,6 +24,7 @@ const (
 	KeyAlarmEmail               = "alarmEmail"
 	KeyAlarmMessageAgeSeconds   = "alarmMessageAgeSeconds"
 	KeyEcrMaxImages             = "ecrMaxImages"
+	KeyIamRolesQuota            = "iamRolesQuota"
 	KeyPermissionsBoundary      = "permissionsBoundary"
 	KeySites                    = "sites"
 	KeyWorkerSecrets            = "workerSecrets"
@@ -37,7 +38,7 @@ const (
 // configuration table.
 var Keys = []string{KeyAccount, KeyRegion, KeyStackPrefix, KeyImageTag, KeyImageURI, KeyMaxReceiveCount,
 	KeyVisibilityTimeoutSeconds, KeyLogRetentionDays, KeyNatGateways, KeyMinTasks, KeyMaxTasks, KeyRegionalScaling,
-	KeyWork, KeyEntryTopics, KeyBurstAgeSeconds, KeyAlarmEmail, KeyAlarmMessageAgeSeconds, KeyEcrMaxImages, KeyPermissionsBoundary,
+	KeyWork, KeyEntryTopics, KeyBurstAgeSeconds, KeyAlarmEmail, KeyAlarmMessageAgeSeconds, KeyEcrMaxImages, KeyIamRolesQuota, KeyPermissionsBoundary,
 	KeySites, KeyWorkerSecrets, KeyPipeline}
 
 // Regional scaling modes (regionalScaling).

@@ -49,6 +49,7 @@ var intRanges = map[string]span{
 	KeyBurstAgeSeconds:          {60, 43200},
 	KeyAlarmMessageAgeSeconds:   {60, 1209600},
 	KeyEcrMaxImages:             {1, 10000},
+	KeyIamRolesQuota:            {1000, 5000},
 	KeyEntryTopics:              {1, 100},
 }
 
@@ -96,7 +97,8 @@ func validate(c Config, in input) []error {
 		KeyAlarmEmail: c.AlarmEmail, KeyPermissionsBoundary: c.PermissionsBoundary}
 	ints := map[string]int{KeyMaxReceiveCount: c.MaxReceiveCount, KeyVisibilityTimeoutSeconds: c.VisibilityTimeoutSeconds,
 		KeyNatGateways: c.NatGateways, KeyMinTasks: c.MinTasks, KeyMaxTasks: c.MaxTasks, KeyBurstAgeSeconds: c.BurstAgeSeconds,
-		KeyAlarmMessageAgeSeconds: c.AlarmMessageAgeSeconds, KeyEcrMaxImages: c.EcrMaxImages, KeyEntryTopics: c.EntryTopics}
+		KeyAlarmMessageAgeSeconds: c.AlarmMessageAgeSeconds, KeyEcrMaxImages: c.EcrMaxImages, KeyEntryTopics: c.EntryTopics,
+		KeyIamRolesQuota: c.IamRolesQuota}
 	for _, key := range Keys { // in the table's order
 		if value, ok := strs[key]; ok && value != "" && !stringRules[key].re.MatchString(value) {
 			v.fail("context key %q is %q: must be %s", key, value, stringRules[key].allowed)

@@ -93,6 +93,9 @@ func regionalProps(cfg config.Config, stack *awscdk.StackProps) *RegionalStackPr
 	}
 	for _, s := range cfg.Sites {
 		p.SiteNames = append(p.SiteNames, s.Name)
+		if s.InstanceRoleArn != "" {
+			p.OwnInstanceRoles = append(p.OwnInstanceRoles, s.InstanceRoleArn)
+		}
 	}
 	return p
 }

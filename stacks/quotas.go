@@ -22,3 +22,22 @@ func PlannedStacks(cfg config.Config) error {
 	}
 	return quota.Check(quota.Use{Quota: quota.Stacks, Value: n, WayOut: quota.OtherAccounts})
 }
+
+// RolesPerSite are the IAM roles a site's stack makes: its nodes'
+// instance role (none when the site brings its own), its tasks' role and
+// their execution role.
+const RolesPerSite = 3
+
+// PlannedRoles checks the roles the sites alone would make against the
+// account's IAM roles quota (iamRolesQuota) before any stack is built;
+// the assembly's check (main.go) counts every role once synthesized.
+func PlannedRoles(cfg config.Config) error {
+	n := 0
+	for _, s := range cfg.Sites {
+		n += RolesPerSite
+		if s.InstanceRoleArn != "" {
+			n--
+		}
+	}
+	return quota.CheckRaised(quota.Use{Quota: quota.Roles, Value: n, WayOut: quota.RolesWayOut}, quota.Raised{Limit: cfg.IamRolesQuota, Key: config.KeyIamRolesQuota})
+}

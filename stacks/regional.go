@@ -84,6 +84,10 @@ type RegionalStackProps struct {
 	// SiteNames are the on-premises locations' names (the message attribute
 	// location the entry routes on). Default: none.
 	SiteNames []string
+	// OwnInstanceRoles are the instance roles sites bring (their
+	// instanceRoleArn): the fleet's activation function may pass exactly
+	// these beside the app's own. Default: none.
+	OwnInstanceRoles []string
 	// Routed gives the region and every site a work queue of their own and
 	// an entry topic that routes on the message attribute location; false
 	// gives every location the region's queue. Default: false.
@@ -234,7 +238,7 @@ func NewRegional(scope constructs.Construct, id string, props *RegionalStackProp
 	for _, alarm := range agent.Alarms() {
 		r.Alerts.Notify(alarm)
 	}
-	if r.Activations, err = activation.NewFleet(stack, "Activations", activation.FleetProps{Fleet: props.Fleet, Key: key, LogRetention: retention}); err != nil {
+	if r.Activations, err = activation.NewFleet(stack, "Activations", activation.FleetProps{Fleet: props.Fleet, Key: key, RecordKey: key, OwnInstanceRoles: props.OwnInstanceRoles, LogRetention: retention}); err != nil {
 		return nil, err
 	}
 	for _, alarm := range r.Activations.Alarms() {

@@ -114,7 +114,7 @@ func TestActivationCustomResource(t *testing.T) {
 
 // activationActions are what the activation handler and the renewer may do,
 // and nothing more.
-var activationActions = []string{"iam:PassRole", "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "logs:CreateLogStream", "logs:PutLogEvents",
+var activationActions = []string{"iam:PassRole", "logs:CreateLogStream", "logs:PutLogEvents",
 	"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage", "ssm:CreateActivation", "ssm:DeleteActivation", "ssm:DescribeActivations"}
 
 func TestActivationFunctionsLeastPrivilege(t *testing.T) {
@@ -142,9 +142,7 @@ func TestActivationFunctionsLeastPrivilege(t *testing.T) {
 					t.Errorf("%s: the secret access must be limited to the fleet's tagged secrets: %s", role, jsonOf(st.raw))
 				}
 			case "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey":
-				if !strings.Contains(cond, fleetTag) || !strings.Contains(cond, `"kms:ViaService":{"Fn::Join":["",["secretsmanager.",`) {
-					t.Errorf("%s: the key access must be limited to the fleet's tagged keys through Secrets Manager: %s", role, jsonOf(st.raw))
-				}
+				t.Errorf("%s: the records' key is granted by its key policy, naming the role, not by a tag condition KMS takes minutes to honour: %s", role, jsonOf(st.raw))
 			case "ssm:CreateActivation":
 				if cond != `{"ForAllValues:StringEquals":{"aws:TagKeys":["stretched:stack","cluster","site"]},"StringLike":{"aws:RequestTag/stretched:stack":"EcsWorker-Anywhere-*"}}` {
 					t.Errorf("%s: activations may be made only with a site stack's tag, condition %s", role, cond)

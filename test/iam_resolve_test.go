@@ -77,6 +77,11 @@ func (w *world) physicalName(s *synthesized, id string) string {
 			return v
 		}
 	}
+	if r["Type"] == "AWS::IAM::Role" {
+		// CloudFormation keeps the case of a role's generated name
+		// (<stack>-<logical id>-<suffix>): policies may match its prefix.
+		return s.name + "-" + id
+	}
 	return nonName.ReplaceAllString(strings.ToLower(s.name+"-"+id), "-")
 }
 

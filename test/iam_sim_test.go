@@ -531,6 +531,7 @@ func (w *world) fleetActivationEdges(t *testing.T, s *synthesized, secret, secre
 	createCtx := map[string]any{"aws:TagKeys": tagKeys}
 	maps.Copy(createCtx, tags)
 	passCtx := map[string]any{"iam:PassedToService": "ssm.amazonaws.com", "iam:ResourceTag/stretched:fleet": prefix}
+	recordCtx := map[string]any{"kms:EncryptionContext:SecretARN": secret}
 	resourceFor := func(call string) (string, map[string]any) {
 		switch call {
 		case "ssm:CreateActivation":
@@ -555,12 +556,17 @@ func (w *world) fleetActivationEdges(t *testing.T, s *synthesized, secret, secre
 	otherStack := maps.Clone(createCtx)
 	otherStack["aws:RequestTag/stretched:stack"] = "SomeoneElse-Anywhere-x"
 	edges = append(edges,
-		edge{what: "the fleet's activation function reads the record's key through Secrets Manager", role: role, action: "kms:Decrypt", resource: secretKey, context: with(viaSecrets, ours), allow: true},
-		edge{what: "the fleet's activation function writes the record's key through Secrets Manager", role: role, action: "kms:GenerateDataKey", resource: secretKey, context: with(viaSecrets, ours), allow: true},
-		edge{what: "the fleet's activation function decrypts nothing directly", role: role, action: "kms:Decrypt", resource: secretKey, context: ours, allow: false},
-		edge{what: "the fleet's activation function uses no other app's key", role: role, action: "kms:Decrypt", resource: secretKey, context: with(viaSecrets, theirs), allow: false},
+		// The key's policy names the function's role: no tag for KMS to
+		// propagate (the first deploy's PutSecretValue was denied).
+		edge{what: "the fleet's activation function reads the record's key through Secrets Manager", role: role, action: "kms:Decrypt", resource: secretKey, context: with(viaSecrets, recordCtx), allow: true},
+		edge{what: "the fleet's activation function writes the record's key through Secrets Manager", role: role, action: "kms:GenerateDataKey", resource: secretKey, context: with(viaSecrets, recordCtx), allow: true},
+		edge{what: "the fleet's activation function decrypts nothing directly", role: role, action: "kms:Decrypt", resource: secretKey, context: recordCtx, allow: false},
+		edge{what: "the fleet's activation function uses no other app's key", role: role, action: "kms:Decrypt", resource: arn("kms", "key/11111111-2222-3333-4444-555555555555"), context: with(viaSecrets, recordCtx), allow: false},
 		edge{what: "the fleet's activation function passes the site's instance role (tagged)", role: role, action: "iam:PassRole", resource: instanceRole, context: passCtx, allow: true},
-		edge{what: "the fleet's activation function passes no untagged role", role: role, action: "iam:PassRole", resource: instanceRole, context: map[string]any{"iam:PassedToService": "ssm.amazonaws.com"}, allow: false},
+		edge{what: "the fleet's activation function passes no untagged role named like a site's", role: role, action: "iam:PassRole",
+			resource: fmt.Sprintf("arn:aws:iam::%s:role/%s-Anywhere-x-InstanceRole3CCE2F1D-AbC", iamAccount, prefix), context: map[string]any{"iam:PassedToService": "ssm.amazonaws.com"}, allow: false},
+		edge{what: "the fleet's activation function passes no role merely tagged", role: role, action: "iam:PassRole",
+			resource: fmt.Sprintf("arn:aws:iam::%s:role/admin", iamAccount), context: passCtx, allow: false},
 		edge{what: "the fleet's activation function passes roles to SSM only", role: role, action: "iam:PassRole", resource: instanceRole, context: map[string]any{"iam:PassedToService": "ec2.amazonaws.com", "iam:ResourceTag/stretched:fleet": prefix}, allow: false},
 		edge{what: "the fleet's activation function makes no activation for another app's stack", role: role, action: "ssm:CreateActivation", resource: "*", context: otherStack, allow: false},
 		// Never a node: a tagged node is deregistered with the site.

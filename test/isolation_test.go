@@ -215,3 +215,34 @@ func TestASiteReachesNoOtherSite(t *testing.T) {
 	}
 	w.check(t, edges)
 }
+
+// TestServiceTrustsNameTheAccount: every role of the app's stacks that a
+// service assumes (the pipelines' aside, which CDK Pipelines makes) is
+// held to this account with aws:SourceAccount, as AWS's confused-deputy
+// guidance asks. Lambda's execution roles are the exception: Lambda
+// assumes them for the function itself and documents no source context.
+func TestServiceTrustsNameTheAccount(t *testing.T) {
+	requireSynth(t)
+	checked := 0
+	for _, s := range all {
+		if strings.HasSuffix(s.name, "-Pipeline") {
+			continue
+		}
+		for id, r := range resources(s, "AWS::IAM::Role") {
+			for _, st := range statementsOf(props(r)["AssumeRolePolicyDocument"].(map[string]any)) {
+				p, _ := st["Principal"].(map[string]any)
+				service, _ := p["Service"].(string)
+				if service == "" || service == "lambda.amazonaws.com" {
+					continue
+				}
+				checked++
+				if !strings.Contains(jsonOf(st["Condition"]), `"aws:SourceAccount"`) {
+					t.Errorf("%s/%s: the trust of %s has no aws:SourceAccount: %s", s.name, id, service, jsonOf(st))
+				}
+			}
+		}
+	}
+	if checked < 10 {
+		t.Fatalf("only %d service trusts checked", checked)
+	}
+}

@@ -12,7 +12,7 @@ import (
 
 func TestTestAppsAreWithinQuotas(t *testing.T) {
 	requireSynth(t)
-	if err := quota.CheckAssembly(assemblyDir); err != nil {
+	if err := quota.CheckAssembly(assemblyDir, nil); err != nil {
 		t.Errorf("the test configurations cross a quota:\n%v", err)
 	}
 }
@@ -71,10 +71,33 @@ func TestTemplateSizeQuota(t *testing.T) {
 	_ = os.WriteFile(dir+"/manifest.json", []byte(`{"artifacts": {"Small": {"type": "aws:cloudformation:stack", "properties": {"templateFile": "Small.template.json"}},
 		"Pipe": {"type": "cdk:cloud-assembly", "properties": {"directoryName": "assembly-Pipe"}}}}`), 0o644)
 	_ = os.WriteFile(dir+"/assembly-Pipe/manifest.json", []byte(`{"artifacts": {"Big": {"type": "aws:cloudformation:stack", "properties": {"templateFile": "Big.template.json"}}}}`), 0o644)
-	err := quota.CheckAssembly(dir)
+	err := quota.CheckAssembly(dir, nil)
 	want := "quota: CloudFormation template body size in S3 is 1,000,000, and template Big.template.json would reach 1,000,002: " + quota.FewerSites
 	if err == nil || err.Error() != want {
 		t.Errorf("got %v, want the one line %q", err, want)
+	}
+}
+
+// Three roles a site: 400 sites cross IAM's default 1,000 roles per
+// account, and the app stops before building, naming the key to set once
+// the quota is raised.
+func TestAppStopsAtTheRolesQuota(t *testing.T) {
+	t.Parallel()
+	var sites []string
+	for i := range 400 {
+		sites = append(sites, fmt.Sprintf(`{"name":"s%d"}`, i))
+	}
+	cmd := exec.Command("go", "run", ".")
+	cmd.Dir = ".."
+	cmd.Env = append(os.Environ(), `CDK_CONTEXT_JSON={"entryTopics":5,"sites":[`+strings.Join(sites, ",")+`]}`, "CDK_OUTDIR="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("400 sites synthesized within 1,000 roles:\n%s", out)
+	}
+	want := `quota: IAM roles per account is 1,000, and this app would reach 1,200: ` + quota.RolesWayOut +
+		`, or raise "Roles per account" (IAM) in Service Quotas and set context key "iamRolesQuota" to at least 1,200`
+	if first, _, _ := strings.Cut(string(out), "\n"); first != want {
+		t.Errorf("output:\n%s\nwant the one line\n%s", out, want)
 	}
 }
 

@@ -167,12 +167,13 @@ func TestEachSettingAlone(t *testing.T) {
 
 // noCase are the settings without a case of their own, and why.
 var noCase = map[string]string{
-	config.KeyAccount:     "the pinned configuration sets account and region together (a pipeline needs both)",
-	config.KeyRegion:      "the pinned configuration sets account and region together (a pipeline needs both)",
-	config.KeyStackPrefix: "it names the stacks: every tested configuration but the default sets it",
-	config.KeySites:       "each site field has a case (site.<field>); the variant has two sites",
-	config.KeyPipeline:    "the three pipeline configurations",
-	"site.name":           "required; every site case names its site",
+	config.KeyAccount:       "the pinned configuration sets account and region together (a pipeline needs both)",
+	config.KeyRegion:        "the pinned configuration sets account and region together (a pipeline needs both)",
+	config.KeyStackPrefix:   "it names the stacks: every tested configuration but the default sets it",
+	config.KeySites:         "each site field has a case (site.<field>); the variant has two sites",
+	config.KeyPipeline:      "the three pipeline configurations",
+	config.KeyIamRolesQuota: "it changes no template, only what synth accepts: TestAppStopsAtTheRolesQuota",
+	"site.name":             "required; every site case names its site",
 }
 
 // Every setting of the configuration table has a case, or says why not:

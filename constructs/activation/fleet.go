@@ -29,6 +29,17 @@ type FleetProps struct {
 	Fleet string
 	// Key encrypts the function's logs. Default: a key of its own.
 	Key awskms.IKey
+	// RecordKey encrypts the sites' activation records: its key policy
+	// lets the function's role (by name, not by a tag KMS may take minutes
+	// to see) encrypt and decrypt with it through Secrets Manager only.
+	// Required: a key of this stack (an imported key's policy cannot be
+	// changed).
+	RecordKey awskms.IKey
+	// OwnInstanceRoles are the ARNs of instance roles sites bring: the
+	// function may pass exactly these to SSM, beside the roles the app's
+	// site stacks make (named <Fleet>-Anywhere-…, tagged stretched:fleet).
+	// Default: none.
+	OwnInstanceRoles []string
 	// LogRetention of the function's logs. Default: one year.
 	LogRetention awslogs.RetentionDays
 }
@@ -49,6 +60,9 @@ func NewFleet(scope constructs.Construct, id string, props FleetProps) (*Fleet, 
 	if props.Fleet == "" {
 		return nil, errors.New("activation: Fleet is empty: pass the app's stack prefix, the value of the stretched:fleet tag")
 	}
+	if props.RecordKey == nil {
+		return nil, errors.New("activation: RecordKey is nil: pass the app's key that encrypts the sites' activation records")
+	}
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	stack := awscdk.Stack_Of(c)
 	fn, err := gofunction.New(c, "Handler", gofunction.Props{
@@ -56,7 +70,9 @@ func NewFleet(scope constructs.Construct, id string, props FleetProps) (*Fleet, 
 		Description:  "ssm activations of every site: answers Custom::SsmActivation and renews on each site's schedule",
 		Key:          props.Key,
 		LogRetention: props.LogRetention,
-		Timeout:      awscdk.Duration_Minutes(jsii.Number(2)),
+		// Room for handler.KeyPropagation (6 minutes) of retries while KMS
+		// does not yet authorize a new key, and the role retries before it.
+		Timeout: awscdk.Duration_Minutes(jsii.Number(9)),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("activation: %w", err)
@@ -97,37 +113,56 @@ func NewFleet(scope constructs.Construct, id string, props FleetProps) (*Fleet, 
 		Resources:  jsii.Strings("*"),
 		Conditions: &map[string]any{"StringEquals": map[string]any{"aws:RequestedRegion": stack.Region()}},
 	}))
+	// The roles the site stacks make: by name (CloudFormation names them
+	// <stack>-<logical id>-<suffix>) and by tag, so neither a role merely
+	// tagged stretched:fleet (an admin role, say) nor another app's role
+	// of the same name is passed.
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:       jsii.String("PassInstanceRoles"),
-		Actions:   jsii.Strings("iam:PassRole"),
-		Resources: jsii.Strings(*stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("iam"), Region: jsii.String(""), Resource: jsii.String("role"), ResourceName: jsii.String("*")})),
+		Sid:     jsii.String("PassInstanceRoles"),
+		Actions: jsii.Strings("iam:PassRole"),
+		Resources: jsii.Strings(*stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("iam"), Region: jsii.String(""), Resource: jsii.String("role"),
+			ResourceName: jsii.String(stackscontract.AnywhereStack(props.Fleet, "*"))})),
 		Conditions: &map[string]any{"StringEquals": map[string]any{
 			"iam:PassedToService":                           "ssm.amazonaws.com",
 			"iam:ResourceTag/" + stackscontract.FleetTagKey: props.Fleet,
 		}},
 	}))
+	if len(props.OwnInstanceRoles) > 0 {
+		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:        jsii.String("PassSitesOwnInstanceRoles"),
+			Actions:    jsii.Strings("iam:PassRole"),
+			Resources:  jsii.Strings(props.OwnInstanceRoles...),
+			Conditions: &map[string]any{"StringEquals": map[string]any{"iam:PassedToService": "ssm.amazonaws.com"}},
+		}))
+	}
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:        jsii.String("ActivationRecords"),
 		Actions:    jsii.Strings("secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"),
 		Resources:  jsii.Strings(arn("secretsmanager", "secret:*", awscdk.ArnFormat_NO_RESOURCE_NAME)),
 		Conditions: &map[string]any{"StringEquals": tagged},
 	}))
-	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:       jsii.String("ActivationRecordKeys"),
-		Actions:   jsii.Strings("kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt"),
-		Resources: jsii.Strings(arn("kms", "key/*", awscdk.ArnFormat_NO_RESOURCE_NAME)),
-		Conditions: &map[string]any{"StringEquals": map[string]any{
-			"kms:ViaService": fmt.Sprintf("secretsmanager.%s.amazonaws.com", *stack.Region()),
-			"aws:ResourceTag/" + stackscontract.FleetTagKey: props.Fleet,
-		}},
-	}))
+	// The records' key, through its key policy naming this role: a tag
+	// condition (aws:ResourceTag) takes KMS up to five minutes to honour,
+	// which failed the first site's deploy minutes after the key was made.
+	added := props.RecordKey.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("ActivationRecordsThroughSecretsManager"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewArnPrincipal(role.RoleArn())},
+		Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt"),
+		Resources:  jsii.Strings("*"),
+		Conditions: &map[string]any{
+			"StringEquals": map[string]any{"kms:ViaService": fmt.Sprintf("secretsmanager.%s.amazonaws.com", *stack.Region())},
+		},
+	}), nil)
+	if !*added.StatementAdded {
+		return nil, errors.New("activation: RecordKey is an imported key: pass a key of this stack, whose policy the construct can extend")
+	}
 	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
 		Id: jsii.String("AwsSolutions-IAM5"),
 		AppliesTo: &[]any{
 			jsii.String("Resource::*"),
-			&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:.+:(iam::.+:role|secretsmanager:.+:secret:|kms:.+:key)\/?\*$/`)},
+			&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:.+:(iam::.+:role\/.+-Anywhere-|secretsmanager:.+:secret:)\*$/`)},
 		},
-		Reason: jsii.String("one function keeps every site's activation: ssm activations have no resource-level permissions (creating one is limited to activations tagged with one of this app's site stacks, delete and describe to the region); the instance roles it passes to SSM, the activation records and their keys are limited to those tagged stretched:fleet with this app's prefix"),
+		Reason: jsii.String("one function keeps every site's activation: ssm activations have no resource-level permissions (creating one is limited to activations tagged with one of this app's site stacks, delete and describe to the region); the instance roles it passes to SSM are the app's site stacks' (by name and the tag stretched:fleet) and the sites' own by ARN, the activation records those tagged stretched:fleet with this app's prefix; the records' key is granted by its key policy"),
 	}}, jsii.Bool(true))
 
 	// EventBridge Scheduler runs each site's renewal (schedules, not rules:

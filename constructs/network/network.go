@@ -15,6 +15,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -84,6 +85,21 @@ func New(scope constructs.Construct, id string, props Props) (*Network, error) {
 			},
 		},
 	})
+	// The flow logs' role (aws-cdk's, kept under its id) trusts
+	// vpc-flow-logs only for this account's flow logs: the conditions
+	// AWS's confused-deputy guidance asks for (VPC user guide, "IAM role
+	// for publishing flow logs to CloudWatch Logs").
+	stack := awscdk.Stack_Of(vpc)
+	if role, ok := vpc.Node().TryFindChild(jsii.String("rejected")).Node().TryFindChild(jsii.String("IAMRole")).(awsiam.Role); ok {
+		role.Node().DefaultChild().(awsiam.CfnRole).AddPropertyOverride(jsii.String("AssumeRolePolicyDocument.Statement.0.Condition"), map[string]any{
+			"StringEquals": map[string]any{"aws:SourceAccount": stack.Account()},
+			"ArnLike": map[string]any{"aws:SourceArn": *stack.FormatArn(&awscdk.ArnComponents{
+				Service: jsii.String("ec2"), Resource: jsii.String("vpc-flow-log"), ResourceName: jsii.String("*"),
+			})},
+		})
+	} else {
+		return nil, errors.New("network: the flow logs' role is not where aws-cdk puts it (rejected/IAMRole): its trust cannot be limited to this account")
+	}
 	return &Network{Construct: vpc, vpc: vpc, nat: props.NatGateways > 0}, nil
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/ecs-anywhere-stretched/stretched/constructs/workerspec/contract"
+	"github.com/ecs-anywhere-stretched/stretched/internal/trust"
 )
 
 // The worker's fixed contract with its container.
@@ -136,17 +137,20 @@ func New(scope constructs.Construct, id string, props Props) (*Spec, error) {
 		return nil, err
 	}
 	c := constructs.NewConstruct(scope, jsii.String(id))
-	tasks := awsiam.NewServicePrincipal(jsii.String("ecs-tasks.amazonaws.com"), nil)
+	stack := awscdk.Stack_Of(c)
 	s := &Spec{
 		Construct:      c,
 		props:          props,
 		executionRoles: map[string]bool{},
 		taskRole: awsiam.NewRole(c, jsii.String("TaskRole"), &awsiam.RoleProps{
-			AssumedBy:   tasks,
+			// ECS documents aws:SourceArn arn:...:ecs:<region>:<account>:*
+			// for task roles (task-iam-roles.html).
+			AssumedBy:   trust.Service(stack, "ecs-tasks.amazonaws.com", "ecs", ""),
 			Description: jsii.String("worker tasks, in region and on premises: consume the work queue"),
 		}),
 		executionRole: awsiam.NewRole(c, jsii.String("ExecutionRole"), &awsiam.RoleProps{
-			AssumedBy:   tasks,
+			// The account only, as the sites' execution roles.
+			AssumedBy:   trust.Service(stack, "ecs-tasks.amazonaws.com", "", ""),
 			Description: jsii.String("ECS agent for worker tasks: pull the image, write the logs"),
 		}),
 	}

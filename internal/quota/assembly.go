@@ -150,7 +150,7 @@ func Uses(stacks []Stack) []Use {
 	}
 	return append(uses,
 		Use{Quota: Stacks, Value: len(stacks), WayOut: OtherAccounts},
-		Use{Quota: Roles, Value: roles, WayOut: "give sites your own instance role (instanceRoleArn)"},
+		Use{Quota: Roles, Value: roles, WayOut: RolesWayOut},
 		Use{Quota: ManagedPolicies, Value: policies, WayOut: FewerSites},
 		Use{Quota: Rules, Value: rules, WayOut: FewerSites},
 		Use{Quota: Parameters, Value: params, WayOut: FewerSites},
@@ -240,13 +240,47 @@ func values(x any) int {
 
 func asList(v any) []any { l, _ := v.([]any); return l }
 
-// CheckAssembly reads the templates in dir and checks every quota use.
-func CheckAssembly(dir string) error {
+// CheckAssembly reads the templates in dir and checks every quota use,
+// against the values raised gives in place of AWS's defaults (an
+// account's raised quota).
+func CheckAssembly(dir string, raised map[Quota]Raised) error {
 	stacks, err := ReadAssembly(dir)
 	if err != nil {
 		return err
 	}
-	return Check(Uses(stacks)...)
+	uses := Uses(stacks)
+	for i, u := range uses {
+		if r, ok := raised[u.Quota]; ok {
+			uses[i] = r.apply(u)
+		}
+	}
+	return Check(uses...)
+}
+
+// RolesWayOut is what brings the app's IAM roles down.
+const RolesWayOut = "fewer sites per account, or give sites your own instance role (instanceRoleArn)"
+
+// CheckRaised checks one use against a raised quota.
+func CheckRaised(u Use, r Raised) error { return Check(r.apply(u)) }
+
+// Raised is a quota the user raised and says so with a context key.
+type Raised struct {
+	// Limit is the raised value.
+	Limit int
+	// Key is the context key that gives it.
+	Key string
+}
+
+// apply checks u against the raised limit, and names the key as a way out.
+func (r Raised) apply(u Use) Use {
+	if r.Limit > 0 {
+		u.Quota.Limit = r.Limit
+	}
+	if u.Quota.Raise != "" {
+		u.WayOut += fmt.Sprintf(", or raise %q (%s) in Service Quotas and set context key %q to at least %s", u.Quota.Raise, u.Quota.Service, r.Key, Thousands(u.Value))
+		u.Quota.Raise = ""
+	}
+	return u
 }
 
 func sortedIDs(m map[string]Resource) []string {
