@@ -86,7 +86,9 @@ func NewAnywhere(scope constructs.Construct, id string, props *AnywhereStackProp
 		Site:                site.Activation,
 		DefaultInstanceName: site.InstanceName,
 		Description:         fmt.Sprintf("ECS Anywhere nodes of site %s, cluster %s", site.Name, site.ClusterName),
-		Tags:                map[string]string{"site": site.Name, "cluster": site.ClusterName},
+		// The cluster by reference: the activation is made after the
+		// cluster, which the fleet's function checks the stack holds.
+		Tags: map[string]string{"site": site.Name, "cluster": *cluster.ClusterName()},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("site %q: %w", site.Name, err)

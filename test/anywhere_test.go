@@ -114,7 +114,7 @@ func TestActivationCustomResource(t *testing.T) {
 
 // activationActions are what the activation handler and the renewer may do,
 // and nothing more.
-var activationActions = []string{"iam:PassRole", "logs:CreateLogStream", "logs:PutLogEvents",
+var activationActions = []string{"cloudformation:ListStackResources", "iam:PassRole", "logs:CreateLogStream", "logs:PutLogEvents",
 	"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage", "ssm:CreateActivation", "ssm:DeleteActivation", "ssm:DescribeActivations"}
 
 func TestActivationFunctionsLeastPrivilege(t *testing.T) {
@@ -306,7 +306,7 @@ func TestNodeDeregistrationLeastPrivilege(t *testing.T) {
 			got[a] = st
 		}
 	}
-	want := []string{"cloudformation:DescribeStacks", "ecs:DeregisterContainerInstance", "ecs:ListContainerInstances", "logs:CreateLogStream", "logs:PutLogEvents", "ssm:DeregisterManagedInstance", "ssm:DescribeInstanceInformation"}
+	want := []string{"cloudformation:DescribeStacks", "cloudformation:ListStackResources", "ecs:DeregisterContainerInstance", "ecs:ListContainerInstances", "logs:CreateLogStream", "logs:PutLogEvents", "ssm:DeregisterManagedInstance", "ssm:DescribeInstanceInformation"}
 	if keys := slices.Sorted(maps.Keys(got)); !slices.Equal(keys, want) {
 		t.Errorf("node deregistration actions\n got %v\nwant %v", keys, want)
 	}

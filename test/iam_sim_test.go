@@ -323,7 +323,7 @@ func (w *world) siteEdges(t *testing.T, s *synthesized) []edge {
 			return "*", nil
 		case "ssm:DeregisterManagedInstance":
 			return arn("ssm", "managed-instance/mi-0123456789abcdef0"), map[string]any{"ssm:resourceTag/stretched:stack": s.name}
-		case "cloudformation:DescribeStacks":
+		case "cloudformation:DescribeStacks", "cloudformation:ListStackResources":
 			return fmt.Sprint(w.ref(s, "AWS::StackId")), nil
 		case "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage":
 			return secret, nil
@@ -540,6 +540,8 @@ func (w *world) fleetActivationEdges(t *testing.T, s *synthesized, secret, secre
 			return "*", nil
 		case "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage":
 			return secret, ours
+		case "cloudformation:ListStackResources":
+			return fmt.Sprint(w.ref(s, "AWS::StackId")), nil
 		}
 		t.Errorf("fleet activation function: no resource known for the call %s: add it to fleetActivationEdges (and grant it)", call)
 		return "", nil
@@ -569,6 +571,8 @@ func (w *world) fleetActivationEdges(t *testing.T, s *synthesized, secret, secre
 			resource: fmt.Sprintf("arn:aws:iam::%s:role/admin", iamAccount), context: passCtx, allow: false},
 		edge{what: "the fleet's activation function passes roles to SSM only", role: role, action: "iam:PassRole", resource: instanceRole, context: map[string]any{"iam:PassedToService": "ec2.amazonaws.com", "iam:ResourceTag/stretched:fleet": prefix}, allow: false},
 		edge{what: "the fleet's activation function makes no activation for another app's stack", role: role, action: "ssm:CreateActivation", resource: "*", context: otherStack, allow: false},
+		edge{what: "the fleet's activation function reads no stack but the app's sites", role: role, action: "cloudformation:ListStackResources",
+			resource: arn("cloudformation", "stack/"+prefix+"-Regional/0a1b2c3d-0000-0000-0000-000000000000"), allow: false},
 		// Never a node: a tagged node is deregistered with the site.
 		edge{what: "the fleet's activation function must not tag nodes", role: role, action: "ssm:AddTagsToResource", resource: arn("ssm", "managed-instance/mi-0123456789abcdef0"), context: tags, allow: false},
 	)

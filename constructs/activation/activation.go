@@ -79,7 +79,7 @@ type Props struct {
 
 // SiteTagKeys are the tag keys a site's activations may carry beside
 // stackscontract.StackTagKey.
-var SiteTagKeys = []string{"cluster", "site"}
+var SiteTagKeys = []string{contract.TagCluster, contract.TagSite}
 
 // Activation is the activation, the secret that records it, its key and
 // the site's renewal schedule.

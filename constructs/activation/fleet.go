@@ -107,6 +107,13 @@ func NewFleet(scope constructs.Construct, id string, props FleetProps) (*Fleet, 
 			Resource: jsii.String("managed-instance"), ResourceName: jsii.String("*"),
 		})),
 	}))
+	// What the requesting stack holds: the function acts only on its own
+	// record, role and tags (handler.Verify); only the app's site stacks.
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("ReadSiteStacks"),
+		Actions:   jsii.Strings("cloudformation:ListStackResources"),
+		Resources: jsii.Strings(arn("cloudformation", "stack/"+stackscontract.AnywhereStack(props.Fleet, "*")+"/*", awscdk.ArnFormat_SLASH_RESOURCE_NAME)),
+	}))
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:        jsii.String("Activations"),
 		Actions:    jsii.Strings("ssm:DeleteActivation", "ssm:DescribeActivations"),
@@ -160,9 +167,9 @@ func NewFleet(scope constructs.Construct, id string, props FleetProps) (*Fleet, 
 		Id: jsii.String("AwsSolutions-IAM5"),
 		AppliesTo: &[]any{
 			jsii.String("Resource::*"),
-			&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:.+:(iam::.+:role\/.+-Anywhere-|secretsmanager:.+:secret:)\*$/`)},
+			&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:.+:(iam::.+:role\/.+-Anywhere-|secretsmanager:.+:secret:|cloudformation:.+:stack\/.+-Anywhere-\*\/)\*$/`)},
 		},
-		Reason: jsii.String("one function keeps every site's activation: ssm activations have no resource-level permissions (creating one is limited to activations tagged with one of this app's site stacks, delete and describe to the region); the instance roles it passes to SSM are the app's site stacks' (by name and the tag stretched:fleet) and the sites' own by ARN, the activation records those tagged stretched:fleet with this app's prefix; the records' key is granted by its key policy"),
+		Reason: jsii.String("one function keeps every site's activation: ssm activations have no resource-level permissions (creating one is limited to activations tagged with one of this app's site stacks, delete and describe to the region); the instance roles it passes to SSM are the app's site stacks' (by name and the tag stretched:fleet) and the sites' own by ARN, the activation records those tagged stretched:fleet with this app's prefix; the records' key is granted by its key policy; it reads what the app's site stacks hold (to act only for the stack that asks)"),
 	}}, jsii.Bool(true))
 
 	// EventBridge Scheduler runs each site's renewal (schedules, not rules:

@@ -80,8 +80,10 @@ func NewFleet(scope constructs.Construct, id string, props FleetProps) (*Fleet, 
 		Conditions: &map[string]any{"StringLike": map[string]any{"ssm:resourceTag/" + stackscontract.StackTagKey: stackscontract.AnywhereStack(props.Fleet, "*")}},
 	}))
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:       jsii.String("SiteStackStatus"),
-		Actions:   jsii.Strings("cloudformation:DescribeStacks"),
+		Sid: jsii.String("SiteStackStatus"),
+		// The status, and what the stack holds: the function acts only on
+		// the deleted stack's own cluster and nodes.
+		Actions:   jsii.Strings("cloudformation:DescribeStacks", "cloudformation:ListStackResources"),
 		Resources: jsii.Strings(arn("cloudformation", "stack/"+stackscontract.AnywhereStack(props.Fleet, "*")+"/*")),
 	}))
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{

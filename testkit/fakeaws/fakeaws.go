@@ -132,6 +132,9 @@ type Fake struct {
 	OldestAge map[string]float64
 	// StackStatus of each stack, by stack id (ARN).
 	StackStatus map[string]string
+	// StackResources of each stack, by stack name (a request may give the
+	// name or the id): what ListStackResources answers.
+	StackResources map[string][]StackResource
 	// Parameters are Parameter Store's String parameters by name.
 	Parameters map[string]string
 	t          *testing.T
@@ -145,7 +148,7 @@ func New(t *testing.T) *Fake {
 	f := &Fake{
 		t: t, Now: time.Now, PageSize: 50,
 		Activations: map[string]*Activation{}, Secrets: map[string]string{}, versions: map[string]string{}, staged: map[string]map[string]string{}, Instances: map[string]*Instance{},
-		ContainerInstances: map[string][]string{}, Disconnected: map[string]bool{}, Services: map[string]*Service{}, Queues: map[string]*Queue{}, OldestAge: map[string]float64{}, StackStatus: map[string]string{}, Parameters: map[string]string{}, script: map[string][]Reply{}, requests: map[string][]map[string]any{},
+		ContainerInstances: map[string][]string{}, Disconnected: map[string]bool{}, Services: map[string]*Service{}, Queues: map[string]*Queue{}, OldestAge: map[string]float64{}, StackStatus: map[string]string{}, StackResources: map[string][]StackResource{}, Parameters: map[string]string{}, script: map[string][]Reply{}, requests: map[string][]map[string]any{},
 	}
 	srv := httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(srv.Close)
@@ -555,7 +558,22 @@ func (f *Fake) answer(target string, in map[string]any) Reply {
 	return fail("UnknownOperationException", "unknown operation "+target)
 }
 
-// serveQuery answers CloudFormation's DescribeStacks in the query protocol.
+// StackResource is one resource of a stack, as ListStackResources gives it.
+type StackResource struct {
+	Type, PhysicalID string
+}
+
+// stackName is the name of a stack id or name.
+func stackName(stack string) string {
+	if _, after, ok := strings.Cut(stack, ":stack/"); ok {
+		name, _, _ := strings.Cut(after, "/")
+		return name
+	}
+	return stack
+}
+
+// serveQuery answers CloudFormation's DescribeStacks and
+// ListStackResources in the query protocol.
 func (f *Fake) serveQuery(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
@@ -568,6 +586,18 @@ func (f *Fake) serveQuery(w http.ResponseWriter, r *http.Request) {
 	var rep Reply
 	if q := f.script[target]; len(q) > 0 {
 		rep, f.script[target] = q[0], q[1:]
+	} else if res, found := f.StackResources[stackName(stack)]; action == "ListStackResources" && found {
+		var b strings.Builder
+		b.WriteString(`<ListStackResourcesResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><ListStackResourcesResult><StackResourceSummaries>`)
+		for i, r := range res {
+			var typ, id bytes.Buffer
+			_ = xml.EscapeText(&typ, []byte(r.Type))
+			_ = xml.EscapeText(&id, []byte(r.PhysicalID))
+			fmt.Fprintf(&b, `<member><LogicalResourceId>R%d</LogicalResourceId><PhysicalResourceId>%s</PhysicalResourceId><ResourceType>%s</ResourceType>`+
+				`<ResourceStatus>CREATE_COMPLETE</ResourceStatus><LastUpdatedTimestamp>2026-11-22T12:00:00Z</LastUpdatedTimestamp></member>`, i, id.String(), typ.String())
+		}
+		b.WriteString(`</StackResourceSummaries></ListStackResourcesResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></ListStackResourcesResponse>`)
+		rep = Reply{200, b.String()}
 	} else if status, found := f.StackStatus[stack]; action == "DescribeStacks" && found {
 		var name bytes.Buffer
 		_ = xml.EscapeText(&name, []byte(stack))

@@ -29,6 +29,23 @@ type Settings struct {
 // Tag is one tag of an activation.
 type Tag struct{ Key, Value string }
 
+// The tag keys a site's activations carry beside the stack tag: the site's
+// name and its cluster's.
+const (
+	TagSite    = "site"
+	TagCluster = "cluster"
+)
+
+// Tag is the value of the tag key, "" when s has none.
+func (s Settings) Tag(key string) string {
+	for _, t := range s.Tags {
+		if t.Key == key {
+			return t.Value
+		}
+	}
+	return ""
+}
+
 // ignored properties do not describe the activation.
 var ignored = []string{cr.PropServiceToken}
 

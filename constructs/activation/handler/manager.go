@@ -34,6 +34,8 @@ import (
 
 	"github.com/ecs-anywhere-stretched/stretched/constructs/activation/contract"
 	"github.com/ecs-anywhere-stretched/stretched/internal/awserr"
+	"github.com/ecs-anywhere-stretched/stretched/internal/stackowner"
+	stackscontract "github.com/ecs-anywhere-stretched/stretched/stacks/contract"
 )
 
 // SSMAPI is what the package calls of SSM; *ssm.Client satisfies it.
@@ -57,8 +59,10 @@ const MaxPrevious = 50
 type Manager struct {
 	SSM     SSMAPI
 	Secrets SecretsAPI
-	Log     *slog.Logger
-	Now     func() time.Time
+	// Stacks reads what the requesting stack holds (Verify).
+	Stacks stackowner.API
+	Log    *slog.Logger
+	Now    func() time.Time
 	// Sleep waits d or until ctx ends.
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Backoff is the first wait while IAM makes a new role assumable by SSM;
@@ -88,6 +92,45 @@ func SleepCtx(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// Verify refuses settings that name what stack (a name or an id) does not
+// hold, before anything is written or deleted: the secret must be the
+// stack's, its activations' stack tag the stack's name, their site and
+// cluster tags the stack's site and cluster, and the instance role one the
+// stack makes, or no site stack's (a role a site brings, which IAM lets the
+// function pass only by its configured ARN).
+func (m *Manager) Verify(ctx context.Context, stack string, s contract.Settings) error {
+	st, err := stackowner.Read(ctx, m.Stacks, stack)
+	if err != nil {
+		return fmt.Errorf("refused: cannot tell what the requesting stack holds: %w", err)
+	}
+	var errs []error
+	refuse := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("refused: "+format+"; the fleet's activation function acts only for the stack that asks", args...))
+	}
+	if s.SecretArn != "" {
+		if err := st.Require("activation record (secret)", "AWS::SecretsManager::Secret", s.SecretArn); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(s.Tags) > 0 {
+		if v := s.Tag(stackscontract.StackTagKey); v != st.Name {
+			refuse("tag %s is %q, not the requesting stack %s", stackscontract.StackTagKey, v, st.Name)
+		}
+		if v := s.Tag(contract.TagSite); v != "" && !strings.HasSuffix(st.Name, "-Anywhere-"+v) {
+			refuse("tag %s is %q, not the site of stack %s", contract.TagSite, v, st.Name)
+		}
+		if v := s.Tag(contract.TagCluster); v != "" {
+			if err := st.Require("cluster", "AWS::ECS::Cluster", v); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if s.IamRole != "" && !st.Holds("AWS::IAM::Role", s.IamRole) && strings.Contains(s.IamRole, "-Anywhere-") {
+		refuse("instance role %s is not the requesting stack's but named like another site stack's", s.IamRole)
+	}
+	return errors.Join(errs...)
 }
 
 // ErrOldNotDeleted marks a replacement whose new activation is current but
@@ -175,7 +218,7 @@ func (m *Manager) write(ctx context.Context, secretArn string, cur contract.Curr
 	if expected != "" {
 		in.VersionStages = []string{stagedLabel}
 	}
-	out, err := m.Secrets.PutSecretValue(ctx, in)
+	out, err := m.putWithKeyRetry(ctx, in)
 	if err != nil {
 		return fmt.Errorf("write the activation into secret %s: %w", secretArn, awserr.Explain(err))
 	}
@@ -193,6 +236,49 @@ func (m *Manager) write(ctx context.Context, secretArn string, cur contract.Curr
 		return fmt.Errorf("make the activation current in secret %s: %w", secretArn, awserr.Explain(err))
 	}
 	return nil
+}
+
+// KeyPropagation bounds how long a write refused by KMS is retried: KMS
+// documents up to five minutes before a change to a key's policy, grants
+// or tags affects authorization. The function's access is in the key's
+// policy, naming its role, so this is a backstop for the minutes after
+// the key or the role is made.
+const KeyPropagation = 6 * time.Minute
+
+// putWithKeyRetry puts the value, retrying with capped exponential
+// backoff while Secrets Manager reports that KMS refused the key, for at
+// most KeyPropagation and never past ctx's deadline.
+func (m *Manager) putWithKeyRetry(ctx context.Context, in *secretsmanager.PutSecretValueInput) (*secretsmanager.PutSecretValueOutput, error) {
+	wait := m.Backoff
+	start := m.Now()
+	for attempt := 1; ; attempt++ {
+		out, err := m.Secrets.PutSecretValue(ctx, in)
+		if err == nil || !KeyDenied(err) {
+			return out, err
+		}
+		if m.Now().Add(wait).Sub(start) > KeyPropagation {
+			return nil, fmt.Errorf("KMS still refuses the secret's key after %d attempts over %s (the key policy must let the fleet's activation function use it through Secrets Manager): %w", attempt, m.Now().Sub(start).Round(time.Second), err)
+		}
+		if dl, ok := ctx.Deadline(); ok && m.Now().Add(wait).After(dl) {
+			return nil, fmt.Errorf("KMS still refuses the secret's key after %d attempts, and the function's time is up: %w", attempt, err)
+		}
+		m.Log.Warn("KMS refused the secret's key (a new key or role may not be authorized yet), retrying", "attempt", attempt, "wait", wait.String())
+		if err := m.Sleep(ctx, wait); err != nil {
+			return nil, fmt.Errorf("stopped waiting for KMS: %w", err)
+		}
+		wait = min(2*wait, m.MaxBackoff)
+	}
+}
+
+// KeyDenied recognises Secrets Manager's answer when KMS refuses the
+// secret's key to the caller.
+func KeyDenied(err error) bool {
+	var api smithy.APIError
+	if !errors.As(err, &api) {
+		return false
+	}
+	return (strings.Contains(api.ErrorCode(), "AccessDenied") || api.ErrorCode() == "EncryptionFailure") &&
+		strings.Contains(strings.ToLower(api.ErrorMessage()), "kms")
 }
 
 type created struct {

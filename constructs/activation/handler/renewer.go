@@ -69,6 +69,14 @@ func (r *Renewer) Run(ctx context.Context) (Outcome, error) {
 		return Outcome{Reason: "renewal is off"}, nil
 	}
 	m := r.M.WithLog(r.Log)
+	// The stack the schedule names must hold the record it renews.
+	stack := r.Settings.Tag(stackscontract.StackTagKey)
+	if stack == "" {
+		return Outcome{}, fmt.Errorf("renewal refused: its settings name no stack (tag %s); the site's schedule always does, redeploy the site", stackscontract.StackTagKey)
+	}
+	if err := m.Verify(ctx, stack, r.Settings); err != nil {
+		return Outcome{}, fmt.Errorf("renewal: %w", err)
+	}
 	cur, found, err := m.ReadCurrent(ctx, r.Settings.SecretArn)
 	if err != nil {
 		return Outcome{}, fmt.Errorf("renewal: %w", err)

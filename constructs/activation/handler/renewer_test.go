@@ -34,6 +34,7 @@ func newRenewEnv(t *testing.T, left time.Duration, used int) *renewEnv {
 	cfg := e.aws.Config()
 	log := slog.New(slog.NewJSONHandler(e.logs, nil))
 	m := NewManager(ssm.NewFromConfig(cfg), secretsmanager.NewFromConfig(cfg), log)
+	m.Stacks = siteStack(e.aws)
 	m.Now = func() time.Time { return now }
 	settings, err := contract.ParseSettings(map[string]any{
 		"IamRole": "role", "RegistrationLimit": "10", "ExpiryDays": "7", "SecretArn": secretArn,
@@ -248,5 +249,20 @@ func TestADeployAtTheSameMomentWins(t *testing.T) {
 	}
 	if len(e.aws.Activations) != 2 || e.aws.Activations[deployed.ID] == nil || e.aws.Activations[e.old.ID] == nil {
 		t.Errorf("the renewer's own new activation must be deleted again; %d exist", len(e.aws.Activations))
+	}
+}
+
+// A renewal whose settings name a stack that does not hold the record is
+// refused and changes nothing.
+func TestRenewalOfAnotherStacksRecordIsRefused(t *testing.T) {
+	e := newRenewEnv(t, time.Hour, 0)
+	e.r.Settings.Tags = []contract.Tag{{Key: "stretched:stack", Value: "EcsWorker-Anywhere-lab"}}
+	_, err := e.r.Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "refused") || !strings.Contains(err.Error(), "holds no activation record") {
+		t.Fatalf("error %v must refuse the renewal, naming the record the stack does not hold", err)
+	}
+	e.kept(t)
+	if len(e.aws.Activations) != 1 {
+		t.Errorf("%d activations after a refused renewal", len(e.aws.Activations))
 	}
 }

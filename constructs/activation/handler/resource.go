@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/aws/aws-lambda-go/cfn"
+	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/ecs-anywhere-stretched/stretched/constructs/activation/contract"
 	"github.com/ecs-anywhere-stretched/stretched/internal/cr"
@@ -33,6 +34,9 @@ func (h *Handler) handle(ctx context.Context, log *slog.Logger, e cfn.Event) (st
 	case cfn.RequestCreate:
 		s, err := contract.ParseSettings(e.ResourceProperties)
 		if err == nil {
+			err = m.Verify(ctx, e.StackID, s)
+		}
+		if err == nil {
 			_, err = m.Replace(ctx, s, recorded(ctx, m, s.SecretArn))
 			if errors.Is(err, ErrOldNotDeleted) {
 				log.Warn("new activation is current, the one it took over is left to expire", "error", err)
@@ -47,6 +51,9 @@ func (h *Handler) handle(ctx context.Context, log *slog.Logger, e cfn.Event) (st
 		return PhysicalID(s.SecretArn), data(s.SecretArn), nil
 	case cfn.RequestUpdate:
 		s, err := contract.ParseSettings(e.ResourceProperties)
+		if err == nil {
+			err = m.Verify(ctx, e.StackID, s)
+		}
 		if err != nil {
 			return e.PhysicalResourceID, nil, err
 		}
@@ -61,17 +68,39 @@ func (h *Handler) handle(ctx context.Context, log *slog.Logger, e cfn.Event) (st
 		}
 	default: // cfn.RequestDelete
 		secretArn, _ := e.ResourceProperties[contract.PropSecretArn].(string)
-		cur, found, err := current(ctx, m, secretArn, e.PhysicalResourceID)
+		s, err := contract.ParseSettings(e.ResourceProperties)
+		if err != nil {
+			s = contract.Settings{SecretArn: secretArn}
+		}
+		if err := m.Verify(ctx, e.StackID, s); err != nil {
+			return e.PhysicalResourceID, nil, err
+		}
+		// ssm:DeleteActivation has no resource-level permission: what
+		// keeps the function to the site's own activations is this. It
+		// deletes those the site's record names (the secret is the
+		// stack's: Verify), those for the site's instance role carrying
+		// the site's stack tag (one the record does not name: a renewal
+		// that raced a deploy, a record that cannot be read), and the
+		// first version's (its physical id) only when it is for the
+		// site's instance role.
+		cur, found, err := current(ctx, m, secretArn, "")
 		if err != nil {
 			return e.PhysicalResourceID, nil, err
 		}
 		var ids []string
 		if found {
 			ids = append([]string{cur.ActivationID}, cur.Previous...)
+		} else if LooksLikeActivationID(e.PhysicalResourceID) {
+			a, err := m.Describe(ctx, e.PhysicalResourceID)
+			if err != nil {
+				return e.PhysicalResourceID, nil, err
+			}
+			if a != nil && s.IamRole != "" && aws.ToString(a.IamRole) == s.IamRole {
+				ids = append(ids, e.PhysicalResourceID)
+			} else if a != nil {
+				log.Warn("refused: the resource's id names an activation of another role: left alone", "activationId", e.PhysicalResourceID, "iamRole", aws.ToString(a.IamRole))
+			}
 		}
-		// Also every activation carrying the site's stack tag: one the
-		// record does not name (a renewal that raced a deploy, a record
-		// that cannot be read) would otherwise outlive the site.
 		tagged, err := siteActivations(ctx, m, e.ResourceProperties)
 		if err != nil {
 			return e.PhysicalResourceID, nil, err

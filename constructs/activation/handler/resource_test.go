@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/cfn"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
@@ -39,12 +40,36 @@ func newEnv(t *testing.T) *env {
 	e.aws.Now = func() time.Time { return now }
 	cfg := e.aws.Config()
 	m := NewManager(ssm.NewFromConfig(cfg), secretsmanager.NewFromConfig(cfg), nil)
+	m.Stacks = siteStack(e.aws)
 	m.Now = func() time.Time { return now }
 	m.Sleep = func(_ context.Context, d time.Duration) error { e.sleeps = append(e.sleeps, d); return nil }
 	e.h = &Handler{M: m}
 	t.Cleanup(func() { e.assertNoLeak(t) })
 	return e
 }
+
+// siteStack gives the fake the site's stack (its secret, instance role
+// and cluster) and returns the CloudFormation client that reads it.
+func siteStack(f *fakeaws.Fake) *cloudformation.Client {
+	f.StackResources[stackTag] = []fakeaws.StackResource{
+		{Type: "AWS::SecretsManager::Secret", PhysicalID: secretArn},
+		{Type: "AWS::IAM::Role", PhysicalID: roleName},
+		{Type: "AWS::ECS::Cluster", PhysicalID: "ecsAnywhereCluster"},
+	}
+	f.StackResources["EcsWorker-Anywhere-lab"] = []fakeaws.StackResource{
+		{Type: "AWS::SecretsManager::Secret", PhysicalID: otherSecret},
+		{Type: "AWS::IAM::Role", PhysicalID: otherRole},
+		{Type: "AWS::ECS::Cluster", PhysicalID: "labCluster"},
+	}
+	return cloudformation.NewFromConfig(f.Config())
+}
+
+// Another site's stack, secret and role.
+const (
+	otherSecret = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ActivationCode-LaBlAb"
+	otherRole   = "EcsWorker-Anywhere-lab-InstanceRole3CCE2F1D-Y"
+	stackID     = "arn:aws:cloudformation:eu-west-1:123456789012:stack/" + stackTag + "/1"
+)
 
 func baseProps() map[string]any {
 	return map[string]any{
@@ -63,7 +88,7 @@ func baseProps() map[string]any {
 func event(kind cfn.RequestType, physical string, props, old map[string]any) cfn.Event {
 	return cfn.Event{
 		RequestType: kind, RequestID: "b7f5c3a0-req",
-		LogicalResourceID: "ActivationBE1E1650", StackID: "arn:aws:cloudformation:eu-west-1:123456789012:stack/S/1",
+		LogicalResourceID: "ActivationBE1E1650", StackID: stackID,
 		PhysicalResourceID: physical, ResourceType: "Custom::SsmActivation",
 		ResourceProperties: props, OldResourceProperties: old,
 	}
@@ -501,4 +526,135 @@ func TestNumbersAcceptedAsJSONNumbers(t *testing.T) {
 func jsonOf(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// kmsDenied is Secrets Manager's answer while KMS does not yet authorize
+// the caller for the secret's key.
+var kmsDenied = fakeaws.Reply{Status: 400, Body: `{"__type":"AccessDeniedException","Message":"Access to KMS is not allowed"}`}
+
+// The first deploy of a site right after its key or the function's role
+// was made: KMS refuses the key for a few minutes; the write is retried
+// with backoff and the activation becomes current.
+func TestCreateWaitsForTheKeyToAuthorize(t *testing.T) {
+	e := newEnv(t)
+	e.aws.On(fakeaws.PutSecretValue, kmsDenied, kmsDenied, kmsDenied)
+	cur := e.created(t)
+	if cur.ActivationID == "" || len(e.aws.Calls(fakeaws.PutSecretValue)) != 4 {
+		t.Fatalf("want the record written on the fourth try, got %+v after %d tries", cur, len(e.aws.Calls(fakeaws.PutSecretValue)))
+	}
+	if len(e.sleeps) != 3 || e.sleeps[1] != 2*e.sleeps[0] {
+		t.Errorf("want three growing waits, got %v", e.sleeps)
+	}
+}
+
+// A key KMS keeps refusing fails the deploy after KeyPropagation, saying
+// what to check, and leaves no activation behind.
+func TestCreateStopsWaitingForTheKey(t *testing.T) {
+	e := newEnv(t)
+	elapsed := time.Duration(0)
+	e.h.M.Now = func() time.Time { return now.Add(elapsed) }
+	e.h.M.Sleep = func(_ context.Context, d time.Duration) error {
+		elapsed += d
+		e.sleeps = append(e.sleeps, d)
+		return nil
+	}
+	replies := make([]fakeaws.Reply, 100)
+	for i := range replies {
+		replies[i] = kmsDenied
+	}
+	e.aws.On(fakeaws.PutSecretValue, replies...)
+	resp := e.run(t, event(cfn.RequestCreate, "", baseProps(), nil))
+	wantStatus(t, resp, cfn.StatusFailed)
+	if !strings.Contains(resp.Reason, "KMS still refuses the secret's key") || !strings.Contains(resp.Reason, "key policy") {
+		t.Errorf("reason %q must say KMS refused the key and what to check", resp.Reason)
+	}
+	if elapsed > KeyPropagation+time.Minute || elapsed < KeyPropagation-time.Minute {
+		t.Errorf("waited %v, want about %v", elapsed, KeyPropagation)
+	}
+	if n := e.activations(); n != 0 {
+		t.Errorf("%d activations left behind by a failed create", n)
+	}
+}
+
+// Anything else Secrets Manager refuses is not retried.
+func TestOtherAccessDeniedIsNotRetried(t *testing.T) {
+	e := newEnv(t)
+	e.aws.On(fakeaws.PutSecretValue, fakeaws.Reply{Status: 400, Body: `{"__type":"AccessDeniedException","Message":"not authorized to perform secretsmanager:PutSecretValue"}`})
+	wantStatus(t, e.run(t, event(cfn.RequestCreate, "", baseProps(), nil)), cfn.StatusFailed)
+	if len(e.sleeps) != 0 {
+		t.Errorf("a denial that is not KMS's was retried: %v", e.sleeps)
+	}
+}
+
+// A request that names what the requesting stack does not hold (a custom
+// resource of another stack, or one edited by hand) is answered FAILED
+// with the reason, and changes nothing: no activation made, no record
+// written, nothing deleted.
+func TestForgedRequestsAreRefused(t *testing.T) {
+	with := func(change func(map[string]any)) map[string]any {
+		p := baseProps()
+		change(p)
+		return p
+	}
+	for _, tc := range []struct {
+		name  string
+		props map[string]any
+		want  string
+	}{
+		{"another site's secret", with(func(p map[string]any) { p["SecretArn"] = otherSecret }), "holds no activation record (secret) " + otherSecret},
+		{"another stack's tag", with(func(p map[string]any) {
+			p["Tags"] = []any{map[string]any{"Key": "stretched:stack", "Value": "EcsWorker-Anywhere-lab"}}
+		}), `tag stretched:stack is "EcsWorker-Anywhere-lab", not the requesting stack ` + stackTag},
+		{"another site's name", with(func(p map[string]any) {
+			p["Tags"] = []any{map[string]any{"Key": "site", "Value": "lab"}, map[string]any{"Key": "stretched:stack", "Value": stackTag}}
+		}), `tag site is "lab"`},
+		{"another site's cluster", with(func(p map[string]any) {
+			p["Tags"] = []any{map[string]any{"Key": "cluster", "Value": "labCluster"}, map[string]any{"Key": "stretched:stack", "Value": stackTag}}
+		}), "holds no cluster labCluster"},
+		{"another site's instance role", with(func(p map[string]any) { p["IamRole"] = otherRole }), "instance role " + otherRole},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.aws.Secrets[otherSecret] = "lab's record"
+			for _, kind := range []cfn.RequestType{cfn.RequestCreate, cfn.RequestUpdate, cfn.RequestDelete} {
+				physical := ""
+				if kind != cfn.RequestCreate {
+					physical = PhysicalID(secretArn)
+				}
+				resp := e.run(t, event(kind, physical, tc.props, baseProps()))
+				wantStatus(t, resp, cfn.StatusFailed)
+				if !strings.Contains(resp.Reason, "refused") || !strings.Contains(resp.Reason, tc.want) {
+					t.Errorf("%s: reason %q must say it was refused and why (%q)", kind, resp.Reason, tc.want)
+				}
+			}
+			if n := e.activations(); n != 0 || len(e.aws.Calls(fakeaws.PutSecretValue)) != 0 || e.aws.Secrets[otherSecret] != "lab's record" {
+				t.Errorf("a refused request changed something: %d activations, %d secret writes", n, len(e.aws.Calls(fakeaws.PutSecretValue)))
+			}
+		})
+	}
+}
+
+// A stack the function may not read (not one of the app's site stacks:
+// ListStackResources is denied, or it does not exist) gets nothing.
+func TestRequestFromAStackItCannotReadIsRefused(t *testing.T) {
+	e := newEnv(t)
+	ev := event(cfn.RequestCreate, "", baseProps(), nil)
+	ev.StackID = "arn:aws:cloudformation:eu-west-1:123456789012:stack/Someone-Else/1"
+	resp := e.run(t, ev)
+	wantStatus(t, resp, cfn.StatusFailed)
+	if !strings.Contains(resp.Reason, "cannot tell what the requesting stack holds") || e.activations() != 0 {
+		t.Errorf("reason %q, %d activations", resp.Reason, e.activations())
+	}
+}
+
+// A Delete whose physical id names another role's activation (the first
+// version's ids were activation ids) leaves it: DeleteActivation has no
+// resource-level permission, so the handler is what keeps it to the site.
+func TestDeleteLeavesAnotherRolesActivation(t *testing.T) {
+	e := newEnv(t)
+	theirs := e.aws.AddActivation(fakeaws.Activation{IamRole: otherRole, Limit: 10, Expiry: now.Add(48 * time.Hour)})
+	wantStatus(t, e.run(t, event(cfn.RequestDelete, theirs.ID, baseProps(), nil)), cfn.StatusSuccess)
+	if !e.exists(theirs.ID) {
+		t.Error("the site's Delete deleted another role's activation its physical id named")
+	}
 }

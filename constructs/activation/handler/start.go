@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/cfn"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
@@ -19,6 +20,7 @@ import (
 // site's Custom::SsmActivation and every site's renewal schedule.
 func Start(log *slog.Logger, cfg aws.Config, _ func(string) string) (any, error) {
 	m := NewManager(ssm.NewFromConfig(cfg), secretsmanager.NewFromConfig(cfg), log)
+	m.Stacks = cloudformation.NewFromConfig(cfg)
 	answer := cfn.LambdaWrap((&Handler{M: m}).Function(log))
 	return func(ctx context.Context, raw json.RawMessage) (any, error) {
 		return dispatch(ctx, log, m, answer, raw)

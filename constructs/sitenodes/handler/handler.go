@@ -30,6 +30,8 @@ import (
 	"github.com/ecs-anywhere-stretched/stretched/internal/awserr"
 	"github.com/ecs-anywhere-stretched/stretched/internal/cr"
 	"github.com/ecs-anywhere-stretched/stretched/internal/ecsnodes"
+	"github.com/ecs-anywhere-stretched/stretched/internal/stackowner"
+	stackscontract "github.com/ecs-anywhere-stretched/stretched/stacks/contract"
 )
 
 // ECSAPI is what the handler calls of ECS; *ecs.Client satisfies it.
@@ -47,6 +49,7 @@ type SSMAPI interface {
 // CloudFormationAPI is what the handler calls of CloudFormation.
 type CloudFormationAPI interface {
 	DescribeStacks(context.Context, *cloudformation.DescribeStacksInput, ...func(*cloudformation.Options)) (*cloudformation.DescribeStacksOutput, error)
+	stackowner.API
 }
 
 // Handler deregisters one site's nodes on Delete.
@@ -109,7 +112,30 @@ func (h *Handler) handle(ctx context.Context, log *slog.Logger, e cfn.Event) (st
 		log.Info("the stack is not being deleted: the site's nodes stay registered", "stackStatus", string(status))
 		return e.PhysicalResourceID, nil, nil
 	}
+	// One function serves every site: the cluster and the node tag must
+	// be the deleted stack's own, or a forged request would deregister
+	// another site's nodes.
+	if err := h.verify(ctx, e.StackID, p); err != nil {
+		return e.PhysicalResourceID, nil, err
+	}
 	return e.PhysicalResourceID, nil, h.Deregister(ctx, log, p.cluster, p.tagKey, p.tagValue)
+}
+
+// verify refuses properties that name a cluster the stack does not hold,
+// or a node tag other than the stack's own.
+func (h *Handler) verify(ctx context.Context, stackID string, p props) error {
+	st, err := stackowner.Read(ctx, h.CFN, stackID)
+	if err != nil {
+		return fmt.Errorf("refused: cannot tell what the deleted stack holds: %w; nodes were not deregistered", err)
+	}
+	var errs []error
+	if err := st.Require("cluster", "AWS::ECS::Cluster", p.cluster); err != nil {
+		errs = append(errs, err)
+	}
+	if p.tagKey != stackscontract.StackTagKey || p.tagValue != st.Name {
+		errs = append(errs, fmt.Errorf("refused: the nodes' tag %s=%s is not the deleted stack's (%s=%s); nodes were not deregistered", p.tagKey, p.tagValue, stackscontract.StackTagKey, st.Name))
+	}
+	return errors.Join(errs...)
 }
 
 // physicalPrefix starts the resource's id, which is the same for the life of

@@ -37,6 +37,8 @@ func newEnv(t *testing.T) *env {
 	cfg := e.aws.Config()
 	e.h = &Handler{ECS: ecs.NewFromConfig(cfg), SSM: ssm.NewFromConfig(cfg), CFN: cloudformation.NewFromConfig(cfg)}
 	e.aws.StackStatus[stackID] = "DELETE_IN_PROGRESS"
+	e.aws.StackResources[site] = []fakeaws.StackResource{{Type: "AWS::ECS::Cluster", PhysicalID: cluster}}
+	e.aws.StackResources[other] = []fakeaws.StackResource{{Type: "AWS::ECS::Cluster", PhysicalID: "piCluster"}}
 	return e
 }
 
@@ -46,8 +48,13 @@ func baseProps() map[string]any {
 
 func (e *env) run(t *testing.T, kind cfn.RequestType, physical string) cfn.Response {
 	t.Helper()
+	return e.runWith(t, kind, physical, baseProps())
+}
+
+func (e *env) runWith(t *testing.T, kind cfn.RequestType, physical string, props map[string]any) cfn.Response {
+	t.Helper()
 	ev := cfn.Event{RequestType: kind, RequestID: "req-1", LogicalResourceID: "NodesResource", PhysicalResourceID: physical,
-		ResourceType: "Custom::SiteNodes", ResourceProperties: baseProps(), StackID: stackID}
+		ResourceType: "Custom::SiteNodes", ResourceProperties: props, StackID: stackID}
 	return e.cfn.Run(t, context.Background(), e.h.Function(slog.New(slog.NewJSONHandler(e.logs, nil))), ev)
 }
 
@@ -209,4 +216,34 @@ func TestBadPropertiesFailCreate(t *testing.T) {
 	ev := cfn.Event{RequestType: cfn.RequestCreate, RequestID: "r", ResourceProperties: map[string]any{"ClusterName": cluster}}
 	r := e.cfn.Run(t, context.Background(), e.h.Function(slog.New(slog.NewJSONHandler(e.logs, nil))), ev)
 	wantStatus(t, r, cfn.StatusFailed, "property TagKey", "property TagValue")
+}
+
+// A deleted stack's resource that names another site's cluster or node
+// tag (forged, or edited by hand) is refused: no node of that site is
+// deregistered.
+func TestForgedDeleteIsRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(map[string]any)
+		want   string
+	}{
+		{"another site's cluster", func(p map[string]any) { p["ClusterName"] = "piCluster" }, "holds no cluster piCluster"},
+		{"another site's nodes", func(p map[string]any) { p["TagValue"] = other }, "is not the deleted stack's"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.containerInstances("piCluster", 2)
+			e.activation(other, 2)
+			props := baseProps()
+			tc.change(props)
+			r := e.runWith(t, cfn.RequestDelete, created, props)
+			wantStatus(t, r, cfn.StatusFailed)
+			if !strings.Contains(r.Reason, "refused") || !strings.Contains(r.Reason, tc.want) {
+				t.Errorf("reason %q must refuse, saying %q", r.Reason, tc.want)
+			}
+			if len(e.aws.ContainerInstances["piCluster"]) != 2 || len(e.aws.Instances) != 2 {
+				t.Errorf("a refused request deregistered another site's nodes: %d container instances, %d managed instances left", len(e.aws.ContainerInstances["piCluster"]), len(e.aws.Instances))
+			}
+		})
+	}
 }
