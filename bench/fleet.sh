@@ -29,8 +29,8 @@ for n in $sites_list; do
   cdk synth --quiet -o "$dir" -c "sites=$sites" -c "entryTopics=$topics" -c "iamRolesQuota=$quota" >"$out/log" 2>&1 || status="failed: $(grep -m1 -E '^(quota|synth failed|panic)' "$out/log" || tail -1 "$out/log")"
   t1=$(date +%s%N)
   echo "== $n sites: cdk synth $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) / 1e9 }') s, $status"
-  "$out/report" "$dir"
-  total=$("$out/report" -json "$dir" | python3 -c 'import json,sys; print(json.load(sys.stdin)["monthlyUsd"])')
+  "$out/report" -iam-roles-quota "$quota" "$dir"
+  total=$("$out/report" -json -iam-roles-quota "$quota" "$dir" | python3 -c 'import json,sys; print(json.load(sys.stdin)["monthlyUsd"])')
   if [ -z "$base" ]; then base=$total; base_n=$n; else
     awk -v t="$total" -v b="$base" -v n="$n" -v m="$base_n" 'BEGIN { printf "one more site adds USD %.2f a month (fixed, before any node)\n", (t - b) / (n - m) }'
   fi

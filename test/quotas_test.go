@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/ecs-anywhere-stretched/stretched/internal/quota"
+	"github.com/ecs-anywhere-stretched/stretched/stacks"
 )
 
 func TestTestAppsAreWithinQuotas(t *testing.T) {
@@ -94,10 +95,26 @@ func TestAppStopsAtTheRolesQuota(t *testing.T) {
 	if err == nil {
 		t.Fatalf("400 sites synthesized within 1,000 roles:\n%s", out)
 	}
-	want := `quota: IAM roles per account is 1,000, and this app would reach 1,200: ` + quota.RolesWayOut +
-		`, or raise "Roles per account" (IAM) in Service Quotas and set context key "iamRolesQuota" to at least 1,200`
+	want := `quota: IAM roles per account is 1,000, and this app would reach 1,209: ` + quota.RolesWayOut +
+		`, or raise "Roles per account" (IAM) in Service Quotas and set context key "iamRolesQuota" to at least 1,209`
 	if first, _, _ := strings.Cut(string(out), "\n"); first != want {
 		t.Errorf("output:\n%s\nwant the one line\n%s", out, want)
+	}
+}
+
+// The roles check made before building counts the regional stack's roles
+// as the default template has them, so the number it asks a user to set
+// iamRolesQuota to is the one the synthesized app's check accepts.
+func TestPlannedRolesCountTheRegionsRoles(t *testing.T) {
+	requireSynth(t)
+	n := 0
+	for _, r := range defaults["EcsWorker-Regional"].template["Resources"].(map[string]any) {
+		if r.(map[string]any)["Type"] == "AWS::IAM::Role" {
+			n++
+		}
+	}
+	if n != stacks.RegionRoles {
+		t.Errorf("the default regional stack has %d IAM roles, stacks.RegionRoles says %d: set it to %d", n, stacks.RegionRoles, n)
 	}
 }
 

@@ -88,6 +88,7 @@ type Report struct {
 
 func main() {
 	asJSON := flag.Bool("json", false, "print JSON")
+	rolesQuota := flag.Int("iam-roles-quota", 0, "the account's raised IAM roles quota, as synthesized with -c iamRolesQuota (0: the default)")
 	flag.Parse()
 	if flag.NArg() != 1 {
 		fmt.Fprintln(os.Stderr, "usage: fleetreport [-json] <cloud assembly folder>")
@@ -98,7 +99,11 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	r := report(stacks)
+	raised := map[quota.Quota]quota.Raised{}
+	if *rolesQuota > 0 {
+		raised[quota.Roles] = quota.Raised{Limit: *rolesQuota, Key: "iamRolesQuota"}
+	}
+	r := report(stacks, raised)
 	if *asJSON {
 		_ = json.NewEncoder(os.Stdout).Encode(r)
 		return
@@ -119,7 +124,9 @@ func runsPerMonth(expr string) float64 {
 	return minutesPerMonth / (n * per)
 }
 
-func report(stacks []quota.Stack) Report {
+// report measures stacks; raised are the quotas the synth was given as
+// raised (the same check as the synth's).
+func report(stacks []quota.Stack, raised map[quota.Quota]quota.Raised) Report {
 	var r Report
 	for _, s := range stacks {
 		r.Templates = append(r.Templates, Template{File: s.File, Resources: len(s.Resources), Outputs: len(s.Outputs), Bytes: s.Bytes})
@@ -127,7 +134,7 @@ func report(stacks []quota.Stack) Report {
 			r.Sites++
 		}
 	}
-	if err := quota.Check(quota.Uses(stacks)...); err != nil {
+	if err := quota.CheckStacks(stacks, raised); err != nil {
 		r.Quotas = strings.Split(err.Error(), "\n")
 	}
 	site := map[string]float64{}

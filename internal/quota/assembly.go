@@ -248,6 +248,12 @@ func CheckAssembly(dir string, raised map[Quota]Raised) error {
 	if err != nil {
 		return err
 	}
+	return CheckStacks(stacks, raised)
+}
+
+// CheckStacks checks every quota use of stacks, against the values raised
+// gives in place of AWS's defaults.
+func CheckStacks(stacks []Stack, raised map[Quota]Raised) error {
 	uses := Uses(stacks)
 	for i, u := range uses {
 		if r, ok := raised[u.Quota]; ok {
