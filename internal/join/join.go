@@ -23,6 +23,13 @@ const InstallScriptURL = "https://amazon-ecs-agent.s3.amazonaws.com/ecs-anywhere
 // The key is trusted only for its fingerprint, checked after import.
 const KeyURL = "https://raw.githubusercontent.com/aws/amazon-ecs-agent/master/scripts/amazon-ecs-agent.gpg"
 
+// SSMKeyURL is where the install script fetches the SSM Agent's signing
+// keys (its ssm-agent-signature-verify); the image stage verifies the SSM
+// Agent package with the same keys. AWS rotates them, so no fingerprint is
+// pinned: they are trusted as the install script trusts them, for the
+// host's TLS certificate.
+const SSMKeyURL = "https://raw.githubusercontent.com/aws/amazon-ecs-agent/master/scripts/amazon-ssm-agent.gpg"
+
 // KeyFingerprint is the fingerprint of the ECS Anywhere signing key, as
 // AWS's ECS Anywhere registration documentation gives it.
 const KeyFingerprint = "F34C3DDAE72926B079BEAEC6BCE9D9A42D51784F"

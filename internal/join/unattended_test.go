@@ -8,187 +8,85 @@ import (
 	"testing"
 )
 
-// unattendedStubs are the machine's own tools for an unattended join:
-// they log their calls (id says root; install makes folders without
-// changing owners).
-var unattendedStubs = map[string]string{
-	"id": `#!/bin/sh
-echo 0`,
-	"install": `#!/bin/sh
-echo "install $*" >> "$STUB_LOG"
-while [ $# -gt 0 ]; do case "$1" in -o|-g|-m) shift;; -d) ;; *) mkdir -p "$1";; esac; shift; done`,
-	"systemctl": `#!/bin/sh
-echo "systemctl $*" >> "$STUB_LOG"`,
-	"amazon-ssm-agent": `#!/bin/sh
-echo "amazon-ssm-agent $*" >> "$STUB_LOG"
-[ -z "${STUB_REGISTER_FAIL:-}" ] || exit 1`,
-}
-
-// unattendedNode is a node for the unattended script: the join stubs, the
-// machine's tools above, and a root folder for every path it writes.
-func unattendedNode(t *testing.T) (*node, string) {
-	n := newNode(t)
-	for name, body := range unattendedStubs {
-		_ = os.Remove(filepath.Join(n.bin, name))
-		write(t, filepath.Join(n.bin, name), body, 0o755)
-	}
-	for _, name := range []string{"date", "dirname", "mv", "printf"} {
-		if p, err := exec.LookPath(name); err == nil {
-			_ = os.Symlink(p, filepath.Join(n.bin, name))
-		}
-	}
-	root := t.TempDir()
-	n.env = append(n.env, "ECS_JOIN_ROOT="+root)
-	return n, root
-}
-
-// run writes u's script and runs it with shell.
-func (n *node) run(t *testing.T, shell string, u Unattended, env ...string) (string, bool) {
-	t.Helper()
-	if err := u.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	script := filepath.Join(t.TempDir(), "join")
-	write(t, script, u.Script(), 0o700)
-	cmd := exec.Command(filepath.Join(n.bin, shell), script)
-	cmd.Env = append(append([]string{}, n.env...), env...)
-	out, err := cmd.CombinedOutput()
-	return string(out), err == nil
-}
-
-func read(t *testing.T, path string) string {
-	t.Helper()
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return ""
-	}
-	return string(raw)
-}
-
 var batch = Unattended{Region: region, Cluster: cluster, ActivationID: id, ActivationCode: code, Site: "onprem"}
 
-// A first-boot join in sh and bash: /data for uid 1000, the install
-// script verified and run with the batch's activation and --no-start,
-// then the ECS agent enabled and started without blocking (its unit waits
-// for cloud-final, which runs this); a log a person can read.
-func TestUnattendedJoinRegistersAndStartsWithoutBlocking(t *testing.T) {
-	for _, shell := range []string{"sh", "bash"} {
-		n, root := unattendedNode(t)
-		out, ok := n.run(t, shell, batch)
-		if !ok || !strings.Contains(out, "ecs-anywhere-join: done (log: "+root+LogFile+")") {
-			t.Fatalf("%s: join failed:\n%s\n%s", shell, out, read(t, filepath.Join(root, LogFile)))
+// The log says what happened, holds no activation code, and is root's only;
+// without a proxy no proxy settings are written.
+func TestUnattendedJoinLog(t *testing.T) {
+	m := newMachine(t)
+	if out, ok := m.cloudInit("sh", batch.CloudConfig("join")); !ok {
+		t.Fatalf("join failed:\n%s", out)
+	}
+	log := read(t, filepath.Join(m.root, LogFile))
+	for _, w := range []string{"install script signature verified", "SSM Agent running, registered as mi-", "ECS agent starting: node mi-"} {
+		if !strings.Contains(log, w) {
+			t.Errorf("the log does not say %q:\n%s", w, log)
 		}
-		want := []string{"--region", region, "--cluster", cluster, "--activation-id", id, "--activation-code", code, "--no-start"}
-		if got := n.installArgs(); strings.Join(got, " ") != strings.Join(want, " ") {
-			t.Errorf("%s: install script flags %v, want %v", shell, got, want)
-		}
-		calls := n.calls()
-		for _, c := range []string{"install -d -o 1000 -g 1000 " + root + "/data", "gpg --batch --status-fd 1 --verify", "systemctl enable ecs", "systemctl start --no-block ecs"} {
-			if !strings.Contains(calls, c) {
-				t.Errorf("%s: no %q in\n%s", shell, c, calls)
-			}
-		}
-		log := read(t, filepath.Join(root, LogFile))
-		if !strings.Contains(log, "install script signature verified") || !strings.Contains(log, "ECS agent starting") {
-			t.Errorf("%s: the log does not say what happened:\n%s", shell, log)
-		}
-		if strings.Contains(log, code) {
-			t.Errorf("%s: the log holds the activation code", shell)
-		}
-		if fi, err := os.Stat(filepath.Join(root, LogFile)); err != nil || fi.Mode().Perm()&0o077 != 0 {
-			t.Errorf("%s: the log must be root's only: %v %v", shell, fi.Mode(), err)
-		}
-		if _, err := os.Stat(filepath.Join(root, "etc", "systemd")); err == nil {
-			t.Errorf("%s: proxy settings written without a proxy", shell)
-		}
+	}
+	if strings.Contains(log, code) {
+		t.Error("the log holds the activation code")
+	}
+	if fi, err := os.Stat(filepath.Join(m.root, LogFile)); err != nil || fi.Mode().Perm()&0o077 != 0 {
+		t.Errorf("the log must be root's only: %v %v", fi.Mode(), err)
+	}
+	if _, err := os.Stat(filepath.Join(m.root, "etc/systemd/system/ecs.service.d")); err == nil {
+		t.Error("proxy settings written without a proxy")
 	}
 }
 
 // With a proxy, its settings are written for the ECS agent, Docker and the
-// SSM agent before the install script runs, and the downloads use it.
+// SSM agent before anything is downloaded, and the downloads use it.
 func TestUnattendedJoinBehindAProxy(t *testing.T) {
-	n, root := unattendedNode(t)
+	m := newMachine(t)
 	u := batch
-	u.Proxy, u.NoProxy, u.GPU, u.ECSVersion = "http://proxy.example:3128", []string{"10.0.0.0/8", ".corp.example"}, true, "1.89.1"
-	write(t, filepath.Join(n.bin, "curl"), "#!/bin/sh\necho \"curl proxy=$https_proxy $HTTPS_PROXY no=$NO_PROXY\" >> \"$STUB_LOG\"\n"+strings.SplitN(stubs["curl"], "\n", 2)[1], 0o755)
-	out, ok := n.run(t, "sh", u)
-	if !ok {
-		t.Fatalf("join failed:\n%s\n%s", out, read(t, filepath.Join(root, LogFile)))
+	u.Proxy, u.NoProxy = "http://proxy.example:3128", []string{"10.0.0.0/8", ".corp.example"}
+	if out, ok := m.cloudInit("sh", u.CloudConfig("proxy")); !ok {
+		t.Fatalf("join failed:\n%s\n%s", out, read(t, filepath.Join(m.root, LogFile)))
 	}
+	m.requireJoined("behind a proxy")
 	noProxy := "169.254.169.254,169.254.170.2,/var/run/docker.sock,10.0.0.0/8,.corp.example"
-	if cfg := read(t, filepath.Join(root, "etc/ecs/ecs.config")); cfg != "HTTP_PROXY=http://proxy.example:3128\nNO_PROXY="+noProxy+"\n" {
+	if cfg := read(t, filepath.Join(m.root, "etc/ecs/ecs.config")); cfg != "HTTP_PROXY=http://proxy.example:3128\nNO_PROXY="+noProxy+"\nECS_CLUSTER="+cluster+"\n" {
 		t.Errorf("ecs.config:\n%s", cfg)
 	}
 	for _, unit := range []string{"ecs", "docker", "amazon-ssm-agent"} {
-		dropIn := read(t, filepath.Join(root, "etc/systemd/system", unit+".service.d", "http-proxy.conf"))
+		dropIn := read(t, filepath.Join(m.root, "etc/systemd/system", unit+".service.d", "http-proxy.conf"))
 		if !strings.Contains(dropIn, `"HTTPS_PROXY=http://proxy.example:3128"`) || !strings.Contains(dropIn, `"NO_PROXY=`+noProxy+`"`) {
 			t.Errorf("%s drop-in:\n%s", unit, dropIn)
 		}
 	}
-	calls := n.calls()
-	if !strings.Contains(calls, "curl proxy=http://proxy.example:3128 http://proxy.example:3128 no="+noProxy) {
+	calls := read(t, m.log)
+	if !strings.Contains(calls, "curl via http://proxy.example:3128 (direct: "+noProxy+")") {
 		t.Errorf("the downloads do not use the proxy:\n%s", calls)
 	}
-	if strings.Index(calls, "systemctl daemon-reload") > strings.Index(calls, "curl ") {
+	if !strings.Contains(calls, "apt-get update via http://proxy.example:3128\n") {
+		t.Errorf("cloud-init's packages are not fetched through the proxy:\n%s", calls)
+	}
+	if i := strings.Index(calls, "systemctl daemon-reload"); i < 0 || i > strings.Index(calls, "\ncurl ") {
 		t.Errorf("the proxy must be set before anything is downloaded or installed:\n%s", calls)
 	}
-	if got := strings.Join(n.installArgs(), " "); !strings.HasSuffix(got, "--no-start --enable-gpu --ecs-version 1.89.1") {
-		t.Errorf("install flags %s", got)
-	}
 }
 
-// A golden image: the agents installed without an activation, not
-// registered, not started; a clone registers at first boot and starts the
-// agent with the cluster set.
-func TestUnattendedGoldenImageThenFirstBoot(t *testing.T) {
-	n, root := unattendedNode(t)
-	image := Unattended{Region: region, Stage: StageImage, Site: "onprem"}
-	if out, ok := n.run(t, "bash", image); !ok {
+// A bad signature stops the join before anything is installed; a used-up
+// activation at an image's first boot says so and what to do.
+func TestUnattendedJoinRefuses(t *testing.T) {
+	m := newMachine(t)
+	out, ok := m.cloudInit("sh", batch.CloudConfig("join"), "STUB_SIG=bad")
+	if ok || !strings.Contains(out, `FAILED at step "install script signature"`) || !strings.Contains(out, "signature does not verify") {
+		t.Errorf("bad signature: ok %v\n%s", ok, out)
+	}
+	if calls := read(t, m.log); strings.Contains(calls, "apt update -y") {
+		t.Errorf("the install script ran:\n%s", calls)
+	}
+	m = newMachine(t)
+	if out, ok := m.cloudInit("sh", Unattended{Region: region, Stage: StageImage}.CloudConfig("image")); !ok {
 		t.Fatalf("image: %s", out)
 	}
-	if got := strings.Join(n.installArgs(), " "); got != "--region "+region+" --skip-registration --no-start" {
-		t.Errorf("image install flags %s", got)
-	}
-	if strings.Contains(n.calls(), "systemctl") {
-		t.Errorf("the image must start nothing:\n%s", n.calls())
-	}
+	m.reboot()
 	boot := batch
 	boot.Stage = StageBoot
-	out, ok := n.run(t, "sh", boot)
-	if !ok {
-		t.Fatalf("first boot: %s\n%s", out, read(t, filepath.Join(root, LogFile)))
-	}
-	calls := n.calls()
-	if !strings.Contains(calls, "amazon-ssm-agent -register -y -id "+id+" -code "+code+" -region "+region) || !strings.Contains(calls, "systemctl start --no-block ecs") {
-		t.Errorf("first boot calls:\n%s", calls)
-	}
-	if cfg := read(t, filepath.Join(root, "etc/ecs/ecs.config")); !strings.Contains(cfg, "ECS_CLUSTER="+cluster) {
-		t.Errorf("ecs.config %q", cfg)
-	}
-	// A used-up activation: it says so and what to do, and fails.
-	n2, _ := unattendedNode(t)
-	out, ok = n2.run(t, "sh", boot, "STUB_REGISTER_FAIL=1")
-	if ok || !strings.Contains(out, "SSM registration failed: the activation may be used up or expired") {
+	out, ok = m.cloudInit("sh", boot.CloudConfig("boot"), "STUB_REGISTER_FAIL=1")
+	if ok || !strings.Contains(out, `FAILED at step "SSM registration"`) || !strings.Contains(out, "the activation may be used up or expired") {
 		t.Errorf("failed registration: ok %v\n%s", ok, out)
-	}
-}
-
-// A bad signature stops the join before anything is installed; the
-// output says so and where the log is; a machine already registered is
-// left alone.
-func TestUnattendedJoinRefuses(t *testing.T) {
-	n, root := unattendedNode(t)
-	out, ok := n.run(t, "sh", batch, "STUB_SIG=bad")
-	if ok || n.installArgs() != nil || !strings.Contains(out, "FAILED") || !strings.Contains(out, "signature does not verify") {
-		t.Errorf("bad signature: ok %v, install ran %v\n%s", ok, n.installArgs() != nil, out)
-	}
-	if err := os.MkdirAll(filepath.Join(root, "var/lib/amazon/ssm"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	write(t, filepath.Join(root, "var/lib/amazon/ssm/registration"), `{"ManagedInstanceID":"mi-0123456789abcdef0","Region":"eu-west-1"}`, 0o600)
-	out, ok = n.run(t, "sh", batch)
-	if !ok || n.installArgs() != nil || !strings.Contains(read(t, filepath.Join(root, LogFile)), "already registered with SSM") {
-		t.Errorf("a registered machine: ok %v\n%s", ok, out)
 	}
 }
 
