@@ -320,6 +320,10 @@ func (u Unattended) Script() string {
 		"@PROXY@", proxy, "@INSTALL@", install, "@REGISTER@", register, "@GPUSETTING@", gpu,
 	)
 	script := r.Replace(strings.Replace(unattended, "@VERIFY@", verify, 1))
+	if u.Proxy != "" {
+		head, rest, _ := strings.Cut(script, "\nset -u\n")
+		script = head + "\n# " + strings.ReplaceAll(EndpointsComment(u.Region), "\n", "\n# ") + "\nset -u\n" + rest
+	}
 	return strings.NewReplacer(
 		"@SITE@", u.Site, "@STAGE@", stage, "@LOG@", LogFile, "@SCRIPT@", ScriptPath,
 		"@REGION@", u.Region, "@CLUSTER@", u.Cluster, "@ID@", u.ActivationID, "@CODE@", u.ActivationCode,
@@ -336,6 +340,9 @@ var Packages = []string{"curl", "gnupg"}
 func (u Unattended) CloudConfig(comment string) string {
 	var b strings.Builder
 	b.WriteString("#cloud-config\n")
+	if u.Proxy != "" {
+		comment += "\n" + EndpointsComment(u.Region)
+	}
 	for _, line := range strings.Split(strings.TrimSpace(comment), "\n") {
 		b.WriteString("# " + line + "\n")
 	}
