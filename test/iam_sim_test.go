@@ -451,6 +451,10 @@ func (w *world) siteEdges(t *testing.T, s *synthesized) []edge {
 	edges = append(edges, opEdges...)
 	edges = append(edges,
 		opEdge("reads the site's directory entry", "ssm:GetParameter", arn("ssm", "parameter"+entryName), nil, true),
+		// AWS's public parameters have no account in their ARN, which the
+		// simulator cannot type: the edge names one (the policy's '*').
+		opEdge("reads AWS's recommended ECS agent version", "ssm:GetParameter", arn("ssm", "parameter/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended"), nil, true),
+		opEdge("reads no other public parameter", "ssm:GetParameter", arn("ssm", "parameter/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id"), nil, false),
 		opEdge("reads no other site's entry", "ssm:GetParameter", arn("ssm", "parameter/"+prefix+"/sites/elsewhere"), nil, false),
 		opEdge("makes the batch's activation", "ssm:CreateActivation", "*", batch(s.name, "stretched:stack", "site", "cluster"), true),
 		opEdge("makes no activation for another site", "ssm:CreateActivation", "*", batch(prefix+"-Anywhere-elsewhere", "stretched:stack", "site", "cluster"), false),

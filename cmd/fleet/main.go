@@ -21,6 +21,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"slices"
 	"sort"
@@ -36,11 +37,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/ecs-anywhere-stretched/stretched/cmd/fleet/internal/nodes"
 	"github.com/ecs-anywhere-stretched/stretched/cmd/fleet/internal/rehome"
 	"github.com/ecs-anywhere-stretched/stretched/cmd/fleet/internal/status"
 	"github.com/ecs-anywhere-stretched/stretched/cmd/fleet/internal/upgrade"
+	fleetmanagercontract "github.com/ecs-anywhere-stretched/stretched/constructs/fleetmanager/contract"
 	siteagentcontract "github.com/ecs-anywhere-stretched/stretched/constructs/siteagent/contract"
 	"github.com/ecs-anywhere-stretched/stretched/internal/join"
 	"github.com/ecs-anywhere-stretched/stretched/internal/send"
@@ -64,15 +69,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	usage := func() {
-		fmt.Fprintf(stderr, "usage: fleet status [--prefix %s] [--region REGION] [--site SITE] [--json]\n", stackscontract.DefaultStackPrefix)
-		fmt.Fprintf(stderr, "       fleet send --location LOCATION [--prefix %s] [--region REGION] [NAME ...]   (names as arguments, or one per line on standard input)\n", stackscontract.DefaultStackPrefix)
-		fmt.Fprintf(stderr, "       fleet prepare-upgrade [--prefix %s] [--region REGION] [--dry-run]   (before deploying this version over one made before the fleet-wide functions)\n", stackscontract.DefaultStackPrefix)
-		fmt.Fprintf(stderr, "       fleet node userdata --site SITE [--nodes 1] [--expires 24h] [--proxy URL [--no-proxy A,B]] [--gpu] [--ecs-version V] [--stage full|image|boot] [--format cloud-init|script]   (user data that joins machines with nobody at them; holds a dedicated activation: a secret)\n")
-		fmt.Fprintf(stderr, "       fleet node list [--site SITE] [--json]   (each node: managed and container instance, ECS status, agents, connected, tasks, last seen, problems)\n")
-		fmt.Fprintf(stderr, "       fleet node drain --site SITE [--wait 10m] NODE   (DRAINING, then wait until its tasks stopped or moved)\n")
-		fmt.Fprintf(stderr, "       fleet node retire --site SITE [--wait 10m] [--force] NODE   (drain, deregister from ECS and SSM, print the machine's clean-up)\n")
-		fmt.Fprintf(stderr, "       fleet node update-agents --site SITE [--wait 10m]   (one node at a time: drain, update the ECS agent's ecs-init package through SSM Run Command, ACTIVE again)\n")
-		fmt.Fprintf(stderr, "       fleet rehome --site SITE [--prefix %s] [--region REGION] [--delete]   (after the upgrade: move a site's messages from the regional stack's old queues to its own)\n", stackscontract.DefaultStackPrefix)
+		for i, c := range commands {
+			lead := "      "
+			if i == 0 {
+				lead = "usage:"
+			}
+			fmt.Fprintf(stderr, "%s fleet %s %s\n", lead, c.name, c.synopsis)
+		}
+		fmt.Fprintln(stderr, "fleet COMMAND -h: the command's flags")
 	}
 	if len(args) == 0 || !slices.Contains([]string{"status", "send", "rehome", "prepare-upgrade", "node"}, args[0]) {
 		usage()
@@ -90,22 +94,45 @@ func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	fs.SetOutput(stderr)
 	prefix := fs.String("prefix", stackscontract.DefaultStackPrefix, "stack prefix of the app (context key stackPrefix)")
 	region := fs.String("region", "", "AWS region of the stacks (default: the AWS configuration's)")
-	asJSON := fs.Bool("json", false, "print JSON instead of tables (status)")
-	location := fs.String("location", "", `where the files are: "region" or a site's name (send)`)
-	site := fs.String("site", "", "the one site to look at, by name (status; default: every site; rehome: required)")
-	deleteOld := fs.Bool("delete", false, "delete the old queues once empty (rehome)")
-	dryRun := fs.Bool("dry-run", false, "print what would change and change nothing (prepare-upgrade)")
-	nodeCount := fs.Int("nodes", 1, "how many machines the user data joins: its activation's registration limit (node userdata)")
-	expires := fs.Duration("expires", nodes.DefaultExpiry, "how long the user data's activation accepts machines, 1h to 720h (node userdata)")
-	proxy := fs.String("proxy", "", "the HTTP(S) proxy the machines reach AWS through, http://host:port (node userdata)")
-	noProxy := fs.String("no-proxy", "", "more addresses to reach without the proxy, comma-separated (node userdata)")
-	gpu := fs.Bool("gpu", false, "install the ECS agent with GPU support (node userdata)")
-	ecsVersion := fs.String("ecs-version", "", "the ECS agent version to install (default: the latest) (node userdata)")
-	stage := fs.String("stage", join.StageFull, "full: install and join at first boot; image: install only, for a golden image (no activation); boot: join a machine made from such an image (node userdata)")
-	wait := fs.Duration("wait", 10*time.Minute, "how long to wait for a draining node's tasks to stop or move (node drain, retire)")
-	force := fs.Bool("force", false, "retire even the last node running tasks, or one whose tasks did not move in time (node retire)")
-	format := fs.String("format", "cloud-init", "cloud-init: user data; script: a shell script to run as root on a machine without cloud-init (node userdata)")
+	asJSON := fs.Bool("json", false, "print JSON instead of tables")
+	location := fs.String("location", "", `where the files are: "region" or a site's name`)
+	site := fs.String("site", "", siteUsage[cmd])
+	deleteOld := fs.Bool("delete", false, "delete the old queues once empty")
+	dryRun := fs.Bool("dry-run", false, "print what would change and change nothing")
+	nodeCount := fs.Int("nodes", 1, "how many machines the user data joins: its activation's registration limit")
+	expires := fs.Duration("expires", nodes.DefaultExpiry, "how long the user data's activation accepts machines, 1h to 720h")
+	proxy := fs.String("proxy", "", "the HTTP(S) proxy the machines reach AWS through, http://host:port")
+	noProxy := fs.String("no-proxy", "", "more addresses to reach without the proxy, comma-separated")
+	gpu := fs.Bool("gpu", false, "install the ECS agent with GPU support")
+	ecsVersion := fs.String("ecs-version", "", ecsVersionUsage[cmd])
+	stage := fs.String("stage", join.StageFull, "full: install and join at first boot; image: install only, for a golden image (no activation); boot: join a machine made from such an image")
+	wait := fs.Duration("wait", 10*time.Minute, waitUsage[cmd])
+	force := fs.Bool("force", false, "retire even the last node running tasks, or one whose tasks did not move in time")
+	format := fs.String("format", "cloud-init", "cloud-init: user data; script: a shell script to run as root on a machine without cloud-init")
+	allowed := commandFlags(cmd)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: fleet %s %s\n", cmd, synopsis(cmd))
+		fs.VisitAll(func(f *flag.Flag) {
+			if slices.Contains(allowed, f.Name) {
+				def := ""
+				if f.DefValue != "" && f.DefValue != "false" {
+					def = " (default " + f.DefValue + ")"
+				}
+				fmt.Fprintf(stderr, "  --%s\n    \t%s%s\n", f.Name, f.Usage, def)
+			}
+		})
+	}
 	if err := fs.Parse(args[1:]); err != nil {
+		return exitError
+	}
+	var stray []string
+	fs.Visit(func(f *flag.Flag) {
+		if !slices.Contains(allowed, f.Name) {
+			stray = append(stray, "--"+f.Name)
+		}
+	})
+	if len(stray) > 0 {
+		fmt.Fprintf(stderr, "fleet %s: %s does not apply to this command (fleet %s -h lists its flags)\n", cmd, strings.Join(stray, ", "), cmd)
 		return exitError
 	}
 	fail := func(format string, a ...any) int {
@@ -134,6 +161,9 @@ func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		if *format != "cloud-init" && *format != "script" {
 			return fail(`--format is %q: give "cloud-init" or "script"`, *format)
 		}
+		if *ecsVersion != "" && fleetmanagercontract.Older(*ecsVersion, fleetmanagercontract.MinECSAgent) {
+			return fail("--ecs-version %s is older than %s, the oldest ECS agent that runs the site's container restart policy: give %s or newer, or leave it out for the latest", *ecsVersion, fleetmanagercontract.MinECSAgent, fleetmanagercontract.MinECSAgent)
+		}
 		u = join.Unattended{Site: *site, Stage: *stage, Proxy: *proxy, GPU: *gpu, ECSVersion: *ecsVersion}
 		if *noProxy != "" {
 			u.NoProxy = strings.Split(*noProxy, ",")
@@ -154,11 +184,10 @@ func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if cfg.Region == "" {
 		return fail("no AWS region: pass --region or set AWS_REGION (or a region in your AWS profile)")
 	}
-	timeout := 2 * time.Minute
-	if cmd == "prepare-upgrade" {
-		timeout = 12 * time.Hour // one stack update after another, each bounded by upgrade.Options.Wait
+	if *wait <= 0 {
+		return fail("--wait is %s: give how long to wait, such as 10m", *wait)
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := context.WithTimeout(ctx, commandTimeout(cmd, *wait))
 	defer cancel()
 	imageOnly := cmd == "node userdata" && *stage == join.StageImage // no AWS call
 	if _, err := cfg.Credentials.Retrieve(ctx); err != nil && !imageOnly {
@@ -168,7 +197,7 @@ func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return sendWork(ctx, cfg, *prefix, *location, files, stdout, fail)
 	}
 	if cmd == "node list" || cmd == "node drain" || cmd == "node retire" || cmd == "node update-agents" {
-		return nodeCommand(ctx, cmd, ecs.NewFromConfig(cfg), ssm.NewFromConfig(cfg), cfg.Region, *prefix, *site, fs.Args(), *asJSON, *wait, *force, stdout, stderr, fail)
+		return nodeCommand(ctx, cmd, ecs.NewFromConfig(cfg), ssm.NewFromConfig(cfg), cfg.Region, *prefix, *site, fs.Args(), *asJSON, *wait, *force, *ecsVersion, stdout, stderr, fail)
 	}
 	if cmd == "node userdata" {
 		return userData(ctx, ssm.NewFromConfig(cfg), cfg.Region, *prefix, u, batch, *format, stdout, stderr, fail)
@@ -212,7 +241,7 @@ func nodeCommand(ctx context.Context, cmd string, e nodes.ECS, m interface {
 	nodes.Managed
 	nodes.Commands
 	send.Directory
-}, region, prefix, site string, args []string, asJSON bool, wait time.Duration, force bool, stdout, stderr io.Writer, fail func(string, ...any) int) int {
+}, region, prefix, site string, args []string, asJSON bool, wait time.Duration, force bool, ecsVersion string, stdout, stderr io.Writer, fail func(string, ...any) int) int {
 	say := func(format string, a ...any) { fmt.Fprintf(stdout, format+"\n", a...) }
 	poll := min(5*time.Second, max(wait/10, 100*time.Millisecond))
 	switch {
@@ -225,15 +254,33 @@ func nodeCommand(ctx context.Context, cmd string, e nodes.ECS, m interface {
 	if site == "" {
 		var err error
 		if sites, err = siteNames(ctx, m, prefix); err != nil {
+			if denied(err) {
+				return fail("%v: listing every site reads the whole site directory, which a site's NodeOperatorPolicy does not grant: give --site SITE", err)
+			}
+			return fail("%v", reachable(err, region))
+		}
+	}
+	target := ""
+	if cmd == "node update-agents" {
+		recommended := ""
+		if ecsVersion == "" {
+			p, err := m.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(nodes.RecommendedParameter)})
+			if err != nil {
+				return fail("read AWS's recommended ECS agent version (%s): %v; give --ecs-version", nodes.RecommendedParameter, reachable(err, region))
+			}
+			recommended = aws.ToString(p.Parameter.Value)
+		}
+		var err error
+		if target, err = nodes.Target(ecsVersion, recommended); err != nil {
 			return fail("%v", err)
 		}
 	}
 	var all []nodes.Node
 	unhealthy := false
 	for _, name := range sites {
-		entry, err := send.Entry(ctx, m, prefix, name)
+		entry, err := siteEntry(ctx, m, prefix, name, region)
 		if err != nil {
-			return fail("%v; is %q a site of this app (--prefix %s)?", err, name, prefix)
+			return fail("%v", err)
 		}
 		s, err := nodes.SiteOf(name, entry)
 		if err != nil {
@@ -254,18 +301,23 @@ func nodeCommand(ctx context.Context, cmd string, e nodes.ECS, m interface {
 			continue
 		}
 		if cmd == "node update-agents" {
-			if err := nodes.UpdateAgents(ctx, e, m, s, region, list, wait, poll, say); err != nil {
+			if err := nodes.UpdateAgents(ctx, e, m, s, region, list, target, wait, poll, say); err != nil {
 				return fail("%v", err)
 			}
 			return exitHealthy
 		}
 		n, err := nodes.Find(list, name, args[0])
+		var missing *nodes.NotFoundError
+		if cmd == "node retire" && errors.As(err, &missing) && nodes.IsID(args[0]) {
+			say("%s is in neither cluster %s nor site %s's managed instances: already retired, nothing to do", args[0], s.Cluster, name)
+			return exitHealthy
+		}
 		if err != nil {
 			return fail("%v", err)
 		}
 		if cmd == "node drain" {
 			if _, err := nodes.Drain(ctx, e, s, n, wait, poll, say); err != nil {
-				return fail("%v", err)
+				return fail("%v; it stays DRAINING: run this again to wait longer (--wait), or retire it", err)
 			}
 			say("node %s is drained: it stays in the cluster, DRAINING (fleet node retire to remove it; aws ecs update-container-instances-state --status ACTIVE to use it again)", n.Name)
 			return exitHealthy
@@ -273,7 +325,7 @@ func nodeCommand(ctx context.Context, cmd string, e nodes.ECS, m interface {
 		if err := nodes.Retire(ctx, e, m, s, list, n, force, wait, poll, say); err != nil {
 			return fail("%v", err)
 		}
-		say("node %s is retired. On the machine, remove the agents and their state:\n%s", n.Name, nodes.Cleanup)
+		say("node %s is retired. On the machine, remove the agents, their containers and their state:\n%s", n.Name, nodes.Cleanup(s.Cluster))
 		return exitHealthy
 	}
 	if asJSON {
@@ -330,9 +382,9 @@ func userData(ctx context.Context, api interface {
 	u.Region = region
 	what := fmt.Sprintf("ECS Anywhere join of site %s (fleet node userdata, stage %s).", u.Site, cmp.Or(u.Stage, join.StageFull))
 	if u.Stage != join.StageImage {
-		entry, err := send.Entry(ctx, api, prefix, u.Site)
+		entry, err := siteEntry(ctx, api, prefix, u.Site, region)
 		if err != nil {
-			return fail("%v; is %q a site of this app (--prefix %s)?", err, u.Site, prefix)
+			return fail("%v", err)
 		}
 		u.Cluster, _ = entry[siteagentcontract.DirCluster].(string)
 		if err := u.ValidateSettings(); err != nil {
@@ -425,4 +477,105 @@ func sendWork(ctx context.Context, cfg aws.Config, prefix, location string, file
 	}
 	fmt.Fprintf(stdout, "sent %d file name(s) to %s through %s\n", n, location, via)
 	return exitHealthy
+}
+
+// command is one of fleet's commands: its synopsis and its flags.
+type command struct {
+	name, synopsis string
+	flags          []string
+}
+
+var commands = []command{
+	{"status", "[--prefix P] [--region R] [--site SITE] [--json]", []string{"prefix", "region", "site", "json"}},
+	{"send", "--location LOCATION [--prefix P] [--region R] [NAME ...]   (names as arguments, or one per line on standard input)", []string{"location", "prefix", "region"}},
+	{"prepare-upgrade", "[--prefix P] [--region R] [--dry-run]   (before deploying this version over one made before the fleet-wide functions)", []string{"prefix", "region", "dry-run"}},
+	{"node userdata", "--site SITE [--nodes 1] [--expires 24h] [--proxy URL [--no-proxy A,B]] [--gpu] [--ecs-version V] [--stage full|image|boot] [--format cloud-init|script]   (user data that joins machines with nobody at them; holds a dedicated activation: a secret)",
+		[]string{"site", "prefix", "region", "nodes", "expires", "proxy", "no-proxy", "gpu", "ecs-version", "stage", "format"}},
+	{"node list", "[--site SITE] [--json]   (each node: host name, managed and container instance, ECS status, agents, connected, tasks, last seen, problems)", []string{"site", "prefix", "region", "json"}},
+	{"node drain", "--site SITE [--wait 10m] NODE   (DRAINING, then wait until its tasks stopped or moved; NODE: host name, mi-… or container instance id)", []string{"site", "prefix", "region", "wait"}},
+	{"node retire", "--site SITE [--wait 10m] [--force] NODE   (drain, deregister from ECS and SSM, print the machine's clean-up; a node already gone is done)", []string{"site", "prefix", "region", "wait", "force"}},
+	{"node update-agents", "--site SITE [--wait 10m] [--ecs-version V]   (one node below V at a time: drain, update ecs-init through SSM Run Command, ACTIVE again, version checked)", []string{"site", "prefix", "region", "wait", "ecs-version"}},
+	{"rehome", "--site SITE [--prefix P] [--region R] [--delete]   (after the upgrade: move a site's messages from the regional stack's old queues to its own)", []string{"site", "prefix", "region", "delete"}},
+}
+
+func commandFlags(name string) []string {
+	for _, c := range commands {
+		if c.name == name {
+			return c.flags
+		}
+	}
+	return nil
+}
+
+func synopsis(name string) string {
+	for _, c := range commands {
+		if c.name == name {
+			return c.synopsis
+		}
+	}
+	return ""
+}
+
+// Flag texts that differ between commands.
+var (
+	siteUsage = map[string]string{
+		"status": "the one site to look at (default: every site)", "rehome": "the site whose messages to move",
+		"node list": "the site whose nodes to list (default: every site; needs to read the whole site directory)",
+	}
+	ecsVersionUsage = map[string]string{
+		"node userdata":      "the ECS agent version to install (default: the latest; at least " + fleetmanagercontract.MinECSAgent + ")",
+		"node update-agents": "the ECS agent version to reach: nodes at it or newer are skipped (default: AWS's recommended, " + nodes.RecommendedParameter + ")",
+	}
+	waitUsage = map[string]string{
+		"node drain":         "how long to wait for the node's tasks to stop or move (the command waits that long, not longer)",
+		"node retire":        "how long to wait for the node's tasks to stop or move before deregistering it",
+		"node update-agents": "how long to wait for each node to drain and, after its update, to connect again",
+	}
+)
+
+// commandTimeout is how long cmd may take in all: what it waits for (wait)
+// and time for its calls; the rollouts bound each step themselves.
+func commandTimeout(cmd string, wait time.Duration) time.Duration {
+	switch cmd {
+	case "prepare-upgrade", "node update-agents":
+		return 12 * time.Hour
+	case "node drain", "node retire":
+		return wait + 2*time.Minute
+	}
+	return 2 * time.Minute
+}
+
+// siteEntry reads a site's directory entry, saying whether the site does
+// not exist (and which do), SSM could not be reached, or the read was
+// refused.
+func siteEntry(ctx context.Context, dir send.Directory, prefix, site, region string) (map[string]any, error) {
+	entry, err := send.Entry(ctx, dir, prefix, site)
+	var missing *ssmtypes.ParameterNotFound
+	switch {
+	case err == nil:
+		return entry, nil
+	case errors.As(err, &missing):
+		names, lerr := siteNames(ctx, dir, prefix)
+		if lerr != nil {
+			return nil, fmt.Errorf("%q is not a site of this app (--prefix %s, region %s); the sites could not be listed (%v)", site, prefix, region, lerr)
+		}
+		return nil, fmt.Errorf("%q is not a site of this app (--prefix %s, region %s): the sites are %s", site, prefix, region, strings.Join(names, ", "))
+	}
+	return nil, reachable(err, region)
+}
+
+// reachable says an error that is a connection failure as one.
+func reachable(err error, region string) error {
+	var send *smithyhttp.RequestSendError
+	var netErr net.Error
+	if errors.As(err, &send) || errors.As(err, &netErr) {
+		return fmt.Errorf("cannot reach AWS in region %s (network, proxy or --region?): %w", region, err)
+	}
+	return err
+}
+
+// denied reports whether AWS refused the call.
+func denied(err error) bool {
+	var api smithy.APIError
+	return errors.As(err, &api) && strings.Contains(api.ErrorCode(), "AccessDenied")
 }

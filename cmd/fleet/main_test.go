@@ -24,7 +24,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/ecs-anywhere-stretched/stretched/cmd/fleet/internal/nodes"
 	"github.com/ecs-anywhere-stretched/stretched/cmd/fleet/internal/status"
+	fleetmanagercontract "github.com/ecs-anywhere-stretched/stretched/constructs/fleetmanager/contract"
 	routercontract "github.com/ecs-anywhere-stretched/stretched/constructs/router/contract"
 	"github.com/ecs-anywhere-stretched/stretched/testkit/fakeaws"
 	"github.com/ecs-anywhere-stretched/stretched/testkit/sqspeer"
@@ -636,7 +638,7 @@ func TestNodeUserDataMakesADedicatedActivation(t *testing.T) {
 		want string
 	}{
 		{[]string{"--site", "old"}, "names no instance role, stack or cluster: deploy the site's stack of this version"},
-		{[]string{"--site", "nowhere"}, `is "nowhere" a site of this app`},
+		{[]string{"--site", "nowhere"}, `"nowhere" is not a site of this app (--prefix Nodes, region ` + sqspeer.Region + `): the sites are factory, old`},
 		{[]string{"--site", "factory", "--nodes", "0"}, "--nodes is 0"},
 		{[]string{"--site", "factory", "--expires", "800h"}, "--expires is 800h0m0s"},
 		{[]string{"--site", "factory", "--proxy", "proxy:3128"}, "give it as http://host:port"},
@@ -788,10 +790,10 @@ func TestNodeListDrainRetire(t *testing.T) {
 	}
 	// Drain: DRAINING, and a bounded wait that says what is left.
 	code, out = node("drain", "--site", "factory", "--wait", "1s", "node-1")
-	if code != 2 || !strings.Contains(out, "is DRAINING") || !strings.Contains(out, "still runs 1 task(s) after 1s: it stays DRAINING") {
+	if code != 2 || !strings.Contains(out, "is DRAINING") || !strings.Contains(out, "still runs 1 task(s) after 1s") || !strings.Contains(out, "it stays DRAINING") {
 		t.Errorf("drain: exit %d\n%s", code, out)
 	}
-	if code, out := node("drain", "--site", "factory", "nobody"); code != 2 || !strings.Contains(out, `site factory has no node "nobody": give a managed instance id, container instance id or name of node-1 (`+mi[1]+")") {
+	if code, out := node("drain", "--site", "factory", "nobody"); code != 2 || !strings.Contains(out, `site factory has no node "nobody": give a host name, managed instance id or container instance id of node-1 (`+mi[1]+")") {
 		t.Errorf("drain an unknown node: exit %d\n%s", code, out)
 	}
 }
@@ -820,11 +822,16 @@ func motoInstance(t *testing.T, m *sqspeer.Peer) string {
 	return string(id[1])
 }
 
-// fleet node update-agents: one node at a time, drained (its task stopped
-// by ECS), the ecs-init update sent through Run Command, ACTIVE again; a
-// failed update stops the rollout with the node DRAINING and says so.
-func TestNodeUpdateAgentsRollsOneNodeAtATime(t *testing.T) {
+// fleet node update-agents against moto, whose agents never change
+// version: the first node below AWS's recommended version is drained (its
+// task stopped by ECS), the ecs-init update sent through Run Command, the
+// node made ACTIVE again, and since its agent is still the same version
+// the rollout fails there and says so, the node ACTIVE; a failed update
+// stops the rollout with the node DRAINING; a version below the site's
+// minimum is refused. (The rollout where versions change: package nodes.)
+func TestNodeUpdateAgentsChecksTheVersion(t *testing.T) {
 	ns := newNodeSite(t, "NodeUp")
+	ns.a.Parameters[nodes.RecommendedParameter] = `{"ecs_agent_version":"1.89.1","image_id":"ami-0123456789abcdef0"}`
 	ctx := context.Background()
 	task := ns.start(ns.cis[0])
 	go func() {
@@ -832,23 +839,27 @@ func TestNodeUpdateAgentsRollsOneNodeAtATime(t *testing.T) {
 		_, _ = ns.e.StopTask(ctx, &ecs.StopTaskInput{Cluster: aws.String("NodeUp-factory"), Task: aws.String(task)})
 	}()
 	code, out := ns.node("update-agents", "--site", "factory", "--wait", "20s")
-	if code != 0 || !strings.Contains(out, "2 node(s) of site factory updated") || strings.Index(out, "node node-0 is ACTIVE") > strings.Index(out, "node-1 (") {
-		t.Fatalf("update-agents: exit %d\n%s", code, out)
+	if code != 2 || !strings.Contains(out, "node node-0 runs no task") || !strings.Contains(out, "ecs-init package installed") ||
+		!strings.Contains(out, "node node-0's ECS agent is still 1.0.0 after the update") || !strings.Contains(out, "it is ACTIVE") || !strings.Contains(out, "the rollout stopped after 0 node(s)") {
+		t.Fatalf("update-agents on an agent that did not change: exit %d\n%s", code, out)
 	}
 	sent := ns.a.Calls(fakeaws.SendCommand)
-	if len(sent) != 2 || !strings.Contains(fmt.Sprint(sent[0]), "AWS-RunShellScript") || !strings.Contains(fmt.Sprint(sent[0]), "amazon-ecs-init-latest") ||
-		!strings.Contains(fmt.Sprint(sent[0]), ns.mi[0]) || !strings.Contains(fmt.Sprint(sent[1]), ns.mi[1]) {
+	if len(sent) != 1 || !strings.Contains(fmt.Sprint(sent[0]), "AWS-RunShellScript") || !strings.Contains(fmt.Sprint(sent[0]), "amazon-ecs-init-latest") || !strings.Contains(fmt.Sprint(sent[0]), ns.mi[0]) {
 		t.Errorf("commands sent: %v", sent)
 	}
 	states, err := ns.e.DescribeContainerInstances(ctx, &ecs.DescribeContainerInstancesInput{Cluster: aws.String("NodeUp-factory"), ContainerInstances: ns.cis})
 	if err != nil || aws.ToString(states.ContainerInstances[0].Status) != "ACTIVE" || aws.ToString(states.ContainerInstances[1].Status) != "ACTIVE" {
-		t.Errorf("after the rollout the nodes must be ACTIVE: %v", err)
+		t.Errorf("after the failed rollout the nodes must be ACTIVE: %v", err)
 	}
 	ns.a.On(fakeaws.GetCommandInvocation, fakeaws.Reply{Status: 200, Body: `{"Status":"Failed","StandardErrorContent":"the signature of amazon-ecs-init-latest.amd64.deb does not verify"}`})
 	code, out = ns.node("update-agents", "--site", "factory", "--wait", "5s")
 	if code != 2 || !strings.Contains(out, "the update on node node-0 ended Failed") || !strings.Contains(out, "does not verify") || !strings.Contains(out, "it stays DRAINING") ||
-		len(ns.a.Calls(fakeaws.SendCommand)) != 3 {
+		len(ns.a.Calls(fakeaws.SendCommand)) != 2 {
 		t.Errorf("a failed update: exit %d, %d commands\n%s", code, len(ns.a.Calls(fakeaws.SendCommand)), out)
+	}
+	code, out = ns.node("update-agents", "--site", "factory", "--ecs-version", "1.50.0")
+	if code != 2 || !strings.Contains(out, "--ecs-version 1.50.0 is older than "+fleetmanagercontract.MinECSAgent) || len(ns.a.Calls(fakeaws.SendCommand)) != 2 {
+		t.Errorf("a version below the minimum: exit %d\n%s", code, out)
 	}
 }
 
@@ -865,5 +876,119 @@ func TestNodeRetireHalfDoneThenFinished(t *testing.T) {
 	code, out = ns.node("retire", "--site", "factory", "node-1")
 	if code != 0 || !strings.Contains(out, "managed instance "+ns.mi[1]+" deregistered from SSM") || ns.a.Instances[ns.mi[1]] != nil || strings.Contains(out, "DRAINING") {
 		t.Errorf("the second run: exit %d\n%s", code, out)
+	}
+}
+
+// Nodes are named by their host names: a batch's machines share the
+// activation's default name, and three of them list as three; a node is
+// found by host name, managed instance id or container instance id.
+func TestNodesAreNamedByHostName(t *testing.T) {
+	ns := newNodeSite(t, "NodeNames")
+	ctx := context.Background()
+	third := motoInstance(t, shared)
+	if _, err := ns.e.RegisterContainerInstance(ctx, &ecs.RegisterContainerInstanceInput{Cluster: aws.String("NodeNames-factory"),
+		InstanceIdentityDocument: aws.String(fmt.Sprintf(`{"instanceId":%q,"region":"%s"}`, third, sqspeer.Region))}); err != nil {
+		t.Fatal(err)
+	}
+	ns.a.Instances[third] = &fakeaws.Instance{ID: third, Tags: map[string]string{"stretched:stack": "NodeNames-Anywhere-factory"}}
+	for i, id := range append(ns.mi, third) {
+		ns.a.Instances[id].Name, ns.a.Instances[id].ComputerName = "factory", fmt.Sprintf("rack1-pi-%d", i)
+	}
+	code, out := ns.node("list", "--site", "factory")
+	if code > 1 {
+		t.Fatalf("list: exit %d\n%s", code, out)
+	}
+	for i := range 3 {
+		if strings.Count(out, fmt.Sprintf("rack1-pi-%d ", i)) != 1 {
+			t.Errorf("node rack1-pi-%d is not listed once:\n%s", i, out)
+		}
+	}
+	code, out = ns.node("drain", "--site", "factory", "--wait", "2s", "rack1-pi-2")
+	if code != 0 || !strings.Contains(out, "node rack1-pi-2 ("+third+") is DRAINING") {
+		t.Errorf("drain by host name: exit %d\n%s", code, out)
+	}
+	ci := ns.cis[1][strings.LastIndex(ns.cis[1], "/")+1:]
+	if code, out = ns.node("drain", "--site", "factory", "--wait", "2s", ci); code != 0 || !strings.Contains(out, "node rack1-pi-1 ("+ns.mi[1]+") is DRAINING") {
+		t.Errorf("drain by container instance id: exit %d\n%s", code, out)
+	}
+	if code, out = ns.node("drain", "--site", "factory", "factory"); code != 2 || !strings.Contains(out, `3 nodes of site factory are named "factory"`) {
+		t.Errorf("the shared registration name must not pick a node: exit %d\n%s", code, out)
+	}
+}
+
+// Retire is idempotent: a node SSM already forgot is deregistered from ECS
+// and done; a node already gone, named by its id, is done; a first-version
+// node without the stack tag gets the command that tags it.
+func TestNodeRetireWhatIsGoneIsDone(t *testing.T) {
+	ns := newNodeSite(t, "NodeGone")
+	delete(ns.a.Instances, ns.mi[1])
+	code, out := ns.node("retire", "--site", "factory", "--wait", "5s", ns.mi[1])
+	if code != 0 || !strings.Contains(out, "deregistered from cluster NodeGone-factory") || !strings.Contains(out, "managed instance "+ns.mi[1]+" was already gone from SSM") ||
+		!strings.Contains(out, "docker ps -aq --filter label=com.amazonaws.ecs.cluster=NodeGone-factory") {
+		t.Fatalf("retire a node SSM forgot: exit %d\n%s", code, out)
+	}
+	if code, out = ns.node("retire", "--site", "factory", ns.mi[1]); code != 0 || !strings.Contains(out, "already retired, nothing to do") {
+		t.Errorf("retire again: exit %d\n%s", code, out)
+	}
+	if code, out = ns.node("retire", "--site", "factory", "rack9"); code != 2 || !strings.Contains(out, `site factory has no node "rack9"`) {
+		t.Errorf("a name not found is not done (it may be a typo): exit %d\n%s", code, out)
+	}
+	// node-0 joined before activations were tagged: SSM lists it under no
+	// site, and the operator's policy refuses its deregistration.
+	ns.a.Instances[ns.mi[0]].Tags = map[string]string{}
+	ns.a.On(fakeaws.DeregisterManagedInstance, fakeaws.Reply{Status: 400, Body: `{"__type":"AccessDeniedException","message":"not authorized to perform: ssm:DeregisterManagedInstance"}`})
+	code, out = ns.node("retire", "--site", "factory", "--force", "--wait", "2s", ns.mi[0])
+	if code != 2 || !strings.Contains(out, "aws ssm add-tags-to-resource --resource-type ManagedInstance --resource-id "+ns.mi[0]+" --tags Key=stretched:stack,Value=NodeGone-Anywhere-factory") {
+		t.Errorf("an untagged node: exit %d\n%s", code, out)
+	}
+}
+
+// Each command's help lists its own flags, a flag of another command is
+// refused, and the command's deadline follows --wait.
+func TestCommandsHaveTheirOwnFlagsAndDeadlines(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"node", "drain", "-h"}, &out, &errOut); code != exitError ||
+		!strings.Contains(errOut.String(), "--wait") || strings.Contains(errOut.String(), "--proxy") || strings.Contains(errOut.String(), "--location") {
+		t.Errorf("node drain -h: exit %d\n%s", code, errOut.String())
+	}
+	errOut.Reset()
+	if code := run(context.Background(), []string{"node", "drain", "--proxy", "http://p:1", "--site", "x", "n"}, &out, &errOut); code != exitError ||
+		!strings.Contains(errOut.String(), "--proxy does not apply to this command") {
+		t.Errorf("a flag of another command: exit %d\n%s", code, errOut.String())
+	}
+	for _, tc := range []struct {
+		cmd  string
+		wait time.Duration
+		min  time.Duration
+	}{{"node drain", 3 * time.Minute, 3 * time.Minute}, {"node drain", 10 * time.Minute, 10 * time.Minute}, {"node retire", time.Hour, time.Hour}, {"node update-agents", 10 * time.Minute, 3 * 10 * time.Minute}} {
+		if got := commandTimeout(tc.cmd, tc.wait); got <= tc.min {
+			t.Errorf("%s --wait %s: the command's deadline is %s, want more than %s", tc.cmd, tc.wait, got, tc.min)
+		}
+	}
+}
+
+// An unreachable endpoint is said as such, not as a wrong site name; a
+// wrong site name lists the sites; node list without --site on a site
+// operator's credentials says to give --site.
+func TestNodeCommandErrorsSayWhatIsWrong(t *testing.T) {
+	setAWSEnv(t, map[string]string{"AWS_ENDPOINT_URL_SSM": "http://127.0.0.1:1", "AWS_ENDPOINT_URL_ECS": "http://127.0.0.1:1"})
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"node", "drain", "--site", "factory", "n"}, &out, &errOut); code != exitError ||
+		!strings.Contains(errOut.String(), "cannot reach AWS in region "+sqspeer.Region) || strings.Contains(errOut.String(), "not a site") {
+		t.Errorf("unreachable SSM: exit %d\n%s", code, errOut.String())
+	}
+	a := fakeaws.New(t)
+	setAWSEnv(t, map[string]string{"AWS_ENDPOINT_URL_SSM": a.URL, "AWS_ENDPOINT_URL_ECS": a.URL})
+	a.Parameters["/Err/sites/factory"] = `{"site":"factory","cluster":"Err-factory","stack":"Err-Anywhere-factory"}`
+	a.Parameters["/Err/sites/lab"] = `{"site":"lab","cluster":"Err-lab","stack":"Err-Anywhere-lab"}`
+	errOut.Reset()
+	if code := run(context.Background(), []string{"node", "drain", "--prefix", "Err", "--site", "fatcory", "n"}, &out, &errOut); code != exitError ||
+		!strings.Contains(errOut.String(), `"fatcory" is not a site of this app (--prefix Err, region `+sqspeer.Region+`): the sites are factory, lab`) {
+		t.Errorf("a wrong site: exit %d\n%s", code, errOut.String())
+	}
+	a.On(fakeaws.GetParametersByPath, fakeaws.Reply{Status: 400, Body: `{"__type":"AccessDeniedException","message":"not authorized to perform: ssm:GetParametersByPath"}`})
+	errOut.Reset()
+	if code := run(context.Background(), []string{"node", "list", "--prefix", "Err"}, &out, &errOut); code != exitError || !strings.Contains(errOut.String(), "give --site SITE") {
+		t.Errorf("node list without --site, denied: exit %d\n%s", code, errOut.String())
 	}
 }

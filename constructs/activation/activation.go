@@ -327,6 +327,14 @@ func (a *Activation) NodeOperatorPolicy(entry awsssm.IStringParameter, cluster a
 				Conditions: onSiteNodes,
 			}),
 			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:     jsii.String("RecommendedAgentVersion"),
+				Actions: jsii.Strings("ssm:GetParameter"),
+				Resources: jsii.Strings(*stack.FormatArn(&awscdk.ArnComponents{
+					// AWS's public parameters have no account in their ARN: '*' matches it.
+					Service: jsii.String("ssm"), Account: jsii.String("*"), Resource: jsii.String("parameter"), ResourceName: jsii.String(contract.RecommendedAgentParameter[1:]),
+				})),
+			}),
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 				Sid:       jsii.String("ReadUpdateResults"),
 				Actions:   jsii.Strings("ssm:GetCommandInvocation"),
 				Resources: jsii.Strings("*"),
@@ -341,8 +349,8 @@ func (a *Activation) NodeOperatorPolicy(entry awsssm.IStringParameter, cluster a
 	})
 	cdknag.NagSuppressions_AddResourceSuppressions(p, &[]*cdknag.NagPackSuppression{{
 		Id:        jsii.String("AwsSolutions-IAM5"),
-		AppliesTo: &[]any{jsii.String("Resource::*"), &cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:.+:(ecs:.+:container-instance\/.+\/\*|ssm:.+:managed-instance\/\*|ssm:.+:\*:document\/AWS-RunShellScript)$/`)}},
-		Reason:    jsii.String("ssm:CreateActivation, ssm:DescribeInstanceInformation and ssm:GetCommandInvocation have no resource-level permissions (the first is allowed only with the site's stack tag and the sites' tag keys, the others only read); Run Command only with AWS-RunShellScript (AWS's document: its ARN has no account, hence '*') and only on the site's managed instances (tag); container instances are the site cluster's only (ecs:cluster), managed instances only those tagged with the site's stack"),
+		AppliesTo: &[]any{jsii.String("Resource::*"), &cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:.+:(ecs:.+:container-instance\/.+\/\*|ssm:.+:managed-instance\/\*|ssm:.+:\*:document\/AWS-RunShellScript|ssm:.+:\*:parameter\/aws\/service\/ecs\/optimized-ami\/amazon-linux-2023\/recommended)$/`)}},
+		Reason:    jsii.String("ssm:CreateActivation, ssm:DescribeInstanceInformation and ssm:GetCommandInvocation have no resource-level permissions (the first is allowed only with the site's stack tag and the sites' tag keys, the others only read); Run Command only with AWS-RunShellScript and the recommended ECS agent version read from AWS's one public parameter (AWS's own: their ARNs have no account, hence '*') and only on the site's managed instances (tag); container instances are the site cluster's only (ecs:cluster), managed instances only those tagged with the site's stack"),
 	}}, jsii.Bool(false))
 	return p
 }

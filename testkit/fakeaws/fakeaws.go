@@ -80,8 +80,9 @@ type Activation struct {
 type Instance struct {
 	ID, ActivationID string
 	Tags             map[string]string
-	// Name and PingStatus as SSM reports them; PingStatus "" is Online.
-	Name, PingStatus string
+	// Name, ComputerName (the machine's host name) and PingStatus as SSM
+	// reports them; PingStatus "" is Online.
+	Name, ComputerName, PingStatus string
 	// AgentVersion is the SSM Agent's; "" is 3.3.3100.0.
 	AgentVersion string
 }
@@ -406,7 +407,7 @@ func (f *Fake) answer(target string, in map[string]any) Reply {
 				ping = "Online"
 			}
 			list = append(list, map[string]any{"InstanceId": i.ID, "ActivationId": i.ActivationID, "PingStatus": ping, "ResourceType": "ManagedInstance",
-				"Name": i.Name, "LastPingDateTime": 1764590000, "AgentVersion": cmp.Or(i.AgentVersion, "3.3.3100.0"), "PlatformName": "Ubuntu", "PlatformVersion": "24.04"})
+				"Name": i.Name, "ComputerName": i.ComputerName, "LastPingDateTime": 1764590000, "AgentVersion": cmp.Or(i.AgentVersion, "3.3.3100.0"), "PlatformName": "Ubuntu", "PlatformVersion": "24.04"})
 		}
 		out := map[string]any{"InstanceInformationList": list}
 		if next != "" {

@@ -153,3 +153,9 @@ func (s Settings) StackTag() string {
 	}
 	return ""
 }
+
+// RecommendedAgentParameter is AWS's public parameter whose JSON value
+// names the ECS-optimized AMI's ECS agent (ecs_agent_version): fleet node
+// update-agents brings nodes to it unless given a version, and the site's
+// NodeOperatorPolicy may read it.
+const RecommendedAgentParameter = "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended"

@@ -1,9 +1,11 @@
 package nodes
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -13,6 +15,7 @@ import (
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+	"github.com/aws/smithy-go"
 
 	fleetmanagercontract "github.com/ecs-anywhere-stretched/stretched/constructs/fleetmanager/contract"
 	siteagentcontract "github.com/ecs-anywhere-stretched/stretched/constructs/siteagent/contract"
@@ -38,7 +41,12 @@ type Managed interface {
 
 // Node is one machine of a site as ECS and SSM see it.
 type Node struct {
-	Name              string    `json:"name"`
+	// Name is the machine's host name as its SSM Agent reports it; the
+	// registration's name (every node of a batch shares the activation's
+	// default name) when the agent has not reported one yet.
+	Name string `json:"name"`
+	// Registration is the name SSM registered the node under.
+	Registration      string    `json:"registration,omitempty"`
 	ManagedInstance   string    `json:"managedInstance"`
 	ContainerInstance string    `json:"containerInstance,omitempty"`
 	ECSStatus         string    `json:"ecsStatus,omitempty"`
@@ -102,10 +110,8 @@ func List(ctx context.Context, e ECS, m Managed, s Site) ([]Node, error) {
 				n = &Node{ManagedInstance: id}
 				byID[id] = n
 			}
-			n.Name = aws.ToString(ii.Name)
-			if n.Name == "" {
-				n.Name = aws.ToString(ii.ComputerName)
-			}
+			n.Registration = aws.ToString(ii.Name)
+			n.Name = cmp.Or(aws.ToString(ii.ComputerName), n.Registration)
 			n.SSMAgent, n.SSMPing = aws.ToString(ii.AgentVersion), string(ii.PingStatus)
 			if ii.LastPingDateTime != nil {
 				n.LastSeen = *ii.LastPingDateTime
@@ -114,6 +120,7 @@ func List(ctx context.Context, e ECS, m Managed, s Site) ([]Node, error) {
 	}
 	out := make([]Node, 0, len(byID))
 	for _, n := range byID {
+		n.Name = cmp.Or(n.Name, n.ManagedInstance)
 		n.Problems = problems(*n)
 		out = append(out, *n)
 	}
@@ -141,13 +148,21 @@ func problems(n Node) []string {
 	return p
 }
 
-// Find is the node ref names: its managed instance id, its container
-// instance id or ARN, or its name.
+// Find is the node ref names: its host name, its managed instance id, its
+// container instance id or ARN, or (when only one node has it) the name it
+// was registered under.
 func Find(nodes []Node, site, ref string) (Node, error) {
 	var found []Node
 	for _, n := range nodes {
 		if ref != "" && (n.ManagedInstance == ref || n.ContainerInstance == ref || strings.HasSuffix(n.ContainerInstance, "/"+ref) || n.Name == ref) {
 			found = append(found, n)
+		}
+	}
+	if len(found) == 0 {
+		for _, n := range nodes {
+			if ref != "" && n.Registration == ref {
+				found = append(found, n)
+			}
 		}
 	}
 	switch len(found) {
@@ -159,9 +174,9 @@ func Find(nodes []Node, site, ref string) (Node, error) {
 			known = append(known, n.Name+" ("+n.ManagedInstance+")")
 		}
 		if len(known) == 0 {
-			return Node{}, fmt.Errorf("site %s has no node: nothing named %q", site, ref)
+			return Node{}, &NotFoundError{Site: site, Ref: ref}
 		}
-		return Node{}, fmt.Errorf("site %s has no node %q: give a managed instance id, container instance id or name of %s", site, ref, strings.Join(known, ", "))
+		return Node{}, &NotFoundError{Site: site, Ref: ref, Known: known}
 	}
 	var ids []string
 	for _, n := range found {
@@ -169,6 +184,33 @@ func Find(nodes []Node, site, ref string) (Node, error) {
 	}
 	return Node{}, fmt.Errorf("%d nodes of site %s are named %q (%s): give its managed instance id", len(found), site, ref, strings.Join(ids, ", "))
 }
+
+// NotFoundError is a node a site does not have.
+type NotFoundError struct {
+	Site, Ref string
+	// Known are the site's nodes, as "host (mi-…)".
+	Known []string
+}
+
+func (e *NotFoundError) Error() string {
+	if len(e.Known) == 0 {
+		return fmt.Sprintf("site %s has no node: nothing named %q", e.Site, e.Ref)
+	}
+	return fmt.Sprintf("site %s has no node %q: give a host name, managed instance id or container instance id of %s", e.Site, e.Ref, strings.Join(e.Known, ", "))
+}
+
+// IsID reports whether ref is a managed instance id or a container
+// instance id or ARN, rather than a name: a node gone by its id is
+// retired, a name not found may be a typo.
+func IsID(ref string) bool {
+	return instanceID.MatchString(ref) || strings.HasPrefix(ref, "arn:") || containerInstanceID.MatchString(ref)
+}
+
+var (
+	// instanceID is a managed instance's (mi-…) or an EC2 instance's id.
+	instanceID          = regexp.MustCompile(`^(mi|i)-[0-9a-f]{8,17}$`)
+	containerInstanceID = regexp.MustCompile(`^[0-9a-f]{32}$`)
+)
 
 // Drain sets n DRAINING and waits, at most wait, polling every poll, until
 // it runs no task. It returns the tasks it still ran when it gave up.
@@ -205,10 +247,22 @@ func Drain(ctx context.Context, e ECS, s Site, n Node, wait, poll time.Duration,
 	case err != nil:
 		return left, err
 	case timedOut:
-		return left, fmt.Errorf("node %s still runs %d task(s) after %s: it stays DRAINING (ECS moves tasks only where another node has room; is one connected?); run this again, or retire it with --force", n.Name, left, wait)
+		return left, &DrainTimeout{Node: n.Name, Left: left, Wait: wait}
 	}
 	say("node %s runs no task", n.Name)
 	return 0, nil
+}
+
+// DrainTimeout is a drain that did not end within its wait; the node is
+// still DRAINING when Drain returns it (its callers say what they leave).
+type DrainTimeout struct {
+	Node string
+	Left int
+	Wait time.Duration
+}
+
+func (e *DrainTimeout) Error() string {
+	return fmt.Sprintf("node %s still runs %d task(s) after %s (ECS moves tasks only where another node has room; is one connected?)", e.Node, e.Left, e.Wait)
 }
 
 // describe reads one node's container instance; found is false when it is
@@ -261,7 +315,7 @@ func Retire(ctx context.Context, e ECS, m Managed, s Site, all []Node, n Node, f
 	if n.ContainerInstance != "" {
 		left, err := Drain(ctx, e, s, n, wait, poll, say)
 		if err != nil && !force {
-			return fmt.Errorf("%w; nothing deregistered", err)
+			return fmt.Errorf("%w; it stays DRAINING, nothing deregistered: run this again, or give --force", err)
 		}
 		if err != nil {
 			say("--force: deregistering with %d task(s) still on it", left)
@@ -273,15 +327,33 @@ func Retire(ctx context.Context, e ECS, m Managed, s Site, all []Node, n Node, f
 		}
 		say("node %s deregistered from cluster %s", n.Name, s.Cluster)
 	}
-	if _, err := m.DeregisterManagedInstance(ctx, &ssm.DeregisterManagedInstanceInput{InstanceId: aws.String(n.ManagedInstance)}); err != nil {
+	_, err := m.DeregisterManagedInstance(ctx, &ssm.DeregisterManagedInstanceInput{InstanceId: aws.String(n.ManagedInstance)})
+	var gone *ssmtypes.InvalidInstanceId
+	var api smithy.APIError
+	switch {
+	case errors.As(err, &gone):
+		say("managed instance %s was already gone from SSM", n.ManagedInstance)
+		return nil
+	case errors.As(err, &api) && strings.Contains(api.ErrorCode(), "AccessDenied") && n.SSMAgent == "" && n.SSMPing == "":
+		// Not among the site's managed instances: it carries no stack tag
+		// (it joined before activations were tagged), and the node
+		// operator policy deregisters only tagged ones.
+		return fmt.Errorf("deregister managed instance %s: access denied: it is not tagged %s=%s (it joined before the site's activations were tagged), and the site's NodeOperatorPolicy deregisters only its tagged nodes; an administrator tags it (aws ssm add-tags-to-resource --resource-type ManagedInstance --resource-id %s --tags Key=%s,Value=%s), then run this again: %w",
+			n.ManagedInstance, stackscontract.StackTagKey, s.Stack, n.ManagedInstance, stackscontract.StackTagKey, s.Stack, err)
+	case err != nil:
 		return fmt.Errorf("deregister managed instance %s: %w; it is out of the ECS cluster, still registered with SSM (run this again)", n.ManagedInstance, awserr.Explain(err))
 	}
 	say("managed instance %s deregistered from SSM", n.ManagedInstance)
 	return nil
 }
 
-// Cleanup is what to run on a retired machine to remove the agents and
+// Cleanup is what to run on a retired machine of cluster to remove the
+// agents, the containers they left (the tasks' and the agent's own) and
 // their state (the ECS Anywhere documentation's deregistration steps).
-const Cleanup = `sudo systemctl stop ecs amazon-ssm-agent
+func Cleanup(cluster string) string {
+	return `sudo systemctl stop ecs amazon-ssm-agent
+sudo docker ps -aq --filter label=com.amazonaws.ecs.cluster=` + cluster + ` | xargs -r sudo docker rm -f
+sudo docker rm -f ecs-agent 2>/dev/null || true
 sudo apt-get remove -y amazon-ecs-init amazon-ssm-agent 2>/dev/null || sudo yum remove -y amazon-ecs-init amazon-ssm-agent 2>/dev/null || sudo zypper remove -y amazon-ecs-init amazon-ssm-agent
 sudo rm -rf /var/lib/ecs /etc/ecs /var/lib/amazon/ssm /var/log/ecs /var/log/amazon/ssm`
+}
