@@ -643,6 +643,7 @@ func TestNodeUserDataMakesADedicatedActivation(t *testing.T) {
 		{[]string{"--site", "factory", "--expires", "800h"}, "--expires is 800h0m0s"},
 		{[]string{"--site", "factory", "--proxy", "proxy:3128"}, "give it as http://host:port"},
 		{[]string{"--site", "factory", "--format", "yaml"}, `--format is "yaml"`},
+		{[]string{"--site", "factory", "--ecs-version", "1.50.0"}, "--ecs-version 1.50.0 is older than 1.86.0, the oldest ECS agent that runs the site's container restart policy"},
 	} {
 		if code, _, errOut := userdata(tc.args...); code != 2 || !strings.Contains(errOut, tc.want) {
 			t.Errorf("%v: exit %d, %s; want 2 and %q", tc.args, code, errOut, tc.want)
