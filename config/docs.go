@@ -70,7 +70,7 @@ func Settings() []Setting {
 func SiteSettings() []Setting {
 	rows := []Setting{
 		{"name", "— (required)", "lowercase letter + up to 23 of `a-z 0-9 -`, unique, not `" + RegionLocation + "`"},
-		{"clusterName", fmt.Sprintf("`%s` (one site) or `%s-<name>`", DefaultClusterName, DefaultClusterName), "1..255 of letters, digits, `-`, `_`; unique"},
+		{"clusterName", fmt.Sprintf("`%s` (one site) or `%s-<name>` (several: adding a second site renames the first one's cluster, which replaces it and its nodes must join again; pin `clusterName: %s` on it first)", DefaultClusterName, DefaultClusterName, DefaultClusterName), "1..255 of letters, digits, `-`, `_`; unique"},
 	}
 	// The features' own settings, then the site's.
 	for _, d := range slices.Concat(siteagentcontract.SiteDocs(), fleetmanagercontract.SiteDocs(), activationcontract.SiteDocs()) {

@@ -99,8 +99,8 @@ func TestReviewOfTheDefaultConfiguration(t *testing.T) {
 // TestReviewNamesWhatChanged plants three changes in a copy of the
 // default configuration's templates (a new action on the task role, the
 // site queue's logical id changed, a cdk-nag suppression added) and the
-// report of what changed names each of them, and nothing else; the same
-// templates give "Nothing".
+// report of what changed names each of them with its risks, and nothing
+// else; the same templates give "Nothing".
 func TestReviewNamesWhatChanged(t *testing.T) {
 	base, o := defaultReview(t)
 	if got := review.Changes(base, base, "HEAD", o.Levels); !strings.Contains(got, "Nothing:") {
@@ -150,7 +150,11 @@ func TestReviewNamesWhatChanged(t *testing.T) {
 		}
 	}
 	want := []string{
+		"* **wildcard action or resource**: 1 change(s)",
+		"* **permissions widened**: 1 change(s)",
+		"* **stateful replacement**: 1 change(s)",
 		"replaced: site onprem's work queue renamed (SQS queue), its logical id changed from `WorkQueueAD162499` to `WorkQueueRenamedAD162499`. **Data store: a new, empty SQS queue; the old one is retained",
+		"statement added `{\"Action\":\"sqs:PurgeQueue\",\"Effect\":\"Allow\",\"Resource\":\"*\"}` — **permissions widened**, **wildcard action or resource**",
 		`added: the region's worker spec task role (IAM role): Allow \|  \| sqs:PurgeQueue \| * \| `,
 		"added: cdk-nag \\| AwsSolutions-ECR1 \\| the region's repository (ECR repository) `Repository22E53BBD` \\| planted by the test",
 	}

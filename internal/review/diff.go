@@ -95,17 +95,49 @@ func Changes(base, head *Assembly, baseName string, levels *Levels) string {
 		stacks = append(stacks, n)
 	}
 	sort.Strings(stacks)
+	var findings []Finding
+	exports := exportFindings(base, head)
+	findings = append(findings, exports...)
 	for _, name := range stacks {
 		bs, hs := base.Stack(name), head.Stack(name)
 		start := len(lines)
 		switch {
 		case bs == nil:
-			lines = append(lines, "A new stack.", "")
+			lines = append(lines, fmt.Sprintf("A new stack: %d resources.", len(hs.Resources())), "")
+			f := Finding{Stack: name, Text: "stack added", Risks: []string{RiskStack}}
+			// Its grants and openings are new too: the ones to stop at.
+			for _, nf := range propertyFindings(Stack{Name: name}, *hs, nil) {
+				for _, r := range nf.Risks {
+					if r == RiskPublic || r == RiskInternet || r == RiskCrossAccount {
+						f.Risks = append(f.Risks, r)
+					}
+				}
+			}
+			f.Risks = dedupe(f.Risks)
+			findings = append(findings, f)
 		case hs == nil:
 			lines = append(lines, "**Removed**: `cdk deploy` leaves it; `cdk destroy` of the base deletes it and what it does not retain.", "")
+			findings = append(findings, Finding{Stack: name, Text: "stack removed", Risks: []string{RiskStack}})
 		default:
 			res, renamed := resourceChanges(*bs, *hs)
+			for _, r := range res {
+				if strings.Contains(r, "**Data store") {
+					findings = append(findings, Finding{Stack: name, Text: r, Risks: []string{RiskStateful}})
+				}
+			}
 			section("Resources", res)
+			props := propertyFindings(*bs, *hs, renamed)
+			findings = append(findings, props...)
+			var items []string
+			for _, f := range props {
+				items = append(items, f.Line())
+			}
+			for _, f := range exports {
+				if f.Stack == name {
+					items = append(items, f.Line())
+				}
+			}
+			section("Properties and outputs", items)
 			perms := lineChanges(policyLines(base, *bs, levels, renamed), policyLines(head, *hs, levels, nil))
 			section("Permissions", perms)
 			exc := lineChanges(exceptionLines(base, *bs, renamed), exceptionLines(head, *hs, nil))
@@ -115,14 +147,70 @@ func Changes(base, head *Assembly, baseName string, levels *Levels) string {
 			lines = slices.Insert(lines, start, "## "+name, "")
 		}
 	}
-	if len(lines) == 0 {
-		b.WriteString("Nothing: every template's resources, permissions and checker exceptions are as they were.\n\n")
-	} else {
+	switch {
+	case len(lines) == 0 && sameTemplates(base, head):
+		b.WriteString("Nothing: the templates are equal apart from metadata and asset hashes.\n\n")
+	case len(lines) == 0:
+		b.WriteString("**Something changed that this review does not read** (a template's parameters, conditions, mappings or rules): compare the templates (`cdk diff --template`).\n\n")
+	default:
+		if summary := riskSummary(findings); len(summary) > 0 {
+			b.WriteString("## Risks\n\n")
+			for _, l := range summary {
+				b.WriteString("* " + l + "\n")
+			}
+			b.WriteString("\n")
+		}
 		b.WriteString(strings.Join(lines, "\n"))
 		b.WriteString("\n")
 	}
 	b.WriteString("---\n\n")
 	return b.String()
+}
+
+// sameTemplates reports whether every stack is in both and its template
+// is the same apart from metadata and asset hashes.
+func sameTemplates(base, head *Assembly) bool {
+	if len(base.Stacks) != len(head.Stacks) {
+		return false
+	}
+	for _, hs := range head.Stacks {
+		bs := base.Stack(hs.Name)
+		if bs == nil || !reflect.DeepEqual(comparable(bs.Template), comparable(hs.Template)) {
+			return false
+		}
+	}
+	return true
+}
+
+// comparable is a template without metadata (CDK's paths, asset
+// properties, the CDK metadata resource) and with asset hashes masked.
+func comparable(t map[string]any) any {
+	c := map[string]any{}
+	for k, v := range t {
+		if k == "Metadata" {
+			continue
+		}
+		if k == "Resources" {
+			res := map[string]any{}
+			m, _ := v.(map[string]any)
+			for id, r := range m {
+				rm, _ := r.(map[string]any)
+				if rm["Type"] == "AWS::CDK::Metadata" {
+					continue
+				}
+				cr := map[string]any{}
+				for rk, rv := range rm {
+					if rk != "Metadata" {
+						cr[rk] = rv
+					}
+				}
+				res[id] = cr
+			}
+			v = res
+		}
+		c[k] = v
+	}
+	return normalized(c)
 }
 
 // resourceChanges are a stack's added, removed and replaced resources, and
@@ -223,6 +311,9 @@ func resourceChanges(base, head Stack) (items []string, renamed map[string]strin
 	}
 	for _, p := range pairs {
 		item := fmt.Sprintf("replaced: %s, its logical id changed from `%s` to `%s`.%s", Name(head.Name, p.neu, p.typ), p.old, p.neu, flagOld(p.old, p.typ))
+		if grants := grantsNaming(head, p.neu); grants != "" {
+			item += " The grants that name it move to the new one: " + grants + "."
+		}
 		if len(follow) > 0 {
 			item += " With it, what refers to it is replaced: " + strings.Join(follow, ", ") + "."
 		}
@@ -242,6 +333,38 @@ func resourceChanges(base, head Stack) (items []string, renamed map[string]strin
 	}
 	items = append(items, changed...)
 	return items, renamed
+}
+
+// grantsNaming are the actions of the statements of s that name the
+// resource id, with their owners, in words.
+func grantsNaming(s Stack, id string) string {
+	var actions, owners []string
+	res := s.Resources()
+	for _, oid := range sortedIDs(res) {
+		props, _ := res[oid]["Properties"].(map[string]any)
+		for _, sts := range statementsOf(props) {
+			for _, st := range sts {
+				raw, _ := json.Marshal(st)
+				if !strings.Contains(string(raw), `"`+id+`"`) {
+					continue
+				}
+				m, _ := st.(map[string]any)
+				for _, a := range append(list(m["Action"]), list(m["NotAction"])...) {
+					if a := fmt.Sprint(a); !slices.Contains(actions, a) {
+						actions = append(actions, a)
+					}
+				}
+				if o := Name(s.Name, oid, fmt.Sprint(res[oid]["Type"])); !slices.Contains(owners, o) {
+					owners = append(owners, o)
+				}
+			}
+		}
+	}
+	if len(actions) == 0 {
+		return ""
+	}
+	sort.Strings(actions)
+	return strings.Join(actions, ", ") + " (" + strings.Join(owners, "; ") + ")"
 }
 
 // policyLines are a stack's permissions, one line per row, under their
