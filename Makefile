@@ -28,18 +28,28 @@ synth: $(NPM_STAMP) ## synthesize every stack into cdk.out/ (no AWS credentials 
 	$(CDK) synth --quiet $(CDK_ARGS)
 	@ls cdk.out/*.template.json
 
-# The review of what `make synth` writes (the same CDK_ARGS); with
-# BASE=<git ref>, the base commit is synthesized in a temporary worktree
-# (same CDK_ARGS) and what changed since it comes first.
+# The review: the working tree synthesized afresh (its cdk.json, CDK_ARGS)
+# into a temporary folder; with BASE=<git ref>, the base commit too, in a
+# temporary worktree with its own cdk.json and the same CDK_ARGS, and what
+# changed since it comes first. The report's header says which commits and
+# arguments; a failed synth leaves no report (the old one is removed first)
+# and nothing of one run is read by the next.
 BASE ?=
-review: $(NPM_STAMP) ## write cdk.out/review.md: every stack's resources, roles and policies in words, checker exceptions; BASE=<git ref> puts what changed first
-	$(CDK) synth --quiet $(CDK_ARGS)
-	@if [ -z "$(BASE)" ]; then go run ./cmd/review -o cdk.out/review.md cdk.out; exit 0; fi; \
-	base=$$(mktemp -d); trap 'git worktree remove --force "$$base/src" >/dev/null 2>&1; rm -rf "$$base"' EXIT; \
-	git worktree add --detach "$$base/src" "$(BASE)" >/dev/null; \
-	ln -s "$(CURDIR)/node_modules" "$$base/src/node_modules"; \
-	(cd "$$base/src" && $(CDK) synth --quiet -o "$$base/cdk.out" $(CDK_ARGS)); \
-	go run ./cmd/review -base "$$base/cdk.out" -base-name "$(BASE)" -o cdk.out/review.md cdk.out
+review: $(NPM_STAMP) ## write cdk.out/review.md: every stack's resources, roles and policies in words, checker exceptions; BASE=<git ref> puts what changed first, risks named
+	@mkdir -p cdk.out; rm -f cdk.out/review.md; \
+	work=$$(mktemp -d); trap 'git worktree remove --force "$$work/src" >/dev/null 2>&1; rm -rf "$$work"' EXIT; \
+	head=$$(git rev-parse --short HEAD 2>/dev/null || echo "no commit"); \
+	if [ -n "$$(git status --porcelain 2>/dev/null)" ]; then head="$$head with uncommitted changes"; fi; \
+	$(CDK) synth --quiet -o "$$work/head" $(CDK_ARGS) || { echo "review: the working tree does not synthesize: no report written" >&2; exit 1; }; \
+	set -- -synthesized "head: $$head, its cdk.json" -synthesized "extra arguments (both sides): $(if $(CDK_ARGS),$(CDK_ARGS),none)"; \
+	if [ -n "$(BASE)" ]; then \
+	  sha=$$(git rev-parse --short "$(BASE)") || { echo "review: BASE=$(BASE) is not a commit here: no report written" >&2; exit 1; }; \
+	  git worktree add --detach "$$work/src" "$(BASE)" >/dev/null; \
+	  ln -s "$(CURDIR)/node_modules" "$$work/src/node_modules"; \
+	  (cd "$$work/src" && $(CDK) synth --quiet -o "$$work/base" $(CDK_ARGS)) || { echo "review: BASE=$(BASE) ($$sha) does not synthesize: no report written" >&2; exit 1; }; \
+	  set -- "$$@" -synthesized "base: $(BASE) = $$sha, its cdk.json" -base "$$work/base" -base-name "$(BASE) ($$sha)"; \
+	fi; \
+	go run ./cmd/review "$$@" -o cdk.out/review.md "$$work/head"
 
 review-report: ## write cdk.out/review.md from cdk.out as it is (no synth; the pipeline runs it after make synth)
 	go run ./cmd/review -o cdk.out/review.md cdk.out

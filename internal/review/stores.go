@@ -246,14 +246,19 @@ func ReadSimulation(path string) (*Simulation, error) {
 
 func (sim *Simulation) write(b *strings.Builder) {
 	var allowed, denied []Edge
+	seen := map[Edge]bool{}
 	for _, e := range sim.Edges {
+		if seen[e] {
+			continue
+		}
+		seen[e] = true
 		if e.Allowed {
 			allowed = append(allowed, e)
 		} else {
 			denied = append(denied, e)
 		}
 	}
-	fmt.Fprintf(b, "## Permission edges the simulation proves\n\nEvery call the system makes, evaluated against the identity, resource, key and boundary policies of the templates of the tested configurations (%s) by `@cloud-copilot/iam-simulate`, in the same run as `make test` (`TestCallsTheSystemMakesAreAllowed`): %d calls allowed, %d dangerous calls denied. Account `123456789012` and region `eu-west-1` stand in for yours.\n\n",
+	fmt.Fprintf(b, "## Permission edges the simulation proves\n\n**Not run on the templates under review.** The simulation runs in `make test` (`TestCallsTheSystemMakesAreAllowed`: it needs the test suite's model of every call the code makes) over the templates of the tested configurations (%s), evaluated by `@cloud-copilot/iam-simulate` against their identity, resource, key and boundary policies; these are that run's committed results (`test/testdata/review/simulation.json`, which `make test` fails on when stale). A change under review is proven only once `make test` passes on it. %d calls allowed, %d dangerous calls denied (each row once). Account `123456789012` and region `eu-west-1` stand in for yours.\n\n",
 		strings.Join(sim.Configurations, ", "), len(allowed), len(denied))
 	for _, group := range []struct {
 		title string
