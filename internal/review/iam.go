@@ -125,7 +125,13 @@ func (a *Assembly) rows(stack string, doc any, levels *Levels, withPrincipals bo
 		for _, act := range list(actions) {
 			s := fmt.Sprint(act)
 			svc, _, _ := strings.Cut(s, ":")
-			key := [2]string{svc, levels.Level(s)}
+			level := levels.Level(s)
+			if not != "" {
+				// NotAction grants everything else: the excluded actions'
+				// level says nothing of what it grants.
+				level = "every level but these actions"
+			}
+			key := [2]string{svc, level}
 			groups[key] = append(groups[key], s)
 		}
 		keys := make([][2]string, 0, len(groups))

@@ -65,6 +65,11 @@ func (a *Assembly) Text(stack string, v any) string {
 					out := make([]string, len(items))
 					for i, it := range items {
 						out[i] = a.Text(stack, it)
+						// A resource named in words inside a longer string
+						// (an ARN): braced, so it does not run into the text.
+						if _, lit := it.(string); !lit && len(items) > 1 && strings.Contains(out[i], " ") {
+							out[i] = "{" + out[i] + "}"
+						}
 					}
 					return strings.Join(out, sep)
 				}

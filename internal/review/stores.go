@@ -178,13 +178,19 @@ func seconds(v any) string {
 	case string:
 		_, _ = fmt.Sscan(x, &n)
 	}
+	unit := func(n int, one string) string {
+		if n == 1 {
+			return "1 " + one
+		}
+		return fmt.Sprintf("%d %ss", n, one)
+	}
 	switch {
 	case n >= 86400 && int(n)%86400 == 0:
-		return fmt.Sprintf("%d days", int(n)/86400)
+		return unit(int(n)/86400, "day")
 	case n >= 3600 && int(n)%3600 == 0:
-		return fmt.Sprintf("%d hours", int(n)/3600)
+		return unit(int(n)/3600, "hour")
 	}
-	return fmt.Sprintf("%v seconds", v)
+	return unit(int(n), "second")
 }
 
 // lifecycle is an ECR lifecycle policy's rules in words.
