@@ -1,6 +1,7 @@
 package review
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -223,6 +224,51 @@ func (a *Assembly) stackReport(b *strings.Builder, s Stack, o Options) {
 		stores = append(stores, []string{st.name, st.encryption, st.retention, st.deletion})
 	}
 	markdownTable(b, []string{"store", "encryption", "keeps", "on delete"}, stores)
+
+	// What runs as which role: each task definition's roles and images,
+	// so a reader follows a container to its permissions below.
+	var tasks [][]string
+	var onNode []string
+	for _, id := range ids {
+		if fmt.Sprint(res[id]["Type"]) != "AWS::ECS::TaskDefinition" {
+			continue
+		}
+		p, _ := res[id]["Properties"].(map[string]any)
+		role := func(k string) string {
+			if p[k] == nil {
+				return "none"
+			}
+			return a.Text(s.Name, p[k])
+		}
+		var images []string
+		for _, c := range list(p["ContainerDefinitions"]) {
+			cm, _ := c.(map[string]any)
+			images = append(images, fmt.Sprint(cm["Name"])+": "+a.Text(s.Name, cm["Image"]))
+		}
+		launch := strings.Join(a.texts(s.Name, p["RequiresCompatibilities"]), ", ")
+		tasks = append(tasks, []string{Name(s.Name, id, "AWS::ECS::TaskDefinition") + " `" + id + "`", launch, role("TaskRoleArn"), role("ExecutionRoleArn"), strings.Join(images, "; ")})
+		if launch == "EXTERNAL" {
+			onNode = append(onNode, role("TaskRoleArn"), role("ExecutionRoleArn"))
+		}
+	}
+	if len(tasks) > 0 {
+		b.WriteString("### What runs as which role\n\n")
+		markdownTable(b, []string{"task definition", "launch type", "its containers run as (task role)", "the agent pulls and logs as (execution role)", "containers"}, tasks)
+	}
+	if len(onNode) > 0 {
+		// Root on a node holds the instance role's credentials and those
+		// the ECS agent receives for the tasks placed on it.
+		for _, id := range ids {
+			if fmt.Sprint(res[id]["Type"]) != "AWS::IAM::Role" {
+				continue
+			}
+			raw, _ := json.Marshal(res[id]["Properties"])
+			if strings.Contains(string(raw), `"Service":"ssm.amazonaws.com"`) {
+				onNode = append([]string{Name(s.Name, id, "AWS::IAM::Role") + " (the nodes' instance role)"}, onNode...)
+			}
+		}
+		fmt.Fprintf(b, "A machine of this site holds the credentials of: %s. That is what root on a compromised node reaches (their permissions are below).\n\n", strings.Join(onNode, "; "))
+	}
 
 	kind := ""
 	for _, p := range a.Policies(s, o.Levels) {
