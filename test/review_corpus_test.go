@@ -157,6 +157,7 @@ func TestReviewOfPlantedChanges(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			head.Managed = base.Managed
 			got := review.Changes(base, head, "HEAD", o.Levels)
 			checkCorpus(t, tc.name, got, tc.risk)
 			all = append(all, planted{tc.name, dir, got, head})
@@ -249,6 +250,7 @@ func TestReviewOfPlantedChanges(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		head.Managed = base.Managed
 		got := review.Changes(base, head, "HEAD", o.Levels)
 		checkCorpus(t, "new-site-by-context", got, review.RiskStack)
 		if !strings.Contains(got, "## EcsWorker-Anywhere-lab\n\nA new stack") {

