@@ -322,12 +322,14 @@ func TestShutdownStopsACopyInProgress(t *testing.T) {
 func shutdownStopsACopyInProgress(t *testing.T, peer func(testing.TB) *sqspeer.Peer) {
 	f := newFixtureOn(t, peer, 5)
 	f.files(t, "slow")
-	write(t, filepath.Join(f.src, "slow"), strings.Repeat("x", 80<<20))
+	write(t, filepath.Join(f.src, "slow"), strings.Repeat("x", 120<<20))
 	cfg := f.config()
 	cfg.VisibilityTimeout = 60 * time.Second
-	// The copy (80 chunks, 100 ms each) is stopped after 3 of the 4 s; a
-	// chunk ends well within the quarter kept to release the message.
-	cfg.ShutdownGrace = 4 * time.Second
+	// The copy (120 chunks, 100 ms each) is stopped after 6 of the 8 s; a
+	// chunk ends well within the quarter kept to release the message, even
+	// on a loaded 2-core machine (with 4 s, `make test` under load missed
+	// the 0.6 s left to release it in some runs, 2026-12-07).
+	cfg.ShutdownGrace = 8 * time.Second
 	logs := &syncBuffer{}
 	w := newWorker(cfg, f.client, slog.New(slog.NewJSONHandler(logs, nil)))
 	w.mover.link = func(string, string) error { return &os.LinkError{Op: "link", Err: syscall.EXDEV} }

@@ -42,14 +42,7 @@ func (s Stack) Resources() map[string]map[string]any {
 }
 
 // sortedIDs are the logical ids of res, sorted.
-func sortedIDs(res map[string]map[string]any) []string {
-	ids := make([]string, 0, len(res))
-	for id := range res {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	return ids
-}
+func sortedIDs(res map[string]map[string]any) []string { return keysOf(res) }
 
 // Keep keeps only the stacks keep says yes to (exports of the others still
 // resolve).

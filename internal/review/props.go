@@ -135,7 +135,7 @@ func diffValues(path string, a, b any, hadA, hasB bool, out *[]change) {
 		for k := range bm {
 			keys[k] = true
 		}
-		for _, k := range sortedKeys(keys) {
+		for _, k := range keysOf(keys) {
 			av, ina := am[k]
 			bv, inb := bm[k]
 			diffValues(join(path, k), av, bv, ina, inb, out)
@@ -168,15 +168,6 @@ func join(path, k string) string {
 		return k
 	}
 	return path + "." + k
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // short is v as compact JSON, at most 140 characters.
@@ -418,7 +409,7 @@ func propertyFindings(base, head Stack, renamed map[string]string) []Finding {
 		for p := range ns {
 			docPaths[p] = true
 		}
-		for _, p := range sortedKeys(docPaths) {
+		for _, p := range keysOf(docPaths) {
 			out = append(out, statementFindings(head.Name, title, p, os[p], ns[p])...)
 		}
 		var changes []change
@@ -475,7 +466,7 @@ func statementFindings(stack, title, path string, before, after []any) []Finding
 		ak[statementKey(st)] = st
 	}
 	var out []Finding
-	for _, k := range sortedMapKeys(ak) {
+	for _, k := range keysOf(ak) {
 		if _, ok := bk[k]; ok {
 			continue
 		}
@@ -485,7 +476,7 @@ func statementFindings(stack, title, path string, before, after []any) []Finding
 			risks = []string{RiskNarrowed}
 		}
 		// The same grant with fewer conditions than one it replaces.
-		for _, ok := range sortedMapKeys(bk) {
+		for _, ok := range keysOf(bk) {
 			if _, kept := ak[ok]; kept {
 				continue
 			}
@@ -497,7 +488,7 @@ func statementFindings(stack, title, path string, before, after []any) []Finding
 		risks = append(risks, statementRisks(st)...)
 		out = append(out, Finding{stack, fmt.Sprintf("permissions: %s %s: statement added %s", title, path, short(st, true)), dedupe(risks)})
 	}
-	for _, k := range sortedMapKeys(bk) {
+	for _, k := range keysOf(bk) {
 		if _, ok := ak[k]; ok {
 			continue
 		}
@@ -533,15 +524,6 @@ func conditionsRemoved(before, after any) bool {
 		return n
 	}
 	return count(a["Condition"]) < count(b["Condition"])
-}
-
-func sortedMapKeys(m map[string]any) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func dedupe(l []string) []string {
@@ -701,7 +683,7 @@ func exportFindings(base, head *Assembly) []Finding {
 	}
 	be, he := exportsOf(base), exportsOf(head)
 	var out []Finding
-	for _, name := range sortedStringKeys(be) {
+	for _, name := range keysOf(be) {
 		if _, ok := he[name]; ok {
 			continue
 		}
@@ -719,28 +701,19 @@ func exportFindings(base, head *Assembly) []Finding {
 		}
 		bo, _ := bs.Template["Outputs"].(map[string]any)
 		ho, _ := s.Template["Outputs"].(map[string]any)
-		for _, k := range sortedMapKeys(ho) {
+		for _, k := range keysOf(ho) {
 			if _, ok := bo[k]; !ok {
 				out = append(out, Finding{s.Name, fmt.Sprintf("outputs: `%s` added", k), []string{RiskOtherProperty}})
 			} else if !reflect.DeepEqual(normalized(bo[k]), normalized(ho[k])) {
 				out = append(out, Finding{s.Name, fmt.Sprintf("outputs: `%s` changed: %s → %s", k, short(bo[k], true), short(ho[k], true)), []string{RiskOtherProperty}})
 			}
 		}
-		for _, k := range sortedMapKeys(bo) {
+		for _, k := range keysOf(bo) {
 			if _, ok := ho[k]; !ok {
 				out = append(out, Finding{s.Name, fmt.Sprintf("outputs: `%s` removed", k), []string{RiskOtherProperty}})
 			}
 		}
 	}
-	return out
-}
-
-func sortedStringKeys(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
 	return out
 }
 
@@ -759,5 +732,15 @@ func riskSummary(findings []Finding) []string {
 			out = append(out, fmt.Sprintf("**%s**: %d change(s)", r, n))
 		}
 	}
+	return out
+}
+
+// keysOf are m's keys, sorted.
+func keysOf[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
 	return out
 }
