@@ -158,11 +158,12 @@ func TestReviewNamesWhatChanged(t *testing.T) {
 		"* **permissions widened**: 1 change(s)",
 		"* **stateful replacement**: 1 change(s)",
 		"replaced: site onprem's work queue renamed (SQS queue), its logical id changed from `WorkQueueAD162499` to `WorkQueueRenamedAD162499`. **Data store: a new, empty SQS queue; the old one is retained",
-		"statement added `{\"Action\":\"sqs:PurgeQueue\",\"Effect\":\"Allow\",\"Resource\":\"*\"}` — **permissions widened**, **wildcard action or resource**",
+		"statement added `{\"Action\":\"sqs:PurgeQueue\",\"Effect\":\"Allow\",\"Resource\":\"*\"}` (cdk-nag reports nothing: the suppression AwsSolutions-IAM5",
+		") — **permissions widened**, **wildcard action or resource**",
 		`added: the region's worker spec task role (IAM role): Allow \|  \| sqs:PurgeQueue \| * \| `,
 		"added: cdk-nag \\| AwsSolutions-ECR1 \\| the region's repository (ECR repository) `Repository22E53BBD` \\| planted by the test",
 	}
-	if len(items) != len(want) {
+	if len(items) != len(want)-1 { // two wants are one item
 		t.Errorf("the report names %d changes, want %d:\n%s", len(items), len(want), got)
 	}
 	for _, w := range want {

@@ -127,6 +127,21 @@ func Changes(base, head *Assembly, baseName string, levels *Levels) string {
 			}
 			section("Resources", res)
 			props := propertyFindings(*bs, *hs, renamed)
+			// A new wildcard a broad suppression already covers: said
+			// beside it, since cdk-nag will not.
+			ex := head.exceptions(*hs)
+			for i, f := range props {
+				if !slices.Contains(f.Risks, RiskWildcard) {
+					continue
+				}
+				for _, e := range ex {
+					id := e.Resource[strings.LastIndex(e.Resource, " ")+1:]
+					if strings.HasPrefix(e.Rule, "AwsSolutions-IAM5") && strings.HasPrefix(id, "`") && strings.Contains(f.Text, id) {
+						props[i].Text += fmt.Sprintf(" (cdk-nag reports nothing: the suppression %s on it already covers wildcards, for: %s)", e.Rule, e.Reason)
+						break
+					}
+				}
+			}
 			findings = append(findings, props...)
 			var items []string
 			for _, f := range props {
