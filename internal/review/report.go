@@ -287,6 +287,24 @@ func (a *Assembly) stackReport(b *strings.Builder, s Stack, o Options) {
 		fmt.Fprintf(b, "A machine of this site holds the credentials of: %s. That is what root on a compromised node reaches (their permissions are below).\n\n", strings.Join(onNode, "; "))
 	}
 
+	// Where messages go: each subscription's filter in words.
+	var routes [][]string
+	for _, id := range ids {
+		if fmt.Sprint(res[id]["Type"]) != "AWS::SNS::Subscription" {
+			continue
+		}
+		p, _ := res[id]["Properties"].(map[string]any)
+		filter := "every message"
+		if f := p["FilterPolicy"]; f != nil {
+			filter = "messages whose " + filterWords(f)
+		}
+		routes = append(routes, []string{a.Text(s.Name, p["TopicArn"]), filter, fmt.Sprint(p["Protocol"]) + " " + a.Text(s.Name, p["Endpoint"])})
+	}
+	if len(routes) > 0 {
+		b.WriteString("### Routing\n\n")
+		markdownTable(b, []string{"from topic", "takes", "to"}, routes)
+	}
+
 	kind := ""
 	for _, p := range a.Policies(s, o.Levels) {
 		if p.Kind != kind {
@@ -458,4 +476,52 @@ func ReadManagedPolicies(path string, names []string) (map[string]ManagedPolicy,
 		out[name] = ManagedPolicy{Version: p.Latest, Document: p.Versions[p.Latest].Document}
 	}
 	return out, nil
+}
+
+// filterWords is an SNS filter policy in words (attribute matching: exact
+// values, anything-but, exists, and $or).
+func filterWords(f any) string {
+	m, _ := f.(map[string]any)
+	if or, ok := m["$or"]; ok {
+		var parts []string
+		for _, alt := range list(or) {
+			parts = append(parts, filterWords(alt))
+		}
+		return strings.Join(parts, ", or whose ")
+	}
+	var parts []string
+	for _, key := range keysOf(m) {
+		var values, conds []string
+		for _, v := range list(m[key]) {
+			switch x := v.(type) {
+			case string:
+				values = append(values, x)
+			case map[string]any:
+				switch {
+				case x["exists"] == false:
+					conds = append(conds, key+" is not set")
+				case x["exists"] == true:
+					conds = append(conds, key+" is set")
+				case x["anything-but"] != nil:
+					var but []string
+					for _, b := range list(x["anything-but"]) {
+						but = append(but, fmt.Sprint(b))
+					}
+					conds = append(conds, key+" is none of "+strings.Join(but, ", "))
+				default:
+					raw, _ := json.Marshal(x)
+					conds = append(conds, key+" matches "+string(raw))
+				}
+			default:
+				values = append(values, fmt.Sprint(x))
+			}
+		}
+		if len(values) == 1 {
+			conds = append(conds, key+" is "+values[0])
+		} else if len(values) > 1 {
+			conds = append(conds, key+" is one of "+strings.Join(values, ", "))
+		}
+		parts = append(parts, strings.Join(conds, " or "))
+	}
+	return strings.Join(parts, " and ")
 }
