@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -138,13 +139,13 @@ func (a *Assembly) exposed(s Stack) []string {
 			}
 			for _, in := range ingress {
 				m, _ := in.(map[string]any)
-				if m["CidrIp"] == "0.0.0.0/0" || m["CidrIpv6"] == "::/0" {
+				if internet(m) {
 					out = append(out, "open to the internet: "+name+" accepts "+compact(m))
 				}
 			}
 		case "AWS::ECS::Service":
 			if strings.Contains(fmt.Sprint(p["NetworkConfiguration"]), "AssignPublicIp:ENABLED") {
-				out = append(out, "public IP: "+name+"'s tasks get one to reach AWS without a NAT gateway (outbound only: no ingress rule lets anything in)")
+				out = append(out, "public IP: "+name+"'s tasks get one to reach AWS without a NAT gateway; "+a.ingressOf(s, p["NetworkConfiguration"]))
 			}
 		case "AWS::S3::Bucket":
 			pab, _ := p["PublicAccessBlockConfiguration"].(map[string]any)
@@ -159,7 +160,7 @@ func (a *Assembly) exposed(s Stack) []string {
 			d, _ := doc.(map[string]any)
 			for _, raw := range list(d["Statement"]) {
 				st, _ := raw.(map[string]any)
-				if st["Effect"] == "Allow" && st["Condition"] == nil && (st["Principal"] == "*" || compact(st["Principal"]) == `{"AWS":"*"}`) {
+				if st["Effect"] == "Allow" && st["Condition"] == nil && slices.Contains(principalValues(st["Principal"]), "*") {
 					out = append(out, "anyone may "+strings.Join(a.texts(s.Name, st["Action"]), ", ")+": "+name)
 				}
 			}
@@ -167,6 +168,39 @@ func (a *Assembly) exposed(s Stack) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// ingressOf says, from the template, what the security groups a network
+// configuration names let in.
+func (a *Assembly) ingressOf(s Stack, netConf any) string {
+	raw, _ := json.Marshal(netConf)
+	res := s.Resources()
+	var rules []string
+	for _, id := range sortedIDs(res) {
+		if !strings.Contains(string(raw), `"`+id+`"`) && fmt.Sprint(res[id]["Type"]) != "AWS::EC2::SecurityGroupIngress" {
+			continue
+		}
+		p, _ := res[id]["Properties"].(map[string]any)
+		switch fmt.Sprint(res[id]["Type"]) {
+		case "AWS::EC2::SecurityGroup":
+			if strings.Contains(string(raw), `"`+id+`"`) {
+				for _, in := range list(p["SecurityGroupIngress"]) {
+					rules = append(rules, compact(in))
+				}
+			}
+		case "AWS::EC2::SecurityGroupIngress":
+			gid, _ := json.Marshal(p["GroupId"])
+			for _, g := range sortedIDs(res) {
+				if strings.Contains(string(gid), `"`+g+`"`) && strings.Contains(string(raw), `"`+g+`"`) {
+					rules = append(rules, compact(p))
+				}
+			}
+		}
+	}
+	if len(rules) == 0 {
+		return "outbound only: its security groups have no ingress rule"
+	}
+	return "its security groups let in: " + strings.Join(rules, "; ")
 }
 
 // seconds is a number of seconds in days or hours.
