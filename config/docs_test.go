@@ -3,13 +3,13 @@ package config
 import (
 	"encoding/json"
 	"flag"
-	"os"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/ecs-anywhere-stretched/stretched/constructs/loggroup"
+	"github.com/ecs-anywhere-stretched/stretched/testkit/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite the configuration table in docs/configuration.md")
@@ -23,27 +23,7 @@ const (
 // The configuration table in the docs is the one Table makes from the
 // package's own keys, defaults and ranges.
 func TestTheDocsTableIsCurrent(t *testing.T) {
-	raw, err := os.ReadFile(docsFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc := string(raw)
-	before, rest, ok1 := strings.Cut(doc, tableStart)
-	_, after, ok2 := strings.Cut(rest, tableEnd)
-	if !ok1 || !ok2 {
-		t.Fatalf("%s lacks the markers %q and %q around the generated tables", docsFile, tableStart, tableEnd)
-	}
-	want := before + tableStart + "\n" + Table() + "\n" + tableEnd + after
-	if want == doc {
-		return
-	}
-	if *update {
-		if err := os.WriteFile(docsFile, []byte(want), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	t.Errorf("%s's configuration table is not what package config says; run go test ./config -update", docsFile)
+	golden.Section(t, docsFile, tableStart, tableEnd, Table(), *update, "go test ./config -update")
 }
 
 // Every key and site field the app reads has a row, and every row is a key

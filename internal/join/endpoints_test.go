@@ -2,10 +2,11 @@ package join
 
 import (
 	"flag"
-	"os"
 	"path"
 	"strings"
 	"testing"
+
+	"github.com/ecs-anywhere-stretched/stretched/testkit/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite the endpoint table in docs/sites.md")
@@ -62,25 +63,5 @@ func TestEveryHostTheJoinReachesIsListed(t *testing.T) {
 
 // docs/sites.md's endpoint table is the one in code.
 func TestTheDocsEndpointTableIsCurrent(t *testing.T) {
-	raw, err := os.ReadFile(sitesDoc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc := string(raw)
-	before, rest, ok1 := strings.Cut(doc, endpointsStart)
-	_, after, ok2 := strings.Cut(rest, endpointsEnd)
-	if !ok1 || !ok2 {
-		t.Fatalf("%s lacks the markers %q and %q around the endpoint table", sitesDoc, endpointsStart, endpointsEnd)
-	}
-	want := before + endpointsStart + "\n" + EndpointsTable() + "\n" + endpointsEnd + after
-	if want == doc {
-		return
-	}
-	if *update {
-		if err := os.WriteFile(sitesDoc, []byte(want), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	t.Errorf("%s's endpoint table is not internal/join's Endpoints; run go test ./internal/join -update", sitesDoc)
+	golden.Section(t, sitesDoc, endpointsStart, endpointsEnd, EndpointsTable(), *update, "go test ./internal/join -update")
 }
