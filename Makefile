@@ -66,7 +66,7 @@ test: $(NPM_STAMP) vet ## run every test: config, constructs, golden templates, 
 	go test -count=1 -vet=off -p 4 -parallel 4 -timeout 30m ./... # vet ran above, with every analyzer
 
 golden: $(NPM_STAMP) ## rewrite the golden templates in test/testdata after a deliberate change
-	go test -count=1 ./test -run "TestGolden|TestInventory|TestEachSettingAlone" -update
+	go test -count=1 ./test -run "TestGolden|TestInventory|TestEachSettingAlone|TestReviewOfPlantedChanges" -update
 
 diff: $(NPM_STAMP) ## compare the stacks with what is deployed
 	$(CDK) diff $(CDK_ARGS)

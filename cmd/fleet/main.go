@@ -38,7 +38,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
-	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/ecs-anywhere-stretched/stretched/cmd/fleet/internal/nodes"
@@ -47,6 +46,7 @@ import (
 	"github.com/ecs-anywhere-stretched/stretched/cmd/fleet/internal/upgrade"
 	fleetmanagercontract "github.com/ecs-anywhere-stretched/stretched/constructs/fleetmanager/contract"
 	siteagentcontract "github.com/ecs-anywhere-stretched/stretched/constructs/siteagent/contract"
+	"github.com/ecs-anywhere-stretched/stretched/internal/awserr"
 	"github.com/ecs-anywhere-stretched/stretched/internal/join"
 	"github.com/ecs-anywhere-stretched/stretched/internal/send"
 	stackscontract "github.com/ecs-anywhere-stretched/stretched/stacks/contract"
@@ -109,9 +109,10 @@ func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	wait := fs.Duration("wait", 10*time.Minute, waitUsage[cmd])
 	force := fs.Bool("force", false, "retire even the last node running tasks, or one whose tasks did not move in time")
 	format := fs.String("format", "cloud-init", "cloud-init: user data; script: a shell script to run as root on a machine without cloud-init")
-	allowed := commandFlags(cmd)
+	this := commandNamed(cmd)
+	allowed := this.flags
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: fleet %s %s\n", cmd, synopsis(cmd))
+		fmt.Fprintf(stderr, "usage: fleet %s %s\n", cmd, this.synopsis)
 		fs.VisitAll(func(f *flag.Flag) {
 			if slices.Contains(allowed, f.Name) {
 				def := ""
@@ -254,7 +255,7 @@ func nodeCommand(ctx context.Context, cmd string, e nodes.ECS, m interface {
 	if site == "" {
 		var err error
 		if sites, err = siteNames(ctx, m, prefix); err != nil {
-			if denied(err) {
+			if awserr.Denied(err) {
 				return fail("%v: listing every site reads the whole site directory, which a site's NodeOperatorPolicy does not grant: give --site SITE", err)
 			}
 			return fail("%v", reachable(err, region))
@@ -498,22 +499,14 @@ var commands = []command{
 	{"rehome", "--site SITE [--prefix P] [--region R] [--delete]   (after the upgrade: move a site's messages from the regional stack's old queues to its own)", []string{"site", "prefix", "region", "delete"}},
 }
 
-func commandFlags(name string) []string {
+// commandNamed is the command called name (the zero command when none is).
+func commandNamed(name string) command {
 	for _, c := range commands {
 		if c.name == name {
-			return c.flags
+			return c
 		}
 	}
-	return nil
-}
-
-func synopsis(name string) string {
-	for _, c := range commands {
-		if c.name == name {
-			return c.synopsis
-		}
-	}
-	return ""
+	return command{}
 }
 
 // Flag texts that differ between commands.
@@ -572,10 +565,4 @@ func reachable(err error, region string) error {
 		return fmt.Errorf("cannot reach AWS in region %s (network, proxy or --region?): %w", region, err)
 	}
 	return err
-}
-
-// denied reports whether AWS refused the call.
-func denied(err error) bool {
-	var api smithy.APIError
-	return errors.As(err, &api) && strings.Contains(api.ErrorCode(), "AccessDenied")
 }

@@ -190,16 +190,16 @@ func sameTemplates(base, head *Assembly) bool {
 	}
 	for _, hs := range head.Stacks {
 		bs := base.Stack(hs.Name)
-		if bs == nil || !reflect.DeepEqual(comparable(bs.Template), comparable(hs.Template)) {
+		if bs == nil || !reflect.DeepEqual(deployable(bs.Template), deployable(hs.Template)) {
 			return false
 		}
 	}
 	return true
 }
 
-// comparable is a template without metadata (CDK's paths, asset
+// deployable is a template without metadata (CDK's paths, asset
 // properties, the CDK metadata resource) and with asset hashes masked.
-func comparable(t map[string]any) any {
+func deployable(t map[string]any) any {
 	c := map[string]any{}
 	for k, v := range t {
 		if k == "Metadata" {

@@ -66,7 +66,7 @@ func (l *Levels) Level(action string) string {
 		}
 		return "unknown"
 	}
-	re := regexp.MustCompile("^" + strings.ReplaceAll(strings.ReplaceAll(regexp.QuoteMeta(strings.ToLower(name)), `\*`, ".*"), `\?`, ".") + "$")
+	re := actionPattern(name)
 	seen := map[string]bool{}
 	var levels []string
 	for k, lvl := range actions {
@@ -80,6 +80,12 @@ func (l *Levels) Level(action string) string {
 	}
 	sort.Strings(levels)
 	return strings.Join(levels, "; ")
+}
+
+// actionPattern matches what an IAM action pattern (its * and ?) matches,
+// case-insensitively, in lowercase text.
+func actionPattern(pattern string) *regexp.Regexp {
+	return regexp.MustCompile("^" + strings.ReplaceAll(strings.ReplaceAll(regexp.QuoteMeta(strings.ToLower(pattern)), `\*`, ".*"), `\?`, ".") + "$")
 }
 
 // Row is one line of a permissions table: the actions of one statement

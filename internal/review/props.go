@@ -281,7 +281,7 @@ func statementRisks(st any) []string {
 			add(RiskWildcard)
 		}
 		for _, e := range escalation {
-			if s == e || (strings.Contains(s, "*") && wildMatch(s, e)) {
+			if s == e || (strings.Contains(s, "*") && actionPattern(s).MatchString(e)) {
 				add(RiskEscalation)
 			}
 		}
@@ -296,21 +296,13 @@ func statementRisks(st any) []string {
 	}
 	for _, p := range principalValues(m["Principal"]) {
 		switch {
-		case p == "*" && m["Condition"] == nil:
-			add(RiskPublic)
 		case p == "*":
-			add(RiskPublic) // conditions may narrow it: the item shows them
+			add(RiskPublic) // with or without conditions: the item shows them
 		case otherAccount(p):
 			add(RiskCrossAccount)
 		}
 	}
 	return risks
-}
-
-func wildMatch(pattern, s string) bool {
-	re := "^" + strings.ReplaceAll(regexp.QuoteMeta(pattern), `\*`, ".*") + "$"
-	ok, _ := regexp.MatchString(re, s)
-	return ok
 }
 
 // principalValues are the AWS principals of a Principal element (the

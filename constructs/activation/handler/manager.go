@@ -277,7 +277,7 @@ func KeyDenied(err error) bool {
 	if !errors.As(err, &api) {
 		return false
 	}
-	return (strings.Contains(api.ErrorCode(), "AccessDenied") || api.ErrorCode() == "EncryptionFailure") &&
+	return (awserr.Denied(err) || api.ErrorCode() == "EncryptionFailure") &&
 		strings.Contains(strings.ToLower(api.ErrorMessage()), "kms")
 }
 
@@ -361,7 +361,7 @@ const maxPassRoleAttempts = 7
 // only roles with the fleet's tag).
 func passRoleDenied(err error) bool {
 	var api smithy.APIError
-	return errors.As(err, &api) && strings.Contains(api.ErrorCode(), "AccessDenied") && strings.Contains(api.ErrorMessage(), "iam:PassRole")
+	return awserr.Denied(err) && errors.As(err, &api) && strings.Contains(api.ErrorMessage(), "iam:PassRole")
 }
 
 // rolePropagating recognises SSM's answer for a role it cannot assume yet.

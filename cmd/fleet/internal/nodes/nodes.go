@@ -15,7 +15,6 @@ import (
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
-	"github.com/aws/smithy-go"
 
 	fleetmanagercontract "github.com/ecs-anywhere-stretched/stretched/constructs/fleetmanager/contract"
 	siteagentcontract "github.com/ecs-anywhere-stretched/stretched/constructs/siteagent/contract"
@@ -329,12 +328,11 @@ func Retire(ctx context.Context, e ECS, m Managed, s Site, all []Node, n Node, f
 	}
 	_, err := m.DeregisterManagedInstance(ctx, &ssm.DeregisterManagedInstanceInput{InstanceId: aws.String(n.ManagedInstance)})
 	var gone *ssmtypes.InvalidInstanceId
-	var api smithy.APIError
 	switch {
 	case errors.As(err, &gone):
 		say("managed instance %s was already gone from SSM", n.ManagedInstance)
 		return nil
-	case errors.As(err, &api) && strings.Contains(api.ErrorCode(), "AccessDenied") && n.SSMAgent == "" && n.SSMPing == "":
+	case awserr.Denied(err) && n.SSMAgent == "" && n.SSMPing == "":
 		// Not among the site's managed instances: it carries no stack tag
 		// (it joined before activations were tagged), and the node
 		// operator policy deregisters only tagged ones.
