@@ -42,11 +42,14 @@ func run(app awscdk.App) (err error) {
 	if err := stacks.PlannedRoles(cfg); err != nil {
 		return err
 	}
+	if err := stacks.PlannedNodes(cfg); err != nil {
+		return err
+	}
 	if cfg.Pipeline != nil {
 		// Pipeline mode: the pipeline stack, whose stage holds the stacks.
 		_, err = stacks.BuildPipeline(app, cfg)
 	} else {
-		_, err = stacks.Build(app, cfg)
+		_, err = stacks.BuildCells(app, cfg)
 	}
 	if err != nil {
 		return err
@@ -63,7 +66,11 @@ func run(app awscdk.App) (err error) {
 	asm := app.Synth(nil)
 	// Every quota, from the templates as written (with the exports CDK
 	// adds at synth).
-	return quota.CheckAssembly(*asm.Directory(), map[quota.Quota]quota.Raised{
+	if err := quota.CheckAssembly(*asm.Directory(), map[quota.Quota]quota.Raised{
 		quota.Roles: {Limit: cfg.IamRolesQuota, Key: config.KeyIamRolesQuota},
-	})
+	}); err != nil {
+		return err
+	}
+	// Where every site is, for the fleet command.
+	return stacks.WriteFleetMap(*asm.Directory(), cfg)
 }

@@ -71,6 +71,12 @@ type Config struct {
 	// Pipeline, when set, makes the app a CodePipeline that deploys the
 	// stacks; nil deploys them directly (make deploy).
 	Pipeline *Pipeline
+	// Cells are the accounts and regions the fleet is split into; nil is
+	// one cell, the app's own account and region (Account, Region).
+	Cells []Cell
+	// NodeTier is the Systems Manager tier for hybrid nodes of the app's
+	// account and region (without cells), and every cell's default.
+	NodeTier string
 }
 
 // Pipeline is the pipeline mode's source and options.
@@ -88,6 +94,10 @@ type Pipeline struct {
 	// WaveSize is how many sites deploy side by side in one pipeline stage
 	// (a wave); the waves run one after another, after the region.
 	WaveSize int `json:"waveSize"`
+	// Rings, when set, deploy the sites ring by ring, each with a bake time
+	// and the fleet's alarms as a gate; none deploys every site after the
+	// region, in waves, without a gate.
+	Rings []Ring `json:"rings"`
 }
 
 // Site is one on-premises location joined through ECS Anywhere, every
@@ -95,6 +105,11 @@ type Pipeline struct {
 type Site struct {
 	// Name identifies the site in stack names.
 	Name string
+	// Cell is the name of the site's cell; empty without cells.
+	Cell string
+	// ExpectedNodes is how many machines the site runs: the hybrid-node
+	// quota of its cell's account and region counts them.
+	ExpectedNodes int
 	// ClusterName of the external ECS cluster.
 	ClusterName string
 	// Tasks bound the site's EXTERNAL worker tasks (the siteagent

@@ -19,7 +19,7 @@ import (
 // set. decode fills it and reports values of the wrong type; withDefaults
 // turns it into a Config; validate checks the result.
 type input struct {
-	Account, Region, StackPrefix, ImageTag, ImageURI, RegionalScaling, Work, AlarmEmail, PermissionsBoundary *string
+	Account, Region, StackPrefix, ImageTag, ImageURI, RegionalScaling, Work, AlarmEmail, PermissionsBoundary, NodeTier *string
 
 	MaxReceiveCount, VisibilityTimeoutSeconds, LogRetentionDays, NatGateways, MinTasks, MaxTasks,
 	BurstAgeSeconds, AlarmMessageAgeSeconds, EcrMaxImages, EntryTopics, IamRolesQuota *int
@@ -29,6 +29,9 @@ type input struct {
 	Sites         []siteInput
 	WorkerSecrets []workerspeccontract.Secret
 	Pipeline      *Pipeline
+	// Cells is nil when the key is not set (one cell: the app's account
+	// and region).
+	Cells []Cell
 }
 
 // siteInput is one site as given: nil where a field is not set. The
@@ -36,6 +39,8 @@ type input struct {
 // object (TestTheTableCoversEverySetting holds them apart).
 type siteInput struct {
 	Name                string `json:"name"`
+	Cell                string `json:"cell"`
+	ExpectedNodes       *int   `json:"expectedNodes"`
 	ClusterName         string `json:"clusterName"`
 	DesiredCount        *int   `json:"desiredCount"` // replaced; read only to say so
 	InstanceName        string `json:"instanceName"`
@@ -69,6 +74,7 @@ func decode(get Getter, keys []string) (input, []error) {
 		Account: d.str(KeyAccount), Region: d.str(KeyRegion), StackPrefix: d.str(KeyStackPrefix),
 		ImageTag: d.str(KeyImageTag), ImageURI: d.str(KeyImageURI), RegionalScaling: d.str(KeyRegionalScaling),
 		Work: d.str(KeyWork), AlarmEmail: d.str(KeyAlarmEmail), PermissionsBoundary: d.str(KeyPermissionsBoundary),
+		NodeTier: d.str(KeyNodeTier),
 
 		MaxReceiveCount: d.int(KeyMaxReceiveCount), VisibilityTimeoutSeconds: d.int(KeyVisibilityTimeoutSeconds),
 		LogRetentionDays: d.int(KeyLogRetentionDays), NatGateways: d.int(KeyNatGateways), MinTasks: d.int(KeyMinTasks),
@@ -79,6 +85,7 @@ func decode(get Getter, keys []string) (input, []error) {
 	in.Sites = d.sites()
 	in.WorkerSecrets = d.workerSecrets()
 	in.Pipeline = d.pipeline()
+	in.Cells = d.cells()
 	if get(keyDesiredCount) != nil {
 		d.fail("context key %q was replaced by %q and %q (scaling on the queue owns the count): set those instead", keyDesiredCount, KeyMinTasks, KeyMaxTasks)
 	}

@@ -62,6 +62,10 @@ func withDefaults(in input) Config {
 		PermissionsBoundary:      str(in.PermissionsBoundary, ""),
 		MaxTasks:                 num(in.MaxTasks, DefaultMaxTasks),
 		WorkerSecrets:            in.WorkerSecrets,
+		NodeTier:                 str(in.NodeTier, DefaultNodeTier),
+	}
+	if in.Cells != nil {
+		c.Cells = cellsWithDefaults(in.Cells, c.NodeTier)
 	}
 	minTasks := DefaultMinTasks
 	if c.RegionalScaling == ScalingBurst {
@@ -80,6 +84,8 @@ func withDefaults(in input) Config {
 		}
 		c.Sites = append(c.Sites, Site{
 			Name:                s.Name,
+			Cell:                s.Cell,
+			ExpectedNodes:       num(s.ExpectedNodes, DefaultExpectedNodes),
 			ClusterName:         cmp.Or(s.ClusterName, cluster),
 			InstanceName:        cmp.Or(s.InstanceName, s.Name),
 			PermissionsBoundary: cmp.Or(s.PermissionsBoundary, c.PermissionsBoundary),
@@ -96,6 +102,7 @@ func withDefaults(in input) Config {
 		p := *in.Pipeline
 		p.Branch = cmp.Or(p.Branch, DefaultBranch)
 		p.WaveSize = cmp.Or(p.WaveSize, DefaultWaveSize)
+		p.Rings = ringsWithDefaults(p.Rings)
 		c.Pipeline = &p
 	}
 	return c

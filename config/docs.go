@@ -60,9 +60,11 @@ func Settings() []Setting {
 		{KeyEcrMaxImages, code(DefaultEcrMaxImages), between(intRanges[KeyEcrMaxImages]) + " tagged images kept by the lifecycle rule"},
 		{KeyIamRolesQuota, code(DefaultIamRolesQuota), between(intRanges[KeyIamRolesQuota]) + " the account's IAM roles-per-account quota, once raised in Service Quotas (\"Roles per account\", at most 5,000): a site has three roles (its nodes', its tasks', its tasks' execution role; two with instanceRoleArn), and synth fails, naming this key, when the app's roles would exceed the quota"},
 		{KeyPermissionsBoundary, "*(none)*", "managed policy ARN set as the permissions boundary of every IAM role of every stack (a site's own replaces it there)"},
+		{KeyNodeTier, code(DefaultNodeTier), fmt.Sprintf("`%s` or `%s`: the Systems Manager tier of the account and region for hybrid nodes (without `cells`; each cell's default); with `%s`, synth fails when the sites' `expectedNodes` add up to more than %d in one account and region", NodeTierStandard, NodeTierAdvanced, NodeTierStandard, StandardTierNodes)},
 		{KeySites, fmt.Sprintf("`[{\"name\": %q}]`", DefaultSiteName), "list of sites, below"},
 		{KeyWorkerSecrets, "*(none)*", "worker variables from SSM or Secrets Manager, below"},
-		{KeyPipeline, "*(none: deploy directly)*", "`{connectionArn, repository}` or `{codeCommitRepository}`, with `branch` (default `" + DefaultBranch + "`), `approveSites` and `waveSize` (sites deployed side by side per stage after the region, default " + fmt.Sprint(DefaultWaveSize) + ", at most " + fmt.Sprint(MaxWaveSize) + "); needs `account` and `region`"},
+		{KeyPipeline, "*(none: deploy directly)*", "`{connectionArn, repository}` or `{codeCommitRepository}`, with `branch` (default `" + DefaultBranch + "`), `approveSites`, `waveSize` (sites deployed side by side per stage after the region, default " + fmt.Sprint(DefaultWaveSize) + ", at most " + fmt.Sprint(MaxWaveSize) + ") and `rings` (`[{name, sites, bakeMinutes}]`: the next `sites` sites, 0 for the rest, then a bake of `bakeMinutes`, default " + fmt.Sprint(DefaultBakeMinutes) + ", at most " + fmt.Sprint(MaxBakeMinutes) + ", gated on the fleet's alarms; docs/pipeline.md); needs `account` and `region` (the pipeline's own)"},
+		{KeyCells, "*(none: one cell, the app's `account` and `region`)*", "`[{name, account, region, nodeTier, approve}]`: the accounts and regions the fleet is split into (docs/cells.md); `name` a lowercase letter + up to 11 of `a-z 0-9`, one cell per account and region; stacks become `<prefix>-<cell>-Regional` and `<prefix>-<cell>-Anywhere-<site>`; `approve: true` makes the pipeline wait for a manual approval before the cell"},
 	}
 }
 
@@ -70,6 +72,8 @@ func Settings() []Setting {
 func SiteSettings() []Setting {
 	rows := []Setting{
 		{"name", "— (required)", "lowercase letter + up to 23 of `a-z 0-9 -`, unique, not `" + RegionLocation + "`"},
+		{"cell", "*(none; required with `cells`)*", "the name of one of `cells`: the account and region the site's stack, queue, logs and keys are in"},
+		{"expectedNodes", code(DefaultExpectedNodes), fmt.Sprintf("1..%d machines the site runs: the hybrid-node quota of its account and region counts them", StandardTierNodes)},
 		{"clusterName", fmt.Sprintf("`%s` (one site) or `%s-<name>` (several: adding a second site renames the first one's cluster, which replaces it and its nodes must join again; pin `clusterName: %s` on it first)", DefaultClusterName, DefaultClusterName, DefaultClusterName), "1..255 of letters, digits, `-`, `_`; unique"},
 	}
 	// The features' own settings, then the site's.

@@ -29,6 +29,8 @@ const (
 	KeySites                    = "sites"
 	KeyWorkerSecrets            = "workerSecrets"
 	KeyPipeline                 = "pipeline"
+	KeyCells                    = "cells"
+	KeyNodeTier                 = "nodeTier"
 
 	// keyDesiredCount was replaced by minTasks and maxTasks.
 	keyDesiredCount = "desiredCount"
@@ -39,7 +41,7 @@ const (
 var Keys = []string{KeyAccount, KeyRegion, KeyStackPrefix, KeyImageTag, KeyImageURI, KeyMaxReceiveCount,
 	KeyVisibilityTimeoutSeconds, KeyLogRetentionDays, KeyNatGateways, KeyMinTasks, KeyMaxTasks, KeyRegionalScaling,
 	KeyWork, KeyEntryTopics, KeyBurstAgeSeconds, KeyAlarmEmail, KeyAlarmMessageAgeSeconds, KeyEcrMaxImages, KeyIamRolesQuota, KeyPermissionsBoundary,
-	KeySites, KeyWorkerSecrets, KeyPipeline}
+	KeyNodeTier, KeySites, KeyWorkerSecrets, KeyPipeline, KeyCells}
 
 // Regional scaling modes (regionalScaling).
 const (

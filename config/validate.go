@@ -33,6 +33,7 @@ var stringRules = map[string]stringRule{
 	KeyWork:                {regexp.MustCompile(`^(routed|shared)$`), `"routed" (a queue per location; the default, for workers whose data is local) or "shared" (one queue for every location, for workers that need no local data)`},
 	KeyAlarmEmail:          {regexp.MustCompile(alertscontract.EmailPattern), "an e-mail address such as ops@example.com"},
 	KeyPermissionsBoundary: {policyRe, "a managed policy ARN such as arn:aws:iam::123456789012:policy/boundary"},
+	KeyNodeTier:            {regexp.MustCompile(`^(standard|advanced)$`), `"standard" (at most 1,000 hybrid nodes in an account and region, free) or "advanced" (paid; set it in Systems Manager's settings first)`},
 }
 
 // span is the allowed range of a whole-number setting.
@@ -94,7 +95,7 @@ func validate(c Config, in input) []error {
 	v := &checker{}
 	strs := map[string]string{KeyAccount: c.Account, KeyRegion: c.Region, KeyStackPrefix: c.StackPrefix,
 		KeyImageTag: c.ImageTag, KeyImageURI: c.ImageURI, KeyRegionalScaling: c.RegionalScaling, KeyWork: c.Work,
-		KeyAlarmEmail: c.AlarmEmail, KeyPermissionsBoundary: c.PermissionsBoundary}
+		KeyAlarmEmail: c.AlarmEmail, KeyPermissionsBoundary: c.PermissionsBoundary, KeyNodeTier: c.NodeTier}
 	ints := map[string]int{KeyMaxReceiveCount: c.MaxReceiveCount, KeyVisibilityTimeoutSeconds: c.VisibilityTimeoutSeconds,
 		KeyNatGateways: c.NatGateways, KeyMinTasks: c.MinTasks, KeyMaxTasks: c.MaxTasks, KeyBurstAgeSeconds: c.BurstAgeSeconds,
 		KeyAlarmMessageAgeSeconds: c.AlarmMessageAgeSeconds, KeyEcrMaxImages: c.EcrMaxImages, KeyEntryTopics: c.EntryTopics,
@@ -137,6 +138,7 @@ func validate(c Config, in input) []error {
 		v.fail("context key %q is an empty list: give at least one site, such as [{\"name\": %q}]", KeySites, DefaultSiteName)
 	}
 	v.sites(c.Sites)
+	v.cells(c, in)
 	if err := workerspeccontract.ValidateSecrets(fmt.Sprintf("config: context key %q", KeyWorkerSecrets), c.WorkerSecrets); err != nil {
 		v.errs = append(v.errs, err)
 	}
@@ -167,6 +169,9 @@ func (v *checker) sites(sites []Site) {
 			v.fail("context key %q repeats the clusterName %q: give every site its own cluster", key, s.ClusterName)
 		}
 		clusters[s.ClusterName] = true
+		if s.ExpectedNodes < 1 || s.ExpectedNodes > StandardTierNodes {
+			v.fail("context key %q is %d: must be how many machines the site runs, from 1 to %d", key+".expectedNodes", s.ExpectedNodes, StandardTierNodes)
+		}
 		if !instanceRe.MatchString(s.InstanceName) {
 			v.fail("context key %q has instanceName %q: must be 1 to 256 letters, digits, '.', '-' or '_'", key, s.InstanceName)
 		}
@@ -207,6 +212,7 @@ func (v *checker) pipeline(c Config) {
 	if p.WaveSize < 1 || p.WaveSize > MaxWaveSize {
 		v.fail("context key %q is %d: must be from 1 to %d (each site is 2 of CodePipeline's 50 actions per stage)", key("waveSize"), p.WaveSize, MaxWaveSize)
 	}
+	v.rings(c)
 	if c.Account == "" || c.Region == "" {
 		v.fail("context key %q needs %q and %q too: a pipeline deploys into one account and region, give both (such as -c account=123456789012 -c region=eu-west-1)", KeyPipeline, KeyAccount, KeyRegion)
 	}

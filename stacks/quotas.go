@@ -1,6 +1,8 @@
 package stacks
 
 import (
+	"fmt"
+
 	"github.com/ecs-anywhere-stretched/stretched/config"
 	"github.com/ecs-anywhere-stretched/stretched/internal/quota"
 )
@@ -11,16 +13,30 @@ import (
 // reaches Go as a panic with a jsii stack trace.
 const ResourceLimitContext = "@aws-cdk/core:stackResourceLimit"
 
+// cellWhere names a cell in a quota's message ("" without cells: the
+// app's own account and region).
+func cellWhere(cell config.Cell, what string) string {
+	if cell.Name == "" {
+		return ""
+	}
+	return fmt.Sprintf("cell %s (%s)", cell.Name, what)
+}
+
 // PlannedStacks is the first check, made from the configuration before
 // any stack is built, so a configuration far over the stacks quota fails
-// at once instead of after minutes of building: one stack per site, the
-// regional one and, in pipeline mode, the pipeline's.
+// at once instead of after minutes of building: per cell (an account and
+// region) one stack per site and the regional one, and, in pipeline
+// mode, the pipeline's in its own account and region.
 func PlannedStacks(cfg config.Config) error {
-	n := len(cfg.Sites) + 1
-	if cfg.Pipeline != nil {
-		n++
+	var uses []quota.Use
+	for _, cell := range cfg.CellsOrOne() {
+		n := len(cfg.ForCell(cell).Sites) + 1
+		if cfg.Pipeline != nil && cell.Account == cfg.Account && cell.Region == cfg.Region {
+			n++
+		}
+		uses = append(uses, quota.Use{Quota: quota.Stacks, Where: cellWhere(cell, "account "+cell.Account+", region "+cell.Region), Value: n, WayOut: quota.OtherAccounts})
 	}
-	return quota.Check(quota.Use{Quota: quota.Stacks, Value: n, WayOut: quota.OtherAccounts})
+	return quota.Check(uses...)
 }
 
 // RolesPerSite are the IAM roles a site's stack makes: its nodes'
@@ -33,17 +49,70 @@ const RolesPerSite = 3
 // and the scheduler's; test/quotas_test.go counts them in the template).
 const RegionRoles = 9
 
-// PlannedRoles checks the roles the sites and the regional stack would
-// make against the account's IAM roles quota (iamRolesQuota) before any
-// stack is built, so the number it asks for is the one the assembly's
-// check (main.go), which counts every role once synthesized, accepts.
+// PlannedRoles checks the roles the sites and the regional stacks would
+// make against the IAM roles quota (iamRolesQuota) of each account (cells
+// in one account share it) before any stack is built, so the number it
+// asks for is the one the assembly's check (main.go), which counts every
+// role once synthesized, accepts.
 func PlannedRoles(cfg config.Config) error {
-	n := RegionRoles
-	for _, s := range cfg.Sites {
-		n += RolesPerSite
-		if s.InstanceRoleArn != "" {
-			n--
+	byAccount := map[string]int{}
+	var accounts []string
+	for _, cell := range cfg.CellsOrOne() {
+		if _, ok := byAccount[cell.Account]; !ok {
+			accounts = append(accounts, cell.Account)
 		}
+		n := RegionRoles
+		for _, s := range cfg.ForCell(cell).Sites {
+			n += RolesPerSite
+			if s.InstanceRoleArn != "" {
+				n--
+			}
+		}
+		byAccount[cell.Account] += n
 	}
-	return quota.CheckRaised(quota.Use{Quota: quota.Roles, Value: n, WayOut: quota.RolesWayOut}, quota.Raised{Limit: cfg.IamRolesQuota, Key: config.KeyIamRolesQuota})
+	var err error
+	for _, a := range accounts {
+		where := ""
+		if len(cfg.Cells) > 0 {
+			where = "account " + a
+		}
+		err = joinErr(err, quota.CheckRaised(quota.Use{Quota: quota.Roles, Where: where, Value: byAccount[a], WayOut: quota.RolesWayOut}, quota.Raised{Limit: cfg.IamRolesQuota, Key: config.KeyIamRolesQuota}))
+	}
+	return err
+}
+
+// PlannedNodes checks the sites' expected machines against Systems
+// Manager's standard tier in each cell's account and region (unless the
+// cell declares the advanced tier).
+func PlannedNodes(cfg config.Config) error {
+	var uses []quota.Use
+	for _, cell := range cfg.CellsOrOne() {
+		if cell.NodeTier == config.NodeTierAdvanced {
+			continue
+		}
+		n := 0
+		for _, s := range cfg.ForCell(cell).Sites {
+			n += s.ExpectedNodes
+		}
+		way := fmt.Sprintf("move sites to a cell in another account or region (context key %q), or set %q to %q once the account and region use Systems Manager's advanced tier (paid)", config.KeyCells, config.KeyNodeTier, config.NodeTierAdvanced)
+		if cell.Name != "" {
+			way = fmt.Sprintf("move sites to another cell (another account or region), or set the cell's %q to %q once its account and region use Systems Manager's advanced tier (paid)", "nodeTier", config.NodeTierAdvanced)
+		}
+		where := fmt.Sprintf("the sites' expectedNodes (%d sites)", len(cfg.ForCell(cell).Sites))
+		if cell.Name != "" {
+			where = fmt.Sprintf("the expectedNodes of cell %s's %d sites (account %s, region %s)", cell.Name, len(cfg.ForCell(cell).Sites), cell.Account, cell.Region)
+		}
+		uses = append(uses, quota.Use{Quota: quota.HybridNodes, Where: where, Value: n, WayOut: way})
+	}
+	return quota.Check(uses...)
+}
+
+func joinErr(a, b error) error {
+	switch {
+	case a == nil:
+		return b
+	case b == nil:
+		return a
+	}
+	return fmt.Errorf("%w\n%w", a, b)
 }

@@ -29,6 +29,9 @@ type synthesized struct {
 	file     string         // the template file in the cloud assembly
 	template map[string]any // the parsed template
 	messages []*cxapi.SynthesisMessage
+	// account and region of the stack's environment (unknown-account,
+	// unknown-region when not pinned).
+	account, region string
 }
 
 var (
@@ -44,6 +47,11 @@ var (
 	// pipes are the pipeline stacks: one with a connection source and the
 	// approval before the sites, one from CodeCommit without it.
 	pipes = map[string]*synthesized{}
+	// cells are the stacks of a configuration of three cells in two
+	// accounts and two regions (cellsContext).
+	cells = map[string]*synthesized{}
+	// cellsApp are the cells' stacks, by cell.
+	cellsApp []stacks.CellApp
 	// pipeApp is the stage the first pipeline deploys.
 	pipeApp *stacks.Pipeline
 	// missing lists the context lookups synthesis could not answer offline.
@@ -63,6 +71,7 @@ const (
 	pipePrefix    = "Pipe"
 	commitPrefix  = "Commit"
 	starPrefix    = "Star"
+	cellsPrefix   = "Cells"
 	// The connection ARN forms: codeconnections (the console's since July
 	// 2024) and codestar-connections (older connections).
 	testConnArn     = "arn:aws:codeconnections:eu-west-1:123456789012:connection/0f0e0d0c-0b0a-0908-0706-050403020100"
@@ -75,6 +84,16 @@ var pipeContext = map[string]any{
 	"sites":            `[{"name":"factory"},{"name":"pi"}]`,
 	"logRetentionDays": 731,
 	"pipeline":         map[string]any{"connectionArn": testConnArn, "repository": "my-org/stretched", "branch": "release", "approveSites": true, "waveSize": 1},
+}
+
+// cellsContext is three cells: eu and us in one account, de in another;
+// two sites in eu, one in each other cell.
+var cellsContext = map[string]any{
+	"stackPrefix": cellsPrefix,
+	"cells": `[{"name":"eu","account":"111111111111","region":"eu-west-1"},
+	           {"name":"us","account":"111111111111","region":"us-east-1"},
+	           {"name":"de","account":"222222222222","region":"eu-central-1","nodeTier":"advanced"}]`,
+	"sites": `[{"name":"lyon","cell":"eu"},{"name":"paris","cell":"eu","expectedNodes":4},{"name":"ohio","cell":"us"},{"name":"berlin","cell":"de"}]`,
 }
 
 // pinnedSites are the pinned configuration's sites: three, work routed to
@@ -209,11 +228,18 @@ func synth() (string, error) {
 	if _, err = stacks.BuildPipeline(app, scfg); err != nil {
 		return out, fmt.Errorf("build codestar-connections pipeline: %w", err)
 	}
+	ecfg, err := config.Load(func(k string) any { return cellsContext[k] }, nil)
+	if err != nil {
+		return out, fmt.Errorf("cells config: %w", err)
+	}
+	if cellsApp, err = stacks.BuildCells(app, ecfg); err != nil {
+		return out, fmt.Errorf("build cells: %w", err)
+	}
 	stacks.Check(app)
 
 	asm := app.Synth(nil)
 	for _, st := range *asm.Stacks() {
-		s := &synthesized{name: *st.StackName(), file: *st.TemplateFullPath()}
+		s := &synthesized{name: *st.StackName(), file: *st.TemplateFullPath(), account: *st.Environment().Account, region: *st.Environment().Region}
 		raw, err := os.ReadFile(s.file)
 		if err != nil {
 			return out, fmt.Errorf("read template of %s: %w", s.name, err)
@@ -232,6 +258,8 @@ func synth() (string, error) {
 			pinned[s.name] = s
 		case strings.HasPrefix(base, pipePrefix), strings.HasPrefix(base, commitPrefix), strings.HasPrefix(base, starPrefix):
 			pipes[s.name] = s
+		case strings.HasPrefix(base, cellsPrefix):
+			cells[s.name] = s
 		default:
 			defaults[s.name] = s
 		}
@@ -250,7 +278,7 @@ func requireSynth(t *testing.T) {
 	if synthErr != nil {
 		t.Fatalf("synthesis failed: %v", synthErr)
 	}
-	if len(defaults) != 2 || len(variant) != 3 || len(pinned) != 4 || len(pipes) != 3 {
-		t.Fatalf("want 2 default, 3 variant, 4 pinned and 3 pipeline stacks, got %d, %d, %d and %d", len(defaults), len(variant), len(pinned), len(pipes))
+	if len(defaults) != 2 || len(variant) != 3 || len(pinned) != 4 || len(pipes) != 3 || len(cells) != 7 {
+		t.Fatalf("want 2 default, 3 variant, 4 pinned, 3 pipeline and 7 cells' stacks, got %d, %d, %d, %d and %d", len(defaults), len(variant), len(pinned), len(pipes), len(cells))
 	}
 }

@@ -43,8 +43,11 @@ func TestCrossedQuotasAreNamed(t *testing.T) {
 	for _, want := range []string{
 		fmt.Sprintf("quota: CloudFormation resources per stack is 60, and template EcsWorker-Regional.template.json would reach %d: %s", resourceCount, quota.FewerSites),
 		fmt.Sprintf("quota: CloudFormation outputs per stack is 15, and template EcsWorker-Regional.template.json would reach %d: ", outputs),
-		"quota: IAM roles per account is 20 by default, and this app would reach ",
-		"quota: EventBridge rules per event bus is 5 by default, and this app would reach ",
+		// Per account (cells eu and us share 111111111111: two regions'
+		// 9 roles and three sites' 3) and per account and region.
+		"quota: IAM roles per account is 20 by default, and account 111111111111 would reach 27: ",
+		"quota: IAM roles per account is 20 by default, and account unknown-account would reach ",
+		"quota: EventBridge rules per event bus is 5 by default, and account/region 123456789012/eu-west-1 would reach ",
 		"quota: IAM managed policy size (characters) is 300, and managed policy EntryProducerPolicy4DC419C2 of template EcsWorker-Regional.template.json would reach ",
 		"quota: CodePipeline actions per stage is 3, and stage Pipe of template Pipe-Pipeline.template.json would reach 4: lower pipeline.waveSize",
 		`quota: SNS filter policies per topic is 2 by default, and topic {"Ref":"EntryTopic58AA9DC2"} of template EcsWorker-Regional.template.json would reach 3: `,
@@ -142,4 +145,11 @@ func TestAppStopsAtTheStacksQuota(t *testing.T) {
 	if entries, _ := os.ReadDir(out); len(entries) != 0 {
 		t.Errorf("a configuration over a quota must not synthesize anything, found %d entries", len(entries))
 	}
+}
+
+// quotaStacksLimit sets the stacks quota's limit and returns the one it had.
+func quotaStacksLimit(n int) int {
+	old := quota.Stacks.Limit
+	quota.Stacks.Limit = n
+	return old
 }

@@ -174,6 +174,10 @@ var noCase = map[string]string{
 	config.KeyPipeline:      "the three pipeline configurations",
 	config.KeyIamRolesQuota: "it changes no template, only what synth accepts: TestAppStopsAtTheRolesQuota",
 	"site.name":             "required; every site case names its site",
+	config.KeyCells:         "it splits the stacks between accounts and regions (new stack names): the cells configuration (cellsContext) and TestEveryStackIsInItsCellsEnvironment, TestNoReferenceCrossesACell",
+	"site.cell":             "with cells only: the cells configuration",
+	config.KeyNodeTier:      "it changes no template, only what synth accepts: TestQuotasArePerCell",
+	"site.expectedNodes":    "it changes no template, only what synth accepts: TestQuotasArePerCell",
 }
 
 // Every setting of the configuration table has a case, or says why not:

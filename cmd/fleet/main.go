@@ -76,6 +76,7 @@ func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 			}
 			fmt.Fprintf(stderr, "%s fleet %s %s\n", lead, c.name, c.synopsis)
 		}
+		fmt.Fprintln(stderr, "every command, with a fleet of cells: [--map cdk.out/fleet-map.json] [--cell CELL] [--profile CELL=PROFILE ...] [--role CELL=ROLE_ARN ...] (docs/cells.md)")
 		fmt.Fprintln(stderr, "fleet COMMAND -h: the command's flags")
 	}
 	if len(args) == 0 || !slices.Contains([]string{"status", "send", "rehome", "prepare-upgrade", "node"}, args[0]) {
@@ -109,8 +110,14 @@ func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	wait := fs.Duration("wait", 10*time.Minute, waitUsage[cmd])
 	force := fs.Bool("force", false, "retire even the last node running tasks, or one whose tasks did not move in time")
 	format := fs.String("format", "cloud-init", "cloud-init: user data; script: a shell script to run as root on a machine without cloud-init")
+	mapPath := fs.String("map", "", "the fleet map make synth writes (default "+defaultMap+", when it exists): with cells, a site's cell gives its account, region and stack prefix")
+	cellName := fs.String("cell", "", "the one cell to go to (fleet map of cells; default: the site's cell, or every cell)")
+	profiles, roles := cellFlag{}, cellFlag{}
+	fs.Var(profiles, "profile", "CELL=PROFILE: the AWS profile of a cell's account (repeat per cell; default: the default credentials)")
+	fs.Var(roles, "role", "CELL=ROLE_ARN: a role to assume in a cell's account (repeat per cell)")
 	this := commandNamed(cmd)
-	allowed := this.flags
+	// Every command goes to a site's cell, or to every cell, the same way.
+	allowed := append(slices.Clone(this.flags), cellFlags...)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: fleet %s %s\n", cmd, this.synopsis)
 		fs.VisitAll(func(f *flag.Flag) {
@@ -175,58 +182,121 @@ func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		}
 	}
 	opts := []func(*config.LoadOptions) error{config.WithRetryMaxAttempts(5)}
-	if *region != "" {
-		opts = append(opts, config.WithRegion(*region))
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
-	if err != nil {
-		return fail("load the AWS configuration: %v", err)
-	}
-	if cfg.Region == "" {
-		return fail("no AWS region: pass --region or set AWS_REGION (or a region in your AWS profile)")
-	}
 	if *wait <= 0 {
 		return fail("--wait is %s: give how long to wait, such as 10m", *wait)
+	}
+	a := invocation{cmd: cmd, site: *site, location: *location, files: files, asJSON: *asJSON, deleteOld: *deleteOld, dryRun: *dryRun,
+		wait: *wait, force: *force, ecsVersion: *ecsVersion, format: *format, args: fs.Args(), u: u, batch: batch, stdout: stdout, stderr: stderr, fail: fail}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	fleetMap, err := readMap(*mapPath, given["map"])
+	if err != nil {
+		return fail("%v", err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, commandTimeout(cmd, *wait))
 	defer cancel()
 	imageOnly := cmd == "node userdata" && *stage == join.StageImage // no AWS call
-	if _, err := cfg.Credentials.Retrieve(ctx); err != nil && !imageOnly {
-		return fail("no AWS credentials found: set AWS_PROFILE, run `aws configure` or `aws sso login`, then run this again (%v)", err)
+	if fleetMap == nil {
+		if *cellName != "" || len(profiles) > 0 || len(roles) > 0 {
+			return fail("--cell, --profile and --role need a fleet map of cells (%s, written by make synth when context key cells is set; --map names another)", defaultMap)
+		}
+		if *region != "" {
+			opts = append(opts, config.WithRegion(*region))
+		}
+		cfg, err := config.LoadDefaultConfig(ctx, opts...)
+		if err != nil {
+			return fail("load the AWS configuration: %v", err)
+		}
+		if cfg.Region == "" {
+			return fail("no AWS region: pass --region or set AWS_REGION (or a region in your AWS profile)")
+		}
+		if _, err := cfg.Credentials.Retrieve(ctx); err != nil && !imageOnly {
+			return fail("no AWS credentials found: set AWS_PROFILE, run `aws configure` or `aws sso login`, then run this again (%v)", err)
+		}
+		return a.execute(ctx, cfg, *prefix)
 	}
+	// A fleet of cells: the map says where each site is.
+	if given["prefix"] || given["region"] {
+		return fail("--prefix and --region do not apply with a fleet map of cells (%s): it gives each cell's stack prefix and region; name a site (--site) or a cell (--cell)", cmp.Or(*mapPath, defaultMap))
+	}
+	for name := range profiles {
+		if _, err := fleetMap.Cell(name); err != nil {
+			return fail("--profile: %v", err)
+		}
+	}
+	for name := range roles {
+		if _, err := fleetMap.Cell(name); err != nil {
+			return fail("--role: %v", err)
+		}
+	}
+	targets, err := cellsFor(fleetMap, cmd, *site, *location, *cellName)
+	if err != nil {
+		return fail("%v", err)
+	}
+	if cmd == "status" {
+		return a.statusOfCells(ctx, targets, profiles, roles, opts)
+	}
+	code := exitHealthy
+	for _, c := range targets {
+		if len(targets) > 1 {
+			fmt.Fprintf(stdout, "CELL %s (account %s, region %s)\n", c.Name, c.Account, c.Region)
+		}
+		cfg, err := cellAWS(ctx, c, profiles, roles, opts)
+		if err != nil && !imageOnly {
+			return fail("%v", err)
+		}
+		if cfg.Region == "" {
+			cfg.Region = c.Region
+		}
+		code = max(code, a.execute(ctx, cfg, c.StackPrefix))
+	}
+	return code
+}
+
+// invocation is one run's command and flags, whatever the cell.
+type invocation struct {
+	cmd, site, location       string
+	files, args               []string
+	asJSON, deleteOld, dryRun bool
+	wait                      time.Duration
+	force                     bool
+	ecsVersion, format        string
+	u                         join.Unattended
+	batch                     nodes.Batch
+	stdout, stderr            io.Writer
+	fail                      func(string, ...any) int
+}
+
+// execute runs the command in one account and region, on the stacks
+// named with prefix.
+func (a invocation) execute(ctx context.Context, cfg aws.Config, prefix string) int {
+	cmd, fail, stdout := a.cmd, a.fail, a.stdout
 	if cmd == "send" {
-		return sendWork(ctx, cfg, *prefix, *location, files, stdout, fail)
+		return sendWork(ctx, cfg, prefix, a.location, a.files, stdout, fail)
 	}
 	if cmd == "node list" || cmd == "node drain" || cmd == "node retire" || cmd == "node update-agents" {
-		return nodeCommand(ctx, cmd, ecs.NewFromConfig(cfg), ssm.NewFromConfig(cfg), cfg.Region, *prefix, *site, fs.Args(), *asJSON, *wait, *force, *ecsVersion, stdout, stderr, fail)
+		return nodeCommand(ctx, cmd, ecs.NewFromConfig(cfg), ssm.NewFromConfig(cfg), cfg.Region, prefix, a.site, a.args, a.asJSON, a.wait, a.force, a.ecsVersion, stdout, a.stderr, fail)
 	}
 	if cmd == "node userdata" {
-		return userData(ctx, ssm.NewFromConfig(cfg), cfg.Region, *prefix, u, batch, *format, stdout, stderr, fail)
+		return userData(ctx, ssm.NewFromConfig(cfg), cfg.Region, prefix, a.u, a.batch, a.format, stdout, a.stderr, fail)
 	}
 	if cmd == "prepare-upgrade" {
-		if err := upgrade.Run(ctx, cloudformation.NewFromConfig(cfg), upgrade.Options{Prefix: *prefix, DryRun: *dryRun}, stdout); err != nil {
+		if err := upgrade.Run(ctx, cloudformation.NewFromConfig(cfg), upgrade.Options{Prefix: prefix, DryRun: a.dryRun}, stdout); err != nil {
 			return fail("%v", err)
 		}
 		return exitHealthy
 	}
 	if cmd == "rehome" {
-		return rehomeSite(ctx, sqs.NewFromConfig(cfg), ssm.NewFromConfig(cfg), *prefix, *site, *deleteOld, stdout, fail)
+		return rehomeSite(ctx, sqs.NewFromConfig(cfg), ssm.NewFromConfig(cfg), prefix, a.site, a.deleteOld, stdout, fail)
 	}
-	c := status.Clients{
-		CloudFormation: cloudformation.NewFromConfig(cfg), SQS: sqs.NewFromConfig(cfg), CloudWatch: cloudwatch.NewFromConfig(cfg),
-		ECS: ecs.NewFromConfig(cfg), SSM: ssm.NewFromConfig(cfg), Now: time.Now,
-	}
-	f, err := status.Gather(ctx, c, status.Scope{Prefix: *prefix, Site: *site})
+	f, now, err := gather(ctx, cfg, prefix, a.site)
 	if err != nil {
-		if errors.Is(err, status.ErrNoStack) {
-			return fail("%v (region %s)", err, cfg.Region)
-		}
 		return fail("%v", err)
 	}
-	if *asJSON {
+	if a.asJSON {
 		err = status.WriteJSON(stdout, f)
 	} else {
-		err = status.WriteText(stdout, f, c.Now())
+		err = status.WriteText(stdout, f, now)
 	}
 	if err != nil {
 		return fail("write: %v", err)
@@ -235,6 +305,75 @@ func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return exitUnhealthy
 	}
 	return exitHealthy
+}
+
+// gather reads the fleet of one account and region.
+func gather(ctx context.Context, cfg aws.Config, prefix, site string) (status.Fleet, time.Time, error) {
+	c := status.Clients{
+		CloudFormation: cloudformation.NewFromConfig(cfg), SQS: sqs.NewFromConfig(cfg), CloudWatch: cloudwatch.NewFromConfig(cfg),
+		ECS: ecs.NewFromConfig(cfg), SSM: ssm.NewFromConfig(cfg), Now: time.Now,
+	}
+	f, err := status.Gather(ctx, c, status.Scope{Prefix: prefix, Site: site})
+	if errors.Is(err, status.ErrNoStack) {
+		err = fmt.Errorf("%w (region %s)", err, cfg.Region)
+	}
+	return f, c.Now(), err
+}
+
+// CellStatus is one cell's part of `fleet status --json` for a fleet of
+// cells.
+type CellStatus struct {
+	Cell    string        `json:"cell"`
+	Account string        `json:"account"`
+	Region  string        `json:"region"`
+	Fleet   *status.Fleet `json:"fleet,omitempty"`
+	// Error is why the cell could not be read (no credentials, no stack).
+	Error string `json:"error,omitempty"`
+}
+
+// statusOfCells reports every target cell: one that cannot be read is
+// reported as such, and the others still are; the exit status is the
+// worst of them.
+func (a invocation) statusOfCells(ctx context.Context, cells []stackscontract.MapCell, profiles, roles cellFlag, opts []func(*config.LoadOptions) error) int {
+	var out []CellStatus
+	code := exitHealthy
+	for _, c := range cells {
+		cs := CellStatus{Cell: c.Name, Account: c.Account, Region: c.Region}
+		cfg, err := cellAWS(ctx, c, profiles, roles, opts)
+		var f status.Fleet
+		var now time.Time
+		if err == nil {
+			f, now, err = gather(ctx, cfg, c.StackPrefix, a.site)
+		}
+		switch {
+		case err != nil:
+			cs.Error = err.Error()
+			code = exitError
+		case !f.Healthy:
+			code = max(code, exitUnhealthy)
+		}
+		if err == nil {
+			cs.Fleet = &f
+		}
+		out = append(out, cs)
+		if a.asJSON {
+			continue
+		}
+		fmt.Fprintf(a.stdout, "CELL %s (account %s, region %s)\n", c.Name, c.Account, c.Region)
+		if err != nil {
+			fmt.Fprintf(a.stdout, "  cannot tell: %v\n\n", err)
+			continue
+		}
+		if err := status.WriteText(a.stdout, f, now); err != nil {
+			return a.fail("write: %v", err)
+		}
+		fmt.Fprintln(a.stdout)
+	}
+	if a.asJSON {
+		b, _ := json.MarshalIndent(out, "", "  ")
+		fmt.Fprintln(a.stdout, string(b))
+	}
+	return code
 }
 
 // nodeCommand lists, drains or retires a site's nodes.
@@ -498,6 +637,9 @@ var commands = []command{
 	{"node update-agents", "--site SITE [--wait 10m] [--ecs-version V]   (one node below V at a time: drain, update ecs-init through SSM Run Command, ACTIVE again, version checked)", []string{"site", "prefix", "region", "wait", "ecs-version"}},
 	{"rehome", "--site SITE [--prefix P] [--region R] [--delete]   (after the upgrade: move a site's messages from the regional stack's old queues to its own)", []string{"site", "prefix", "region", "delete"}},
 }
+
+// cellFlags are every command's flags for a fleet of cells.
+var cellFlags = []string{"map", "cell", "profile", "role"}
 
 // commandNamed is the command called name (the zero command when none is).
 func commandNamed(name string) command {

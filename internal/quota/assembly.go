@@ -22,10 +22,15 @@ type Resource struct {
 	Properties map[string]any `json:"Properties"`
 }
 
-// Stack is one synthesized template: its file name, size and content.
+// Stack is one synthesized template: its file name, size, environment and
+// content.
 type Stack struct {
 	File  string
 	Bytes int
+	// Env is the stack's environment as the manifest writes it,
+	// aws://<account>/<region> (unknown-account, unknown-region when not
+	// pinned).
+	Env string
 	Template
 }
 
@@ -44,8 +49,9 @@ func ReadAssembly(dir string) ([]Stack, error) {
 // manifest is the part of a cloud assembly's manifest.json read here.
 type manifest struct {
 	Artifacts map[string]struct {
-		Type       string `json:"type"`
-		Properties struct {
+		Type        string `json:"type"`
+		Environment string `json:"environment"`
+		Properties  struct {
 			TemplateFile  string `json:"templateFile"`
 			DirectoryName string `json:"directoryName"`
 		} `json:"properties"`
@@ -70,7 +76,7 @@ func readManifest(dir string) ([]Stack, error) {
 			if err != nil {
 				return nil, err
 			}
-			s := Stack{File: filepath.Base(path), Bytes: len(raw)}
+			s := Stack{File: filepath.Base(path), Bytes: len(raw), Env: a.Environment}
 			if err := json.Unmarshal(raw, &s.Template); err != nil {
 				return nil, fmt.Errorf("template %s: %w", path, err)
 			}
@@ -90,7 +96,7 @@ func readManifest(dir string) ([]Stack, error) {
 const (
 	FewerSites = "configure fewer sites in this app (split them between apps with different stackPrefix values)"
 	// OtherAccounts is the way out of an account-wide quota.
-	OtherAccounts = "split the sites between apps with different stackPrefix values in different accounts or regions"
+	OtherAccounts = "split the sites between cells in other accounts or regions (context key \"cells\", docs/cells.md)"
 )
 
 // Uses are every quota use of the templates: per stack its resources,
@@ -101,11 +107,23 @@ const (
 // cross-stack references at synth are counted too.
 func Uses(stacks []Stack) []Use {
 	var uses []Use
-	var roles, policies, rules, params int
+	// Counted per account and region (stacks, rules, parameters) and per
+	// account (roles, managed policies): an app of cells spans several.
+	type counts struct{ stacks, roles, policies, rules, params int }
+	byEnv, byAccount := map[string]*counts{}, map[string]*counts{}
 	byTopic := map[string]int{}
 	exports := exported(stacks)
 	for _, s := range stacks {
 		where := "template " + s.File
+		account, _, _ := strings.Cut(strings.TrimPrefix(s.Env, "aws://"), "/")
+		if byEnv[s.Env] == nil {
+			byEnv[s.Env] = &counts{}
+		}
+		if byAccount[account] == nil {
+			byAccount[account] = &counts{}
+		}
+		env, acct := byEnv[s.Env], byAccount[account]
+		env.stacks++
 		uses = append(uses,
 			Use{Quota: StackResources, Where: where, Value: len(s.Resources), WayOut: FewerSites},
 			Use{Quota: StackOutputs, Where: where, Value: len(s.Outputs), WayOut: FewerSites},
@@ -116,14 +134,14 @@ func Uses(stacks []Stack) []Use {
 			r := s.Resources[id]
 			switch r.Type {
 			case "AWS::IAM::Role":
-				roles++
+				acct.roles++
 			case "AWS::IAM::ManagedPolicy":
-				policies++
+				acct.policies++
 				uses = append(uses, Use{Quota: ManagedPolicyChars, Where: fmt.Sprintf("managed policy %s of %s", id, where), Value: PolicyChars(r.Properties["PolicyDocument"]), WayOut: FewerSites})
 			case "AWS::Events::Rule":
-				rules++
+				env.rules++
 			case "AWS::SSM::Parameter":
-				params++
+				env.params++
 			case "AWS::SNS::Subscription":
 				if policy := r.Properties["FilterPolicy"]; policy != nil {
 					byTopic[topicOf(s, r.Properties["TopicArn"], exports)]++
@@ -148,13 +166,37 @@ func Uses(stacks []Stack) []Use {
 	for _, t := range topics {
 		uses = append(uses, Use{Quota: FilterPolicies, Where: "topic " + t, Value: byTopic[t], WayOut: "raise entryTopics"})
 	}
-	return append(uses,
-		Use{Quota: Stacks, Value: len(stacks), WayOut: OtherAccounts},
-		Use{Quota: Roles, Value: roles, WayOut: RolesWayOut},
-		Use{Quota: ManagedPolicies, Value: policies, WayOut: FewerSites},
-		Use{Quota: Rules, Value: rules, WayOut: FewerSites},
-		Use{Quota: Parameters, Value: params, WayOut: FewerSites},
-	)
+	// With one environment the uses are the app's ("this app would
+	// reach"); with several, each names its account (and region).
+	name := func(m map[string]*counts, k, what string) string {
+		if len(m) == 1 {
+			return ""
+		}
+		return what + " " + strings.TrimPrefix(k, "aws://")
+	}
+	for _, k := range sortedKeys(byEnv) {
+		c, where := byEnv[k], name(byEnv, k, "account/region")
+		uses = append(uses,
+			Use{Quota: Stacks, Where: where, Value: c.stacks, WayOut: OtherAccounts},
+			Use{Quota: Rules, Where: where, Value: c.rules, WayOut: FewerSites},
+			Use{Quota: Parameters, Where: where, Value: c.params, WayOut: FewerSites})
+	}
+	for _, k := range sortedKeys(byAccount) {
+		c, where := byAccount[k], name(byAccount, k, "account")
+		uses = append(uses,
+			Use{Quota: Roles, Where: where, Value: c.roles, WayOut: RolesWayOut},
+			Use{Quota: ManagedPolicies, Where: where, Value: c.policies, WayOut: FewerSites})
+	}
+	return uses
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // ArnChars is what a reference in a policy is taken to resolve to: an ARN

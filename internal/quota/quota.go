@@ -50,6 +50,9 @@ var (
 	DashboardWidgets   = Quota{"CloudWatch", "widgets per dashboard", 500, ""}
 	WidgetMetrics      = Quota{"CloudWatch", "metrics per dashboard widget", 500, ""}
 	Parameters         = Quota{"Systems Manager", "standard parameters per account and region", 10000, ""}
+	// HybridNodes is the standard tier's; the advanced tier (paid) has no
+	// such limit, and is the way out instead of a raise.
+	HybridNodes = Quota{"Systems Manager", "registered hybrid nodes per account and region (standard tier)", 1000, ""}
 )
 
 // Use is what the app would reach of one quota, in one place.
