@@ -8,8 +8,8 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 
 	"github.com/ecs-anywhere-stretched/stretched/config"
-	siteagentcontract "github.com/ecs-anywhere-stretched/stretched/constructs/siteagent/contract"
 	routercontract "github.com/ecs-anywhere-stretched/stretched/constructs/router/contract"
+	siteagentcontract "github.com/ecs-anywhere-stretched/stretched/constructs/siteagent/contract"
 	stackscontract "github.com/ecs-anywhere-stretched/stretched/stacks/contract"
 )
 
