@@ -117,14 +117,24 @@ func validate(c Config, in input) []error {
 		v.fail("context key %q is %q with %q %q: burst scaling lets the region take over a backlog, but routed work waits in each location's own queue, next to its data, and the region cannot move a site's files; set %q to %q (the worker needs no local data) or %q to %q",
 			KeyRegionalScaling, ScalingBurst, KeyWork, WorkRouted, KeyWork, WorkShared, KeyRegionalScaling, ScalingDepth)
 	}
-	if c.Work == WorkRouted && c.EntryTopics >= 1 {
+	// Each cell routes its own locations (its region and its sites).
+	for _, cell := range c.CellsOrOne() {
+		if c.Work != WorkRouted || c.EntryTopics < 1 {
+			break
+		}
 		locations := []string{RegionLocation}
 		for _, s := range c.Sites {
-			locations = append(locations, s.Name)
+			if s.Cell == cell.Name {
+				locations = append(locations, s.Name)
+			}
+		}
+		of := ""
+		if cell.Name != "" {
+			of = " of cell " + cell.Name
 		}
 		if i, n, over := routercontract.Overfull(locations, c.EntryTopics); over {
 			v.errs = append(v.errs, quota.Use{Quota: quota.FilterCombinations, Value: n + 1,
-				Where:  fmt.Sprintf("the unrouted filter of entry topic %d of %d (1 + %d locations; a topic routes at most %d)", i+1, c.EntryTopics, n, routercontract.MaxLocationsPerTopic),
+				Where:  fmt.Sprintf("the unrouted filter of entry topic %d of %d%s (1 + %d locations; a topic routes at most %d)", i+1, c.EntryTopics, of, n, routercontract.MaxLocationsPerTopic),
 				WayOut: fmt.Sprintf("set context key %q to at least %d (about one topic per 100 locations)", KeyEntryTopics, routercontract.SuggestedTopics(len(locations)))})
 		}
 	}

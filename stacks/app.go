@@ -43,9 +43,16 @@ func RepoRoot() string {
 // Build makes every stack of cfg in scope: the app, or a pipeline's Stage
 // (CDK Pipelines deploys a Stage per environment).
 func Build(scope constructs.Construct, cfg config.Config) (*App, error) {
+	return build(scope, cfg, nil)
+}
+
+// build is Build, with the cell's gate when a pipeline deploys it in
+// rings.
+func build(scope constructs.Construct, cfg config.Config, gate *GateProps) (*App, error) {
 	props := &awscdk.StackProps{Env: env(cfg)}
-	regional, err := NewRegional(scope, RegionalStackName(cfg), regionalProps(cfg,
-		named(withDescription(props, "ECS worker, in region: queue, registry, logs, EFS, Fargate worker"), RegionalStackName(cfg))))
+	rp := regionalProps(cfg, named(withDescription(props, "ECS worker, in region: queue, registry, logs, EFS, Fargate worker"), RegionalStackName(cfg)))
+	rp.Gate = gate
+	regional, err := NewRegional(scope, RegionalStackName(cfg), rp)
 	if err != nil {
 		return nil, err
 	}

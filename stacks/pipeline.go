@@ -2,6 +2,7 @@ package stacks
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -57,6 +58,11 @@ type Pipeline struct {
 	App   *App
 	// Waves are the pipeline stages that deploy the sites, after the region.
 	Waves []Wave
+	// Cells and Layout, with cells or rings (Stage, App and Waves are
+	// then empty): every cell's stacks, and the pipeline's stages ring by
+	// ring.
+	Cells  []CellApp
+	Layout []RingStage
 }
 
 // imageTagCommand is the shell that sets TAG, the image tag of this commit:
@@ -102,6 +108,31 @@ func BuildPipeline(app awscdk.App, cfg config.Config) (*Pipeline, error) {
 	}
 	regionalName := RegionalStackName(cfg)
 	readRegional := readStack(stack, regionalName)
+	// With cells or rings, every cell is reached on its own (ringPipeline);
+	// without, the one region as ever.
+	ringed := len(cfg.Cells) > 0 || len(p.Rings) > 0
+	var cells []ringCell
+	firstRun := []string{regionalRepository(regionalName),
+		fmt.Sprintf(`if [ -n "$TAG" ] && [ -n "$REPO" ]; then CTX="-c imageTag=$TAG"; else CTX=""; echo "first run: no repository in stack %s yet, the stacks deploy the worker's Dockerfile as an asset"; fi`, regionalName)}
+	synthReads := []awsiam.PolicyStatement{readRegional}
+	crossAccount := false
+	if ringed {
+		for _, c := range cfg.CellsOrOne() {
+			rc := ringCell{Cell: c, Prefix: cfg.ForCell(c).StackPrefix, Stage: cfg.ForCell(c).StackPrefix, Remote: c.Name != "" && c.Account != cfg.Account}
+			if c.Name == "" {
+				rc.Account, rc.Region = cfg.Account, cfg.Region
+			}
+			cells = append(cells, rc)
+			crossAccount = crossAccount || rc.Remote
+		}
+		firstRun = []string{firstRunCommand(cells)}
+		synthReads = reach(cells)
+		for _, c := range cells {
+			if !c.Remote {
+				synthReads = append(synthReads, readStackIn(stack, RegionalStackName(config.Config{StackPrefix: c.Prefix}), c.Region))
+			}
+		}
+	}
 	image := awscodebuild.LinuxBuildImage_STANDARD_7_0()
 	synth := pipelines.NewCodeBuildStep(jsii.String("Synth"), &pipelines.CodeBuildStepProps{
 		Input: source,
@@ -119,23 +150,21 @@ func BuildPipeline(app awscdk.App, cfg config.Config) (*Pipeline, error) {
 			fmt.Sprintf("pip install --no-cache-dir cfn-lint==%s 'moto[server]==%s'", CfnLintVersion, MotoVersion),
 		),
 		Commands: jsii.Strings(
-			"make test",
-			imageTagCommand,
 			// The first run into an empty account has no regional
 			// repository to hold an image yet: that run deploys the
 			// Dockerfile as an asset, and starts the pipeline once more.
 			// The same test as the image step's, so the stacks get the
 			// tag exactly when that step builds it.
-			regionalRepository(regionalName),
-			fmt.Sprintf(`if [ -n "$TAG" ] && [ -n "$REPO" ]; then CTX="-c imageTag=$TAG"; else CTX=""; echo "first run: no repository in stack %s yet, the stacks deploy the worker's Dockerfile as an asset"; fi`, regionalName),
-			`make synth CDK_ARGS="$CTX"`,
-			// The review of exactly what this run deploys, kept with the
-			// cloud assembly in the artifact bucket (docs/review.md is the
-			// default configuration's).
-			"make review-report",
+			slices.Concat([]string{"make test", imageTagCommand}, firstRun, []string{
+				`make synth CDK_ARGS="$CTX"`,
+				// The review of exactly what this run deploys, kept with the
+				// cloud assembly in the artifact bucket (docs/review.md is the
+				// default configuration's).
+				"make review-report",
+			})...,
 		),
 		PrimaryOutputDirectory: jsii.String("cdk.out"),
-		RolePolicyStatements:   &[]awsiam.PolicyStatement{readRegional},
+		RolePolicyStatements:   &synthReads,
 		Timeout:                awscdk.Duration_Minutes(jsii.Number(60)),
 	})
 	pipelineName := PipelineStackName(cfg)
@@ -158,11 +187,26 @@ func BuildPipeline(app awscdk.App, cfg config.Config) (*Pipeline, error) {
 		// assets without a commit.
 		CdkAssetsCliVersion: jsii.String(CdkAssetsVersion),
 		ArtifactBucket:      artifacts,
+		CrossAccountKeys:    crossAccountKeys(crossAccount),
+		UseChangeSets:       useChangeSets(ringed),
 		CodeBuildDefaults: &pipelines.CodeBuildOptions{
 			Logging: &awscodebuild.LoggingOptions{CloudWatch: &awscodebuild.CloudWatchLoggingOptions{LogGroup: buildLogs.LogGroup()}},
 		},
 	})
 
+	if ringed {
+		built, layout, err := ringPipeline(app, stack, cp, cfg, cells)
+		if err != nil {
+			return nil, err
+		}
+		if p.ConnectionArn != "" {
+			if err := matchConnectionPrefix(stack, p.ConnectionArn); err != nil {
+				return nil, err
+			}
+		}
+		suppressPipeline(stack)
+		return &Pipeline{Stack: stack, Pipeline: cp, Cells: built, Layout: layout}, nil
+	}
 	stage := awscdk.NewStage(app, jsii.String(cfg.StackPrefix), &awscdk.StageProps{Env: env(cfg)})
 	built, err := Build(stage, cfg)
 	if err != nil {
@@ -410,4 +454,26 @@ func suppressPipeline(stack awscdk.Stack) {
 			Reason: jsii.String("privileged mode only where Docker runs: the multi-arch image step and CDK Pipelines' Docker asset publishing"),
 		}}, jsii.Bool(false))
 	}
+}
+
+// crossAccountKeys is CDK Pipelines' setting: set only for cells in other
+// accounts (the pipeline's KMS-encrypted artifacts are then readable by
+// their deployment roles); unset, the template stays as it was.
+func crossAccountKeys(on bool) *bool {
+	if !on {
+		return nil
+	}
+	return jsii.Bool(true)
+}
+
+// useChangeSets is CDK Pipelines' setting: with cells or rings each stack
+// deploys in one action (CREATE_UPDATE) instead of a change set's two, so
+// that a fleet of 600 sites fits CloudFormation's template size in one
+// pipeline (docs/pipeline.md: the review report is where a change is
+// read); unset without, and the template stays as it was.
+func useChangeSets(ringed bool) *bool {
+	if !ringed {
+		return nil
+	}
+	return jsii.Bool(false)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecr"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
@@ -22,6 +23,7 @@ import (
 	"github.com/ecs-anywhere-stretched/stretched/constructs/network"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/queuescaling"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/registry"
+	"github.com/ecs-anywhere-stretched/stretched/constructs/ringgate"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/router"
 	"github.com/ecs-anywhere-stretched/stretched/constructs/siteagent"
 	siteagentcontract "github.com/ecs-anywhere-stretched/stretched/constructs/siteagent/contract"
@@ -73,6 +75,9 @@ type Regional struct {
 	// and Custom::SiteNodes.
 	TaskCounts *taskcount.Fleet
 	SiteNodes  *sitenodes.Fleet
+	// Gate is the cell's fleet-health alarm and the pipeline's role in
+	// it; nil unless a pipeline deploys the app in cells or rings.
+	Gate *ringgate.Gate
 }
 
 // RegionalStackProps configure the regional stack.
@@ -129,6 +134,16 @@ type RegionalStackProps struct {
 	// PermissionsBoundary is the ARN of the managed policy set as the
 	// permissions boundary of every role of the stack. Default: none.
 	PermissionsBoundary string
+	// Gate, when set, adds the cell's fleet-health alarm and the role of
+	// the pipeline that deploys it in rings (ringgate). Default: none.
+	Gate *GateProps
+}
+
+// GateProps say which pipeline deploys a cell in rings.
+type GateProps struct {
+	// PipelineAccount and PipelineStack are the pipeline's account and
+	// stack name. Required.
+	PipelineAccount, PipelineStack string
 }
 
 // NewRegional makes the regional stack.
@@ -249,6 +264,19 @@ func NewRegional(scope constructs.Construct, id string, props *RegionalStackProp
 	}
 	if r.SiteNodes, err = sitenodes.NewFleet(stack, "SiteNodes", sitenodes.FleetProps{Fleet: props.Fleet, Key: key, LogRetention: retention}); err != nil {
 		return nil, err
+	}
+	if props.Gate != nil {
+		// The region's own alarms: the sites' stacks are deployed after it.
+		var alarms []awscloudwatch.IAlarm
+		for _, a := range r.Alerts.Notified() {
+			if x, ok := a.(awscloudwatch.IAlarm); ok {
+				alarms = append(alarms, x)
+			}
+		}
+		if r.Gate, err = ringgate.New(stack, "RingGate", ringgate.Props{Name: props.Fleet, Alarms: alarms, PipelineAccount: props.Gate.PipelineAccount,
+			PipelineStack: props.Gate.PipelineStack, Repository: repo, RegionalStack: *stack.StackName()}); err != nil {
+			return nil, err
+		}
 	}
 	return r, nil
 }

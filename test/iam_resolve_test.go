@@ -197,6 +197,8 @@ func (w *world) getAtt(s *synthesized, id, attr string) any {
 		return fmt.Sprintf("%s.dkr.ecr.%s.amazonaws.com/%s", iamAccount, iamRegion, name)
 	case "AWS::S3::Bucket.Arn":
 		return fmt.Sprintf("arn:%s:s3:::%s", iamPartition, name)
+	case "AWS::CloudWatch::CompositeAlarm.Arn", "AWS::CloudWatch::Alarm.Arn":
+		return arn("cloudwatch", "alarm:"+name)
 	case "AWS::EFS::FileSystem.Arn":
 		return arn("elasticfilesystem", "file-system/fs-"+name)
 	case "AWS::EFS::FileSystem.FileSystemId":

@@ -52,6 +52,10 @@ var (
 	cells = map[string]*synthesized{}
 	// cellsApp are the cells' stacks, by cell.
 	cellsApp []stacks.CellApp
+	// ringPipe is the pipeline of cells in rings (ringContext); ringed are
+	// the stacks its cells' stages deploy.
+	ringPipe *stacks.Pipeline
+	ringed   = map[string]*synthesized{}
 	// pipeApp is the stage the first pipeline deploys.
 	pipeApp *stacks.Pipeline
 	// missing lists the context lookups synthesis could not answer offline.
@@ -72,6 +76,7 @@ const (
 	commitPrefix  = "Commit"
 	starPrefix    = "Star"
 	cellsPrefix   = "Cells"
+	ringPrefix    = "Ring"
 	// The connection ARN forms: codeconnections (the console's since July
 	// 2024) and codestar-connections (older connections).
 	testConnArn     = "arn:aws:codeconnections:eu-west-1:123456789012:connection/0f0e0d0c-0b0a-0908-0706-050403020100"
@@ -94,6 +99,19 @@ var cellsContext = map[string]any{
 	           {"name":"us","account":"111111111111","region":"us-east-1"},
 	           {"name":"de","account":"222222222222","region":"eu-central-1","nodeTier":"advanced"}]`,
 	"sites": `[{"name":"lyon","cell":"eu"},{"name":"paris","cell":"eu","expectedNodes":4},{"name":"ohio","cell":"us"},{"name":"berlin","cell":"de"}]`,
+}
+
+// ringContext is a pipeline in account 123456789012, eu-west-1, that
+// deploys three cells (one in its own account and region, one in another
+// region, one in another account and region) in two rings: a canary site
+// with a 30-minute bake, then the rest with the default bake.
+var ringContext = map[string]any{
+	"stackPrefix": ringPrefix, "account": "123456789012", "region": "eu-west-1",
+	"cells": `[{"name":"eu","account":"123456789012","region":"eu-west-1"},
+	           {"name":"us","account":"123456789012","region":"us-east-1","approve":true},
+	           {"name":"de","account":"444455556666","region":"eu-central-1"}]`,
+	"sites":    `[{"name":"lyon","cell":"eu"},{"name":"ohio","cell":"us"},{"name":"berlin","cell":"de"},{"name":"nice","cell":"eu"}]`,
+	"pipeline": `{"codeCommitRepository":"stretched","approveSites":true,"rings":[{"name":"canary","sites":1,"bakeMinutes":30},{"name":"rest"}]}`,
 }
 
 // pinnedSites are the pinned configuration's sites: three, work routed to
@@ -235,10 +253,24 @@ func synth() (string, error) {
 	if cellsApp, err = stacks.BuildCells(app, ecfg); err != nil {
 		return out, fmt.Errorf("build cells: %w", err)
 	}
+	rcfg, err := config.Load(func(k string) any { return ringContext[k] }, nil)
+	if err != nil {
+		return out, fmt.Errorf("ring pipeline config: %w", err)
+	}
+	if ringPipe, err = stacks.BuildPipeline(app, rcfg); err != nil {
+		return out, fmt.Errorf("build ring pipeline: %w", err)
+	}
 	stacks.Check(app)
 
 	asm := app.Synth(nil)
-	for _, st := range *asm.Stacks() {
+	// The ring pipeline's cells' stacks, from their stages' assemblies.
+	var nested []cxapi.CloudFormationStackArtifact
+	for _, na := range *asm.NestedAssemblies() {
+		if strings.HasPrefix(*na.DirectoryName(), "assembly-"+ringPrefix+"-") {
+			nested = append(nested, *na.NestedAssembly().Stacks()...)
+		}
+	}
+	for _, st := range append(*asm.Stacks(), nested...) {
 		s := &synthesized{name: *st.StackName(), file: *st.TemplateFullPath(), account: *st.Environment().Account, region: *st.Environment().Region}
 		raw, err := os.ReadFile(s.file)
 		if err != nil {
@@ -260,6 +292,8 @@ func synth() (string, error) {
 			pipes[s.name] = s
 		case strings.HasPrefix(base, cellsPrefix):
 			cells[s.name] = s
+		case strings.HasPrefix(base, ringPrefix), strings.HasPrefix(base, "cross-region-stack-"):
+			ringed[s.name] = s
 		default:
 			defaults[s.name] = s
 		}
@@ -278,7 +312,7 @@ func requireSynth(t *testing.T) {
 	if synthErr != nil {
 		t.Fatalf("synthesis failed: %v", synthErr)
 	}
-	if len(defaults) != 2 || len(variant) != 3 || len(pinned) != 4 || len(pipes) != 3 || len(cells) != 7 {
-		t.Fatalf("want 2 default, 3 variant, 4 pinned, 3 pipeline and 7 cells' stacks, got %d, %d, %d, %d and %d", len(defaults), len(variant), len(pinned), len(pipes), len(cells))
+	if len(defaults) != 2 || len(variant) != 3 || len(pinned) != 4 || len(pipes) != 3 || len(cells) != 7 || len(ringed) != 10 {
+		t.Fatalf("want 2 default, 3 variant, 4 pinned, 3 pipeline, 7 cells' and 10 ring pipeline stacks, got %d, %d, %d, %d, %d and %d", len(defaults), len(variant), len(pinned), len(pipes), len(cells), len(ringed))
 	}
 }

@@ -32,7 +32,8 @@ var emailRe = regexp.MustCompile(contract.EmailPattern)
 // Alerts is the topic.
 type Alerts struct {
 	constructs.Construct
-	topic awssns.Topic
+	topic    awssns.Topic
+	notified []Alarm
 }
 
 func (p Props) validate() error {
@@ -103,4 +104,8 @@ func (a *Alerts) Notify(alarm Alarm) {
 	action := awscloudwatchactions.NewSnsAction(a.topic)
 	alarm.AddAlarmAction(action)
 	alarm.AddOkAction(action)
+	a.notified = append(a.notified, alarm)
 }
+
+// Notified are the alarms Notify was given so far, in order.
+func (a *Alerts) Notified() []Alarm { return append([]Alarm(nil), a.notified...) }
