@@ -209,31 +209,56 @@ func reach(cells []ringCell) []awsiam.PolicyStatement {
 	})}
 }
 
-// BakeCommand is the shell of a bake: for minutes, once a minute, it reads
+// bakeRollback is what a failed bake rolls back: the pipeline and the
+// stages its ring deployed.
+type bakeRollback struct {
+	Pipeline string
+	Stages   []string
+}
+
+// bakeCommand is the shell of a bake: for minutes, once a minute, it reads
 // every cell's fleet-health alarm (as inCell) and fails, naming the cell,
 // as soon as one is in ALARM or cannot be read; it succeeds when the time
-// is up with every alarm quiet.
-func bakeCommand(cells []ringCell, minutes int) string {
+// is up with every alarm quiet. On an ALARM it rolls the ring's stages
+// back, last first, to the pipeline's last execution that succeeded
+// (RollbackStage), and prints the command for any stage CodePipeline
+// does not roll back.
+func bakeCommand(cells []ringCell, minutes int, rb bakeRollback) string {
+	stages := slices.Clone(rb.Stages)
+	slices.Reverse(stages)
+	rollback := fmt.Sprintf(`rollback() { ID=$(aws codepipeline list-pipeline-executions --pipeline-name %[1]s --query "pipelineExecutionSummaries[?status=='Succeeded'] | [0].pipelineExecutionId" --output text) || ID=""; `+
+		`if [ -z "$ID" ] || [ "$ID" = None ]; then echo "no earlier execution of %[1]s succeeded: nothing to roll the ring back to; fix forward" >&2; return; fi; `+
+		`for S in %[2]s; do if aws codepipeline rollback-stage --pipeline-name %[1]s --stage-name "$S" --target-pipeline-execution-id "$ID" >/dev/null; then echo "rolled stage $S back to execution $ID" >&2; `+
+		`else echo "could not roll stage $S back: run aws codepipeline rollback-stage --pipeline-name %[1]s --stage-name $S --target-pipeline-execution-id $ID" >&2; fi; done; }`,
+		rb.Pipeline, strings.Join(stages, " "))
 	var checks []string
 	for _, c := range cells {
 		read := fmt.Sprintf(`S=$(aws cloudwatch describe-alarms --alarm-names %s --alarm-types CompositeAlarm --query 'CompositeAlarms[0].StateValue' --output text) || exit 1; echo "$S"`, ringgate.AlarmName(c.Prefix))
 		checks = append(checks, fmt.Sprintf(`S=$( %s ) || { echo "cell %s: cannot read its alarm %s" >&2; exit 1; }; `+
-			`case "$S" in ALARM) echo "cell %s: %s is in ALARM: stopping the rollout (docs/cells.md: roll the ring back)" >&2; exit 1;; OK|INSUFFICIENT_DATA) ;; *) echo "cell %s: alarm %s is missing (state $S)" >&2; exit 1;; esac`,
+			`case "$S" in ALARM) echo "cell %s: %s is in ALARM: stopping the rollout and rolling the ring back" >&2; rollback; exit 1;; OK|INSUFFICIENT_DATA) ;; *) echo "cell %s: alarm %s is missing (state $S)" >&2; exit 1;; esac`,
 			c.inCell(read), c.Name, ringgate.AlarmName(c.Prefix), c.Name, ringgate.AlarmName(c.Prefix), c.Name, ringgate.AlarmName(c.Prefix)))
 	}
-	return fmt.Sprintf(`END=$(( $(date +%%s) + %d * 60 )); while :; do %s; [ "$(date +%%s)" -ge "$END" ] && break; sleep "${BAKE_POLL_SECONDS:-60}"; done; echo "bake of %d minute(s) done: every alarm quiet"`,
-		minutes, strings.Join(checks, "; "), minutes)
+	return fmt.Sprintf(`%s; END=$(( $(date +%%s) + %d * 60 )); while :; do %s; [ "$(date +%%s)" -ge "$END" ] && break; sleep "${BAKE_POLL_SECONDS:-60}"; done; echo "bake of %d minute(s) done: every alarm quiet"`,
+		rollback, minutes, strings.Join(checks, "; "), minutes)
 }
 
 // bakeStep watches the cells' fleet-health alarms for the ring's bake
-// time.
-func bakeStep(stack awscdk.Stack, id string, cells []ringCell, minutes int) pipelines.Step {
+// time, and rolls the ring's stages back on an alarm.
+func bakeStep(stack awscdk.Stack, id string, cells []ringCell, minutes int, rb bakeRollback) pipelines.Step {
 	statements := reach(cells)
 	if slices.ContainsFunc(cells, func(c ringCell) bool { return !c.Remote }) {
 		statements = append(statements, describeAlarms(cells))
 	}
+	pipelineArn := *stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("codepipeline"), Resource: jsii.String(rb.Pipeline)})
+	var stageArns []string
+	for _, s := range rb.Stages {
+		stageArns = append(stageArns, pipelineArn+"/"+s)
+	}
+	statements = append(statements,
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Actions: jsii.Strings("codepipeline:ListPipelineExecutions"), Resources: jsii.Strings(pipelineArn)}),
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Actions: jsii.Strings("codepipeline:RollbackStage"), Resources: jsii.Strings(stageArns...)}))
 	return pipelines.NewCodeBuildStep(jsii.String(id), &pipelines.CodeBuildStepProps{
-		Commands:             jsii.Strings(bakeCommand(cells, minutes)),
+		Commands:             jsii.Strings(bakeCommand(cells, minutes, rb)),
 		RolePolicyStatements: &statements,
 		Timeout:              awscdk.Duration_Minutes(jsii.Number(float64(minutes + 30))),
 	})
@@ -362,14 +387,22 @@ func ringPipeline(app awscdk.App, stack awscdk.Stack, cp pipelines.CodePipeline,
 		if i == len(cells)-1 {
 			// The bakes ride on the last cell's stage; the layout moves
 			// each to its ring.
-			for _, st := range PlanRings(cfg.StackPrefix, plans0(cfg, cells), siteNamesOf(cfg), p.Rings, p.WaveSize) {
-				if st.Kind == StageBake {
-					var in []ringCell
-					for _, name := range st.Cells {
-						in = append(in, cellNamed(cells, name))
-					}
-					*opts.Post = append(*opts.Post, bakeStep(stack, "Bake-"+st.Ring, in, st.BakeMinutes))
+			layout := PlanRings(cfg.StackPrefix, plans0(cfg, cells), siteNamesOf(cfg), p.Rings, p.WaveSize)
+			for _, st := range layout {
+				if st.Kind != StageBake {
+					continue
 				}
+				var in []ringCell
+				for _, name := range st.Cells {
+					in = append(in, cellNamed(cells, name))
+				}
+				rb := bakeRollback{Pipeline: pipelineName}
+				for _, other := range layout {
+					if other.Ring == st.Ring && other.Kind != StageBake {
+						rb.Stages = append(rb.Stages, other.Name)
+					}
+				}
+				*opts.Post = append(*opts.Post, bakeStep(stack, "Bake-"+st.Ring, in, st.BakeMinutes, rb))
 			}
 		}
 		cp.AddStage(stage, opts)
@@ -591,9 +624,13 @@ func RingStages(stages []any, cells []ringCell, layout []RingStage, gated bool) 
 			if lastOf[c.Name] != i || st.Kind == StageBake {
 				continue
 			}
+			last := 0
+			for _, a := range actions {
+				last = max(last, a.(map[string]any)["runOrder"].(int))
+			}
 			for _, a := range acts[c.Name].after {
 				if n, _ := a["name"].(string); strings.Contains(n, "MultiArchAfterFirstRun") {
-					actions = append(actions, withRunOrder(a, 3))
+					actions = append(actions, withRunOrder(a, last+1))
 				}
 			}
 		}

@@ -71,6 +71,10 @@ case "$1 $2" in
 "sts assume-role")
   [ "$4" = %[3]q ] && { echo "AccessDenied" >&2; exit 254; }
   printf 'ASIAASSUMED\tsecret\ttoken\n';;
+"codepipeline list-pipeline-executions")
+  [ -f %[2]s/succeeded ] && cat %[2]s/succeeded || echo None;;
+"codepipeline rollback-stage")
+  [ "$6" = P-canary-Regions ] && [ -f %[2]s/refuse-regions ] && { echo "StageNotRetryable" >&2; exit 254; }; echo '{}';;
 "cloudwatch describe-alarms")
   f=%[2]s/states/$4
   [ -f "$f" ] || { echo None; exit 0; }
@@ -105,7 +109,7 @@ func TestBakeWatchesEveryCellUntilTheTimeIsUp(t *testing.T) {
 		{Cell: config.Cell{Name: "eu", Account: "111111111111", Region: "eu-west-1"}, Prefix: "P-eu"},
 		{Cell: config.Cell{Name: "de", Account: "222222222222", Region: "eu-central-1"}, Prefix: "P-de", Remote: true},
 	}
-	script := bakeCommand(cells, 2)
+	script := bakeCommand(cells, 2, bakeRollback{Pipeline: "P-Pipeline", Stages: []string{"P-canary-Regions", "P-canary-Sites-1"}})
 
 	dir, log := fakeCLI(t, map[string]string{"P-eu-fleet-health": "OK", "P-de-fleet-health": "OK\nINSUFFICIENT_DATA\nOK"}, "")
 	out, err := runBake(t, dir, script)
@@ -125,9 +129,26 @@ func TestBakeWatchesEveryCellUntilTheTimeIsUp(t *testing.T) {
 		t.Errorf("the remote cell's credentials leaked into the local cell's call:\n%s", calls)
 	}
 
-	dir, _ = fakeCLI(t, map[string]string{"P-eu-fleet-health": "OK", "P-de-fleet-health": "OK\nALARM"}, "")
-	if out, err := runBake(t, dir, script); err == nil || !strings.Contains(out, "cell de: P-de-fleet-health is in ALARM: stopping the rollout") {
+	// An alarm: the ring's stages roll back, last first, to the last
+	// execution that succeeded; a stage CodePipeline refuses is named
+	// with the command to run.
+	dir, log = fakeCLI(t, map[string]string{"P-eu-fleet-health": "OK", "P-de-fleet-health": "OK\nALARM"}, "")
+	_ = os.WriteFile(filepath.Join(dir, "succeeded"), []byte("exec-41\n"), 0o644)
+	_ = os.WriteFile(filepath.Join(dir, "refuse-regions"), nil, 0o644)
+	out, err = runBake(t, dir, script)
+	if err == nil || !strings.Contains(out, "cell de: P-de-fleet-health is in ALARM: stopping the rollout and rolling the ring back") ||
+		!strings.Contains(out, "rolled stage P-canary-Sites-1 back to execution exec-41") ||
+		!strings.Contains(out, "could not roll stage P-canary-Regions back: run aws codepipeline rollback-stage --pipeline-name P-Pipeline --stage-name P-canary-Regions --target-pipeline-execution-id exec-41") {
 		t.Errorf("an alarm during the bake: %v\n%s", err, out)
+	}
+	calls, _ = os.ReadFile(log)
+	if i, j := strings.Index(string(calls), "--stage-name P-canary-Sites-1"), strings.Index(string(calls), "--stage-name P-canary-Regions"); i < 0 || j < i || strings.Contains(string(calls), "ASIAASSUMED codepipeline") {
+		t.Errorf("the rollback: the sites' stage first, then the region's, as the pipeline's own role:\n%s", calls)
+	}
+	// No execution succeeded yet: nothing to roll back to, said so.
+	dir, _ = fakeCLI(t, map[string]string{"P-eu-fleet-health": "ALARM", "P-de-fleet-health": "OK"}, "")
+	if out, err := runBake(t, dir, script); err == nil || !strings.Contains(out, "no earlier execution of P-Pipeline succeeded: nothing to roll the ring back to") {
+		t.Errorf("an alarm on the first rollout: %v\n%s", err, out)
 	}
 	dir, _ = fakeCLI(t, map[string]string{"P-de-fleet-health": "OK"}, "")
 	if out, err := runBake(t, dir, script); err == nil || !strings.Contains(out, "cell eu: alarm P-eu-fleet-health is missing (state None)") {

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/ecs-anywhere-stretched/stretched/config"
+	"github.com/ecs-anywhere-stretched/stretched/internal/review"
 	"github.com/ecs-anywhere-stretched/stretched/stacks"
 	stackscontract "github.com/ecs-anywhere-stretched/stretched/stacks/contract"
 )
@@ -269,5 +270,45 @@ func TestQuotasArePerCell(t *testing.T) {
 	err = stacks.PlannedStacks(cellsOf(t, apart, map[string]int{"eu": 10, "us": 3}, 1))
 	if err == nil || !strings.Contains(err.Error(), "and cell eu (account 111111111111, region eu-west-1) would reach 11: split the sites between cells") || strings.Contains(err.Error(), "cell us") {
 		t.Errorf("stacks per cell: %v", err)
+	}
+}
+
+// The review of the cells says per account and region which stacks and
+// data stores are there, and each stack's data stores say where.
+func TestReviewSaysWhereEachCellsDataStays(t *testing.T) {
+	requireSynth(t)
+	a, err := review.Load(assemblyDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Keep(func(name string) bool { return cells[name] != nil })
+	levels, err := review.NewLevels(iamDataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := review.Report(a, review.Options{Title: "cells", Levels: levels})
+	i := strings.Index(got, "## Where data stays")
+	if i < 0 {
+		t.Fatalf("no \"Where data stays\" in the cells' review:\n%.2000s", got)
+	}
+	table := got[i : i+strings.Index(got[i+3:], "\n## ")+3]
+	for _, c := range cellsApp {
+		var row string
+		for _, line := range strings.Split(table, "\n") {
+			if strings.HasPrefix(line, "| "+c.Cell.Account+" | "+c.Cell.Region+" |") {
+				row = line
+			}
+		}
+		if row == "" || !strings.Contains(row, "Cells-"+c.Cell.Name+"-Regional") || !strings.Contains(row, "queue") {
+			t.Errorf("cell %s's row (account %s, region %s) is %q in:\n%s", c.Cell.Name, c.Cell.Account, c.Cell.Region, row, table)
+		}
+		for _, other := range cellsApp {
+			if other.Cell.Name != c.Cell.Name && strings.Contains(row, "Cells-"+other.Cell.Name+"-") {
+				t.Errorf("cell %s's row names cell %s's stacks: %s", c.Cell.Name, other.Cell.Name, row)
+			}
+		}
+	}
+	if !strings.Contains(got, "In account 222222222222, region eu-central-1: every store below keeps its data there.") {
+		t.Error("cell de's stacks do not say where their data stores are")
 	}
 }

@@ -22,6 +22,9 @@ type Stack struct {
 	Name string
 	// Template is the parsed template.
 	Template map[string]any
+	// Account and Region are the stack's environment; "" when it is not
+	// pinned (environment-agnostic).
+	Account, Region string
 	// resources caches Resources (Load fills it).
 	resources map[string]map[string]any
 }
@@ -106,8 +109,9 @@ func (a *Assembly) read(dir string) error {
 	}
 	var m struct {
 		Artifacts map[string]struct {
-			Type       string `json:"type"`
-			Properties struct {
+			Type        string `json:"type"`
+			Environment string `json:"environment"`
+			Properties  struct {
 				TemplateFile  string `json:"templateFile"`
 				StackName     string `json:"stackName"`
 				DirectoryName string `json:"directoryName"`
@@ -125,6 +129,14 @@ func (a *Assembly) read(dir string) error {
 				return fmt.Errorf("review: %w", err)
 			}
 			s := Stack{Name: id}
+			if acct, region, ok := strings.Cut(strings.TrimPrefix(art.Environment, "aws://"), "/"); ok {
+				if acct != "unknown-account" {
+					s.Account = acct
+				}
+				if region != "unknown-region" {
+					s.Region = region
+				}
+			}
 			if art.Properties.StackName != "" {
 				s.Name = art.Properties.StackName
 			}

@@ -3,6 +3,7 @@ package review
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"regexp"
 	"slices"
@@ -195,6 +196,7 @@ func Report(a *Assembly, o Options) string {
 		fmt.Fprintf(&b, "| [%s](#%s) | %d | %d | %s |\n", s.Name, anchor(s.Name), len(s.Resources()), roles, exposed)
 	}
 	b.WriteString("\n")
+	a.residency(&b)
 	for _, s := range a.Stacks {
 		a.stackReport(&b, s, o)
 	}
@@ -236,6 +238,9 @@ func (a *Assembly) stackReport(b *strings.Builder, s Stack, o Options) {
 		}
 	}
 	b.WriteString("\n### Data stores\n\n")
+	if s.Account != "" && s.Region != "" {
+		fmt.Fprintf(b, "In account %s, region %s: every store below keeps its data there.\n\n", s.Account, s.Region)
+	}
 	var stores [][]string
 	for _, st := range a.stores(s) {
 		stores = append(stores, []string{st.name, st.encryption, st.retention, st.deletion})
@@ -524,4 +529,38 @@ func filterWords(f any) string {
 		parts = append(parts, strings.Join(conds, " or "))
 	}
 	return strings.Join(parts, " and ")
+}
+
+// residency says, when the stacks are in more than one pinned account or
+// region (cells), where each one's data stays: per account and region its
+// stacks and their data stores (messages, logs, secrets, keys, images).
+func (a *Assembly) residency(b *strings.Builder) {
+	type place struct{ stacks, stores []string }
+	places := map[string]*place{}
+	for _, s := range a.Stacks {
+		if s.Account == "" || s.Region == "" {
+			continue
+		}
+		k := s.Account + " | " + s.Region
+		if places[k] == nil {
+			places[k] = &place{}
+		}
+		p := places[k]
+		p.stacks = append(p.stacks, s.Name)
+		for _, st := range a.stores(s) {
+			p.stores = append(p.stores, st.name)
+		}
+	}
+	if len(places) < 2 {
+		return
+	}
+	b.WriteString("## Where data stays\n\nEach account and region (a cell, or the pipeline's) and the stacks and data stores in it: nothing of one is kept in another.\n\n")
+	var rows [][]string
+	for _, k := range slices.Sorted(maps.Keys(places)) {
+		acct, region, _ := strings.Cut(k, " | ")
+		p := places[k]
+		rows = append(rows, []string{acct, region, strings.Join(p.stacks, ", "), fmt.Sprintf("%d: %s", len(p.stores), strings.Join(p.stores, "; "))})
+	}
+	markdownTable(b, []string{"account", "region", "stacks", "data stores"}, rows)
+	b.WriteString("\n")
 }
