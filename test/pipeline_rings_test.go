@@ -198,7 +198,9 @@ func ringCommands(t *testing.T, want ...string) []string {
 		src, _ := props(r)["Source"].(map[string]any)
 		spec, _ := src["BuildSpec"].(string)
 		if !slices.ContainsFunc(want, func(w string) bool { return !strings.Contains(spec, w) }) {
-			var doc struct{ Phases map[string]struct{ Commands []string } }
+			var doc struct {
+				Phases map[string]struct{ Commands []string }
+			}
 			if err := json.Unmarshal([]byte(spec), &doc); err != nil {
 				t.Fatal(err)
 			}
