@@ -168,13 +168,7 @@ func (v *checker) cells(c Config, in input) {
 	var list []string
 	for i, cell := range c.Cells {
 		key := fmt.Sprintf("%s[%d]", KeyCells, i)
-		if !cellRe.MatchString(cell.Name) {
-			v.fail("context key %q has name %q: must be a lowercase letter then up to 11 lowercase letters or digits (it is part of every stack name of the cell)", key, cell.Name)
-		}
-		if names[cell.Name] {
-			v.fail("context key %q repeats the cell name %q: give every cell its own name", key, cell.Name)
-		}
-		names[cell.Name] = true
+		v.name(key, cell.Name, names, "cell", "it is part of every stack name of the cell")
 		list = append(list, cell.Name)
 		if !stringRules[KeyAccount].re.MatchString(cell.Account) {
 			v.fail("context key %q is %q: must be %s", key+".account", cell.Account, stringRules[KeyAccount].allowed)
@@ -202,21 +196,27 @@ func (v *checker) cells(c Config, in input) {
 	}
 }
 
+// name checks the name of a cell or ring (what): its form, for use, and
+// that no earlier one in seen has it.
+func (v *checker) name(key, name string, seen map[string]bool, what, use string) {
+	if !cellRe.MatchString(name) {
+		v.fail("context key %q has name %q: must be a lowercase letter then up to 11 lowercase letters or digits (%s)", key, name, use)
+	}
+	if seen[name] {
+		v.fail("context key %q repeats the %s name %q: give every %s its own name", key, what, name, what)
+	}
+	seen[name] = true
+}
+
 func (v *checker) rings(c Config) {
 	p := c.Pipeline
 	left := len(c.Sites)
 	names := map[string]bool{}
 	for i, r := range p.Rings {
 		key := fmt.Sprintf("%s.rings[%d]", KeyPipeline, i)
-		if !cellRe.MatchString(r.Name) {
-			v.fail("context key %q has name %q: must be a lowercase letter then up to 11 lowercase letters or digits (it names the ring's pipeline stages)", key, r.Name)
-		}
-		if names[r.Name] {
-			v.fail("context key %q repeats the ring name %q: give every ring its own name", key, r.Name)
-		}
-		names[r.Name] = true
+		v.name(key, r.Name, names, "ring", "it names the ring's pipeline stages")
 		if b := *r.BakeMinutes; b < 0 || b > MaxBakeMinutes {
-			v.fail("context key %q is %d: must be from 0 to %d minutes (the longest wait of CodePipeline's CloudWatch alarm rule)", key+".bakeMinutes", b, MaxBakeMinutes)
+			v.fail("context key %q is %d: must be from 0 to %d minutes (as CloudFormation's longest rollback monitoring; the bake is a CodeBuild build)", key+".bakeMinutes", b, MaxBakeMinutes)
 		}
 		switch {
 		case r.Sites < 0:

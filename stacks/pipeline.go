@@ -199,13 +199,7 @@ func BuildPipeline(app awscdk.App, cfg config.Config) (*Pipeline, error) {
 		if err != nil {
 			return nil, err
 		}
-		if p.ConnectionArn != "" {
-			if err := matchConnectionPrefix(stack, p.ConnectionArn); err != nil {
-				return nil, err
-			}
-		}
-		suppressPipeline(stack)
-		return &Pipeline{Stack: stack, Pipeline: cp, Cells: built, Layout: layout}, nil
+		return &Pipeline{Stack: stack, Pipeline: cp, Cells: built, Layout: layout}, finishPipeline(stack, p)
 	}
 	stage := awscdk.NewStage(app, jsii.String(cfg.StackPrefix), &awscdk.StageProps{Env: env(cfg)})
 	built, err := Build(stage, cfg)
@@ -233,13 +227,20 @@ func BuildPipeline(app awscdk.App, cfg config.Config) (*Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
+	return &Pipeline{Stack: stack, Pipeline: cp, Stage: stage, App: built, Waves: waves}, finishPipeline(stack, p)
+}
+
+// finishPipeline is what every pipeline gets once CDK Pipelines built it:
+// the connection grant with the ARN's own prefix, the reasons of its
+// cdk-nag suppressions.
+func finishPipeline(stack awscdk.Stack, p *config.Pipeline) error {
 	if p.ConnectionArn != "" {
 		if err := matchConnectionPrefix(stack, p.ConnectionArn); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	suppressPipeline(stack)
-	return &Pipeline{Stack: stack, Pipeline: cp, Stage: stage, App: built, Waves: waves}, nil
+	return nil
 }
 
 // matchConnectionPrefix makes the source action's UseConnection name the

@@ -3,9 +3,6 @@ package test
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -213,20 +210,7 @@ func ringCommands(t *testing.T, want ...string) []string {
 
 func runRing(t *testing.T, cmds []string, env ...string) (string, bool) {
 	t.Helper()
-	dir := t.TempDir()
-	stubs := map[string]string{"aws": ringAWSStub, "docker": shellStubs["docker"], "make": shellStubs["make"]}
-	for name, body := range stubs {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body+"\n"), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	logFile := filepath.Join(dir, "calls.log")
-	cmd := exec.Command("sh", "-ec", strings.Join(cmds, "\n"))
-	cmd.Env = append([]string{"PATH=" + dir + ":" + os.Getenv("PATH"), "STUB_LOG=" + logFile, "CODEBUILD_RESOLVED_SOURCE_VERSION=" + commit}, env...)
-	out, err := cmd.CombinedOutput()
-	calls, _ := os.ReadFile(logFile)
-	t.Logf("output:\n%s", out)
-	return string(calls), err == nil
+	return runWithStubs(t, map[string]string{"aws": ringAWSStub, "docker": shellStubs["docker"], "make": shellStubs["make"]}, cmds, env...)
 }
 
 const allRingStacks = "STUB_STACKS=Ring-eu-Regional Ring-us-Regional Ring-de-Regional"

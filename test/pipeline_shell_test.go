@@ -54,8 +54,14 @@ func commandsOf(t *testing.T, want string) []string {
 // returns the stubs' log and whether the step succeeded.
 func runCommands(t *testing.T, cmds []string, env ...string) (string, bool) {
 	t.Helper()
+	return runWithStubs(t, shellStubs, cmds, env...)
+}
+
+// runWithStubs is runCommands with the given stubs.
+func runWithStubs(t *testing.T, stubs map[string]string, cmds []string, env ...string) (string, bool) {
+	t.Helper()
 	dir := t.TempDir()
-	for name, body := range shellStubs {
+	for name, body := range stubs {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body+"\n"), 0o755); err != nil {
 			t.Fatal(err)
 		}

@@ -130,7 +130,7 @@ func Uses(stacks []Stack) []Use {
 			Use{Quota: StackParameters, Where: where, Value: len(s.Parameters), WayOut: FewerSites},
 			Use{Quota: TemplateBytes, Where: where, Value: s.Bytes, WayOut: FewerSites},
 		)
-		for _, id := range sortedIDs(s.Resources) {
+		for _, id := range sortedKeys(s.Resources) {
 			r := s.Resources[id]
 			switch r.Type {
 			case "AWS::IAM::Role":
@@ -329,15 +329,6 @@ func (r Raised) apply(u Use) Use {
 		u.Quota.Raise = ""
 	}
 	return u
-}
-
-func sortedIDs(m map[string]Resource) []string {
-	ids := make([]string, 0, len(m))
-	for id := range m {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	return ids
 }
 
 // exported maps each export's name to the topic it stands for: the
