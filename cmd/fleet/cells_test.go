@@ -206,6 +206,18 @@ func TestCellsSendToEachCellAndStatusReportsBoth(t *testing.T) {
 		!strings.Contains(out, "give --profile us=PROFILE or --role us=ROLE_ARN for it") || !strings.Contains(out, "Two-eu-Regional") {
 		t.Errorf("a cell in another account: exit %d\n%s", code, out)
 	}
+	// A role to assume in the cell's account: moto answers AssumeRole
+	// with credentials of the role's account, so the cell of account
+	// 999999999999 is reached (its stacks are not there: no stack), and
+	// the account check passes.
+	code, out, _ = runFleet(t, "status", "--map", wrong, "--cell", "us", "--role", "us=arn:aws:iam::999999999999:role/fleet-operator")
+	if code != exitError || strings.Contains(out, "but its credentials are of account") || !strings.Contains(out, "Two-us-Regional") {
+		t.Errorf("a role in the cell's account: exit %d\n%s", code, out)
+	}
+	// A profile that does not exist: named with its cell.
+	if code, out, _ := runFleet(t, "status", "--map", mapPath, "--cell", "eu", "--profile", "eu=nosuch"); code != exitError || !strings.Contains(out, "cell eu: load the AWS configuration") || !strings.Contains(out, "nosuch") {
+		t.Errorf("a missing profile: exit %d\n%s", code, out)
+	}
 	if code, _, errOut := runFleet(t, "status", "--map", mapPath, "--profile", "mars=x"); code != 2 || !strings.Contains(errOut, `--profile: "mars" is no cell of the fleet map: the cells are eu, us`) {
 		t.Errorf("a profile for an unknown cell: exit %d, %s", code, errOut)
 	}
