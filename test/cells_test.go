@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -310,5 +311,24 @@ func TestReviewSaysWhereEachCellsDataStays(t *testing.T) {
 	}
 	if !strings.Contains(got, "In account 222222222222, region eu-central-1: every store below keeps its data there.") {
 		t.Error("cell de's stacks do not say where their data stores are")
+	}
+}
+
+// The app itself stops at a cell's hybrid-node quota, before building
+// anything, with the line that names the cell and the way out.
+func TestAppStopsAtACellsNodeQuota(t *testing.T) {
+	t.Parallel()
+	out := t.TempDir()
+	cmd := exec.Command("go", "run", ".")
+	cmd.Dir = ".."
+	cmd.Env = append(os.Environ(), `CDK_CONTEXT_JSON={"cells":[{"name":"eu","account":"111111111111","region":"eu-west-1"},{"name":"de","account":"222222222222","region":"eu-central-1","nodeTier":"advanced"}],`+
+		`"sites":[{"name":"a","cell":"eu","expectedNodes":600},{"name":"b","cell":"eu","expectedNodes":401},{"name":"c","cell":"de","expectedNodes":1000},{"name":"d","cell":"de","expectedNodes":1000}]}`, "CDK_OUTDIR="+out)
+	stderr, err := cmd.CombinedOutput()
+	want := `quota: Systems Manager registered hybrid nodes per account and region (standard tier) is 1,000, and the expectedNodes of cell eu's 2 sites (account 111111111111, region eu-west-1) would reach 1,001: move sites to another cell (another account or region), or set the cell's "nodeTier" to "advanced" once its account and region use Systems Manager's advanced tier (paid)`
+	if first, _, _ := strings.Cut(string(stderr), "\n"); err == nil || first != want {
+		t.Errorf("stderr:\n%s\nwant the one line\n%s", stderr, want)
+	}
+	if entries, _ := os.ReadDir(out); len(entries) != 0 {
+		t.Errorf("a configuration over a quota must not synthesize anything, found %d entries", len(entries))
 	}
 }
