@@ -266,7 +266,9 @@ func NewRegional(scope constructs.Construct, id string, props *RegionalStackProp
 		return nil, err
 	}
 	if props.Gate != nil {
-		// The region's own alarms: the sites' stacks are deployed after it.
+		// The region's own alarms (the sites' stacks are deployed after
+		// it), with the fleet's count of sites with dead letters.
+		r.Alerts.Notify(agent.DeadLettersAlarm())
 		var alarms []awscloudwatch.IAlarm
 		for _, a := range r.Alerts.Notified() {
 			if x, ok := a.(awscloudwatch.IAlarm); ok {

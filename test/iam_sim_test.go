@@ -628,6 +628,9 @@ func (w *world) fleetAgentEdges(t *testing.T, s *synthesized, clusterArn, servic
 		edge{what: "the fleet agent reads no other app's directory", role: role, action: "ssm:GetParametersByPath", resource: arn("ssm", "parameter/SomeoneElse/sites"), allow: false},
 		edge{what: "the fleet agent deregisters no node", role: role, action: "ecs:DeregisterContainerInstance", resource: clusterArn, context: ours, allow: false},
 		edge{what: "the fleet agent reads no message", role: role, action: "sqs:ReceiveMessage", resource: queue, context: ours, allow: false},
+		// The site's dead-letter queue is tagged as the queue is: its
+		// depth is the SitesWithDeadLetters count.
+		edge{what: "the fleet agent reads the depth of " + s.name + "'s dead-letter queue", role: role, action: "sqs:GetQueueAttributes", resource: queue + "-dlq", context: ours, allow: true},
 	)
 	edges = append(edges, w.logEdges(regional, fn, role, "the fleet agent")...)
 	return edges

@@ -139,7 +139,8 @@ func TestRingCellHasItsGate(t *testing.T) {
 		t.Fatal("no Ring-de-Regional")
 	}
 	alarm := only(t, s, "AWS::CloudWatch::CompositeAlarm")
-	if alarm["AlarmName"] != "Ring-de-fleet-health" || strings.Count(fmt.Sprint(alarm["AlarmRule"]), "ALARM(") < 5 {
+	if alarm["AlarmName"] != "Ring-de-fleet-health" || strings.Count(fmt.Sprint(alarm["AlarmRule"]), "ALARM(") < 5 ||
+		!strings.Contains(fmt.Sprint(alarm["AlarmRule"]), "SiteAgentSitesWithDeadLetters") || !strings.Contains(fmt.Sprint(alarm["AlarmRule"]), "SiteAgentSitesOffline") {
 		t.Errorf("fleet-health alarm: %v", alarm)
 	}
 	var role map[string]any

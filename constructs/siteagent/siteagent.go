@@ -83,6 +83,8 @@ type Agent struct {
 	function                                     awslambda.IFunction
 	logs                                         awslogs.ILogGroup
 	failing, offline, disconnected, missingTasks awscloudwatch.Alarm
+	deadLetters                                  awscloudwatch.Alarm
+	fleet                                        string
 }
 
 // New makes the fleet's agent: one function that serves every site of the
@@ -178,7 +180,7 @@ func New(scope constructs.Construct, id string, props Props) (*Agent, error) {
 		},
 		Targets: &[]awsevents.IRuleTarget{target},
 	})
-	a := &Agent{Construct: c, function: fn.Function()}
+	a := &Agent{Construct: c, function: fn.Function(), fleet: props.Fleet}
 	// The sites' alarms go quiet when the agent writes nothing, so the
 	// agent's own failures alarm too: every run failing for a quarter hour
 	// (one bad minute, e.g. a throttled call, does not count). A run fails
@@ -224,6 +226,27 @@ func New(scope constructs.Construct, id string, props Props) (*Agent, error) {
 	a.missingTasks = alarm("SitesTasksBelowDesired", contract.MetricSitesTasksBelowDesired, MissingTaskMinutes, fmt.Sprintf(
 		"a site that is online has run fewer worker tasks than desired for %d minutes: nodes full or failing; `fleet status` names the site, its service's events say why", MissingTaskMinutes))
 	return a, nil
+}
+
+// DeadLettersAlarm is the fleet's alarm on sites whose dead-letter queue
+// holds a message, made on first use: a pipeline's ring gate watches it
+// (each site's own dead-letter alarm notifies the topic too).
+func (a *Agent) DeadLettersAlarm() awscloudwatch.Alarm {
+	if a.deadLetters == nil {
+		a.deadLetters = awscloudwatch.NewAlarm(a.Construct, jsii.String("SitesWithDeadLetters"), &awscloudwatch.AlarmProps{
+			AlarmDescription: jsii.String("a site's dead-letter queue holds a message: its worker failed a message maxReceiveCount times; `fleet status` names the site"),
+			Metric: awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+				Namespace: jsii.String(contract.MetricNamespace), MetricName: jsii.String(contract.MetricSitesDeadLetters),
+				DimensionsMap: &map[string]*string{contract.DimensionFleet: jsii.String(a.fleet)},
+				Statistic:     jsii.String("Minimum"), Period: awscdk.Duration_Minutes(jsii.Number(1)),
+			}),
+			Threshold:          jsii.Number(1),
+			EvaluationPeriods:  jsii.Number(1),
+			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+		})
+	}
+	return a.deadLetters
 }
 
 // Function is the agent's function.

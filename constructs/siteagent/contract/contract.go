@@ -31,11 +31,13 @@ const (
 	MetricSitesNodeDisconnected = "SitesNodeDisconnected"
 	// MetricSitesTasksBelowDesired: online sites running fewer tasks than desired.
 	MetricSitesTasksBelowDesired = "SitesTasksBelowDesired"
+	// MetricSitesDeadLetters: sites whose dead-letter queue holds a message.
+	MetricSitesDeadLetters = "SitesWithDeadLetters"
 )
 
 // FleetMetrics are the fleet's custom metrics: a fixed number, priced by
 // CloudWatch per metric.
-var FleetMetrics = []string{MetricSites, MetricSitesFailed, MetricSitesOffline, MetricSitesNodeDisconnected, MetricSitesTasksBelowDesired}
+var FleetMetrics = []string{MetricSites, MetricSitesFailed, MetricSitesOffline, MetricSitesNodeDisconnected, MetricSitesTasksBelowDesired, MetricSitesDeadLetters}
 
 // The site agent's log line per site and run, and its fields.
 const (

@@ -61,13 +61,16 @@ func FleetFromEnv(getenv func(string) string) (Fleet, error) {
 
 // Site is one entry of the site directory.
 type Site struct {
-	Name           string `json:"site"`
-	Cluster        string `json:"cluster"`
-	Service        string `json:"service"`
-	QueueURL       string `json:"queueUrl"`
-	MinTasks       int    `json:"minTasks"`
-	MaxTasks       int    `json:"maxTasks"`
-	BacklogPerTask int    `json:"backlogPerTask"`
+	Name     string `json:"site"`
+	Cluster  string `json:"cluster"`
+	Service  string `json:"service"`
+	QueueURL string `json:"queueUrl"`
+	// DeadLetterQueueURL is read for its depth; empty (an entry of an
+	// earlier version) is not read.
+	DeadLetterQueueURL string `json:"deadLetterQueueUrl"`
+	MinTasks           int    `json:"minTasks"`
+	MaxTasks           int    `json:"maxTasks"`
+	BacklogPerTask     int    `json:"backlogPerTask"`
 }
 
 func (s Site) validate() error {
@@ -168,7 +171,7 @@ func (f *Fleet) Run(ctx context.Context, onlyCluster string) (FleetReport, error
 			defer func() { <-sem; wg.Done() }()
 			sctx, cancel := context.WithTimeout(ctx, f.SiteTimeout)
 			defer cancel()
-			a := Scaler{ECS: f.ECS, SQS: f.SQS, Cluster: s.Cluster, Service: s.Service, QueueURL: s.QueueURL,
+			a := Scaler{ECS: f.ECS, SQS: f.SQS, Cluster: s.Cluster, Service: s.Service, QueueURL: s.QueueURL, DeadLetterQueueURL: s.DeadLetterQueueURL,
 				MinTasks: s.MinTasks, MaxTasks: s.MaxTasks, BacklogPerTask: s.BacklogPerTask,
 				Log: f.Log.With("site", s.Name)}
 			r, err := a.Run(sctx)
@@ -208,11 +211,12 @@ func (f *Fleet) FleetName() string {
 // run could not read (contract.MetricSitesFailed counts those sites) is in none.
 func (f *Fleet) writeMetrics(rep FleetReport) error {
 	line := map[string]any{contract.DimensionFleet: f.FleetName(), contract.MetricSites: len(rep.Sites), contract.MetricSitesFailed: len(rep.Failed)}
-	for _, m := range []string{contract.MetricSitesOffline, contract.MetricSitesNodeDisconnected, contract.MetricSitesTasksBelowDesired} {
+	for _, m := range []string{contract.MetricSitesOffline, contract.MetricSitesNodeDisconnected, contract.MetricSitesTasksBelowDesired, contract.MetricSitesDeadLetters} {
 		line[m] = 0
 	}
 	for _, r := range rep.Sites {
-		for m, yes := range map[string]bool{contract.MetricSitesOffline: r.Offline(), contract.MetricSitesNodeDisconnected: r.NodeDisconnected(), contract.MetricSitesTasksBelowDesired: r.TasksBelowDesired()} {
+		for m, yes := range map[string]bool{contract.MetricSitesOffline: r.Offline(), contract.MetricSitesNodeDisconnected: r.NodeDisconnected(),
+			contract.MetricSitesTasksBelowDesired: r.TasksBelowDesired(), contract.MetricSitesDeadLetters: r.DeadLetters > 0} {
 			if yes {
 				line[m] = line[m].(int) + 1
 			}

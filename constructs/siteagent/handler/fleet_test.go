@@ -35,7 +35,10 @@ func newFleet(t *testing.T, n int) (*Fleet, *fakeaws.Fake, *bytes.Buffer) {
 	for i := range n {
 		site := fmt.Sprintf("site%02d", i)
 		cluster, queue := "cluster-"+site, "https://sqs.eu-west-1.amazonaws.com/123456789012/queue-"+site
-		entry, _ := json.Marshal(Site{Name: site, Cluster: cluster, Service: "ecsworker-external", QueueURL: queue, MinTasks: 0, MaxTasks: 5, BacklogPerTask: 100})
+		dlq := queue + "-dlq"
+		entry, _ := json.Marshal(Site{Name: site, Cluster: cluster, Service: "ecsworker-external", QueueURL: queue, DeadLetterQueueURL: dlq, MinTasks: 0, MaxTasks: 5, BacklogPerTask: 100})
+		// Every fifth site has dead letters.
+		aws.Queues[dlq] = &fakeaws.Queue{Visible: 3 * (1 - min(i%5, 1))}
 		aws.Parameters[directory+"/"+site] = string(entry)
 		aws.Services[fakeaws.ServiceKey(cluster, "ecsworker-external")] = &fakeaws.Service{Desired: 1, Running: 1}
 		aws.Queues[queue] = &fakeaws.Queue{Visible: 250}
@@ -68,7 +71,7 @@ func TestFleetRunsEverySiteOfTheDirectory(t *testing.T) {
 	// One metrics line for the fleet, whatever its size: the counts of
 	// sites, one dimension (the app's prefix).
 	m := fleetLine(t, metrics)
-	for k, v := range map[string]float64{"Sites": 25, "SitesFailed": 0, "SitesOffline": 0, "SitesNodeDisconnected": 0, "SitesTasksBelowDesired": 25} {
+	for k, v := range map[string]float64{"Sites": 25, "SitesFailed": 0, "SitesOffline": 0, "SitesNodeDisconnected": 0, "SitesTasksBelowDesired": 25, "SitesWithDeadLetters": 5} {
 		if m[k] != v {
 			t.Errorf("%s = %v, want %v (%v)", k, m[k], v, m)
 		}
@@ -76,7 +79,7 @@ func TestFleetRunsEverySiteOfTheDirectory(t *testing.T) {
 	aws2 := m["_aws"].(map[string]any)
 	def := aws2["CloudWatchMetrics"].([]any)[0].(map[string]any)
 	if aws2["Timestamp"] != float64(1700000000000) || def["Namespace"] != "EcsAnywhereStretched" || fmt.Sprint(def["Dimensions"]) != "[[Fleet]]" ||
-		len(def["Metrics"].([]any)) != 5 || m["Fleet"] != "EcsWorker" {
+		len(def["Metrics"].([]any)) != 6 || m["Fleet"] != "EcsWorker" {
 		t.Errorf("EMF metadata %v", m)
 	}
 	// A node's event runs its site only, and writes no fleet counts.

@@ -41,10 +41,12 @@ type QueueAPI interface {
 
 // Scaler is one site's run of the agent: it scales the site's service.
 type Scaler struct {
-	ECS                ServiceAPI
-	SQS                QueueAPI
-	Cluster, Service   string
-	QueueURL           string
+	ECS              ServiceAPI
+	SQS              QueueAPI
+	Cluster, Service string
+	QueueURL         string
+	// DeadLetterQueueURL, when set, is read for its depth (Report.DeadLetters).
+	DeadLetterQueueURL string
 	MinTasks, MaxTasks int
 	BacklogPerTask     int
 	Log                *slog.Logger
@@ -60,6 +62,9 @@ type Report struct {
 	// NodesKnown and TasksKnown say whether the nodes, and the service and
 	// queue, were read: a count that was not read is not a zero.
 	NodesKnown, TasksKnown bool
+	// DeadLetters is how many messages the site's dead-letter queue holds
+	// (0 when it was not read: the run's error says so).
+	DeadLetters int
 }
 
 // Offline: no node connected (the link is cut, or none joined yet).
@@ -102,6 +107,16 @@ func (a *Scaler) Run(ctx context.Context) (Report, error) {
 		errs = append(errs, scaleErr)
 	}
 	r.NodesKnown, r.TasksKnown = nodesErr == nil, scaleErr == nil
+	if a.DeadLetterQueueURL != "" {
+		q, err := a.SQS.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
+			QueueUrl: aws.String(a.DeadLetterQueueURL), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages},
+		})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("read the dead letters of queue %s: %w", a.DeadLetterQueueURL, awserr.Explain(err)))
+		} else {
+			r.DeadLetters, _ = strconv.Atoi(q.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessages)])
+		}
+	}
 	a.logState(r)
 	return r, errors.Join(errs...)
 }
