@@ -112,20 +112,7 @@ func (c Config) CellsOrOne() []Cell {
 }
 
 func (d *decoder) cells() []Cell {
-	v := d.get(KeyCells)
-	if v == nil {
-		return nil
-	}
-	raw, err := contextJSON(v)
-	cells := []Cell{}
-	if err == nil {
-		err = decodeStrict(raw, &cells)
-	}
-	if err != nil {
-		d.fail(`context key %q is %v: must be a list of cells such as [{"name": "eu", "account": "111111111111", "region": "eu-west-1"}] (%v)`, KeyCells, v, err)
-		return []Cell{}
-	}
-	return cells
+	return list[Cell](d, KeyCells, "cells", `[{"name": "eu", "account": "111111111111", "region": "eu-west-1"}]`)
 }
 
 func cellsWithDefaults(cells []Cell, tier string) []Cell {

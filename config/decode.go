@@ -157,20 +157,27 @@ func decodeStrict(raw []byte, v any) error {
 	return dec.Decode(v)
 }
 
-func (d *decoder) sites() []siteInput {
-	v := d.get(KeySites)
+// list decodes the list of context key key: nil when it is not set, an
+// empty list (and the problem, with example) when it is not such a list.
+func list[T any](d *decoder, key, what, example string) []T {
+	v := d.get(key)
 	if v == nil {
 		return nil
 	}
 	raw, err := contextJSON(v)
-	sites := []siteInput{}
+	out := []T{}
 	if err == nil {
-		err = decodeStrict(raw, &sites)
+		err = decodeStrict(raw, &out)
 	}
 	if err != nil {
-		d.fail(`context key %q is %v: must be a list of sites such as [{"name": "factory", "maxTasks": 2}] (%v)`, KeySites, v, err)
-		return []siteInput{}
+		d.fail(`context key %q is %v: must be a list of %s such as %s (%v)`, key, v, what, example, err)
+		return []T{}
 	}
+	return out
+}
+
+func (d *decoder) sites() []siteInput {
+	sites := list[siteInput](d, KeySites, "sites", `[{"name": "factory", "maxTasks": 2}]`)
 	for i, s := range sites {
 		if s.DesiredCount != nil {
 			d.fail("context key %q was replaced by minTasks and maxTasks (scaling on the queue owns the count): set those instead", fmt.Sprintf("%s[%d].desiredCount", KeySites, i))

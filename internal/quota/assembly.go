@@ -3,8 +3,10 @@ package quota
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -130,7 +132,7 @@ func Uses(stacks []Stack) []Use {
 			Use{Quota: StackParameters, Where: where, Value: len(s.Parameters), WayOut: FewerSites},
 			Use{Quota: TemplateBytes, Where: where, Value: s.Bytes, WayOut: FewerSites},
 		)
-		for _, id := range sortedKeys(s.Resources) {
+		for _, id := range slices.Sorted(maps.Keys(s.Resources)) {
 			r := s.Resources[id]
 			switch r.Type {
 			case "AWS::IAM::Role":
@@ -174,29 +176,20 @@ func Uses(stacks []Stack) []Use {
 		}
 		return what + " " + strings.TrimPrefix(k, "aws://")
 	}
-	for _, k := range sortedKeys(byEnv) {
+	for _, k := range slices.Sorted(maps.Keys(byEnv)) {
 		c, where := byEnv[k], name(byEnv, k, "account/region")
 		uses = append(uses,
 			Use{Quota: Stacks, Where: where, Value: c.stacks, WayOut: OtherAccounts},
 			Use{Quota: Rules, Where: where, Value: c.rules, WayOut: FewerSites},
 			Use{Quota: Parameters, Where: where, Value: c.params, WayOut: FewerSites})
 	}
-	for _, k := range sortedKeys(byAccount) {
+	for _, k := range slices.Sorted(maps.Keys(byAccount)) {
 		c, where := byAccount[k], name(byAccount, k, "account")
 		uses = append(uses,
 			Use{Quota: Roles, Where: where, Value: c.roles, WayOut: RolesWayOut},
 			Use{Quota: ManagedPolicies, Where: where, Value: c.policies, WayOut: FewerSites})
 	}
 	return uses
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // ArnChars is what a reference in a policy is taken to resolve to: an ARN
