@@ -258,3 +258,44 @@ func TestRingPipelineSteps(t *testing.T) {
 		t.Error("cell de's role cannot be assumed: the first-run step must fail, not guess")
 	}
 }
+
+// The pipeline's role in a cell reaches that cell's fleet-health alarm,
+// regional stack and repository, and nothing else: evaluated by the
+// policy simulator on Ring-eu-Regional, which is in the simulated
+// account and region.
+func TestRingGateRoleReachesOnlyItsCell(t *testing.T) {
+	requireSynth(t)
+	s := ringed["Ring-eu-Regional"]
+	if s == nil {
+		t.Fatal("no Ring-eu-Regional")
+	}
+	w := newWorld(all)
+	var role, repo, alarm string
+	for id, r := range s.template["Resources"].(map[string]any) {
+		switch typ := r.(map[string]any)["Type"]; {
+		case typ == "AWS::IAM::Role" && props(r.(map[string]any))["RoleName"] == "Ring-eu-pipeline":
+			role = id
+		case typ == "AWS::ECR::Repository":
+			repo = fmt.Sprint(w.getAtt(s, id, "Arn"))
+		case typ == "AWS::CloudWatch::CompositeAlarm":
+			alarm = fmt.Sprint(w.getAtt(s, id, "Arn"))
+		}
+	}
+	if role == "" || repo == "" || alarm == "" {
+		t.Fatalf("Ring-eu-Regional: role %q, repository %q, alarm %q", role, repo, alarm)
+	}
+	ref := &roleRef{stack: s, id: role}
+	stack := func(name string) string { return arn("cloudformation", "stack/"+name+"/0f0e0d0c-0b0a-0908-0706-050403020100") }
+	edges := []edge{
+		{what: "reads its cell's fleet-health alarm", role: ref, action: "cloudwatch:DescribeAlarms", resource: alarm, allow: true},
+		{what: "reads no other alarm", role: ref, action: "cloudwatch:DescribeAlarms", resource: arn("cloudwatch", "alarm:Ring-de-fleet-health"), allow: false},
+		{what: "reads its cell's regional stack", role: ref, action: "cloudformation:DescribeStacks", resource: stack("Ring-eu-Regional"), allow: true},
+		{what: "reads no site's stack", role: ref, action: "cloudformation:DescribeStacks", resource: stack("Ring-eu-Anywhere-lyon"), allow: false},
+		{what: "pushes the image into its cell's repository", role: ref, action: "ecr:PutImage", resource: repo, allow: true},
+		{what: "pushes into no other repository", role: ref, action: "ecr:PutImage", resource: arn("ecr", "repository/someone-else"), allow: false},
+		{what: "updates no stack", role: ref, action: "cloudformation:UpdateStack", resource: stack("Ring-eu-Regional"), allow: false},
+		{what: "changes no alarm", role: ref, action: "cloudwatch:PutCompositeAlarm", resource: alarm, allow: false},
+		{what: "reads no message", role: ref, action: "sqs:ReceiveMessage", resource: arn("sqs", "ring-eu-regional-workqueue"), allow: false},
+	}
+	w.check(t, edges)
+}
