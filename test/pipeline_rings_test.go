@@ -285,7 +285,9 @@ func TestRingGateRoleReachesOnlyItsCell(t *testing.T) {
 		t.Fatalf("Ring-eu-Regional: role %q, repository %q, alarm %q", role, repo, alarm)
 	}
 	ref := &roleRef{stack: s, id: role}
-	stack := func(name string) string { return arn("cloudformation", "stack/"+name+"/0f0e0d0c-0b0a-0908-0706-050403020100") }
+	stack := func(name string) string {
+		return arn("cloudformation", "stack/"+name+"/0f0e0d0c-0b0a-0908-0706-050403020100")
+	}
 	edges := []edge{
 		{what: "reads its cell's fleet-health alarm", role: ref, action: "cloudwatch:DescribeAlarms", resource: alarm, allow: true},
 		{what: "reads no other alarm", role: ref, action: "cloudwatch:DescribeAlarms", resource: arn("cloudwatch", "alarm:Ring-de-fleet-health"), allow: false},
