@@ -62,22 +62,12 @@ const (
 	// DefaultBakeMinutes is a ring's bake time: an hour, AWS's own
 	// guidance for the first waves of a deployment.
 	DefaultBakeMinutes = 60
-	// MaxBakeMinutes is the longest wait CodePipeline's CloudWatchAlarm
-	// rule takes.
+	// MaxBakeMinutes is as CloudFormation's longest rollback monitoring
+	// (180 minutes); the bake is a CodeBuild build, which may run 8 hours.
 	MaxBakeMinutes = 180
 )
 
 var cellRe = regexp.MustCompile(`^[a-z][a-z0-9]{0,11}$`)
-
-// CellOf is the cell of site, or the zero Cell (no cells configured).
-func (c Config) CellOf(site Site) Cell {
-	for _, cell := range c.Cells {
-		if cell.Name == site.Cell {
-			return cell
-		}
-	}
-	return Cell{}
-}
 
 // ForCell is the configuration of one cell: its environment, its stack
 // prefix (<stackPrefix>-<cell>) and its sites; every other setting is the

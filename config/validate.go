@@ -123,10 +123,8 @@ func validate(c Config, in input) []error {
 			break
 		}
 		locations := []string{RegionLocation}
-		for _, s := range c.Sites {
-			if s.Cell == cell.Name {
-				locations = append(locations, s.Name)
-			}
+		for _, s := range c.ForCell(cell).Sites {
+			locations = append(locations, s.Name)
 		}
 		of := ""
 		if cell.Name != "" {

@@ -118,7 +118,7 @@ func BuildPipeline(app awscdk.App, cfg config.Config) (*Pipeline, error) {
 	crossAccount := false
 	if ringed {
 		for _, c := range cfg.CellsOrOne() {
-			rc := ringCell{Cell: c, Prefix: cfg.ForCell(c).StackPrefix, Stage: cfg.ForCell(c).StackPrefix, Remote: c.Name != "" && c.Account != cfg.Account}
+			rc := ringCell{Cell: c, Prefix: cfg.ForCell(c).StackPrefix, Remote: c.Name != "" && c.Account != cfg.Account}
 			if c.Name == "" {
 				rc.Account, rc.Region = cfg.Account, cfg.Region
 			}
@@ -129,7 +129,7 @@ func BuildPipeline(app awscdk.App, cfg config.Config) (*Pipeline, error) {
 		synthReads = reach(cells)
 		for _, c := range cells {
 			if !c.Remote {
-				synthReads = append(synthReads, readStackIn(stack, RegionalStackName(config.Config{StackPrefix: c.Prefix}), c.Region))
+				synthReads = append(synthReads, readStackIn(stack, c.regional(), c.Region))
 			}
 		}
 	}
@@ -219,11 +219,7 @@ func BuildPipeline(app awscdk.App, cfg config.Config) (*Pipeline, error) {
 		Post:       &[]pipelines.Step{secondRunStep(stack, regionalName, pipelineName)},
 	})
 	cp.BuildPipeline()
-	siteNames := make([]string, 0, len(cfg.Sites))
-	for _, s := range cfg.Sites {
-		siteNames = append(siteNames, s.Name)
-	}
-	waves, err := deployInWaves(stack, cp, cfg.StackPrefix, siteNames, p.WaveSize)
+	waves, err := deployInWaves(stack, cp, cfg.StackPrefix, siteNamesOf(cfg), p.WaveSize)
 	if err != nil {
 		return nil, err
 	}
@@ -278,9 +274,15 @@ func matchConnectionPrefix(stack awscdk.Stack, connectionArn string) error {
 // readStack may read the outputs of the stack named name (its ARN ends
 // with a generated id).
 func readStack(stack awscdk.Stack, name string) awsiam.PolicyStatement {
+	return readStackIn(stack, name, "")
+}
+
+// readStackIn is readStack in region of the pipeline's account ("": the
+// pipeline's own).
+func readStackIn(stack awscdk.Stack, name, region string) awsiam.PolicyStatement {
 	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions: jsii.Strings("cloudformation:DescribeStacks"),
-		Resources: jsii.Strings(*stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("cloudformation"), Resource: jsii.String("stack"),
+		Resources: jsii.Strings(*stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("cloudformation"), Region: optional(region), Resource: jsii.String("stack"),
 			ResourceName: jsii.String(name + "/*")})),
 	})
 }
@@ -288,11 +290,25 @@ func readStack(stack awscdk.Stack, name string) awsiam.PolicyStatement {
 // onRegionalRepository allows actions on the repository tagged as the
 // regional stack's, and no other.
 func onRegionalRepository(stack awscdk.Stack, regional string, actions ...string) awsiam.PolicyStatement {
+	return onRepositoryIn(stack, regional, "", actions...)
+}
+
+// onRepositoryIn is onRegionalRepository in region of the pipeline's
+// account ("": the pipeline's own).
+func onRepositoryIn(stack awscdk.Stack, regional, region string, actions ...string) awsiam.PolicyStatement {
 	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions:    jsii.Strings(actions...),
-		Resources:  jsii.Strings(*stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("ecr"), Resource: jsii.String("repository"), ResourceName: jsii.String("*")})),
+		Resources:  jsii.Strings(*stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("ecr"), Region: optional(region), Resource: jsii.String("repository"), ResourceName: jsii.String("*")})),
 		Conditions: &map[string]any{"StringEquals": map[string]any{"aws:ResourceTag/" + stackscontract.StackTagKey: regional}},
 	})
+}
+
+// optional is s, or nil (the default) when it is empty.
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return jsii.String(s)
 }
 
 // regionalRepository is the shell that sets REPO to the regional stack's
@@ -314,28 +330,38 @@ func imageStep(stack awscdk.Stack, regional string) pipelines.Step {
 			imageTagCommand,
 			regionalRepository(regional),
 			imageStateCommand,
-			// One command, so that skipping needs no `exit`: the default
-			// docker driver builds one platform, a builder of the
-			// docker-container driver builds both (the Dockerfile
-			// cross-compiles, no emulation). No attestation manifests:
-			// the repository then holds one tagged image index per
-			// commit (and its untagged platform images), so its
-			// lifecycle rule counts commits.
-			`if [ -z "$REPO" ]; then echo "first run: the regional repository does not exist yet; this run deploys the Dockerfile asset and the next builds the image"; `+
-				`elif [ "$IMAGE" = present ]; then echo "image $REPO:$TAG exists (tags are immutable)"; `+
-				`else aws ecr get-login-password | docker login --username AWS --password-stdin "${REPO%%/*}" && `+
-				`docker buildx create --name multiarch --driver docker-container --use && `+
-				`docker buildx build --platform linux/amd64,linux/arm64 `+BuildxFlags+` -f worker/Dockerfile -t "$REPO:$TAG" --push .; fi`,
+			pushImageCommand("regional"),
 		),
 		RolePolicyStatements: &[]awsiam.PolicyStatement{
 			readStack(stack, regional),
 			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 				Actions: jsii.Strings("ecr:GetAuthorizationToken"), Resources: jsii.Strings("*"),
 			}),
-			onRegionalRepository(stack, regional, "ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart",
-				"ecr:CompleteLayerUpload", "ecr:PutImage", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:DescribeImages"),
+			onRegionalRepository(stack, regional, pushActions...),
 		},
 	})
+}
+
+// pushActions are what pushing the image (and checking it first) needs of
+// a repository.
+var pushActions = []string{"ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart",
+	"ecr:CompleteLayerUpload", "ecr:PutImage", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:DescribeImages"}
+
+// pushImageCommand is the shell that builds and pushes the image of this
+// commit into $REPO, after imageStateCommand: nothing on a first run (no
+// repository yet: which names it), nothing when the tag exists. One
+// command, so that skipping needs no `exit`: the default docker driver
+// builds one platform, a builder of the docker-container driver builds
+// both (the Dockerfile cross-compiles, no emulation). No attestation
+// manifests: the repository then holds one tagged image index per commit
+// (and its untagged platform images), so its lifecycle rule counts
+// commits.
+func pushImageCommand(which string) string {
+	return `if [ -z "$REPO" ]; then echo "first run: the ` + which + ` repository does not exist yet; this run deploys the Dockerfile asset and the next builds the image"; ` +
+		`elif [ "$IMAGE" = present ]; then echo "image $REPO:$TAG exists (tags are immutable)"; ` +
+		`else aws ecr get-login-password | docker login --username AWS --password-stdin "${REPO%%/*}" && ` +
+		`docker buildx create --name multiarch --driver docker-container --use && ` +
+		`docker buildx build --platform linux/amd64,linux/arm64 ` + BuildxFlags + ` -f worker/Dockerfile -t "$REPO:$TAG" --push .; fi`
 }
 
 // secondRunStep starts the pipeline once more after a first run, which
@@ -395,17 +421,21 @@ func artifactBucket(stack awscdk.Stack, key awskms.IKey) awss3.Bucket {
 	}))
 }
 
+// appliesTo are the findings a cdk-nag suppression covers, as regular
+// expressions.
+func appliesTo(patterns ...string) *[]any {
+	out := make([]any, len(patterns))
+	for i, p := range patterns {
+		out[i] = &cdknag.RegexAppliesTo{Regex: jsii.String(p)}
+	}
+	return &out
+}
+
 // suppressPipeline records, with reasons, the cdk-nag findings on the roles
 // CDK Pipelines makes (after BuildPipeline: its constructs exist only then)
 // and on the steps' own statements.
 func suppressPipeline(stack awscdk.Stack) {
-	re := func(patterns ...string) *[]any {
-		out := make([]any, len(patterns))
-		for i, p := range patterns {
-			out[i] = &cdknag.RegexAppliesTo{Regex: jsii.String(p)}
-		}
-		return &out
-	}
+	re := appliesTo
 	cdknag.NagSuppressions_AddStackSuppressions(stack, &[]*cdknag.NagPackSuppression{
 		{
 			Id: jsii.String("AwsSolutions-IAM5"),

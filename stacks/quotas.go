@@ -1,6 +1,7 @@
 package stacks
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/ecs-anywhere-stretched/stretched/config"
@@ -70,15 +71,15 @@ func PlannedRoles(cfg config.Config) error {
 		}
 		byAccount[cell.Account] += n
 	}
-	var err error
+	var errs []error
 	for _, a := range accounts {
 		where := ""
 		if len(cfg.Cells) > 0 {
 			where = "account " + a
 		}
-		err = joinErr(err, quota.CheckRaised(quota.Use{Quota: quota.Roles, Where: where, Value: byAccount[a], WayOut: quota.RolesWayOut}, quota.Raised{Limit: cfg.IamRolesQuota, Key: config.KeyIamRolesQuota}))
+		errs = append(errs, quota.CheckRaised(quota.Use{Quota: quota.Roles, Where: where, Value: byAccount[a], WayOut: quota.RolesWayOut}, quota.Raised{Limit: cfg.IamRolesQuota, Key: config.KeyIamRolesQuota}))
 	}
-	return err
+	return errors.Join(errs...)
 }
 
 // PlannedNodes checks the sites' expected machines against Systems
@@ -90,29 +91,20 @@ func PlannedNodes(cfg config.Config) error {
 		if cell.NodeTier == config.NodeTierAdvanced {
 			continue
 		}
+		sites := cfg.ForCell(cell).Sites
 		n := 0
-		for _, s := range cfg.ForCell(cell).Sites {
+		for _, s := range sites {
 			n += s.ExpectedNodes
 		}
 		way := fmt.Sprintf("move sites to a cell in another account or region (context key %q), or set %q to %q once the account and region use Systems Manager's advanced tier (paid)", config.KeyCells, config.KeyNodeTier, config.NodeTierAdvanced)
 		if cell.Name != "" {
 			way = fmt.Sprintf("move sites to another cell (another account or region), or set the cell's %q to %q once its account and region use Systems Manager's advanced tier (paid)", "nodeTier", config.NodeTierAdvanced)
 		}
-		where := fmt.Sprintf("the sites' expectedNodes (%d sites)", len(cfg.ForCell(cell).Sites))
+		where := fmt.Sprintf("the sites' expectedNodes (%d sites)", len(sites))
 		if cell.Name != "" {
-			where = fmt.Sprintf("the expectedNodes of cell %s's %d sites (account %s, region %s)", cell.Name, len(cfg.ForCell(cell).Sites), cell.Account, cell.Region)
+			where = fmt.Sprintf("the expectedNodes of cell %s's %d sites (account %s, region %s)", cell.Name, len(sites), cell.Account, cell.Region)
 		}
 		uses = append(uses, quota.Use{Quota: quota.HybridNodes, Where: where, Value: n, WayOut: way})
 	}
 	return quota.Check(uses...)
-}
-
-func joinErr(a, b error) error {
-	switch {
-	case a == nil:
-		return b
-	case b == nil:
-		return a
-	}
-	return fmt.Errorf("%w\n%w", a, b)
 }

@@ -137,10 +137,9 @@ func PlanRings(prefix string, cells []CellPlan, sites []string, rings []config.R
 // ringCell is a cell as the pipeline reaches it.
 type ringCell struct {
 	config.Cell
-	// Prefix is the cell's stack prefix.
+	// Prefix is the cell's stack prefix, and the name of the CDK Pipelines
+	// stage of its stacks.
 	Prefix string
-	// Stage is the CDK Pipelines stage name of the cell's stacks.
-	Stage string
 	// Remote: the cell is in another account than the pipeline's, which
 	// reaches it through the cell's pipeline role (ringgate).
 	Remote bool
@@ -153,6 +152,14 @@ func (c ringCell) suffix() string {
 		return ""
 	}
 	return "-" + c.Name
+}
+
+// regional is the cell's regional stack.
+func (c ringCell) regional() string { return stackscontract.RegionalStack(c.Prefix) }
+
+// anyLocal says whether a cell is in the pipeline's own account.
+func anyLocal(cells []ringCell) bool {
+	return slices.ContainsFunc(cells, func(c ringCell) bool { return !c.Remote })
 }
 
 // roleArn is the cell's pipeline role (ringgate).
@@ -246,7 +253,7 @@ func bakeCommand(cells []ringCell, minutes int, rb bakeRollback) string {
 // time, and rolls the ring's stages back on an alarm.
 func bakeStep(stack awscdk.Stack, id string, cells []ringCell, minutes int, rb bakeRollback) pipelines.Step {
 	statements := reach(cells)
-	if slices.ContainsFunc(cells, func(c ringCell) bool { return !c.Remote }) {
+	if anyLocal(cells) {
 		statements = append(statements, describeAlarms(cells))
 	}
 	pipelineArn := *stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("codepipeline"), Resource: jsii.String(rb.Pipeline)})
@@ -268,25 +275,19 @@ func bakeStep(stack awscdk.Stack, id string, cells []ringCell, minutes int, rb b
 // cell's own repository, in its region (through its pipeline role when
 // the cell is in another account).
 func cellImageStep(stack awscdk.Stack, c ringCell) pipelines.Step {
-	regional := RegionalStackName(config.Config{StackPrefix: c.Prefix})
+	regional := c.regional()
 	statements := reach([]ringCell{c})
 	if !c.Remote {
 		statements = append(statements,
 			readStackIn(stack, regional, c.Region),
 			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Actions: jsii.Strings("ecr:GetAuthorizationToken"), Resources: jsii.Strings("*")}),
-			onRepositoryIn(stack, regional, c.Region, "ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart",
-				"ecr:CompleteLayerUpload", "ecr:PutImage", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:DescribeImages"))
+			onRepositoryIn(stack, regional, c.Region, pushActions...))
 	}
 	return pipelines.NewCodeBuildStep(jsii.String("MultiArchImage"+c.suffix()), &pipelines.CodeBuildStepProps{
 		BuildEnvironment: &awscodebuild.BuildEnvironment{BuildImage: awscodebuild.LinuxBuildImage_STANDARD_7_0(), Privileged: jsii.Bool(true)},
 		Commands: jsii.Strings(
 			imageTagCommand,
-			c.inCell(regionalRepository(regional)+" && "+imageStateCommand+" && "+
-				`if [ -z "$REPO" ]; then echo "first run: the cell's repository does not exist yet; this run deploys the Dockerfile asset and the next builds the image"; `+
-				`elif [ "$IMAGE" = present ]; then echo "image $REPO:$TAG exists (tags are immutable)"; `+
-				`else aws ecr get-login-password | docker login --username AWS --password-stdin "${REPO%%/*}" && `+
-				`{ docker buildx inspect multiarch >/dev/null 2>&1 || docker buildx create --name multiarch --driver docker-container; } && docker buildx use multiarch && `+
-				`docker buildx build --platform linux/amd64,linux/arm64 `+BuildxFlags+` -f worker/Dockerfile -t "$REPO:$TAG" --push .; fi`),
+			c.inCell(regionalRepository(regional)+" && "+imageStateCommand+" && "+pushImageCommand("cell's")),
 		),
 		RolePolicyStatements: &statements,
 	})
@@ -295,7 +296,7 @@ func cellImageStep(stack awscdk.Stack, c ringCell) pipelines.Step {
 // cellSecondRunStep starts the pipeline again after a first run into the
 // cell (its image asset was single-platform).
 func cellSecondRunStep(stack awscdk.Stack, c ringCell, pipeline string) pipelines.Step {
-	regional := RegionalStackName(config.Config{StackPrefix: c.Prefix})
+	regional := c.regional()
 	statements := reach([]ringCell{c})
 	if !c.Remote {
 		statements = append(statements, readStackIn(stack, regional, c.Region), onRepositoryIn(stack, regional, c.Region, "ecr:DescribeImages"))
@@ -321,30 +322,10 @@ func cellSecondRunStep(stack awscdk.Stack, c ringCell, pipeline string) pipeline
 func firstRunCommand(cells []ringCell) string {
 	var checks []string
 	for _, c := range cells {
-		regional := RegionalStackName(config.Config{StackPrefix: c.Prefix})
-		checks = append(checks, fmt.Sprintf(`if ! %s; then FIRST="$FIRST %s"; fi`, c.inCell(regionalRepository(regional)+`; [ -n "$REPO" ]`), c.Name))
+		checks = append(checks, fmt.Sprintf(`if ! %s; then FIRST="$FIRST %s"; fi`, c.inCell(regionalRepository(c.regional())+`; [ -n "$REPO" ]`), c.Name))
 	}
 	return `FIRST=""; ` + strings.Join(checks, "; ") +
 		`; if [ -z "$FIRST" ] && [ -n "$TAG" ]; then CTX="-c imageTag=$TAG"; else CTX=""; echo "first run into cell(s)$FIRST: the stacks deploy the worker's Dockerfile as an asset"; fi`
-}
-
-// readStackIn is readStack in another region of the pipeline's account.
-func readStackIn(stack awscdk.Stack, name, region string) awsiam.PolicyStatement {
-	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions: jsii.Strings("cloudformation:DescribeStacks"),
-		Resources: jsii.Strings(*stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("cloudformation"), Region: jsii.String(region), Resource: jsii.String("stack"),
-			ResourceName: jsii.String(name + "/*")})),
-	})
-}
-
-// onRepositoryIn is onRegionalRepository in another region of the
-// pipeline's account.
-func onRepositoryIn(stack awscdk.Stack, regional, region string, actions ...string) awsiam.PolicyStatement {
-	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions:    jsii.Strings(actions...),
-		Resources:  jsii.Strings(*stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("ecr"), Region: jsii.String(region), Resource: jsii.String("repository"), ResourceName: jsii.String("*")})),
-		Conditions: &map[string]any{"StringEquals": map[string]any{"aws:ResourceTag/" + stackscontract.StackTagKey: regional}},
-	})
 }
 
 // ringPipeline adds every cell to the pipeline and lays its stages out in
@@ -353,29 +334,24 @@ func ringPipeline(app awscdk.App, stack awscdk.Stack, cp pipelines.CodePipeline,
 	p := cfg.Pipeline
 	pipelineName := PipelineStackName(cfg)
 	var built []CellApp
-	var plans []CellPlan
 	gated := len(p.Rings) > 0
+	layout := PlanRings(cfg.StackPrefix, cellPlans(cfg, cells), siteNamesOf(cfg), p.Rings, p.WaveSize)
 	for i, c := range cells {
 		cc := cfg.ForCell(c.Cell)
 		if c.Name == "" {
 			cc.Pipeline = nil
 		}
-		stage := awscdk.NewStage(app, jsii.String(c.Stage), &awscdk.StageProps{Env: env(cc)})
+		stage := awscdk.NewStage(app, jsii.String(c.Prefix), &awscdk.StageProps{Env: env(cc)})
 		a, err := build(stage, cc, &GateProps{PipelineAccount: cfg.Account, PipelineStack: pipelineName})
 		if err != nil {
 			return nil, nil, err
 		}
 		Check(stage)
 		built = append(built, CellApp{Cell: c.Cell, Config: cc, App: a})
-		var names []string
-		for _, s := range cc.Sites {
-			names = append(names, s.Name)
-		}
-		plans = append(plans, CellPlan{Name: c.Name, Sites: names})
 		steps := &pipelines.StackSteps{Stack: a.Regional.Stack, Pre: &[]pipelines.Step{cellImageStep(stack, c)}}
 		if p.ApproveSites {
 			steps.Post = &[]pipelines.Step{pipelines.NewManualApprovalStep(jsii.String("ApproveSites"+c.suffix()), &pipelines.ManualApprovalStepProps{
-				Comment: jsii.String(fmt.Sprintf("cell %s's region is deployed: approve to deploy its %d site(s)", c.Name, len(names))),
+				Comment: jsii.String(fmt.Sprintf("cell %s's region is deployed: approve to deploy its %d site(s)", c.Name, len(cc.Sites))),
 			})}
 		}
 		opts := &pipelines.AddStageOpts{StackSteps: &[]*pipelines.StackSteps{steps}, Post: &[]pipelines.Step{cellSecondRunStep(stack, c, pipelineName)}}
@@ -387,7 +363,6 @@ func ringPipeline(app awscdk.App, stack awscdk.Stack, cp pipelines.CodePipeline,
 		if i == len(cells)-1 {
 			// The bakes ride on the last cell's stage; the layout moves
 			// each to its ring.
-			layout := PlanRings(cfg.StackPrefix, plans0(cfg, cells), siteNamesOf(cfg), p.Rings, p.WaveSize)
 			for _, st := range layout {
 				if st.Kind != StageBake {
 					continue
@@ -411,14 +386,13 @@ func ringPipeline(app awscdk.App, stack awscdk.Stack, cp pipelines.CodePipeline,
 	cdknag.NagSuppressions_AddStackSuppressions(stack, &[]*cdknag.NagPackSuppression{
 		{
 			Id:        jsii.String("AwsSolutions-IAM5"),
-			AppliesTo: &[]any{&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:aws[a-z-]*:s3:::[a-z0-9-]*plicationbucket[a-z0-9]*\/\*$/`)}},
+			AppliesTo: appliesTo(`/^Resource::arn:aws[a-z-]*:s3:::[a-z0-9-]*plicationbucket[a-z0-9]*\/\*$/`),
 			Reason:    jsii.String("CDK Pipelines replicates the artifacts into a bucket of its own in each other region the pipeline deploys to: the pipeline's role reads and writes objects of exactly those buckets"),
 		},
 	}, jsii.Bool(false))
 	if n := hardenReplicationStacks(app); n == 0 && hasOtherRegions(cfg) {
 		return nil, nil, fmt.Errorf("pipeline: no cross-region-stack-… for the cells in other regions than the pipeline's: has CDK renamed its replication stacks?")
 	}
-	layout := PlanRings(cfg.StackPrefix, plans, siteNamesOf(cfg), p.Rings, p.WaveSize)
 	cfn, ok := cp.Pipeline().Node().DefaultChild().(awscodepipeline.CfnPipeline)
 	if !ok {
 		return nil, nil, fmt.Errorf("pipeline: no CfnPipeline under the pipeline")
@@ -431,13 +405,7 @@ func ringPipeline(app awscdk.App, stack awscdk.Stack, cp pipelines.CodePipeline,
 	cfn.AddPropertyOverride(jsii.String("Stages"), cfnNames(out, false))
 	// The gates' rules read the cells' alarms as the pipeline's role (a
 	// remote cell's through its role).
-	var local []string
-	for _, c := range cells {
-		if !c.Remote {
-			local = append(local, c.alarmArn())
-		}
-	}
-	if gated && len(local) > 0 {
+	if gated && anyLocal(cells) {
 		cp.Pipeline().Role().AddToPrincipalPolicy(describeAlarms(cells))
 	}
 	if gated {
@@ -448,7 +416,8 @@ func ringPipeline(app awscdk.App, stack awscdk.Stack, cp pipelines.CodePipeline,
 	return built, layout, nil
 }
 
-func plans0(cfg config.Config, cells []ringCell) []CellPlan {
+// cellPlans are what the layout needs of the cells: their sites.
+func cellPlans(cfg config.Config, cells []ringCell) []CellPlan {
 	var out []CellPlan
 	for _, c := range cells {
 		var names []string
@@ -460,6 +429,7 @@ func plans0(cfg config.Config, cells []ringCell) []CellPlan {
 	return out
 }
 
+// siteNamesOf are the sites' names, in configuration order.
 func siteNamesOf(cfg config.Config) []string {
 	out := make([]string, 0, len(cfg.Sites))
 	for _, s := range cfg.Sites {
@@ -468,6 +438,7 @@ func siteNamesOf(cfg config.Config) []string {
 	return out
 }
 
+// cellNamed is the cell called name (the zero cell when none is).
 func cellNamed(cells []ringCell, name string) ringCell {
 	for _, c := range cells {
 		if c.Name == name {
@@ -495,7 +466,7 @@ type cellActions struct {
 func RingStages(stages []any, cells []ringCell, layout []RingStage, gated bool) ([]any, error) {
 	byStage := map[string]string{}
 	for _, c := range cells {
-		byStage[c.Stage] = c.Name
+		byStage[c.Prefix] = c.Name
 	}
 	acts := map[string]*cellActions{}
 	var out []any
@@ -529,10 +500,11 @@ func RingStages(stages []any, cells []ringCell, layout []RingStage, gated bool) 
 				seenSite = true
 				continue
 			}
-			if cell != "" && !strings.HasSuffix(an, "-"+cell) {
+			bake := strings.HasPrefix(an, "Bake-")
+			if cell != "" && !bake && !strings.HasSuffix(an, "-"+cell) {
 				act["name"] = cell + "-" + an // the regional stack's actions, unique across cells
 			}
-			if seenSite || strings.HasPrefix(an, "Bake-") || strings.HasPrefix(an, "MultiArchAfterFirstRun") {
+			if seenSite || bake || strings.HasPrefix(an, "MultiArchAfterFirstRun") {
 				ca.after = append(ca.after, act)
 			} else {
 				ca.region = append(ca.region, act)
@@ -609,8 +581,7 @@ func RingStages(stages []any, cells []ringCell, layout []RingStage, gated bool) 
 					continue
 				}
 				for _, a := range ca.after {
-					if a["name"] == c.Name+"-Bake-"+st.Ring || a["name"] == "Bake-"+st.Ring {
-						a["name"] = "Bake-" + st.Ring
+					if a["name"] == "Bake-"+st.Ring {
 						actions = append(actions, withRunOrder(a, 1))
 					}
 				}

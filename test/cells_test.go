@@ -3,6 +3,7 @@ package test
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -210,13 +211,7 @@ func TestTheFleetMapFindsEverySite(t *testing.T) {
 func cellsOf(t *testing.T, cellsJSON string, perCell map[string]int, nodes int) config.Config {
 	t.Helper()
 	var sites []map[string]any
-	for _, cell := range slices.Sorted(func(yield func(string) bool) {
-		for k := range perCell {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
+	for _, cell := range slices.Sorted(maps.Keys(perCell)) {
 		for i := range perCell[cell] {
 			sites = append(sites, map[string]any{"name": fmt.Sprintf("%s-%d", cell, i), "cell": cell, "expectedNodes": nodes})
 		}

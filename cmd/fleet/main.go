@@ -219,14 +219,11 @@ func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if given["prefix"] || given["region"] {
 		return fail("--prefix and --region do not apply with a fleet map of cells (%s): it gives each cell's stack prefix and region; name a site (--site) or a cell (--cell)", cmp.Or(*mapPath, defaultMap))
 	}
-	for name := range profiles {
-		if _, err := fleetMap.Cell(name); err != nil {
-			return fail("--profile: %v", err)
-		}
-	}
-	for name := range roles {
-		if _, err := fleetMap.Cell(name); err != nil {
-			return fail("--role: %v", err)
+	for flagName, byCell := range map[string]cellFlag{"profile": profiles, "role": roles} {
+		for name := range byCell {
+			if _, err := fleetMap.Cell(name); err != nil {
+				return fail("--%s: %v", flagName, err)
+			}
 		}
 	}
 	targets, err := cellsFor(fleetMap, cmd, *site, *location, *cellName)
@@ -239,7 +236,7 @@ func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	code := exitHealthy
 	for _, c := range targets {
 		if len(targets) > 1 {
-			fmt.Fprintf(stdout, "CELL %s (account %s, region %s)\n", c.Name, c.Account, c.Region)
+			cellHeading(stdout, c)
 		}
 		cfg, err := cellAWS(ctx, c, profiles, roles, opts)
 		if err != nil && !imageOnly {
@@ -320,6 +317,11 @@ func gather(ctx context.Context, cfg aws.Config, prefix, site string) (status.Fl
 	return f, c.Now(), err
 }
 
+// cellHeading starts a cell's part of a command's output.
+func cellHeading(w io.Writer, c stackscontract.MapCell) {
+	fmt.Fprintf(w, "CELL %s (account %s, region %s)\n", c.Name, c.Account, c.Region)
+}
+
 // CellStatus is one cell's part of `fleet status --json` for a fleet of
 // cells.
 type CellStatus struct {
@@ -359,7 +361,7 @@ func (a invocation) statusOfCells(ctx context.Context, cells []stackscontract.Ma
 		if a.asJSON {
 			continue
 		}
-		fmt.Fprintf(a.stdout, "CELL %s (account %s, region %s)\n", c.Name, c.Account, c.Region)
+		cellHeading(a.stdout, c)
 		if err != nil {
 			fmt.Fprintf(a.stdout, "  cannot tell: %v\n\n", err)
 			continue
