@@ -392,31 +392,39 @@ func secondRunStep(stack awscdk.Stack, regional, pipeline string) pipelines.Step
 // pipeline's key, TLS only, versioned, its old versions expired, access
 // logged into a bucket of its own.
 func artifactBucket(stack awscdk.Stack, key awskms.IKey) awss3.Bucket {
-	common := func(p *awss3.BucketProps) *awss3.BucketProps {
-		p.BlockPublicAccess = awss3.BlockPublicAccess_BLOCK_ALL()
-		p.EnforceSSL = jsii.Bool(true)
-		p.Versioned = jsii.Bool(true)
-		p.RemovalPolicy = awscdk.RemovalPolicy_RETAIN
-		p.ObjectOwnership = awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED
-		return p
-	}
-	accessLogs := awss3.NewBucket(stack, jsii.String("ArtifactsAccessLogs"), common(&awss3.BucketProps{
+	return awss3.NewBucket(stack, jsii.String("Artifacts"), secureBucket(&awss3.BucketProps{
+		Encryption:             awss3.BucketEncryption_KMS,
+		EncryptionKey:          key,
+		BucketKeyEnabled:       jsii.Bool(true),
+		ServerAccessLogsBucket: accessLogBucket(stack, "ArtifactsAccessLogs"),
+		ServerAccessLogsPrefix: jsii.String("artifacts/"),
+		LifecycleRules: &[]*awss3.LifecycleRule{{
+			AbortIncompleteMultipartUploadAfter: awscdk.Duration_Days(jsii.Number(7)),
+			NoncurrentVersionExpiration:         awscdk.Duration_Days(jsii.Number(30)),
+		}},
+	}))
+}
+
+// secureBucket is p with what every bucket of the pipeline has: public
+// access blocked, TLS only, versioned, kept with its stack, owned by the
+// bucket owner.
+func secureBucket(p *awss3.BucketProps) *awss3.BucketProps {
+	p.BlockPublicAccess = awss3.BlockPublicAccess_BLOCK_ALL()
+	p.EnforceSSL = jsii.Bool(true)
+	p.Versioned = jsii.Bool(true)
+	p.RemovalPolicy = awscdk.RemovalPolicy_RETAIN
+	p.ObjectOwnership = awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED
+	return p
+}
+
+// accessLogBucket is a bucket for S3 server access logs, kept a year.
+func accessLogBucket(scope constructs.Construct, id string) awss3.Bucket {
+	return awss3.NewBucket(scope, jsii.String(id), secureBucket(&awss3.BucketProps{
 		// S3 server access logging delivers only to SSE-S3 buckets.
 		Encryption: awss3.BucketEncryption_S3_MANAGED,
 		LifecycleRules: &[]*awss3.LifecycleRule{{
 			Expiration:                  awscdk.Duration_Days(jsii.Number(365)),
 			NoncurrentVersionExpiration: awscdk.Duration_Days(jsii.Number(30)),
-		}},
-	}))
-	return awss3.NewBucket(stack, jsii.String("Artifacts"), common(&awss3.BucketProps{
-		Encryption:             awss3.BucketEncryption_KMS,
-		EncryptionKey:          key,
-		BucketKeyEnabled:       jsii.Bool(true),
-		ServerAccessLogsBucket: accessLogs,
-		ServerAccessLogsPrefix: jsii.String("artifacts/"),
-		LifecycleRules: &[]*awss3.LifecycleRule{{
-			AbortIncompleteMultipartUploadAfter: awscdk.Duration_Days(jsii.Number(7)),
-			NoncurrentVersionExpiration:         awscdk.Duration_Days(jsii.Number(30)),
 		}},
 	}))
 }

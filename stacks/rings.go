@@ -655,12 +655,20 @@ func hardenReplicationStacks(app awscdk.App) int {
 					AbortIncompleteMultipartUpload: &awss3.CfnBucket_AbortIncompleteMultipartUploadProperty{DaysAfterInitiation: jsii.Number(7)},
 					NoncurrentVersionExpiration:    &awss3.CfnBucket_NoncurrentVersionExpirationProperty{NoncurrentDays: jsii.Number(30)},
 				}}})
-				logs := awss3.NewBucket(st, jsii.String("ReplicationAccessLogs"), &awss3.BucketProps{
-					Encryption: awss3.BucketEncryption_S3_MANAGED, BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
-					EnforceSSL: jsii.Bool(true), Versioned: jsii.Bool(true), ObjectOwnership: awss3.ObjectOwnership_BUCKET_OWNER_PREFERRED,
-					RemovalPolicy:  awscdk.RemovalPolicy_RETAIN,
-					LifecycleRules: &[]*awss3.LifecycleRule{{Expiration: awscdk.Duration_Days(jsii.Number(365)), NoncurrentVersionExpiration: awscdk.Duration_Days(jsii.Number(30))}},
-				})
+				// The same access log bucket as the artifacts', with the
+				// grant to S3's logging service that CDK writes for a
+				// bucket's ServerAccessLogsBucket (set here on the L1, so
+				// written here too).
+				logs := accessLogBucket(st, "ReplicationAccessLogs")
+				logs.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+					Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("logging.s3.amazonaws.com"), nil)},
+					Actions:    jsii.Strings("s3:PutObject"),
+					Resources:  jsii.Strings(*logs.ArnForObjects(jsii.String("replication/*"))),
+					Conditions: &map[string]any{
+						"ArnLike":      map[string]any{"aws:SourceArn": r.AttrArn()},
+						"StringEquals": map[string]any{"aws:SourceAccount": st.Account()},
+					},
+				}))
 				r.SetLoggingConfiguration(&awss3.CfnBucket_LoggingConfigurationProperty{DestinationBucketName: logs.BucketName(), LogFilePrefix: jsii.String("replication/")})
 				cdknag.NagSuppressions_AddResourceSuppressions(r, &[]*cdknag.NagPackSuppression{{
 					Id: jsii.String("AwsSolutions-S1"), Reason: jsii.String("access is logged (LoggingConfiguration set on CDK's replication bucket after CDK Pipelines made it)"),

@@ -172,6 +172,20 @@ func TestRingCellHasItsGate(t *testing.T) {
 				t.Errorf("%s: replication bucket %s: %v", region, id, props(b))
 			}
 		}
+		// S3 may deliver the access logs: the log bucket's policy lets its
+		// logging service write under the prefix, for this bucket only.
+		delivers := false
+		for id, p := range resources(r, "AWS::S3::BucketPolicy") {
+			if !strings.HasPrefix(id, "ReplicationAccessLogs") {
+				continue
+			}
+			doc := jsonOf(props(p)["PolicyDocument"])
+			delivers = strings.Contains(doc, `"Service":"logging.s3.amazonaws.com"`) && strings.Contains(doc, `"s3:PutObject"`) &&
+				strings.Contains(doc, `/replication/*`) && strings.Contains(doc, `"aws:SourceArn":{"Fn::GetAtt":["CrossRegionCodePipelineReplicationBucket`)
+		}
+		if !delivers {
+			t.Errorf("%s: the replication bucket's access log bucket grants S3's logging service nothing: its logs cannot be delivered", region)
+		}
 	}
 }
 
