@@ -5,9 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -217,6 +220,19 @@ func TestCellsSendToEachCellAndStatusReportsBoth(t *testing.T) {
 	// A profile that does not exist: named with its cell.
 	if code, out, _ := runFleet(t, "status", "--map", mapPath, "--cell", "eu", "--profile", "eu=nosuch"); code != exitError || !strings.Contains(out, "cell eu: load the AWS configuration") || !strings.Contains(out, "nosuch") {
 		t.Errorf("a missing profile: exit %d\n%s", code, out)
+	}
+	// A golden image's user data makes no AWS call, with cells too: no
+	// credentials, no endpoint, and still the user data for the site's
+	// cell's region.
+	var calls atomic.Int32
+	counter := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		http.Error(w, "no AWS call expected", http.StatusForbidden)
+	}))
+	defer counter.Close()
+	t.Setenv("AWS_ENDPOINT_URL_STS", counter.URL)
+	if code, out, errOut := runFleet(t, "node", "userdata", "--map", mapPath, "--site", "ohio", "--stage", "image"); code != 0 || !strings.Contains(out, "#cloud-config") || !strings.Contains(out, "us-east-1") || calls.Load() != 0 {
+		t.Errorf("image-stage user data with cells: exit %d, %d AWS call(s)\n%s%s", code, calls.Load(), out, errOut)
 	}
 	if code, _, errOut := runFleet(t, "status", "--map", mapPath, "--profile", "mars=x"); code != 2 || !strings.Contains(errOut, `--profile: "mars" is no cell of the fleet map: the cells are eu, us`) {
 		t.Errorf("a profile for an unknown cell: exit %d, %s", code, errOut)

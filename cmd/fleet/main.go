@@ -238,12 +238,11 @@ func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		if len(targets) > 1 {
 			cellHeading(stdout, c)
 		}
-		cfg, err := cellAWS(ctx, c, profiles, roles, opts)
-		if err != nil && !imageOnly {
-			return fail("%v", err)
-		}
-		if cfg.Region == "" {
-			cfg.Region = c.Region
+		cfg := aws.Config{Region: c.Region} // an image's user data makes no AWS call
+		if !imageOnly {
+			if cfg, err = cellAWS(ctx, c, profiles, roles, opts); err != nil {
+				return fail("%v", err)
+			}
 		}
 		code = max(code, a.execute(ctx, cfg, c.StackPrefix))
 	}
